@@ -1,0 +1,44 @@
+"""vq_zoo: VQ-VAE, VQ-VAE-2 and gated PixelCNN priors for Keras 3 / TensorFlow."""
+
+import pathlib
+
+from setuptools import find_packages
+from setuptools import setup
+
+HERE = pathlib.Path(__file__).parent
+version = {}
+exec((HERE / "vq_zoo" / "version.py").read_text(), version)
+
+setup(
+    name="vq_zoo",
+    version=version["__version__"],
+    description=(
+        "Keras 3 / TensorFlow model zoo for neural discrete representation "
+        "learning: VQ-VAE, VQ-VAE-2, gated PixelCNN priors."
+    ),
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["vq_zoo", "vq_zoo.*", "recipes", "recipes.*"]),
+    include_package_data=True,
+    install_requires=[
+        "tensorflow==2.21.*",
+        "keras>=3.15",
+        "tensorflow-probability>=0.25",
+        "tf-keras",  # tensorflow-probability 0.25 imports only with it
+        "tensorflow-datasets",
+        "importlib_resources",  # needed by tensorflow-datasets, undeclared there
+        "tensorboard",
+        "numpy",
+    ],
+    extras_require={
+        "dev": [
+            "pytest",
+            "pytest-xdist",
+            "dm-sonnet==2.0.2",  # the reference in bench/
+            "scikit-image",
+            "scikit-learn",
+        ],
+    },
+)

@@ -1,0 +1,11 @@
+"""vq_zoo: VQ-VAE, VQ-VAE-2 and gated PixelCNN priors for Keras 3 / TensorFlow."""
+
+from vq_zoo.version import __version__
+from vq_zoo import layers
+from vq_zoo import likelihoods
+from vq_zoo import metrics
+from vq_zoo import models
+from vq_zoo.layers import ResidualStack
+from vq_zoo.layers import VectorQuantizer
+from vq_zoo.layers import VectorQuantizerEMA
+from vq_zoo.models import VQVAE

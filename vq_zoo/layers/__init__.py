@@ -1,0 +1,4 @@
+from vq_zoo.layers.base_vector_quantizer import BaseVectorQuantizer
+from vq_zoo.layers.residual_stack import ResidualStack
+from vq_zoo.layers.vector_quantizer import VectorQuantizer
+from vq_zoo.layers.vector_quantizer_ema import VectorQuantizerEMA

@@ -1,0 +1,440 @@
+"""Shared machinery of the vector-quantizer layers."""
+
+import keras
+from keras import ops
+
+from vq_zoo.utils.distribute import cross_replica_concat
+from vq_zoo.utils.distribute import cross_replica_sum
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"`{name}` must be an integer >= 1. Received: {name}={value!r}"
+        )
+
+
+def _is_integer_dtype(dtype):
+    dtype = keras.backend.standardize_dtype(dtype)
+    return dtype.startswith("int") or dtype.startswith("uint") or dtype == "bool"
+
+
+def _concrete_numpy(x):
+    """Returns `x` as a NumPy array if its value is known now, else None."""
+    if isinstance(x, keras.KerasTensor):
+        return None
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():
+            return None
+    try:
+        return ops.convert_to_numpy(x)
+    except Exception:  # a traced value (jax.jit): checked at run time instead
+        return None
+
+
+class BaseVectorQuantizer(keras.layers.Layer):
+    """Nearest-neighbour quantisation of the last axis onto a codebook.
+
+    The subclasses differ only in how the codebook learns: by gradient
+    (`VectorQuantizer`) or by exponential moving averages
+    (`VectorQuantizerEMA`). This base class owns the codebook, the
+    nearest-code search (in float32, chunked over the codebook for large `K`),
+    the straight-through output, the losses, the perplexity, `lookup()`, and
+    the two opt-in remedies for codebook collapse (k-means initialisation and
+    dead-code restarts), which give the same codebook on every replica.
+
+    The layer returns a dict:
+    - `"quantized"`: straight-through output `z_e + stop_gradient(z_q - z_e)`,
+      same shape and dtype as the input;
+    - `"encoding_indices"`: int32 indices, the input shape without its last
+      axis;
+    - `"loss"`: `codebook_loss + commitment_loss`;
+    - `"codebook_loss"`: `mean((stop_gradient(z_e) - z_q) ** 2)` (zero for the
+      EMA layer, whose codebook does not learn by gradient);
+    - `"commitment_loss"`: `commitment_cost * mean((z_e - stop_gradient(z_q)) ** 2)`;
+    - `"perplexity"`: `exp(entropy)` of the code frequencies in the batch
+      (the global batch under `tf.distribute`);
+    - `"code_counts"`: float32 `(num_embeddings,)` code counts in the batch
+      (the global batch under `tf.distribute`).
+
+    Losses are means over every element, as in Sonnet.
+    """
+
+    codebook_trainable = True
+
+    def __init__(
+        self,
+        embedding_dim,
+        num_embeddings,
+        commitment_cost=0.25,
+        embeddings_initializer=None,
+        kmeans_init=False,
+        kmeans_iters=10,
+        dead_code_threshold=0.0,
+        dead_code_decay=0.99,
+        distance_chunk_size=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_positive_int("embedding_dim", embedding_dim)
+        _check_positive_int("num_embeddings", num_embeddings)
+        _check_positive_int("kmeans_iters", kmeans_iters)
+        if distance_chunk_size is not None:
+            _check_positive_int("distance_chunk_size", distance_chunk_size)
+        if not commitment_cost >= 0:
+            raise ValueError(
+                "`commitment_cost` must be >= 0. "
+                f"Received: commitment_cost={commitment_cost!r}"
+            )
+        if not dead_code_threshold >= 0:
+            raise ValueError(
+                "`dead_code_threshold` must be >= 0 (0 turns restarts off). "
+                f"Received: dead_code_threshold={dead_code_threshold!r}"
+            )
+        if not 0 <= dead_code_decay < 1:
+            raise ValueError(
+                "`dead_code_decay` must be in [0, 1). "
+                f"Received: dead_code_decay={dead_code_decay!r}"
+            )
+        self.embedding_dim = embedding_dim
+        self.num_embeddings = num_embeddings
+        self.commitment_cost = float(commitment_cost)
+        if embeddings_initializer is None:
+            # Sonnet's default: uniform with variance 1 / embedding_dim.
+            embeddings_initializer = keras.initializers.VarianceScaling(
+                scale=1.0, mode="fan_out", distribution="uniform", seed=seed
+            )
+        self.embeddings_initializer = keras.initializers.get(
+            embeddings_initializer
+        )
+        self.kmeans_init = bool(kmeans_init)
+        self.kmeans_iters = kmeans_iters
+        self.dead_code_threshold = float(dead_code_threshold)
+        self.dead_code_decay = float(dead_code_decay)
+        self.distance_chunk_size = distance_chunk_size
+        self.seed = seed
+        if self.kmeans_init or self.dead_code_threshold > 0:
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+    # ------------------------------------------------------------------ build
+    def _check_input_shape(self, input_shape):
+        if len(input_shape) < 2:
+            raise ValueError(
+                f"{self.__class__.__name__} expects inputs of rank >= 2 whose "
+                "last axis holds the vectors to quantise, e.g. (batch, time, "
+                f"{self.embedding_dim}) or (batch, height, width, "
+                f"{self.embedding_dim}). Received shape {tuple(input_shape)}"
+            )
+        if input_shape[-1] is not None and input_shape[-1] != self.embedding_dim:
+            raise ValueError(
+                f"{self.__class__.__name__}: the last axis of the input must "
+                f"equal `embedding_dim`={self.embedding_dim}. Received shape "
+                f"{tuple(input_shape)} (last axis {input_shape[-1]})"
+            )
+
+    def build(self, input_shape):
+        self._check_input_shape(input_shape)
+        self.codebook = self.add_weight(
+            name="codebook",
+            shape=(self.num_embeddings, self.embedding_dim),
+            initializer=self.embeddings_initializer,
+            trainable=self.codebook_trainable,
+            dtype="float32",
+            autocast=False,
+        )
+        if self.kmeans_init:
+            self.initialized = self.add_weight(
+                name="initialized",
+                shape=(),
+                initializer="zeros",
+                trainable=False,
+                dtype="float32",
+                autocast=False,
+            )
+        if self.dead_code_threshold > 0:
+            self.code_usage = self.add_weight(
+                name="code_usage",
+                shape=(self.num_embeddings,),
+                initializer="zeros",
+                trainable=False,
+                dtype="float32",
+                autocast=False,
+            )
+        self._build_state()
+
+    def _build_state(self):
+        """Subclasses add their own non-trainable state here."""
+
+    # --------------------------------------------------------------- checks
+    def _check_float_input(self, inputs):
+        if _is_integer_dtype(inputs.dtype):
+            raise ValueError(
+                f"{self.__class__.__name__} quantises floating-point vectors "
+                f"(encoder outputs); received dtype {inputs.dtype}. To map "
+                "integer code indices to vectors use `lookup(indices)`."
+            )
+
+    def _check_indices(self, indices):
+        if not _is_integer_dtype(indices.dtype):
+            raise ValueError(
+                "Code indices must be integers in [0, num_embeddings="
+                f"{self.num_embeddings}); received dtype {indices.dtype}"
+            )
+        value = _concrete_numpy(indices)
+        if value is not None and value.size:
+            lo, hi = int(value.min()), int(value.max())
+            if lo < 0 or hi >= self.num_embeddings:
+                raise ValueError(
+                    "Code indices out of range: expected values in [0, "
+                    f"num_embeddings={self.num_embeddings}), received min "
+                    f"{lo} and max {hi}"
+                )
+        elif keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            if not isinstance(indices, keras.KerasTensor):
+                tf.debugging.assert_less(
+                    tf.cast(indices, "int64"),
+                    tf.constant(self.num_embeddings, "int64"),
+                    message="Code indices out of range [0, num_embeddings)",
+                )
+                tf.debugging.assert_non_negative(
+                    indices, message="Code indices must be >= 0"
+                )
+
+    # -------------------------------------------------------------- search
+    def _nearest(self, flat, codebook):
+        """Index of the nearest code for each row of `flat` (float32).
+
+        The squared distance is `|x|^2 - 2 x.e + |e|^2`; `|x|^2` is the same
+        for every code, so the argmin needs only `|e|^2 - 2 x.e`. For large
+        codebooks the search runs over blocks of `distance_chunk_size` codes
+        with a running minimum, so the full (N, K) matrix never exists.
+        """
+        k = self.num_embeddings
+        chunk = self.distance_chunk_size or k
+        best_d = best_i = None
+        for start in range(0, k, chunk):
+            block = codebook[start : start + chunk]
+            d = ops.sum(ops.square(block), axis=1) - 2.0 * ops.matmul(
+                flat, ops.transpose(block)
+            )
+            i = ops.cast(ops.argmin(d, axis=1), "int32")
+            if best_d is None:
+                if chunk >= k:
+                    return i
+                best_d, best_i = ops.min(d, axis=1), i
+                continue
+            m = ops.min(d, axis=1)
+            better = ops.less(m, best_d)
+            best_d = ops.where(better, m, best_d)
+            best_i = ops.where(better, i + start, best_i)
+        return best_i
+
+    def _counts(self, indices):
+        return ops.segment_sum(
+            ops.ones_like(indices, dtype="float32"),
+            indices,
+            num_segments=self.num_embeddings,
+        )
+
+    # ---------------------------------------------------------------- call
+    def compute_output_spec(self, inputs, training=None):
+        index_shape = tuple(inputs.shape[:-1])
+        scalar = keras.KerasTensor((), dtype="float32")
+        return {
+            "quantized": keras.KerasTensor(inputs.shape, dtype=self.compute_dtype),
+            "encoding_indices": keras.KerasTensor(index_shape, dtype="int32"),
+            "loss": scalar,
+            "codebook_loss": scalar,
+            "commitment_loss": scalar,
+            "perplexity": scalar,
+            "code_counts": keras.KerasTensor(
+                (self.num_embeddings,), dtype="float32"
+            ),
+        }
+
+    def call(self, inputs, training=None):
+        self._check_float_input(inputs)
+        self._check_input_shape(inputs.shape)
+        update = bool(training) and self.trainable
+        x = ops.cast(inputs, "float32")
+        flat = ops.reshape(x, (-1, self.embedding_dim))
+
+        if update and self.kmeans_init:
+            self._maybe_kmeans_init(flat)
+
+        codebook = ops.convert_to_tensor(self.codebook)
+        flat_indices = self._nearest(
+            ops.stop_gradient(flat), ops.stop_gradient(codebook)
+        )
+        counts = cross_replica_sum(self._counts(flat_indices))
+
+        quantized = ops.take(codebook, flat_indices, axis=0)
+        quantized = ops.reshape(quantized, ops.shape(x))
+        commitment_loss = self.commitment_cost * ops.mean(
+            ops.square(x - ops.stop_gradient(quantized))
+        )
+        if self.codebook_trainable:
+            codebook_loss = ops.mean(ops.square(ops.stop_gradient(x) - quantized))
+        else:
+            codebook_loss = ops.zeros((), dtype="float32")
+
+        if update:
+            self._update_codebook(flat, flat_indices, counts)
+            if self.dead_code_threshold > 0:
+                self._restart_dead_codes(flat, counts)
+
+        straight_through = x + ops.stop_gradient(quantized - x)
+        probs = counts / ops.maximum(ops.sum(counts), 1.0)
+        perplexity = ops.exp(-ops.sum(probs * ops.log(probs + 1e-10)))
+        return {
+            "quantized": ops.cast(straight_through, self.compute_dtype),
+            "encoding_indices": ops.reshape(flat_indices, ops.shape(x)[:-1]),
+            "loss": codebook_loss + commitment_loss,
+            "codebook_loss": codebook_loss,
+            "commitment_loss": commitment_loss,
+            "perplexity": perplexity,
+            "code_counts": counts,
+        }
+
+    def _update_codebook(self, flat, indices, counts):
+        """Moves the codebook during training; gradient layers do nothing."""
+
+    # --------------------------------------------------------- public API
+    def encode(self, inputs):
+        """Maps vectors (last axis `embedding_dim`) to int32 code indices,
+        without touching any state."""
+        inputs = ops.convert_to_tensor(inputs)
+        self._check_float_input(inputs)
+        self._check_input_shape(inputs.shape)
+        if not self.built:
+            self.build(inputs.shape)
+        x = ops.cast(inputs, "float32")
+        flat = ops.reshape(x, (-1, self.embedding_dim))
+        idx = self._nearest(flat, ops.convert_to_tensor(self.codebook))
+        return ops.reshape(idx, ops.shape(x)[:-1])
+
+    def lookup(self, indices):
+        """Maps integer code indices of any shape to their codebook vectors,
+        shape `indices.shape + (embedding_dim,)`, in the layer's compute
+        dtype."""
+        indices = ops.convert_to_tensor(indices)
+        self._check_indices(indices)
+        if not self.built:
+            raise ValueError(
+                f"{self.__class__.__name__} has no codebook yet: build it "
+                "(call it on a batch or call `build(input_shape)`) first."
+            )
+        vectors = ops.take(ops.convert_to_tensor(self.codebook), indices, axis=0)
+        return ops.cast(vectors, self.compute_dtype)
+
+    # ------------------------------------------------- collapse remedies
+    def _uniform_indices(self, num, upper):
+        """`num` int32 indices uniform in [0, upper), same on every replica
+        (the seed generator's state is the same on every replica)."""
+        u = keras.random.uniform((num,), seed=self.seed_generator)
+        upper = ops.cast(upper, "float32")
+        idx = ops.cast(ops.floor(u * upper), "int32")
+        return ops.minimum(idx, ops.cast(upper, "int32") - 1)
+
+    def _gather_candidates(self, flat, num):
+        """`num` rows drawn from this replica's batch, then gathered from every
+        replica: a static-shape pool of encoder outputs identical everywhere."""
+        n = ops.shape(flat)[0]
+        local = ops.take(flat, self._uniform_indices(num, n), axis=0)
+        return cross_replica_concat(ops.stop_gradient(local))
+
+    def _kmeans(self, samples):
+        k = self.num_embeddings
+        # Initial centroids strided through the pool, so every replica's
+        # samples contribute.
+        stride = max(1, samples.shape[0] // k)
+        centroids = samples[::stride][:k]
+        counts = sums = None
+        for _ in range(self.kmeans_iters):
+            idx = self._nearest(samples, centroids)
+            counts = ops.segment_sum(
+                ops.ones_like(idx, dtype="float32"), idx, num_segments=k
+            )
+            sums = ops.segment_sum(samples, idx, num_segments=k)
+            means = sums / ops.maximum(counts, 1.0)[:, None]
+            centroids = ops.where(counts[:, None] > 0, means, centroids)
+        return centroids, counts, sums
+
+    def _maybe_kmeans_init(self, flat):
+        """On the first training call, sets the codebook to k-means centroids
+        of encoder outputs pooled from every replica."""
+        k = self.num_embeddings
+        # 4 samples a code gives k-means something to average; the pool is
+        # drawn with replacement so its shape is static.
+        samples = self._gather_candidates(flat, 4 * k)
+        batch_size = cross_replica_sum(ops.cast(ops.shape(flat)[0], "float32"))
+        done = self.initialized > 0
+
+        def init():
+            centroids, counts, sums = self._kmeans(samples)
+            scale = batch_size / ops.cast(ops.shape(samples)[0], "float32")
+            return centroids, counts * scale, sums * scale
+
+        def keep():
+            codebook = ops.convert_to_tensor(self.codebook)
+            return codebook, ops.zeros((k,)), ops.zeros((k, self.embedding_dim))
+
+        centroids, counts, sums = ops.cond(done, keep, init)
+        self.codebook.assign(centroids)
+        self._after_kmeans(done, counts, sums)
+        self.initialized.assign(ops.ones(()))
+
+    def _after_kmeans(self, done, counts, sums):
+        """Subclasses seed their statistics from the k-means clusters."""
+
+    def _restart_dead_codes(self, flat, counts):
+        """Re-seeds codes whose usage has fallen below `dead_code_threshold`
+        with encoder outputs from the current (global) batch."""
+        k = self.num_embeddings
+        usage = self.dead_code_decay * self.code_usage + (
+            1.0 - self.dead_code_decay
+        ) * counts
+        dead = usage < self.dead_code_threshold
+        pool = self._gather_candidates(flat, k)
+        pick = self._uniform_indices(k, ops.shape(pool)[0])
+        fresh = ops.take(pool, pick, axis=0)
+        # A restarted code starts from a fair share of usage, so it is not
+        # restarted again before it has had a chance to be picked.
+        fair_share = ops.sum(counts) / k
+        self.code_usage.assign(ops.where(dead, fair_share, usage))
+        self.codebook.assign(
+            ops.where(dead[:, None], fresh, ops.convert_to_tensor(self.codebook))
+        )
+        self._after_restart(dead, fresh)
+
+    def _after_restart(self, dead, fresh):
+        """Subclasses reset the state of restarted codes here."""
+
+    # -------------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "embedding_dim": self.embedding_dim,
+                "num_embeddings": self.num_embeddings,
+                "commitment_cost": self.commitment_cost,
+                "embeddings_initializer": keras.initializers.serialize(
+                    self.embeddings_initializer
+                ),
+                "kmeans_init": self.kmeans_init,
+                "kmeans_iters": self.kmeans_iters,
+                "dead_code_threshold": self.dead_code_threshold,
+                "dead_code_decay": self.dead_code_decay,
+                "distance_chunk_size": self.distance_chunk_size,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+__all__ = ["BaseVectorQuantizer"]

@@ -1,0 +1,177 @@
+"""Vector quantiser with an exponential-moving-average codebook (VQ-VAE,
+appendix A.1)."""
+
+import keras
+from keras import ops
+
+from vq_zoo.layers.base_vector_quantizer import BaseVectorQuantizer
+from vq_zoo.utils.distribute import cross_replica_sum
+
+
+@keras.saving.register_keras_serializable(package="vq_zoo")
+class VectorQuantizerEMA(BaseVectorQuantizer):
+    """Vector quantiser whose codebook follows moving averages (eqs. 6-8).
+
+    The codebook is not trained by gradient. In training (`training=True`
+    while the layer is trainable) each step updates
+
+        N_i <- decay * N_i + (1 - decay) * n_i            (eq. 6)
+        m_i <- decay * m_i + (1 - decay) * sum_j z_e,ij   (eq. 7)
+        e_i <- m_i / N_i                                   (eq. 8)
+
+    with both averages bias-corrected as in Sonnet's `VectorQuantizerEMA`
+    (divided by `1 - decay ** t` after `t` updates) and `N` Laplace-smoothed
+    with `epsilon`. Only the commitment loss is returned (`codebook_loss` is
+    zero). Under `tf.distribute` the counts `n_i` and sums are all-reduced
+    across replicas before the update, so every replica holds the same
+    codebook, which equals the one a single device gets on the global batch.
+    The statistics are kept in float32 under any mixed-precision policy.
+
+    Shape contract: as `VectorQuantizer`.
+
+    Args:
+        embedding_dim: int, size of each code vector (the input's last axis).
+        num_embeddings: int, number of codes `K`.
+        commitment_cost: float, `beta`. Defaults to 0.25.
+        decay: float in [0, 1], decay of the moving averages. Defaults to
+            0.99. With 1.0 the codebook never moves.
+        epsilon: float > 0, Laplace smoothing of the cluster sizes.
+        **kwargs: the remedies and other arguments of `VectorQuantizer`.
+
+    Example:
+    >>> vq = VectorQuantizerEMA(embedding_dim=8, num_embeddings=32)
+    >>> out = vq(keras.random.normal((2, 16, 8)), training=True)
+    >>> float(out["codebook_loss"])
+    0.0
+
+    References:
+        van den Oord, Vinyals, Kavukcuoglu. Neural Discrete Representation
+        Learning. arXiv:1711.00937, appendix A.1.
+    """
+
+    codebook_trainable = False
+
+    def __init__(
+        self,
+        embedding_dim,
+        num_embeddings,
+        commitment_cost=0.25,
+        decay=0.99,
+        epsilon=1e-5,
+        **kwargs,
+    ):
+        super().__init__(
+            embedding_dim=embedding_dim,
+            num_embeddings=num_embeddings,
+            commitment_cost=commitment_cost,
+            **kwargs,
+        )
+        if not 0 <= decay <= 1:
+            raise ValueError(
+                f"`decay` must be in [0, 1]. Received: decay={decay!r}"
+            )
+        if not epsilon > 0:
+            raise ValueError(
+                f"`epsilon` must be > 0. Received: epsilon={epsilon!r}"
+            )
+        self.decay = float(decay)
+        self.epsilon = float(epsilon)
+
+    def _build_state(self):
+        def state(name, shape):
+            return self.add_weight(
+                name=name,
+                shape=shape,
+                initializer="zeros",
+                trainable=False,
+                dtype="float32",
+                autocast=False,
+            )
+
+        k, d = self.num_embeddings, self.embedding_dim
+        # The un-debiased ("hidden") accumulators of Sonnet's
+        # ExponentialMovingAverage, and the number of updates so far.
+        self.ema_cluster_size_hidden = state("ema_cluster_size_hidden", (k,))
+        self.ema_dw_hidden = state("ema_dw_hidden", (k, d))
+        self.ema_count = state("ema_count", ())
+
+    @property
+    def ema_cluster_size(self):
+        """Bias-corrected moving average of the cluster sizes `N`."""
+        return self.ema_cluster_size_hidden / self._debias()
+
+    @property
+    def ema_dw(self):
+        """Bias-corrected moving average of the cluster sums `m`."""
+        return self.ema_dw_hidden / self._debias()
+
+    def _debias(self):
+        return ops.maximum(1.0 - ops.power(self.decay, self.ema_count), 1e-30)
+
+    def _set_codebook_from_state(self, hidden_n, hidden_dw, count):
+        bias = 1.0 - ops.power(self.decay, count)
+        cluster_size = hidden_n / bias
+        dw = hidden_dw / bias
+        n = ops.sum(cluster_size)
+        smoothed = (
+            (cluster_size + self.epsilon)
+            / (n + self.num_embeddings * self.epsilon)
+            * n
+        )
+        self.codebook.assign(dw / smoothed[:, None])
+
+    def _update_codebook(self, flat, indices, counts):
+        if self.decay == 1.0:
+            return  # the averages never move
+        dw = cross_replica_sum(
+            ops.segment_sum(
+                ops.stop_gradient(flat), indices, num_segments=self.num_embeddings
+            )
+        )
+        count = self.ema_count + 1.0
+        rate = 1.0 - self.decay
+        hidden_n = self.ema_cluster_size_hidden + rate * (
+            counts - self.ema_cluster_size_hidden
+        )
+        hidden_dw = self.ema_dw_hidden + rate * (dw - self.ema_dw_hidden)
+        self.ema_count.assign(count)
+        self.ema_cluster_size_hidden.assign(hidden_n)
+        self.ema_dw_hidden.assign(hidden_dw)
+        self._set_codebook_from_state(hidden_n, hidden_dw, count)
+
+    def _after_kmeans(self, done, counts, sums):
+        # Start the averages as if one update had seen the k-means clusters,
+        # so the first real update blends with them instead of replacing them.
+        if self.decay == 1.0:
+            return
+        rate = 1.0 - self.decay
+        self.ema_cluster_size_hidden.assign(
+            ops.where(done, self.ema_cluster_size_hidden, rate * counts)
+        )
+        self.ema_dw_hidden.assign(
+            ops.where(done, self.ema_dw_hidden, rate * sums)
+        )
+        self.ema_count.assign(ops.where(done, self.ema_count, 1.0))
+
+    def _after_restart(self, dead, fresh):
+        # Reset the averages of restarted codes to one member at the new
+        # vector; otherwise the next update pulls them straight back to their
+        # old (dead) statistics and undoes the restart.
+        if self.decay == 1.0:
+            return
+        bias = 1.0 - ops.power(self.decay, ops.maximum(self.ema_count, 1.0))
+        self.ema_count.assign(ops.maximum(self.ema_count, 1.0))
+        self.ema_cluster_size_hidden.assign(
+            ops.where(dead, bias, self.ema_cluster_size_hidden)
+        )
+        self.ema_dw_hidden.assign(
+            ops.where(dead[:, None], fresh * bias, self.ema_dw_hidden)
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"decay": self.decay, "epsilon": self.epsilon})
+        return config
+
+
+__all__ = ["VectorQuantizerEMA"]

@@ -1,0 +1,3 @@
+from vq_zoo.likelihoods.likelihood import Likelihood
+from vq_zoo.likelihoods.likelihood import get
+from vq_zoo.likelihoods.mean_squared_error import MeanSquaredError

@@ -1,0 +1,1 @@
+from vq_zoo.metrics.codebook_usage import CodebookUsage

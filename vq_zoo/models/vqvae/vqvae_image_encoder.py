@@ -1,0 +1,119 @@
+"""The VQ-VAE image encoder of the paper (section 4.1)."""
+
+import keras
+
+from vq_zoo.layers.residual_stack import ResidualStack
+
+
+@keras.saving.register_keras_serializable(package="vq_zoo")
+class VQVAEImageEncoder(keras.layers.Layer):
+    """Strided 4x4 convolutions, a 3x3 convolution, a residual stack and a
+    1x1 projection to `embedding_dim`, as in the VQ-VAE paper and Sonnet's
+    example.
+
+    Each of the `num_downsamples` strided convolutions halves height and
+    width (128x128 -> 32x32 with 2; 84x84 -> 21x21 with 2).
+
+    Shape contract: `(batch, H, W, C)` to
+    `(batch, H / 2**num_downsamples, W / 2**num_downsamples, embedding_dim)`.
+
+    Args:
+        num_hiddens: int, channels of the main path (paper: 128 or 256).
+        num_residual_layers: int, residual blocks (paper: 2).
+        num_residual_hiddens: int, channels inside a block (paper: 32).
+        embedding_dim: int, channels of the output (the quantiser's `D`).
+        num_downsamples: int >= 1, number of stride-2 convolutions.
+        **kwargs: base layer arguments.
+
+    Example:
+    >>> enc = VQVAEImageEncoder(32, 1, 8, embedding_dim=16)
+    >>> tuple(enc(keras.ops.zeros((1, 32, 32, 3))).shape)
+    (1, 8, 8, 16)
+    """
+
+    def __init__(
+        self,
+        num_hiddens=128,
+        num_residual_layers=2,
+        num_residual_hiddens=32,
+        embedding_dim=64,
+        num_downsamples=2,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(num_downsamples, int) or num_downsamples < 1:
+            raise ValueError(
+                f"`num_downsamples` must be an integer >= 1, got {num_downsamples!r}"
+            )
+        if not isinstance(embedding_dim, int) or embedding_dim < 1:
+            raise ValueError(
+                f"`embedding_dim` must be an integer >= 1, got {embedding_dim!r}"
+            )
+        self.num_hiddens = num_hiddens
+        self.num_residual_layers = num_residual_layers
+        self.num_residual_hiddens = num_residual_hiddens
+        self.embedding_dim = embedding_dim
+        self.num_downsamples = num_downsamples
+        policy = self.dtype_policy
+        self.downsample = [
+            keras.layers.Conv2D(
+                num_hiddens if i == num_downsamples - 1 else num_hiddens // 2,
+                4,
+                strides=2,
+                padding="same",
+                activation="relu",
+                dtype=policy,
+                name=f"down{i}",
+            )
+            for i in range(num_downsamples)
+        ]
+        self.conv = keras.layers.Conv2D(
+            num_hiddens, 3, padding="same", dtype=policy, name="conv"
+        )
+        self.residual_stack = ResidualStack(
+            num_hiddens, num_residual_layers, num_residual_hiddens,
+            dtype=policy, name="residual_stack",
+        )
+        self.pre_quantization = keras.layers.Conv2D(
+            embedding_dim, 1, dtype=policy, name="pre_quantization"
+        )
+
+    def _layers_in_order(self):
+        return self.downsample + [
+            self.conv, self.residual_stack, self.pre_quantization
+        ]
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                "VQVAEImageEncoder expects images of shape (batch, height, "
+                f"width, channels), got {tuple(input_shape)}"
+            )
+        shape = input_shape
+        for layer in self._layers_in_order():
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    def call(self, x):
+        for layer in self._layers_in_order():
+            x = layer(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        shape = input_shape
+        for layer in self._layers_in_order():
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_hiddens": self.num_hiddens,
+                "num_residual_layers": self.num_residual_layers,
+                "num_residual_hiddens": self.num_residual_hiddens,
+                "embedding_dim": self.embedding_dim,
+                "num_downsamples": self.num_downsamples,
+            }
+        )
+        return config
