@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from vq_zoo.utils.distribute import cross_replica_concat
+from vq_zoo.utils.distribute import replica_row_offset
 from vq_zoo.utils.distribute import cross_replica_sum
 
 
@@ -342,18 +342,23 @@ class BaseVectorQuantizer(keras.layers.Layer):
         return ops.minimum(idx, ops.cast(upper, "int32") - 1)
 
     def _gather_candidates(self, flat, num):
-        """`num` rows drawn from this replica's batch, then gathered from every
-        replica: a static-shape pool of encoder outputs identical everywhere."""
-        n = ops.shape(flat)[0]
-        local = ops.take(flat, self._uniform_indices(num, n), axis=0)
-        return cross_replica_concat(ops.stop_gradient(local))
+        """`num` rows drawn uniformly from the global batch, the same on every
+        replica and the same as one device would draw from the whole batch:
+        row indices come from the shared seed, each replica fills in the rows
+        it holds, and a sum across replicas assembles the pool."""
+        n_local = ops.shape(flat)[0]
+        n_global = cross_replica_sum(ops.cast(n_local, "float32"))
+        picked = ops.cast(self._uniform_indices(num, n_global), "float32")
+        local = picked - replica_row_offset(n_local)
+        mine = ops.logical_and(local >= 0, local < ops.cast(n_local, "float32"))
+        local = ops.clip(ops.cast(local, "int32"), 0, n_local - 1)
+        rows = ops.take(ops.stop_gradient(flat), local, axis=0)
+        rows = ops.where(mine[:, None], rows, ops.zeros_like(rows))
+        return cross_replica_sum(rows)
 
     def _kmeans(self, samples):
         k = self.num_embeddings
-        # Initial centroids strided through the pool, so every replica's
-        # samples contribute.
-        stride = max(1, samples.shape[0] // k)
-        centroids = samples[::stride][:k]
+        centroids = samples[:k]  # the pool is already in random order
         counts = sums = None
         for _ in range(self.kmeans_iters):
             idx = self._nearest(samples, centroids)

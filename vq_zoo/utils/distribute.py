@@ -69,6 +69,29 @@ def cross_replica_concat(x):
     return tf.reshape(stacked, [-1] + list(x.shape[1:]))
 
 
+def replica_row_offset(local_rows):
+    """Index, in the global batch, of this replica's first row.
+
+    `tf.distribute` splits a global batch into contiguous per-replica slices
+    in replica order, so the offset is the number of rows held by the
+    replicas before this one. Returns a float32 scalar (0 with one replica).
+    """
+    import keras.ops as ops
+
+    local_rows = ops.cast(local_rows, "float32")
+    ctx = _replica_context()
+    if ctx is None:
+        return ops.zeros((), "float32")
+    import tensorflow as tf
+
+    sizes = cross_replica_concat(tf.reshape(local_rows, [1]))
+    replica_id = tf.cast(
+        tf.convert_to_tensor(ctx.replica_id_in_sync_group), "int32"
+    )
+    before = tf.range(ctx.num_replicas_in_sync) < replica_id
+    return tf.reduce_sum(tf.where(before, sizes, tf.zeros_like(sizes)))
+
+
 def loss_scale_for_replicas():
     """Factor that turns a per-replica mean loss into its share of the global
     mean: gradients are summed across replicas, so each replica's loss must be
@@ -77,6 +100,7 @@ def loss_scale_for_replicas():
 
 
 __all__ = [
+    "replica_row_offset",
     "cross_replica_concat",
     "cross_replica_sum",
     "loss_scale_for_replicas",
