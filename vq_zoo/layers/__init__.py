@@ -2,3 +2,6 @@ from vq_zoo.layers.base_vector_quantizer import BaseVectorQuantizer
 from vq_zoo.layers.residual_stack import ResidualStack
 from vq_zoo.layers.vector_quantizer import VectorQuantizer
 from vq_zoo.layers.vector_quantizer_ema import VectorQuantizerEMA
+from vq_zoo.layers.causal_gated_block import CausalGatedBlock
+from vq_zoo.layers.gated_pixelcnn_block import GatedPixelCNNBlock
+from vq_zoo.layers.masked_conv2d import MaskedConv2D

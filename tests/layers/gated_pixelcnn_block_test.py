@@ -1,0 +1,124 @@
+import numpy as np
+import keras
+import pytest
+
+from vq_zoo.layers.gated_pixelcnn_block import GatedPixelCNNBlock
+
+H, W, C = 7, 7, 4
+
+
+def stack(num_layers=3, **kwargs):
+    return [
+        GatedPixelCNNBlock(C, 3, "A" if i == 0 else "B", **kwargs)
+        for i in range(num_layers)
+    ]
+
+
+def run(blocks, x, *cond):
+    v = h = x
+    for b in blocks:
+        v, h, _ = b(v, h, *cond)
+    return np.asarray(h)
+
+
+def dependency_map(blocks, i, j):
+    """dep[a, b]: does output (i, j) change when input (a, b) changes?"""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1, H, W, C)).astype("float32")
+    batch = np.repeat(x, H * W, axis=0)
+    for p in range(H * W):
+        batch[p, p // W, p % W] += rng.normal(size=C) * 3
+    base = run(blocks, x)[0, i, j]
+    out = run(blocks, batch)[:, i, j]
+    return (np.abs(out - base).max(axis=-1) > 0).reshape(H, W)
+
+
+def test_causal_and_no_blind_spot():
+    blocks = stack(3)
+    i, j = 4, 3
+    dep = dependency_map(blocks, i, j)
+    raster = np.arange(H * W).reshape(H, W)
+    # Nothing at or after (i, j) in raster order reaches the output...
+    assert not dep[raster >= i * W + j].any()
+    # ...while the rows above, left and right of j (the original PixelCNN's
+    # blind spot is above-right), and the current row's left part do.
+    assert dep[i - 2 : i, j - 2 : j + 3].all()
+    assert dep[i, j - 2 : j].all()
+    assert dep[i - 1, j + 3]
+
+
+def test_every_output_is_causal():
+    blocks = stack(2)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1, H, W, C)).astype("float32")
+    base = run(blocks, x)
+    for p in [0, 10, 24, 48]:
+        x2 = x.copy()
+        x2[0, p // W, p % W] += 10.0
+        out = run(blocks, x2).reshape(H * W, C)
+        np.testing.assert_array_equal(out[: p + 1], base.reshape(H * W, C)[: p + 1])
+        if p + 1 < H * W:
+            assert not np.allclose(out[p + 1 :], base.reshape(H * W, C)[p + 1 :])
+
+
+def test_conditioning_changes_output():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, H, W, C)).astype("float32")
+    block = GatedPixelCNNBlock(C, mask_type="A", condition_dim=3, spatial_condition_dim=2)
+    c = rng.normal(size=(2, 3)).astype("float32")
+    s = rng.normal(size=(2, H, W, 2)).astype("float32")
+    base = [np.asarray(t) for t in block(x, x, c, s)]
+    other_c = [np.asarray(t) for t in block(x, x, c + 1.0, s)]
+    other_s = [np.asarray(t) for t in block(x, x, c, s + 1.0)]
+    for a, b, d in zip(base, other_c, other_s):
+        assert np.abs(a - b).min() > 0 or np.abs(a - b).mean() > 1e-3
+        assert np.abs(a - d).mean() > 1e-3
+    with pytest.raises(ValueError, match="condition"):
+        block(x, x)
+
+
+def test_weights_config_and_saving(tmp_path):
+    block = GatedPixelCNNBlock(C, 3, "B", condition_dim=3, name="blk")
+    clone = GatedPixelCNNBlock.from_config(block.get_config())
+    assert clone.get_config() == block.get_config()
+    v_in = keras.Input((H, W, C))
+    h_in = keras.Input((H, W, C))
+    c_in = keras.Input((3,))
+    v, h, s = block(v_in, h_in, c_in)
+    # 2 masked convs and 3 1x1 layers with biases, 2 condition projections.
+    assert len(block.trainable_weights) == 12 and not block.non_trainable_weights
+    model = keras.Model([v_in, h_in, c_in], v + h + s)
+    rng = np.random.default_rng(3)
+    xs = [rng.normal(size=(2, H, W, C)).astype("float32") for _ in range(2)]
+    xs.append(rng.normal(size=(2, 3)).astype("float32"))
+    model.compile(optimizer="sgd", loss="mse")
+    before = [np.asarray(w) for w in block.trainable_weights]
+    model.fit(xs, np.zeros((2, H, W, C), "float32"), epochs=1, verbose=0)
+    assert all(
+        not np.array_equal(b, np.asarray(w))
+        for b, w in zip(before, block.trainable_weights)
+    )
+    path = str(tmp_path / "block.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_array_equal(np.asarray(restored(xs)), np.asarray(model(xs)))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(filters=4, kernel_size=4), "kernel_size"),
+        (dict(filters=4, mask_type="vertical"), "mask_type"),
+        (dict(filters=4, condition_dim=0), "condition_dim"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        GatedPixelCNNBlock(**kwargs)
+
+
+def test_residual_block_needs_matching_channels():
+    block = GatedPixelCNNBlock(8, mask_type="B")
+    x = np.zeros((1, 4, 4, 3), "float32")
+    with pytest.raises(ValueError, match="expects 8 input channels"):
+        block(x, x)
