@@ -9,3 +9,5 @@ from vq_zoo.layers import ResidualStack
 from vq_zoo.layers import VectorQuantizer
 from vq_zoo.layers import VectorQuantizerEMA
 from vq_zoo.models import VQVAE
+from vq_zoo.models import GatedPixelCNN1DPrior
+from vq_zoo.models import GatedPixelCNNPrior

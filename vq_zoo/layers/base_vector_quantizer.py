@@ -155,9 +155,20 @@ class BaseVectorQuantizer(keras.layers.Layer):
                 autocast=False,
             )
         if self.dead_code_threshold > 0:
-            self.code_usage = self.add_weight(
-                name="code_usage",
+            # Bias-corrected moving average of each code's count per step,
+            # kept as Sonnet keeps its EMAs: an un-debiased accumulator and
+            # the number of updates.
+            self.code_usage_hidden = self.add_weight(
+                name="code_usage_hidden",
                 shape=(self.num_embeddings,),
+                initializer="zeros",
+                trainable=False,
+                dtype="float32",
+                autocast=False,
+            )
+            self.code_usage_count = self.add_weight(
+                name="code_usage_count",
+                shape=(),
                 initializer="zeros",
                 trainable=False,
                 dtype="float32",
@@ -192,18 +203,26 @@ class BaseVectorQuantizer(keras.layers.Layer):
                     f"num_embeddings={self.num_embeddings}), received min "
                     f"{lo} and max {hi}"
                 )
-        elif keras.backend.backend() == "tensorflow":
+        elif keras.backend.backend() == "tensorflow" and not isinstance(
+            indices, keras.KerasTensor
+        ):
+            # Inside a graph the values are unknown until run time: check
+            # them then, before the gather can fail with a vaguer message.
             import tensorflow as tf
 
-            if not isinstance(indices, keras.KerasTensor):
+            checks = [
                 tf.debugging.assert_less(
                     tf.cast(indices, "int64"),
                     tf.constant(self.num_embeddings, "int64"),
                     message="Code indices out of range [0, num_embeddings)",
-                )
+                ),
                 tf.debugging.assert_non_negative(
                     indices, message="Code indices must be >= 0"
-                )
+                ),
+            ]
+            with tf.control_dependencies(checks):
+                indices = tf.identity(indices)
+        return indices
 
     # -------------------------------------------------------------- search
     def _nearest(self, flat, codebook):
@@ -322,8 +341,7 @@ class BaseVectorQuantizer(keras.layers.Layer):
         """Maps integer code indices of any shape to their codebook vectors,
         shape `indices.shape + (embedding_dim,)`, in the layer's compute
         dtype."""
-        indices = ops.convert_to_tensor(indices)
-        self._check_indices(indices)
+        indices = self._check_indices(ops.convert_to_tensor(indices))
         if not self.built:
             raise ValueError(
                 f"{self.__class__.__name__} has no codebook yet: build it "
@@ -397,21 +415,28 @@ class BaseVectorQuantizer(keras.layers.Layer):
     def _after_kmeans(self, done, counts, sums):
         """Subclasses seed their statistics from the k-means clusters."""
 
+    @property
+    def code_usage(self):
+        """Moving average of each code's count per training step (global
+        batch), bias-corrected; defined when `dead_code_threshold > 0`."""
+        bias = 1.0 - ops.power(self.dead_code_decay, self.code_usage_count)
+        return self.code_usage_hidden / ops.maximum(bias, 1e-30)
+
     def _restart_dead_codes(self, flat, counts):
         """Re-seeds codes whose usage has fallen below `dead_code_threshold`
-        with encoder outputs from the current (global) batch."""
+        with encoder outputs drawn from the current (global) batch."""
         k = self.num_embeddings
-        usage = self.dead_code_decay * self.code_usage + (
-            1.0 - self.dead_code_decay
-        ) * counts
-        dead = usage < self.dead_code_threshold
-        pool = self._gather_candidates(flat, k)
-        pick = self._uniform_indices(k, ops.shape(pool)[0])
-        fresh = ops.take(pool, pick, axis=0)
+        decay = self.dead_code_decay
+        count = self.code_usage_count + 1.0
+        bias = 1.0 - ops.power(decay, count)
+        hidden = decay * self.code_usage_hidden + (1.0 - decay) * counts
+        dead = hidden / bias < self.dead_code_threshold
+        fresh = self._gather_candidates(flat, k)
         # A restarted code starts from a fair share of usage, so it is not
         # restarted again before it has had a chance to be picked.
         fair_share = ops.sum(counts) / k
-        self.code_usage.assign(ops.where(dead, fair_share, usage))
+        self.code_usage_count.assign(count)
+        self.code_usage_hidden.assign(ops.where(dead, fair_share * bias, hidden))
         self.codebook.assign(
             ops.where(dead[:, None], fresh, ops.convert_to_tensor(self.codebook))
         )

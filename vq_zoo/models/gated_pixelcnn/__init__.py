@@ -1,0 +1,3 @@
+from vq_zoo.models.gated_pixelcnn.autoregressive_prior import AutoregressivePrior
+from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import GatedPixelCNN1DPrior
+from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_prior import GatedPixelCNNPrior
