@@ -356,7 +356,12 @@ class AutoregressivePrior(keras.Model):
             # loss to its share of the global batch.
             scaled = self.optimizer.scale_loss(loss * loss_scale_for_replicas())
         weights = self.trainable_weights
-        grads = tape.gradient(scaled, weights)
+        # Embedding gradients are IndexedSlices whose size differs between
+        # replicas; dense gradients all-reduce the same way on every strategy.
+        grads = [
+            tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+            for g in tape.gradient(scaled, weights)
+        ]
         self.optimizer.apply_gradients(zip(grads, weights))
         return self._record(nats)
 

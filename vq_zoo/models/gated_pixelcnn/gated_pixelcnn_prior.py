@@ -136,6 +136,7 @@ class GatedPixelCNNPrior(AutoregressivePrior):
                 "A" if i == 0 else "B",
                 condition_dim=self.block_condition_dim,
                 spatial_condition_dim=self.block_spatial_dim,
+                vertical_output=i + 1 < num_layers,
                 name=f"block{i}",
             )
             for i in range(num_layers)

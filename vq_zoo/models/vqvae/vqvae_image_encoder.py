@@ -103,7 +103,7 @@ class VQVAEImageEncoder(keras.layers.Layer):
         shape = input_shape
         for layer in self._layers_in_order():
             shape = layer.compute_output_shape(shape)
-        return shape
+        return tuple(shape)
 
     def get_config(self):
         config = super().get_config()
