@@ -122,3 +122,13 @@ def test_residual_block_needs_matching_channels():
     x = np.zeros((1, 4, 4, 3), "float32")
     with pytest.raises(ValueError, match="expects 8 input channels"):
         block(x, x)
+
+
+def test_last_block_without_vertical_output():
+    block = GatedPixelCNNBlock(C, condition_dim=3, spatial_condition_dim=2, vertical_output=False)
+    x = np.zeros((1, H, W, C), "float32")
+    v, h, s = block(x, x, np.zeros((1, 3), "float32"), np.zeros((1, H, W, 2), "float32"))
+    assert v is None and tuple(h.shape) == (1, H, W, C)
+    names = sorted(w.path.split("/")[-2] for w in block.trainable_weights)
+    assert "vertical_condition" not in names and "vertical_spatial" not in names
+    assert "horizontal_condition" in names and len(block.trainable_weights) == 12

@@ -38,7 +38,8 @@ class GatedPixelCNNBlock(keras.layers.Layer):
     `v` and `h` of shape `(batch, height, width, channels)`, `condition` of
     shape `(batch, condition_dim)` and `spatial_condition` of shape
     `(batch, height, width, spatial_condition_dim)` returns
-    `(v_out, h_out, skip)`, each `(batch, height, width, filters)`.
+    `(v_out, h_out, skip)`, each `(batch, height, width, filters)` (`v_out`
+    is None when `vertical_output=False`).
 
     Args:
         filters: int, channels of each stack's output (the gates use
@@ -49,6 +50,10 @@ class GatedPixelCNNBlock(keras.layers.Layer):
             embedding) or `"B"`. Defaults to `"B"`.
         condition_dim: int or None, size of the global condition vector.
         spatial_condition_dim: int or None, channels of the spatial condition.
+        vertical_output: bool. False for the last block of a stack, whose
+            vertical output nobody reads: the block then has no vertical
+            conditioning weights and returns None for `v_out`. Defaults to
+            True.
         **kwargs: base layer arguments.
 
     Example:
@@ -70,6 +75,7 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         mask_type="B",
         condition_dim=None,
         spatial_condition_dim=None,
+        vertical_output=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -92,6 +98,7 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         self.mask_type = mask_type
         self.condition_dim = condition_dim
         self.spatial_condition_dim = spatial_condition_dim
+        self.vertical_output = bool(vertical_output)
 
         def dense(units, name, use_bias=True):
             return keras.layers.Dense(
@@ -111,11 +118,13 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         self.skip_output = dense(filters, "skip_output")
         self.vertical_condition = self.horizontal_condition = None
         if condition_dim is not None:
-            self.vertical_condition = dense(2 * filters, "vertical_condition", False)
+            if self.vertical_output:
+                self.vertical_condition = dense(2 * filters, "vertical_condition", False)
             self.horizontal_condition = dense(2 * filters, "horizontal_condition", False)
         self.vertical_spatial = self.horizontal_spatial = None
         if spatial_condition_dim is not None:
-            self.vertical_spatial = dense(2 * filters, "vertical_spatial", False)
+            if self.vertical_output:
+                self.vertical_spatial = dense(2 * filters, "vertical_spatial", False)
             self.horizontal_spatial = dense(2 * filters, "horizontal_spatial", False)
 
     def build(self, input_shape):
@@ -138,12 +147,14 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         self.horizontal_output.build(input_shape[:-1] + (self.filters,))
         self.skip_output.build(input_shape[:-1] + (self.filters,))
         if self.condition_dim is not None:
-            self.vertical_condition.build((None, self.condition_dim))
             self.horizontal_condition.build((None, self.condition_dim))
+            if self.vertical_output:
+                self.vertical_condition.build((None, self.condition_dim))
         if self.spatial_condition_dim is not None:
             shape = input_shape[:-1] + (self.spatial_condition_dim,)
-            self.vertical_spatial.build(shape)
             self.horizontal_spatial.build(shape)
+            if self.vertical_output:
+                self.vertical_spatial.build(shape)
 
     def condition_terms(self, condition=None, spatial_condition=None):
         """The conditioning added to the vertical and horizontal
@@ -158,7 +169,8 @@ class GatedPixelCNNBlock(keras.layers.Layer):
                     "This block was built with `condition_dim`="
                     f"{self.condition_dim}; pass `condition`."
                 )
-            v_term = self.vertical_condition(condition)[:, None, None, :]
+            if self.vertical_output:
+                v_term = self.vertical_condition(condition)[:, None, None, :]
             h_term = self.horizontal_condition(condition)[:, None, None, :]
         if self.spatial_condition_dim is not None:
             if spatial_condition is None:
@@ -166,7 +178,8 @@ class GatedPixelCNNBlock(keras.layers.Layer):
                     "This block was built with `spatial_condition_dim`="
                     f"{self.spatial_condition_dim}; pass `spatial_condition`."
                 )
-            v_term = v_term + self.vertical_spatial(spatial_condition)
+            if self.vertical_output:
+                v_term = v_term + self.vertical_spatial(spatial_condition)
             h_term = h_term + self.horizontal_spatial(spatial_condition)
         return v_term, h_term
 
@@ -176,7 +189,7 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         h_pre = self.horizontal_conv(h) + self.vertical_to_horizontal(
             shift_down(v_pre)
         )
-        v_out = gate(v_pre + v_term)
+        v_out = gate(v_pre + v_term) if self.vertical_output else None
         h_gated = gate(h_pre + h_term)
         skip = self.skip_output(h_gated)
         h_out = self.horizontal_output(h_gated)
@@ -197,6 +210,7 @@ class GatedPixelCNNBlock(keras.layers.Layer):
                 "mask_type": self.mask_type,
                 "condition_dim": self.condition_dim,
                 "spatial_condition_dim": self.spatial_condition_dim,
+                "vertical_output": self.vertical_output,
             }
         )
         return config
