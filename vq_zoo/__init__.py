@@ -11,3 +11,4 @@ from vq_zoo.layers import VectorQuantizerEMA
 from vq_zoo.models import VQVAE
 from vq_zoo.models import GatedPixelCNN1DPrior
 from vq_zoo.models import GatedPixelCNNPrior
+from vq_zoo.metrics import bits_per_dim

@@ -1,1 +1,2 @@
 from vq_zoo.metrics.codebook_usage import CodebookUsage
+from vq_zoo.metrics.bits_per_dim import bits_per_dim

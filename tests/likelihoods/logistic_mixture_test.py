@@ -1,0 +1,59 @@
+import numpy as np
+import keras
+import pytest
+
+from vq_zoo import likelihoods
+from vq_zoo.likelihoods.logistic_mixture import LogisticMixture
+
+
+def numpy_nll(values, logits, loc, scale):
+    """PixelCNN++'s discretised logistic mixture, written out directly."""
+
+    def cdf(t):
+        return 1.0 / (1.0 + np.exp(-(t - loc) / scale))
+
+    v = values[..., None]
+    upper = np.where(v >= 255, 1.0, cdf(v + 0.5))
+    lower = np.where(v <= 0, 0.0, cdf(v - 0.5))
+    w = np.exp(logits - logits.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    return -np.log((w * (upper - lower)).sum(-1))
+
+
+def test_matches_numpy_reference():
+    rng = np.random.default_rng(0)
+    m, c = 3, 2
+    raw = rng.normal(size=(2, 2, 2, c, 3 * m)).astype("float32")
+    raw[..., 2 * m :] = rng.uniform(-3, 0, size=raw[..., 2 * m :].shape)
+    values = rng.integers(0, 256, (2, 2, 2, c))
+    values[0, 0, 0] = [0, 255]  # the folded tails
+    lik = LogisticMixture(m)
+    params = raw.reshape(2, 2, 2, c * 3 * m)
+    logits, loc, log_scale = np.split(raw.astype("float64"), 3, axis=-1)
+    ref = numpy_nll(values, logits, 127.5 * (1 + loc), 127.5 * np.exp(log_scale))
+    got = np.asarray(lik.negative_log_likelihood(values / 255.0, params))
+    np.testing.assert_allclose(got, ref.sum(axis=(1, 2, 3)), rtol=1e-4)
+    assert float(lik.loss(values / 255.0, params)) == pytest.approx(ref.mean(), rel=1e-4)
+
+
+@pytest.mark.parametrize("log_scale", [-6.0, -2.0, 0.5])
+def test_is_normalised_over_the_256_values(log_scale):
+    rng = np.random.default_rng(1)
+    one = rng.normal(size=(1, 1, 1, 12)).astype("float32")
+    one[..., 8:] = log_scale
+    params = np.repeat(one, 256, axis=0)
+    x = (np.arange(256) / 255.0).reshape(256, 1, 1, 1)
+    p = np.exp(-np.asarray(LogisticMixture(4).negative_log_likelihood(x, params), "float64"))
+    assert p.sum() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_reconstruct_is_the_mixture_mean_and_config():
+    lik = likelihoods.get("logistic_mixture")
+    assert isinstance(lik, LogisticMixture) and lik.output_channels(3) == 45
+    params = np.zeros((1, 1, 1, 3), "float32")
+    params[..., 1] = 0.2  # location 127.5 * 1.2
+    np.testing.assert_allclose(np.asarray(LogisticMixture(1).reconstruct(params)), [[[[153.0 / 255]]]], rtol=1e-6)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(LogisticMixture(2)))
+    assert restored.num_mixtures == 2
+    with pytest.raises(ValueError, match="num_mixtures"):
+        LogisticMixture(0)
