@@ -1,0 +1,98 @@
+"""Natural-image patches cut from photos that ship inside pip packages.
+
+No download: the photos come with scikit-learn (`china`, `flower`) and
+scikit-image (`astronaut`, `chelsea`, `coffee`, ...), mostly public domain or
+CC0. Train and test sets are split by source photo, so no test patch overlaps
+a training photo.
+"""
+
+import numpy as np
+
+# Held-out photos: patches from these never appear in training.
+TEST_IMAGES = ("flower", "coffee")
+
+
+def source_images():
+    """Returns {name: uint8 (H, W, 3) RGB array} of the bundled photos."""
+    images = {}
+    try:
+        from sklearn.datasets import load_sample_images
+
+        bunch = load_sample_images()
+        for path, image in zip(bunch.filenames, bunch.images):
+            name = path.replace("\\", "/").rsplit("/", 1)[-1].split(".")[0]
+            images[name] = np.asarray(image, np.uint8)
+    except ImportError:
+        pass
+    try:
+        import skimage.data
+
+        for name in ("astronaut", "chelsea", "coffee", "rocket",
+                     "hubble_deep_field", "retina", "immunohistochemistry"):
+            images[name] = np.asarray(getattr(skimage.data, name)(), np.uint8)
+        left, right, _ = skimage.data.stereo_motorcycle()
+        images["motorcycle_left"] = np.asarray(left, np.uint8)
+        images["motorcycle_right"] = np.asarray(right, np.uint8)
+    except ImportError:
+        pass
+    if not images:
+        raise ImportError(
+            "No bundled photos found: install scikit-learn and scikit-image "
+            "(`pip install scikit-learn scikit-image`)."
+        )
+    return images
+
+
+def split_names(split, images):
+    if split not in ("train", "test"):
+        raise ValueError(f"`split` must be 'train' or 'test', got {split!r}")
+    test = [n for n in TEST_IMAGES if n in images]
+    if split == "test":
+        return test
+    return [n for n in sorted(images) if n not in test]
+
+
+def _downscale(image, factor):
+    if factor == 1:
+        return image
+    h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
+    blocks = image[:h, :w].astype(np.float32).reshape(
+        h // factor, factor, w // factor, factor, 3)
+    return blocks.mean(axis=(1, 3)).round().astype(np.uint8)
+
+
+def natural_patches(split="train", num=4096, size=32, scales=(1, 2), seed=0):
+    """Random `size` x `size` RGB crops, float32 in [0, 1].
+
+    Crops are drawn uniformly over the photos of `split` at each of `scales`
+    (1 = full resolution, 2 = downscaled by 2), with random horizontal flips.
+
+    Args:
+        split: "train" or "test" (photos `TEST_IMAGES`).
+        num: number of patches.
+        size: patch side in pixels.
+        scales: downscaling factors to draw from.
+        seed: random seed.
+
+    Returns:
+        float32 array `(num, size, size, 3)`.
+    """
+    if num < 1 or size < 1:
+        raise ValueError(f"`num` and `size` must be >= 1, got {num}, {size}")
+    images = source_images()
+    rng = np.random.default_rng(seed)
+    pyramid = [
+        _downscale(images[name], f)
+        for name in split_names(split, images)
+        for f in scales
+    ]
+    pyramid = [im for im in pyramid if min(im.shape[:2]) >= size]
+    out = np.empty((num, size, size, 3), np.uint8)
+    which = rng.integers(0, len(pyramid), size=num)
+    for i, k in enumerate(which):
+        im = pyramid[k]
+        y = rng.integers(0, im.shape[0] - size + 1)
+        x = rng.integers(0, im.shape[1] - size + 1)
+        crop = im[y:y + size, x:x + size]
+        out[i] = crop[:, ::-1] if rng.random() < 0.5 else crop
+    return out.astype(np.float32) / 255.0
