@@ -31,14 +31,15 @@ setup(
         "importlib_resources",  # needed by tensorflow-datasets, undeclared there
         "tensorboard",
         "numpy",
+        # The bundled photos of the embedded main job and the offline recipes.
+        "scikit-learn",
+        "scikit-image",
     ],
     extras_require={
         "dev": [
             "pytest",
             "pytest-xdist",
             "dm-sonnet==2.0.2",  # the reference in bench/
-            "scikit-image",
-            "scikit-learn",
         ],
     },
 )
