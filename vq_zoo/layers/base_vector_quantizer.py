@@ -34,6 +34,51 @@ def _concrete_numpy(x):
         return None
 
 
+def _read(variable):
+    """The current value of a Keras variable as a tensor (a read the tape
+    sees, so gradients reach the variable). `keras.ops.convert_to_tensor`
+    returns the variable itself, which `tf.custom_gradient` would treat as a
+    captured variable."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.identity(variable.value)
+    return ops.convert_to_tensor(variable.value)
+
+
+def _argmin_rows(d):
+    """`argmin` over axis 1 as int32. `keras.ops.argmin` on the TensorFlow
+    backend first rewrites every -0.0 of a float input (extra passes over the
+    (N, K) distance matrix, costing more than the argmin itself); ties
+    between -0.0 and 0.0 do not matter for a nearest-code search."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.argmin(d, axis=1, output_type=tf.int32)
+    return ops.cast(ops.argmin(d, axis=1), "int32")
+
+
+def _sequential_fori_loop(lower, upper, body, init):
+    """`ops.fori_loop` whose iterations run one after another on TensorFlow
+    (`tf.while_loop` keeps 10 in flight by default: 10 distance blocks)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        _, out = tf.while_loop(
+            lambda j, _: j < upper,
+            lambda j, s: (j + 1, body(j, s)),
+            (tf.constant(lower), init),
+            parallel_iterations=1,
+        )
+        return out
+    return ops.fori_loop(lower, upper, body, init)
+
+
+# Codebooks larger than this are searched in blocks of this many codes by
+# default: with 32768 vectors a block is 512 MiB of float32 distances.
+DEFAULT_CHUNK = 4096
+
+
 class BaseVectorQuantizer(keras.layers.Layer):
     """Nearest-neighbour quantisation of the last axis onto a codebook.
 
@@ -229,29 +274,47 @@ class BaseVectorQuantizer(keras.layers.Layer):
         """Index of the nearest code for each row of `flat` (float32).
 
         The squared distance is `|x|^2 - 2 x.e + |e|^2`; `|x|^2` is the same
-        for every code, so the argmin needs only `|e|^2 - 2 x.e`. For large
-        codebooks the search runs over blocks of `distance_chunk_size` codes
-        with a running minimum, so the full (N, K) matrix never exists.
+        for every code, so the argmin needs only `|e|^2 - 2 x.e`, which one
+        matmul gives as `[x, 1] . [-2e, |e|^2]` with no elementwise pass over
+        the (N, K) matrix. Codebooks larger than `distance_chunk_size`
+        (default: whole codebooks up to 4096 codes, blocks of 4096 above) are
+        searched block by block in a sequential loop with a running minimum,
+        so at most one (N, chunk) block exists at a time.
         """
         k = self.num_embeddings
-        chunk = self.distance_chunk_size or k
-        best_d = best_i = None
-        for start in range(0, k, chunk):
-            block = codebook[start : start + chunk]
-            d = ops.sum(ops.square(block), axis=1) - 2.0 * ops.matmul(
-                flat, ops.transpose(block)
+        chunk = self.distance_chunk_size or (k if k <= DEFAULT_CHUNK else DEFAULT_CHUNK)
+        chunk = min(chunk, k)
+        ones = ops.ones((ops.shape(flat)[0], 1), dtype=flat.dtype)
+        flat_aug = ops.concatenate([flat, ones], axis=1)
+        code_aug = ops.concatenate(
+            [-2.0 * codebook, ops.sum(ops.square(codebook), axis=1, keepdims=True)],
+            axis=1,
+        )
+        if chunk >= k:
+            return _argmin_rows(ops.matmul(flat_aug, ops.transpose(code_aug)))
+        pad = (-k) % chunk
+        if pad:  # padded codes sit at distance 3e38: never the nearest
+            filler = ops.concatenate(
+                [ops.zeros((pad, self.embedding_dim)), ops.full((pad, 1), 3e38)],
+                axis=1,
             )
-            i = ops.cast(ops.argmin(d, axis=1), "int32")
-            if best_d is None:
-                if chunk >= k:
-                    return i
-                best_d, best_i = ops.min(d, axis=1), i
-                continue
-            m = ops.min(d, axis=1)
+            code_aug = ops.concatenate([code_aug, filler], axis=0)
+        blocks = ops.reshape(code_aug, (-1, chunk, self.embedding_dim + 1))
+
+        def body(j, state):
+            best_d, best_i = state
+            d = ops.matmul(flat_aug, ops.transpose(blocks[j]))
+            i = _argmin_rows(d)
+            m = ops.take_along_axis(d, i[:, None], axis=1)[:, 0]
             better = ops.less(m, best_d)
-            best_d = ops.where(better, m, best_d)
-            best_i = ops.where(better, i + start, best_i)
-        return best_i
+            return (
+                ops.where(better, m, best_d),
+                ops.where(better, i + j * chunk, best_i),
+            )
+
+        n = ops.shape(flat)[0]
+        init = (ops.full((n,), float("inf")), ops.zeros((n,), dtype="int32"))
+        return _sequential_fori_loop(0, blocks.shape[0], body, init)[1]
 
     def _counts(self, indices):
         return ops.segment_sum(
@@ -286,32 +349,26 @@ class BaseVectorQuantizer(keras.layers.Layer):
         if update and self.kmeans_init:
             self._maybe_kmeans_init(flat)
 
-        codebook = ops.convert_to_tensor(self.codebook)
+        codebook = _read(self.codebook)
         flat_indices = self._nearest(
             ops.stop_gradient(flat), ops.stop_gradient(codebook)
         )
         counts = cross_replica_sum(self._counts(flat_indices))
 
-        quantized = ops.take(codebook, flat_indices, axis=0)
-        quantized = ops.reshape(quantized, ops.shape(x))
-        commitment_loss = self.commitment_cost * ops.mean(
-            ops.square(x - ops.stop_gradient(quantized))
+        quantized, codebook_loss, commitment_loss = self._lookup_and_losses(
+            flat, codebook, flat_indices
         )
-        if self.codebook_trainable:
-            codebook_loss = ops.mean(ops.square(ops.stop_gradient(x) - quantized))
-        else:
-            codebook_loss = ops.zeros((), dtype="float32")
+        quantized = ops.reshape(quantized, ops.shape(x))
 
         if update:
             self._update_codebook(flat, flat_indices, counts)
             if self.dead_code_threshold > 0:
                 self._restart_dead_codes(flat, counts)
 
-        straight_through = x + ops.stop_gradient(quantized - x)
         probs = counts / ops.maximum(ops.sum(counts), 1.0)
         perplexity = ops.exp(-ops.sum(probs * ops.log(probs + 1e-10)))
         return {
-            "quantized": ops.cast(straight_through, self.compute_dtype),
+            "quantized": ops.cast(quantized, self.compute_dtype),
             "encoding_indices": ops.reshape(flat_indices, ops.shape(x)[:-1]),
             "loss": codebook_loss + commitment_loss,
             "codebook_loss": codebook_loss,
@@ -319,6 +376,43 @@ class BaseVectorQuantizer(keras.layers.Layer):
             "perplexity": perplexity,
             "code_counts": counts,
         }
+
+    def _lookup_and_losses(self, flat, codebook, indices):
+        """`z_q`, `codebook_loss`, `commitment_loss` as one op with a
+        hand-written gradient. Forward: `z_q = e[indices]` and one mean square
+        of `z_e - z_q`. Backward, the straight-through estimator and the two
+        stop-gradient losses:
+        `d/dz_e = g_q + 2 beta g_commitment (z_e - z_q) / M` and
+        `d/de_k = -2 g_codebook sum_{i -> k} (z_e,i - e_k) / M` (zero for the
+        EMA layer). Autodiff of `z_e + stop_gradient(z_q - z_e)` and the two
+        losses computes `z_e - z_q` twice and tiles each scalar gradient to
+        (N, D); this does neither."""
+        beta = self.commitment_cost
+        k = self.num_embeddings
+        trainable = self.codebook_trainable
+
+        @ops.custom_gradient
+        def lookup_and_losses(flat, codebook):
+            q = ops.take(codebook, indices, axis=0)
+            diff = flat - q
+            size = ops.cast(ops.size(diff), "float32")
+            mse = ops.sum(ops.square(diff)) / size
+
+            def grad(*args, upstream=None):
+                g_q, g_codebook, g_commit = upstream if upstream is not None else args
+                g_flat = g_q + ((2.0 * beta / size) * g_commit) * diff
+                if trainable:
+                    g_e = ops.segment_sum(diff, indices, num_segments=k) * (
+                        (-2.0 / size) * g_codebook
+                    )
+                else:
+                    g_e = ops.zeros_like(codebook)
+                return g_flat, g_e
+
+            codebook_loss = mse if trainable else ops.zeros((), "float32")
+            return (q, codebook_loss, beta * mse), grad
+
+        return lookup_and_losses(flat, codebook)
 
     def _update_codebook(self, flat, indices, counts):
         """Moves the codebook during training; gradient layers do nothing."""
