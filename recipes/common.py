@@ -1,0 +1,123 @@
+"""What the image recipes share: the config fields of a VQ-VAE + prior run,
+the model builders, and the held-out report."""
+
+import dataclasses
+import json
+import math
+import os
+from typing import Optional
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageRecipeConfig:
+    """Fields every image recipe has. Batch sizes are global (all replicas)."""
+
+    image_size: int = 32
+    # VQ-VAE (paper section 4.1)
+    num_hiddens: int = 128
+    num_residual_layers: int = 2
+    num_residual_hiddens: int = 32
+    embedding_dim: int = 64
+    num_embeddings: int = 512
+    num_downsamples: int = 2
+    commitment_cost: float = 0.25
+    ema: bool = True
+    decay: float = 0.99
+    dead_code_threshold: float = 0.0
+    learning_rate: float = 2e-4
+    batch_size: int = 128
+    vqvae_epochs: int = 10
+    vqvae_steps_per_epoch: Optional[int] = None
+    # Gated PixelCNN prior over the codes
+    prior_filters: int = 128
+    prior_layers: int = 10
+    prior_learning_rate: float = 3e-4
+    prior_batch_size: int = 128
+    prior_epochs: int = 10
+    prior_steps_per_epoch: Optional[int] = None
+    # Samples and bookkeeping
+    num_samples: int = 32
+    seed: int = 0
+
+
+def build_vqvae(config, data_variance, shape):
+    import keras
+
+    from vq_zoo.models.vqvae.vqvae import VQVAE
+
+    model = VQVAE.image_model(
+        num_hiddens=config.num_hiddens,
+        num_residual_layers=config.num_residual_layers,
+        num_residual_hiddens=config.num_residual_hiddens,
+        embedding_dim=config.embedding_dim,
+        num_embeddings=config.num_embeddings,
+        num_downsamples=config.num_downsamples,
+        commitment_cost=config.commitment_cost,
+        ema=config.ema,
+        decay=config.decay,
+        data_variance=float(data_variance),
+        quantizer_kwargs=dict(dead_code_threshold=config.dead_code_threshold,
+                              seed=config.seed),
+    )
+    model.build((None,) + tuple(shape))
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    return model
+
+
+def build_prior(config, manifest, num_classes=None):
+    import keras
+
+    from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_prior import GatedPixelCNNPrior
+
+    prior = GatedPixelCNNPrior(
+        num_embeddings=manifest["num_embeddings"],
+        shape=tuple(manifest["code_shape"]),
+        filters=config.prior_filters,
+        num_layers=config.prior_layers,
+        num_classes=num_classes,
+    )
+    prior.compile(optimizer=keras.optimizers.Adam(config.prior_learning_rate))
+    return prior
+
+
+def report(pipe, vqvae, prior, test_images, test_codes, num_embeddings):
+    """Held-out metrics of the run, written to `metrics.json` with a
+    reconstruction grid (`reconstructions.png`: originals in odd rows,
+    reconstructions below them)."""
+    from vq_zoo.utils.images import image_grid, write_atomic, write_png
+
+    recon = np.asarray(vqvae.predict(test_images, batch_size=256, verbose=0))
+    mse = float(np.mean((recon - test_images) ** 2))
+    codes = np.asarray(vqvae.encode(test_images))
+    counts = np.bincount(codes.ravel(), minlength=num_embeddings)
+    p = counts / counts.sum()
+    prior_logs = prior.evaluate(test_codes, verbose=0, return_dict=True)
+    metrics = {
+        "test_mse": mse,
+        "test_psnr_db": 10 * math.log10(1.0 / mse),
+        "test_perplexity": float(np.exp(-(p * np.log(p + 1e-10)).sum())),
+        "test_codebook_usage": float((counts > 0).mean()),
+        "test_prior_bits_per_code": float(prior_logs["bits_per_code"]),
+        "code_shape": list(codes.shape[1:]),
+    }
+    rows = []
+    for i in range(min(4, len(test_images) // 8)):
+        rows += [test_images[8 * i:8 * i + 8], recon[8 * i:8 * i + 8]]
+    if rows:
+        write_png(pipe.path("reconstructions.png"),
+                  image_grid(np.concatenate(rows), columns=8))
+    write_atomic(pipe.path("metrics.json"), json.dumps(metrics, indent=2).encode())
+    return metrics
+
+
+def print_summary(pipe, metrics):
+    print(json.dumps(metrics, indent=2))
+    print(f"Artefacts in {pipe.out_dir}: vqvae.keras, prior.keras, samples.png, "
+          "reconstructions.png, metrics.json")
+    print(f"Watch training with: tensorboard --logdir {pipe.log_dir}")
+
+
+def default_out_dir(recipe, config_name):
+    return os.path.join("runs", f"{recipe}-{config_name}")

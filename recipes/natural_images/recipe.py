@@ -1,0 +1,53 @@
+"""VQ-VAE + gated PixelCNN prior on natural-image patches, end to end.
+
+    vq-zoo train natural_images [--config default|paper|smoke] [--set key=value]
+
+Stages (each resumes on its own): train the VQ-VAE, extract codes with the
+quantiser frozen, train the prior on them, sample and decode.
+"""
+
+import tensorflow as tf
+
+from recipes import common
+from recipes.natural_images.config import CONFIGS  # noqa: F401 (the registry reads it)
+from vq_zoo.data.natural_images import natural_patches
+from vq_zoo.pipeline.two_stage_pipeline import TwoStagePipeline
+
+
+def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
+         verbose=1, extra_callbacks=None):
+    del data_dir  # the photos ship inside scikit-learn and scikit-image
+    pipe = TwoStagePipeline(out_dir, strategy, log_dir, verbose, extra_callbacks)
+    size = config.image_size
+    train = natural_patches("train", config.train_patches, size, seed=config.seed)
+    test = natural_patches("test", config.test_patches, size, seed=config.seed + 1)
+
+    def batches(x, batch_size, shuffle=False):
+        ds = tf.data.Dataset.from_tensor_slices(x)
+        if shuffle:
+            ds = ds.shuffle(len(x), seed=config.seed)
+        return ds.batch(batch_size, drop_remainder=shuffle).prefetch(tf.data.AUTOTUNE)
+
+    vqvae = pipe.train_vqvae(
+        lambda: common.build_vqvae(config, train.var(), train.shape[1:]),
+        batches(train, config.batch_size, shuffle=True),
+        epochs=config.vqvae_epochs,
+        steps_per_epoch=config.vqvae_steps_per_epoch,
+        validation_data=batches(test, 256),
+    )
+    manifests = pipe.extract_codes(
+        vqvae, {"train": batches(train, 256), "test": batches(test, 256)})
+    prior = pipe.train_prior(
+        lambda: common.build_prior(config, manifests["train"]),
+        pipe.code_data("train", config.prior_batch_size, shuffle=True,
+                       seed=config.seed),
+        epochs=config.prior_epochs,
+        steps_per_epoch=config.prior_steps_per_epoch,
+        validation_data=pipe.code_data("test", 256),
+    )
+    pipe.sample(vqvae, prior, config.num_samples, seed=config.seed)
+    metrics = common.report(pipe, vqvae, prior, test, pipe.code_data("test", 256),
+                            config.num_embeddings)
+    if verbose:
+        common.print_summary(pipe, metrics)
+    return metrics

@@ -1,0 +1,1 @@
+from vq_zoo.pipeline.two_stage_pipeline import TwoStagePipeline
