@@ -35,6 +35,7 @@ setup(
         "scikit-learn",
         "scikit-image",
     ],
+    entry_points={"console_scripts": ["vq-zoo=vq_zoo.cli:main"]},
     extras_require={
         "dev": [
             "pytest",

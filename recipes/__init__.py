@@ -1,0 +1,32 @@
+"""The recipes: one folder each, with `config.py` (`CONFIGS`, named frozen
+configs) and `recipe.py` (`main(config, out_dir, strategy, data_dir,
+log_dir, verbose)`)."""
+
+import importlib
+
+RECIPES = {
+    "natural_images": "Embedded default: 32x32 patches of bundled photos, "
+                      "no download; VQ-VAE + gated PixelCNN prior",
+    "imagenet": "Paper section 4.2: 128x128 ImageNet to 32x32 codes, K=512, "
+                "class-conditional gated PixelCNN prior (tfds imagenet2012, "
+                "or imagenet_resized)",
+}
+
+
+def get_recipe(name):
+    """Returns `(recipe_module, CONFIGS)` for a recipe name."""
+    if name not in RECIPES:
+        raise ValueError(
+            f"Unknown recipe {name!r}; choose one of: {', '.join(sorted(RECIPES))}"
+        )
+    configs = importlib.import_module(f"recipes.{name}.config").CONFIGS
+    return importlib.import_module(f"recipes.{name}.recipe"), configs
+
+
+def get_configs(name):
+    """The named configs of a recipe, without importing TensorFlow."""
+    if name not in RECIPES:
+        raise ValueError(
+            f"Unknown recipe {name!r}; choose one of: {', '.join(sorted(RECIPES))}"
+        )
+    return importlib.import_module(f"recipes.{name}.config").CONFIGS
