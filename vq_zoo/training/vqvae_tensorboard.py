@@ -1,0 +1,205 @@
+"""TensorBoard for VQ-VAE training: Keras' scalars plus reconstructions,
+prior samples, code usage and the codebook in the embedding projector."""
+
+import os
+
+import keras
+import numpy as np
+
+from vq_zoo.training._cluster import worker_role
+from vq_zoo.utils.images import image_grid
+from vq_zoo.utils.images import write_atomic
+
+PROJECTOR_TENSOR_NAME = "codebook/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+class VQVAETensorBoard(keras.callbacks.TensorBoard):
+    """`keras.callbacks.TensorBoard` with VQ-VAE pictures and codebook views.
+
+    Keras' callback writes the scalars: every metric `fit` logs (`loss`,
+    `reconstruction_loss`, `codebook_loss`, `commitment_loss`, `perplexity`,
+    `codebook_usage`, their `val_` twins) and the optimizer's
+    `learning_rate`, as `epoch_<name>` under `log_dir/train` and
+    `log_dir/validation`. Every `every_n_epochs` epochs (counting from 1)
+    this callback also writes, to the run `log_dir/<run_name>` at
+    step `epoch` (0-based, the step Keras uses for the epoch scalars):
+
+    - `reconstructions`: an image grid of the fixed `sample` (odd rows)
+      above its reconstructions (even rows), `columns` images to a row;
+    - `prior_samples`: a grid of `sample_fn(num_prior_samples)`, when
+      `sample_fn` is given (e.g. codes from a prior, decoded by the VQ-VAE);
+    - `code_usage`: a histogram with one bucket per code index,
+      `[i - 0.5, i + 0.5)`, counting how often code `i` encodes `sample`;
+    - the codebook `(num_embeddings, embedding_dim)` for TensorBoard's
+      embedding projector: a checkpoint `codebook.ckpt-<epoch>` (the latest
+      only, with its `checkpoint` state file), `projector_config.pbtxt`, and
+      `codebook_metadata.tsv` (index and count in `sample`, one row per code).
+
+    Under `MultiWorkerMirroredStrategy` only the chief writes these extras.
+
+    Args:
+        log_dir: the TensorBoard log directory.
+        sample: float images `(n, height, width, channels)` in [0, 1],
+            channels 1, 3 or 4: a fixed held-out batch.
+        every_n_epochs: int >= 1, how often to write the extras.
+        sample_fn: optional callable `num -> images (num, h, w, c)` in [0, 1].
+        num_prior_samples: int >= 1, images asked of `sample_fn`.
+        columns: int >= 1, images per grid row.
+        run_name: the subdirectory of `log_dir` for the extras.
+        **kwargs: passed to `keras.callbacks.TensorBoard`.
+
+    Example:
+    >>> tensorboard = VQVAETensorBoard("logs", sample=x_test[:16],
+    ...                                every_n_epochs=5)
+    >>> model.fit(train, epochs=50, callbacks=[tensorboard])
+    """
+
+    def __init__(
+        self,
+        log_dir,
+        sample,
+        every_n_epochs=1,
+        sample_fn=None,
+        num_prior_samples=16,
+        columns=8,
+        run_name="vqvae",
+        **kwargs,
+    ):
+        super().__init__(log_dir=log_dir, **kwargs)
+        for arg, value in (
+            ("every_n_epochs", every_n_epochs),
+            ("num_prior_samples", num_prior_samples),
+            ("columns", columns),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"`{arg}` must be an integer >= 1. Received: {arg}={value!r}"
+                )
+        sample = np.asarray(sample, np.float32)
+        if sample.ndim != 4 or sample.shape[0] < 1 or sample.shape[-1] not in (1, 3, 4):
+            raise ValueError(
+                "`sample` must be a non-empty batch of images (n, height, "
+                "width, channels) with 1, 3 or 4 channels. Received shape "
+                f"{sample.shape}"
+            )
+        if sample_fn is not None and not callable(sample_fn):
+            raise ValueError(
+                f"`sample_fn` must be a callable num -> images. Received: {sample_fn!r}"
+            )
+        if not run_name or os.sep in run_name or run_name in ("train", "validation"):
+            raise ValueError(
+                "`run_name` must be a plain directory name other than 'train' "
+                f"and 'validation' (Keras' runs). Received: run_name={run_name!r}"
+            )
+        self.sample = sample
+        self.every_n_epochs = every_n_epochs
+        self.sample_fn = sample_fn
+        self.num_prior_samples = num_prior_samples
+        self.columns = columns
+        self.run_name = run_name
+        self.run_dir = os.path.join(str(log_dir), run_name)
+        self._writer = None
+        self._checkpoints = None
+
+    # ---------------------------------------------------------------- keras
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if (epoch + 1) % self.every_n_epochs == 0 and worker_role(self.model)[0]:
+            self.write_summaries(epoch)
+
+    def on_train_end(self, logs=None):
+        super().on_train_end(logs)
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    # ---------------------------------------------------------------- write
+    def write_summaries(self, step):
+        """Writes every extra at `step` now (also usable outside `fit`)."""
+        import tensorflow as tf
+
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.run_dir)
+        model = self.model
+        x = self.sample
+        reconstructions = np.asarray(model(x, training=False), np.float32)
+        codes = np.asarray(model.encode(x)).reshape(-1)
+        num_embeddings = model.quantizer.num_embeddings
+        counts = np.bincount(codes, minlength=num_embeddings).astype(np.float64)
+        with self._writer.as_default(step=int(step)):
+            tf.summary.image(
+                "reconstructions",
+                self._paired_grid(x, reconstructions)[None],
+                description="Held-out originals (odd rows) above their "
+                "reconstructions (even rows).",
+            )
+            if self.sample_fn is not None:
+                samples = np.asarray(self.sample_fn(self.num_prior_samples), np.float32)
+                tf.summary.image(
+                    "prior_samples",
+                    image_grid(samples, self.columns)[None],
+                    description="Samples of the prior, decoded.",
+                )
+            self._write_code_histogram(counts)
+        self._writer.flush()
+        self._write_projector(np.asarray(model.quantizer.codebook), counts, step)
+
+    def _paired_grid(self, originals, reconstructions):
+        rows = []
+        for start in range(0, len(originals), self.columns):
+            chunk = slice(start, start + self.columns)
+            for part in (originals[chunk], reconstructions[chunk]):
+                pad = self.columns - len(part)
+                if pad:
+                    part = np.concatenate([part, np.ones((pad,) + part.shape[1:], part.dtype)])
+                rows.append(part)
+        return image_grid(np.concatenate(rows), self.columns)
+
+    @staticmethod
+    def _write_code_histogram(counts):
+        import tensorflow as tf
+        from tensorboard.plugins.histogram import metadata as histogram_metadata
+
+        index = np.arange(len(counts), dtype=np.float64)
+        # TensorBoard's histogram format: rows of [left edge, right edge, count].
+        buckets = np.stack([index - 0.5, index + 0.5, counts], axis=1)
+        tf.summary.write(
+            "code_usage",
+            tf.constant(buckets, tf.float64),
+            metadata=histogram_metadata.create_summary_metadata(
+                "code_usage",
+                "How often each code index encodes the fixed sample.",
+            ),
+        )
+
+    def _write_projector(self, codebook, counts, step):
+        import tensorflow as tf
+        from google.protobuf import text_format
+        from tensorboard.plugins import projector
+
+        if self._checkpoints is None:
+            self._codebook = tf.Variable(codebook, trainable=False)
+            # The projector finds the latest checkpoint through the
+            # `checkpoint` state file the manager keeps, relative to the run
+            # directory, so the log directory can be moved.
+            self._checkpoints = tf.train.CheckpointManager(
+                tf.train.Checkpoint(codebook=self._codebook),
+                self.run_dir,
+                max_to_keep=1,
+                checkpoint_name="codebook.ckpt",
+            )
+        self._codebook.assign(codebook)
+        lines = ["index\tcount"] + [f"{i}\t{int(c)}" for i, c in enumerate(counts)]
+        write_atomic(
+            os.path.join(self.run_dir, "codebook_metadata.tsv"),
+            ("\n".join(lines) + "\n").encode(),
+        )
+        config = projector.ProjectorConfig()
+        embedding = config.embeddings.add()
+        embedding.tensor_name = PROJECTOR_TENSOR_NAME
+        embedding.metadata_path = "codebook_metadata.tsv"
+        write_atomic(
+            os.path.join(self.run_dir, "projector_config.pbtxt"),
+            text_format.MessageToString(config).encode(),
+        )
+        self._checkpoints.save(checkpoint_number=int(step))
