@@ -1,10 +1,13 @@
+import importlib
 import json
 
 import pytest
 import tensorflow as tf
 
-from vq_zoo.training import get_strategy as get_strategy_module
 from vq_zoo.training.get_strategy import get_strategy
+
+# The package exports the function under the module's name.
+get_strategy_module = importlib.import_module("vq_zoo.training.get_strategy")
 
 
 def test_default_strategy():
