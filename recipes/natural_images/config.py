@@ -20,7 +20,7 @@ CONFIGS = {
         num_hiddens=64, num_residual_hiddens=32, embedding_dim=32,
         num_embeddings=512, dead_code_threshold=0.01, learning_rate=2e-3,
         batch_size=64, vqvae_epochs=8, prior_filters=64, prior_layers=6,
-        prior_learning_rate=1e-3, prior_batch_size=64, prior_epochs=10,
+        prior_learning_rate=1e-3, prior_batch_size=64, prior_epochs=6,
     ),
     # The paper's CIFAR-10 model (section 4.1: 2 strided convolutions, 2
     # residual blocks, 256 hidden units, K=512, Adam 2e-4, batch 128) on
