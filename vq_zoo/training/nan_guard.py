@@ -1,0 +1,93 @@
+"""Stops training at the first non-finite metric, saying which and where."""
+
+import math
+
+import keras
+import numpy as np
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops `fit` when a logged metric becomes NaN or infinite.
+
+    Keras' `TerminateOnNaN` watches only `loss` and just prints. This
+    callback checks every scalar `fit` logs (or those in `monitor`) after
+    every batch, and the validation metrics after every epoch, and by default
+    raises a `FloatingPointError` naming the metric, its value, the epoch and
+    the batch, so a training job fails loudly instead of saving NaN weights.
+    Put it before checkpoint callbacks in the `callbacks` list, so nothing is
+    saved after the bad batch.
+
+    Epochs and batches in the message count from 1, as Keras' progress bar
+    does; `stopped_epoch` and `stopped_batch` keep them from 0, as Keras'
+    callbacks receive them (`stopped_batch` is None for an end-of-epoch
+    metric).
+
+    Args:
+        monitor: None (every logged scalar) or a list of metric names.
+        raise_error: if True (default), raise `FloatingPointError`; if False,
+            print the message and set `model.stop_training`, so `fit` returns
+            after the current batch.
+
+    Example:
+    >>> model.fit(data, epochs=10, callbacks=[NaNGuard()])
+    """
+
+    def __init__(self, monitor=None, raise_error=True):
+        super().__init__()
+        if isinstance(monitor, str):
+            monitor = [monitor]
+        if monitor is not None and (
+            not monitor or not all(isinstance(m, str) and m for m in monitor)
+        ):
+            raise ValueError(
+                "`monitor` must be None or a non-empty list of metric names. "
+                f"Received: monitor={monitor!r}"
+            )
+        self.monitor = None if monitor is None else list(monitor)
+        self.raise_error = bool(raise_error)
+        self.message = None
+        self.stopped_epoch = None
+        self.stopped_batch = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.message = self.stopped_epoch = self.stopped_batch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(logs, batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epoch = epoch
+        self._check(logs, None)
+
+    def _check(self, logs, batch):
+        if not logs or self.message is not None:
+            return
+        names = self.monitor if self.monitor is not None else sorted(logs)
+        for name in names:
+            if name not in logs:
+                continue
+            value = logs[name]
+            if np.ndim(value) != 0:
+                continue
+            value = float(np.asarray(value))
+            if math.isfinite(value):
+                continue
+            where = f"epoch {self._epoch + 1}"
+            if batch is not None:
+                where = f"batch {batch + 1} of {where}"
+            else:
+                where = f"the end of {where}"
+            self.message = (
+                f"NaNGuard: metric `{name}` is {value} at {where}; training "
+                "stopped (epochs and batches count from 1)."
+            )
+            self.stopped_epoch, self.stopped_batch = self._epoch, batch
+            if self.raise_error:
+                raise FloatingPointError(self.message)
+            print(self.message, flush=True)
+            self.model.stop_training = True
+            return
