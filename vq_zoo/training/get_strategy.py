@@ -70,6 +70,39 @@ def _check_tf_config(raw):
     return config
 
 
+def _fix_keras_multi_worker_metric_mean():
+    """Works around Keras 3 (checked on 3.15) failing in `fit` under
+    `MultiWorkerMirroredStrategy` with more than one worker: its
+    `reduce_per_replica` averages every logged value with
+    `strategy.reduce("MEAN", v, axis=0)`, which fails on scalar metrics
+    ("Invalid reduction dimension 0 for input with 0 dimensions"). Scalars
+    are averaged over replicas with `axis=None` instead; everything else goes
+    to Keras unchanged. Idempotent; used only by `get_strategy("multi_worker")`.
+    """
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+    from keras.src import tree
+
+    original = tf_trainer.reduce_per_replica
+    if getattr(original, "_vq_zoo_scalar_mean", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction not in ("auto", "mean") or isinstance(
+            strategy, tf.distribute.TPUStrategy
+        ) or not tf_trainer._collective_all_reduce_multi_worker(strategy):
+            return original(values, strategy, reduction)
+
+        def _reduce(v):
+            rank = strategy.experimental_local_results(v)[0].shape.rank
+            return strategy.reduce("MEAN", v, axis=0 if rank else None)
+
+        return tree.map_structure(_reduce, values)
+
+    reduce_per_replica._vq_zoo_scalar_mean = True
+    tf_trainer.reduce_per_replica = reduce_per_replica
+
+
 def get_strategy(name="default", tpu=None):
     """Returns the `tf.distribute.Strategy` called `name`.
 
@@ -85,7 +118,9 @@ def get_strategy(name="default", tpu=None):
             - `"multi_worker"`: `MultiWorkerMirroredStrategy`, its cluster
               read from the `TF_CONFIG` environment variable, which is
               validated first. Create it at the start of the program, before
-              any other TensorFlow op runs;
+              any other TensorFlow op runs. This also patches Keras 3's
+              averaging of scalar logs across workers, which otherwise
+              fails in `fit` (see `_fix_keras_multi_worker_metric_mean`);
             - `"tpu"`: `TPUStrategy` on the TPU found by
               `TPUClusterResolver(tpu)`.
         tpu: for `name="tpu"`, the TPU name or `grpc://` address; `None` finds
@@ -120,7 +155,9 @@ def get_strategy(name="default", tpu=None):
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
         _check_tf_config(os.environ.get("TF_CONFIG"))
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        _fix_keras_multi_worker_metric_mean()
+        return strategy
     if tpu is None and _tpu_hint() is None:
         raise ValueError(
             "get_strategy('tpu') found no TPU: `tpu` is None, none of "
