@@ -1,0 +1,507 @@
+"""Training-step benchmark: our VQ-VAE under `model.fit` vs the same
+architecture trained the way Sonnet's VQ-VAE example trains it; and the
+tf.data pipelines' feed rate against the training step's consumption rate.
+
+Part 1 (throughput, images/s). The paper's image VQ-VAE with
+num_hiddens=128, num_residual_layers=2, num_residual_hiddens=32,
+embedding_dim=64, num_embeddings=512 (EMA quantiser, decay 0.99,
+commitment 0.25), 32x32x3 inputs, batch 64, Adam 3e-4, MSE / data variance:
+
+- `ours`:   `VQVAE.image_model(...)`, `compile(optimizer=Adam(3e-4))`,
+            `model.fit(dataset, epochs=1, steps_per_epoch=S)` -- as users run
+            it (Keras defaults: no XLA on CPU, steps_per_execution=1);
+- `sonnet`: the same layers written as `snt.Module`s (snt.Conv2D /
+            snt.Conv2DTranspose, `snt.nets.VectorQuantizerEMA`,
+            `snt.optimizers.Adam`) with the example's
+            `@tf.function train_step(data)` (GradientTape, recon_error =
+            mean((x_recon - x)**2) / data_variance, loss = recon_error +
+            vq_output["loss"], optimizer.apply), looped over the dataset.
+
+Both read the same tf.data pipeline (the natural-images recipe's: bundled
+photo patches from memory, shuffle, batch, prefetch). Each round runs S
+steps of each contender (order alternates every round) and takes images/s
+from the timestamps of the step ends after the first (a Keras callback's
+`on_train_batch_end` for ours; after each `train_step` call for Sonnet), so
+fit's per-call start-up and iterator creation are excluded for both. The
+figure of merit is ours/sonnet images/s (target >= 1.0).
+
+`--variants` also times ours with `compile(steps_per_execution=8)` and
+`compile(jit_compile=True)` (settings a user can pass; not the defaults).
+
+Part 2 (input pipelines). Images/s of iterating, alone:
+
+- `natural`: the natural-images recipe's training pipeline at batch 64,
+  32x32 (vs Part 1's consumption rate of ours at batch 64);
+- `imagenet mock`: `imagenet_dataset("imagenet2012", "train", 128, 128)`
+  under `tfds.testing.mock_data` (tiny random images: decode is nearly free);
+- `imagenet jpeg`: the same `imagenet_dataset` code (its shuffle, repeat,
+  `prepare` = convert, antialiased resize of the shorter side to 128,
+  random crop, flip, clip; batch 128; prefetch) with the tfds builder swapped
+  for one whose `as_dataset` yields real JPEGs: random crops (300-500 px a
+  side, like ImageNet's ~400x350 mean) of the bundled photos encoded at
+  quality 90, decoded with `tf.io.decode_jpeg` in a parallel map as tfds does
+  (TFRecord reading is the only tfds step left out);
+
+against the consumption rate of ours (same model) at global batch 128 on
+128x128 inputs (fit on one cached batch, so the pipeline costs nothing there).
+Feed / consume >= 3 is the target. The rounds interleave feeds and consumer.
+
+Ratios, not absolute times, are the figures of merit: the machine is shared.
+
+Usage:
+    python bench/train_step.py              # full run (~5 min on 2 cores)
+    python bench/train_step.py --quick      # smoke run (~2 min)
+    python bench/train_step.py --variants   # + steps_per_execution / XLA rows (~8 min)
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+NUM_HIDDENS = 128
+NUM_RESIDUAL_LAYERS = 2
+NUM_RESIDUAL_HIDDENS = 32
+EMBEDDING_DIM = 64
+NUM_EMBEDDINGS = 512
+COMMITMENT_COST = 0.25
+DECAY = 0.99
+LEARNING_RATE = 3e-4
+IMAGE_SIZE = 32
+BATCH = 64
+IMAGENET_SIZE = 128
+IMAGENET_BATCH = 128
+NUM_PATCHES = 4096
+
+
+# --------------------------------------------------------------- pipelines
+def natural_train_dataset(x, batch_size, seed=0):
+    """The natural-images recipe's training pipeline
+    (`recipes/natural_images/recipe.py`, `batches(..., shuffle=True)`)."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(x)
+    ds = ds.shuffle(len(x), seed=seed)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def make_jpegs(num, seed=0):
+    """`num` JPEG-encoded random crops (300-500 px a side) of the bundled
+    photos, quality 90. Returns (list of bytes, mean height, mean width)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from vq_zoo.data.natural_images import source_images
+
+    photos = list(source_images().values())
+    rng = np.random.default_rng(seed)
+    out, hs, ws = [], [], []
+    for _ in range(num):
+        im = photos[rng.integers(len(photos))]
+        h = min(int(rng.integers(300, 501)), im.shape[0])
+        w = min(int(rng.integers(300, 501)), im.shape[1])
+        y = rng.integers(0, im.shape[0] - h + 1)
+        x = rng.integers(0, im.shape[1] - w + 1)
+        crop = np.ascontiguousarray(im[y : y + h, x : x + w])
+        if rng.random() < 0.5:
+            crop = np.ascontiguousarray(crop[::-1])
+        out.append(tf.io.encode_jpeg(crop, quality=90).numpy())
+        hs.append(h)
+        ws.append(w)
+    return out, float(np.mean(hs)), float(np.mean(ws))
+
+
+class _JpegBuilder:
+    """Stands in for the tfds builder: `as_dataset` yields decoded JPEGs and
+    labels, decoding in a parallel map like tfds's own decoders."""
+
+    def __init__(self, jpegs):
+        self.jpegs = jpegs
+
+    def as_dataset(self, split, as_supervised, shuffle_files, read_config):
+        import tensorflow as tf
+
+        labels = list(range(len(self.jpegs)))
+        ds = tf.data.Dataset.from_tensor_slices((self.jpegs, labels))
+        return ds.map(
+            lambda b, y: (tf.io.decode_jpeg(b, channels=3), tf.cast(y, tf.int64)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+
+
+def imagenet_jpeg_dataset(jpegs):
+    """`vq_zoo.data.imagenet.imagenet_dataset` (train, 128, batch 128) with its
+    builder swapped for `_JpegBuilder` (patched only for the call)."""
+    from vq_zoo.data import imagenet
+
+    original = imagenet.imagenet_builder
+    imagenet.imagenet_builder = lambda *a, **k: _JpegBuilder(jpegs)
+    try:
+        return imagenet.imagenet_dataset(
+            "imagenet2012", "train", IMAGENET_SIZE, IMAGENET_BATCH
+        )
+    finally:
+        imagenet.imagenet_builder = original
+
+
+def feed_rate(ds, warmup, batches):
+    """Images/s of iterating `ds` for `batches` batches after `warmup`."""
+    it = iter(ds)
+    for _ in range(warmup):
+        next(it)
+    n = 0
+    start = time.perf_counter()
+    for _ in range(batches):
+        x = next(it)
+        x = x[0] if isinstance(x, tuple) else x
+        n += int(x.shape[0])
+    return n / (time.perf_counter() - start)
+
+
+# ------------------------------------------------------------------- ours
+def make_ours(data_variance, shape, **compile_kwargs):
+    import keras
+
+    from vq_zoo.models.vqvae.vqvae import VQVAE
+
+    keras.utils.set_random_seed(0)
+    model = VQVAE.image_model(
+        num_hiddens=NUM_HIDDENS,
+        num_residual_layers=NUM_RESIDUAL_LAYERS,
+        num_residual_hiddens=NUM_RESIDUAL_HIDDENS,
+        embedding_dim=EMBEDDING_DIM,
+        num_embeddings=NUM_EMBEDDINGS,
+        commitment_cost=COMMITMENT_COST,
+        ema=True,
+        decay=DECAY,
+        data_variance=float(data_variance),
+    )
+    model.build((None,) + tuple(shape))
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), **compile_kwargs)
+    return model
+
+
+def _batch_timer():
+    import keras
+
+    class BatchTimer(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.ends = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.ends.append(time.perf_counter())
+
+    return BatchTimer()
+
+
+def run_ours(model, ds, steps, batch_size):
+    """Seconds per step of `model.fit(ds, steps_per_epoch=steps)` from the
+    batch-end timestamps after the first. With steps_per_execution=n Keras calls the
+    callback once per n steps (`batch` = last step)."""
+    timer = _batch_timer()
+    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
+    ends = timer.ends
+    spe = max(1, steps // len(ends))
+    return [(b - a) / spe for a, b in zip(ends, ends[1:]) for _ in range(spe)]
+
+
+# ----------------------------------------------------------------- sonnet
+def make_sonnet(data_variance):
+    """The Sonnet example's model and `train_step` (written from the example
+    notebook, same layer sizes as ours)."""
+    import sonnet as snt
+    import tensorflow as tf
+
+    class ResidualStack(snt.Module):
+        def __init__(self, num_hiddens, num_residual_layers, num_residual_hiddens,
+                     name=None):
+            super().__init__(name=name)
+            self._layers = []
+            for i in range(num_residual_layers):
+                conv3 = snt.Conv2D(num_residual_hiddens, (3, 3), stride=(1, 1),
+                                   name=f"res3x3_{i}")
+                conv1 = snt.Conv2D(num_hiddens, (1, 1), stride=(1, 1),
+                                   name=f"res1x1_{i}")
+                self._layers.append((conv3, conv1))
+
+        def __call__(self, inputs):
+            h = inputs
+            for conv3, conv1 in self._layers:
+                conv3_out = conv3(tf.nn.relu(h))
+                conv1_out = conv1(tf.nn.relu(conv3_out))
+                h += conv1_out
+            return tf.nn.relu(h)
+
+    class Encoder(snt.Module):
+        def __init__(self, num_hiddens, num_residual_layers, num_residual_hiddens,
+                     name=None):
+            super().__init__(name=name)
+            self._enc_1 = snt.Conv2D(num_hiddens // 2, (4, 4), stride=(2, 2),
+                                     name="enc_1")
+            self._enc_2 = snt.Conv2D(num_hiddens, (4, 4), stride=(2, 2),
+                                     name="enc_2")
+            self._enc_3 = snt.Conv2D(num_hiddens, (3, 3), stride=(1, 1),
+                                     name="enc_3")
+            self._residual_stack = ResidualStack(
+                num_hiddens, num_residual_layers, num_residual_hiddens)
+
+        def __call__(self, x):
+            h = tf.nn.relu(self._enc_1(x))
+            h = tf.nn.relu(self._enc_2(h))
+            h = self._enc_3(h)
+            return self._residual_stack(h)
+
+    class Decoder(snt.Module):
+        def __init__(self, num_hiddens, num_residual_layers, num_residual_hiddens,
+                     name=None):
+            super().__init__(name=name)
+            self._dec_1 = snt.Conv2D(num_hiddens, (3, 3), stride=(1, 1),
+                                     name="dec_1")
+            self._residual_stack = ResidualStack(
+                num_hiddens, num_residual_layers, num_residual_hiddens)
+            self._dec_2 = snt.Conv2DTranspose(num_hiddens // 2, (4, 4),
+                                              stride=(2, 2), name="dec_2")
+            self._dec_3 = snt.Conv2DTranspose(3, (4, 4), stride=(2, 2),
+                                              name="dec_3")
+
+        def __call__(self, x):
+            h = self._dec_1(x)
+            h = self._residual_stack(h)
+            h = tf.nn.relu(self._dec_2(h))
+            return self._dec_3(h)
+
+    class VQVAEModel(snt.Module):
+        def __init__(self, encoder, decoder, vqvae, pre_vq_conv1, data_variance,
+                     name=None):
+            super().__init__(name=name)
+            self._encoder = encoder
+            self._decoder = decoder
+            self._vqvae = vqvae
+            self._pre_vq_conv1 = pre_vq_conv1
+            self._data_variance = data_variance
+
+        def __call__(self, inputs, is_training):
+            z = self._pre_vq_conv1(self._encoder(inputs))
+            vq_output = self._vqvae(z, is_training=is_training)
+            x_recon = self._decoder(vq_output["quantize"])
+            recon_error = tf.reduce_mean((x_recon - inputs) ** 2) / self._data_variance
+            loss = recon_error + vq_output["loss"]
+            return {"z": z, "x_recon": x_recon, "loss": loss,
+                    "recon_error": recon_error, "vq_output": vq_output}
+
+    tf.random.set_seed(0)
+    model = VQVAEModel(
+        Encoder(NUM_HIDDENS, NUM_RESIDUAL_LAYERS, NUM_RESIDUAL_HIDDENS),
+        Decoder(NUM_HIDDENS, NUM_RESIDUAL_LAYERS, NUM_RESIDUAL_HIDDENS),
+        snt.nets.VectorQuantizerEMA(
+            embedding_dim=EMBEDDING_DIM, num_embeddings=NUM_EMBEDDINGS,
+            commitment_cost=COMMITMENT_COST, decay=DECAY),
+        snt.Conv2D(EMBEDDING_DIM, (1, 1), stride=(1, 1), name="to_vq"),
+        data_variance=float(data_variance),
+    )
+    optimizer = snt.optimizers.Adam(learning_rate=LEARNING_RATE)
+
+    @tf.function
+    def train_step(data):
+        with tf.GradientTape() as tape:
+            model_output = model(data, is_training=True)
+        trainable_variables = model.trainable_variables
+        grads = tape.gradient(model_output["loss"], trainable_variables)
+        optimizer.apply(grads, trainable_variables)
+        return model_output
+
+    return train_step
+
+
+def run_sonnet(train_step, ds, steps, batch_size):
+    ends = []
+    it = iter(ds)
+    for _ in range(steps):
+        train_step(next(it))
+        ends.append(time.perf_counter())
+    return [b - a for a, b in zip(ends, ends[1:])]
+
+
+# ------------------------------------------------------------------- main
+def _summary(rates):
+    return statistics.median(rates), max(rates)
+
+
+def part1(train, data_variance, rounds, steps, variants):
+    import tensorflow as tf
+
+    ds = natural_train_dataset(train, BATCH)
+    shape = train.shape[1:]
+    contenders = {
+        "ours (fit)": (make_ours(data_variance, shape), run_ours),
+        "sonnet (tf.function loop)": (make_sonnet(data_variance), run_sonnet),
+    }
+    if variants:
+        contenders["ours, steps_per_execution=8"] = (
+            make_ours(data_variance, shape, steps_per_execution=8), run_ours)
+        contenders["ours, jit_compile=True"] = (
+            make_ours(data_variance, shape, jit_compile=True), run_ours)
+    names = list(contenders)
+    for name in names:  # warm-up: trace and build
+        obj, run = contenders[name]
+        run(obj, ds, 3 if "steps_per" not in name else 16, BATCH)
+    rates = {n: [] for n in names}
+    step_times = {n: [] for n in names}
+    for r in range(rounds):
+        order = names if r % 2 == 0 else names[::-1]
+        for name in order:
+            obj, run = contenders[name]
+            d = run(obj, ds, steps, BATCH)
+            step_times[name] += d
+            rates[name].append(BATCH * len(d) / sum(d))
+        print(f"  round {r + 1}/{rounds}: " + ", ".join(
+            f"{n} {rates[n][-1]:.0f}" for n in names), flush=True)
+    del tf
+    return rates, step_times
+
+
+def part2(train, data_variance, rounds, consume_steps, feed_batches, num_jpegs,
+          mock_examples):
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    from vq_zoo.data import imagenet
+
+    natural = natural_train_dataset(train, BATCH)
+    jpegs, mean_h, mean_w = make_jpegs(num_jpegs)
+    mean_kib = sum(len(j) for j in jpegs) / len(jpegs) / 1024
+    jpeg_ds = imagenet_jpeg_dataset(jpegs)
+    consumer = make_ours(data_variance, (IMAGENET_SIZE, IMAGENET_SIZE, 3))
+    batch = next(iter(jpeg_ds))[0]
+    cached = tf.data.Dataset.from_tensors(batch).repeat()
+    rates = {"natural": [], "imagenet mock": [], "imagenet jpeg": [], "consume": []}
+    with tfds.testing.mock_data(num_examples=mock_examples):
+        mock_ds = imagenet.imagenet_dataset(
+            "imagenet2012", "train", IMAGENET_SIZE, IMAGENET_BATCH, download=True)
+        run_ours(consumer, cached, 2, IMAGENET_BATCH)  # warm-up: trace
+        n_nat = len(train) // BATCH
+        for r in range(rounds):
+            rates["natural"].append(feed_rate(natural, 1, n_nat - 1))
+            rates["imagenet mock"].append(feed_rate(mock_ds, 2, feed_batches))
+            rates["imagenet jpeg"].append(feed_rate(jpeg_ds, 2, feed_batches))
+            d = run_ours(consumer, cached, consume_steps + 1, IMAGENET_BATCH)
+            rates["consume"].append(IMAGENET_BATCH * len(d) / sum(d))
+            print(f"  round {r + 1}/{rounds}: " + ", ".join(
+                f"{n} {v[-1]:.0f}" for n, v in rates.items()), flush=True)
+    return rates, (len(jpegs), mean_h, mean_w, mean_kib)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run")
+    parser.add_argument("--variants", action="store_true",
+                        help="also time ours with steps_per_execution=8 and XLA")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="steps per contender per round (multiple of 8 "
+                        "with --variants)")
+    parser.add_argument("--skip-part1", action="store_true")
+    parser.add_argument("--skip-part2", action="store_true")
+    args = parser.parse_args()
+
+    rounds = args.rounds or (3 if args.quick else 14)
+    steps = args.steps or (8 if args.quick else 16)
+    if args.variants:  # steps_per_execution=8 reports once per 8 steps
+        steps = max(24, steps - steps % 8)
+
+    import keras
+    import sonnet as snt
+    import tensorflow as tf
+
+    from vq_zoo.data.natural_images import natural_patches
+
+    print(
+        f"date {datetime.date.today().isoformat()}, {platform.machine()}, "
+        f"{os.cpu_count()} CPU cores, python {platform.python_version()}, "
+        f"tensorflow {tf.__version__}, keras {keras.__version__}, "
+        f"sonnet {snt.__version__}, load average {os.getloadavg()}"
+    )
+    train = natural_patches("train", NUM_PATCHES, IMAGE_SIZE, seed=0)
+    data_variance = float(train.var())
+    print(f"model: num_hiddens={NUM_HIDDENS}, num_residual_layers="
+          f"{NUM_RESIDUAL_LAYERS}, num_residual_hiddens={NUM_RESIDUAL_HIDDENS}, "
+          f"embedding_dim={EMBEDDING_DIM}, num_embeddings={NUM_EMBEDDINGS}, "
+          f"EMA decay {DECAY}, Adam {LEARNING_RATE}; data variance "
+          f"{data_variance:.4f}")
+
+    fig = {}
+    if not args.skip_part1:
+        print(f"\nPart 1: {IMAGE_SIZE}x{IMAGE_SIZE}x3, batch {BATCH}, "
+              f"{rounds} interleaved rounds x {steps} steps (images/s)")
+        rates, step_times = part1(train, data_variance, rounds, steps,
+                                  args.variants)
+        print("\n| contender | images/s, median of rounds | images/s at the "
+              "median step time | best round |")
+        print("|---|---:|---:|---:|")
+        for name, v in rates.items():
+            med, best = _summary(v)
+            print(f"| {name} | {med:.0f} | "
+                  f"{BATCH / statistics.median(step_times[name]):.0f} | {best:.0f} |")
+        ref_name = "sonnet (tf.function loop)"
+        ref = rates[ref_name]
+        print("\n| ratio (images/s) | of round medians | at median step | "
+              "per-round range | target | status |")
+        print("|---|---:|---:|---:|---|---|")
+        for name in rates:
+            if not name.startswith("ours"):
+                continue
+            pr = [o / r for o, r in zip(rates[name], ref)]
+            by_round = statistics.median(rates[name]) / statistics.median(ref)
+            by_step = (statistics.median(step_times[ref_name])
+                       / statistics.median(step_times[name]))
+            main_row = name == "ours (fit)"
+            status = ("met" if min(by_round, by_step) >= 1.0 else "MISSED") \
+                if main_row else ""
+            print(f"| {name} / sonnet | {by_round:.3f} | {by_step:.3f} | "
+                  f"{min(pr):.3f}-{max(pr):.3f} | "
+                  f"{'>= 1.0' if main_row else '(info)'} | {status} |")
+        ours = rates["ours (fit)"]
+        fig["consume32"] = statistics.median(ours)
+
+    if not args.skip_part2:
+        p2_rounds = 2 if args.quick else 4
+        consume_steps = 1 if args.quick else 2
+        feed_batches = 6 if args.quick else 16
+        print(f"\nPart 2: feed vs consume, {p2_rounds} interleaved rounds "
+              f"(images/s); consumer = ours at {IMAGENET_SIZE}x{IMAGENET_SIZE} "
+              f"batch {IMAGENET_BATCH}, {consume_steps} timed steps per round")
+        rates, (nj, mh, mw, kib) = part2(
+            train, data_variance, p2_rounds, consume_steps, feed_batches,
+            num_jpegs=64 if args.quick else 256, mock_examples=512)
+        print(f"JPEGs: {nj} crops, mean {mh:.0f}x{mw:.0f} px, {kib:.0f} KiB")
+        print("\n| pipeline | median images/s | consumer | consumer images/s | "
+              "feed / consume | target | status |")
+        print("|---|---:|---|---:|---:|---|---|")
+        c128 = statistics.median(rates["consume"])
+        rows = [("natural (recipe, 32x32, batch 64)", rates["natural"],
+                 "ours 32x32 b64 (Part 1)", fig.get("consume32"))]
+        rows += [(f"{n} (128x128, batch 128)", rates[n], "ours 128x128 b128", c128)
+                 for n in ("imagenet mock", "imagenet jpeg")]
+        for name, v, cname, c in rows:
+            med = statistics.median(v)
+            if c is None:
+                print(f"| {name} | {med:.0f} | (run Part 1) | | | | |")
+                continue
+            r = med / c
+            print(f"| {name} | {med:.0f} | {cname} | {c:.1f} | {r:.1f} | >= 3 | "
+                  f"{'met' if r >= 3 else 'MISSED'} |")
+    print(f"\nload average at the end {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
