@@ -41,6 +41,7 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
         epochs=config.vqvae_epochs,
         steps_per_epoch=config.vqvae_steps_per_epoch,
         validation_data=evaluation.map(lambda x, y: x),
+        sample=next(iter(evaluation))[0][:16],
     )
     extract_train = data("train", 256, training=False)
     if config.extract_train_batches:
@@ -55,6 +56,8 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
         steps_per_epoch=config.prior_steps_per_epoch
         or manifests["train"]["num_examples"] // config.prior_batch_size,
         validation_data=pipe.code_data("validation", 256),
+        vqvae=vqvae,
+        condition_fn=lambda num: np.arange(num, dtype="int32") % classes,
     )
     labels = np.arange(config.num_samples, dtype="int32") % classes
     pipe.sample(vqvae, prior, config.num_samples, condition=labels, seed=config.seed)

@@ -34,6 +34,7 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
         epochs=config.vqvae_epochs,
         steps_per_epoch=config.vqvae_steps_per_epoch,
         validation_data=batches(test, 256),
+        sample=test[:16],
     )
     manifests = pipe.extract_codes(
         vqvae, {"train": batches(train, 256), "test": batches(test, 256)})
@@ -44,6 +45,7 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
         epochs=config.prior_epochs,
         steps_per_epoch=config.prior_steps_per_epoch,
         validation_data=pipe.code_data("test", 256),
+        vqvae=vqvae,
     )
     pipe.sample(vqvae, prior, config.num_samples, seed=config.seed)
     metrics = common.report(pipe, vqvae, prior, test, pipe.code_data("test", 256),

@@ -8,6 +8,7 @@ import keras
 
 from recipes.natural_images import config as config_lib
 from recipes.natural_images import recipe
+from tests.training.events import read_run
 
 
 def test_smoke_pipeline_end_to_end_and_stage_resume(tmp_path):
@@ -31,6 +32,20 @@ def test_smoke_pipeline_end_to_end_and_stage_resume(tmp_path):
     vqvae = keras.models.load_model(os.path.join(out, "vqvae.keras"))
     manifest = json.load(open(os.path.join(out, "codes", "test", "manifest.json")))
     assert manifest["num_examples"] == config.test_patches
+    # TensorBoard: every loss, perplexity, usage and the learning rate as
+    # scalars; reconstructions, the code-usage histogram and decoded prior
+    # samples as pictures.
+    scalars, _ = read_run(os.path.join(out, "logs", "vqvae", "train"))
+    for tag in ("loss", "reconstruction_loss", "codebook_loss", "commitment_loss",
+                "perplexity", "codebook_usage", "learning_rate"):
+        assert f"epoch_{tag}" in scalars, tag
+    images, plugins = read_run(os.path.join(out, "logs", "vqvae", "images"))
+    assert plugins["reconstructions"] == "images" and plugins["code_usage"] == "histograms"
+    assert images["reconstructions"][0].shape == (4 * 33 + 1, 8 * 33 + 1, 3)
+    prior_images, _ = read_run(os.path.join(out, "logs", "prior", "images"))
+    assert prior_images["prior_samples"][0].shape == (2 * 33 + 1, 8 * 33 + 1, 3)
+    prior_scalars, _ = read_run(os.path.join(out, "logs", "prior", "train"))
+    assert "epoch_bits_per_code" in prior_scalars
     # A finished stage is loaded, not run again.
     stamp = os.stat(os.path.join(out, "vqvae.keras")).st_mtime_ns
     prior_stamp = os.stat(os.path.join(out, "prior.keras")).st_mtime_ns

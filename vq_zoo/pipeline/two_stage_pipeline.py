@@ -11,6 +11,7 @@ A stage is complete when `stages/<name>.json` exists (written atomically,
 last); a complete stage is loaded instead of run again.
 """
 
+import io
 import json
 import os
 
@@ -31,11 +32,22 @@ class TwoStagePipeline:
         verbose: Keras verbosity for `fit` (1: progress bar, 2: a line per
             epoch).
         extra_callbacks: callable `(stage, model) -> list of callbacks`
-            added to each `fit`, e.g. TensorBoard image callbacks.
+            added to each `fit`.
+        backup_every: int, batches between backups of a training stage, so
+            a run killed mid-epoch resumes from at most this many batches
+            back (and exactly where it was: see `ResumableBackupAndRestore`).
+        tensorboard_every: int, epochs between TensorBoard image summaries
+            (reconstructions, code usage and the codebook projector for the
+            VQ-VAE; decoded prior samples for the prior).
+
+    Every `fit` gets, besides: a `NaNGuard` (a NaN stops the run with a clear
+    message before anything is saved), a `ResumableBackupAndRestore`, and a
+    `VQVAETensorBoard` (Keras' scalars, learning rate included, plus the
+    pictures above).
     """
 
     def __init__(self, out_dir, strategy=None, log_dir=None, verbose=1,
-                 extra_callbacks=None):
+                 extra_callbacks=None, backup_every=100, tensorboard_every=1):
         import tensorflow as tf
 
         self.out_dir = out_dir
@@ -43,6 +55,8 @@ class TwoStagePipeline:
         self.log_dir = log_dir or os.path.join(out_dir, "logs")
         self.verbose = verbose
         self.extra_callbacks = extra_callbacks or (lambda stage, model: [])
+        self.backup_every = backup_every
+        self.tensorboard_every = tensorboard_every
         os.makedirs(os.path.join(out_dir, "stages"), exist_ok=True)
 
     # ------------------------------------------------------------ stages
@@ -72,13 +86,17 @@ class TwoStagePipeline:
         os.replace(tmp, self.path(filename))
 
     def _fit(self, stage, model, data, epochs, steps_per_epoch, validation_data,
-             callbacks):
-        import keras
+             callbacks, tensorboard):
+        from vq_zoo.training.nan_guard import NaNGuard
+        from vq_zoo.training.resumable_backup_and_restore import (
+            ResumableBackupAndRestore,
+        )
 
         callbacks = [
-            keras.callbacks.BackupAndRestore(self.path("backup", stage)),
-            keras.callbacks.TensorBoard(os.path.join(self.log_dir, stage)),
-            keras.callbacks.TerminateOnNaN(),
+            NaNGuard(),
+            ResumableBackupAndRestore(self.path("backup", stage),
+                                      save_freq=self.backup_every),
+            tensorboard,
             *self.extra_callbacks(stage, model),
             *callbacks,
         ]
@@ -87,26 +105,24 @@ class TwoStagePipeline:
             validation_data=validation_data, callbacks=callbacks,
             verbose=self.verbose,
         )
-        logs = {k: float(v[-1]) for k, v in history.history.items() if v}
-        for name, value in logs.items():
-            if not np.isfinite(value):
-                raise FloatingPointError(
-                    f"Stage {stage!r} stopped: {name} became {value}. The last "
-                    f"good backup is kept in {self.path('backup', stage)}; "
-                    "lower the learning rate and run again to resume."
-                )
-        return logs
+        return {k: float(v[-1]) for k, v in history.history.items() if v}
 
     def train_vqvae(self, build_model, data, epochs, steps_per_epoch=None,
-                    validation_data=None, callbacks=()):
+                    validation_data=None, callbacks=(), sample=None):
         """Stage 1. `build_model()` returns a built, compiled `VQVAE`; it is
-        called inside the strategy's scope."""
+        called inside the strategy's scope. `sample`: a few held-out images
+        shown against their reconstructions in TensorBoard."""
+        from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
+
         if self.is_done("vqvae"):
             return self._load("vqvae.keras")
         with self.strategy.scope():
             model = build_model()
+        tensorboard = VQVAETensorBoard(
+            os.path.join(self.log_dir, "vqvae"), sample=sample,
+            every_n_epochs=self.tensorboard_every, run_name="images")
         logs = self._fit("vqvae", model, data, epochs, steps_per_epoch,
-                         validation_data, callbacks)
+                         validation_data, callbacks, tensorboard)
         self._save(model, "vqvae.keras")
         self._mark_done("vqvae", {"final_logs": logs, "epochs": epochs})
         return model
@@ -135,14 +151,34 @@ class TwoStagePipeline:
         return code_dataset(self.path("codes", split), batch_size, **kwargs)
 
     def train_prior(self, build_prior, data, epochs, steps_per_epoch=None,
-                    validation_data=None, callbacks=()):
-        """Stage 3. `build_prior()` returns a built, compiled prior."""
+                    validation_data=None, callbacks=(), vqvae=None,
+                    condition_fn=None, num_tensorboard_samples=16):
+        """Stage 3. `build_prior()` returns a built, compiled prior. With the
+        trained `vqvae`, decoded prior samples go to TensorBoard;
+        `condition_fn(num)` gives their condition for a conditional prior."""
+        import keras
+
+        from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
+
         if self.is_done("prior"):
             return self._load("prior.keras")
         with self.strategy.scope():
             prior = build_prior()
+        sample_fn = None
+        if vqvae is not None:
+            def sample_fn(num):
+                condition = condition_fn(num) if condition_fn else None
+                return vqvae.decode(prior.sample(num, condition=condition, seed=0))
+        if sample_fn is None:
+            tensorboard = keras.callbacks.TensorBoard(
+                os.path.join(self.log_dir, "prior"))
+        else:
+            tensorboard = VQVAETensorBoard(
+                os.path.join(self.log_dir, "prior"), sample=None,
+                sample_fn=sample_fn, num_prior_samples=num_tensorboard_samples,
+                every_n_epochs=self.tensorboard_every, run_name="images")
         logs = self._fit("prior", prior, data, epochs, steps_per_epoch,
-                         validation_data, callbacks)
+                         validation_data, callbacks, tensorboard)
         self._save(prior, "prior.keras")
         self._mark_done("prior", {"final_logs": logs, "epochs": epochs})
         return prior
@@ -155,6 +191,8 @@ class TwoStagePipeline:
                              temperature=temperature)
         images = np.asarray(vqvae.decode(codes))
         write_png(self.path(filename), image_grid(images, columns=columns))
-        np.save(self.path("sample_codes.npy"), np.asarray(codes))
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(codes))
+        write_atomic(self.path("sample_codes.npy"), buffer.getvalue())
         self._mark_done("sample", {"num": num, "seed": seed, "file": filename})
         return images

@@ -37,10 +37,14 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
 
     Under `MultiWorkerMirroredStrategy` only the chief writes these extras.
 
+    With `sample=None` (and a `sample_fn`) only the prior samples are
+    written: the form the prior stage of a two-stage run uses, where the
+    model being fit is the prior.
+
     Args:
         log_dir: the TensorBoard log directory.
         sample: float images `(n, height, width, channels)` in [0, 1],
-            channels 1, 3 or 4: a fixed held-out batch.
+            channels 1, 3 or 4: a fixed held-out batch; or None.
         every_n_epochs: int >= 1, how often to write the extras.
         sample_fn: optional callable `num -> images (num, h, w, c)` in [0, 1].
         num_prior_samples: int >= 1, images asked of `sample_fn`.
@@ -75,8 +79,15 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
                 raise ValueError(
                     f"`{arg}` must be an integer >= 1. Received: {arg}={value!r}"
                 )
-        sample = np.asarray(sample, np.float32)
-        if sample.ndim != 4 or sample.shape[0] < 1 or sample.shape[-1] not in (1, 3, 4):
+        if sample is None and sample_fn is None:
+            raise ValueError(
+                "Pass `sample` (held-out images, for a VQ-VAE), `sample_fn` "
+                "(num -> images, e.g. decoded prior samples), or both."
+            )
+        sample = None if sample is None else np.asarray(sample, np.float32)
+        if sample is not None and (
+            sample.ndim != 4 or sample.shape[0] < 1 or sample.shape[-1] not in (1, 3, 4)
+        ):
             raise ValueError(
                 "`sample` must be a non-empty batch of images (n, height, "
                 "width, channels) with 1, 3 or 4 channels. Received shape "
@@ -122,17 +133,20 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
             self._writer = tf.summary.create_file_writer(self.run_dir)
         model = self.model
         x = self.sample
-        reconstructions = np.asarray(model(x, training=False), np.float32)
-        codes = np.asarray(model.encode(x)).reshape(-1)
-        num_embeddings = model.quantizer.num_embeddings
-        counts = np.bincount(codes, minlength=num_embeddings).astype(np.float64)
+        if x is not None:
+            reconstructions = np.asarray(model(x, training=False), np.float32)
+            codes = np.asarray(model.encode(x)).reshape(-1)
+            num_embeddings = model.quantizer.num_embeddings
+            counts = np.bincount(codes, minlength=num_embeddings).astype(np.float64)
         with self._writer.as_default(step=int(step)):
-            tf.summary.image(
-                "reconstructions",
-                self._paired_grid(x, reconstructions)[None],
-                description="Held-out originals (odd rows) above their "
-                "reconstructions (even rows).",
-            )
+            if x is not None:
+                tf.summary.image(
+                    "reconstructions",
+                    self._paired_grid(x, reconstructions)[None],
+                    description="Held-out originals (odd rows) above their "
+                    "reconstructions (even rows).",
+                )
+                self._write_code_histogram(counts)
             if self.sample_fn is not None:
                 samples = np.asarray(self.sample_fn(self.num_prior_samples), np.float32)
                 tf.summary.image(
@@ -140,9 +154,9 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
                     image_grid(samples, self.columns)[None],
                     description="Samples of the prior, decoded.",
                 )
-            self._write_code_histogram(counts)
         self._writer.flush()
-        self._write_projector(np.asarray(model.quantizer.codebook), counts, step)
+        if x is not None:
+            self._write_projector(np.asarray(model.quantizer.codebook), counts, step)
 
     def _paired_grid(self, originals, reconstructions):
         rows = []
