@@ -20,7 +20,14 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["vq_zoo", "vq_zoo.*", "recipes", "recipes.*"]),
+    packages=find_packages(include=["vq_zoo", "vq_zoo.*", "recipes", "recipes.*"])
+    + ["vq_zoo.pretrained"],
+    # The checkout's top-level pretrained/ (presets, index.json) ships in the
+    # wheel as vq_zoo/pretrained/, where vq_zoo.presets finds it.
+    package_dir={"vq_zoo.pretrained": "pretrained"},
+    package_data={
+        "vq_zoo.pretrained": ["*.json", "*/*.json", "*/*.h5", "*/*.md", "*/*.png"]
+    },
     include_package_data=True,
     install_requires=[
         "tensorflow==2.21.*",

@@ -12,3 +12,6 @@ from vq_zoo.models import VQVAE
 from vq_zoo.models import GatedPixelCNN1DPrior
 from vq_zoo.models import GatedPixelCNNPrior
 from vq_zoo.metrics import bits_per_dim
+from vq_zoo import presets
+from vq_zoo.presets import list_presets
+from vq_zoo.presets import load_preset

@@ -380,6 +380,24 @@ class AutoregressivePrior(keras.Model):
     def _make_trackers(self):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
 
+    # ----------------------------------------------------------- presets
+    @classmethod
+    def from_preset(cls, handle, load_weights=True, cache_dir=None):
+        """Builds the model of a preset: a shipped name (`vq_zoo.list_presets()`),
+        a directory, or a URL; see `vq_zoo.presets.load_preset`."""
+        from vq_zoo import presets
+
+        return presets.load_preset(
+            handle, cls=cls, load_weights=load_weights, cache_dir=cache_dir
+        )
+
+    def save_to_preset(self, directory, metadata=None):
+        """Writes this (built) model as a preset folder; see
+        `vq_zoo.presets.save_to_preset`."""
+        from vq_zoo import presets
+
+        return presets.save_to_preset(self, directory, metadata)
+
     # ---------------------------------------------------------- sampling
     def _sample_args(self, num, condition, temperature, seed):
         if not isinstance(num, int) or num < 1:

@@ -255,6 +255,24 @@ class VQVAE(keras.Model):
         vectors = self.quantizer.lookup(indices)
         return self.likelihood.reconstruct(self.decoder(vectors, training=False))
 
+    # ----------------------------------------------------------- presets
+    @classmethod
+    def from_preset(cls, handle, load_weights=True, cache_dir=None):
+        """Builds the model of a preset: a shipped name (`vq_zoo.list_presets()`),
+        a directory, or a URL; see `vq_zoo.presets.load_preset`."""
+        from vq_zoo import presets
+
+        return presets.load_preset(
+            handle, cls=cls, load_weights=load_weights, cache_dir=cache_dir
+        )
+
+    def save_to_preset(self, directory, metadata=None):
+        """Writes this (built) model as a preset folder; see
+        `vq_zoo.presets.save_to_preset`."""
+        from vq_zoo import presets
+
+        return presets.save_to_preset(self, directory, metadata)
+
     # ------------------------------------------------------------ config
     def get_config(self):
         config = super().get_config()
