@@ -2,11 +2,12 @@
 
 import keras
 
+from vq_zoo.layers.layer_chain import LayerChain
 from vq_zoo.layers.residual_stack import ResidualStack
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
-class VQVAEImageDecoder(keras.layers.Layer):
+class VQVAEImageDecoder(LayerChain):
     """A 3x3 convolution, a residual stack and strided 4x4 transposed
     convolutions back to image resolution, as in the VQ-VAE paper.
 
@@ -75,30 +76,15 @@ class VQVAEImageDecoder(keras.layers.Layer):
             for i in range(num_upsamples)
         ]
 
-    def _layers_in_order(self):
+    def chain(self):
         return [self.conv, self.residual_stack] + self.upsample
 
-    def build(self, input_shape):
+    def check_input_shape(self, input_shape):
         if len(input_shape) != 4:
             raise ValueError(
                 "VQVAEImageDecoder expects code maps of shape (batch, height, "
                 f"width, embedding_dim), got {tuple(input_shape)}"
             )
-        shape = input_shape
-        for layer in self._layers_in_order():
-            layer.build(shape)
-            shape = layer.compute_output_shape(shape)
-
-    def call(self, x):
-        for layer in self._layers_in_order():
-            x = layer(x)
-        return x
-
-    def compute_output_shape(self, input_shape):
-        shape = input_shape
-        for layer in self._layers_in_order():
-            shape = layer.compute_output_shape(shape)
-        return tuple(shape)
 
     def get_config(self):
         config = super().get_config()

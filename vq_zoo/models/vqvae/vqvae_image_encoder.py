@@ -2,11 +2,12 @@
 
 import keras
 
+from vq_zoo.layers.layer_chain import LayerChain
 from vq_zoo.layers.residual_stack import ResidualStack
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
-class VQVAEImageEncoder(keras.layers.Layer):
+class VQVAEImageEncoder(LayerChain):
     """Strided 4x4 convolutions, a 3x3 convolution, a residual stack and a
     1x1 projection to `embedding_dim`, as in the VQ-VAE paper and Sonnet's
     example.
@@ -78,32 +79,17 @@ class VQVAEImageEncoder(keras.layers.Layer):
             embedding_dim, 1, dtype=policy, name="pre_quantization"
         )
 
-    def _layers_in_order(self):
+    def chain(self):
         return self.downsample + [
             self.conv, self.residual_stack, self.pre_quantization
         ]
 
-    def build(self, input_shape):
+    def check_input_shape(self, input_shape):
         if len(input_shape) != 4:
             raise ValueError(
                 "VQVAEImageEncoder expects images of shape (batch, height, "
                 f"width, channels), got {tuple(input_shape)}"
             )
-        shape = input_shape
-        for layer in self._layers_in_order():
-            layer.build(shape)
-            shape = layer.compute_output_shape(shape)
-
-    def call(self, x):
-        for layer in self._layers_in_order():
-            x = layer(x)
-        return x
-
-    def compute_output_shape(self, input_shape):
-        shape = input_shape
-        for layer in self._layers_in_order():
-            shape = layer.compute_output_shape(shape)
-        return tuple(shape)
 
     def get_config(self):
         config = super().get_config()
