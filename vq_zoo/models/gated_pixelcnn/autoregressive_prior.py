@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from vq_zoo.models.preset_mixin import PresetMixin
 from vq_zoo.utils.distribute import loss_scale_for_replicas
 
 METRIC_NAMES = ("loss", "nats_per_code", "bits_per_code")
@@ -47,7 +48,7 @@ def _check_int_range(x, upper, name):
         return tf.identity(x)
 
 
-class AutoregressivePrior(keras.Model):
+class AutoregressivePrior(PresetMixin, keras.Model):
     """Base of `GatedPixelCNNPrior` and `GatedPixelCNN1DPrior`.
 
     Subclasses create `self.code_embedding`, their blocks and the output
@@ -379,24 +380,6 @@ class AutoregressivePrior(keras.Model):
 
     def _make_trackers(self):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
-
-    # ----------------------------------------------------------- presets
-    @classmethod
-    def from_preset(cls, handle, load_weights=True, cache_dir=None):
-        """Builds the model of a preset: a shipped name (`vq_zoo.list_presets()`),
-        a directory, or a URL; see `vq_zoo.presets.load_preset`."""
-        from vq_zoo import presets
-
-        return presets.load_preset(
-            handle, cls=cls, load_weights=load_weights, cache_dir=cache_dir
-        )
-
-    def save_to_preset(self, directory, metadata=None):
-        """Writes this (built) model as a preset folder; see
-        `vq_zoo.presets.save_to_preset`."""
-        from vq_zoo import presets
-
-        return presets.save_to_preset(self, directory, metadata)
 
     # ---------------------------------------------------------- sampling
     def _sample_args(self, num, condition, temperature, seed):

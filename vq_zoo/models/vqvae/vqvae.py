@@ -6,6 +6,7 @@ from keras import ops
 from vq_zoo import likelihoods
 from vq_zoo.layers.base_vector_quantizer import BaseVectorQuantizer
 from vq_zoo.metrics.codebook_usage import CodebookUsage
+from vq_zoo.models.preset_mixin import PresetMixin
 from vq_zoo.models.vqvae.vqvae_image_decoder import VQVAEImageDecoder
 from vq_zoo.models.vqvae.vqvae_image_encoder import VQVAEImageEncoder
 from vq_zoo.utils.distribute import loss_scale_for_replicas
@@ -14,7 +15,7 @@ LOSS_NAMES = ("loss", "reconstruction_loss", "codebook_loss", "commitment_loss")
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
-class VQVAE(keras.Model):
+class VQVAE(PresetMixin, keras.Model):
     """Vector-quantised variational autoencoder with its own `train_step`.
 
     `x -> encoder -> z_e -> quantizer -> z_q -> decoder -> p(x | z_q)`. The
@@ -254,24 +255,6 @@ class VQVAE(keras.Model):
         """Maps int32 code indices back to data space."""
         vectors = self.quantizer.lookup(indices)
         return self.likelihood.reconstruct(self.decoder(vectors, training=False))
-
-    # ----------------------------------------------------------- presets
-    @classmethod
-    def from_preset(cls, handle, load_weights=True, cache_dir=None):
-        """Builds the model of a preset: a shipped name (`vq_zoo.list_presets()`),
-        a directory, or a URL; see `vq_zoo.presets.load_preset`."""
-        from vq_zoo import presets
-
-        return presets.load_preset(
-            handle, cls=cls, load_weights=load_weights, cache_dir=cache_dir
-        )
-
-    def save_to_preset(self, directory, metadata=None):
-        """Writes this (built) model as a preset folder; see
-        `vq_zoo.presets.save_to_preset`."""
-        from vq_zoo import presets
-
-        return presets.save_to_preset(self, directory, metadata)
 
     # ------------------------------------------------------------ config
     def get_config(self):
