@@ -118,3 +118,21 @@ def test_smoke_pipeline_end_to_end_with_a_class_conditional_prior(tmp_path):
     assert codes.shape == (10 * config.num_samples, 7, 7)
     grid = tf.io.decode_png(open(os.path.join(out, "samples.png"), "rb").read())
     assert tuple(grid.shape[:2]) == (10 * 29 + 1, config.num_samples * 29 + 1)
+
+
+def test_shipped_mnist_presets_reproduce_their_card_metrics():
+    """The shipped MNIST presets, loaded by name, give on the first 1,000 test
+    digits about the figures their metadata records for all 10,000."""
+    import vq_zoo
+
+    vqvae = vq_zoo.VQVAE.from_preset("vqvae_small_mnist_28")
+    prior = vq_zoo.GatedPixelCNNPrior.from_preset("gated_pixelcnn_small_mnist_28")
+    meta = vq_zoo.presets.load_preset_metadata("vqvae_small_mnist_28")
+    assert meta["recipe"] == "mnist" and prior.num_classes == 10
+    x, y = load_mnist("test")
+    x, y = x[:1000], y[:1000]
+    mse = float(np.mean((np.asarray(vqvae.predict(x, batch_size=250, verbose=0)) - x) ** 2))
+    assert abs(mse / meta["metrics"]["test_mse"] - 1) < 0.2, mse
+    bpd = vq_zoo.bits_per_dim(vqvae, prior, [(x[i:i + 250], y[i:i + 250])
+                                             for i in range(0, 1000, 250)])
+    assert abs(bpd / meta["metrics"]["test_bits_per_dim"] - 1) < 0.1, bpd
