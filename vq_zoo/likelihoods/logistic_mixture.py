@@ -17,11 +17,13 @@ class LogisticMixture(Likelihood):
 
     Values `0..255` (data `x * 255`) get the mass of the logistic mixture on
     `[v - 0.5, v + 0.5]`, with the tails folded into 0 and 255, so the 256
-    probabilities sum to one. Built on `tfp.distributions`
-    (`QuantizedDistribution` of `Logistic` in `MixtureSameFamily`). The decoder
+    probabilities sum to one. `distribution(params)` gives it as
+    `tfp.distributions` (`QuantizedDistribution` of `Logistic` in
+    `MixtureSameFamily`), for sampling; the loss uses `log_prob`, the same
+    masses computed without underflow to -inf (see there). The decoder
     outputs `3 * num_mixtures` parameters per channel, grouped channel by
     channel: mixture logits, locations (`127.5 * (1 + raw)`, so 0 means mid
-    grey) and log scales (`127.5 * exp(raw)`, floored at `exp(-7)`).
+    grey) and log scales (`127.5 * exp(raw)`, clipped to `[exp(-7), exp(7)]`).
 
     Args:
         num_mixtures: int >= 1. Defaults to 5.
@@ -63,7 +65,9 @@ class LogisticMixture(Likelihood):
         params = ops.reshape(params, tuple(ops.shape(params)[:-1]) + (channels, n))
         logits, loc, log_scale = ops.split(params, 3, axis=-1)
         loc = 127.5 * (1.0 + loc)
-        scale = 127.5 * ops.exp(ops.maximum(log_scale, -7.0))
+        # Floored as in PixelCNN++, and capped so that exp cannot overflow
+        # (127.5 * e^7 is far wider than the 0..255 range anyway).
+        scale = 127.5 * ops.exp(ops.clip(log_scale, -7.0, 7.0))
         return logits, loc, scale
 
     def distribution(self, params):
@@ -82,9 +86,41 @@ class LogisticMixture(Likelihood):
             tfd.Categorical(logits=logits), components
         )
 
+    def log_prob(self, x, params):
+        """`log p(x)` per dimension, shape `(batch, *spatial, channels)`.
+
+        The same masses as `distribution(params).log_prob`, computed so that
+        neither the value nor its gradient is ever -inf or NaN: a bin far
+        from every component has `cdf(v + 0.5) - cdf(v - 0.5)` underflow to
+        0 (log 0 = -inf, and NaN gradients through the mixture), so where
+        that difference is below 1e-5 its log is taken from the density at
+        the bin centre (the bin is one value wide), as in PixelCNN++; the
+        edge bins 0 and 255 use `log sigmoid` and `-softplus` directly.
+        """
+        logits, loc, scale = self._split(params)
+        values = ops.cast(to_bins(x, 256), "float32")[..., None]
+        centred = values - loc
+        inv_scale = 1.0 / scale
+        plus = inv_scale * (centred + 0.5)
+        minus = inv_scale * (centred - 0.5)
+        log_cdf_plus = plus - ops.softplus(plus)  # log sigmoid(plus)
+        log_survival_minus = -ops.softplus(minus)  # log (1 - sigmoid(minus))
+        delta = ops.sigmoid(plus) - ops.sigmoid(minus)
+        mid = inv_scale * centred
+        log_pdf_mid = mid - ops.log(scale) - 2.0 * ops.softplus(mid)
+        interior = ops.where(
+            delta > 1e-5, ops.log(ops.maximum(delta, 1e-12)), log_pdf_mid
+        )
+        log_mass = ops.where(
+            values < 0.5,
+            log_cdf_plus,
+            ops.where(values > 254.5, log_survival_minus, interior),
+        )
+        log_weights = ops.log_softmax(logits, axis=-1)
+        return ops.logsumexp(log_weights + log_mass, axis=-1)
+
     def _nll_per_dim(self, x, params):
-        values = ops.cast(to_bins(x, 256), "float32")
-        return -self.distribution(params).log_prob(values)
+        return -self.log_prob(x, params)
 
     def loss(self, x, params):
         return ops.mean(self._nll_per_dim(x, params))
