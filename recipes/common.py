@@ -46,6 +46,19 @@ class ImageRecipeConfig:
     seed: int = 0
 
 
+def in_memory_batches(data, batch_size, shuffle=False, seed=0):
+    """A `tf.data` pipeline over arrays (or a tuple of arrays) held in
+    memory: shuffled with full-size buffer and `drop_remainder` for
+    training, in order and complete otherwise."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(data)
+    if shuffle:
+        first = data[0] if isinstance(data, tuple) else data
+        ds = ds.shuffle(len(first), seed=seed)
+    return ds.batch(batch_size, drop_remainder=shuffle).prefetch(tf.data.AUTOTUNE)
+
+
 def build_vqvae(config, data_variance, shape):
     import keras
 

@@ -12,7 +12,6 @@ sample one row per class, decode.
 """
 
 import numpy as np
-import tensorflow as tf
 
 from recipes import common
 from recipes.mnist.config import CONFIGS  # noqa: F401 (the registry reads it)
@@ -36,11 +35,7 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
     test, test_y = split("test", config.test_examples)
 
     def batches(data, batch_size, shuffle=False):
-        ds = tf.data.Dataset.from_tensor_slices(data)
-        if shuffle:
-            ds = ds.shuffle(len(data[0]) if isinstance(data, tuple) else len(data),
-                            seed=config.seed)
-        return ds.batch(batch_size, drop_remainder=shuffle).prefetch(tf.data.AUTOTUNE)
+        return common.in_memory_batches(data, batch_size, shuffle, config.seed)
 
     vqvae = pipe.train_vqvae(
         lambda: common.build_vqvae(config, train.var(), train.shape[1:]),

@@ -6,7 +6,6 @@ Stages (each resumes on its own): train the VQ-VAE, extract codes with the
 quantiser frozen, train the prior on them, sample and decode.
 """
 
-import tensorflow as tf
 
 from recipes import common
 from recipes.natural_images.config import CONFIGS  # noqa: F401 (the registry reads it)
@@ -22,11 +21,8 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
     train = natural_patches("train", config.train_patches, size, seed=config.seed)
     test = natural_patches("test", config.test_patches, size, seed=config.seed + 1)
 
-    def batches(x, batch_size, shuffle=False):
-        ds = tf.data.Dataset.from_tensor_slices(x)
-        if shuffle:
-            ds = ds.shuffle(len(x), seed=config.seed)
-        return ds.batch(batch_size, drop_remainder=shuffle).prefetch(tf.data.AUTOTUNE)
+    def batches(data, batch_size, shuffle=False):
+        return common.in_memory_batches(data, batch_size, shuffle, config.seed)
 
     vqvae = pipe.train_vqvae(
         lambda: common.build_vqvae(config, train.var(), train.shape[1:]),
