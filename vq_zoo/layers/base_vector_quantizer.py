@@ -191,35 +191,28 @@ class BaseVectorQuantizer(keras.layers.Layer):
             autocast=False,
         )
         if self.kmeans_init:
-            self.initialized = self.add_weight(
-                name="initialized",
-                shape=(),
-                initializer="zeros",
-                trainable=False,
-                dtype="float32",
-                autocast=False,
-            )
+            self.initialized = self._state_weight("initialized", ())
         if self.dead_code_threshold > 0:
             # Bias-corrected moving average of each code's count per step,
             # kept as Sonnet keeps its EMAs: an un-debiased accumulator and
             # the number of updates.
-            self.code_usage_hidden = self.add_weight(
-                name="code_usage_hidden",
-                shape=(self.num_embeddings,),
-                initializer="zeros",
-                trainable=False,
-                dtype="float32",
-                autocast=False,
+            self.code_usage_hidden = self._state_weight(
+                "code_usage_hidden", (self.num_embeddings,)
             )
-            self.code_usage_count = self.add_weight(
-                name="code_usage_count",
-                shape=(),
-                initializer="zeros",
-                trainable=False,
-                dtype="float32",
-                autocast=False,
-            )
+            self.code_usage_count = self._state_weight("code_usage_count", ())
         self._build_state()
+
+    def _state_weight(self, name, shape):
+        """A zero-initialised, non-trainable float32 state variable (kept in
+        float32 under any dtype policy)."""
+        return self.add_weight(
+            name=name,
+            shape=shape,
+            initializer="zeros",
+            trainable=False,
+            dtype="float32",
+            autocast=False,
+        )
 
     def _build_state(self):
         """Subclasses add their own non-trainable state here."""

@@ -78,22 +78,12 @@ class VectorQuantizerEMA(BaseVectorQuantizer):
         self.epsilon = float(epsilon)
 
     def _build_state(self):
-        def state(name, shape):
-            return self.add_weight(
-                name=name,
-                shape=shape,
-                initializer="zeros",
-                trainable=False,
-                dtype="float32",
-                autocast=False,
-            )
-
         k, d = self.num_embeddings, self.embedding_dim
         # The un-debiased ("hidden") accumulators of Sonnet's
         # ExponentialMovingAverage, and the number of updates so far.
-        self.ema_cluster_size_hidden = state("ema_cluster_size_hidden", (k,))
-        self.ema_dw_hidden = state("ema_dw_hidden", (k, d))
-        self.ema_count = state("ema_count", ())
+        self.ema_cluster_size_hidden = self._state_weight("ema_cluster_size_hidden", (k,))
+        self.ema_dw_hidden = self._state_weight("ema_dw_hidden", (k, d))
+        self.ema_count = self._state_weight("ema_count", ())
 
     @property
     def ema_cluster_size(self):
