@@ -11,6 +11,14 @@ from vq_zoo.models.vqvae.vqvae_image_decoder import VQVAEImageDecoder
 from vq_zoo.models.vqvae.vqvae_image_encoder import VQVAEImageEncoder
 from vq_zoo.utils.distribute import loss_scale_for_replicas
 
+def _resolve_likelihood(likelihood, data_variance):
+    """`"mse"` means MSE divided by `data_variance`; anything else goes to
+    `likelihoods.get`."""
+    if isinstance(likelihood, str) and likelihood == "mse":
+        return likelihoods.MeanSquaredError(data_variance)
+    return likelihoods.get(likelihood)
+
+
 LOSS_NAMES = ("loss", "reconstruction_loss", "codebook_loss", "commitment_loss")
 
 
@@ -76,12 +84,10 @@ class VQVAE(PresetMixin, keras.Model):
                 "`quantizer` must be a VectorQuantizer or VectorQuantizerEMA, "
                 f"got {type(quantizer).__name__}"
             )
-        if likelihood == "mse":
-            likelihood = likelihoods.MeanSquaredError(data_variance)
         self.encoder = encoder
         self.quantizer = quantizer
         self.decoder = decoder
-        self.likelihood = likelihoods.get(likelihood)
+        self.likelihood = _resolve_likelihood(likelihood, data_variance)
         self.data_variance = float(data_variance)
         self.trackers = {
             name: keras.metrics.Mean(name=name)
@@ -119,11 +125,7 @@ class VQVAE(PresetMixin, keras.Model):
             quantizer_cls = VectorQuantizerEMA
         else:
             quantizer_cls = VectorQuantizer
-        lik = likelihoods.get(
-            likelihoods.MeanSquaredError(data_variance)
-            if likelihood == "mse"
-            else likelihood
-        )
+        lik = _resolve_likelihood(likelihood, data_variance)
         return cls(
             encoder=VQVAEImageEncoder(
                 num_hiddens, num_residual_layers, num_residual_hiddens,
