@@ -19,6 +19,7 @@ setup(
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
+    license_files=["LICENSE"],
     python_requires=">=3.10",
     packages=find_packages(include=["vq_zoo", "vq_zoo.*", "recipes", "recipes.*"])
     + ["vq_zoo.pretrained"],
@@ -28,10 +29,15 @@ setup(
     package_data={
         "vq_zoo.pretrained": ["*.json", "*/*.json", "*/*.h5", "*/*.md", "*/*.png"]
     },
-    include_package_data=True,
+    # Data files are exactly `package_data`: with include_package_data the
+    # preset folders (data, not Python) would each warn "Package
+    # 'vq_zoo.pretrained.<name>' is absent from the `packages` configuration".
+    include_package_data=False,
     install_requires=[
         "tensorflow==2.21.*",
-        "keras>=3.15",
+        # Private Keras hooks we rely on (tests/training/keras_hooks_test.py):
+        # a new minor release must pass that test before this range grows.
+        "keras>=3.15,<3.16",
         "tensorflow-probability>=0.25",
         "tf-keras",  # tensorflow-probability 0.25 imports only with it
         "tensorflow-datasets",
