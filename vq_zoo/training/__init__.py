@@ -1,6 +1,5 @@
 """Training harness: strategies, TensorBoard, checkpoints and fault handling."""
 
-from vq_zoo.training.atomic_model_checkpoint import AtomicModelCheckpoint
 from vq_zoo.training.get_strategy import get_strategy
 from vq_zoo.training.nan_guard import NaNGuard
 from vq_zoo.training.resumable_backup_and_restore import ResumableBackupAndRestore
