@@ -1,6 +1,7 @@
 """Shared machinery of the vector-quantizer layers."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from vq_zoo.utils.distribute import replica_row_offset
@@ -11,6 +12,28 @@ def _check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(
             f"`{name}` must be an integer >= 1. Received: {name}={value!r}"
+        )
+
+
+def _check_real(name, value, condition, expected):
+    """`value` must be a real number (not a bool) with `condition(value)`."""
+    import numbers
+
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not condition(value)
+    ):
+        note = " (a bool is not accepted as a number)" if isinstance(value, bool) else ""
+        raise ValueError(
+            f"`{name}` must be {expected}. Received: {name}={value!r}{note}"
+        )
+
+
+def _check_seed(seed):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(
+            f"`seed` must be None or an integer. Received: seed={seed!r}"
         )
 
 
@@ -102,9 +125,20 @@ class BaseVectorQuantizer(keras.layers.Layer):
     - `"perplexity"`: `exp(entropy)` of the code frequencies in the batch
       (the global batch under `tf.distribute`);
     - `"code_counts"`: float32 `(num_embeddings,)` code counts in the batch
-      (the global batch under `tf.distribute`).
+      (the global batch under `tf.distribute`);
+    - `"update_skipped"`: float32 scalar, 1.0 when this training step left
+      the layer's state untouched because its input held a NaN or Inf (on
+      any replica) or an update would have been non-finite, else 0.0 (always
+      0.0 outside training). Models log it as `skipped_updates`.
 
     Losses are means over every element, as in Sonnet.
+
+    Non-finite input never reaches the state: a training step whose global
+    batch holds any NaN or Inf leaves the codebook, the EMA statistics, the
+    k-means and dead-code state and the sampling state bit for bit as they
+    were (its losses are NaN, so the model's training step skips its
+    optimizer update too). The decision is all-reduced first, so every
+    replica takes it alike. An empty batch is a no-op for the state.
     """
 
     codebook_trainable = True
@@ -124,26 +158,24 @@ class BaseVectorQuantizer(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        # Bools are ints in Python: `embedding_dim=True` would otherwise pass
+        # as 1 and `commitment_cost=True` as 1.0; every check refuses them.
         _check_positive_int("embedding_dim", embedding_dim)
         _check_positive_int("num_embeddings", num_embeddings)
         _check_positive_int("kmeans_iters", kmeans_iters)
         if distance_chunk_size is not None:
             _check_positive_int("distance_chunk_size", distance_chunk_size)
-        if not commitment_cost >= 0:
+        _check_real("commitment_cost", commitment_cost, lambda v: v >= 0, ">= 0")
+        _check_real("dead_code_threshold", dead_code_threshold,
+                    lambda v: v >= 0, ">= 0 (0 turns restarts off)")
+        _check_real("dead_code_decay", dead_code_decay,
+                    lambda v: 0 <= v < 1, "in [0, 1)")
+        if not isinstance(kmeans_init, (bool, np.bool_)):
             raise ValueError(
-                "`commitment_cost` must be >= 0. "
-                f"Received: commitment_cost={commitment_cost!r}"
+                "`kmeans_init` must be True or False. "
+                f"Received: kmeans_init={kmeans_init!r}"
             )
-        if not dead_code_threshold >= 0:
-            raise ValueError(
-                "`dead_code_threshold` must be >= 0 (0 turns restarts off). "
-                f"Received: dead_code_threshold={dead_code_threshold!r}"
-            )
-        if not 0 <= dead_code_decay < 1:
-            raise ValueError(
-                "`dead_code_decay` must be in [0, 1). "
-                f"Received: dead_code_decay={dead_code_decay!r}"
-            )
+        _check_seed(seed)
         self.embedding_dim = embedding_dim
         self.num_embeddings = num_embeddings
         self.commitment_cost = float(commitment_cost)
@@ -219,12 +251,56 @@ class BaseVectorQuantizer(keras.layers.Layer):
 
     # --------------------------------------------------------------- checks
     def _check_float_input(self, inputs):
-        if _is_integer_dtype(inputs.dtype):
+        dtype = getattr(inputs, "dtype", None)
+        if dtype is None:
+            try:
+                dtype = np.asarray(inputs).dtype
+            except Exception:  # nested tensors: Keras converts them later
+                return
+        if _is_integer_dtype(dtype):
             raise ValueError(
-                f"{self.__class__.__name__} quantises floating-point vectors "
-                f"(encoder outputs); received dtype {inputs.dtype}. To map "
-                "integer code indices to vectors use `lookup(indices)`."
+                f"{self.__class__.__name__} expects floating-point vectors "
+                f"(encoder outputs, last axis embedding_dim="
+                f"{self.embedding_dim}), got "
+                f"{keras.backend.standardize_dtype(dtype)}. To map integer "
+                "code indices to vectors use `lookup(indices)`."
             )
+
+    def _check_finite_vectors(self, x, where):
+        """Refuses non-finite vectors of `x` (float32, `(..., D)`), which
+        have no nearest code. Eagerly: a `ValueError` giving how many vectors
+        and the first positions. In a graph: a `tf.debugging` assertion that
+        fails at run time with the same explanation."""
+        name = f"{self.__class__.__name__}.{where}"
+        hint = (
+            "they have no nearest code. Check the encoder's outputs and the "
+            "data for NaN or Inf (e.g. a diverged encoder, or unnormalised "
+            "data)."
+        )
+        if isinstance(x, keras.KerasTensor):
+            return x
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            if not tf.executing_eagerly():
+                check = tf.debugging.assert_all_finite(
+                    x, f"{name}: the input holds non-finite (NaN or Inf) "
+                    f"values; {hint}",
+                )
+                with tf.control_dependencies([check]):
+                    return tf.identity(x)
+        bad = ops.logical_not(ops.all(ops.isfinite(x), axis=-1))
+        mask = _concrete_numpy(bad)
+        if mask is None or not mask.any():
+            return x
+        positions = np.argwhere(mask)
+        shown = ", ".join(str(tuple(int(i) for i in p)) for p in positions[:5])
+        more = f" and {len(positions) - 5} more" if len(positions) > 5 else ""
+        raise ValueError(
+            f"{name}: {len(positions)} of {mask.size} input vectors hold "
+            f"non-finite (NaN or Inf) values, at positions {shown}{more} "
+            f"(indices over the input shape without its last axis); {hint}"
+        )
 
     def _check_indices(self, indices):
         if not _is_integer_dtype(indices.dtype):
@@ -317,6 +393,13 @@ class BaseVectorQuantizer(keras.layers.Layer):
         )
 
     # ---------------------------------------------------------------- call
+    def __call__(self, inputs, *args, **kwargs):
+        # Keras casts and wraps errors raised in `call` under its own
+        # "Exception encountered when calling ..." line: refuse integer
+        # input here first, with the message that says what to do.
+        self._check_float_input(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
     def compute_output_spec(self, inputs, training=None):
         index_shape = tuple(inputs.shape[:-1])
         scalar = keras.KerasTensor((), dtype="float32")
@@ -330,6 +413,7 @@ class BaseVectorQuantizer(keras.layers.Layer):
             "code_counts": keras.KerasTensor(
                 (self.num_embeddings,), dtype="float32"
             ),
+            "update_skipped": scalar,
         }
 
     def call(self, inputs, training=None):
@@ -339,8 +423,14 @@ class BaseVectorQuantizer(keras.layers.Layer):
         x = ops.cast(inputs, "float32")
         flat = ops.reshape(x, (-1, self.embedding_dim))
 
+        if update:
+            apply, skipped = self._update_guard(flat)
+            if self._remedies_draw_random():
+                rng_state = _read(self.seed_generator.state)
         if update and self.kmeans_init:
-            self._maybe_kmeans_init(flat)
+            skipped = ops.logical_or(
+                skipped, self._maybe_kmeans_init(flat, apply)
+            )
 
         codebook = _read(self.codebook)
         flat_indices = self._nearest(
@@ -354,9 +444,21 @@ class BaseVectorQuantizer(keras.layers.Layer):
         quantized = ops.reshape(quantized, ops.shape(x))
 
         if update:
-            self._update_codebook(flat, flat_indices, counts)
+            skipped = ops.logical_or(
+                skipped, self._update_codebook(flat, flat_indices, counts, apply)
+            )
             if self.dead_code_threshold > 0:
-                self._restart_dead_codes(flat, counts)
+                skipped = ops.logical_or(
+                    skipped, self._restart_dead_codes(flat, counts, apply)
+                )
+            if self._remedies_draw_random():
+                # A skipped step leaves even the sampling state as it was, so
+                # training continues as if the bad batch had never come.
+                state = self.seed_generator.state
+                state.assign(ops.where(apply, ops.convert_to_tensor(state), rng_state))
+            update_skipped = ops.cast(skipped, "float32")
+        else:
+            update_skipped = ops.zeros((), "float32")
 
         probs = counts / ops.maximum(ops.sum(counts), 1.0)
         perplexity = ops.exp(-ops.sum(probs * ops.log(probs + 1e-10)))
@@ -368,7 +470,49 @@ class BaseVectorQuantizer(keras.layers.Layer):
             "commitment_loss": commitment_loss,
             "perplexity": perplexity,
             "code_counts": counts,
+            "update_skipped": update_skipped,
         }
+
+    # ----------------------------------------------------- update guard
+    def _remedies_draw_random(self):
+        return self.kmeans_init or self.dead_code_threshold > 0
+
+    def _update_guard(self, flat):
+        """Whether this training step may update the layer's state.
+
+        Returns `(apply, skipped)`, two boolean scalars, the same on every
+        replica: the non-finite flags and row counts of all replicas are
+        all-reduced (one reduction over the local batch and one all-reduce
+        of two numbers) before deciding. `apply` is False for a batch with
+        any NaN or Inf value on any replica (`skipped` is then True) and for
+        an empty global batch (a no-op: there is nothing to learn from, and
+        averaging over no vectors would give 0 / 0; `skipped` stays False).
+        """
+        local = ops.stack(
+            [
+                1.0 - ops.cast(ops.all(ops.isfinite(flat)), "float32"),
+                ops.cast(ops.shape(flat)[0], "float32"),
+            ]
+        )
+        total = cross_replica_sum(local)
+        skipped = total[0] > 0
+        apply = ops.logical_and(ops.logical_not(skipped), total[1] > 0)
+        return apply, skipped
+
+    def _commit(self, apply, updates):
+        """Assigns each `(variable, value)` of `updates` if `apply` and every
+        value is finite; otherwise leaves all of them bit for bit as they
+        were. Returns True (a boolean scalar) where an allowed update was
+        refused for a non-finite value. The values derive from all-reduced
+        statistics, identical on every replica, so the decision is too."""
+        finite = apply
+        for _, value in updates:
+            finite = ops.logical_and(finite, ops.all(ops.isfinite(value)))
+        for variable, value in updates:
+            variable.assign(
+                ops.where(finite, value, ops.convert_to_tensor(variable))
+            )
+        return ops.logical_and(apply, ops.logical_not(finite))
 
     def _lookup_and_losses(self, flat, codebook, indices):
         """`z_q`, `codebook_loss`, `commitment_loss` as one op with a
@@ -388,7 +532,8 @@ class BaseVectorQuantizer(keras.layers.Layer):
         def lookup_and_losses(flat, codebook):
             q = ops.take(codebook, indices, axis=0)
             diff = flat - q
-            size = ops.cast(ops.size(diff), "float32")
+            # An empty batch has losses 0, not 0 / 0.
+            size = ops.maximum(ops.cast(ops.size(diff), "float32"), 1.0)
             mse = ops.sum(ops.square(diff)) / size
 
             def grad(*args, upstream=None):
@@ -407,19 +552,27 @@ class BaseVectorQuantizer(keras.layers.Layer):
 
         return lookup_and_losses(flat, codebook)
 
-    def _update_codebook(self, flat, indices, counts):
-        """Moves the codebook during training; gradient layers do nothing."""
+    def _update_codebook(self, flat, indices, counts, apply):
+        """Moves the codebook during training (only where `apply`, see
+        `_commit`) and returns whether a non-finite update was refused;
+        gradient layers do nothing here."""
+        return ops.zeros((), "bool")
 
     # --------------------------------------------------------- public API
     def encode(self, inputs):
         """Maps vectors (last axis `embedding_dim`) to int32 code indices,
-        without touching any state."""
+        without touching any state.
+
+        A NaN or Inf vector has no nearest code, so it is refused rather than
+        given a code: eagerly with a `ValueError` saying how many vectors and
+        where; inside a `tf.function` by a `tf.debugging.assert_all_finite`
+        check that raises `InvalidArgumentError` when the graph runs."""
         inputs = ops.convert_to_tensor(inputs)
         self._check_float_input(inputs)
         self._check_input_shape(inputs.shape)
         if not self.built:
             self.build(inputs.shape)
-        x = ops.cast(inputs, "float32")
+        x = self._check_finite_vectors(ops.cast(inputs, "float32"), "encode")
         flat = ops.reshape(x, (-1, self.embedding_dim))
         idx = self._nearest(flat, ops.convert_to_tensor(self.codebook))
         return ops.reshape(idx, ops.shape(x)[:-1])
@@ -456,8 +609,13 @@ class BaseVectorQuantizer(keras.layers.Layer):
         picked = ops.cast(self._uniform_indices(num, n_global), "float32")
         local = picked - replica_row_offset(n_local)
         mine = ops.logical_and(local >= 0, local < ops.cast(n_local, "float32"))
-        local = ops.clip(ops.cast(local, "int32"), 0, n_local - 1)
-        rows = ops.take(ops.stop_gradient(flat), local, axis=0)
+        local = ops.clip(ops.cast(local, "int32"), 0, ops.maximum(n_local - 1, 0))
+        # A replica (or a batch) with no rows has nothing to gather from.
+        rows = ops.cond(
+            n_local > 0,
+            lambda: ops.take(ops.stop_gradient(flat), local, axis=0),
+            lambda: ops.zeros((num, self.embedding_dim), flat.dtype),
+        )
         rows = ops.where(mine[:, None], rows, ops.zeros_like(rows))
         return cross_replica_sum(rows)
 
@@ -475,9 +633,10 @@ class BaseVectorQuantizer(keras.layers.Layer):
             centroids = ops.where(counts[:, None] > 0, means, centroids)
         return centroids, counts, sums
 
-    def _maybe_kmeans_init(self, flat):
-        """On the first training call, sets the codebook to k-means centroids
-        of encoder outputs pooled from every replica."""
+    def _maybe_kmeans_init(self, flat, apply):
+        """On the first training call that `apply`s, sets the codebook to
+        k-means centroids of encoder outputs pooled from every replica.
+        Returns whether a non-finite initialisation was refused."""
         k = self.num_embeddings
         # 4 samples a code gives k-means something to average; the pool is
         # drawn with replacement so its shape is static.
@@ -495,12 +654,15 @@ class BaseVectorQuantizer(keras.layers.Layer):
             return codebook, ops.zeros((k,)), ops.zeros((k, self.embedding_dim))
 
         centroids, counts, sums = ops.cond(done, keep, init)
-        self.codebook.assign(centroids)
-        self._after_kmeans(done, counts, sums)
-        self.initialized.assign(ops.ones(()))
+        updates = [(self.codebook, centroids)]
+        updates += self._after_kmeans(done, counts, sums)
+        updates.append((self.initialized, ops.ones(())))
+        return self._commit(apply, updates)
 
     def _after_kmeans(self, done, counts, sums):
-        """Subclasses seed their statistics from the k-means clusters."""
+        """Subclasses seed their statistics from the k-means clusters:
+        returns `(variable, new value)` pairs, committed with the codebook."""
+        return []
 
     @property
     def code_usage(self):
@@ -509,9 +671,11 @@ class BaseVectorQuantizer(keras.layers.Layer):
         bias = 1.0 - ops.power(self.dead_code_decay, self.code_usage_count)
         return self.code_usage_hidden / ops.maximum(bias, 1e-30)
 
-    def _restart_dead_codes(self, flat, counts):
+    def _restart_dead_codes(self, flat, counts, apply):
         """Re-seeds codes whose usage has fallen below `dead_code_threshold`
-        with encoder outputs drawn from the current (global) batch."""
+        with encoder outputs drawn from the current (global) batch. Runs after
+        `_update_codebook`, from the codebook it left; only where `apply`.
+        Returns whether a non-finite restart was refused."""
         k = self.num_embeddings
         decay = self.dead_code_decay
         count = self.code_usage_count + 1.0
@@ -522,15 +686,23 @@ class BaseVectorQuantizer(keras.layers.Layer):
         # A restarted code starts from a fair share of usage, so it is not
         # restarted again before it has had a chance to be picked.
         fair_share = ops.sum(counts) / k
-        self.code_usage_count.assign(count)
-        self.code_usage_hidden.assign(ops.where(dead, fair_share * bias, hidden))
-        self.codebook.assign(
-            ops.where(dead[:, None], fresh, ops.convert_to_tensor(self.codebook))
-        )
-        self._after_restart(dead, fresh)
+        updates = [
+            (self.code_usage_count, count),
+            (self.code_usage_hidden, ops.where(dead, fair_share * bias, hidden)),
+            (
+                self.codebook,
+                ops.where(
+                    dead[:, None], fresh, ops.convert_to_tensor(self.codebook)
+                ),
+            ),
+        ]
+        updates += self._after_restart(dead, fresh)
+        return self._commit(apply, updates)
 
     def _after_restart(self, dead, fresh):
-        """Subclasses reset the state of restarted codes here."""
+        """Subclasses reset the state of restarted codes here: returns
+        `(variable, new value)` pairs, committed with the restart."""
+        return []
 
     # -------------------------------------------------------------- config
     def get_config(self):

@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from vq_zoo.layers.base_vector_quantizer import BaseVectorQuantizer
+from vq_zoo.layers.base_vector_quantizer import _check_real
 from vq_zoo.utils.distribute import cross_replica_sum
 
 
@@ -66,14 +67,8 @@ class VectorQuantizerEMA(BaseVectorQuantizer):
             commitment_cost=commitment_cost,
             **kwargs,
         )
-        if not 0 <= decay <= 1:
-            raise ValueError(
-                f"`decay` must be in [0, 1]. Received: decay={decay!r}"
-            )
-        if not epsilon > 0:
-            raise ValueError(
-                f"`epsilon` must be > 0. Received: epsilon={epsilon!r}"
-            )
+        _check_real("decay", decay, lambda v: 0 <= v <= 1, "in [0, 1]")
+        _check_real("epsilon", epsilon, lambda v: v > 0, "> 0")
         self.decay = float(decay)
         self.epsilon = float(epsilon)
 
@@ -98,7 +93,7 @@ class VectorQuantizerEMA(BaseVectorQuantizer):
     def _debias(self):
         return ops.maximum(1.0 - ops.power(self.decay, self.ema_count), 1e-30)
 
-    def _set_codebook_from_state(self, hidden_n, hidden_dw, count):
+    def _codebook_from_state(self, hidden_n, hidden_dw, count):
         bias = 1.0 - ops.power(self.decay, count)
         cluster_size = hidden_n / bias
         dw = hidden_dw / bias
@@ -108,11 +103,11 @@ class VectorQuantizerEMA(BaseVectorQuantizer):
             / (n + self.num_embeddings * self.epsilon)
             * n
         )
-        self.codebook.assign(dw / smoothed[:, None])
+        return dw / smoothed[:, None]
 
-    def _update_codebook(self, flat, indices, counts):
+    def _update_codebook(self, flat, indices, counts, apply):
         if self.decay == 1.0:
-            return  # the averages never move
+            return ops.zeros((), "bool")  # the averages never move
         dw = cross_replica_sum(
             ops.segment_sum(
                 ops.stop_gradient(flat), indices, num_segments=self.num_embeddings
@@ -124,39 +119,51 @@ class VectorQuantizerEMA(BaseVectorQuantizer):
             counts - self.ema_cluster_size_hidden
         )
         hidden_dw = self.ema_dw_hidden + rate * (dw - self.ema_dw_hidden)
-        self.ema_count.assign(count)
-        self.ema_cluster_size_hidden.assign(hidden_n)
-        self.ema_dw_hidden.assign(hidden_dw)
-        self._set_codebook_from_state(hidden_n, hidden_dw, count)
+        # All four move together or not at all (see `_commit`): a NaN vector
+        # would otherwise stay in its code's averages for good.
+        return self._commit(
+            apply,
+            [
+                (self.ema_count, count),
+                (self.ema_cluster_size_hidden, hidden_n),
+                (self.ema_dw_hidden, hidden_dw),
+                (self.codebook, self._codebook_from_state(hidden_n, hidden_dw, count)),
+            ],
+        )
 
     def _after_kmeans(self, done, counts, sums):
         # Start the averages as if one update had seen the k-means clusters,
         # so the first real update blends with them instead of replacing them.
         if self.decay == 1.0:
-            return
+            return []
         rate = 1.0 - self.decay
-        self.ema_cluster_size_hidden.assign(
-            ops.where(done, self.ema_cluster_size_hidden, rate * counts)
-        )
-        self.ema_dw_hidden.assign(
-            ops.where(done, self.ema_dw_hidden, rate * sums)
-        )
-        self.ema_count.assign(ops.where(done, self.ema_count, 1.0))
+        return [
+            (
+                self.ema_cluster_size_hidden,
+                ops.where(done, self.ema_cluster_size_hidden, rate * counts),
+            ),
+            (self.ema_dw_hidden, ops.where(done, self.ema_dw_hidden, rate * sums)),
+            (self.ema_count, ops.where(done, self.ema_count, 1.0)),
+        ]
 
     def _after_restart(self, dead, fresh):
         # Reset the averages of restarted codes to one member at the new
         # vector; otherwise the next update pulls them straight back to their
         # old (dead) statistics and undoes the restart.
         if self.decay == 1.0:
-            return
+            return []
         bias = 1.0 - ops.power(self.decay, ops.maximum(self.ema_count, 1.0))
-        self.ema_count.assign(ops.maximum(self.ema_count, 1.0))
-        self.ema_cluster_size_hidden.assign(
-            ops.where(dead, bias, self.ema_cluster_size_hidden)
-        )
-        self.ema_dw_hidden.assign(
-            ops.where(dead[:, None], fresh * bias, self.ema_dw_hidden)
-        )
+        return [
+            (self.ema_count, ops.maximum(self.ema_count, 1.0)),
+            (
+                self.ema_cluster_size_hidden,
+                ops.where(dead, bias, self.ema_cluster_size_hidden),
+            ),
+            (
+                self.ema_dw_hidden,
+                ops.where(dead[:, None], fresh * bias, self.ema_dw_hidden),
+            ),
+        ]
 
     def get_config(self):
         config = super().get_config()
