@@ -21,11 +21,13 @@ setup(
     license="Apache-2.0",
     license_files=["LICENSE"],
     python_requires=">=3.10",
-    packages=find_packages(include=["vq_zoo", "vq_zoo.*", "recipes", "recipes.*"])
-    + ["vq_zoo.pretrained"],
+    packages=find_packages(include=["vq_zoo", "vq_zoo.*"])
+    + ["vq_zoo.pretrained", "vq_zoo.recipes"]
+    + [f"vq_zoo.recipes.{p}" for p in find_packages(where="recipes")],
     # The checkout's top-level pretrained/ (presets, index.json) ships in the
-    # wheel as vq_zoo/pretrained/, where vq_zoo.presets finds it.
-    package_dir={"vq_zoo.pretrained": "pretrained"},
+    # wheel as vq_zoo/pretrained/, where vq_zoo.presets finds it; its
+    # recipes/ as vq_zoo/recipes/ (no top-level `recipes` package to collide).
+    package_dir={"vq_zoo.pretrained": "pretrained", "vq_zoo.recipes": "recipes"},
     package_data={
         "vq_zoo.pretrained": ["*.json", "*/*.json", "*/*.h5", "*/*.md", "*/*.png"]
     },

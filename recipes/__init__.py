@@ -22,8 +22,8 @@ def get_recipe(name):
         raise ValueError(
             f"Unknown recipe {name!r}; choose one of: {', '.join(sorted(RECIPES))}"
         )
-    configs = importlib.import_module(f"recipes.{name}.config").CONFIGS
-    return importlib.import_module(f"recipes.{name}.recipe"), configs
+    configs = importlib.import_module(f"vq_zoo.recipes.{name}.config").CONFIGS
+    return importlib.import_module(f"vq_zoo.recipes.{name}.recipe"), configs
 
 
 def get_configs(name):
@@ -32,4 +32,4 @@ def get_configs(name):
         raise ValueError(
             f"Unknown recipe {name!r}; choose one of: {', '.join(sorted(RECIPES))}"
         )
-    return importlib.import_module(f"recipes.{name}.config").CONFIGS
+    return importlib.import_module(f"vq_zoo.recipes.{name}.config").CONFIGS

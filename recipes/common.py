@@ -46,6 +46,18 @@ class ImageRecipeConfig:
     seed: int = 0
 
 
+def open_pipeline(config, out_dir, strategy=None, log_dir=None, verbose=1,
+                  extra_callbacks=None, restart=False):
+    """The recipe's `TwoStagePipeline` in `out_dir`: its config recorded
+    (another config in the same run dir is refused), seeded with
+    `config.seed` and TensorFlow op determinism on, so the same config gives
+    the same numbers on the same machine. Use it with `with`."""
+    from vq_zoo.pipeline.two_stage_pipeline import TwoStagePipeline
+
+    return TwoStagePipeline(out_dir, strategy, log_dir, verbose, extra_callbacks,
+                            config=config, restart=restart, seed=config.seed)
+
+
 def in_memory_batches(data, batch_size, shuffle=False, seed=0):
     """A `tf.data` pipeline over arrays (or a tuple of arrays) held in
     memory: shuffled with full-size buffer and `drop_remainder` for

@@ -126,7 +126,7 @@ def test_runs_from_a_wheel_outside_the_checkout(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
                     "--target", str(target), str(wheel)], check=True, capture_output=True)
     env = dict(os.environ, PYTHONPATH=str(target), TF_CPP_MIN_LOG_LEVEL="3")
-    code = ("import vq_zoo, recipes, sys; "
+    code = ("import vq_zoo, vq_zoo.recipes as recipes, sys; "
             "assert vq_zoo.__file__.startswith(sys.argv[1]), vq_zoo.__file__; "
             "assert recipes.__file__.startswith(sys.argv[1]), recipes.__file__; "
             "from vq_zoo.cli import main; "

@@ -38,6 +38,9 @@ def _parser():
     train.add_argument("--data-dir", default=None, help="tensorflow-datasets data dir")
     train.add_argument("--log-dir", default=None, help="TensorBoard dir (default OUT/logs)")
     train.add_argument("--out-dir", default=None, help="run dir (default runs/<recipe>-<config>)")
+    train.add_argument("--restart", action="store_true",
+                       help="wipe the run dir's artefacts and train from scratch "
+                            "(needed to change the config of an existing run)")
 
     sample = sub.add_parser("sample", help="sample images from a finished run")
     sample.add_argument("run_dir")
@@ -66,7 +69,7 @@ def _parser():
 
 
 def _cmd_list():
-    from recipes import RECIPES, get_configs
+    from vq_zoo.recipes import RECIPES, get_configs
 
     for name, summary in RECIPES.items():
         configs = ", ".join(get_configs(name))
@@ -97,7 +100,8 @@ def _write_run_config(out_dir, record):
 
 
 def _cmd_train(args, parser, argv=()):
-    from recipes import get_configs
+    from vq_zoo.pipeline.run_dir import RunDirError, RunLock, check_config
+    from vq_zoo.recipes import get_configs
     from vq_zoo.utils.config import apply_overrides, get_config
 
     try:
@@ -112,6 +116,26 @@ def _cmd_train(args, parser, argv=()):
           + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()))
     print(f"Run dir: {out_dir}\nWatch training with: tensorboard --logdir {log_dir}",
           flush=True)
+    try:
+        # One writer per run dir, for the whole run (the recipe's pipeline
+        # takes the same lock again); a run of another config is refused.
+        lock = RunLock(out_dir)
+    except RunDirError as e:
+        print(f"vq-zoo: error: {e}", file=sys.stderr)
+        return 2
+    with lock:
+        try:
+            if not args.restart:
+                check_config(out_dir, config)
+            return _train_locked(args, argv, config, name, out_dir, log_dir)
+        except RunDirError as e:
+            print(f"vq-zoo: error: {e}", file=sys.stderr)
+            return 2
+
+
+def _train_locked(args, argv, config, name, out_dir, log_dir):
+    from vq_zoo.pipeline.run_dir import RunDirError, config_diff
+
     path = os.path.join(out_dir, "config.json")
     record = {
         "recipe": args.recipe,
@@ -120,25 +144,30 @@ def _cmd_train(args, parser, argv=()):
         "command": shlex.join(["vq-zoo"] + list(argv)),
         "invocations": [],
     }
-    if os.path.exists(path):
+    if os.path.exists(path) and not args.restart:
         with open(path) as f:
             previous = json.load(f)
         if previous.get("config") == record["config"]:
             record["invocations"] = previous.get("invocations", [])
         else:
-            print(f"vq-zoo: warning: {path} holds another config; the finished "
-                  "stages of that run are reused as they are", file=sys.stderr)
+            # A run dir made before stages/run.json recorded the config.
+            raise RunDirError(
+                f"{path} holds a run of another config (old -> new):\n  "
+                + "\n  ".join(config_diff(previous.get("config") or {},
+                                          record["config"]))
+                + "\nRerun with --restart to wipe that run, or use a new --out-dir.")
     os.makedirs(out_dir, exist_ok=True)
     _write_run_config(out_dir, record)
     start = time.time()
 
-    from recipes import get_recipe
+    from vq_zoo.recipes import get_recipe
     from vq_zoo.training.get_strategy import get_strategy
 
     recipe, _ = get_recipe(args.recipe)
     strategy = get_strategy(args.strategy)
     recipe.main(config, out_dir=out_dir, strategy=strategy, data_dir=args.data_dir,
-                log_dir=log_dir, verbose=2 if os.environ.get("CI") else 1)
+                log_dir=log_dir, verbose=2 if os.environ.get("CI") else 1,
+                restart=args.restart)
     # Each invocation's wall time (a resumed run adds one; a rerun of a
     # finished run only recomputes the report), for `vq-zoo export`.
     record["invocations"].append({

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from recipes.common import ImageRecipeConfig
+from vq_zoo.recipes.common import ImageRecipeConfig
 
 
 @dataclasses.dataclass(frozen=True)

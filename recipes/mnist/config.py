@@ -3,7 +3,7 @@ class-conditional prior)."""
 
 import dataclasses
 
-from recipes.common import ImageRecipeConfig
+from vq_zoo.recipes.common import ImageRecipeConfig
 
 
 @dataclasses.dataclass(frozen=True)

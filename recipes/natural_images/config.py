@@ -2,15 +2,17 @@
 
 import dataclasses
 
-from recipes.common import ImageRecipeConfig
+from vq_zoo.recipes.common import ImageRecipeConfig
 
 
 @dataclasses.dataclass(frozen=True)
 class NaturalImagesConfig(ImageRecipeConfig):
     """32x32 RGB patches of the photos bundled with scikit-learn and
-    scikit-image (no download), split by source photo."""
+    scikit-image (no download), split by source photo into train,
+    validation (monitored while training) and test (the report)."""
 
     train_patches: int = 8192
+    validation_patches: int = 1024
     test_patches: int = 1024
 
 
@@ -36,6 +38,7 @@ CONFIGS = {
         num_hiddens=16, num_residual_layers=1, num_residual_hiddens=8,
         embedding_dim=8, num_embeddings=32, learning_rate=2e-3, batch_size=32,
         vqvae_epochs=1, prior_filters=16, prior_layers=2, prior_batch_size=32,
-        prior_epochs=1, train_patches=256, test_patches=64, num_samples=8,
+        prior_epochs=1, train_patches=256, validation_patches=64, test_patches=64,
+        num_samples=8,
     ),
 }

@@ -4,48 +4,60 @@
 
 Stages (each resumes on its own): train the VQ-VAE, extract codes with the
 quantiser frozen, train the prior on them, sample and decode.
+
+Data, split by source photo (`vq_zoo.data.natural_images`): training patches
+from `astronaut`, `china`, `hubble_deep_field`, `immunohistochemistry`,
+`motorcycle_left`, `motorcycle_right` and `retina`; validation patches
+(monitored during training: `val_*` in the logs) from `chelsea` and
+`rocket`; test patches (the report, `metrics.json`) from `flower` and
+`coffee`, never seen while training or validating.
 """
 
 
-from recipes import common
-from recipes.natural_images.config import CONFIGS  # noqa: F401 (the registry reads it)
+from vq_zoo.recipes import common
+from vq_zoo.recipes.natural_images.config import CONFIGS  # noqa: F401 (the registry reads it)
 from vq_zoo.data.natural_images import natural_patches
-from vq_zoo.pipeline.two_stage_pipeline import TwoStagePipeline
 
 
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
-         verbose=1, extra_callbacks=None):
+         verbose=1, extra_callbacks=None, restart=False):
     del data_dir  # the photos ship inside scikit-learn and scikit-image
-    pipe = TwoStagePipeline(out_dir, strategy, log_dir, verbose, extra_callbacks)
-    size = config.image_size
-    train = natural_patches("train", config.train_patches, size, seed=config.seed)
-    test = natural_patches("test", config.test_patches, size, seed=config.seed + 1)
+    # Opened first: the run dir is locked, its config checked and the
+    # seeds set before any data is made.
+    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
+                              extra_callbacks, restart) as pipe:
+        size = config.image_size
+        train = natural_patches("train", config.train_patches, size, seed=config.seed)
+        valid = natural_patches("validation", config.validation_patches, size,
+                                seed=config.seed + 2)
+        test = natural_patches("test", config.test_patches, size, seed=config.seed + 1)
 
-    def batches(data, batch_size, shuffle=False):
-        return common.in_memory_batches(data, batch_size, shuffle, config.seed)
+        def batches(data, batch_size, shuffle=False):
+            return common.in_memory_batches(data, batch_size, shuffle, config.seed)
 
-    vqvae = pipe.train_vqvae(
-        lambda: common.build_vqvae(config, train.var(), train.shape[1:]),
-        batches(train, config.batch_size, shuffle=True),
-        epochs=config.vqvae_epochs,
-        steps_per_epoch=config.vqvae_steps_per_epoch,
-        validation_data=batches(test, 256),
-        sample=test[:16],
-    )
-    manifests = pipe.extract_codes(
-        vqvae, {"train": batches(train, 256), "test": batches(test, 256)})
-    prior = pipe.train_prior(
-        lambda: common.build_prior(config, manifests["train"]),
-        pipe.code_data("train", config.prior_batch_size, shuffle=True,
-                       seed=config.seed),
-        epochs=config.prior_epochs,
-        steps_per_epoch=config.prior_steps_per_epoch,
-        validation_data=pipe.code_data("test", 256),
-        vqvae=vqvae,
-    )
-    pipe.sample(vqvae, prior, config.num_samples, seed=config.seed)
-    metrics = common.report(pipe, vqvae, prior, test, pipe.code_data("test", 256),
-                            config.num_embeddings)
-    if verbose:
-        common.print_summary(pipe, metrics)
+        vqvae = pipe.train_vqvae(
+            lambda: common.build_vqvae(config, train.var(), train.shape[1:]),
+            batches(train, config.batch_size, shuffle=True),
+            epochs=config.vqvae_epochs,
+            steps_per_epoch=config.vqvae_steps_per_epoch,
+            validation_data=batches(valid, 256),
+            sample=valid[:16],
+        )
+        manifests = pipe.extract_codes(vqvae, {
+            "train": batches(train, 256), "validation": batches(valid, 256),
+            "test": batches(test, 256)})
+        prior = pipe.train_prior(
+            lambda: common.build_prior(config, manifests["train"]),
+            pipe.code_data("train", config.prior_batch_size, shuffle=True,
+                           seed=config.seed),
+            epochs=config.prior_epochs,
+            steps_per_epoch=config.prior_steps_per_epoch,
+            validation_data=pipe.code_data("validation", 256),
+            vqvae=vqvae,
+        )
+        pipe.sample(vqvae, prior, config.num_samples, seed=config.seed)
+        metrics = common.report(pipe, vqvae, prior, test,
+                                pipe.code_data("test", 256), config.num_embeddings)
+        if verbose:
+            common.print_summary(pipe, metrics)
     return metrics

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from recipes.imagenet import config as config_lib
-from recipes.imagenet import recipe
+from vq_zoo.recipes.imagenet import config as config_lib
+from vq_zoo.recipes.imagenet import recipe
 from vq_zoo.data import imagenet
 
 

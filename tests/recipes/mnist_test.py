@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recipes.mnist import config as config_lib
-from recipes.mnist import recipe
+from vq_zoo.recipes.mnist import config as config_lib
+from vq_zoo.recipes.mnist import recipe
 from vq_zoo.data import mnist as mnist_lib
 from vq_zoo.data.mnist import load_mnist
 

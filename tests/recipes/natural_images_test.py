@@ -6,8 +6,8 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from recipes.natural_images import config as config_lib
-from recipes.natural_images import recipe
+from vq_zoo.recipes.natural_images import config as config_lib
+from vq_zoo.recipes.natural_images import recipe
 from tests.training.events import read_run
 
 

@@ -2,14 +2,25 @@
 
 No download: the photos come with scikit-learn (`china`, `flower`) and
 scikit-image (`astronaut`, `chelsea`, `coffee`, ...), mostly public domain or
-CC0. Train and test sets are split by source photo, so no test patch overlaps
-a training photo.
+CC0. Train, validation and test sets are split by source photo (three
+disjoint sets of photos), so no validation or test patch overlaps a
+training photo, and no test patch is seen while training is monitored:
+
+- test: `flower`, `coffee` (`TEST_IMAGES`);
+- validation: `chelsea`, `rocket` (`VALIDATION_IMAGES`);
+- train: every other photo (`astronaut`, `china`, `hubble_deep_field`,
+  `immunohistochemistry`, `motorcycle_left`, `motorcycle_right`, `retina`;
+  the two motorcycle photos are a stereo pair of one scene and stay in one
+  split).
 """
 
 import numpy as np
 
-# Held-out photos: patches from these never appear in training.
+SPLITS = ("train", "validation", "test")
+# Held-out photos: patches from these never appear in training; the test
+# photos are never used for validation either.
 TEST_IMAGES = ("flower", "coffee")
+VALIDATION_IMAGES = ("chelsea", "rocket")
 
 
 def source_images():
@@ -44,12 +55,16 @@ def source_images():
 
 
 def split_names(split, images):
-    if split not in ("train", "test"):
-        raise ValueError(f"`split` must be 'train' or 'test', got {split!r}")
-    test = [n for n in TEST_IMAGES if n in images]
+    """The names of the photos of `split` among `images`."""
+    if split not in SPLITS:
+        raise ValueError(
+            f"`split` must be 'train', 'validation' or 'test', got {split!r}")
     if split == "test":
-        return test
-    return [n for n in sorted(images) if n not in test]
+        return [n for n in TEST_IMAGES if n in images]
+    if split == "validation":
+        return [n for n in VALIDATION_IMAGES if n in images]
+    held_out = set(TEST_IMAGES) | set(VALIDATION_IMAGES)
+    return [n for n in sorted(images) if n not in held_out]
 
 
 def _downscale(image, factor):
@@ -68,7 +83,8 @@ def natural_patches(split="train", num=4096, size=32, scales=(1, 2), seed=0):
     (1 = full resolution, 2 = downscaled by 2), with random horizontal flips.
 
     Args:
-        split: "train" or "test" (photos `TEST_IMAGES`).
+        split: "train", "validation" (photos `VALIDATION_IMAGES`) or "test"
+            (photos `TEST_IMAGES`).
         num: number of patches.
         size: patch side in pixels.
         scales: downscaling factors to draw from.

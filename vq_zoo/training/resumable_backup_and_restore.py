@@ -47,6 +47,13 @@ class ResumableBackupAndRestore(keras.callbacks.Callback):
             `save_freq` batches, counted across epochs.
         delete_checkpoint: if True (default), remove the backup when `fit`
             ends normally.
+        name: what is trained, for the message printed on a resume
+            ("resuming <name> at epoch E, batch B").
+        verbose: print that message (0: silent).
+
+    The batches skipped on a resume are not trained, and their logs are not
+    real: `real_batches_only(callbacks)` wraps the other callbacks (the
+    progress bar included) so that they see only the batches trained.
 
     Example:
     >>> model.fit(data, epochs=10, callbacks=[
@@ -54,7 +61,8 @@ class ResumableBackupAndRestore(keras.callbacks.Callback):
     ... ])
     """
 
-    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True,
+                 name=None, verbose=0):
         super().__init__()
         if not backup_dir:
             raise ValueError(
@@ -70,6 +78,8 @@ class ResumableBackupAndRestore(keras.callbacks.Callback):
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq
         self.delete_checkpoint = bool(delete_checkpoint)
+        self.name = name or "training"
+        self.verbose = verbose
         self.restored_state = None
         self._reset()
 
@@ -112,6 +122,11 @@ class ResumableBackupAndRestore(keras.callbacks.Callback):
         # Keras' own BackupAndRestore resumes through this attribute too.
         model._initial_epoch = state["epoch"]
         self._epoch = state["epoch"]
+        if self.verbose:
+            # 1-based, as Keras' progress bar counts epochs and steps.
+            print(f"resuming {self.name} at epoch {state['epoch'] + 1}, batch "
+                  f"{state['batches_done'] + 1} (from the backup in {self._dir()})",
+                  flush=True)
         if state["batches_done"]:
             self._skip_batches(state["batches_done"])
 
@@ -153,6 +168,18 @@ class ResumableBackupAndRestore(keras.callbacks.Callback):
             self._batches_since_save = 0
             self._save(self._epoch, batch + 1)
 
+    def is_skipped(self, batch):
+        """Whether `batch` of the current epoch is one skipped on resume."""
+        return batch < self._skipped_through()
+
+    def real_batches_only(self, callbacks, verbose=None):
+        """One callback that forwards every event to `callbacks` except the
+        batch events of the batches skipped on resume. Put it after this
+        callback in `fit`'s list. `verbose`: the verbosity the wrapped
+        callbacks (a `ProgbarLogger`) see, when `fit` itself runs with
+        `verbose=0`."""
+        return _RealBatchesOnly(self, callbacks, verbose)
+
     def _skipped_through(self):
         # Batches of the resumed epoch that were skipped, not trained.
         state = self.restored_state
@@ -192,3 +219,51 @@ class ResumableBackupAndRestore(keras.callbacks.Callback):
         self.model._initial_epoch = None
         if self.delete_checkpoint and os.path.isdir(self._dir()):
             shutil.rmtree(self._dir())
+
+
+class _RealBatchesOnly(keras.callbacks.Callback):
+    """Callbacks that do not see the batches a resume skips."""
+
+    def __init__(self, backup, callbacks, verbose=None):
+        super().__init__()
+        self.backup = backup
+        self.callbacks = [c for c in callbacks if c is not None]
+        self.verbose = verbose
+
+    def set_params(self, params):
+        super().set_params(params)
+        if self.verbose is not None:
+            params = dict(params, verbose=self.verbose)
+        for c in self.callbacks:
+            c.set_params(params)
+
+    def set_model(self, model):
+        super().set_model(model)
+        for c in self.callbacks:
+            c.set_model(model)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if not self.backup.is_skipped(batch):
+            for c in self.callbacks:
+                c.on_train_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.backup.is_skipped(batch):
+            for c in self.callbacks:
+                c.on_train_batch_end(batch, logs)
+
+
+def _forward(hook):
+    def method(self, *args, **kwargs):
+        for c in self.callbacks:
+            getattr(c, hook)(*args, **kwargs)
+
+    method.__name__ = hook
+    return method
+
+
+for _hook in ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+              "on_test_begin", "on_test_end", "on_test_batch_begin",
+              "on_test_batch_end", "on_predict_begin", "on_predict_end",
+              "on_predict_batch_begin", "on_predict_batch_end"):
+    setattr(_RealBatchesOnly, _hook, _forward(_hook))

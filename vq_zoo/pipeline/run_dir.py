@@ -1,0 +1,211 @@
+"""A run directory with one writer and one config.
+
+`RunLock(out_dir)` holds an exclusive `fcntl.flock` on `out_dir/run.lock` for
+as long as the run lasts: a second training into the same directory is
+refused at once with the pid, host, command and start time of the one that
+holds it. The kernel drops the lock when its process ends, however it ends
+(a SIGKILL included), so a dead run never leaves the directory stuck; the
+file itself stays, and its contents are only read while someone holds it.
+Within one process the lock is re-entrant (the CLI takes it before writing
+`config.json`, the recipe's pipeline takes it again).
+
+`stages/run.json` records the run's config; reopening the directory with
+another config is refused, naming the keys that differ, unless the run is
+restarted (its artefacts wiped first) or given a new directory.
+No TensorFlow here: the CLI checks a run directory before importing it.
+"""
+
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+
+LOCK_FILE = "run.lock"
+RUN_RECORD = os.path.join("stages", "run.json")
+# Kept by a restart: the lock being held, and the CLI's record of the
+# command (it starts a new list of invocations on --restart).
+KEPT_ON_RESTART = (LOCK_FILE, "config.json")
+
+
+class RunDirError(RuntimeError):
+    """A run directory that cannot be used as asked: held by another
+    process, made with another config, or holding artefacts that do not
+    belong together. The message says what to do."""
+
+
+_HELD = {}  # realpath of the lock file -> [file object, count]
+
+
+def _lock_name():
+    # Under a multi-worker cluster every task is its own writer.
+    try:
+        task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task") or {}
+    except ValueError:
+        task = {}
+    if task.get("type") and task.get("type") != "chief" and not (
+            task.get("type") == "worker" and int(task.get("index", 0)) == 0):
+        return f"run-{task['type']}-{task.get('index', 0)}.lock"
+    return LOCK_FILE
+
+
+class RunLock:
+    """Exclusive, re-entrant (per process) lock of a run directory.
+
+    Args:
+        out_dir: the run directory (created if missing).
+
+    Raises:
+        RunDirError: another process holds it; the message names it.
+
+    Example:
+    >>> with RunLock("runs/natural_images-default"):
+    ...     train()
+    """
+
+    def __init__(self, out_dir):
+        self.out_dir = os.fspath(out_dir)
+        self.path = os.path.realpath(os.path.join(self.out_dir, _lock_name()))
+        self._held = False
+        self.acquire()
+
+    def acquire(self):
+        if self._held:
+            return self
+        if self.path in _HELD:
+            _HELD[self.path][1] += 1
+            self._held = True
+            return self
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, as before
+            _HELD[self.path] = [None, 1]
+            self._held = True
+            return self
+        os.makedirs(self.out_dir, exist_ok=True)
+        f = open(self.path, "a+")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            text = f.read()
+            f.close()
+            try:
+                holder = json.loads(text)
+            except ValueError:
+                holder = {}
+            raise RunDirError(
+                f"{self.out_dir} is in use by another run: pid "
+                f"{holder.get('pid', '?')} on {holder.get('host', '?')}, "
+                f"`{holder.get('command', '?')}`, since {holder.get('since', '?')}. "
+                "Two trainings must not write one run directory: wait for that "
+                "one to finish (or stop it), or use another --out-dir."
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(json.dumps({
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": " ".join([os.path.basename(sys.argv[0] or "python"),
+                                 *sys.argv[1:]]),
+            "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }) + "\n")
+        f.flush()
+        _HELD[self.path] = [f, 1]
+        self._held = True
+        return self
+
+    def release(self):
+        if not self._held:
+            return
+        self._held = False
+        entry = _HELD[self.path]
+        entry[1] -= 1
+        if entry[1] == 0:
+            del _HELD[self.path]
+            if entry[0] is not None:
+                entry[0].close()  # closing the file drops the flock
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def __del__(self):
+        try:
+            self.release()
+        except Exception:
+            pass
+
+
+def config_diff(old, new):
+    """`["key: old -> new", ...]` for every key whose value differs (a key
+    present on one side only shows `<absent>` on the other)."""
+    lines = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
+        if a != b:
+            lines.append(f"{key}: {a!r} -> {b!r}")
+    return lines
+
+
+def _jsonable(config):
+    import dataclasses
+
+    if config is None:
+        return None
+    if dataclasses.is_dataclass(config):
+        config = dataclasses.asdict(config)
+    # Through JSON, so tuples compare equal to the lists read back.
+    return json.loads(json.dumps(dict(config), default=str))
+
+
+def check_config(out_dir, config):
+    """Raises `RunDirError` if `out_dir` holds a run of another config."""
+    config = _jsonable(config)
+    path = os.path.join(out_dir, RUN_RECORD)
+    if config is None or not os.path.exists(path):
+        return
+    with open(path) as f:
+        old = json.load(f).get("config")
+    if old is None or old == config:
+        return
+    raise RunDirError(
+        f"{out_dir} holds a run of another config; its finished stages would "
+        "not match this one. Differing keys (old -> new):\n  "
+        + "\n  ".join(config_diff(old, config))
+        + "\nRerun with --restart (restart=True) to wipe that run and start "
+        "again, or choose a new --out-dir."
+    )
+
+
+def wipe(out_dir):
+    """Removes every artefact of the run in `out_dir` (not the lock, nor the
+    CLI's `config.json`)."""
+    if not os.path.isdir(out_dir):
+        return
+    for name in os.listdir(out_dir):
+        if name in KEPT_ON_RESTART or (name.startswith("run-") and name.endswith(".lock")):
+            continue
+        path = os.path.join(out_dir, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+
+def write_run_record(out_dir, config, stages):
+    from vq_zoo.utils.images import write_atomic
+
+    record = {"config": _jsonable(config), "stages": list(stages),
+              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    path = os.path.join(out_dir, RUN_RECORD)
+    if os.path.exists(path):
+        with open(path) as f:
+            old = json.load(f)
+        record["created"] = old.get("created", record["created"])
+        if old == record:
+            return
+    write_atomic(path, (json.dumps(record, indent=2) + "\n").encode())
