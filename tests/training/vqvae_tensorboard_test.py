@@ -13,6 +13,9 @@ from werkzeug.test import Client
 
 from tests.training.events import read_run
 from vq_zoo.models.vqvae.vqvae import VQVAE
+from google.protobuf import text_format
+from tensorboard.plugins import projector
+
 from vq_zoo.training.vqvae_tensorboard import PROJECTOR_TENSOR_NAME
 from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
 
@@ -20,14 +23,27 @@ NUM_EMBEDDINGS = 32
 LEARNING_RATE = 3e-3
 
 
-def small_model():
+def small_model(ema=True, optimizer=None):
     model = VQVAE.image_model(
         num_hiddens=16, num_residual_layers=1, num_residual_hiddens=8,
-        embedding_dim=8, num_embeddings=NUM_EMBEDDINGS,
+        embedding_dim=8, num_embeddings=NUM_EMBEDDINGS, ema=ema,
     )
     model.build((None, 16, 16, 3))
-    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE))
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(LEARNING_RATE))
     return model
+
+
+def read_projector(run_dir):
+    """The run's projector config, its codebook tensor and metadata rows."""
+    config = projector.ProjectorConfig()
+    with open(os.path.join(run_dir, "projector_config.pbtxt")) as f:
+        text_format.Parse(f.read(), config)
+    (embedding,) = config.embeddings
+    tensor = np.loadtxt(os.path.join(run_dir, embedding.tensor_path),
+                        delimiter="\t", dtype=np.float32, ndmin=2)
+    with open(os.path.join(run_dir, embedding.metadata_path)) as f:
+        rows = [line.split("\t") for line in f.read().splitlines()]
+    return embedding, tensor, rows
 
 
 def prior_images(num):
@@ -48,22 +64,21 @@ def trained(tmp_path_factory):
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(48, 16, 16, 3)).astype("float32")
     sample = rng.uniform(size=(10, 16, 16, 3)).astype("float32")
-    model = small_model()
+    model = small_model()  # an EMA quantiser
     callback = VQVAETensorBoard(
         log_dir, sample, every_n_epochs=2, sample_fn=prior_images,
         num_prior_samples=6, columns=4,
     )
-    model.fit(x, epochs=4, batch_size=16, verbose=0, callbacks=[callback],
-              validation_data=(x[:16],))
-    return log_dir, model, sample
+    history = model.fit(x, epochs=4, batch_size=16, verbose=0, callbacks=[callback],
+                        validation_data=(x[:16],))
+    return log_dir, model, sample, history.history
 
 
 def test_keras_scalars_and_learning_rate(trained):
-    log_dir, _, _ = trained
+    log_dir, _, _, _ = trained
     values, plugins = read_run(os.path.join(log_dir, "train"))
-    for name in ("loss", "reconstruction_loss", "codebook_loss",
-                 "commitment_loss", "perplexity", "codebook_usage",
-                 "learning_rate"):
+    for name in ("loss", "reconstruction_loss", "commitment_loss",
+                 "perplexity", "codebook_usage", "learning_rate"):
         assert plugins[f"epoch_{name}"] == "scalars"
         assert sorted(values[f"epoch_{name}"]) == [0, 1, 2, 3], name
     for value in values["epoch_learning_rate"].values():
@@ -72,8 +87,46 @@ def test_keras_scalars_and_learning_rate(trained):
     assert sorted(validation["epoch_loss"]) == [0, 1, 2, 3]
 
 
+def test_ema_codebook_loss_is_left_out_of_tensorboard_only(trained):
+    # The EMA codebook learns no gradient: its codebook_loss is always 0.
+    log_dir, _, _, history = trained
+    assert history["codebook_loss"] == [0.0] * 4
+    assert history["val_codebook_loss"] == [0.0] * 4
+    for run in ("train", "validation"):
+        values, _ = read_run(os.path.join(log_dir, run))
+        assert "epoch_loss" in values
+        assert not [tag for tag in values if "codebook_loss" in tag], run
+
+
+def test_gradient_codebook_loss_is_shown_and_counts_are_the_epochs(tmp_path):
+    # A trained (non-EMA) codebook: codebook_loss is a real curve. With a
+    # learning rate of 0 the weights stay as they are, so the epoch's code
+    # counts are those of encoding the training images with the final model.
+    rng = np.random.default_rng(2)
+    x = rng.uniform(size=(24, 16, 16, 3)).astype("float32")
+    held_out = rng.uniform(size=(8, 16, 16, 3)).astype("float32")
+    model = small_model(ema=False, optimizer=keras.optimizers.SGD(0.0))
+    callback = VQVAETensorBoard(str(tmp_path), held_out[:4])
+    model.fit(x, epochs=2, batch_size=8, verbose=0, callbacks=[callback],
+              validation_data=(held_out,))
+    values, _ = read_run(str(tmp_path / "train"))
+    assert sorted(values["epoch_codebook_loss"]) == [0, 1]
+    assert all(v > 0 for v in values["epoch_codebook_loss"].values())
+    validation, _ = read_run(str(tmp_path / "validation"))
+    assert sorted(validation["epoch_codebook_loss"]) == [0, 1]
+
+    _, _, rows = read_projector(str(tmp_path / "vqvae"))
+    expected = np.bincount(np.asarray(model.encode(x)).ravel(), minlength=NUM_EMBEDDINGS)
+    assert rows[0] == ["code", "count", "status"]
+    assert [r[0] for r in rows[1:]] == [str(i) for i in range(NUM_EMBEDDINGS)]
+    assert [int(r[1]) for r in rows[1:]] == expected.tolist()
+    assert [r[2] for r in rows[1:]] == ["alive" if c else "dead" for c in expected]
+    # Both kinds occur, so the status column is really checked.
+    assert {"alive", "dead"} == {r[2] for r in rows[1:]}
+
+
 def test_reconstruction_grid(trained):
-    log_dir, model, sample = trained
+    log_dir, model, sample, _ = trained
     values, plugins = read_run(os.path.join(log_dir, "vqvae"))
     assert plugins["reconstructions"] == "images"
     # Every 2nd epoch, at Keras' 0-based epoch step.
@@ -97,7 +150,7 @@ def test_reconstruction_grid(trained):
 
 
 def test_prior_sample_grid(trained):
-    log_dir, _, _ = trained
+    log_dir, _, _, _ = trained
     values, plugins = read_run(os.path.join(log_dir, "vqvae"))
     assert plugins["prior_samples"] == "images"
     assert sorted(values["prior_samples"]) == [1, 3]
@@ -108,7 +161,7 @@ def test_prior_sample_grid(trained):
 
 
 def test_code_usage_histogram(trained):
-    log_dir, model, sample = trained
+    log_dir, model, sample, _ = trained
     values, plugins = read_run(os.path.join(log_dir, "vqvae"))
     assert plugins["code_usage"] == "histograms"
     assert sorted(values["code_usage"]) == [1, 3]
@@ -123,28 +176,26 @@ def test_code_usage_histogram(trained):
     assert buckets[:, 2].sum() == 10 * 4 * 4
 
 
-def test_projector_checkpoint_holds_the_codebook(trained):
-    log_dir, model, sample = trained
-    run_dir = os.path.join(log_dir, "vqvae")
-    assert os.path.exists(os.path.join(run_dir, "projector_config.pbtxt"))
-    latest = tf.train.latest_checkpoint(run_dir)
-    assert os.path.basename(latest) == "codebook.ckpt-3"
-    # Only the latest checkpoint is kept.
-    assert not tf.io.gfile.glob(os.path.join(run_dir, "codebook.ckpt-1*"))
-    stored = tf.train.load_checkpoint(latest).get_tensor(PROJECTOR_TENSOR_NAME)
-    np.testing.assert_array_equal(stored, np.asarray(model.quantizer.codebook))
-    with open(os.path.join(run_dir, "codebook_metadata.tsv")) as f:
-        rows = [line.split("\t") for line in f.read().splitlines()]
-    assert rows[0] == ["index", "count"] and len(rows) == NUM_EMBEDDINGS + 1
-    codes = np.asarray(model.encode(sample)).ravel()
-    counts = np.bincount(codes, minlength=NUM_EMBEDDINGS)
-    assert [int(r[1]) for r in rows[1:]] == counts.tolist()
+def test_projector_files_hold_the_codebook_and_its_usage(trained):
+    log_dir, model, _, _ = trained
+    embedding, tensor, rows = read_projector(os.path.join(log_dir, "vqvae"))
+    assert embedding.tensor_name == PROJECTOR_TENSOR_NAME == "codebook"
+    assert list(embedding.tensor_shape) == [NUM_EMBEDDINGS, 8]
+    # The last written epoch's codebook, bit for bit.
+    np.testing.assert_array_equal(tensor, np.asarray(model.quantizer.codebook))
+    assert rows[0] == ["code", "count", "status"] and len(rows) == NUM_EMBEDDINGS + 1
+    counts = np.array([int(r[1]) for r in rows[1:]])
+    # One epoch of training: 48 images of 4x4 codes each (not the 16
+    # validation images, nor the 10-image sample).
+    assert counts.sum() == 48 * 4 * 4
+    assert [r[2] for r in rows[1:]] == ["alive" if c else "dead" for c in counts]
+    assert not tf.io.gfile.glob(os.path.join(log_dir, "vqvae", "*.ckpt*"))
 
 
 def test_tensorboard_projector_plugin_serves_the_codebook(trained):
     # What `tensorboard --logdir` would show: the projector plugin's own
     # HTTP routes over the log directory.
-    log_dir, model, _ = trained
+    log_dir, model, _, _ = trained
     multiplexer = plugin_event_multiplexer.EventMultiplexer()
     multiplexer.AddRunsFromDirectory(log_dir)
     multiplexer.Reload()
@@ -156,6 +207,14 @@ def test_tensorboard_projector_plugin_serves_the_codebook(trained):
     apps = ProjectorPlugin(context).get_plugin_apps()
     runs = json.loads(Client(apps["/runs"]).get("/runs").get_data())
     assert runs == ["vqvae"]
+    info = json.loads(Client(apps["/info"]).get("/info", query_string={"run": "vqvae"})
+                      .get_data())
+    assert [e["tensorName"] for e in info["embeddings"]] == [PROJECTOR_TENSOR_NAME]
+    metadata = Client(apps["/metadata"]).get(
+        "/metadata", query_string={"run": "vqvae", "name": PROJECTOR_TENSOR_NAME})
+    assert metadata.status_code == 200
+    lines = metadata.get_data(as_text=True).splitlines()
+    assert lines[0] == "code\tcount\tstatus" and len(lines) == NUM_EMBEDDINGS + 1
     response = Client(apps["/tensor"]).get(
         "/tensor", query_string={"run": "vqvae", "name": PROJECTOR_TENSOR_NAME}
     )
@@ -174,7 +233,8 @@ def test_every_n_epochs_counts_from_one(tmp_path):
     values, _ = read_run(str(tmp_path / "vqvae"))
     assert sorted(values["reconstructions"]) == [2]
     assert "prior_samples" not in values
-    assert os.path.basename(tf.train.latest_checkpoint(str(tmp_path / "vqvae"))) == "codebook.ckpt-2"
+    _, tensor, rows = read_projector(str(tmp_path / "vqvae"))
+    assert tensor.shape == (NUM_EMBEDDINGS, 8) and len(rows) == NUM_EMBEDDINGS + 1
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,15 @@ from vq_zoo.training._cluster import worker_role
 from vq_zoo.utils.images import image_grid
 from vq_zoo.utils.images import write_atomic
 
-PROJECTOR_TENSOR_NAME = "codebook/.ATTRIBUTES/VARIABLE_VALUE"
+# The codebook's name in the embedding projector, and its files in the run
+# directory (paths in the projector config are relative to it).
+PROJECTOR_TENSOR_NAME = "codebook"
+PROJECTOR_TENSOR_FILE = "codebook.tsv"
+PROJECTOR_METADATA_FILE = "codebook_metadata.tsv"
+PROJECTOR_METADATA_HEADER = ("code", "count", "status")
+# Logged by every VQ-VAE but 0 by design for an EMA quantiser, whose codebook
+# is not trained by gradients: left out of TensorBoard for those.
+EMA_CONSTANT_METRICS = ("codebook_loss",)
 
 
 class VQVAETensorBoard(keras.callbacks.TensorBoard):
@@ -20,9 +28,13 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
     `reconstruction_loss`, `codebook_loss`, `commitment_loss`, `perplexity`,
     `codebook_usage`, their `val_` twins) and the optimizer's
     `learning_rate`, as `epoch_<name>` under `log_dir/train` and
-    `log_dir/validation`. Every `every_n_epochs` epochs (counting from 1)
-    this callback also writes, to the run `log_dir/<run_name>` at
-    step `epoch` (0-based, the step Keras uses for the epoch scalars):
+    `log_dir/validation`. For a model whose quantiser is a
+    `VectorQuantizerEMA` (its codebook follows moving averages, not
+    gradients) `codebook_loss` is 0 by design, so it is left out of
+    TensorBoard (it stays in `fit`'s history). Every `every_n_epochs`
+    epochs (counting from 1) this callback also writes, to the run
+    `log_dir/<run_name>` at step `epoch` (0-based, the step Keras uses for
+    the epoch scalars):
 
     - `reconstructions`: an image grid of the fixed `sample` (odd rows)
       above its reconstructions (even rows), `columns` images to a row;
@@ -31,9 +43,16 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
     - `code_usage`: a histogram with one bucket per code index,
       `[i - 0.5, i + 0.5)`, counting how often code `i` encodes `sample`;
     - the codebook `(num_embeddings, embedding_dim)` for TensorBoard's
-      embedding projector: a checkpoint `codebook.ckpt-<epoch>` (the latest
-      only, with its `checkpoint` state file), `projector_config.pbtxt`, and
-      `codebook_metadata.tsv` (index and count in `sample`, one row per code).
+      embedding projector, as the tensor `codebook`: `codebook.tsv` (one row
+      per code, the latest epoch's values), `codebook_metadata.tsv` and
+      `projector_config.pbtxt`. The metadata has a header row and one row
+      per code: `code` (its index), `count` (how often the code was chosen
+      in the epoch's training batches, over all replicas: the model's
+      `CodebookUsage` counts; after a mid-epoch resume only the batches
+      trained since) and `status` (`alive` if chosen at least once, else
+      `dead`), so the projector can colour or label the codebook by use.
+      TensorBoard's projector reads a run's codebook once and caches it: to
+      see a later epoch's codebook in a running TensorBoard, restart it.
 
     Under `MultiWorkerMirroredStrategy` only the chief writes these extras.
 
@@ -110,11 +129,48 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
         self.run_name = run_name
         self.run_dir = os.path.join(str(log_dir), run_name)
         self._writer = None
-        self._checkpoints = None
+        self._in_epoch = False
+        self._epoch_counts = None
 
     # ---------------------------------------------------------------- keras
+    def _hidden_metrics(self):
+        """Logged names left out of TensorBoard (see the class docstring)."""
+        quantizer = getattr(self.model, "quantizer", None)
+        if getattr(quantizer, "codebook_trainable", True):
+            return frozenset()
+        return frozenset(
+            prefix + name for name in EMA_CONSTANT_METRICS for prefix in ("", "val_")
+        )
+
+    def _shown(self, logs):
+        hidden = self._hidden_metrics()
+        if not isinstance(logs, dict) or not hidden:
+            return logs
+        return {k: v for k, v in logs.items() if k not in hidden}
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, self._shown(logs))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        self._in_epoch = True
+        self._epoch_counts = None
+
+    def on_test_begin(self, logs=None):
+        super().on_test_begin(logs)
+        # `fit` validates after the epoch's training batches, and `evaluate`
+        # resets the model's metrics: keep the training counts first.
+        if self._in_epoch and self._epoch_counts is None:
+            self._epoch_counts = self._model_code_counts()
+
+    def on_test_end(self, logs=None):
+        super().on_test_end(self._shown(logs))
+
     def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
+        if self._epoch_counts is None:
+            self._epoch_counts = self._model_code_counts()
+        self._in_epoch = False
+        super().on_epoch_end(epoch, self._shown(logs))
         if (epoch + 1) % self.every_n_epochs == 0 and worker_role(self.model)[0]:
             self.write_summaries(epoch)
 
@@ -125,12 +181,28 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
             self._writer = None
 
     # ---------------------------------------------------------------- write
+    def _model_code_counts(self):
+        """The code counts so far of the model's `CodebookUsage` metric for
+        its quantizer (None without one)."""
+        from vq_zoo.metrics.codebook_usage import CodebookUsage
+
+        quantizer = getattr(self.model, "quantizer", None)
+        if self.sample is None or quantizer is None:
+            return None
+        usage = [
+            m for m in self.model.metrics
+            if isinstance(m, CodebookUsage) and m.num_embeddings == quantizer.num_embeddings
+        ]
+        if len(usage) != 1:
+            return None
+        return np.asarray(usage[0].counts, np.float64)
+
     def write_summaries(self, step):
-        """Writes every extra at `step` now (also usable outside `fit`)."""
+        """Writes every extra at `step` now. Also usable outside `fit`: the
+        projector's counts are then the last epoch's of the last `fit`, or,
+        before any, the model's `CodebookUsage` counts as they are."""
         import tensorflow as tf
 
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(self.run_dir)
         model = self.model
         x = self.sample
         if x is not None:
@@ -138,6 +210,16 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
             codes = np.asarray(model.encode(x)).reshape(-1)
             num_embeddings = model.quantizer.num_embeddings
             counts = np.bincount(codes, minlength=num_embeddings).astype(np.float64)
+            epoch_counts = self._epoch_counts
+            if epoch_counts is None:
+                epoch_counts = self._model_code_counts()
+            if epoch_counts is None:  # a model without `CodebookUsage`
+                epoch_counts = counts
+            # The projector's files first: when the run's event file appears
+            # in TensorBoard, its projector config is already there.
+            self._write_projector(np.asarray(model.quantizer.codebook), epoch_counts)
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.run_dir)
         with self._writer.as_default(step=int(step)):
             if x is not None:
                 tf.summary.image(
@@ -155,8 +237,6 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
                     description="Samples of the prior, decoded.",
                 )
         self._writer.flush()
-        if x is not None:
-            self._write_projector(np.asarray(model.quantizer.codebook), counts, step)
 
     def _paired_grid(self, originals, reconstructions):
         rows = []
@@ -186,34 +266,32 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
             ),
         )
 
-    def _write_projector(self, codebook, counts, step):
-        import tensorflow as tf
+    def _write_projector(self, codebook, counts):
         from google.protobuf import text_format
         from tensorboard.plugins import projector
 
-        if self._checkpoints is None:
-            self._codebook = tf.Variable(codebook, trainable=False)
-            # The projector finds the latest checkpoint through the
-            # `checkpoint` state file the manager keeps, relative to the run
-            # directory, so the log directory can be moved.
-            self._checkpoints = tf.train.CheckpointManager(
-                tf.train.Checkpoint(codebook=self._codebook),
-                self.run_dir,
-                max_to_keep=1,
-                checkpoint_name="codebook.ckpt",
-            )
-        self._codebook.assign(codebook)
-        lines = ["index\tcount"] + [f"{i}\t{int(c)}" for i, c in enumerate(counts)]
+        os.makedirs(self.run_dir, exist_ok=True)
+        num_embeddings, embedding_dim = codebook.shape
+        # 9 significant digits: every float32 reads back exactly.
+        rows = ["\t".join(f"{v:.9g}" for v in row) for row in codebook.astype(np.float32)]
         write_atomic(
-            os.path.join(self.run_dir, "codebook_metadata.tsv"),
+            os.path.join(self.run_dir, PROJECTOR_TENSOR_FILE),
+            ("\n".join(rows) + "\n").encode(),
+        )
+        lines = ["\t".join(PROJECTOR_METADATA_HEADER)] + [
+            f"{i}\t{int(c)}\t{'alive' if c > 0 else 'dead'}" for i, c in enumerate(counts)
+        ]
+        write_atomic(
+            os.path.join(self.run_dir, PROJECTOR_METADATA_FILE),
             ("\n".join(lines) + "\n").encode(),
         )
         config = projector.ProjectorConfig()
         embedding = config.embeddings.add()
         embedding.tensor_name = PROJECTOR_TENSOR_NAME
-        embedding.metadata_path = "codebook_metadata.tsv"
+        embedding.tensor_shape.extend([num_embeddings, embedding_dim])
+        embedding.tensor_path = PROJECTOR_TENSOR_FILE
+        embedding.metadata_path = PROJECTOR_METADATA_FILE
         write_atomic(
             os.path.join(self.run_dir, "projector_config.pbtxt"),
             text_format.MessageToString(config).encode(),
         )
-        self._checkpoints.save(checkpoint_number=int(step))
