@@ -5,3 +5,4 @@ from vq_zoo.layers.vector_quantizer_ema import VectorQuantizerEMA
 from vq_zoo.layers.causal_gated_block import CausalGatedBlock
 from vq_zoo.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from vq_zoo.layers.masked_conv2d import MaskedConv2D
+from vq_zoo.layers.causal_self_attention import CausalSelfAttention

@@ -1,6 +1,7 @@
 """The 1D causal gated block (WaveNet style) for sequences of codes."""
 
 import keras
+from keras import ops
 
 from vq_zoo.layers.gated_pixelcnn_block import gate
 
@@ -146,6 +147,78 @@ class CausalGatedBlock(keras.layers.Layer):
     def call(self, x, condition=None, local_condition=None):
         pre = self.causal_conv(x) + self.condition_terms(condition, local_condition)
         return self.gated_output(x, pre)
+
+    # ---------------------------------------------------------- stepping
+    @property
+    def queue_length(self):
+        """Past inputs the block keeps while stepping: `dilation_rate *
+        (kernel_size - 1)`."""
+        return self.dilation_rate * (self.kernel_size - 1)
+
+    def initial_state(self, batch_size, condition=None, dtype=None):
+        """The block's cache before the first step (Fast WaveNet's queue).
+
+        Args:
+            batch_size: int or scalar tensor.
+            condition: `(batch, condition_dim)` global condition, or None;
+                its projection is computed here once.
+            dtype: dtype of the queue. Defaults to the compute dtype.
+
+        Returns:
+            A dict: `"queue"`, `(batch, queue_length, filters)`, the last
+            `queue_length` inputs in a ring indexed by time (zeros before
+            the start), and with a global condition its projection
+            `"global_term"`, `(batch, 2 * filters)`.
+        """
+        dtype = dtype or self.compute_dtype
+        state = {"queue": ops.zeros((batch_size, self.queue_length, self.filters), dtype)}
+        if self.condition_dim is not None:
+            if condition is None:
+                raise ValueError(
+                    f"This block was built with `condition_dim`={self.condition_dim}; "
+                    "pass `condition`."
+                )
+            state["global_term"] = ops.cast(self.global_condition(condition), dtype)
+        return state
+
+    def step(self, inputs, state, index, local_condition=None):
+        """One time step: the output of `call` at `index` from the input at
+        `index` and the cached past inputs, in `O(kernel_size)` work whatever
+        the dilation (Paine et al. 2016).
+
+        Args:
+            inputs: `(batch, filters)`, the input at time `index`.
+            state: the block's cache (`initial_state`, then each step's).
+            index: int scalar, the time step (0, 1, 2, ... in order).
+            local_condition: `(batch, local_condition_dim)`, the local
+                condition at `index`; required with `local_condition_dim`.
+
+        Returns:
+            `((out, skip), state)`, outputs `(batch, filters)`.
+        """
+        queue = state["queue"]
+        dtype = queue.dtype
+        inputs = ops.cast(inputs, dtype)
+        k, d, length = self.kernel_size, self.dilation_rate, self.queue_length
+        kernel = ops.cast(self.causal_conv.kernel, dtype)
+        pre = ops.matmul(inputs, kernel[k - 1]) + ops.cast(self.causal_conv.bias, dtype)
+        if length:
+            # Tap m sees time index - (k - 1 - m) * d, kept at that time mod
+            # length; times before 0 land on slots not yet written (zeros).
+            times = index - (k - 1 - ops.arange(k - 1, dtype="int32")) * d
+            past = ops.take(queue, times % length, axis=1)
+            pre = pre + ops.einsum("bkc,kco->bo", past, kernel[: k - 1])
+            queue = ops.slice_update(queue, (0, index % length, 0), inputs[:, None])
+        if "global_term" in state:
+            pre = pre + state["global_term"]
+        if self.local_condition_dim is not None:
+            if local_condition is None:
+                raise ValueError(
+                    "This block was built with `local_condition_dim`="
+                    f"{self.local_condition_dim}; pass `local_condition`."
+                )
+            pre = pre + ops.cast(self.local_condition(local_condition), dtype)
+        return self.gated_output(inputs, pre), dict(state, queue=queue)
 
     def compute_output_shape(self, input_shape, *args, **kwargs):
         shape = tuple(input_shape)

@@ -17,6 +17,14 @@ def shift_down(x):
     return ops.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
 
 
+def _term_at(term, index, axis):
+    """`term` at `index` along `axis`, or its only entry there (a global
+    term is broadcast over the grid: size 1 on the grid axes)."""
+    if term.shape[axis] == 1:
+        index = 0
+    return ops.take(term, index, axis=axis)
+
+
 @keras.saving.register_keras_serializable(package="vq_zoo")
 class GatedPixelCNNBlock(keras.layers.Layer):
     """One gated PixelCNN layer with a vertical and a horizontal stack.
@@ -196,6 +204,133 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         if self.mask_type == "B":
             h_out = h_out + h
         return v_out, h_out, skip
+
+    # ---------------------------------------------------------- stepping
+    def initial_state(
+        self, batch_size, width, condition=None, spatial_condition=None, dtype=None
+    ):
+        """The block's cache before the first position of a map.
+
+        Args:
+            batch_size: int or scalar tensor.
+            width: int, width of the maps.
+            condition: `(batch, condition_dim)` or None.
+            spatial_condition: `(batch, height, width, spatial_condition_dim)`
+                or None.
+            dtype: dtype of the buffers. Defaults to the compute dtype.
+
+        Returns:
+            A dict of tensors: `"window"`, the last `kernel_size // 2 + 1`
+            rows of the vertical stack's input (zero-padded left and right);
+            `"row"`, the horizontal stack's inputs on the current row (left
+            padded); `"link"`, the vertical stack's contribution to the
+            current row's horizontal pre-activations; and, with conditioning,
+            `"v_term"` and `"h_term"`, computed here once.
+        """
+        if not self.built:
+            raise ValueError(
+                "GatedPixelCNNBlock.initial_state needs a built block: call it "
+                "on an input first."
+            )
+        dtype = dtype or self.compute_dtype
+        pad = self.kernel_size // 2
+        channels = self.vertical_conv.kernel.shape[2]
+        state = {
+            "window": ops.zeros(
+                (batch_size, pad + 1, width + 2 * pad, channels), dtype
+            ),
+            "row": ops.zeros((batch_size, width + pad, channels), dtype),
+            # Row 0 sees no row above: the shifted-down vertical stack is 0.
+            "link": ops.broadcast_to(
+                ops.cast(self.vertical_to_horizontal.bias, dtype),
+                (batch_size, width, 2 * self.filters),
+            ),
+        }
+        v_term, h_term = self.condition_terms(condition, spatial_condition)
+        if self.vertical_output and ops.is_tensor(v_term):
+            state["v_term"] = ops.cast(v_term, dtype)
+        if ops.is_tensor(h_term):
+            state["h_term"] = ops.cast(h_term, dtype)
+        return state
+
+    def step_row(self, v_row, state, row):
+        """Advances the vertical stack by one complete row.
+
+        Args:
+            v_row: `(batch, width, channels)`, the vertical stack's input on
+                row `row` (the codes' embeddings for the first block, the
+                previous block's `v_out` row otherwise).
+            state: the block's cache.
+            row: int scalar, the index of `v_row`.
+
+        Returns:
+            `(v_out_row, state)`: the vertical output on `row` (None when
+            `vertical_output=False`) and the cache, whose `"link"` now serves
+            the horizontal steps of row `row + 1`.
+        """
+        pad = self.kernel_size // 2
+        dtype = state["window"].dtype
+        v_row = ops.cast(v_row, dtype)
+        padded = ops.pad(v_row, [[0, 0], [pad, pad], [0, 0]])[:, None]
+        window = ops.concatenate([state["window"][:, 1:], padded], axis=1)
+        # Rows below the centre are masked: only the top pad + 1 rows count.
+        kernel = ops.cast(self.vertical_conv.masked_kernel()[: pad + 1], dtype)
+        v_pre = ops.conv(window, kernel, padding="valid")[:, 0]
+        v_pre = v_pre + ops.cast(self.vertical_conv.bias, dtype)
+        state = dict(state, window=window, link=self.vertical_to_horizontal(v_pre))
+        v_out = None
+        if self.vertical_output:
+            if "v_term" in state:
+                v_pre = v_pre + _term_at(state["v_term"], row, axis=1)
+            v_out = gate(v_pre)
+        return v_out, state
+
+    def step(self, inputs, state, index):
+        """The horizontal stack at one position, in raster order.
+
+        Args:
+            inputs: `(batch, channels)`. A type `"B"` block takes its input
+                at position `index`; a type `"A"` block, whose output never
+                sees its own position, takes the input at the position before
+                (`index - 1`, the code just drawn; ignored at a row's start).
+            state: the block's cache, whose `"link"` is that of the current
+                row (see `step_row`).
+            index: int scalar, the flat raster position `row * width + col`.
+
+        Returns:
+            `((h_out, skip), state)`, each output `(batch, filters)`: the
+            full `call`'s `h_out` and `skip` at `index`.
+        """
+        pad = self.kernel_size // 2
+        buffer = state["row"]
+        dtype = buffer.dtype
+        width = buffer.shape[1] - pad
+        row, col = index // width, index % width
+        inputs = ops.cast(inputs, dtype)
+        kernel = ops.cast(self.horizontal_conv.masked_kernel()[0], dtype)
+        if self.mask_type == "A":
+            # The input at col - 1 enters the buffer (at a row's start it is
+            # the previous row's last input: parked on col 0, never read).
+            slot = pad + ops.maximum(col - 1, 0)
+            buffer = ops.slice_update(buffer, (0, slot, 0), inputs[:, None])
+            taps, kernel = pad, kernel[:pad]
+        else:
+            buffer = ops.slice_update(buffer, (0, col + pad, 0), inputs[:, None])
+            taps, kernel = pad + 1, kernel[: pad + 1]
+        pre = ops.cast(self.horizontal_conv.bias, dtype) + ops.take(
+            state["link"], col, axis=1
+        )
+        if taps:
+            batch = buffer.shape[0] or ops.shape(buffer)[0]
+            window = ops.slice(buffer, (0, col, 0), (batch, taps, buffer.shape[-1]))
+            pre = pre + ops.einsum("bkc,kco->bo", window, kernel)
+        if "h_term" in state:
+            pre = pre + _term_at(_term_at(state["h_term"], row, axis=1), col, axis=1)
+        gated = gate(pre)
+        out = self.horizontal_output(gated)
+        if self.mask_type == "B":
+            out = out + inputs
+        return (out, self.skip_output(gated)), dict(state, row=buffer)
 
     def compute_output_shape(self, v_shape, h_shape=None, *args, **kwargs):
         shape = tuple(v_shape[:-1]) + (self.filters,)

@@ -383,34 +383,47 @@ class AutoregressivePrior(PresetMixin, keras.Model):
 
     # ---------------------------------------------------------- sampling
     def _sample_args(self, num, condition, temperature, seed):
-        if not isinstance(num, int) or num < 1:
+        # numpy integers are ints; bools (also ints to Python) are refused.
+        if (
+            not isinstance(num, (int, np.integer))
+            or isinstance(num, (bool, np.bool_))
+            or num < 1
+        ):
             raise ValueError(f"`num` must be an integer >= 1, got {num!r}")
+        num = int(num)
         if not temperature > 0:
             raise ValueError(f"`temperature` must be > 0, got {temperature!r}")
-        if (self.has_condition or self.has_spatial_condition) and condition is None:
+        conditional = self.has_condition or self.has_spatial_condition
+        if conditional and condition is None:
             raise ValueError("This model is conditional: pass `condition`.")
+        if not conditional and condition is not None:
+            raise ValueError(
+                "This prior is unconditional (`condition_dim`, `num_classes` "
+                "and `spatial_condition_shape` are None) but `condition` was "
+                "given."
+            )
         glob, spatial = self._check_condition(condition, num)
         glob, spatial = self._embed_conditions(glob, spatial)
         # Gumbel noise for every position, drawn once: argmax(logits / T + g)
         # is a draw from softmax(logits / T), and both samplers use the same
         # g, so they make identical draws for the same seed.
-        u = keras.random.uniform(
-            (num,) + self.shape + (self.num_embeddings,),
-            minval=np.finfo("float32").tiny, maxval=1.0, seed=seed,
-        )
-        noise = -ops.log(-ops.log(u))
+        from vq_zoo.generation.sampler import gumbel_noise
+
+        noise = gumbel_noise((num,) + self.shape + (self.num_embeddings,), seed)
         return noise, glob, spatial, ops.convert_to_tensor(float(temperature))
 
-    def _compiled(self, name, fn):
-        import tensorflow as tf
+    def _compiled(self, name, fn, jit_compile=False):
+        from vq_zoo.generation.sampler import compile_loop
 
         cache = self.__dict__.setdefault("_sampler_fns", {})
         if name not in cache:
-            cache[name] = tf.function(fn, jit_compile=False, autograph=False)
+            cache[name] = compile_loop(fn, jit_compile=jit_compile)
         return cache[name]
 
     def sample(self, num, condition=None, temperature=1.0, seed=None):
-        """Draws `num` code maps with the cached sampler (one compiled loop).
+        """Draws `num` code maps with the cached sampler: the model's `step`
+        driven by `vq_zoo.generation.sample_with_cache` in one XLA-compiled
+        loop.
 
         Args:
             num: int, number of samples.
@@ -426,7 +439,7 @@ class AutoregressivePrior(PresetMixin, keras.Model):
         noise, glob, spatial, temperature = self._sample_args(
             num, condition, temperature, seed
         )
-        return self._compiled("cached", self._sample_cached)(
+        return self._compiled("cached", self._sample_cached, jit_compile=True)(
             noise, glob, spatial, temperature
         )
 
@@ -449,8 +462,45 @@ class AutoregressivePrior(PresetMixin, keras.Model):
         """Logits from codes and already embedded conditions."""
         raise NotImplementedError
 
-    def _sample_cached(self, noise, condition, spatial, temperature):
+    # ---------------------------------------------------------- stepping
+    def initial_state(self, batch_size, condition=None):
+        """The caches of every layer before the first position, for `step`
+        (the protocol of `vq_zoo.generation.sampler`).
+
+        Args:
+            batch_size: int.
+            condition: as in `sample`, batch `batch_size`; None for an
+                unconditional model. Its projections are computed here once.
+
+        Returns:
+            A nested structure of tensors.
+        """
+        if (self.has_condition or self.has_spatial_condition) and condition is None:
+            raise ValueError("This model is conditional: pass `condition`.")
+        glob, spatial = self._check_condition(condition, batch_size)
+        return self._initial_state(batch_size, *self._embed_conditions(glob, spatial))
+
+    def _initial_state(self, batch_size, condition, spatial):
+        """`initial_state` from already embedded conditions."""
         raise NotImplementedError
+
+    def step(self, prev_codes, state, index):
+        """`(logits, state)` at position `index` (flat, generation order)
+        from the codes drawn at `index - 1`; see `vq_zoo.generation.sampler`."""
+        raise NotImplementedError
+
+    def _sample_cached(self, noise, condition, spatial, temperature):
+        from vq_zoo.generation.sampler import sample_with_cache
+
+        num = noise.shape[0]
+        positions = int(np.prod(self.shape))
+        codes = sample_with_cache(
+            self.step,
+            self._initial_state(num, condition, spatial),
+            ops.reshape(noise, (num, positions, self.num_embeddings)),
+            temperature,
+        )
+        return ops.reshape(codes, (num,) + self.shape)
 
     def _sample_naive(self, noise, condition, spatial, temperature):
         num = ops.shape(noise)[0]

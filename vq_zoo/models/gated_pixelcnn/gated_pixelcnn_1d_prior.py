@@ -138,53 +138,38 @@ class GatedPixelCNN1DPrior(AutoregressivePrior):
             skip = skip + s
         return self._output_head(skip + x)
 
-    def _sample_cached(self, noise, condition, spatial, temperature):
-        num = ops.shape(noise)[0]
-        k = self.kernel_size
-        dtype = self.compute_dtype
-        terms = [b.condition_terms(condition, spatial) for b in self.blocks]
-        pads = [(k - 1) * b.dilation_rate for b in self.blocks]
+    # ---------------------------------------------------------- stepping
+    def _initial_state(self, batch_size, condition, spatial):
+        state = {"blocks": [b.initial_state(batch_size, condition) for b in self.blocks]}
+        if spatial is not None:
+            state["local_condition"] = spatial
+        return state
 
-        def term_at(term, t):
-            if not hasattr(term, "shape"):
-                return term
-            return ops.take(term, t if term.shape[1] > 1 else 0, axis=1)
+    def step(self, prev_codes, state, index):
+        """Logits at step `index` from the code drawn at `index - 1` (see
+        `vq_zoo.generation.sampler`): the shifted input is that code's
+        embedding (zeros at 0), pushed through each block's queue
+        (`CausalGatedBlock.step`) with the local condition at `index`.
 
-        def step(t, state):
-            codes, buffers = state
-            buffers = list(buffers)
-            skip = 0.0
-            for l, block in enumerate(self.blocks):
-                # Buffer index pad + s holds the layer's input at time s.
-                taps = ops.arange(k, dtype="int32") * block.dilation_rate + t
-                window = ops.take(buffers[l], taps, axis=1)
-                pre = (
-                    ops.einsum("bkc,kco->bo", window, block.causal_conv.kernel)
-                    + block.causal_conv.bias
-                    + term_at(terms[l], t)
-                )
-                out, s = block.gated_output(window[:, k - 1], pre)
-                skip = skip + s
-                if l + 1 < len(self.blocks):
-                    buffers[l + 1] = ops.slice_update(
-                        buffers[l + 1], (0, pads[l + 1] + t, 0), out[:, None, :]
-                    )
-            logits = ops.cast(self._output_head(skip + out), "float32")
-            scores = logits / temperature + ops.take(noise, t, axis=1)
-            code = ops.cast(ops.argmax(scores, axis=-1), "int32")
-            codes = ops.slice_update(codes, (0, t), code[:, None])
-            # The next step's first-layer input is this code's embedding.
-            buffers[0] = ops.slice_update(
-                buffers[0], (0, pads[0] + t + 1, 0), self.code_embedding(code)[:, None, :]
-            )
-            return codes, buffers
+        Args:
+            prev_codes: int32 `(batch,)`, the codes at `index - 1`.
+            state: from `initial_state` or the previous step.
+            index: int32 scalar.
 
-        buffers = [
-            ops.zeros((num, pad + self.length + 1, self.filters), dtype) for pad in pads
-        ]
-        codes = ops.zeros((num, self.length), "int32")
-        codes, _ = ops.fori_loop(0, self.length, step, (codes, buffers))
-        return codes
+        Returns:
+            `(logits, state)`, logits `(batch, num_embeddings)`.
+        """
+        x = self.code_embedding(prev_codes)
+        x = ops.where(ops.greater(index, 0), x, ops.zeros_like(x))
+        local = state.get("local_condition")
+        if local is not None:
+            local = ops.take(local, index, axis=1)
+        blocks = list(state["blocks"])
+        skip = 0.0
+        for l, block in enumerate(self.blocks):
+            (x, s), blocks[l] = block.step(x, blocks[l], index, local)
+            skip = skip + s
+        return self._output_head(skip + x), dict(state, blocks=blocks)
 
     def get_config(self):
         config = super().get_config()

@@ -3,8 +3,9 @@
 import keras
 from keras import ops
 
+from vq_zoo.layers.causal_self_attention import CausalSelfAttention
 from vq_zoo.layers.gated_pixelcnn_block import GatedPixelCNNBlock
-from vq_zoo.layers.gated_pixelcnn_block import gate
+from vq_zoo.layers.residual_stack import ResidualStack
 from vq_zoo.models.gated_pixelcnn.autoregressive_prior import AutoregressivePrior
 
 
@@ -90,6 +91,11 @@ class GatedPixelCNNPrior(AutoregressivePrior):
         num_classes=None,
         spatial_condition_shape=None,
         spatial_condition_classes=None,
+        conditioning_layers=None,
+        attention_every=None,
+        num_heads=4,
+        attention_key_dim=None,
+        dropout=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -111,6 +117,26 @@ class GatedPixelCNNPrior(AutoregressivePrior):
             )
         if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"`kernel_size` must be an odd int >= 1, got {kernel_size!r}")
+        for name, value, lower in [
+            ("conditioning_layers", conditioning_layers, 0),
+            ("attention_every", attention_every, 1),
+            ("attention_key_dim", attention_key_dim, 1),
+        ]:
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < lower
+            ):
+                raise ValueError(
+                    f"`{name}` must be None or an integer >= {lower}, got {value!r}"
+                )
+        if not isinstance(num_heads, int) or isinstance(num_heads, bool) or num_heads < 1:
+            raise ValueError(f"`num_heads` must be an integer >= 1, got {num_heads!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}")
+        if conditioning_layers and spatial_condition_shape is None:
+            raise ValueError(
+                "`conditioning_layers` needs a spatial condition "
+                "(`spatial_condition_shape`)."
+            )
         output_filters = 2 * filters if output_filters is None else output_filters
         if not isinstance(output_filters, int) or output_filters < 1:
             raise ValueError(
@@ -143,116 +169,131 @@ class GatedPixelCNNPrior(AutoregressivePrior):
         ]
         self.output_hidden = keras.layers.Dense(output_filters, name="output_hidden")
         self.output_logits = keras.layers.Dense(num_embeddings, name="output_logits")
+        # VQ-VAE-2's options, created after the layers above so that the
+        # variables of configs without them keep their names and order.
+        self.conditioning_layers = conditioning_layers
+        self.attention_every = attention_every
+        self.num_heads = num_heads
+        self.attention_key_dim = attention_key_dim
+        self.dropout = float(dropout)
+        self.conditioning_stack = None
+        if conditioning_layers and self.block_spatial_dim is not None:
+            self.conditioning_stack = ResidualStack(
+                self.block_spatial_dim, conditioning_layers, self.block_spatial_dim,
+                name="conditioning_stack",
+            )
+        self._attention_after = {}
+        self.attention_layers = []
+        if attention_every is not None:
+            for l in range(attention_every - 1, num_layers, attention_every):
+                self._attention_after[l] = len(self.attention_layers)
+                self.attention_layers.append(
+                    CausalSelfAttention(
+                        num_heads,
+                        attention_key_dim or max(1, filters // num_heads),
+                        dropout=self.dropout,
+                        name=f"attention{len(self.attention_layers)}",
+                    )
+                )
+        self.block_dropout = (
+            keras.layers.Dropout(self.dropout, name="block_dropout")
+            if self.dropout > 0
+            else None
+        )
         self._make_trackers()
         self.build()
 
     # ---------------------------------------------------------- forward
+    def _condition_stack(self, spatial):
+        if spatial is None or self.conditioning_stack is None:
+            return spatial
+        return self.conditioning_stack(spatial)
+
     def _logits_from_embedded(self, codes, condition, spatial, training=None):
         x = self.code_embedding(codes)
+        spatial = self._condition_stack(spatial)
         v = h = x
         skip = 0.0
-        for block in self.blocks:
+        for l, block in enumerate(self.blocks):
             v, h, s = block(v, h, condition, spatial)
             skip = skip + s
+            if self.block_dropout is not None:
+                h = self.block_dropout(h, training=training)
+            a = self._attention_after.get(l)
+            if a is not None:
+                h = h + self.attention_layers[a](h, training=training)
         # The head sees the skips and the last horizontal stack's output.
         return self._output_head(skip + h)
 
-    # ---------------------------------------------------------- sampling
-    def _sample_cached(self, noise, condition, spatial, temperature):
-        height, width = self.shape
-        num = ops.shape(noise)[0]
-        pad = self.kernel_size // 2
-        filters = self.filters
-        dtype = self.compute_dtype
+    # ---------------------------------------------------------- stepping
+    def _initial_state(self, batch_size, condition, spatial):
+        spatial = self._condition_stack(spatial)
+        width = self.shape[1]
+        return {
+            # The current row's codes so far: the vertical stacks take a
+            # complete row.
+            "row_codes": ops.zeros((batch_size, width), "int32"),
+            "blocks": [
+                b.initial_state(batch_size, width, condition, spatial)
+                for b in self.blocks
+            ],
+            "attention": [
+                a.initial_state(batch_size, self.shape[0] * width)
+                for a in self.attention_layers
+            ],
+        }
 
-        # Everything that does not depend on the codes, computed once.
-        terms = [b.condition_terms(condition, spatial) for b in self.blocks]
-        vertical_kernels = [
-            b.vertical_conv.masked_kernel()[: pad + 1] for b in self.blocks
-        ]
-        horizontal_kernels = [
-            b.horizontal_conv.masked_kernel()[0, : pad + 1] for b in self.blocks
-        ]
+    def step(self, prev_codes, state, index):
+        """Logits at raster position `index` from the code drawn at
+        `index - 1` (see `vq_zoo.generation.sampler`).
 
-        def term_at(term, i=None, j=None):
-            # A global term is (num, 1, 1, c), a spatial one (num, H, W, c).
-            if not ops.is_tensor(term) and not hasattr(term, "shape"):
-                return term
-            if i is not None:
-                term = ops.take(term, i if term.shape[1] > 1 else 0, axis=1)
-            if j is not None:
-                term = ops.take(term, j if term.shape[-2] > 1 else 0, axis=-2)
-            return term
+        At a row's start the finished row goes through every block's vertical
+        stack (`GatedPixelCNNBlock.step_row`); then each block's horizontal
+        stack (`GatedPixelCNNBlock.step`) and each attention layer
+        (`CausalSelfAttention.step`) advance by one position.
 
-        def pixel(i, j, state):
-            codes, rows, links = state
-            skip = 0.0
-            new_rows = list(rows)
-            for l, block in enumerate(self.blocks):
-                window = ops.slice(
-                    new_rows[l], (0, j, 0), (num, pad + 1, new_rows[l].shape[-1])
-                )
-                pre = (
-                    ops.einsum("bkc,kco->bo", window, horizontal_kernels[l])
-                    + ops.cast(block.horizontal_conv.bias, dtype)
-                    + ops.take(links[l], j, axis=1)
-                    + term_at(terms[l][1], i, j)
-                )
-                g = gate(pre)
-                skip = skip + block.skip_output(g)
-                out = block.horizontal_output(g)
-                if block.mask_type == "B":
-                    out = out + window[:, pad]
-                if l + 1 < len(self.blocks):
-                    new_rows[l + 1] = ops.slice_update(
-                        new_rows[l + 1], (0, j + pad, 0), out[:, None, :]
-                    )
-            logits = ops.cast(self._output_head(skip + out), "float32")
-            scores = logits / temperature + ops.take(
-                ops.take(noise, i, axis=1), j, axis=1
-            )
-            code = ops.cast(ops.argmax(scores, axis=-1), "int32")
-            codes = ops.slice_update(codes, (0, i, j), code[:, None, None])
-            new_rows[0] = ops.slice_update(
-                new_rows[0], (0, j + pad, 0), self.code_embedding(code)[:, None, :]
-            )
-            return codes, new_rows, links
+        Args:
+            prev_codes: int32 `(batch,)`, the codes at `index - 1` (ignored
+                at 0).
+            state: from `initial_state` or the previous step.
+            index: int32 scalar, `row * width + col`.
 
-        def advance_vertical(i, codes, windows):
-            # Row i is complete: push it through the vertical stacks and
-            # return the links the horizontal stacks use on row i + 1.
-            x = self.code_embedding(ops.take(codes, i, axis=1))
-            new_windows, links = [], []
-            for l, block in enumerate(self.blocks):
-                x = ops.pad(x, [[0, 0], [pad, pad], [0, 0]])[:, None]
-                window = ops.concatenate([windows[l][:, 1:], x], axis=1)
-                new_windows.append(window)
-                v_pre = ops.conv(window, vertical_kernels[l], padding="valid")[:, 0]
-                v_pre = v_pre + ops.cast(block.vertical_conv.bias, dtype)
-                links.append(block.vertical_to_horizontal(v_pre))
-                x = gate(v_pre + term_at(terms[l][0], i))
-            return new_windows, links
-
-        def row(i, state):
-            codes, windows, rows, links = state
-            codes, rows, links = ops.fori_loop(
-                0, width, lambda j, s: pixel(i, j, s), (codes, rows, links)
-            )
-            windows, links = advance_vertical(i, codes, windows)
-            return codes, windows, rows, links
-
-        zeros_row = ops.zeros((num, width, 2 * filters), dtype)
-        links = [b.vertical_to_horizontal(zeros_row) for b in self.blocks]
-        windows = [
-            ops.zeros((num, pad + 1, width + 2 * pad, filters), dtype)
-            for _ in self.blocks
-        ]
-        rows = [ops.zeros((num, width + pad, filters), dtype) for _ in self.blocks]
-        codes = ops.zeros((num, height, width), "int32")
-        codes, _, _, _ = ops.fori_loop(
-            0, height, row, (codes, windows, rows, links)
+        Returns:
+            `(logits, state)`, logits `(batch, num_embeddings)`.
+        """
+        width = self.shape[1]
+        row, col = index // width, index % width
+        row_codes = ops.slice_update(
+            state["row_codes"], (0, (col - 1) % width), prev_codes[:, None]
         )
-        return codes
+        blocks = list(state["blocks"])
+
+        def advance():
+            v = self.code_embedding(row_codes)
+            out = []
+            for block, block_state in zip(self.blocks, blocks):
+                v, block_state = block.step_row(v, block_state, row - 1)
+                out.append(block_state)
+            return out
+
+        blocks = ops.cond(
+            ops.logical_and(ops.equal(col, 0), ops.greater(row, 0)),
+            advance,
+            lambda: blocks,
+        )
+        attention = list(state["attention"])
+        # A type-A first block takes the previous position's input.
+        h = self.code_embedding(prev_codes)
+        skip = 0.0
+        for l, block in enumerate(self.blocks):
+            (h, s), blocks[l] = block.step(h, blocks[l], index)
+            skip = skip + s
+            a = self._attention_after.get(l)
+            if a is not None:
+                out, attention[a] = self.attention_layers[a].step(h, attention[a], index)
+                h = h + out
+        logits = self._output_head(skip + h)
+        return logits, {"row_codes": row_codes, "blocks": blocks, "attention": attention}
 
     # ---------------------------------------------------------- config
     def get_config(self):
@@ -266,6 +307,11 @@ class GatedPixelCNNPrior(AutoregressivePrior):
                 "kernel_size": self.kernel_size,
                 "output_filters": self.output_filters,
                 **self._conditioning_config(),
+                "conditioning_layers": self.conditioning_layers,
+                "attention_every": self.attention_every,
+                "num_heads": self.num_heads,
+                "attention_key_dim": self.attention_key_dim,
+                "dropout": self.dropout,
             }
         )
         return config
