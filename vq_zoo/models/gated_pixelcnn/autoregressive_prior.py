@@ -11,8 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from vq_zoo.models.preset_mixin import PresetMixin
-from vq_zoo.utils.distribute import loss_scale_for_replicas
+from vq_zoo.models.task import Task
 
 METRIC_NAMES = ("loss", "nats_per_code", "bits_per_code")
 
@@ -48,7 +47,7 @@ def _check_int_range(x, upper, name):
         return tf.identity(x)
 
 
-class AutoregressivePrior(PresetMixin, keras.Model):
+class AutoregressivePrior(Task):
     """Base of `GatedPixelCNNPrior` and `GatedPixelCNN1DPrior`.
 
     Subclasses create `self.code_embedding`, their blocks and the output
@@ -71,6 +70,9 @@ class AutoregressivePrior(PresetMixin, keras.Model):
     """
 
     rank = None  # 1 or 2, set by the subclass
+    # An autoregressive model over integer targets: `VQVAE` teacher-forces
+    # such a decoder in training and samples it in `decode`.
+    autoregressive = True
 
     def _init_conditioning(
         self,
@@ -337,49 +339,22 @@ class AutoregressivePrior(PresetMixin, keras.Model):
             )
         )
 
-    def _record(self, nats):
-        self.trackers["loss"].update_state(nats)
-        self.trackers["nats_per_code"].update_state(nats)
-        self.trackers["bits_per_code"].update_state(nats / math.log(2.0))
-        return {m.name: m.result() for m in self.metrics}
-
-    def train_step(self, data):
-        import tensorflow as tf
-
+    def compute_loss_terms(self, data, training):
         codes, condition, spatial = self._unpack(data)
-        with tf.GradientTape() as tape:
-            logits = self._logits(codes, condition, spatial, training=True)
-            nats = self._cross_entropy(codes, logits)
-            loss = nats
-            if self.losses:
-                loss = loss + ops.sum(ops.stack(self.losses))
-            # Gradients are summed across replicas: scale each replica's mean
-            # loss to its share of the global batch.
-            scaled = self.optimizer.scale_loss(loss * loss_scale_for_replicas())
-        weights = self.trainable_weights
-        # Embedding gradients are IndexedSlices whose size differs between
-        # replicas; dense gradients all-reduce the same way on every strategy.
-        grads = [
-            tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
-            for g in tape.gradient(scaled, weights)
-        ]
-        self.optimizer.apply_gradients(zip(grads, weights))
-        return self._record(nats)
-
-    def test_step(self, data):
-        codes, condition, spatial = self._unpack(data)
-        logits = self._logits(codes, condition, spatial, training=False)
-        return self._record(self._cross_entropy(codes, logits))
+        logits = self._logits(codes, condition, spatial, training=training)
+        nats = self._cross_entropy(codes, logits)
+        scalars = {
+            "loss": nats,
+            "nats_per_code": nats,
+            "bits_per_code": nats / math.log(2.0),
+        }
+        return scalars, {}
 
     def predict_step(self, data):
         return self._logits(*self._unpack(data), training=False)
 
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
     def _make_trackers(self):
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
+        self._init_trackers(METRIC_NAMES)
 
     # ---------------------------------------------------------- sampling
     def _sample_args(self, num, condition, temperature, seed):

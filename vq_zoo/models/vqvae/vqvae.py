@@ -1,30 +1,47 @@
-"""The VQ-VAE model: encoder, vector quantiser, decoder, and its training step."""
+"""The VQ-VAE model: encoder, vector quantiser and a decoder that may be
+autoregressive and conditioned."""
+
 
 import keras
+import numpy as np
 from keras import ops
 
 from vq_zoo import likelihoods
-from vq_zoo.layers.base_vector_quantizer import BaseVectorQuantizer
-from vq_zoo.metrics.codebook_usage import CodebookUsage
-from vq_zoo.models.preset_mixin import PresetMixin
+from vq_zoo.models.quantized_model import QuantizedModel
 from vq_zoo.models.vqvae.vqvae_image_decoder import VQVAEImageDecoder
 from vq_zoo.models.vqvae.vqvae_image_encoder import VQVAEImageEncoder
-from vq_zoo.utils.distribute import loss_scale_for_replicas
+
 
 def _resolve_likelihood(likelihood, data_variance):
     """`"mse"` means MSE divided by `data_variance`; anything else goes to
-    `likelihoods.get`."""
+    `likelihoods.get`. Returns `(likelihood, data_variance)`, the variance
+    read back from an MSE likelihood instance (one source of truth)."""
     if isinstance(likelihood, str) and likelihood == "mse":
-        return likelihoods.MeanSquaredError(data_variance)
-    return likelihoods.get(likelihood)
+        return likelihoods.MeanSquaredError(data_variance), float(data_variance)
+    likelihood = likelihoods.get(likelihood)
+    if isinstance(likelihood, likelihoods.MeanSquaredError):
+        if data_variance not in (None, 1.0) and float(data_variance) != likelihood.data_variance:
+            raise ValueError(
+                f"`data_variance`={data_variance} disagrees with the likelihood's "
+                f"MeanSquaredError(data_variance={likelihood.data_variance}); "
+                "give it once."
+            )
+        return likelihood, likelihood.data_variance
+    return likelihood, 1.0 if data_variance is None else float(data_variance)
 
 
-LOSS_NAMES = ("loss", "reconstruction_loss", "codebook_loss", "commitment_loss")
+def _is_float(dtype):
+    return keras.backend.standardize_dtype(dtype).startswith(("float", "bfloat"))
+
+
+def _is_int(dtype):
+    return keras.backend.standardize_dtype(dtype).startswith(("int", "uint"))
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
-class VQVAE(PresetMixin, keras.Model):
-    """Vector-quantised variational autoencoder with its own `train_step`.
+class VQVAE(QuantizedModel):
+    """Vector-quantised variational autoencoder, trained by the shared `Task`
+    step.
 
     `x -> encoder -> z_e -> quantizer -> z_q -> decoder -> p(x | z_q)`. The
     training loss is `reconstruction_loss + codebook_loss + commitment_loss`,
@@ -32,27 +49,52 @@ class VQVAE(PresetMixin, keras.Model):
     the codebook, the commitment term only the encoder, and the reconstruction
     term the decoder and, through the straight-through estimator, the encoder.
 
+    The decoder is either
+        - a layer mapping `z_q` to the likelihood's parameters (the image
+          models), or
+        - an autoregressive prior (`GatedPixelCNNPrior`,
+          `GatedPixelCNN1DPrior`: anything with `autoregressive = True`)
+          over integer targets, teacher-forced in training and sampled by
+          `decode`. `z_q` conditions it locally (`latent_conditioning=
+          "local"`: its `spatial_condition`, upsampled to the targets'
+          resolution, as WaveNet's codes) or globally (`"global"`: `z_q`
+          flattened into its condition vector, as DeepMind Lab's second
+          stage, whose 3 codes condition a PixelCNN over 21x21 codes). A
+          decoder with a global condition of its own (speaker, action,
+          label) takes it from `(x, condition)` batches in `fit` and from
+          `condition=` in `decode`. The targets are `x` itself for integer
+          inputs, or `likelihood.targets(x)` (e.g. mu-law ints of audio).
+
+    With `input_classes=K` the inputs are integers in `[0, K)` (the codes of
+    another model, embedded by the encoder), e.g. the second stage of the
+    DeepMind Lab model; a plain decoder then needs the `"categorical"`
+    likelihood's K-way logits.
+
     `fit` logs `loss`, `reconstruction_loss`, `codebook_loss`,
-    `commitment_loss`, `perplexity` (of the global batch) and
-    `codebook_usage` (the fraction of codes used so far in the epoch). Under
-    `tf.distribute` each replica's loss is scaled to the global batch, and the
-    quantiser's statistics are all-reduced, so one step on N replicas equals
-    one step on one device with the same global batch.
+    `commitment_loss`, `perplexity` (of the global batch), `codebook_usage`
+    (the fraction of codes used so far in the epoch) and `skipped_updates`.
 
     Shape contract: `call(x)` maps `(batch, *spatial, channels)` to a
-    reconstruction of the same shape; `encode(x)` gives int32 codes
+    reconstruction of the same shape (an autoregressive decoder: its
+    teacher-forced logits); `encode(x)` gives int32 codes
     `(batch, *latent_spatial)`; `decode(codes)` maps them back.
 
     Args:
         encoder: a layer mapping data to `(..., embedding_dim)`.
         quantizer: a `VectorQuantizer` or `VectorQuantizerEMA`.
         decoder: a layer mapping quantised vectors to the likelihood's
-            parameters.
+            parameters, or an autoregressive prior (see above).
         likelihood: `"mse"` (default), another registered name, or a
             `vq_zoo.likelihoods.Likelihood`. MSE is divided by
-            `data_variance`.
+            `data_variance`. Unused by an autoregressive decoder over
+            integer inputs.
         data_variance: float, used when `likelihood="mse"`: the variance of
-            the training data (the paper's CIFAR-10 setup). Defaults to 1.0.
+            the training data (the paper's CIFAR-10 setup). Defaults to 1.0;
+            read from a `MeanSquaredError` instance when one is given.
+        input_classes: None (float inputs) or int K: integer inputs in
+            `[0, K)`.
+        latent_conditioning: `"local"` or `"global"`, how `z_q` reaches an
+            autoregressive decoder. Defaults to `"local"`.
         **kwargs: base `keras.Model` arguments.
 
     Example:
@@ -76,24 +118,79 @@ class VQVAE(PresetMixin, keras.Model):
         decoder,
         likelihood="mse",
         data_variance=1.0,
+        input_classes=None,
+        latent_conditioning="local",
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(quantizer, BaseVectorQuantizer):
+        if input_classes is not None and (
+            isinstance(input_classes, bool)
+            or not isinstance(input_classes, (int, np.integer))
+            or input_classes < 2
+        ):
             raise ValueError(
-                "`quantizer` must be a VectorQuantizer or VectorQuantizerEMA, "
-                f"got {type(quantizer).__name__}"
+                f"`input_classes` must be None or an integer >= 2, got {input_classes!r}"
+            )
+        if latent_conditioning not in ("local", "global"):
+            raise ValueError(
+                "`latent_conditioning` must be 'local' or 'global', got "
+                f"{latent_conditioning!r}"
             )
         self.encoder = encoder
         self.quantizer = quantizer
         self.decoder = decoder
-        self.likelihood = _resolve_likelihood(likelihood, data_variance)
-        self.data_variance = float(data_variance)
-        self.trackers = {
-            name: keras.metrics.Mean(name=name)
-            for name in LOSS_NAMES + ("perplexity",)
-        }
-        self.codebook_usage = CodebookUsage(quantizer.num_embeddings)
+        self.likelihood, self.data_variance = _resolve_likelihood(likelihood, data_variance)
+        self.input_classes = None if input_classes is None else int(input_classes)
+        self.latent_conditioning = latent_conditioning
+        self.autoregressive = bool(getattr(decoder, "autoregressive", False))
+        if self.autoregressive:
+            self._check_autoregressive_decoder()
+        self._init_levels(("codes",), [quantizer])
+
+    def _check_autoregressive_decoder(self):
+        dec = self.decoder
+        if self.latent_conditioning == "local" and not dec.has_spatial_condition:
+            raise ValueError(
+                "An autoregressive decoder with latent_conditioning='local' needs a "
+                "float `spatial_condition_shape` (the quantised latents' shape)."
+            )
+        if self.latent_conditioning == "local" and dec.spatial_condition_classes is not None:
+            raise ValueError(
+                "The decoder's spatial condition must be float latents, not "
+                "`spatial_condition_classes`."
+            )
+        if self.latent_conditioning == "global":
+            if dec.condition_dim is None or dec.num_classes is not None:
+                raise ValueError(
+                    "An autoregressive decoder with latent_conditioning='global' "
+                    "needs a float `condition_dim` (the flattened latents' size) "
+                    "and no `num_classes`."
+                )
+        if self.input_classes is None and not hasattr(self.likelihood, "targets"):
+            raise ValueError(
+                "An autoregressive decoder models integer targets: give "
+                "`input_classes` (integer inputs) or a likelihood with "
+                "`targets(x)` (e.g. mu-law audio)."
+            )
+        if self.input_classes is not None and dec.num_embeddings != self.input_classes:
+            raise ValueError(
+                f"The decoder models {dec.num_embeddings} classes but "
+                f"`input_classes`={self.input_classes}."
+            )
+
+    @property
+    def quantizers(self):
+        return [self.quantizer]
+
+    @property
+    def conditional(self):
+        """Whether the data carry a condition (speaker, action, label) for
+        the decoder: `fit` then takes `(x, condition)` batches."""
+        if not self.autoregressive:
+            return False
+        if self.latent_conditioning == "global":
+            return self.decoder.has_spatial_condition
+        return self.decoder.has_condition
 
     @classmethod
     def image_model(
@@ -125,7 +222,7 @@ class VQVAE(PresetMixin, keras.Model):
             quantizer_cls = VectorQuantizerEMA
         else:
             quantizer_cls = VectorQuantizer
-        lik = _resolve_likelihood(likelihood, data_variance)
+        lik, data_variance = _resolve_likelihood(likelihood, data_variance)
         return cls(
             encoder=VQVAEImageEncoder(
                 num_hiddens, num_residual_layers, num_residual_hiddens,
@@ -158,105 +255,164 @@ class VQVAE(PresetMixin, keras.Model):
                 "VQVAE.build needs every dimension but the batch, got "
                 f"{input_shape}"
             )
-        self._forward(ops.zeros((1,) + input_shape[1:], dtype=self.compute_dtype), False)
+        dtype = "int32" if self.input_classes is not None else self.compute_dtype
+        x = ops.zeros((1,) + input_shape[1:], dtype=dtype)
+        vq = self._quantize_latents(x, False)
+        if not self.autoregressive:
+            self.decoder(vq["quantized"], training=False)
 
-    # ------------------------------------------------------------- forward
-    def _forward(self, x, training):
-        z_e = self.encoder(x, training=training)
-        vq = self.quantizer(z_e, training=training)
-        params = self.decoder(vq["quantized"], training=training)
-        return vq, params
-
-    def _loss_terms(self, x, vq, params):
-        reconstruction_loss = self.likelihood.loss(x, params)
-        loss = reconstruction_loss + vq["codebook_loss"] + vq["commitment_loss"]
-        if self.losses:
-            loss = loss + ops.sum(ops.stack(self.losses))
-        return {
-            "loss": loss,
-            "reconstruction_loss": reconstruction_loss,
-            "codebook_loss": vq["codebook_loss"],
-            "commitment_loss": vq["commitment_loss"],
-        }
-
-    def call(self, inputs, training=None):
-        vq, params = self._forward(inputs, training)
-        return self.likelihood.reconstruct(params)
-
-    @staticmethod
-    def _unpack(data):
-        x = data[0] if isinstance(data, (tuple, list)) else data
-        if isinstance(x, dict):
-            raise ValueError(
-                "VQVAE trains on a tensor of data, or (x,) / (x, y) tuples; got "
-                f"a dict with keys {sorted(x)}: map the dataset to its images."
-            )
-        x = ops.convert_to_tensor(x)
-        if not keras.backend.standardize_dtype(x.dtype).startswith(("float", "bfloat")):
-            raise ValueError(
-                f"VQVAE expects floating-point data (e.g. images scaled to [0, 1]), "
-                f"got dtype {x.dtype}: cast and scale it first."
-            )
-        return x
-
-    def _ensure_built(self, x):
+    def _maybe_build(self, data):
         # A model that only ever runs `train_step` is never `__call__`ed, so
         # Keras would save it unbuilt and drop its weights: build it, eagerly,
         # on the first trace.
         if not self.built:
             import tensorflow as tf
 
+            x, _ = self._unpack(data)
             with tf.init_scope():
                 self.build(tuple(x.shape))
 
-    def _record(self, losses, vq):
-        for name in LOSS_NAMES:
-            self.trackers[name].update_state(losses[name])
-        self.trackers["perplexity"].update_state(vq["perplexity"])
-        self.codebook_usage.update_state(vq["code_counts"])
-        return {m.name: m.result() for m in self.metrics}
+    # ------------------------------------------------------------- inputs
+    def _check_inputs(self, x, where):
+        x = ops.convert_to_tensor(x)
+        dtype = keras.backend.standardize_dtype(x.dtype)
+        if self.input_classes is not None:
+            if not _is_int(dtype):
+                raise ValueError(
+                    f"VQVAE.{where} expects integer inputs in [0, {self.input_classes}) "
+                    f"(`input_classes`), got dtype {dtype}"
+                )
+            from vq_zoo.models.gated_pixelcnn.autoregressive_prior import (
+                _check_int_range,
+            )
 
-    def train_step(self, data):
-        import tensorflow as tf
+            return _check_int_range(x, self.input_classes, "inputs")
+        if not _is_float(dtype):
+            raise ValueError(
+                f"VQVAE.{where} expects floating-point data (e.g. images scaled to "
+                f"[0, 1]), got dtype {dtype}: cast and scale it first (uint8 "
+                "images: x / 255)."
+            )
+        return x
 
-        x = self._unpack(data)
-        self._ensure_built(x)
-        with tf.GradientTape() as tape:
-            vq, params = self._forward(x, training=True)
-            losses = self._loss_terms(x, vq, params)
-            # Gradients are summed across replicas: scale each replica's
-            # mean loss to its share of the global batch.
-            scaled = losses["loss"] * loss_scale_for_replicas()
-            scaled = self.optimizer.scale_loss(scaled)
-        weights = self.trainable_weights
-        grads = tape.gradient(scaled, weights)
-        self.optimizer.apply_gradients(zip(grads, weights))
-        return self._record(losses, vq)
+    def _unpack(self, data):
+        if isinstance(data, (tuple, list)):
+            x = data[0]
+            condition = data[1] if len(data) > 1 and self.conditional else None
+        else:
+            x, condition = data, None
+        if isinstance(x, dict):
+            raise ValueError(
+                "VQVAE trains on a tensor of data, or (x,) / (x, condition) tuples; "
+                f"got a dict with keys {sorted(x)}: map the dataset to its inputs."
+            )
+        if self.conditional and condition is None:
+            raise ValueError(
+                "This VQVAE's decoder is conditional (speaker, action, label): "
+                "give (x, condition) batches."
+            )
+        return self._check_inputs(x, "fit"), condition
 
-    def test_step(self, data):
-        x = self._unpack(data)
-        self._ensure_built(x)
-        vq, params = self._forward(x, training=False)
-        return self._record(self._loss_terms(x, vq, params), vq)
+    # ------------------------------------------------------------- forward
+    def _quantize_latents(self, x, training):
+        if self.input_classes is None:
+            x = ops.cast(x, self.compute_dtype)
+        z_e = self.encoder(x, training=training)
+        return self.quantizer(z_e, training=training)
+
+    def _decoder_inputs(self, z_q, condition):
+        """The decoder's conditioning dict from the latents and the data's
+        condition."""
+        if self.latent_conditioning == "global":
+            flat = ops.reshape(z_q, (ops.shape(z_q)[0], -1))
+            inputs = {"condition": ops.cast(flat, "float32")}
+            if condition is not None:
+                inputs["spatial_condition"] = condition
+            return inputs
+        inputs = {"spatial_condition": ops.cast(z_q, "float32")}
+        if condition is not None:
+            inputs["condition"] = condition
+        return inputs
+
+    def _targets(self, x):
+        if self.input_classes is not None:
+            return ops.cast(x, "int32")
+        return self.likelihood.targets(x)
+
+    def _forward(self, x, training, condition=None):
+        """`(vq, params)`: the quantizer's outputs and the decoder's output
+        (likelihood parameters, or an autoregressive decoder's logits)."""
+        vq = self._quantize_latents(x, training)
+        if not self.autoregressive:
+            return vq, self.decoder(vq["quantized"], training=training)
+        inputs = self._decoder_inputs(vq["quantized"], condition)
+        inputs["codes"] = self._targets(x)
+        return vq, self.decoder(inputs, training=training)
+
+    def _reconstruction_loss(self, x, params):
+        if self.autoregressive:
+            return ops.mean(
+                keras.losses.sparse_categorical_crossentropy(
+                    self._targets(x), ops.cast(params, "float32"), from_logits=True
+                )
+            )
+        recon_shape = tuple(self.likelihood.reconstruct(params).shape[1:])
+        if None not in recon_shape and recon_shape != tuple(x.shape[1:]):
+            raise ValueError(
+                f"The decoder reconstructs data of shape {recon_shape} but the data "
+                f"have shape {tuple(x.shape[1:])}: build the model for the data's "
+                "shape and channels (e.g. `image_model(channels=...)`)."
+            )
+        return self.likelihood.loss(x, params)
+
+    def _loss_terms(self, x, vq, params):
+        return self._vq_scalars(self._reconstruction_loss(x, params), [vq])[0]
+
+    def compute_loss_terms(self, data, training):
+        x, condition = self._unpack(data)
+        vq, params = self._forward(x, training, condition)
+        return self._vq_scalars(self._reconstruction_loss(x, params), [vq])
+
+    def call(self, inputs, training=None):
+        if isinstance(inputs, (tuple, list)):
+            x, condition = self._unpack(inputs)
+        else:
+            x, condition = self._check_inputs(inputs, "call"), None
+        vq, params = self._forward(x, training, condition)
+        return params if self.autoregressive else self.likelihood.reconstruct(params)
 
     def predict_step(self, data):
-        return self(self._unpack(data), training=False)
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values()) + [self.codebook_usage]
+        x, condition = self._unpack(data)
+        vq, params = self._forward(x, False, condition)
+        return params if self.autoregressive else self.likelihood.reconstruct(params)
 
     # ------------------------------------------------------------ codes
-    def encode(self, x):
-        """Maps data to int32 code indices, `(batch, *latent_spatial)`."""
-        x = ops.convert_to_tensor(x)
-        z_e = self.encoder(ops.cast(x, self.compute_dtype), training=False)
-        return self.quantizer.encode(z_e)
+    def encode_levels(self, x):
+        x = self._check_inputs(x, "encode")
+        z_e = self.encoder(
+            x if self.input_classes is not None else ops.cast(x, self.compute_dtype),
+            training=False,
+        )
+        return {"codes": self.quantizer.encode(z_e)}
 
-    def decode(self, indices):
-        """Maps int32 code indices back to data space."""
+    def decode(self, indices, condition=None, seed=None, temperature=1.0):
+        """Maps int32 code indices back to data space. An autoregressive
+        decoder samples (with `condition`, `seed`, `temperature`); its
+        targets are mapped back to data by `likelihood.from_targets` when
+        the inputs are not integers."""
+        (indices,) = self._codes_by_level(indices)
+        indices = ops.convert_to_tensor(indices)
+        if indices.shape[0] == 0:
+            raise ValueError("VQVAE.decode got an empty batch of codes.")
         vectors = self.quantizer.lookup(indices)
-        return self.likelihood.reconstruct(self.decoder(vectors, training=False))
+        if not self.autoregressive:
+            return self.likelihood.reconstruct(self.decoder(vectors, training=False))
+        num = int(vectors.shape[0])
+        cond = self._decoder_inputs(vectors, condition)
+        targets = self.decoder.sample(num, condition=cond, temperature=temperature, seed=seed)
+        if self.input_classes is not None:
+            return targets
+        return self.likelihood.from_targets(targets)
 
     # ------------------------------------------------------------ config
     def get_config(self):
@@ -270,6 +426,10 @@ class VQVAE(PresetMixin, keras.Model):
                 "data_variance": self.data_variance,
             }
         )
+        if self.input_classes is not None:
+            config["input_classes"] = self.input_classes
+        if self.latent_conditioning != "local":
+            config["latent_conditioning"] = self.latent_conditioning
         return config
 
     @classmethod
@@ -278,3 +438,6 @@ class VQVAE(PresetMixin, keras.Model):
         for key in ("encoder", "quantizer", "decoder", "likelihood"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+__all__ = ["VQVAE"]

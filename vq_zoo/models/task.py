@@ -1,0 +1,189 @@
+"""The one training step of vq_zoo: every trainable model is a `Task`."""
+
+import keras
+from keras import ops
+
+from vq_zoo.models.preset_mixin import PresetMixin
+from vq_zoo.utils.distribute import cross_replica_sum
+from vq_zoo.utils.distribute import loss_scale_for_replicas
+
+
+class Task(PresetMixin, keras.Model):
+    """Base class of every trainable model of the package: one `train_step`.
+
+    A subclass says what to minimise and what to report; the base does the
+    rest, once, for all of them: the gradient tape, scaling each replica's
+    loss to its share of the global batch under `tf.distribute` (gradients
+    are summed across replicas), the loss-scale optimizer of
+    `mixed_float16`, dense embedding gradients (so every strategy
+    all-reduces them alike), skipping a step whose loss or gradients are not
+    finite (decided identically on every replica, so the model in memory
+    stays the last good one and `NaNGuard` can stop the run), and the
+    metrics.
+
+    A subclass:
+        - calls `self._init_trackers(names, codebook_usage)` in `__init__`:
+          `names` are the scalars `compute_loss_terms` returns (each logged
+          as a running mean, `"loss"` first), `codebook_usage` maps a metric
+          name to a codebook size (`CodebookUsage` metrics fed with
+          `code_counts`);
+        - implements `compute_loss_terms(data, training)`, returning
+          `(scalars, code_counts)`: a dict with every name of `names`
+          (`scalars["loss"]` is minimised; regularisation losses of the
+          layers are added to it here) and a dict from usage-metric name to
+          per-code counts of the global batch;
+        - may override `_maybe_build(data)` (build on the first batch).
+
+    `compile(loss=...)` and `compile(metrics=...)` are refused with a
+    `ValueError`: the model computes its own loss terms and metrics, and
+    Keras would silently ignore them. `fit` logs every tracker plus
+    `skipped_updates`, the number of steps of the epoch that were not
+    applied because their loss or gradients were not finite.
+    """
+
+    def _init_trackers(self, names, codebook_usage=None):
+        from vq_zoo.metrics.codebook_usage import CodebookUsage
+
+        names = tuple(names)
+        if not names or names[0] != "loss":
+            raise ValueError(f"The first tracked scalar must be 'loss', got {names}")
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.usage_trackers = {
+            name: CodebookUsage(size, name=name)
+            for name, size in (codebook_usage or {}).items()
+        }
+        self.skipped_updates = keras.metrics.Sum(name="skipped_updates")
+
+    # ------------------------------------------------------------ compile
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None,
+                metrics=None, weighted_metrics=None, **kwargs):
+        cls = type(self).__name__
+        if loss is not None or loss_weights is not None:
+            raise ValueError(
+                f"{cls} computes its own loss terms ({', '.join(self.trackers)}) "
+                "and would ignore `compile(loss=...)` / `loss_weights=`; remove "
+                "them (choose the likelihood in the model's constructor)."
+            )
+        if metrics is not None or weighted_metrics is not None:
+            raise ValueError(
+                f"{cls} logs its own metrics ({', '.join(m.name for m in self.metrics)}) "
+                "and would ignore `compile(metrics=...)`; remove `metrics=` "
+                "(evaluate other metrics on `model.predict` outputs)."
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        # Keras skips `compile` on load when it is overridden; ours only
+        # adds checks, so restore the optimizer (and its state) as Keras
+        # would.
+        from keras.src.saving import serialization_lib
+
+        config = serialization_lib.deserialize_keras_object(config)
+        for key in ("loss", "loss_weights", "metrics", "weighted_metrics"):
+            config.pop(key, None)
+        self.compile(**config)
+        if hasattr(self, "optimizer") and self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    # ------------------------------------------------------------ to override
+    def compute_loss_terms(self, data, training):
+        """`(scalars, code_counts)` for one batch; see the class docstring."""
+        raise NotImplementedError
+
+    def _maybe_build(self, data):
+        """Builds the model on the first batch if it is not built yet."""
+
+    # ------------------------------------------------------------ steps
+    def _terms_with_regularization(self, data, training):
+        scalars, counts = self.compute_loss_terms(data, training=training)
+        scalars = dict(scalars)
+        if self.losses:
+            scalars["loss"] = scalars["loss"] + ops.sum(ops.stack(self.losses))
+        return scalars, counts
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        self._maybe_build(data)
+        with tf.GradientTape() as tape:
+            scalars, counts = self._terms_with_regularization(data, training=True)
+            # Gradients are summed across replicas: scale each replica's
+            # mean loss to its share of the global batch.
+            scaled = self.optimizer.scale_loss(
+                scalars["loss"] * loss_scale_for_replicas()
+            )
+        weights = self.trainable_weights
+        # Embedding gradients are IndexedSlices whose size differs between
+        # replicas; dense gradients all-reduce the same way on every strategy.
+        grads = [
+            tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+            for g in tape.gradient(scaled, weights)
+        ]
+        skipped = self._apply_if_finite(scalars["loss"], grads, weights)
+        return self._record(scalars, counts, skipped)
+
+    def _apply_if_finite(self, loss, grads, weights):
+        """Applies the gradients unless the loss or a gradient is not finite
+        on any replica; returns 1.0 for a skipped step, else 0.0."""
+        import tensorflow as tf
+
+        bad = ops.logical_not(ops.all(ops.isfinite(ops.cast(loss, "float32"))))
+        for g in grads:
+            if g is not None:
+                bad = ops.logical_or(bad, ops.logical_not(ops.all(ops.isfinite(g))))
+        # The same decision on every replica.
+        bad = cross_replica_sum(ops.cast(bad, "float32")) > 0
+        skipped = ops.cast(bad, "float32")
+        optimizer = self.optimizer
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            # Non-finite scaled gradients are routine for a loss-scale
+            # optimizer: it skips those steps and lowers its scale itself.
+            optimizer.apply(grads, weights)
+            return skipped
+        if not optimizer.built:
+            optimizer.build(weights)
+        ctx = tf.distribute.get_replica_context()
+        if ctx is None or tf.__internal__.distribute.strategy_supports_no_merge_call():
+            ops.cond(bad, lambda: None, lambda: optimizer.apply(grads, weights))
+            return skipped
+
+        # A branch of a cond in a replica context may not synchronise
+        # replicas (the optimizer's all-reduce does): decide in the
+        # cross-replica context, as Keras' LossScaleOptimizer does.
+        def handle(distribution, grads, bad):
+            bad = distribution.experimental_local_results(bad)[0]
+
+            def apply():
+                distribution.extended.call_for_each_replica(
+                    optimizer.apply, args=(grads, weights)
+                )
+
+            ops.cond(bad, lambda: None, apply)
+
+        ctx.merge_call(handle, args=(grads, bad))
+        return skipped
+
+    def test_step(self, data):
+        self._maybe_build(data)
+        scalars, counts = self._terms_with_regularization(data, training=False)
+        return self._record(scalars, counts, None)
+
+    def _record(self, scalars, counts, skipped):
+        for name, tracker in self.trackers.items():
+            tracker.update_state(scalars[name])
+        for name, tracker in self.usage_trackers.items():
+            tracker.update_state(counts[name])
+        if skipped is not None:
+            self.skipped_updates.update_state(skipped)
+        return {m.name: m.result() for m in self.metrics}
+
+    @property
+    def metrics(self):
+        return (
+            list(self.trackers.values())
+            + list(self.usage_trackers.values())
+            + [self.skipped_updates]
+        )
+
+
+__all__ = ["Task"]
