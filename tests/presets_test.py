@@ -158,11 +158,93 @@ def test_metadata_and_hashes(tmp_path):
     assert presets.load_preset_metadata(directory) == meta
 
 
-def test_an_existing_model_card_is_kept(tmp_path):
-    (tmp_path / "p").mkdir()
-    (tmp_path / "p" / "README.md").write_text("# my card\n")
-    tiny_vqvae(trained=False).save_to_preset(tmp_path / "p")
+def test_saving_another_class_replaces_the_card_and_the_pictures(tmp_path):
+    """A prior saved over a VQ-VAE preset: nothing of the VQ-VAE's card or
+    pictures is left, and the metadata is the prior's."""
+    picture = tmp_path / "s.png"
+    picture.write_bytes(b"\x89PNG fake")
+    tiny_vqvae(trained=False).save_to_preset(tmp_path / "p", files={"samples.png": picture})
+    assert (tmp_path / "p" / "samples.png").read_bytes() == picture.read_bytes()
+    meta = json.loads((tmp_path / "p" / "metadata.json").read_text())
+    assert meta["extra_files"] == {"samples.png": sha256(picture)}
+    assert "VQVAE.from_preset" in (tmp_path / "p" / "README.md").read_text()
+    prior = GatedPixelCNNPrior(num_embeddings=16, shape=(4, 4), filters=4, num_layers=2)
+    prior.save_to_preset(tmp_path / "p")
+    card = (tmp_path / "p" / "README.md").read_text()
+    assert "GatedPixelCNNPrior.from_preset" in card and "VQVAE" not in card
+    assert "samples.png" not in card
+    assert sorted(os.listdir(tmp_path / "p")) == [
+        "README.md", "config.json", "metadata.json", "model.weights.h5"]
+    assert presets.load_preset_metadata(tmp_path / "p")["class_name"] == "GatedPixelCNNPrior"
+    # A card passed in is written as it is.
+    prior.save_to_preset(tmp_path / "p", model_card="# my card\n")
     assert (tmp_path / "p" / "README.md").read_text() == "# my card\n"
+
+
+def test_the_card_describes_the_saved_model_not_the_metadata(tmp_path):
+    """Facts in the card are those of config.json (K, D, layers, code shape,
+    likelihood), even when the caller's recipe config says otherwise; the
+    wording is right for 1 block and for an MSE loss."""
+    model = tiny_vqvae(trained=False)
+    model.save_to_preset(tmp_path / "p", {"config": {"num_embeddings": 999,
+                                                     "num_residual_layers": 7}})
+    card = (tmp_path / "p" / "README.md").read_text()
+    config = json.loads((tmp_path / "p" / "config.json").read_text())["config"]
+    quantizer = config["quantizer"]["config"]
+    encoder = config["encoder"]["config"]
+    assert f"K={quantizer['num_embeddings']} codes of dimension D={quantizer['embedding_dim']}" in card
+    assert "999" not in card and "7 residual" not in card
+    assert encoder["num_residual_layers"] == 1
+    assert "1 residual block of" in card and "1 residual blocks" not in card
+    assert "1 strided 4x4 convolution of" in card
+    assert "8x8x3 inputs to 4x4 codes" in card  # 8 / 2**num_downsamples(1)
+    assert "mean-squared-error" in card and "likelihood over 8-bit" not in card
+    meta = json.loads((tmp_path / "p" / "metadata.json").read_text())
+    assert f"{meta['parameter_count']:,} parameters" in card
+
+
+def test_the_prior_card_says_how_it_is_conditioned(tmp_path):
+    prior = GatedPixelCNNPrior(num_embeddings=16, shape=(4, 4), filters=4,
+                               num_layers=1, num_classes=3)
+    prior.save_to_preset(tmp_path / "p", {"companion_preset": "vqvae_x"})
+    card = (tmp_path / "p" / "README.md").read_text()
+    assert "1 gated PixelCNN layer of 4 filters" in card
+    assert "conditioned on a class label (0..2)" in card
+    assert 'vq_zoo.VQVAE.from_preset("vqvae_x")' in card
+
+
+def test_a_metadata_file_that_is_a_list(tmp_path):
+    directory = copy_golden(tmp_path)
+    (directory / "metadata.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match=rf"{directory / 'metadata.json'} must hold "
+                                         r"a JSON object \(\{\.\.\.\}\), not a JSON list"):
+        VQVAE.from_preset(directory)
+    with pytest.raises(ValueError, match="not a JSON list"):
+        presets.load_preset_metadata(directory)
+
+
+def test_an_invalid_config_value_reports_its_cause(tmp_path):
+    directory = copy_golden(tmp_path)
+    config = directory / "config.json"
+    config.write_text(config.read_text().replace('"num_embeddings": 16', '"num_embeddings": -3'))
+    rehash(directory)
+    with pytest.raises(ValueError) as info:
+        VQVAE.from_preset(directory)
+    message = str(info.value)
+    assert message.startswith(f"Could not build the model of {config}: ValueError: ")
+    assert "num_embeddings" in message and "-3" in message
+    assert "could not be deserialized" not in message
+
+
+def test_loading_refuses_without_keras_safe_mode(tmp_path, monkeypatch):
+    """Without Keras' SafeModeScope the loader cannot enforce safe mode: it
+    raises instead of loading without the check."""
+    import types
+
+    name = "keras.src.saving.serialization_lib"
+    monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    with pytest.raises(ImportError, match=r"Cannot load .*config.json safely.*SafeModeScope"):
+        VQVAE.from_preset(GOLDENS / "vqvae_tiny")
 
 
 def test_save_refusals(tmp_path):
@@ -329,6 +411,26 @@ def test_shipped_name_and_list_presets(fake_pretrained):
     inputs = np.load(GOLDENS / "expected" / "inputs.npy")
     np.testing.assert_array_equal(model.encode(inputs),
                                   np.load(GOLDENS / "expected" / "vqvae_codes.npy"))
+
+
+def test_the_user_folder_is_searched_first(tmp_path, monkeypatch):
+    """`$VQ_ZOO_HOME/presets/<name>` is found by name and shadows a shipped
+    preset of the same name; list_presets shows where each comes from."""
+    monkeypatch.setenv("VQ_ZOO_HOME", str(tmp_path / "home"))
+    user = tmp_path / "home" / "presets"
+    shipped = vq_zoo.list_presets()
+    assert "vqvae_small_mnist_28" in shipped
+    shutil.copytree(GOLDENS / "vqvae_tiny", user / "vqvae_small_mnist_28")
+    shutil.copytree(GOLDENS / "vqvae_tiny", user / "my_vqvae")
+    listed = vq_zoo.list_presets()
+    assert listed["my_vqvae"]["path"] == str(user / "my_vqvae")
+    assert listed["vqvae_small_mnist_28"]["path"] == str(user / "vqvae_small_mnist_28")
+    assert presets.user_presets_dir() == user
+    assert presets._pretrained_roots()[0] == user
+    inputs = np.load(GOLDENS / "expected" / "inputs.npy")
+    for name in ("my_vqvae", "vqvae_small_mnist_28"):  # both the tiny golden
+        np.testing.assert_array_equal(VQVAE.from_preset(name).encode(inputs),
+                                      np.load(GOLDENS / "expected" / "vqvae_codes.npy"))
 
 
 def test_the_checkout_pretrained_folder_is_searched():

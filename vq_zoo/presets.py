@@ -9,7 +9,10 @@ A preset is a folder holding
     metadata.json      versions, class, parameter count, the sha256 of the two
                        files above, the date, and whatever the caller adds
                        (dataset, recipe, config, command, metrics, ...)
-    README.md          the model card
+    README.md          the model card (`vq_zoo.model_card`), written from
+                       the model itself and the run facts in the metadata
+    *.png              optional pictures (`samples.png`, ...), listed with
+                       their sha256 under `extra_files` in metadata.json
 
 `save_to_preset` writes each file atomically (temporary file + rename), and
 metadata.json last: a folder without it is an unfinished save, and a folder
@@ -19,8 +22,12 @@ lambdas; only registered `vq_zoo` and Keras classes) and the weights are
 HDF5 arrays, never pickles.
 
 A handle is one of:
-    - a shipped preset name: a folder `pretrained/<name>/` of the checkout,
-      shipped in the wheel as the package data `vq_zoo.pretrained`;
+    - a preset name, searched in this order (the first folder
+      `<root>/<name>/` holding a metadata.json wins):
+        1. the user folder `$VQ_ZOO_HOME/presets/` (default
+           `~/.vq_zoo/presets/`), where `vq-zoo export` writes;
+        2. the installed package data `vq_zoo.pretrained` (the wheel);
+        3. the checkout's `pretrained/`;
     - a name declared in `pretrained/index.json` (a downloadable preset);
     - an `http://`, `https://` or `file://` URL of a `.tar.gz` of a preset
       folder;
@@ -47,12 +54,14 @@ import json
 import os
 import pathlib
 import tarfile
-import tempfile
 import urllib.parse
 import warnings
 
-import keras
+from vq_zoo.utils.io import atomic_path
+from vq_zoo.utils.io import write_atomic
 
+# Keras (and so TensorFlow) is imported only by the functions that build or
+# save a model: finding and listing presets reads JSON only.
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
@@ -70,8 +79,10 @@ RESERVED_METADATA = (
     "class_name",
     "parameter_count",
     "files",
+    "extra_files",
     "date",
 )
+HOME_ENV = "VQ_ZOO_HOME"
 
 
 # ----------------------------------------------------------------- helpers
@@ -81,12 +92,6 @@ def _sha256(path, chunk_size=1 << 20):
         for chunk in iter(lambda: f.read(chunk_size), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _write_atomic(path, data):
-    from vq_zoo.utils.images import write_atomic
-
-    write_atomic(os.fspath(path), data)
 
 
 def _json_default(value):
@@ -124,6 +129,16 @@ def _read_json(path):
         raise ValueError(f"Preset file {path} is not valid JSON: {e}") from e
 
 
+def _read_json_object(path):
+    value = _read_json(path)
+    if not isinstance(value, dict):
+        kind = {list: "list", str: "string"}.get(type(value), type(value).__name__)
+        raise ValueError(
+            f"Preset file {path} must hold a JSON object ({{...}}), not a JSON {kind}."
+        )
+    return value
+
+
 def _tensorflow_version():
     try:
         import tensorflow as tf
@@ -138,10 +153,25 @@ def _checkout_pretrained():
     return pathlib.Path(__file__).resolve().parent.parent / "pretrained"
 
 
+def vq_zoo_home():
+    """`$VQ_ZOO_HOME`, default `~/.vq_zoo`."""
+    return pathlib.Path(os.environ.get(HOME_ENV) or os.path.join("~", ".vq_zoo")).expanduser()
+
+
+def user_presets_dir():
+    """The user's preset folder, `$VQ_ZOO_HOME/presets` (default
+    `~/.vq_zoo/presets`): where `vq-zoo export` writes; searched first."""
+    return vq_zoo_home() / "presets"
+
+
 def _pretrained_roots():
-    """Folders that may hold shipped presets: the installed package data
-    `vq_zoo.pretrained` (a wheel), then the checkout's `pretrained/`."""
+    """Folders that may hold presets, in search order: the user folder
+    (`user_presets_dir()`), the installed package data `vq_zoo.pretrained`
+    (a wheel), then the checkout's `pretrained/`."""
     roots = []
+    user = user_presets_dir()
+    if user.is_dir():
+        roots.append(user)
     try:
         import importlib.resources
 
@@ -195,9 +225,10 @@ def list_presets():
     """The available presets, `{name: description}`.
 
     Each description holds `class_name`, `dataset`, `metrics`, `description`
-    (None where unknown), and `path` for a shipped preset or `url` for one in
-    `pretrained/index.json`. A shipped folder shadows an index entry of the
-    same name.
+    (None where unknown), and `path` for a preset folder or `url` for one in
+    `pretrained/index.json`. Folders are searched in the order of the module
+    docstring (the user folder first); a folder shadows an index entry of
+    the same name.
     """
     presets = {}
     for name, entry in sorted(_index().items()):
@@ -209,7 +240,7 @@ def list_presets():
             "url": entry["url"],
         }
     for name, folder in sorted(_shipped_presets().items()):
-        metadata = _read_json(folder / METADATA_FILE)
+        metadata = _read_json_object(folder / METADATA_FILE)
         presets[name] = {
             "class_name": metadata.get("class_name"),
             "dataset": metadata.get("dataset"),
@@ -232,6 +263,8 @@ def _download(url, sha256=None, name=None, cache_dir=None):
     # The archive's hash in the cache name: a new version is a new entry.
     tag = (sha256 or hashlib.sha256(url.encode()).hexdigest())[:16]
     fname = f"{name or stem}-{tag}.tar.gz"
+    import keras
+
     if cache_dir is not None:
         # get_file treats a missing cache_dir as unwritable and silently
         # falls back to /tmp/.keras.
@@ -290,7 +323,7 @@ def resolve_preset(handle, cache_dir=None):
 
 
 # ------------------------------------------------------------------ saving
-def save_to_preset(model, directory, metadata=None):
+def save_to_preset(model, directory, metadata=None, files=None, model_card=None):
     """Writes `model` as a preset folder `directory`.
 
     Args:
@@ -298,13 +331,24 @@ def save_to_preset(model, directory, metadata=None):
             (or any registered, built Keras model).
         directory: the folder to write (created if needed). An existing
             preset there is replaced: its metadata.json is removed first, so
-            the folder is never a valid mix of old and new files.
+            the folder is never a valid mix of old and new files, and so are
+            its model card and the extra files its metadata lists.
         metadata: optional dict of JSON-serialisable facts to record
-            (dataset, recipe, config, command, metrics, description, ...).
+            (dataset, data, data_license, recipe, config, command,
+            training_invocations, metrics, description, companion_preset,
+            ...); the model card shows those it knows (`vq_zoo.model_card`).
+        files: optional `{name: source_path}` of extra files to copy into
+            the preset (e.g. `{"samples.png": "run/samples.png"}`), hashed
+            under `extra_files` in metadata.json.
+        model_card: optional README.md text; by default the card is
+            written by `vq_zoo.model_card.model_card` from the model itself
+            and `metadata`.
 
     Returns:
         The metadata written, a dict.
     """
+    import keras
+
     if not isinstance(model, keras.Model):
         raise ValueError(f"save_to_preset expects a keras.Model, got {type(model).__name__}")
     if not model.built:
@@ -320,11 +364,28 @@ def save_to_preset(model, directory, metadata=None):
         raise ValueError(
             f"metadata keys {clash} are written by save_to_preset; rename them."
         )
+    files = {str(k): pathlib.Path(v) for k, v in (files or {}).items()}
+    for name, source in files.items():
+        if name != os.path.basename(name) or name in (
+                CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, README_FILE) or name.startswith("."):
+            raise ValueError(f"files: {name!r} is not a valid extra file name of a preset.")
+        if not source.is_file():
+            raise FileNotFoundError(f"files: {source} (for {name}) not found.")
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    # Un-commit an existing preset before changing its files.
+    # Un-commit an existing preset before changing its files, and drop the
+    # files that described it (its card, its pictures).
+    old_extra = []
     if (directory / METADATA_FILE).exists():
+        try:
+            old = _read_json_object(directory / METADATA_FILE)
+            old_extra = list((old.get("extra_files") or {}).keys())
+        except ValueError:
+            pass
         os.remove(directory / METADATA_FILE)
+    for name in [README_FILE] + old_extra:
+        if name == os.path.basename(name) and (directory / name).is_file():
+            os.remove(directory / name)
 
     config = keras.saving.serialize_keras_object(model)
     config.pop("compile_config", None)  # a preset is a model, not a training run
@@ -345,17 +406,11 @@ def save_to_preset(model, directory, metadata=None):
             "its get_config or build is incomplete."
         )
     clone.set_weights(model.get_weights())
-    _write_atomic(directory / CONFIG_FILE, config_bytes)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".weights.h5")
-    os.close(fd)
-    try:
+    write_atomic(directory / CONFIG_FILE, config_bytes)
+    with atomic_path(directory / WEIGHTS_FILE) as tmp:
         clone.save_weights(tmp, overwrite=True)
-        os.replace(tmp, directory / WEIGHTS_FILE)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    del clone
+    for name, source in files.items():
+        write_atomic(directory / name, source.read_bytes())
 
     from vq_zoo.version import __version__
 
@@ -369,36 +424,21 @@ def save_to_preset(model, directory, metadata=None):
         "files": {name: _sha256(directory / name) for name in HASHED_FILES},
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+    if files:
+        written["extra_files"] = {name: _sha256(directory / name) for name in files}
     written.update(metadata)
     metadata_bytes = _dumps(written)
-    if not (directory / README_FILE).exists():
-        _write_atomic(directory / README_FILE, _model_card(directory.name, written).encode())
-    _write_atomic(directory / METADATA_FILE, metadata_bytes)
+    if model_card is None:
+        from vq_zoo.model_card import model_card as write_card
+
+        # The card of the model as it loads back (the clone), from the
+        # metadata as it will read back.
+        model_card = write_card(directory.name, clone, json.loads(metadata_bytes),
+                                files=list(files))
+    del clone
+    write_atomic(directory / README_FILE, model_card)
+    write_atomic(directory / METADATA_FILE, metadata_bytes)
     return json.loads(metadata_bytes)
-
-
-def _model_card(name, metadata):
-    lines = [
-        f"# {name}",
-        "",
-        f"A `{metadata['class_name']}` preset of vq_zoo "
-        f"({metadata['parameter_count']:,} parameters).",
-        "",
-        "```python",
-        "import vq_zoo",
-        f"model = vq_zoo.{metadata['class_name']}.from_preset(\"{name}\")",
-        "```",
-        "",
-    ]
-    for key in ("description", "dataset", "recipe", "command", "metrics"):
-        if metadata.get(key) is not None:
-            lines.append(f"- {key}: `{json.dumps(metadata[key], default=_json_default)}`")
-    lines += [
-        f"- vq_zoo {metadata['vq_zoo_version']}, Keras {metadata['keras_version']}, "
-        f"TensorFlow {metadata['tensorflow_version']}; saved {metadata['date']}",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def make_preset_archive(directory, archive_path):
@@ -408,20 +448,13 @@ def make_preset_archive(directory, archive_path):
     directory = pathlib.Path(directory)
     if not (directory / METADATA_FILE).is_file():
         raise ValueError(f"{directory} is not a preset folder (no {METADATA_FILE}).")
-    archive_path = pathlib.Path(archive_path)
-    archive_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=archive_path.parent, prefix=".tmp-")
-    os.close(fd)
-    try:
+    metadata = _read_json_object(directory / METADATA_FILE)
+    extra = [n for n in (metadata.get("extra_files") or {}) if n == os.path.basename(n)]
+    with atomic_path(archive_path, suffix=".tar.gz") as tmp:
         with tarfile.open(tmp, "w:gz") as tar:
-            for name in (CONFIG_FILE, WEIGHTS_FILE, README_FILE, METADATA_FILE):
+            for name in (CONFIG_FILE, WEIGHTS_FILE, README_FILE, *extra, METADATA_FILE):
                 if (directory / name).is_file():
                     tar.add(directory / name, arcname=name)
-        os.replace(tmp, archive_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return _sha256(archive_path)
 
 
@@ -446,7 +479,7 @@ def _unsafe_entries(config, where="config"):
 def _deserialize(config, path):
     """The model of a config dict, in Keras safe mode whatever the global
     setting (`keras.config.enable_unsafe_deserialization()` is ignored)."""
-    import vq_zoo  # noqa: F401  registers the vq_zoo classes
+    import vq_zoo.models  # noqa: F401  registers the vq_zoo classes
 
     unsafe = _unsafe_entries(config)
     if unsafe:
@@ -454,20 +487,47 @@ def _deserialize(config, path):
             f"{path} holds Python code (lambda or function) at {unsafe[0]}; "
             "presets are loaded in safe mode and never run code from a file."
         )
+    import keras
+
     try:
         from keras.src.saving.serialization_lib import SafeModeScope
-    except ImportError:  # pragma: no cover - private in Keras 3
-        import contextlib
-
-        SafeModeScope = lambda safe_mode: contextlib.nullcontext()  # noqa: E731
+    except ImportError as e:
+        # Safe mode is the security check of a preset: never load without it.
+        raise ImportError(
+            f"Cannot load {path} safely: this Keras ({keras.__version__}) has no "
+            "keras.src.saving.serialization_lib.SafeModeScope, which vq_zoo "
+            "uses to enforce safe mode whatever the global setting. Install "
+            "the Keras version vq_zoo pins."
+        ) from e
     try:
         with SafeModeScope(True):
             return keras.saving.deserialize_keras_object(config, safe_mode=True)
     except Exception as e:
-        raise ValueError(f"Could not build the model of {path}: {e}") from e
+        raise ValueError(f"Could not build the model of {path}: {_root_cause(e)}") from e
+
+
+def _root_cause(error):
+    """The innermost error of a chain, as `Type: message` (first line): Keras
+    wraps a layer's own ValueError (e.g. `num_embeddings must be > 0`) into
+    a generic "could not be deserialized properly" TypeError per level."""
+    chain, seen = [error], {id(error)}
+    while True:
+        nxt = chain[-1].__cause__ or chain[-1].__context__
+        if nxt is None or id(nxt) in seen:
+            break
+        chain.append(nxt)
+        seen.add(id(nxt))
+    specific = [e for e in chain if "could not be deserialized" not in str(e)]
+    root = specific[-1] if specific else chain[-1]
+    text = str(root).strip().splitlines()[0] if str(root).strip() else ""
+    if len(text) > 400:
+        text = text[:400] + "..."
+    return f"{type(root).__name__}: {text}" if text else type(root).__name__
 
 
 def _check_class(config, metadata, cls, directory):
+    import keras
+
     found = config.get("class_name") if isinstance(config, dict) else None
     if found is None:
         raise ValueError(f"{directory / CONFIG_FILE} has no 'class_name'.")
@@ -576,7 +636,7 @@ def _load_weights(model, path, config_path):
 
 def load_preset_metadata(handle, cache_dir=None):
     """The metadata.json of a preset, as a dict."""
-    return _read_json(resolve_preset(handle, cache_dir) / METADATA_FILE)
+    return _read_json_object(resolve_preset(handle, cache_dir) / METADATA_FILE)
 
 
 def load_preset(handle, cls=None, load_weights=True, cache_dir=None):
@@ -604,10 +664,10 @@ def load_preset(handle, cls=None, load_weights=True, cache_dir=None):
             f"Preset file {metadata_path} is missing: {directory} is not a "
             "preset folder, or its save did not finish."
         )
-    metadata = _read_json(metadata_path)
+    metadata = _read_json_object(metadata_path)
     names = HASHED_FILES if load_weights else (CONFIG_FILE,)
     _check_hashes(directory, metadata, names)
-    config = _read_json(directory / CONFIG_FILE)
+    config = _read_json_object(directory / CONFIG_FILE)
     _check_class(config, metadata, cls, directory)
     model = _deserialize(config, directory / CONFIG_FILE)
     if not model.built:

