@@ -14,15 +14,26 @@ def test_patches_shape_range_and_determinism():
 
 def test_split_by_source_photo():
     images = natural_images.source_images()
-    train = set(natural_images.split_names("train", images))
-    test = set(natural_images.split_names("test", images))
-    assert test and train and not (train & test)
-    # Every test patch is a crop of a test photo (at scale 1, unflipped or
-    # flipped), found by exact search in that photo.
-    patches = natural_images.natural_patches("test", num=4, size=8, scales=(1,), seed=0)
-    photos = [images[n] for n in test]
-    for p in (patches * 255).round().astype(np.uint8):
-        assert any(_contains(photo, p) or _contains(photo, p[:, ::-1]) for photo in photos)
+    splits = {s: set(natural_images.split_names(s, images))
+              for s in ("train", "validation", "test")}
+    assert all(splits.values())
+    # Three disjoint sets of photos that together are all of them.
+    assert not (splits["train"] & splits["validation"])
+    assert not (splits["train"] & splits["test"])
+    assert not (splits["validation"] & splits["test"])
+    assert set.union(*splits.values()) == set(images)
+    # The stereo pair shows one scene: never on both sides of a split.
+    assert sum("motorcycle_left" in s and "motorcycle_right" in s
+               for s in splits.values()) == 1
+    # Every validation and test patch is a crop of a photo of its split (at
+    # scale 1, unflipped or flipped), found by exact search in that photo.
+    for split in ("validation", "test"):
+        patches = natural_images.natural_patches(split, num=4, size=8, scales=(1,),
+                                                 seed=0)
+        photos = [images[n] for n in splits[split]]
+        for p in (patches * 255).round().astype(np.uint8):
+            assert any(_contains(photo, p) or _contains(photo, p[:, ::-1])
+                       for photo in photos), split
 
 
 def _contains(photo, patch):
@@ -32,5 +43,5 @@ def _contains(photo, patch):
 
 
 def test_bad_split_is_refused():
-    with pytest.raises(ValueError, match="'train' or 'test'"):
+    with pytest.raises(ValueError, match="'train', 'validation' or 'test'"):
         natural_images.natural_patches("valid", num=4)

@@ -143,3 +143,62 @@ def test_unbuilt_model_with_a_backup_is_refused(tmp_path):
     with pytest.raises(ValueError, match="needs a built model"):
         model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0,
                   callbacks=[ResumableBackupAndRestore(str(tmp_path))])
+
+
+class _StopAt(keras.callbacks.Callback):
+    """Raises at a batch of the first epoch, as a crash would."""
+
+    def __init__(self, batch):
+        super().__init__()
+        self.batch = batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == self.batch:
+            raise KeyboardInterrupt
+
+
+class _Recorder(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches.append((batch, dict(logs or {})))
+
+
+def test_resume_is_announced_and_skipped_batches_are_not_logged(tmp_path, capsys):
+    """A fit interrupted after batch 4 (0-based 3) of 6, backed up every 2
+    batches, resumes at batch 5: it says so, and the callbacks wrapped by
+    `real_batches_only` (the progress bar among them) see batches 4 and 5
+    only (0-based), with the real, positive losses."""
+    x = np.random.default_rng(0).normal(size=(12, 3)).astype("float32")
+    y = x @ np.array([[1.0], [-2.0], [0.5]], "float32") + 3.0
+
+    def model():
+        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        m.compile(optimizer="sgd", loss="mse")
+        return m
+
+    backup = str(tmp_path / "backup")
+    first = ResumableBackupAndRestore(backup, save_freq=2)
+    with pytest.raises(KeyboardInterrupt):
+        model().fit(x, y, batch_size=2, epochs=2, verbose=0, shuffle=False,
+                    callbacks=[first, _StopAt(3)])
+    with open(os.path.join(backup, STATE_FILE)) as f:
+        assert json.load(f)["batches_done"] == 4
+    capsys.readouterr()
+    callback = ResumableBackupAndRestore(backup, save_freq=2, name="toy", verbose=1)
+    recorder, bare = _Recorder(), _Recorder()
+    model().fit(x, y, batch_size=2, epochs=2, verbose=0, shuffle=False, callbacks=[
+        callback, bare,
+        callback.real_batches_only([recorder, keras.callbacks.ProgbarLogger()],
+                                   verbose=2)])
+    out = capsys.readouterr().out
+    assert "resuming toy at epoch 1, batch 5" in out
+    # The unwrapped callback sees the skipped batches 0-3 with empty metrics.
+    assert [b for b, _ in bare.batches[:4]] == [0, 1, 2, 3]
+    # The wrapped ones: epoch 1 from batch 4 on, then all of epoch 2.
+    assert [b for b, _ in recorder.batches] == [4, 5, 0, 1, 2, 3, 4, 5]
+    assert all(logs["loss"] > 0 for _, logs in recorder.batches)
+    # The progress bar (verbose 2: one line an epoch) printed both epochs.
+    assert out.count("step - loss") == 2, out

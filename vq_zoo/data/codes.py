@@ -191,10 +191,16 @@ def write_code_shards(model, dataset, directory, batches_per_shard=64,
                     bar.update(step + 1)
                 continue
             codes = {k: np.asarray(v) for k, v in encode(tf.convert_to_tensor(inputs)).items()}
-            if set(codes) != set(level_names):
+            if encode_fn is None and set(codes) != set(level_names):
                 raise ValueError(
                     f"The encoder gave levels {sorted(codes)}, expected {list(level_names)}"
                 )
+            if encode_fn is not None and step == 0:
+                # The levels are the ones `encode_fn` gives, in its order; a
+                # level not named after a quantiser has the top one's size.
+                level_names = tuple(codes)
+                sizes = {k: sizes.get(k, int(quantizers[0].num_embeddings))
+                         for k in level_names}
             clash = set(codes) & set(passed)
             if clash:
                 raise ValueError(

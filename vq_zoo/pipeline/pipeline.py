@@ -86,6 +86,24 @@ def set_determinism(seed, deterministic=True):
         tf.config.experimental.enable_op_determinism()
 
 
+def _op_determinism():
+    """Whether TensorFlow's op determinism is on (None: cannot tell)."""
+    try:
+        from tensorflow.python.framework import config
+    except ImportError:
+        return None
+    return config.is_op_determinism_enabled()
+
+
+def _restore_op_determinism(enabled):
+    # Determinism is process-wide: a pipeline gives back what it found, so
+    # a test process that runs a recipe leaves the next test unchanged.
+    if enabled is False:
+        from tensorflow.python.framework import config
+
+        config.disable_op_determinism()
+
+
 class Pipeline:
     """Runs and resumes the named stages of a recipe in `out_dir`.
 
@@ -138,10 +156,15 @@ class Pipeline:
         self.backup_every = backup_every
         self.tensorboard_every = tensorboard_every
         self._made_by = {}  # id(model) -> the stage that made or loaded it
+        self._determinism_before = _op_determinism()
         if seed is not None:
             set_determinism(seed, deterministic)
 
     def close(self):
+        """Releases the run dir's lock and turns TensorFlow's op determinism
+        back to what it was before this pipeline."""
+        _restore_op_determinism(self._determinism_before)
+        self._determinism_before = None
         self.lock.release()
 
     def __enter__(self):
@@ -333,7 +356,6 @@ class Pipeline:
             self._announce(name, what or f"extract codes {name}",
                            reused=f"the codes in {self.path('codes')}")
             record = self.stage_info(name)
-            self._check_inputs(name, record)
             for split, manifest in record["manifests"].items():
                 if manifest.get("codebook_sha256") not in (None, digest):
                     raise RunDirError(
@@ -342,6 +364,7 @@ class Pipeline:
                         f"{manifest['codebook_sha256'][:12]}...) than the model's "
                         f"({digest[:12]}...). " + WHAT_TO_DO
                     )
+            self._check_inputs(name, record)
             return record["manifests"]
         self._announce(name, what or f"extract codes {name}")
         digests = self._input_digests(inputs)
