@@ -174,7 +174,9 @@ class Task(PresetMixin, keras.Model):
         for name, tracker in self.usage_trackers.items():
             tracker.update_state(counts[name])
         if skipped is not None:
-            self.skipped_updates.update_state(skipped)
+            # Every replica counts the same skip; the Sum's replica-local
+            # values are summed on reading.
+            self.skipped_updates.update_state(skipped * loss_scale_for_replicas())
         return {m.name: m.result() for m in self.metrics}
 
     @property
