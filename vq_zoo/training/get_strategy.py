@@ -78,6 +78,8 @@ def _fix_keras_multi_worker_metric_mean():
     ("Invalid reduction dimension 0 for input with 0 dimensions"). Scalars
     are averaged over replicas with `axis=None` instead; everything else goes
     to Keras unchanged. Idempotent; used only by `get_strategy("multi_worker")`.
+    The private hook it replaces is tested in tests/training/keras_hooks_test.py
+    (setup.py pins Keras to the minor version checked there).
     """
     import tensorflow as tf
     from keras.src.backend.tensorflow import trainer as tf_trainer
