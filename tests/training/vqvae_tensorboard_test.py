@@ -98,6 +98,21 @@ def test_ema_codebook_loss_is_left_out_of_tensorboard_only(trained):
         assert not [tag for tag in values if "codebook_loss" in tag], run
 
 
+def test_ema_codebook_loss_is_left_out_of_batch_and_evaluation_scalars(tmp_path):
+    model = small_model()
+    x = np.random.default_rng(3).uniform(size=(16, 16, 16, 3)).astype("float32")
+    callback = VQVAETensorBoard(str(tmp_path), x[:2], update_freq=1)
+    model.fit(x, epochs=1, batch_size=8, verbose=0, callbacks=[callback],
+              validation_data=(x[:8],))
+    train, _ = read_run(str(tmp_path / "train"))
+    validation, _ = read_run(str(tmp_path / "validation"))
+    # Keras wrote per-batch and evaluation scalars ...
+    assert {"batch_loss", "batch_commitment_loss"} <= set(train)
+    assert "evaluation_loss_vs_iterations" in validation
+    # ... none of them the EMA codebook's constant codebook_loss.
+    assert not [t for t in list(train) + list(validation) if "codebook_loss" in t]
+
+
 def test_gradient_codebook_loss_is_shown_and_counts_are_the_epochs(tmp_path):
     # A trained (non-EMA) codebook: codebook_loss is a real curve. With a
     # learning rate of 0 the weights stay as they are, so the epoch's code
