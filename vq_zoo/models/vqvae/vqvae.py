@@ -296,6 +296,10 @@ class VQVAE(QuantizedModel):
         return x
 
     def _unpack(self, data):
+        if isinstance(data, (tuple, list)) and len(data) == 1 and isinstance(
+            data[0], (tuple, list)
+        ):
+            data = data[0]  # fit((x, condition)) as well as fit(x, condition)
         if isinstance(data, (tuple, list)):
             x = data[0]
             condition = data[1] if len(data) > 1 and self.conditional else None
