@@ -1,6 +1,39 @@
 """The residual blocks of the VQ-VAE encoder and decoder."""
 
 import keras
+from keras import ops
+
+
+def check_integer(name, value, minimum):
+    """Raises a ValueError naming `name` unless `value` is an int (not a
+    bool) >= `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        note = " (a bool is not accepted as an integer)" if isinstance(value, bool) else ""
+        raise ValueError(
+            f"`{name}` must be an integer >= {minimum}. Received: "
+            f"{name}={value!r}{note}"
+        )
+
+
+@ops.custom_gradient
+def _stream_relu(x):
+    """`relu(x)` for a residual stream `x` that also feeds the next residual
+    sum: `maximum(x, 0)` forward (bit for bit `relu`, NaN and -0.0 included)
+    and ReLU's own gradient, `upstream * (x > 0)`.
+
+    Why not `relu`: on oneDNN CPUs TensorFlow's grappler remapper fuses
+    `Conv2D + BiasAdd + AddV2 + Relu` into one `_FusedConv2D` even when the
+    `AddV2` has a second consumer (the next block's sum), deletes the `AddV2`,
+    and then fails the whole pass ("remapper failed: ... fanout ... exist for
+    missing node '.../add'"), so no convolution of the graph gets its bias and
+    activation fused. A `Maximum` is not an activation the remapper matches;
+    the sums are still fused into their 1x1 convolutions."""
+
+    def grad(*args, upstream=None):
+        (g,) = args if upstream is None else (upstream,)
+        return g * ops.cast(ops.greater(x, 0), g.dtype)
+
+    return ops.maximum(x, ops.zeros((), x.dtype)), grad
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
@@ -8,6 +41,11 @@ class ResidualStack(keras.layers.Layer):
     """`num_residual_layers` blocks of `x + conv1x1(relu(conv3x3(relu(x))))`,
     followed by a ReLU, as in the VQ-VAE paper (section 4.1) and Sonnet's
     example. Works for 1D, 2D and 3D feature maps (channels last).
+
+    The ReLUs of the residual stream (each block's input) are computed as
+    `maximum(x, 0)` with ReLU's gradient, the same function bit for bit, so
+    that TensorFlow's remapper can fuse every convolution with its bias,
+    ReLU and residual sum (see `_stream_relu`).
 
     Shape contract: `(batch, *spatial, num_hiddens)` to the same shape.
 
@@ -34,18 +72,10 @@ class ResidualStack(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in [
-            ("num_hiddens", num_hiddens),
-            ("num_residual_hiddens", num_residual_hiddens),
-        ]:
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
-        if not isinstance(num_residual_layers, int) or num_residual_layers < 0:
-            raise ValueError(
-                "`num_residual_layers` must be an integer >= 0, got "
-                f"{num_residual_layers!r}"
-            )
-        if rank not in (1, 2, 3):
+        check_integer("num_hiddens", num_hiddens, 1)
+        check_integer("num_residual_layers", num_residual_layers, 0)
+        check_integer("num_residual_hiddens", num_residual_hiddens, 1)
+        if isinstance(rank, bool) or rank not in (1, 2, 3):
             raise ValueError(f"`rank` must be 1, 2 or 3, got {rank!r}")
         self.num_hiddens = num_hiddens
         self.num_residual_layers = num_residual_layers
@@ -75,8 +105,12 @@ class ResidualStack(keras.layers.Layer):
 
     def call(self, x):
         for conv3, conv1 in self.blocks:
-            h = conv3(keras.activations.relu(x))
+            h = conv3(_stream_relu(x))
             x = x + conv1(keras.activations.relu(h))
+        if not self.blocks:
+            # The input may have other consumers (see `_stream_relu`).
+            return _stream_relu(x)
+        # The last sum has no other consumer: its ReLU may fuse.
         return keras.activations.relu(x)
 
     def compute_output_shape(self, input_shape):

@@ -4,6 +4,7 @@ import keras
 
 from vq_zoo.layers.layer_chain import LayerChain
 from vq_zoo.layers.residual_stack import ResidualStack
+from vq_zoo.layers.residual_stack import check_integer
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
@@ -39,14 +40,14 @@ class VQVAEImageDecoder(LayerChain):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(num_upsamples, int) or num_upsamples < 1:
-            raise ValueError(
-                f"`num_upsamples` must be an integer >= 1, got {num_upsamples!r}"
-            )
-        if not isinstance(output_channels, int) or output_channels < 1:
-            raise ValueError(
-                f"`output_channels` must be an integer >= 1, got {output_channels!r}"
-            )
+        for name, value, minimum in [
+            ("num_hiddens", num_hiddens, 1),
+            ("num_residual_layers", num_residual_layers, 0),
+            ("num_residual_hiddens", num_residual_hiddens, 1),
+            ("output_channels", output_channels, 1),
+            ("num_upsamples", num_upsamples, 1),
+        ]:
+            check_integer(name, value, minimum)
         self.num_hiddens = num_hiddens
         self.num_residual_layers = num_residual_layers
         self.num_residual_hiddens = num_residual_hiddens

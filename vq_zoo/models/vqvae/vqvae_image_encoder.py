@@ -4,6 +4,7 @@ import keras
 
 from vq_zoo.layers.layer_chain import LayerChain
 from vq_zoo.layers.residual_stack import ResidualStack
+from vq_zoo.layers.residual_stack import check_integer
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
@@ -42,14 +43,14 @@ class VQVAEImageEncoder(LayerChain):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(num_downsamples, int) or num_downsamples < 1:
-            raise ValueError(
-                f"`num_downsamples` must be an integer >= 1, got {num_downsamples!r}"
-            )
-        if not isinstance(embedding_dim, int) or embedding_dim < 1:
-            raise ValueError(
-                f"`embedding_dim` must be an integer >= 1, got {embedding_dim!r}"
-            )
+        for name, value, minimum in [
+            ("num_hiddens", num_hiddens, 1),
+            ("num_residual_layers", num_residual_layers, 0),
+            ("num_residual_hiddens", num_residual_hiddens, 1),
+            ("embedding_dim", embedding_dim, 1),
+            ("num_downsamples", num_downsamples, 1),
+        ]:
+            check_integer(name, value, minimum)
         self.num_hiddens = num_hiddens
         self.num_residual_layers = num_residual_layers
         self.num_residual_hiddens = num_residual_hiddens
