@@ -26,7 +26,6 @@ import pytest
 import tensorflow as tf
 from keras.src.backend.tensorflow import trainer as tf_trainer
 
-from vq_zoo.training import get_strategy as get_strategy_module  # noqa: F401
 from vq_zoo.training.get_strategy import _fix_keras_multi_worker_metric_mean
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "vq_zoo"
