@@ -86,3 +86,57 @@ def test_finite_training_is_untouched():
 def test_bad_monitor(monitor):
     with pytest.raises(ValueError, match="`monitor` must be None or a non-empty list"):
         NaNGuard(monitor=monitor)
+
+
+def test_plain_keras_model_message_says_the_step_was_applied():
+    x, y = data_with_nan_in_batch(1)
+    with pytest.raises(FloatingPointError, match="does not skip non-finite steps"):
+        linear_model().fit(x, y, batch_size=4, shuffle=False, verbose=0,
+                           callbacks=[NaNGuard()])
+
+
+def test_vqvae_stops_at_the_nan_batch_with_the_last_good_model_in_memory():
+    """An EMA VQ-VAE fit on data whose batch 3 holds a NaN: NaNGuard raises
+    there, and every weight, the codebook, the EMA statistics and the
+    optimizer state equal, bit for bit, a copy trained on batches 1-2 only."""
+    from vq_zoo.models.vqvae.vqvae import VQVAE
+
+    def make():
+        model = VQVAE.image_model(num_hiddens=16, num_residual_layers=1,
+                                  num_residual_hiddens=8, embedding_dim=8,
+                                  num_embeddings=32, ema=True)
+        model.build((None, 8, 8, 3))
+        return model
+
+    x = np.random.default_rng(0).uniform(size=(40, 8, 8, 3)).astype("float32")
+    x[2 * 8 + 5, 3, 4, 1] = np.nan  # batch 3 of 5 (batches of 8)
+    init = make().get_weights()
+
+    def fresh():
+        model = make()
+        model.set_weights(init)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        return model
+
+    guarded, guard = fresh(), NaNGuard()
+    with pytest.raises(FloatingPointError, match=(
+            r"metric `loss` is nan at batch 3 of epoch 1; .*That step was not applied")):
+        guarded.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0,
+                    callbacks=[guard])
+    assert (guard.stopped_epoch, guard.stopped_batch) == (0, 2)
+
+    reference = fresh()
+    reference.fit(x[:16], batch_size=8, epochs=1, shuffle=False, verbose=0)
+    assert int(guarded.optimizer.iterations.numpy()) == 2
+    pairs = list(zip(guarded.weights, reference.weights))
+    pairs += list(zip(guarded.optimizer.variables, reference.optimizer.variables))
+    names = {v.name for v, _ in pairs}
+    assert {"codebook", "ema_cluster_size_hidden", "ema_dw_hidden", "ema_count"} <= names
+    for a, b in pairs:  # same architecture: the same variables in the same order
+        assert a.shape == b.shape
+        assert np.asarray(a.numpy()).tobytes() == np.asarray(b.numpy()).tobytes(), a.path
+    # The two steps did move the state, so the equality is not trivial.
+    codebook = guarded.quantizer.codebook.numpy()
+    assert np.all(np.isfinite(codebook))
+    index = [w is guarded.quantizer.codebook for w in guarded.weights].index(True)
+    assert np.abs(codebook - init[index]).max() > 0

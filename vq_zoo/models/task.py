@@ -105,6 +105,9 @@ class Task(PresetMixin, keras.Model):
         import tensorflow as tf
 
         self._maybe_build(data)
+        # State the layers update in `call` (EMA codebooks, dead-code and
+        # sampling state) is put back if the step is skipped.
+        state = [(v, tf.identity(v.value)) for v in self.non_trainable_variables]
         with tf.GradientTape() as tape:
             scalars, counts = self._terms_with_regularization(data, training=True)
             # Gradients are summed across replicas: scale each replica's
@@ -120,6 +123,8 @@ class Task(PresetMixin, keras.Model):
             for g in tape.gradient(scaled, weights)
         ]
         skipped = self._apply_if_finite(scalars["loss"], grads, weights)
+        for variable, before in state:
+            variable.assign(ops.where(skipped > 0, before, variable.value))
         return self._record(scalars, counts, skipped)
 
     def _apply_if_finite(self, loss, grads, weights):

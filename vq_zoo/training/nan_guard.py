@@ -17,6 +17,16 @@ class NaNGuard(keras.callbacks.Callback):
     Put it before checkpoint callbacks in the `callbacks` list, so nothing is
     saved after the bad batch.
 
+    With vq_zoo's models the bad step was never applied: their shared
+    training step (`vq_zoo.models.task.Task`, which logs `skipped_updates`)
+    does not apply a step whose loss or gradients are not finite, and the
+    quantizers leave their codebook and statistics untouched for a batch
+    holding NaN or Inf. When NaNGuard raises, the model in memory therefore
+    still holds the weights of the last good step, ready to be saved or
+    inspected. (A plain Keras model has already applied the bad step by the
+    time any callback runs; the message says which case it is, from whether
+    `skipped_updates` is logged.)
+
     Epochs and batches in the message count from 1, as Keras' progress bar
     does; `stopped_epoch` and `stopped_batch` keep them from 0, as Keras'
     callbacks receive them (`stopped_batch` is None for an end-of-epoch
@@ -49,12 +59,14 @@ class NaNGuard(keras.callbacks.Callback):
         self.stopped_epoch = None
         self.stopped_batch = None
         self._epoch = 0
+        self._skipped_so_far = 0.0
 
     def on_train_begin(self, logs=None):
         self.message = self.stopped_epoch = self.stopped_batch = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        self._skipped_so_far = 0.0  # `skipped_updates` is a sum per epoch
 
     def on_train_batch_end(self, batch, logs=None):
         self._check(logs, batch)
@@ -66,6 +78,13 @@ class NaNGuard(keras.callbacks.Callback):
     def _check(self, logs, batch):
         if not logs or self.message is not None:
             return
+        # Whether the training step skipped this very batch (the logged
+        # `skipped_updates` grew), so the weights are those of the step before.
+        skipped_now = False
+        if batch is not None and "skipped_updates" in logs:
+            total = float(np.asarray(logs["skipped_updates"]))
+            skipped_now = total > self._skipped_so_far
+            self._skipped_so_far = total
         names = self.monitor if self.monitor is not None else sorted(logs)
         for name in names:
             if name not in logs:
@@ -83,7 +102,8 @@ class NaNGuard(keras.callbacks.Callback):
                 where = f"the end of {where}"
             self.message = (
                 f"NaNGuard: metric `{name}` is {value} at {where}; training "
-                "stopped (epochs and batches count from 1)."
+                "stopped (epochs and batches count from 1). "
+                + self._explain(batch, skipped_now, "skipped_updates" in logs)
             )
             self.stopped_epoch, self.stopped_batch = self._epoch, batch
             if self.raise_error:
@@ -91,3 +111,31 @@ class NaNGuard(keras.callbacks.Callback):
             print(self.message, flush=True)
             self.model.stop_training = True
             return
+
+    @staticmethod
+    def _explain(batch, skipped_now, skips_logged):
+        if batch is None:
+            return (
+                "A validation metric is not finite: check the validation "
+                "data for NaN/Inf and the model's outputs on it."
+            )
+        checks = (
+            "Check that batch's data for NaN/Inf (and its preprocessing), "
+            "the learning rate and the loss scale, and the encoder's outputs."
+        )
+        if skipped_now:
+            return (
+                "That step was not applied (its loss or gradients were not "
+                "finite; `skipped_updates` counts such steps), so the model in "
+                "memory holds the weights and codebook of the last good step. "
+                + checks
+            )
+        if skips_logged:
+            return (
+                "The training step applied that step (its loss and gradients "
+                "were finite), so only this metric is affected. " + checks
+            )
+        return (
+            "This model's training step does not skip non-finite steps, so "
+            "its weights may already hold NaN. " + checks
+        )
