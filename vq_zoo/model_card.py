@@ -52,7 +52,7 @@ METRIC_ROWS = (
 def data_card(recipe_name, config=None):
     """What a recipe says about its data: `{"dataset", "data", "license"}`.
 
-    Read from the recipe module `recipes.<name>.recipe` (then its
+    Read from the recipe module `vq_zoo.recipes.<name>.recipe` (then its
     `config` module): a `DATA_CARD` dict, or a `describe_data(config)`
     function returning one. Falls back to `FALLBACK_DATA_CARDS`, then to a
     pointer at the recipe's folder.
@@ -61,7 +61,7 @@ def data_card(recipe_name, config=None):
 
     for suffix in ("recipe", "config"):
         try:
-            module = importlib.import_module(f"recipes.{recipe_name}.{suffix}")
+            module = importlib.import_module(f"vq_zoo.recipes.{recipe_name}.{suffix}")
         except ImportError:
             continue
         card = getattr(module, "DATA_CARD", None)
@@ -72,7 +72,7 @@ def data_card(recipe_name, config=None):
             missing = [k for k in DATA_CARD_KEYS if k not in card]
             if missing:
                 raise ValueError(
-                    f"recipes.{recipe_name}.{suffix}: DATA_CARD needs the keys "
+                    f"vq_zoo.recipes.{recipe_name}.{suffix}: DATA_CARD needs the keys "
                     f"{', '.join(DATA_CARD_KEYS)}; missing {', '.join(missing)}"
                 )
             return {k: card[k] for k in DATA_CARD_KEYS}
