@@ -92,3 +92,49 @@ def test_bad_arguments_and_inputs():
         CausalGatedBlock(F, dilation_rate=0)
     with pytest.raises(ValueError, match=r"\(batch, time, 4\)"):
         CausalGatedBlock(F)(np.zeros((1, T, 3), "float32"))
+
+
+@pytest.mark.parametrize(
+    "policy,tol", [("float32", 1e-5), ("mixed_bfloat16", 5e-2)]
+)
+def test_stepping_with_queues_equals_the_full_pass(policy, tol):
+    # A WaveNet stack: global (speaker) and local (per-step) conditions.
+    rng = np.random.default_rng(5)
+    blocks = [
+        CausalGatedBlock(F, k, d, condition_dim=2, local_condition_dim=3, dtype=policy)
+        for k, d in [(2, 1), (2, 2), (3, 4), (1, 1)]
+    ]
+    x = rng.normal(size=(2, T, F)).astype("float32")
+    c = rng.normal(size=(2, 2)).astype("float32")
+    lc = rng.normal(size=(2, T, 3)).astype("float32")
+    y, skip = x, 0.0
+    for b in blocks:
+        y, s = b(y, c, lc)
+        skip = skip + np.asarray(s, "float32")
+    states = [b.initial_state(2, c) for b in blocks]
+    # One queue per layer, as long as its dilation * (kernel_size - 1).
+    assert [tuple(s["queue"].shape) for s in states] == [
+        (2, 1, F), (2, 2, F), (2, 8, F), (2, 0, F)
+    ]
+    stepped, stepped_skip = [], []
+    for t in range(T):
+        out, total = x[:, t], 0.0
+        for l, b in enumerate(blocks):
+            (out, s), states[l] = b.step(out, states[l], t, lc[:, t])
+            total = total + np.asarray(s, "float32")
+        stepped.append(np.asarray(out, "float32"))
+        stepped_skip.append(total)
+    np.testing.assert_allclose(np.stack(stepped, 1), np.asarray(y, "float32"), rtol=tol, atol=tol)
+    np.testing.assert_allclose(np.stack(stepped_skip, 1), skip, rtol=tol, atol=tol)
+    if policy == "mixed_bfloat16":
+        assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
+
+
+def test_step_needs_its_conditions():
+    block = CausalGatedBlock(F, condition_dim=2, local_condition_dim=3)
+    block.build((None, T, F))
+    with pytest.raises(ValueError, match="pass `condition`"):
+        block.initial_state(1)
+    state = block.initial_state(1, np.zeros((1, 2), "float32"))
+    with pytest.raises(ValueError, match="pass `local_condition`"):
+        block.step(np.zeros((1, F), "float32"), state, 0)

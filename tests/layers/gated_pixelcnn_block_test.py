@@ -132,3 +132,72 @@ def test_last_block_without_vertical_output():
     names = sorted(w.path.split("/")[-2] for w in block.trainable_weights)
     assert "vertical_condition" not in names and "vertical_spatial" not in names
     assert "horizontal_condition" in names and len(block.trainable_weights) == 12
+
+
+def step_stack(blocks, x, condition=None, spatial=None):
+    """Runs `blocks` position by position with their caches: each row's
+    vertical inputs once the row is complete (`step_row`), then the
+    horizontal stacks in raster order (`step`)."""
+    n = x.shape[0]
+    states = [b.initial_state(n, W, condition, spatial) for b in blocks]
+    h_out = np.zeros(x.shape[:3] + (C,), "float32")
+    skip_out = np.zeros_like(h_out)
+    for p in range(H * W):
+        i, j = divmod(p, W)
+        if j == 0 and i > 0:
+            v = x[:, i - 1]
+            for l, b in enumerate(blocks):
+                v, states[l] = b.step_row(v, states[l], i - 1)
+        # The type-A first block takes the input at the previous position.
+        h = x.reshape(n, H * W, -1)[:, max(p - 1, 0)]
+        skip = 0.0
+        for l, b in enumerate(blocks):
+            (h, s), states[l] = b.step(h, states[l], p)
+            skip = skip + np.asarray(s, "float32")
+        h_out[:, i, j], skip_out[:, i, j] = np.asarray(h, "float32"), skip
+    return h_out, skip_out
+
+
+@pytest.mark.parametrize(
+    "policy,kernel_size,conditioned,tol",
+    [
+        ("float32", 3, False, 1e-5),
+        ("float32", 5, True, 1e-5),
+        ("mixed_bfloat16", 3, True, 5e-2),
+    ],
+)
+def test_stepping_with_caches_equals_the_full_pass(policy, kernel_size, conditioned, tol):
+    rng = np.random.default_rng(4)
+    kwargs = dict(condition_dim=3, spatial_condition_dim=2) if conditioned else {}
+    blocks = [
+        GatedPixelCNNBlock(
+            C, kernel_size, "A" if i == 0 else "B", vertical_output=i < 2,
+            dtype=policy, **kwargs,
+        )
+        for i in range(3)
+    ]
+    x = rng.normal(size=(2, H, W, C)).astype("float32")
+    cond = (
+        (rng.normal(size=(2, 3)).astype("float32"), rng.normal(size=(2, H, W, 2)).astype("float32"))
+        if conditioned
+        else ()
+    )
+    v = h = x
+    skip = 0.0
+    for b in blocks:
+        v, h, s = b(v, h, *cond)
+        skip = skip + np.asarray(s, "float32")
+    h_step, skip_step = step_stack(blocks, x, *cond)
+    np.testing.assert_allclose(h_step, np.asarray(h, "float32"), rtol=tol, atol=tol)
+    np.testing.assert_allclose(skip_step, skip, rtol=tol, atol=tol)
+    state = blocks[0].initial_state(2, W, *cond)
+    if policy == "mixed_bfloat16":
+        assert all(
+            keras.backend.standardize_dtype(t.dtype) == "bfloat16"
+            for t in keras.tree.flatten(state)
+        )
+
+
+def test_initial_state_needs_a_built_block():
+    with pytest.raises(ValueError, match="needs a built block"):
+        GatedPixelCNNBlock(C).initial_state(1, W)

@@ -266,9 +266,8 @@ class GatedPixelCNNPrior(AutoregressivePrior):
         row_codes = ops.slice_update(
             state["row_codes"], (0, (col - 1) % width), prev_codes[:, None]
         )
-        blocks = list(state["blocks"])
 
-        def advance():
+        def advance(_, blocks):
             v = self.code_embedding(row_codes)
             out = []
             for block, block_state in zip(self.blocks, blocks):
@@ -276,10 +275,12 @@ class GatedPixelCNNPrior(AutoregressivePrior):
                 out.append(block_state)
             return out
 
-        blocks = ops.cond(
-            ops.logical_and(ops.equal(col, 0), ops.greater(row, 0)),
-            advance,
-            lambda: blocks,
+        # A loop of 0 or 1 trips, not a `cond`: XLA updates a loop's state in
+        # place, while a conditional copies every cache it passes through at
+        # each position (3x slower at batch 16).
+        starts_row = ops.logical_and(ops.equal(col, 0), ops.greater(row, 0))
+        blocks = ops.fori_loop(
+            0, ops.cast(starts_row, "int32"), advance, list(state["blocks"])
         )
         attention = list(state["attention"])
         # A type-A first block takes the previous position's input.
