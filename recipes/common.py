@@ -113,19 +113,20 @@ def build_prior(config, manifest, num_classes=None):
     return prior
 
 
-def report(pipe, vqvae, prior, test_images, test_codes, num_embeddings,
-           test_labels=None):
-    """Held-out metrics of the run, written to `metrics.json` with a
-    reconstruction grid (`reconstructions.png`: originals in odd rows,
-    reconstructions below them). With a discrete decoder likelihood the
-    metrics include bits/dim, `-(log p(x|z) + log p(z)) / (dims ln 2)`."""
-    from vq_zoo.utils.images import image_grid, write_atomic, write_png
-
+def held_out_metrics(vqvae, prior, test_images, test_codes, num_embeddings,
+                     test_labels=None):
+    """The held-out metrics of a VQ-VAE + prior pair: reconstruction MSE and
+    PSNR, code perplexity and usage, the prior's bits per code on
+    `test_codes` (a dataset of the prior's inputs), and with a discrete
+    decoder likelihood bits/dim, `-(log p(x|z) + log p(z)) / (dims ln 2)`.
+    Returns `(metrics, reconstructions)`."""
     recon = np.asarray(vqvae.predict(test_images, batch_size=256, verbose=0))
     mse = float(np.mean((recon - test_images) ** 2))
     codes = np.asarray(vqvae.encode(test_images))
     counts = np.bincount(codes.ravel(), minlength=num_embeddings)
     p = counts / counts.sum()
+    if not getattr(prior, "compiled", False):  # e.g. loaded from a preset
+        prior.compile()
     prior_logs = prior.evaluate(test_codes, verbose=0, return_dict=True)
     metrics = {
         "test_mse": mse,
@@ -144,6 +145,18 @@ def report(pipe, vqvae, prior, test_images, test_codes, num_embeddings,
             for i in range(0, len(test_images), 256)
         ]
         metrics["test_bits_per_dim"] = float(bits_per_dim(vqvae, prior, batches))
+    return metrics, recon
+
+
+def report(pipe, vqvae, prior, test_images, test_codes, num_embeddings,
+           test_labels=None):
+    """Held-out metrics of the run (`held_out_metrics`), written to
+    `metrics.json` with a reconstruction grid (`reconstructions.png`:
+    originals in odd rows, reconstructions below them)."""
+    from vq_zoo.utils.images import image_grid, write_atomic, write_png
+
+    metrics, recon = held_out_metrics(vqvae, prior, test_images, test_codes,
+                                      num_embeddings, test_labels)
     rows = []
     for i in range(min(4, len(test_images) // 8)):
         rows += [test_images[8 * i:8 * i + 8], recon[8 * i:8 * i + 8]]
