@@ -142,6 +142,54 @@ def partial_case():
             "codebook_moved": not same({"c": before["codebook"]}, {"c": after["codebook"]})}
 
 
+def vqvae_case():
+    # An EMA VQ-VAE under `fit` on 2 replicas, a NaN in replica 0's half of
+    # batch 3: NaNGuard stops there and every variable (weights, codebook,
+    # EMA state) equals, on both replicas, a copy fit on batches 1-2 only.
+    from vq_zoo.models.vqvae.vqvae import VQVAE
+    from vq_zoo.training import NaNGuard
+
+    def fresh(init=None):
+        with MIRRORED.scope():
+            model = VQVAE.image_model(num_hiddens=8, num_residual_layers=1,
+                                      num_residual_hiddens=4, embedding_dim=4,
+                                      num_embeddings=16, ema=True)
+            model.build((None, 8, 8, 3))
+            if init is not None:
+                model.set_weights(init)
+            model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        return model
+
+    x = np.random.default_rng(0).uniform(size=(32, 8, 8, 3)).astype("float32")
+    x[2 * 8 + 1, 4, 4, 0] = np.nan  # global batches of 8: replica 0's rows 0-3
+    init = fresh().get_weights()
+    guarded, reference = fresh(init), fresh(init)
+    message = ""
+    try:
+        guarded.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0,
+                    callbacks=[NaNGuard()])
+    except FloatingPointError as e:
+        message = str(e)
+    reference.fit(x[:16], batch_size=8, epochs=1, shuffle=False, verbose=0)
+    def replica_lists(model):  # variable names repeat in a model: keep the order
+        return [[np.array(t.numpy()) for t in (v.value.values if hasattr(v.value, "values")
+                                                else [v.value])] for v in model.variables]
+
+    a, b = replica_lists(guarded), replica_lists(reference)
+    index = [v is guarded.quantizer.codebook for v in guarded.variables].index(True)
+    return {
+        "message": message,
+        "equal_to_reference": len(a) == len(b) and all(
+            len(va) == len(vb) == 2 and all(p.tobytes() == q.tobytes() for p, q in zip(va, vb))
+            for va, vb in zip(a, b)),
+        "replicas_agree": all(all(v.tobytes() == va[0].tobytes() for v in va) for va in a),
+        "finite": all(np.all(np.isfinite(v)) for va in a for v in va if v.dtype.kind == "f"),
+        "codebook_moved": bool(np.any(
+            a[index][0] != init[[v is guarded.quantizer.codebook
+                                 for v in guarded.weights].index(True)])),
+    }
+
+
 def control_case():
     # Negative control: each replica decides from its own shard and the
     # finiteness check of the new values is off. The replica without the NaN
@@ -176,5 +224,6 @@ if __name__ == "__main__":
             report[f"{case}:nan_on_replica_{bad}"] = fault_case(case, bad)
     report["empty"] = empty_case()
     report["partial"] = partial_case()
+    report["vqvae"] = vqvae_case()
     report["control"] = control_case()  # last: it patches the layer class
     print("REPORT " + json.dumps(report))

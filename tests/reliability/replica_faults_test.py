@@ -61,3 +61,14 @@ def test_control_without_the_all_reduced_decision_diverges(report):
     r = report["control"]
     assert r["skipped_per_replica"] == [1.0, 0.0]
     assert not r["replicas_agree"] and not r["finite"]
+
+
+def test_vqvae_stopped_by_nan_guard_equals_a_run_without_the_bad_batch(report):
+    # Model level, through the shared training step: the quantizer saw finite
+    # encoder outputs of the NaN batch and updated in `call`; the skipped step
+    # puts that back, on both replicas.
+    r = report["vqvae"]
+    assert "metric `loss` is nan at batch 3 of epoch 1" in r["message"]
+    assert "That step was not applied" in r["message"]
+    assert r["equal_to_reference"] and r["replicas_agree"] and r["finite"]
+    assert r["codebook_moved"]
