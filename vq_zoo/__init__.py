@@ -16,6 +16,7 @@ _EXPORTS = {
     "VectorQuantizer": "vq_zoo.layers",
     "VectorQuantizerEMA": "vq_zoo.layers",
     "VQVAE": "vq_zoo.models",
+    "VQVAE2": "vq_zoo.models",
     "GatedPixelCNN1DPrior": "vq_zoo.models",
     "GatedPixelCNNPrior": "vq_zoo.models",
     "bits_per_dim": "vq_zoo.metrics",

@@ -44,10 +44,17 @@ CASES = {
 
 
 def make_model(case):
-    model = VQVAE.image_model(
-        num_hiddens=16, num_residual_layers=1, num_residual_hiddens=8,
-        embedding_dim=8, num_embeddings=32, **CASES[case],
-    )
+    if case == "vqvae2":
+        from vq_zoo.models.vqvae2.vqvae2 import VQVAE2
+
+        model = VQVAE2(num_hiddens=16, num_residual_layers=1,
+                       num_residual_hiddens=8, embedding_dim=8,
+                       num_embeddings=32)
+    else:
+        model = VQVAE.image_model(
+            num_hiddens=16, num_residual_layers=1, num_residual_hiddens=8,
+            embedding_dim=8, num_embeddings=32, **CASES[case],
+        )
     model.build((None,) + SHAPE)
     # SGD: its update is linear in the gradient, so a wrong loss scale
     # (e.g. a replica mean that is not divided by the replica count) shows.
@@ -95,9 +102,9 @@ def patch(control):
 
         base.cross_replica_sum = ema.cross_replica_sum = lambda x: x
     elif control == "no_loss_scale":
-        import vq_zoo.models.vqvae.vqvae as vqvae
+        import vq_zoo.models.task as task
 
-        vqvae.loss_scale_for_replicas = lambda: 1.0
+        task.loss_scale_for_replicas = lambda: 1.0
 
 
 def main(case):

@@ -76,9 +76,7 @@ class Task(PresetMixin, keras.Model):
         # Keras skips `compile` on load when it is overridden; ours only
         # adds checks, so restore the optimizer (and its state) as Keras
         # would.
-        from keras.src.saving import serialization_lib
-
-        config = serialization_lib.deserialize_keras_object(config)
+        config = keras.saving.deserialize_keras_object(config)
         for key in ("loss", "loss_weights", "metrics", "weighted_metrics"):
             config.pop(key, None)
         self.compile(**config)

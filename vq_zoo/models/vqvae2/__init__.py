@@ -1,0 +1,1 @@
+from vq_zoo.models.vqvae2.vqvae2 import VQVAE2
