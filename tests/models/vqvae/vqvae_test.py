@@ -178,3 +178,30 @@ def test_bad_input_is_refused():
         VQVAE(model.encoder, model.quantizer, model.decoder, likelihood="gaussian")
     with pytest.raises(ValueError, match="data_variance"):
         small(data_variance=0.0)
+
+
+def test_data_variance_has_one_source_of_truth():
+    from vq_zoo.likelihoods import MeanSquaredError
+
+    model = VQVAE.image_model(num_hiddens=16, num_residual_layers=1,
+                              num_residual_hiddens=8, embedding_dim=8,
+                              num_embeddings=32, likelihood=MeanSquaredError(2.0))
+    assert model.data_variance == 2.0
+    assert model.get_config()["data_variance"] == 2.0
+    assert VQVAE.from_config(model.get_config()).likelihood.data_variance == 2.0
+    with pytest.raises(ValueError, match="disagrees"):
+        VQVAE.image_model(likelihood=MeanSquaredError(2.0), data_variance=3.0)
+
+
+def test_wrong_inputs_are_refused():
+    model = small()
+    with pytest.raises(ValueError, match=r"floating-point data .*x / 255"):
+        model.encode((X * 255).astype("uint8"))
+    unbuilt = VQVAE.image_model(num_hiddens=16, num_residual_layers=1,
+                                num_residual_hiddens=8, embedding_dim=8,
+                                num_embeddings=32, channels=1)
+    unbuilt.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=r"reconstructs data of shape \(16, 16, 1\)"):
+        unbuilt.fit(X, batch_size=8, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="empty batch"):
+        model.decode(np.zeros((0, 4, 4), "int32"))
