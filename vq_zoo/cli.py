@@ -664,35 +664,38 @@ def _cmd_export(args, parser):
     return 0
 
 
-def _default_out_dir(args):
-    """The run dir `vq-zoo train` will use, or None if the recipe or config
-    is unknown (the train command reports that)."""
-    if args.out_dir:
-        return args.out_dir
-    try:
-        from vq_zoo.recipes import get_configs
-
-        configs = get_configs(args.recipe)
-    except (ValueError, ImportError):
-        return None
-    name = args.config or ("default" if "default" in configs else "paper")
-    return os.path.join("runs", f"{args.recipe}-{name}")
-
-
-def _train(args, parser, argv):
-    """`_cmd_train`, and: missing data (whose loaders raise FileNotFoundError
-    or ImportError with the install or download command) is one error line,
-    and a run dir this invocation created is removed again."""
+def _train(args, parser, argv, verbose):
+    """`_cmd_train`, after the checks that need no TensorFlow (recipe,
+    config, `--set` keys, types and ranges: refused at once, before
+    anything is created). Missing data (its loaders raise FileNotFoundError
+    or ImportError with the install or download command) or an unwritable
+    run dir is one error line, and a run dir this invocation created is
+    removed again (`--verbose` shows the traceback instead)."""
     import shutil
 
-    out_dir = _default_out_dir(args)
-    existed = out_dir is None or os.path.exists(out_dir)
+    from vq_zoo.recipes import get_configs
+    from vq_zoo.utils.config import apply_overrides, get_config
+
+    try:
+        configs = get_configs(args.recipe)
+        name = args.config or ("default" if "default" in configs else "paper")
+        apply_overrides(get_config(configs, name), args.set)
+    except ValueError as e:
+        parser.error(str(e))
+    out_dir = args.out_dir or os.path.join("runs", f"{args.recipe}-{name}")
+    existed = os.path.lexists(out_dir)
+    _import_tensorflow(verbose)
     try:
         return _cmd_train(args, parser, argv)
-    except (FileNotFoundError, ImportError) as e:
-        if not existed:
+    except (OSError, ImportError) as e:
+        if not existed and os.path.isdir(out_dir):
             shutil.rmtree(out_dir, ignore_errors=True)
-        raise CliError(_one_line(e)) from None
+        if verbose:
+            raise
+        message = _one_line(e)
+        if isinstance(e, OSError) and e.filename and not isinstance(e, FileNotFoundError):
+            message = f"cannot write {e.filename}: {e.strerror or message}"
+        raise CliError(message) from None
 
 
 COMMANDS = {
@@ -712,9 +715,9 @@ def main(argv=None):
     try:
         if args.command == "list":
             return _cmd_list()
-        _import_tensorflow(verbose)
         if args.command == "train":
-            return _train(args, parser, argv)
+            return _train(args, parser, argv, verbose)
+        _import_tensorflow(verbose)
         return COMMANDS[args.command](args, parser)
     except CliError as e:
         print(f"vq-zoo: error: {e}", file=sys.stderr)
