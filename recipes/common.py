@@ -58,17 +58,21 @@ def open_pipeline(config, out_dir, strategy=None, log_dir=None, verbose=1,
                             config=config, restart=restart, seed=config.seed)
 
 
-def in_memory_batches(data, batch_size, shuffle=False, seed=0):
+def in_memory_batches(data, batch_size, shuffle=False, seed=0, repeat=False):
     """A `tf.data` pipeline over arrays (or a tuple of arrays) held in
     memory: shuffled with full-size buffer and `drop_remainder` for
-    training, in order and complete otherwise."""
+    training, in order and complete otherwise. `repeat`: forever (for a fit
+    with `steps_per_epoch`, which would otherwise run out of data)."""
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices(data)
     if shuffle:
         first = data[0] if isinstance(data, tuple) else data
         ds = ds.shuffle(len(first), seed=seed)
-    return ds.batch(batch_size, drop_remainder=shuffle).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=shuffle)
+    if repeat:
+        ds = ds.repeat()
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def build_vqvae(config, data_variance, shape):

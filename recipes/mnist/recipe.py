@@ -36,12 +36,14 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
         valid, valid_y = split("validation", config.validation_examples)
         test, test_y = split("test", config.test_examples)
 
-        def batches(data, batch_size, shuffle=False):
-            return common.in_memory_batches(data, batch_size, shuffle, config.seed)
+        def batches(data, batch_size, shuffle=False, repeat=False):
+            return common.in_memory_batches(data, batch_size, shuffle, config.seed,
+                                            repeat)
 
         vqvae = pipe.train_vqvae(
             lambda: common.build_vqvae(config, train.var(), train.shape[1:]),
-            batches(train, config.batch_size, shuffle=True),
+            batches(train, config.batch_size, shuffle=True,
+                    repeat=config.vqvae_steps_per_epoch is not None),
             epochs=config.vqvae_epochs,
             steps_per_epoch=config.vqvae_steps_per_epoch,
             validation_data=batches(valid, 256),
@@ -55,7 +57,8 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
         prior = pipe.train_prior(
             lambda: common.build_prior(config, manifests["train"], num_classes=NUM_CLASSES),
             pipe.code_data("train", config.prior_batch_size, shuffle=True,
-                           seed=config.seed),
+                           seed=config.seed,
+                           repeat=config.prior_steps_per_epoch is not None),
             epochs=config.prior_epochs,
             steps_per_epoch=config.prior_steps_per_epoch,
             validation_data=pipe.code_data("validation", 256),
