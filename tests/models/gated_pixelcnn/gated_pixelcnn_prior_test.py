@@ -212,3 +212,94 @@ def test_bad_condition_raises_value_error():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         small_prior(**kwargs)
+
+
+def attention_prior(**kwargs):
+    return small_prior(attention_every=1, num_heads=2, dropout=0.2, **kwargs)
+
+
+def test_attention_prior_is_causal_and_has_no_blind_spot():
+    # VQ-VAE-2's top prior: self-attention after every gated block.
+    prior = attention_prior()
+    codes = random_codes(1, seed=5)
+    batch = np.repeat(codes, H * W, axis=0)
+    for p in range(H * W):
+        batch[p, p // W, p % W] = (batch[p, p // W, p % W] + 1) % K
+    base = np.asarray(prior(codes)).reshape(H * W, K)
+    out = np.asarray(prior(batch)).reshape(H * W, H * W, K)
+    for p in range(H * W):
+        # Changing the code at p changes no logit at or before p...
+        np.testing.assert_array_equal(out[p, : p + 1], base[: p + 1])
+        # ...and every earlier code reaches the last position's logits.
+        if p < H * W - 1:
+            assert np.abs(out[p, -1] - base[-1]).max() > 1e-6, p
+
+
+def test_attention_prior_trains_saves_and_samples(tmp_path):
+    prior = small_prior(attention_every=2, num_heads=2, dropout=0.2, num_classes=3)
+    assert len(prior.attention_layers) == 1
+    rng = np.random.default_rng(6)
+    inputs = {"codes": random_codes(8), "condition": rng.integers(0, 3, (8,))}
+    prior.compile(optimizer="adam")
+    prior.fit(inputs, epochs=1, verbose=0)
+    config = prior.get_config()
+    assert config["attention_every"] == 2 and config["dropout"] == 0.2
+    assert GatedPixelCNNPrior.from_config(config).get_config() == config
+    path = str(tmp_path / "attention_prior.keras")
+    prior.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_array_equal(np.asarray(restored(inputs)), np.asarray(prior(inputs)))
+    labels = np.array([0, 2])
+    np.testing.assert_array_equal(
+        np.asarray(restored.sample(2, labels, seed=3)),
+        np.asarray(prior.sample_naive(2, labels, seed=3)),
+    )
+
+
+def test_options_off_keep_the_variables_of_existing_configs():
+    plain = small_prior(num_classes=3)
+    explicit = small_prior(
+        num_classes=3, attention_every=None, conditioning_layers=None, dropout=0.0
+    )
+    def paths(model):
+        return [w.path.split("/", 1)[1] for w in model.weights]
+
+    assert paths(explicit) == paths(plain)
+    assert not any("attention" in p or "conditioning" in p for p in paths(plain))
+    # The new layers come after the existing ones.
+    assert paths(attention_prior(num_classes=3))[: len(paths(plain))] == paths(plain)
+
+
+def test_bottom_prior_depends_on_the_top_codes_through_the_conditioning_stack():
+    # VQ-VAE-2's bottom prior: the top codes (a coarser map) go through a
+    # residual stack before the 1x1 into each block.
+    prior = small_prior(
+        spatial_condition_shape=(H, 3), spatial_condition_classes=5, conditioning_layers=2
+    )
+    assert prior.conditioning_stack is not None
+    assert len(prior.conditioning_stack.trainable_weights) == 8
+    rng = np.random.default_rng(7)
+    codes = random_codes(2)
+    top = rng.integers(0, 5, (2, H, 3))
+    base = np.asarray(prior({"codes": codes, "spatial_condition": top}))
+    # One top code covers two bottom columns; the 3x3 stack spreads it to
+    # neighbours: changing it moves the logits at and around them.
+    top2 = top.copy()
+    top2[:, 2, 1] = (top2[:, 2, 1] + 1) % 5
+    moved = np.abs(np.asarray(prior({"codes": codes, "spatial_condition": top2})) - base)
+    moved = moved.max(axis=(0, -1))
+    assert moved[2, 2:4].min() > 1e-5 and moved[1, 1:5].min() > 1e-5
+    sample = np.asarray(prior.sample(2, top, seed=0))
+    np.testing.assert_array_equal(sample, np.asarray(prior.sample_naive(2, top, seed=0)))
+    with pytest.raises(ValueError, match="needs a spatial condition"):
+        small_prior(conditioning_layers=1)
+
+
+def test_sample_arguments():
+    prior = small_prior()
+    assert np.asarray(prior.sample(np.int64(2), seed=0)).shape == (2, H, W)
+    for bad in [True, 0, 2.0, "2"]:
+        with pytest.raises(ValueError, match="`num` must be an integer >= 1"):
+            prior.sample(bad)
+    with pytest.raises(ValueError, match=r"This prior is unconditional .* `condition` was given"):
+        prior.sample(2, condition=np.zeros((2, 3), "float32"))

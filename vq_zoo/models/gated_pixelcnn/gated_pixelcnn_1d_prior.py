@@ -110,7 +110,7 @@ class GatedPixelCNN1DPrior(AutoregressivePrior):
             spatial_condition_classes,
         )
         self.code_embedding = keras.layers.Embedding(
-            num_embeddings, filters, name="code_embedding"
+            num_embeddings, filters, dtype=self.dtype_policy, name="code_embedding"
         )
         self.blocks = [
             CausalGatedBlock(
@@ -119,12 +119,17 @@ class GatedPixelCNN1DPrior(AutoregressivePrior):
                 dilation_rate=d,
                 condition_dim=self.block_condition_dim,
                 local_condition_dim=self.block_spatial_dim,
+                dtype=self.dtype_policy,
                 name=f"block{i}",
             )
             for i, d in enumerate(dilation_rates)
         ]
-        self.output_hidden = keras.layers.Dense(output_filters, name="output_hidden")
-        self.output_logits = keras.layers.Dense(num_embeddings, name="output_logits")
+        self.output_hidden = keras.layers.Dense(
+            output_filters, dtype=self.dtype_policy, name="output_hidden"
+        )
+        self.output_logits = keras.layers.Dense(
+            num_embeddings, dtype=self.dtype_policy, name="output_logits"
+        )
         self._make_trackers()
         self.build()
 

@@ -153,7 +153,7 @@ class GatedPixelCNNPrior(AutoregressivePrior):
             spatial_condition_classes,
         )
         self.code_embedding = keras.layers.Embedding(
-            num_embeddings, filters, name="code_embedding"
+            num_embeddings, filters, dtype=self.dtype_policy, name="code_embedding"
         )
         self.blocks = [
             GatedPixelCNNBlock(
@@ -163,12 +163,17 @@ class GatedPixelCNNPrior(AutoregressivePrior):
                 condition_dim=self.block_condition_dim,
                 spatial_condition_dim=self.block_spatial_dim,
                 vertical_output=i + 1 < num_layers,
+                dtype=self.dtype_policy,
                 name=f"block{i}",
             )
             for i in range(num_layers)
         ]
-        self.output_hidden = keras.layers.Dense(output_filters, name="output_hidden")
-        self.output_logits = keras.layers.Dense(num_embeddings, name="output_logits")
+        self.output_hidden = keras.layers.Dense(
+            output_filters, dtype=self.dtype_policy, name="output_hidden"
+        )
+        self.output_logits = keras.layers.Dense(
+            num_embeddings, dtype=self.dtype_policy, name="output_logits"
+        )
         # VQ-VAE-2's options, created after the layers above so that the
         # variables of configs without them keep their names and order.
         self.conditioning_layers = conditioning_layers
@@ -180,6 +185,7 @@ class GatedPixelCNNPrior(AutoregressivePrior):
         if conditioning_layers and self.block_spatial_dim is not None:
             self.conditioning_stack = ResidualStack(
                 self.block_spatial_dim, conditioning_layers, self.block_spatial_dim,
+                dtype=self.dtype_policy,
                 name="conditioning_stack",
             )
         self._attention_after = {}
@@ -192,11 +198,14 @@ class GatedPixelCNNPrior(AutoregressivePrior):
                         num_heads,
                         attention_key_dim or max(1, filters // num_heads),
                         dropout=self.dropout,
+                        dtype=self.dtype_policy,
                         name=f"attention{len(self.attention_layers)}",
                     )
                 )
         self.block_dropout = (
-            keras.layers.Dropout(self.dropout, name="block_dropout")
+            keras.layers.Dropout(
+                self.dropout, dtype=self.dtype_policy, name="block_dropout"
+            )
             if self.dropout > 0
             else None
         )
