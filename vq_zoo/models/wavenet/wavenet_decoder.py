@@ -1,0 +1,501 @@
+"""A WaveNet over 8-bit mu-law samples, conditioned on upsampled VQ-VAE
+latents and a speaker, of any length, with cached (Fast WaveNet) sampling."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from vq_zoo.layers.causal_gated_block import CausalGatedBlock
+from vq_zoo.models.gated_pixelcnn.autoregressive_prior import AutoregressivePrior
+from vq_zoo.models.gated_pixelcnn.autoregressive_prior import _check_int_range
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+@keras.saving.register_keras_serializable(package="vq_zoo")
+class WaveNetDecoder(AutoregressivePrior):
+    """WaveNet (van den Oord et al. 2016) as the VQ-VAE's speech decoder.
+
+    `num_cycles` repetitions of `CausalGatedBlock`s with dilations
+    `1, 2, 4, ..., 2 ** (dilation_cycle - 1)` (gated `tanh * sigmoid`
+    units, residual and skip connections); the input samples are embedded
+    and shifted one step right, so the logits at `t` see samples `< t`
+    only; the sum of the skips goes through `relu -> 1x1 -> relu -> 1x1` to
+    `num_embeddings` (256 mu-law bins) logits per sample.
+
+    Conditioning:
+        - local: float latents `(batch, ceil(time / hop_length),
+          local_condition_dim)` (the VQ-VAE's quantised codes, one per
+          `hop_length` samples), upsampled by repetition (each code
+          conditions the `hop_length` samples it was encoded from) and
+          added to every gate through a 1x1 projection;
+        - global: `num_classes` speakers, an int per example, embedded in
+          `condition_dim` (default `filters`) dimensions and added to every
+          gate (or, without `num_classes`, a float vector of
+          `condition_dim`).
+
+    Any length. Unlike `GatedPixelCNN1DPrior`, whose `length` is fixed by
+    its config, this decoder takes sequences of any length, so one model
+    trains on fixed crops and decodes (or converts) whole utterances: every
+    layer is a convolution or a per-step projection, and the sampler's
+    length is read from the local condition (`codes * hop_length` samples)
+    or given as `length`. Chunked decoding was the alternative; it would
+    cut the receptive field at every chunk boundary.
+
+    Lengths that `hop_length` does not divide: the encoder's `"same"`
+    padding gives `ceil(time / hop_length)` codes (the input is padded with
+    zeros at the end); here the upsampled condition is cropped to the
+    `time` targets. Sampling makes `codes * hop_length` samples: crop to the
+    input's length (`vq_zoo.models.wavenet.voice_conversion` does).
+
+    Generation: `sample` runs `step` (each block's queue of its last
+    `dilation` inputs, Paine et al. 2016, so a sample costs `kernel_size`
+    taps per layer whatever the receptive field) in one XLA-compiled loop,
+    batched; `sample_naive` recomputes a full forward pass over the last
+    `receptive_field` samples for every new sample, and draws the same
+    samples for the same seed.
+
+    Shape contract: int samples `(batch, time)` (or a dict with `"codes"`,
+    `"condition"`, `"spatial_condition"`) to logits `(batch, time,
+    num_embeddings)`.
+
+    Args:
+        num_embeddings: int, classes per sample. Defaults to 256 (8-bit
+            mu-law).
+        filters: int, channels of the residual stream (and of the skips).
+            Defaults to 64.
+        dilation_cycle: int, blocks per cycle (dilations doubling from 1).
+            Defaults to 10.
+        num_cycles: int, repetitions of the cycle. Defaults to 3.
+        kernel_size: int, taps of each causal convolution. Defaults to 2.
+        output_filters: int, channels of the output head's hidden layer.
+            Defaults to `2 * filters`.
+        local_condition_dim: int or None, channels of the local condition
+            (the VQ-VAE's `embedding_dim`).
+        hop_length: int, samples per local-condition step (64 for the
+            paper's encoder). Defaults to 1.
+        num_classes: int or None, number of speakers.
+        condition_dim: int or None, size of the speaker embedding (default
+            `filters`), or of a float global condition without
+            `num_classes`.
+        speaker_names: sequence of `num_classes` strings or None: the names
+            of the speakers, saved with the model (`vq-zoo convert
+            --speaker NAME`).
+        **kwargs: base `keras.Model` arguments.
+
+    Example:
+    >>> wavenet = WaveNetDecoder(filters=8, dilation_cycle=3, num_cycles=1,
+    ...                          local_condition_dim=4, hop_length=4,
+    ...                          num_classes=2)
+    >>> cond = {"spatial_condition": keras.ops.zeros((1, 3, 4)),
+    ...         "condition": keras.ops.array([1])}
+    >>> tuple(wavenet.sample(1, condition=cond, seed=0).shape)
+    (1, 12)
+
+    References:
+        van den Oord et al. WaveNet: A Generative Model for Raw Audio.
+        arXiv:1609.03499.
+        van den Oord, Vinyals, Kavukcuoglu. Neural Discrete Representation
+        Learning. arXiv:1711.00937 (section 4.3).
+        Paine et al. Fast Wavenet Generation Algorithm. arXiv:1611.09482.
+    """
+
+    rank = 1
+
+    def __init__(
+        self,
+        num_embeddings=256,
+        filters=64,
+        dilation_cycle=10,
+        num_cycles=3,
+        kernel_size=2,
+        output_filters=None,
+        local_condition_dim=None,
+        hop_length=1,
+        num_classes=None,
+        condition_dim=None,
+        speaker_names=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_embeddings = _positive_int("num_embeddings", num_embeddings)
+        self.filters = _positive_int("filters", filters)
+        self.dilation_cycle = _positive_int("dilation_cycle", dilation_cycle)
+        self.num_cycles = _positive_int("num_cycles", num_cycles)
+        self.kernel_size = _positive_int("kernel_size", kernel_size)
+        self.hop_length = _positive_int("hop_length", hop_length)
+        output_filters = 2 * filters if output_filters is None else output_filters
+        self.output_filters = _positive_int("output_filters", output_filters)
+        if local_condition_dim is not None:
+            local_condition_dim = _positive_int("local_condition_dim", local_condition_dim)
+        self.local_condition_dim = local_condition_dim
+        if speaker_names is not None:
+            speaker_names = tuple(str(s) for s in speaker_names)
+            if num_classes is None:
+                num_classes = len(speaker_names)
+            if len(speaker_names) != num_classes or len(set(speaker_names)) != num_classes:
+                raise ValueError(
+                    f"`speaker_names` must be {num_classes} distinct names (one per "
+                    f"class of `num_classes`), got {len(speaker_names)}"
+                )
+        self.speaker_names = speaker_names
+        # A 1-step build shape; the model itself takes any length.
+        self.shape = (self.hop_length,)
+        self._init_conditioning(self.filters, condition_dim, num_classes, None, None)
+        self.block_spatial_dim = local_condition_dim
+        self.dilation_rates = tuple(
+            2 ** i for _ in range(self.num_cycles) for i in range(self.dilation_cycle)
+        )
+        self.code_embedding = keras.layers.Embedding(
+            self.num_embeddings, self.filters, dtype=self.dtype_policy,
+            name="code_embedding",
+        )
+        self.blocks = [
+            CausalGatedBlock(
+                self.filters,
+                self.kernel_size,
+                dilation_rate=d,
+                condition_dim=self.block_condition_dim,
+                local_condition_dim=local_condition_dim,
+                dtype=self.dtype_policy,
+                name=f"block{i}",
+            )
+            for i, d in enumerate(self.dilation_rates)
+        ]
+        self.output_hidden = keras.layers.Dense(
+            self.output_filters, dtype=self.dtype_policy, name="output_hidden"
+        )
+        self.output_logits = keras.layers.Dense(
+            self.num_embeddings, dtype=self.dtype_policy, name="output_logits"
+        )
+        self._make_trackers()
+        self.build()
+
+    # ---------------------------------------------------------- facts
+    @property
+    def has_spatial_condition(self):
+        return self.local_condition_dim is not None
+
+    @property
+    def receptive_field(self):
+        """Samples the logits at one step depend on: the step's own shifted
+        input plus every block's `(kernel_size - 1) * dilation` past ones."""
+        return 1 + sum(b.queue_length for b in self.blocks)
+
+    def speaker_index(self, speaker):
+        """The class index of `speaker` (a name of `speaker_names` or an
+        index); a ValueError listing the known speakers otherwise."""
+        names = self.speaker_names or ()
+        if self.num_classes is None:
+            raise ValueError("This decoder has no speakers (`num_classes` is None).")
+        if str(speaker) in names:
+            return names.index(str(speaker))
+        try:
+            index = int(speaker)
+        except (TypeError, ValueError):
+            index = None
+        if index is None or not 0 <= index < self.num_classes:
+            known = ", ".join(names) if names else f"0..{self.num_classes - 1}"
+            raise ValueError(f"unknown speaker {speaker!r}; known speakers: {known}")
+        return index
+
+    # ---------------------------------------------------------- inputs
+    def _dummy_inputs(self, batch=1):
+        inputs = {"codes": ops.zeros((batch, self.hop_length), "int32")}
+        if self.has_condition:
+            inputs["condition"] = (
+                ops.zeros((batch,), "int32")
+                if self.num_classes is not None
+                else ops.zeros((batch, self.condition_dim))
+            )
+        if self.has_spatial_condition:
+            inputs["spatial_condition"] = ops.zeros((batch, 1, self.local_condition_dim))
+        return inputs
+
+    def _check_codes(self, codes):
+        codes = ops.convert_to_tensor(codes)
+        if len(codes.shape) != 2:
+            raise ValueError(
+                f"`codes` must be int samples of shape (batch, time), got "
+                f"{tuple(codes.shape)}"
+            )
+        return _check_int_range(codes, self.num_embeddings, "codes")
+
+    def _split(self, inputs):
+        codes, condition, spatial = super()._split(inputs)
+        time = codes.shape[1]
+        if spatial is not None and time is not None and spatial.shape[1] is not None:
+            steps = -(-time // self.hop_length)
+            if spatial.shape[1] != steps:
+                raise ValueError(
+                    f"`spatial_condition` must have ceil({time} / {self.hop_length}) = "
+                    f"{steps} steps for {time} samples, got {spatial.shape[1]}"
+                )
+        return codes, condition, spatial
+
+    def _check_condition(self, condition, batch):
+        if not isinstance(condition, dict):
+            if condition is None:
+                condition = {}
+            elif self.has_condition and self.has_spatial_condition:
+                raise ValueError(
+                    "This model takes a global and a local condition: pass "
+                    "`condition` as a dict with keys 'condition' and "
+                    "'spatial_condition'."
+                )
+            elif self.has_condition:
+                condition = {"condition": condition}
+            else:
+                condition = {"spatial_condition": condition}
+        glob = condition.get("condition")
+        spatial = condition.get("spatial_condition")
+
+        def batch_ok(x):
+            return batch is None or x.shape[0] is None or x.shape[0] == batch
+
+        if self.has_condition:
+            if glob is None:
+                raise ValueError("This model is conditional: pass `condition`.")
+            glob = ops.convert_to_tensor(glob)
+            if self.num_classes is not None:
+                if len(glob.shape) != 1 or not batch_ok(glob):
+                    raise ValueError(
+                        f"`condition` must be int speaker labels of shape ({batch},), "
+                        f"got {tuple(glob.shape)}"
+                    )
+                glob = _check_int_range(glob, self.num_classes, "condition")
+            elif len(glob.shape) != 2 or glob.shape[1] != self.condition_dim \
+                    or not batch_ok(glob):
+                raise ValueError(
+                    f"`condition` must have shape ({batch}, {self.condition_dim}), "
+                    f"got {tuple(glob.shape)}"
+                )
+        elif glob is not None:
+            raise ValueError(
+                "This model has no global condition (`condition_dim` and "
+                "`num_classes` are None) but `condition` was given."
+            )
+        if self.has_spatial_condition:
+            if spatial is None:
+                raise ValueError(
+                    "This model has a local condition: pass `spatial_condition` "
+                    f"(batch, steps, {self.local_condition_dim})."
+                )
+            spatial = ops.convert_to_tensor(spatial)
+            if len(spatial.shape) != 3 or spatial.shape[2] != self.local_condition_dim \
+                    or not batch_ok(spatial):
+                raise ValueError(
+                    "`spatial_condition` must have shape "
+                    f"({batch}, steps, {self.local_condition_dim}), got "
+                    f"{tuple(spatial.shape)}"
+                )
+        elif spatial is not None:
+            raise ValueError(
+                "This model has no local condition (`local_condition_dim` is "
+                "None) but `spatial_condition` was given."
+            )
+        return glob, spatial
+
+    def _embed_global(self, condition):
+        if condition is None:
+            return None
+        if self.label_embedding is not None:
+            condition = self.label_embedding(condition)
+        return ops.cast(condition, self.compute_dtype)
+
+    def _embed_conditions(self, condition, spatial, length=None):
+        condition = self._embed_global(condition)
+        if spatial is not None:
+            spatial = ops.cast(spatial, self.compute_dtype)
+            if self.hop_length > 1:
+                spatial = ops.repeat(spatial, self.hop_length, axis=1)
+            if length is not None:
+                spatial = spatial[:, :length]
+        return condition, spatial
+
+    # ---------------------------------------------------------- forward
+    def _logits(self, codes, condition, spatial, training=None):
+        condition, spatial = self._embed_conditions(condition, spatial, codes.shape[1])
+        return self._logits_from_embedded(codes, condition, spatial, training)
+
+    def _stack(self, x, condition, spatial):
+        skip = 0.0
+        for block in self.blocks:
+            x, s = block(x, condition, spatial)
+            skip = skip + s
+        return self._output_head(skip)
+
+    def _logits_from_embedded(self, codes, condition, spatial, training=None):
+        x = self.code_embedding(codes)
+        # Shift right: the output at t sees samples < t.
+        x = ops.pad(x, [[0, 0], [1, 0], [0, 0]])[:, :-1]
+        return self._stack(x, condition, spatial)
+
+    # ---------------------------------------------------------- stepping
+    def initial_state(self, batch_size, condition=None):
+        """Every block's queue before the first sample (see
+        `vq_zoo.generation.sampler`); `condition` as in `sample`, the local
+        condition at the code rate."""
+        if (self.has_condition or self.has_spatial_condition) and condition is None:
+            raise ValueError("This model is conditional: pass `condition`.")
+        glob, spatial = self._check_condition(condition, batch_size)
+        return self._initial_state(batch_size, self._embed_global(glob), spatial)
+
+    def _initial_state(self, batch_size, condition, spatial):
+        state = {"blocks": [b.initial_state(batch_size, condition) for b in self.blocks]}
+        if spatial is not None:
+            state["local_condition"] = ops.cast(spatial, self.compute_dtype)
+        return state
+
+    def step(self, prev_codes, state, index):
+        """Logits at sample `index` from the sample drawn at `index - 1`
+        (zeros at 0): its embedding goes through every block's queue
+        (`CausalGatedBlock.step`) with the latent of step
+        `index // hop_length`.
+
+        Args:
+            prev_codes: int32 `(batch,)`, the samples at `index - 1`.
+            state: from `initial_state` or the previous step.
+            index: int32 scalar.
+
+        Returns:
+            `(logits, state)`, logits `(batch, num_embeddings)`.
+        """
+        x = self.code_embedding(prev_codes)
+        x = ops.where(ops.greater(index, 0), x, ops.zeros_like(x))
+        local = state.get("local_condition")
+        if local is not None:
+            local = ops.take(local, index // self.hop_length, axis=1)
+        blocks = list(state["blocks"])
+        skip = 0.0
+        for i, block in enumerate(self.blocks):
+            (x, s), blocks[i] = block.step(x, blocks[i], index, local)
+            skip = skip + s
+        return self._output_head(skip), dict(state, blocks=blocks)
+
+    # ---------------------------------------------------------- sampling
+    def _sample_args(self, num, condition, temperature, seed, length=None):
+        if (
+            not isinstance(num, (int, np.integer))
+            or isinstance(num, (bool, np.bool_))
+            or num < 1
+        ):
+            raise ValueError(f"`num` must be an integer >= 1, got {num!r}")
+        num = int(num)
+        if not temperature > 0:
+            raise ValueError(f"`temperature` must be > 0, got {temperature!r}")
+        conditional = self.has_condition or self.has_spatial_condition
+        if conditional and condition is None:
+            raise ValueError("This model is conditional: pass `condition`.")
+        glob, spatial = self._check_condition(condition, num)
+        if spatial is not None:
+            natural = int(spatial.shape[1]) * self.hop_length
+            length = natural if length is None else int(length)
+            if not natural - self.hop_length < length <= natural:
+                raise ValueError(
+                    f"`length` must be in ({natural - self.hop_length}, {natural}] "
+                    f"for {spatial.shape[1]} condition steps, got {length}"
+                )
+        elif length is None:
+            raise ValueError("Without a local condition pass `length` (samples).")
+        length = _positive_int("length", length)
+        from vq_zoo.generation.sampler import gumbel_noise
+
+        noise = gumbel_noise((num, length, self.num_embeddings), seed)
+        return (noise, self._embed_global(glob),
+                None if spatial is None else ops.cast(spatial, self.compute_dtype),
+                ops.convert_to_tensor(float(temperature)))
+
+    def sample(self, num, condition=None, temperature=1.0, seed=None, length=None):
+        """Draws `num` sequences of mu-law ints with the cached sampler, in
+        one XLA-compiled loop.
+
+        Args:
+            num: int, batch size.
+            condition: the speakers `(num,)` and/or the local condition
+                `(num, steps, local_condition_dim)` (a dict with keys
+                `"condition"` and `"spatial_condition"` when both).
+            temperature: float > 0, divides the logits.
+            seed: int or None.
+            length: int, samples to draw: required without a local
+                condition; with one, defaults to `steps * hop_length` (a
+                shorter length in the last step's span is allowed).
+
+        Returns:
+            int32 `(num, length)`.
+        """
+        args = self._sample_args(num, condition, temperature, seed, length)
+        return self._compiled("cached", self._sample_cached, jit_compile=True)(*args)
+
+    def sample_naive(self, num, condition=None, temperature=1.0, seed=None, length=None):
+        """The reference sampler: for every new sample, a full forward pass
+        over the last `receptive_field` samples (one compiled loop). Same
+        arguments and, for the same seed, the same samples as `sample`."""
+        args = self._sample_args(num, condition, temperature, seed, length)
+        return self._compiled("naive", self._sample_naive, jit_compile=True)(*args)
+
+    def _sample_cached(self, noise, condition, spatial, temperature):
+        from vq_zoo.generation.sampler import sample_with_cache
+
+        state = self._initial_state(noise.shape[0], condition, spatial)
+        return sample_with_cache(self.step, state, noise, temperature)
+
+    def _sample_naive(self, noise, condition, spatial, temperature):
+        num, length = noise.shape[0], noise.shape[1]
+        window = self.receptive_field
+        # The shifted, embedded input and the upsampled local condition,
+        # padded with `window - 1` zero steps in front: the window ending
+        # at sample p is rows [p, p + window) of the padded buffers.
+        inputs = ops.zeros((num, window - 1 + length, self.filters), self.compute_dtype)
+        local = None
+        if spatial is not None:
+            _, local = self._embed_conditions(None, spatial, length)
+            local = ops.pad(local, [[0, 0], [window - 1, 0], [0, 0]])
+
+        def body(p, carry):
+            inputs, samples = carry
+            x = ops.slice(inputs, (0, p, 0), (num, window, self.filters))
+            loc = None if local is None else ops.slice(
+                local, (0, p, 0), (num, window, local.shape[-1]))
+            logits = self._stack(x, condition, loc)[:, -1]
+            scores = ops.cast(logits, "float32") / temperature + ops.take(noise, p, axis=1)
+            sample = ops.cast(ops.argmax(scores, axis=-1), "int32")
+            samples = ops.slice_update(samples, (0, p), sample[:, None])
+            # The sample at p is the (shifted) input at p + 1.
+            embedded = ops.cast(self.code_embedding(sample), self.compute_dtype)
+            inputs = ops.slice_update(inputs, (0, p + window, 0), embedded[:, None])
+            return inputs, samples
+
+        # One spare row at the end takes the input after the last sample.
+        inputs = ops.pad(inputs, [[0, 0], [0, 1], [0, 0]])
+        samples = ops.zeros((num, length), "int32")
+        _, samples = ops.fori_loop(0, length, body, (inputs, samples))
+        return samples
+
+    # ---------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_embeddings": self.num_embeddings,
+                "filters": self.filters,
+                "dilation_cycle": self.dilation_cycle,
+                "num_cycles": self.num_cycles,
+                "kernel_size": self.kernel_size,
+                "output_filters": self.output_filters,
+                "local_condition_dim": self.local_condition_dim,
+                "hop_length": self.hop_length,
+                "num_classes": self.num_classes,
+                "condition_dim": self.condition_dim,
+                "speaker_names": (None if self.speaker_names is None
+                                  else list(self.speaker_names)),
+            }
+        )
+        return config
+
+
+__all__ = ["WaveNetDecoder"]
