@@ -28,6 +28,7 @@ pass at each position with the same noise draws the same tokens.
 the check that stepping equals the full forward pass.
 
 Example:
+>>> import vq_zoo
 >>> prior = vq_zoo.GatedPixelCNNPrior(num_embeddings=16, shape=(4, 4),
 ...                                   filters=8, num_layers=2)
 >>> noise = gumbel_noise((2, 16, 16), seed=0)

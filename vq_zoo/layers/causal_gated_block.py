@@ -23,6 +23,12 @@ class CausalGatedBlock(keras.layers.Layer):
     `local_condition` `(batch, time, local_condition_dim)` returns
     `(out, skip)`, both `(batch, time, filters)`.
 
+    Incremental use (WaveNet generation): `state = block.initial_state(batch,
+    condition)`, then `(out_t, skip_t), state = block.step(x_t, state, t,
+    local_condition_t)` for `t = 0, 1, ...`; the state is a queue of the last
+    `dilation_rate * (kernel_size - 1)` inputs, so a step costs
+    `kernel_size` taps, not the receptive field.
+
     Args:
         filters: int, channels of the input and output.
         kernel_size: int >= 1, taps of the causal convolution. Defaults to 2.
@@ -40,6 +46,7 @@ class CausalGatedBlock(keras.layers.Layer):
     References:
         van den Oord et al. WaveNet: A Generative Model for Raw Audio.
         arXiv:1609.03499.
+        Paine et al. Fast Wavenet Generation Algorithm. arXiv:1611.09482.
         van den Oord et al. Conditional Image Generation with PixelCNN
         Decoders. arXiv:1606.05328.
     """

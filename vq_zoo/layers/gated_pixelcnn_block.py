@@ -49,6 +49,14 @@ class GatedPixelCNNBlock(keras.layers.Layer):
     `(v_out, h_out, skip)`, each `(batch, height, width, filters)` (`v_out`
     is None when `vertical_output=False`).
 
+    Incremental use (a sampler's): `state = block.initial_state(batch,
+    width, condition, spatial_condition)`; at the start of each row `r > 0`,
+    `v_out_row, state = block.step_row(v_row, state, r - 1)` pushes the
+    finished row through the vertical stack (a rolling window of
+    `kernel_size // 2 + 1` rows); then `(h_out, skip), state =
+    block.step(h_in, state, index)` at each position, which equals `call`'s
+    outputs there.
+
     Args:
         filters: int, channels of each stack's output (the gates use
             `2 * filters` pre-activations).

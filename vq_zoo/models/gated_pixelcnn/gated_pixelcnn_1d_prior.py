@@ -22,10 +22,13 @@ class GatedPixelCNN1DPrior(AutoregressivePrior):
     metrics and conditioning are those of `GatedPixelCNNPrior` (the spatial
     condition is a sequence here, e.g. the upper level's codes).
 
-    `sample` caches each layer's past inputs (Fast WaveNet, Paine et al. 2016;
-    Ramachandran et al. 2017), so a step costs `kernel_size` taps per layer;
-    `sample_naive` recomputes the whole sequence at every step and draws the
-    same codes for the same seed.
+    `sample` drives the prior's `step` through
+    `vq_zoo.generation.sample_with_cache` in one XLA-compiled loop; each
+    block keeps a queue of its last `dilation_rate * (kernel_size - 1)`
+    inputs (Fast WaveNet, Paine et al. 2016), so a step costs `kernel_size`
+    taps per layer whatever the receptive field; `sample_naive` recomputes
+    the whole sequence at every step and draws the same codes for the same
+    seed.
 
     Shape contract: int codes `(batch, length)` to logits
     `(batch, length, num_embeddings)`; `sample` returns int32 `(num, length)`.

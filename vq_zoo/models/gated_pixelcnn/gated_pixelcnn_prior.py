@@ -24,14 +24,25 @@ class GatedPixelCNNPrior(AutoregressivePrior):
     `tf.distribute` each replica's loss is scaled to the global batch.
 
     Two samplers draw the same codes for the same seed. `sample` is the fast
-    one, one compiled loop with per-layer caches (Ramachandran et al. 2017):
-    the conditioning terms are computed once; the vertical stack, which does
-    not depend on the current row, once per row on a rolling window of the
-    last `kernel_size // 2 + 1` rows of each layer's input; the horizontal
-    stack once per position on each layer's current-row buffer. A position
-    costs `O(num_layers * kernel_size)` small matrix products instead of a
-    forward pass over the whole map. `sample_naive` recomputes the whole
-    forward pass at each position and is kept as the reference.
+    one: `vq_zoo.generation.sample_with_cache` drives the prior's `step`
+    (`initial_state(batch)`, then `logits, state = step(prev_codes, state,
+    index)` in raster order) in one XLA-compiled loop, and each layer keeps
+    its own cache (Ramachandran et al. 2017): the conditioning terms are
+    computed once; each block's vertical stack advances once per row on a
+    rolling window of its last `kernel_size // 2 + 1` input rows, its
+    horizontal stack once per position on a row buffer; each attention layer
+    keeps every position's keys and values. `sample_naive` recomputes the
+    whole forward pass at each position and is kept as the reference.
+
+    VQ-VAE-2 (Razavi et al. 2019). The top prior: `attention_every=n` adds a
+    `CausalSelfAttention` (`num_heads` heads of `attention_key_dim`
+    channels) on the horizontal stream after every `n`-th block, as a
+    residual, `h + attention(h)`; `dropout` drops the horizontal stream after
+    each block and the attention probabilities (training only). The bottom
+    prior: `spatial_condition_classes` embeds the top codes, and
+    `conditioning_layers=m` passes the embedded map through a residual stack
+    of `m` 3x3 layers before each block's 1x1 projection. All off by default
+    (the variables of configs without them are unchanged).
 
     Shape contract: `call(codes)` or `call({"codes": codes, "condition": c,
     "spatial_condition": s})` with int `codes` `(batch, height, width)` gives
@@ -57,6 +68,15 @@ class GatedPixelCNNPrior(AutoregressivePrior):
             `w` divide `shape` (the map is upsampled by repetition).
         spatial_condition_classes: int or None, number of values of an int
             spatial map (e.g. the top level's `num_embeddings` in VQ-VAE-2).
+        conditioning_layers: int or None, residual 3x3 layers over the
+            embedded spatial condition (needs `spatial_condition_shape`).
+        attention_every: int or None, a self-attention layer after every
+            `attention_every`-th block.
+        num_heads: int, attention heads. Defaults to 4.
+        attention_key_dim: int or None, channels per head. Defaults to
+            `filters // num_heads`.
+        dropout: float in `[0, 1)`, after each block and on the attention
+            probabilities. Defaults to 0.
         **kwargs: base `keras.Model` arguments.
 
     Example:
@@ -73,6 +93,8 @@ class GatedPixelCNNPrior(AutoregressivePrior):
         Decoders. arXiv:1606.05328.
         Ramachandran et al. Fast Generation for Convolutional Autoregressive
         Models. arXiv:1704.06001.
+        Razavi, van den Oord, Vinyals. Generating Diverse High-Fidelity
+        Images with VQ-VAE-2. arXiv:1906.00446.
         van den Oord, Vinyals, Kavukcuoglu. Neural Discrete Representation
         Learning. arXiv:1711.00937.
     """
