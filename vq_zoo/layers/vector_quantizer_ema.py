@@ -27,6 +27,9 @@ class VectorQuantizerEMA(BaseVectorQuantizer):
     across replicas before the update, so every replica holds the same
     codebook, which equals the one a single device gets on the global batch.
     The statistics are kept in float32 under any mixed-precision policy.
+    A batch holding NaN or Inf (on any replica) leaves the averages and the
+    codebook bit for bit as they were and sets the output `"update_skipped"`
+    to 1.0; an empty batch leaves them as they were too.
 
     Shape contract: as `VectorQuantizer`.
 
