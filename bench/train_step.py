@@ -211,9 +211,11 @@ def _batch_timer():
     class BatchTimer(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.ends = []
+            self.cpu_ends = []
 
         def on_train_batch_end(self, batch, logs=None):
             self.ends.append(time.perf_counter())
+            self.cpu_ends.append(time.process_time())
 
     return BatchTimer()
 
@@ -277,7 +279,19 @@ def run_ours(model, ds, steps, batch_size):
     model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
     ends = timer.ends
     spe = max(1, steps // len(ends))
+    _record_cpu(timer.cpu_ends, spe)
     return [(b - a) / spe for a, b in zip(ends, ends[1:]) for _ in range(spe)]
+
+
+# CPU seconds (all threads of this process) per step of the last run, over
+# the same steps as the wall-clock times: less sensitive than wall time to
+# other processes on a shared machine.
+LAST_RUN = {}
+
+
+def _record_cpu(cpu_ends, steps_per_end=1):
+    LAST_RUN["cpu_per_step"] = (cpu_ends[-1] - cpu_ends[0]) / (
+        steps_per_end * (len(cpu_ends) - 1))
 
 
 # ----------------------------------------------------------------- sonnet
@@ -397,11 +411,13 @@ def make_sonnet(data_variance, fixed_stream_relu=False):
 
 
 def run_sonnet(train_step, ds, steps, batch_size):
-    ends = []
+    ends, cpu_ends = [], []
     it = iter(ds)
     for _ in range(steps):
         train_step(next(it))
         ends.append(time.perf_counter())
+        cpu_ends.append(time.process_time())
+    _record_cpu(cpu_ends)
     return [b - a for a, b in zip(ends, ends[1:])]
 
 
@@ -445,6 +461,7 @@ def part1(train, data_variance, rounds, steps, variants, ablations):
                   f"convolutions {fused:.0f}", flush=True)
     rates = {n: [] for n in names}
     step_times = {n: [] for n in names}
+    cpu = {n: [] for n in names}
     for r in range(rounds):
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
@@ -452,8 +469,18 @@ def part1(train, data_variance, rounds, steps, variants, ablations):
             d = run(obj, ds, steps, BATCH)
             step_times[name] += d
             rates[name].append(BATCH * len(d) / sum(d))
+            cpu[name].append(LAST_RUN["cpu_per_step"])
         print(f"  round {r + 1}/{rounds}: " + ", ".join(
             f"{n} {rates[n][-1]:.0f}" for n in names), flush=True)
+    print("\n| contender | CPU ms per step (all threads), median of rounds | "
+          "sonnet / contender (CPU time), of medians | per-round range |")
+    print("|---|---:|---:|---:|")
+    ref = cpu["sonnet (tf.function loop)"]
+    for name in names:
+        pr = [r_ / c for r_, c in zip(ref, cpu[name])]
+        print(f"| {name} | {1e3 * statistics.median(cpu[name]):.0f} | "
+              f"{statistics.median(ref) / statistics.median(cpu[name]):.3f} | "
+              f"{min(pr):.3f}-{max(pr):.3f} |")
     del tf
     return rates, step_times
 
