@@ -6,3 +6,5 @@ from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_prior import GatedPixelCNNPrior
 from vq_zoo.models.vqvae2.vqvae2 import VQVAE2
 from vq_zoo.models.wavenet.speech_encoder import SpeechEncoder
 from vq_zoo.models.wavenet.wavenet_decoder import WaveNetDecoder
+from vq_zoo.models.dmlab.code_map_encoder import CodeMapEncoder
+from vq_zoo.models.dmlab.dmlab_vqvae import DMLabVQVAE

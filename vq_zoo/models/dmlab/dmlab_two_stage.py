@@ -1,0 +1,96 @@
+"""The DeepMind Lab model end to end: frame -> 21x21 codes -> 3 codes and
+back, and sampling from the 3-code prior."""
+
+import numpy as np
+
+
+class DMLabTwoStage:
+    """Chains the two stages of the DeepMind Lab model (arXiv:1711.00937,
+    section 4.2); holds no weights of its own.
+
+    - `frame_vqvae`: stage 1, a `VQVAE` from frames `(batch, 84, 84, 3)` in
+      `[0, 1]` (or uint8) to int32 code maps `(batch, 21, 21)`;
+    - `code_vqvae`: stage 2, a `DMLabVQVAE` from those maps to int32 codes
+      `(batch, 3)` (one per codebook) and, by its PixelCNN decoder, back;
+    - `code_prior`: a prior over the `(batch, 3)` codes
+      (`GatedPixelCNN1DPrior(length=3)`), for `sample`.
+    - `map_prior` (optional): stage 1's prior over the 21x21 maps, for
+      `sample_maps` (the one-stage baseline).
+
+    Example:
+    >>> chain = DMLabTwoStage(frame_vqvae, code_vqvae, code_prior)
+    >>> codes = chain.encode(frames)                   # (n, 3) int32: 27 bits
+    >>> again = chain.decode(codes, greedy=True)       # (n, 84, 84, 3) floats
+    >>> samples, codes, maps = chain.sample(8, seed=0)
+    """
+
+    def __init__(self, frame_vqvae, code_vqvae, code_prior=None, map_prior=None):
+        self.frame_vqvae = frame_vqvae
+        self.code_vqvae = code_vqvae
+        self.code_prior = code_prior
+        self.map_prior = map_prior
+
+    @staticmethod
+    def _frames(frames):
+        frames = np.asarray(frames)
+        if frames.dtype == np.uint8:
+            return frames.astype(np.float32) / 255.0
+        if frames.dtype.kind != "f":
+            raise ValueError(
+                f"Frames must be uint8 or floats in [0, 1], got dtype {frames.dtype}")
+        return frames.astype(np.float32)
+
+    @property
+    def bits_per_frame(self):
+        return self.code_vqvae.bits_per_example
+
+    def encode_maps(self, frames):
+        """Stage 1: int32 code maps `(batch, 21, 21)`."""
+        return np.asarray(self.frame_vqvae.encode(self._frames(frames)))
+
+    def encode(self, frames):
+        """Both stages: int32 codes `(batch, num_latents)`."""
+        return np.asarray(self.code_vqvae.encode_sequence(self.encode_maps(frames)))
+
+    def decode_maps(self, codes, seed=None, temperature=1.0, greedy=False):
+        """Stage 2's decoder: int32 code maps from the codes."""
+        return np.asarray(self.code_vqvae.decode(
+            np.asarray(codes, np.int32), seed=seed, temperature=temperature,
+            greedy=greedy))
+
+    def decode(self, codes, seed=None, temperature=1.0, greedy=False):
+        """Frames `(batch, 84, 84, 3)` from the codes: stage 2's PixelCNN
+        draws (or, `greedy`, takes the most likely) code map, stage 1's
+        decoder renders it."""
+        maps = self.decode_maps(codes, seed, temperature, greedy)
+        return np.asarray(self.frame_vqvae.decode(maps))
+
+    def reconstruct(self, frames, seed=None, greedy=True):
+        """`(stage-1 reconstruction, 27-bit reconstruction, maps, decoded
+        maps)` of `frames`."""
+        maps = self.encode_maps(frames)
+        codes = np.asarray(self.code_vqvae.encode_sequence(maps))
+        decoded = self.decode_maps(codes, seed=seed, greedy=greedy)
+        return (np.asarray(self.frame_vqvae.decode(maps)),
+                np.asarray(self.frame_vqvae.decode(decoded)), maps, decoded)
+
+    def sample(self, num, seed=None, temperature=1.0, map_temperature=1.0):
+        """`(frames, codes, maps)`: `num` code triples from the 3-code
+        prior, a 21x21 map for each from stage 2's decoder, frames from
+        stage 1's decoder."""
+        if self.code_prior is None:
+            raise ValueError("DMLabTwoStage.sample needs `code_prior`.")
+        codes = np.asarray(self.code_prior.sample(num, seed=seed, temperature=temperature))
+        maps = self.decode_maps(codes, seed=None if seed is None else seed + 1,
+                                temperature=map_temperature)
+        return np.asarray(self.frame_vqvae.decode(maps)), codes, maps
+
+    def sample_maps(self, num, seed=None, temperature=1.0):
+        """`(frames, maps)` from stage 1's prior alone."""
+        if self.map_prior is None:
+            raise ValueError("DMLabTwoStage.sample_maps needs `map_prior`.")
+        maps = np.asarray(self.map_prior.sample(num, seed=seed, temperature=temperature))
+        return np.asarray(self.frame_vqvae.decode(maps)), maps
+
+
+__all__ = ["DMLabTwoStage"]

@@ -1,0 +1,276 @@
+"""DeepMind Lab's second stage: a VQ-VAE from code maps to a few codes,
+one codebook per code, with a PixelCNN decoder."""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from vq_zoo.models.vqvae.vqvae import VQVAE
+
+
+@keras.saving.register_keras_serializable(package="vq_zoo")
+class DMLabVQVAE(VQVAE):
+    """A `VQVAE` over int code maps whose encoder gives `num_latents`
+    vectors, **each quantised by its own codebook**, decoded by an
+    autoregressive decoder conditioned globally on all of them.
+
+    The second stage of the DeepMind Lab model (arXiv:1711.00937, section
+    4.2): a 21x21 map of stage-1 codes (K=512) is encoded to 3 vectors; the
+    `i`-th is quantised by codebook `i` (K=512 each), so a frame is 3 x 9 =
+    27 bits; a gated PixelCNN over the 21x21 codes, conditioned on the 3
+    quantised vectors flattened into its global `condition` (`condition_dim
+    = 3 * embedding_dim`), models `p(map | 3 codes)` with a K-way
+    categorical likelihood. Everything else is `VQVAE`'s autoregressive,
+    integer-input path (`input_classes`, `latent_conditioning="global"`):
+    the decoder is teacher-forced in training and sampled by `decode`.
+
+    The codes are `QuantizedModel` levels, one per codebook (`level_names`,
+    default `("code1", "code2", "code3")`): `fit` logs
+    `perplexity_<level>` and `codebook_usage_<level>` for each, and the
+    summed `codebook_loss` / `commitment_loss`; `encode(x)` gives a dict
+    from level to int32 codes `(batch,)`, `encode_sequence(x)` the int32
+    `(batch, num_latents)` array a prior models; `decode` takes either.
+
+    Shape contract: `call(x)` maps int maps `(batch, height, width)` to the
+    decoder's teacher-forced logits `(batch, height, width, K)`;
+    `decode(codes)` samples int32 maps `(batch, height, width)`
+    (`greedy=True`: the most likely code at each position in turn).
+
+    Args:
+        encoder: a layer mapping int maps to `(batch, num_latents,
+            embedding_dim)` (e.g. `CodeMapEncoder`).
+        quantizers: a list of `num_latents` `VectorQuantizer` /
+            `VectorQuantizerEMA` layers of one `embedding_dim`.
+        decoder: an autoregressive prior over the maps (a
+            `GatedPixelCNNPrior` with `condition_dim = num_latents *
+            embedding_dim` and `num_embeddings` the maps' K).
+        level_names: names of the codes, one per quantizer. Defaults to
+            `("code1", ..., "code<num_latents>")`.
+        input_classes: K of the input maps. Defaults to the decoder's
+            `num_embeddings`.
+        **kwargs: `VQVAE` / base `keras.Model` arguments
+            (`latent_conditioning` must stay `"global"`).
+
+    Example:
+    >>> model = DMLabVQVAE.code_map_model(num_embeddings=16, shape=(6, 6),
+    ...     embedding_dim=4, latent_num_embeddings=8, filters=8,
+    ...     hidden_units=16, decoder_filters=8, decoder_layers=2)
+    >>> maps = keras.random.randint((4, 6, 6), 0, 16)
+    >>> tuple(model.encode_sequence(maps).shape)
+    (4, 3)
+    >>> tuple(model.decode(model.encode(maps), seed=0).shape)
+    (4, 6, 6)
+
+    References:
+        van den Oord, Vinyals, Kavukcuoglu. Neural Discrete Representation
+        Learning. arXiv:1711.00937 (section 4.2).
+    """
+
+    def __init__(self, encoder, quantizers, decoder, level_names=None,
+                 input_classes=None, **kwargs):
+        quantizers = list(quantizers)
+        if not quantizers:
+            raise ValueError("`quantizers` must hold at least one quantizer, got none")
+        dims = sorted({int(q.embedding_dim) for q in quantizers})
+        if len(dims) != 1:
+            raise ValueError(
+                f"Every quantizer must have one `embedding_dim`, got {dims}")
+        if kwargs.setdefault("latent_conditioning", "global") != "global":
+            raise ValueError(
+                "DMLabVQVAE conditions its decoder globally on the quantised "
+                "vectors: `latent_conditioning` must be 'global', got "
+                f"{kwargs['latent_conditioning']!r}")
+        if not getattr(decoder, "autoregressive", False):
+            raise ValueError(
+                "DMLabVQVAE's decoder must be an autoregressive prior over the code "
+                f"maps (GatedPixelCNNPrior), got {type(decoder).__name__}")
+        if input_classes is None:
+            input_classes = decoder.num_embeddings
+        expected = len(quantizers) * dims[0]
+        if decoder.condition_dim != expected:
+            raise ValueError(
+                f"The decoder's `condition_dim` must be num_latents * embedding_dim = "
+                f"{len(quantizers)} * {dims[0]} = {expected}, got "
+                f"{decoder.condition_dim}")
+        super().__init__(encoder, quantizers[0], decoder,
+                         input_classes=input_classes, **kwargs)
+        # The first codebook is VQVAE's `quantizer`; the others follow it.
+        self.other_quantizers = quantizers[1:]
+        self.num_latents = len(quantizers)
+        if level_names is None:
+            level_names = tuple(f"code{i + 1}" for i in range(self.num_latents))
+        self._init_levels(level_names, quantizers)
+
+    @classmethod
+    def code_map_model(cls, num_embeddings=512, shape=(21, 21), num_latents=3,
+                       embedding_dim=64, latent_num_embeddings=512, filters=64,
+                       num_downsamples=2, hidden_units=256, decoder_filters=64,
+                       decoder_layers=6, commitment_cost=0.25, ema=True, decay=0.99,
+                       quantizer_kwargs=None, **kwargs):
+        """The paper's second stage: `CodeMapEncoder` over `shape` maps of
+        `num_embeddings` codes to `num_latents` vectors, one EMA (or
+        gradient) codebook of `latent_num_embeddings` codes each, and a
+        `GatedPixelCNNPrior` decoder conditioned on all of them. Built."""
+        from vq_zoo.layers.vector_quantizer import VectorQuantizer
+        from vq_zoo.layers.vector_quantizer_ema import VectorQuantizerEMA
+        from vq_zoo.models.dmlab.code_map_encoder import CodeMapEncoder
+        from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_prior import GatedPixelCNNPrior
+
+        quantizer_kwargs = dict(quantizer_kwargs or {})
+        if ema:
+            quantizer_kwargs["decay"] = decay
+        quantizer_cls = VectorQuantizerEMA if ema else VectorQuantizer
+        seed = quantizer_kwargs.pop("seed", None)
+        quantizers = [
+            quantizer_cls(embedding_dim=embedding_dim, num_embeddings=latent_num_embeddings,
+                          commitment_cost=commitment_cost, name=f"quantizer{i + 1}",
+                          seed=None if seed is None else seed + i, **quantizer_kwargs)
+            for i in range(num_latents)
+        ]
+        model = cls(
+            encoder=CodeMapEncoder(num_embeddings, num_latents, embedding_dim, filters,
+                                   num_downsamples, hidden_units, name="encoder"),
+            quantizers=quantizers,
+            decoder=GatedPixelCNNPrior(
+                num_embeddings=num_embeddings, shape=tuple(shape),
+                filters=decoder_filters, num_layers=decoder_layers,
+                condition_dim=num_latents * embedding_dim, name="decoder"),
+            **kwargs,
+        )
+        model.build((None,) + tuple(shape))
+        return model
+
+    @property
+    def quantizers(self):
+        return [self.quantizer, *self.other_quantizers]
+
+    @property
+    def num_embeddings(self):
+        """The codebook sizes, in level order."""
+        return [q.num_embeddings for q in self.quantizers]
+
+    @property
+    def bits_per_example(self):
+        """The bottleneck's size: `sum(log2(K_i))` bits (27 for 3 x 512)."""
+        return float(sum(math.log2(k) for k in self.num_embeddings))
+
+    # ------------------------------------------------------------ forward
+    def _latents(self, x, training):
+        z_e = self.encoder(x, training=training)
+        if len(z_e.shape) != 3 or z_e.shape[1] != self.num_latents:
+            raise ValueError(
+                f"The encoder must give (batch, {self.num_latents}, embedding_dim) "
+                f"vectors, one per codebook; got shape {tuple(z_e.shape)}")
+        return z_e
+
+    def _quantize_latents(self, x, training):
+        z_e = self._latents(x, training)
+        levels = [q(z_e[:, i], training=training) for i, q in enumerate(self.quantizers)]
+        return {
+            "quantized": ops.stack([v["quantized"] for v in levels], axis=1),
+            "encoding_indices": ops.stack([v["encoding_indices"] for v in levels], axis=1),
+            "levels": levels,
+        }
+
+    def compute_loss_terms(self, data, training):
+        x, condition = self._unpack(data)
+        vq, logits = self._forward(x, training, condition)
+        return self._vq_scalars(self._reconstruction_loss(x, logits), vq["levels"])
+
+    # ------------------------------------------------------------ codes
+    def encode_levels(self, x):
+        x = self._check_inputs(x, "encode")
+        z_e = self._latents(x, False)
+        return {n: q.encode(z_e[:, i])
+                for i, (n, q) in enumerate(zip(self.level_names, self.quantizers))}
+
+    def encode_sequence(self, x):
+        """int32 `(batch, num_latents)`: the codes in level order, the
+        sequence a length-`num_latents` prior models."""
+        codes = self.encode_levels(x)
+        return ops.stack([codes[n] for n in self.level_names], axis=1)
+
+    def _code_columns(self, codes):
+        if not isinstance(codes, (dict, list, tuple)):
+            array = ops.convert_to_tensor(codes)
+            if len(array.shape) != 2 or array.shape[1] != self.num_latents:
+                raise ValueError(
+                    f"Expected codes (batch, {self.num_latents}) or a dict of the "
+                    f"levels {list(self.level_names)}, got shape {tuple(array.shape)}")
+            return [array[:, i] for i in range(self.num_latents)]
+        return [ops.convert_to_tensor(c) for c in self._codes_by_level(codes)]
+
+    def lookup(self, codes):
+        """The quantised vectors `(batch, num_latents, embedding_dim)` of
+        codes (a dict of levels, a list in level order, or `(batch,
+        num_latents)` ints)."""
+        columns = self._code_columns(codes)
+        for name, c, q in zip(self.level_names, columns, self.quantizers):
+            dtype = keras.backend.standardize_dtype(c.dtype)
+            if not dtype.startswith(("int", "uint")):
+                raise ValueError(f"The codes of level {name!r} must be integers, got {dtype}")
+            values = np.asarray(c)
+            if values.size and (values.min() < 0 or values.max() >= q.num_embeddings):
+                raise ValueError(
+                    f"The codes of level {name!r} must be in [0, {q.num_embeddings}), "
+                    f"got values in [{values.min()}, {values.max()}]")
+        return ops.stack([q.lookup(ops.cast(c, "int32"))
+                          for c, q in zip(columns, self.quantizers)], axis=1)
+
+    def decode(self, indices, condition=None, seed=None, temperature=1.0, greedy=False):
+        """Samples int32 code maps `(batch, height, width)` from the decoder
+        given the codes (a dict of levels, a list, or `(batch,
+        num_latents)` ints). `greedy=True` takes the most likely code at
+        each position in raster order instead of sampling (no noise; the
+        map the reconstruction accuracy is measured on)."""
+        vectors = self.lookup(indices)
+        if vectors.shape[0] == 0:
+            raise ValueError("DMLabVQVAE.decode got an empty batch of codes.")
+        inputs = self._decoder_inputs(vectors, condition)
+        if greedy:
+            return self._greedy(inputs)
+        return self.decoder.sample(int(vectors.shape[0]), condition=inputs,
+                                   temperature=temperature, seed=seed)
+
+    def _greedy(self, inputs):
+        from vq_zoo.generation.sampler import compile_loop
+        from vq_zoo.generation.sampler import sample_with_cache
+
+        decoder = self.decoder
+        positions = int(np.prod(decoder.shape))
+        cache = self.__dict__.setdefault("_greedy_fns", {})
+        if "greedy" not in cache:
+            def run(condition):
+                num = condition.shape[0]
+                state = decoder.initial_state(num, {"condition": condition})
+                # Zero noise: each draw is the argmax of the logits.
+                zeros = ops.zeros((num, positions, decoder.num_embeddings), "float32")
+                codes = sample_with_cache(decoder.step, state, zeros)
+                return ops.reshape(codes, (num,) + tuple(decoder.shape))
+
+            cache["greedy"] = compile_loop(run)
+        return cache["greedy"](inputs["condition"])
+
+    # ------------------------------------------------------------ config
+    def get_config(self):
+        config = super().get_config()
+        config.pop("quantizer")
+        config.pop("latent_conditioning", None)
+        config["quantizers"] = [keras.saving.serialize_keras_object(q)
+                                for q in self.quantizers]
+        config["level_names"] = list(self.level_names)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder", "likelihood"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        config["quantizers"] = [keras.saving.deserialize_keras_object(q)
+                                for q in config["quantizers"]]
+        return cls(**config)
+
+
+__all__ = ["DMLabVQVAE"]
