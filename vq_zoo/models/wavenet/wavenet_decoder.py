@@ -119,9 +119,11 @@ class WaveNetDecoder(AutoregressivePrior):
         num_classes=None,
         condition_dim=None,
         speaker_names=None,
+        sample_rate=16000,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.sample_rate = _positive_int("sample_rate", sample_rate)
         self.num_embeddings = _positive_int("num_embeddings", num_embeddings)
         self.filters = _positive_int("filters", filters)
         self.dilation_cycle = _positive_int("dilation_cycle", dilation_cycle)
@@ -493,6 +495,7 @@ class WaveNetDecoder(AutoregressivePrior):
                 "condition_dim": self.condition_dim,
                 "speaker_names": (None if self.speaker_names is None
                                   else list(self.speaker_names)),
+                "sample_rate": self.sample_rate,
             }
         )
         return config

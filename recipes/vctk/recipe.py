@@ -1,0 +1,383 @@
+"""Speech (paper section 4.3): a 64x VQ-VAE with a speaker-conditioned
+WaveNet decoder, voice conversion, and a speaker-conditioned prior.
+
+    vq-zoo train vctk --config small      # the offline corpus (espeak-ng, flite)
+    vq-zoo train vctk --config paper      # tfds vctk (prepared in --data-dir)
+
+Stages (each resumes on its own): `corpus` (synthesise the offline corpus,
+or nothing for tfds), `vqvae` (the VQ-VAE, teacher-forced on random crops
+with their speakers), `codes` (codes of fixed-length chunks of every
+utterance, with the speaker), `prior` (a `GatedPixelCNN1DPrior` over
+`prior_length` codes, conditioned on the speaker), `sample` (prior samples
+decoded to WAVs), `report` (held-out metrics and the listening examples).
+
+Held-out metrics (`metrics.json`, test split: sentences never trained on):
+reconstruction bits per sample (the WaveNet's teacher-forced mu-law NLL
+given the codes and the speaker), prior bits per code, and what the codes
+carry: (a) a speaker classifier (logistic regression on log-mel statistics,
+trained on the training audio) applied to reconstructions (decoded with the
+clip's own speaker) and to conversions (decoded with another speaker); (b)
+a speaker probe on the codes alone (code histograms) vs the same probe on
+the input audio's log-mel statistics, with chance.
+"""
+
+import json
+import math
+import os
+
+import numpy as np
+
+from vq_zoo.recipes.vctk.config import CONFIGS  # noqa: F401 (the registry reads it)
+
+STAGES = ("corpus", "vqvae", "codes", "prior", "sample", "report")
+
+
+def describe_data(config=None):
+    data = (config or {}).get("data", "corpus") if isinstance(config, dict) else \
+        getattr(config, "data", "corpus")
+    if data == "tfds":
+        return dict(dataset="VCTK 0.92 (tfds vctk)",
+                    data="CSTR VCTK: 110 English speakers, about 44 hours, 48 kHz "
+                         "resampled to 16 kHz; tfds' one split divided by utterance.",
+                    license="Open Data Commons Attribution License (ODC-By) v1.0")
+    return dict(
+        dataset="offline speech corpus (espeak-ng + flite voices)",
+        data="Synthetic multi-speaker speech made by vq_zoo.data.speech_corpus: "
+             "sentences generated from a small word grammar written in that file, "
+             "read by 8 speakers (flite awb, rms, slt, kal16; 4 espeak-ng voice "
+             "variants with their own pitch and speed), 16 kHz; split by sentence "
+             "(validation and test sentences unheard in training), speakers shared.",
+        license="Generated data (espeak-ng GPL-3, flite BSD-like voices; the texts "
+                "are the project's)")
+
+
+# ---------------------------------------------------------------- data
+def _corpus_speakers(config):
+    from vq_zoo.data.speech_corpus import SPEAKERS
+
+    if not config.speakers:
+        return SPEAKERS
+    names = [s.strip() for s in config.speakers.split(",") if s.strip()]
+    known = {s[0]: s for s in SPEAKERS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"`speakers`: unknown {unknown}; known: {', '.join(known)}")
+    return tuple(known[n] for n in names)
+
+
+def _load_data(pipe, config, data_dir):
+    """`{split: (audios, speakers)}` in memory and the speaker names."""
+    if config.data == "tfds":
+        from vq_zoo.data import vctk
+
+        pipe.stage("corpus", lambda: {"source": "tfds vctk"}, what="data: tfds vctk")
+        splits = {s: vctk.utterances(s, config.tfds_config, data_dir, config.sample_rate,
+                                     max_utterances=None if s == "train" else 512,
+                                     test_percent=config.tfds_test_percent)
+                  for s in ("train", "validation", "test")}
+        return splits, vctk.speaker_names(config.tfds_config, data_dir)
+    from vq_zoo.data import speech_corpus
+
+    corpus_dir = config.corpus_dir or pipe.path("corpus")
+    speakers = _corpus_speakers(config)
+
+    def build():
+        manifest = speech_corpus.build_corpus(corpus_dir, config.num_sentences,
+                                              config.seed, speakers,
+                                              verbose=bool(pipe.verbose))
+        return {"speakers": manifest["speakers"],
+                "utterances": len(manifest["utterances"]),
+                "seconds": sum(u["samples"] for u in manifest["utterances"])
+                / speech_corpus.SAMPLE_RATE}
+
+    info = pipe.stage("corpus", build, what="synthesise the speech corpus")
+    # A corpus folder removed since is made again (same settings, same audio).
+    speech_corpus.build_corpus(corpus_dir, config.num_sentences, config.seed, speakers,
+                               verbose=False)
+    splits = {}
+    for split in ("train", "validation", "test"):
+        audios, spk, _ = speech_corpus.load_split(corpus_dir, split)
+        splits[split] = (audios, spk)
+    return splits, info["speakers"]
+
+
+def random_crops(audios, speakers, length, num, rng):
+    """`num` random `length`-sample crops `(num, length, 1)` and their
+    speakers; an utterance shorter than a crop is zero-padded."""
+    picks = rng.integers(0, len(audios), num)
+    out = np.zeros((num, length, 1), np.float32)
+    for i, u in enumerate(picks):
+        a = audios[u]
+        start = rng.integers(0, max(1, a.size - length + 1))
+        piece = a[start:start + length]
+        out[i, :piece.size, 0] = piece
+    return out, np.asarray(speakers)[picks].astype("int32")
+
+
+def chunks(audios, speakers, length, max_per_utterance=None):
+    """Non-overlapping `length`-sample chunks of every utterance (the last
+    partial chunk dropped; an utterance shorter than a chunk is padded)."""
+    xs, ys = [], []
+    for a, s in zip(audios, speakers):
+        n = max(1, a.size // length)
+        if max_per_utterance:
+            n = min(n, max_per_utterance)
+        padded = np.pad(a, (0, max(0, n * length - a.size)))
+        for i in range(n):
+            xs.append(padded[i * length:(i + 1) * length])
+            ys.append(s)
+    return np.stack(xs)[..., None].astype(np.float32), np.asarray(ys, "int32")
+
+
+def _train_crops(config, splits, seed):
+    import tensorflow as tf
+
+    audios, speakers = splits["train"]
+    length, batch = config.crop_length, config.batch_size
+
+    def gen():
+        rng = np.random.default_rng(seed)
+        while True:
+            x, y = random_crops(audios, speakers, length, batch, rng)
+            yield x, y
+
+    return tf.data.Dataset.from_generator(gen, output_signature=(
+        tf.TensorSpec((batch, length, 1), tf.float32),
+        tf.TensorSpec((batch,), tf.int32))).prefetch(2)
+
+
+def _batches(data, batch_size):
+    from vq_zoo.recipes.common import in_memory_batches
+
+    return in_memory_batches(data, batch_size)
+
+
+def eval_clips(config, audios, speakers, num_speakers):
+    """`num_eval_clips` clips of `eval_seconds` (a multiple of 64 samples)
+    from the test utterances, speakers in turn, 0.25 s into each utterance;
+    and target speakers for conversion (half the speakers away)."""
+    hop = 2 ** config.num_downsamples
+    length = max(hop, int(round(config.eval_seconds * config.sample_rate / hop)) * hop)
+    by_speaker = {s: [a for a, t in zip(audios, speakers) if t == s]
+                  for s in range(num_speakers)}
+    clips, src = [], []
+    offset = config.sample_rate // 4
+    for i in range(config.num_eval_clips):
+        s = i % num_speakers
+        pool = by_speaker[s] or audios
+        a = pool[(i // num_speakers) % len(pool)]
+        start = min(offset, max(0, a.size - length))
+        piece = np.pad(a[start:start + length], (0, max(0, length - a[start:].size)))
+        clips.append(piece[:length])
+        src.append(s)
+    src = np.asarray(src, "int32")
+    target = (src + max(1, num_speakers // 2)) % num_speakers
+    return np.stack(clips)[..., None].astype(np.float32), src, target.astype("int32")
+
+
+# --------------------------------------------------------------- models
+def build_vqvae(config, speaker_names):
+    import keras
+
+    from vq_zoo.models.wavenet.speech_vqvae import speech_vqvae
+
+    model = speech_vqvae(
+        num_speakers=len(speaker_names), num_hiddens=config.num_hiddens,
+        embedding_dim=config.embedding_dim, num_embeddings=config.num_embeddings,
+        num_downsamples=config.num_downsamples, filters=config.wavenet_filters,
+        dilation_cycle=config.dilation_cycle, num_cycles=config.num_cycles,
+        speaker_dim=config.speaker_dim, speaker_names=speaker_names,
+        sample_rate=config.sample_rate, commitment_cost=config.commitment_cost,
+        decay=config.decay, crop_length=config.crop_length,
+        quantizer_kwargs=dict(dead_code_threshold=config.dead_code_threshold,
+                              seed=config.seed))
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    return model
+
+
+def prior_dilations(config):
+    return tuple(2 ** (i % max(1, int(math.log2(config.prior_length)) + 1))
+                 for i in range(config.prior_layers))
+
+
+def build_prior(config, num_speakers):
+    import keras
+
+    from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import GatedPixelCNN1DPrior
+
+    prior = GatedPixelCNN1DPrior(
+        num_embeddings=config.num_embeddings, length=config.prior_length,
+        filters=config.prior_filters, dilation_rates=prior_dilations(config),
+        num_classes=num_speakers)
+    prior.compile(optimizer=keras.optimizers.Adam(config.prior_learning_rate))
+    return prior
+
+
+# ----------------------------------------------------------------- main
+def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
+         verbose=1, extra_callbacks=None, restart=False):
+    from vq_zoo.pipeline.pipeline import Pipeline
+    from vq_zoo.training.speech_tensorboard import SpeechTensorBoard
+
+    with Pipeline(out_dir, config=config, strategy=strategy, log_dir=log_dir,
+                  verbose=verbose, extra_callbacks=extra_callbacks, restart=restart,
+                  stages=STAGES, seed=config.seed) as pipe:
+        splits, speaker_names = _load_data(pipe, config, data_dir)
+        num_speakers = len(speaker_names)
+        rate = config.sample_rate
+        clips, src, target = eval_clips(config, *splits["test"], num_speakers)
+        board_clips = min(4, len(clips))
+        valid = random_crops(*splits["validation"], config.crop_length,
+                             max(config.batch_size, 8 * config.batch_size // 2),
+                             np.random.default_rng(config.seed + 1))
+        vqvae = pipe.train(
+            "vqvae", lambda: build_vqvae(config, speaker_names),
+            _train_crops(config, splits, config.seed),
+            epochs=config.vqvae_epochs, steps_per_epoch=config.vqvae_steps_per_epoch,
+            validation_data=_batches(valid, config.batch_size),
+            tensorboard=lambda d: SpeechTensorBoard(
+                d, clips[:board_clips], src[:board_clips], target[:board_clips],
+                sample_rate=rate, every_n_epochs=config.vqvae_epochs,
+                seed=config.seed))
+
+        chunk = config.prior_length * vqvae.decoder.hop_length
+
+        def code_split(split, per_utterance=None):
+            x, y = chunks(*splits[split], chunk, per_utterance)
+            import tensorflow as tf
+
+            return tf.data.Dataset.from_tensor_slices(
+                {"audio": x, "speakers": y}).batch(64)
+
+        pipe.extract("codes", vqvae, {"train": code_split("train"),
+                                      "validation": code_split("validation"),
+                                      "test": code_split("test")},
+                     input_key="audio")
+        keys = {"codes": "codes", "condition": "speakers"}
+
+        def prior_samples(prior, num, seed):
+            speakers = np.arange(num, dtype="int32") % num_speakers
+            codes = prior.sample(num, condition=speakers, seed=seed)
+            audio = np.asarray(vqvae.decode(codes, condition=speakers, seed=seed))
+            return audio, np.asarray(codes), speakers
+
+        prior = pipe.train(
+            "prior", lambda: build_prior(config, num_speakers),
+            pipe.code_data("train", config.prior_batch_size, shuffle=True,
+                           seed=config.seed, repeat=True, keys=keys, drop_remainder=True),
+            epochs=config.prior_epochs, steps_per_epoch=config.prior_steps_per_epoch,
+            validation_data=pipe.code_data("validation", 64, keys=keys),
+            inputs=["codes"],
+            tensorboard=lambda d: SpeechTensorBoard(
+                d, sample_fn=lambda model: prior_samples(model, 2, config.seed)[0],
+                sample_rate=rate, every_n_epochs=config.prior_epochs))
+
+        def sample():
+            from vq_zoo.utils.audio import write_wav
+
+            audio, codes, speakers = prior_samples(prior, min(4, num_speakers),
+                                                   config.seed)
+            os.makedirs(pipe.path("examples"), exist_ok=True)
+            files = []
+            for a, s in zip(audio, speakers):
+                name = f"examples/prior_sample_{speaker_names[s]}.wav"
+                write_wav(pipe.path(name), a[:, 0], rate)
+                files.append(name)
+            np.save(pipe.path("sample_codes.npy"), codes)
+            return {"files": files}
+
+        pipe.stage("sample", sample, inputs=["vqvae", "prior"],
+                   what="sample the prior, decode to WAVs")
+        metrics = pipe.stage(
+            "report", lambda: report(pipe, config, vqvae, prior, splits, speaker_names,
+                                     clips, src, target),
+            inputs=["vqvae", "prior"], what="held-out metrics and listening examples")
+        from vq_zoo.utils.io import write_atomic
+
+        write_atomic(pipe.path("metrics.json"), json.dumps(metrics, indent=2).encode())
+        if verbose:
+            print(json.dumps(metrics, indent=2))
+            print(f"Artefacts in {pipe.out_dir}: vqvae.keras, prior.keras, metrics.json, "
+                  "examples/*.wav")
+    return metrics
+
+
+# --------------------------------------------------------------- report
+def report(pipe, config, vqvae, prior, splits, speaker_names, clips, src, target):
+    from vq_zoo.models.wavenet.voice_conversion import reconstruct
+    from vq_zoo.recipes.vctk import speaker_checks as sc
+    from vq_zoo.utils.audio import write_wav
+
+    rate = config.sample_rate
+    num_speakers = len(speaker_names)
+    ln2 = math.log(2.0)
+    # Reconstruction bits per sample: teacher-forced on test chunks.
+    tx, ty = chunks(*splits["test"], 2 * config.crop_length, max_per_utterance=4)
+    logs = vqvae.evaluate(tx, ty, batch_size=config.batch_size, verbose=0,
+                          return_dict=True)
+    if not getattr(prior, "compiled", False):
+        prior.compile()
+    keys = {"codes": "codes", "condition": "speakers"}
+    prior_logs = prior.evaluate(pipe.code_data("test", 64, keys=keys), verbose=0,
+                                return_dict=True)
+    # (a) A speaker classifier on clips of the training audio.
+    length = clips.shape[1]
+    rng = np.random.default_rng(config.seed + 2)
+    per_utt = 4
+    train_audio, train_spk = splits["train"]
+    cx, cy = random_crops(train_audio, train_spk, length,
+                          per_utt * len(train_audio), rng)
+    classifier = sc.fit_probe([sc.speaker_features(c[:, 0], rate) for c in cx], cy,
+                              config.seed)
+    test_cx, test_cy = random_crops(*splits["test"], length,
+                                    per_utt * len(splits["test"][0]), rng)
+    test_feats = [sc.speaker_features(c[:, 0], rate) for c in test_cx]
+    recon = reconstruct(vqvae, clips, src, seed=config.seed)
+    conv = reconstruct(vqvae, clips, target, seed=config.seed)
+    feats = lambda audio: [sc.speaker_features(a, rate) for a in audio]  # noqa: E731
+    recon_pred = classifier.predict(feats(recon))
+    conv_pred = classifier.predict(feats(conv))
+    # (b) Speaker probes on test chunks: code histograms vs log-mel features.
+    px, py = chunks(train_audio, train_spk, length)
+    qx, qy = chunks(*splits["test"], length)
+    k = vqvae.quantizer.num_embeddings
+
+    def hist(x):
+        codes = np.asarray(vqvae.encode(x))
+        return [sc.code_histogram(c, k) for c in codes]
+
+    code_probe = sc.fit_probe(hist(px), py, config.seed)
+    audio_probe = sc.fit_probe([sc.speaker_features(c[:, 0], rate) for c in px], py,
+                               config.seed)
+    codes_test = np.asarray(vqvae.encode(tx))
+    counts = np.bincount(codes_test.ravel(), minlength=k)
+    p = counts / counts.sum()
+    metrics = {
+        "test_reconstruction_bits_per_sample": float(logs["reconstruction_loss"] / ln2),
+        "test_prior_bits_per_code": float(prior_logs["bits_per_code"]),
+        "test_perplexity": float(np.exp(-(p * np.log(p + 1e-10)).sum())),
+        "test_codebook_usage": float((counts > 0).mean()),
+        "speaker_classifier_accuracy_on_test_audio": sc.accuracy(
+            classifier, test_feats, test_cy),
+        "reconstructions_classified_as_own_speaker": float(np.mean(recon_pred == src)),
+        "conversions_classified_as_target_speaker": float(np.mean(conv_pred == target)),
+        "conversions_classified_as_source_speaker": float(np.mean(conv_pred == src)),
+        "speaker_probe_accuracy_on_codes": sc.accuracy(code_probe, hist(qx), qy),
+        "speaker_probe_accuracy_on_audio_features": sc.accuracy(
+            audio_probe, [sc.speaker_features(c[:, 0], rate) for c in qx], qy),
+        "speaker_chance": 1.0 / num_speakers,
+        "num_speakers": num_speakers,
+        "eval_clips": int(len(clips)),
+        "eval_clip_seconds": length / rate,
+        "probe_test_chunks": int(len(qx)),
+        "classifier_test_clips": int(len(test_cx)),
+        "code_rate_hz": rate / vqvae.decoder.hop_length,
+        "sample_rate": rate,
+    }
+    os.makedirs(pipe.path("examples"), exist_ok=True)
+    for i in range(min(2, len(clips))):
+        a, b = speaker_names[src[i]], speaker_names[target[i]]
+        write_wav(pipe.path(f"examples/original_{a}.wav"), clips[i, :, 0], rate)
+        write_wav(pipe.path(f"examples/reconstruction_{a}.wav"), recon[i], rate)
+        write_wav(pipe.path(f"examples/conversion_{a}_to_{b}.wav"), conv[i], rate)
+    return metrics
