@@ -427,3 +427,15 @@ def test_an_unwritable_run_dir_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"vq-zoo: error: cannot write {blocker / 'run'}") and \
         err.count("\n") == 1, err
+
+
+def test_a_bad_label_is_one_line_naming_the_classes(tmp_path, capsys):
+    out = tmp_path / "s.png"
+    assert cli.main(["sample", "gated_pixelcnn_small_mnist_28", "--label", "12",
+                     "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        "vq-zoo: error: --label 12: this prior's classes are 0..9\n")
+    assert cli.main(["sample", "vqvae_small_mnist_28", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        "vq-zoo: error: this prior is class-conditional: pass --label (0..9)\n")
+    assert not out.exists()

@@ -28,7 +28,7 @@ import typing
 
 # The decoder likelihoods `VQVAE` knows (`vq_zoo.likelihoods`; a test keeps
 # the two lists equal).
-LIKELIHOOD_NAMES = ("mse", "categorical", "logistic_mixture")
+LIKELIHOOD_NAMES = ("mse", "categorical", "logistic_mixture", "mu_law")
 
 CHECKS = {
     "positive": (lambda v: v > 0, "a value > 0"),
