@@ -117,7 +117,17 @@ def describe_model(model):
     """Facts about `model` from its own config and weights, a dict:
     `class_name`, `parameter_count`, `input_shape` (VQ-VAE), `code_shape`,
     `num_embeddings` (K), `embedding_dim` (D), `num_classes`, and
-    `architecture` (a sentence)."""
+    `architecture` (a sentence). A model of another layout gets its class
+    and parameter count only."""
+    try:
+        return _describe(model)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return {"class_name": type(model).__name__,
+                "parameter_count": int(model.count_params()),
+                "architecture": f"A `{type(model).__name__}`."}
+
+
+def _describe(model):
     import keras
 
     serialized = keras.saving.serialize_keras_object(model)
