@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from vq_zoo import cli
+from vq_zoo.recipes import RECIPES
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -18,7 +19,7 @@ def test_list(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "nope"], "Unknown recipe 'nope'; choose one of: imagenet, mnist, natural_images"),
+    (["train", "nope"], "Unknown recipe 'nope'; choose one of: " + ", ".join(sorted(RECIPES))),
     (["train", "natural_images", "--config", "big"], "choose one of: default, paper, smoke"),
     (["train", "natural_images", "--set", "epochs=3"], "valid keys: batch_size"),
     (["train", "natural_images", "--set", "batch_size=x"], "expected a value of type int"),
