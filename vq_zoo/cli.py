@@ -9,6 +9,7 @@
     vq-zoo encode <run_dir | vqvae.keras | preset> <image files ...> [--out codes.npy]
     vq-zoo decode <codes.npy> --model <run_dir | vqvae.keras | preset> [--out F.png]
     vq-zoo export <run_dir> --vqvae-preset NAME --prior-preset NAME
+    vq-zoo convert <run_dir | preset> --input IN.wav --speaker S --output OUT.wav
                   [--dest DIR (default $VQ_ZOO_HOME/presets)] [--overwrite]
 
 Quiet by default: TensorFlow's start-up and C++ logs and other libraries'
@@ -65,7 +66,11 @@ def _parser():
                         help="nearest-neighbour upscaling of the grid (e.g. 4)")
     sample.add_argument("--out", default=None,
                         help="PNG or JPEG path (default RUN/cli_samples.png, or "
-                             "samples.png for a preset)")
+                             "samples.png for a preset); a speech model writes WAVs "
+                             "(default RUN/cli_samples.wav or samples.wav; with "
+                             "--num > 1, <stem>_<i>.wav)")
+    sample.add_argument("--speaker", default=None,
+                        help="speech: the speaker (name or index; default: in turn)")
 
     encode = sub.add_parser("encode", help="encode image files to codes")
     encode.add_argument("model", metavar="RUN_OR_PRESET",
@@ -89,7 +94,11 @@ def _parser():
     export.add_argument("--vqvae-preset", required=True, metavar="NAME",
                         help="e.g. vqvae_small_mnist_28")
     export.add_argument("--prior-preset", required=True, metavar="NAME",
-                        help="e.g. gated_pixelcnn_small_mnist_28")
+                        help="e.g. gated_pixelcnn_small_mnist_28 (a VQ-VAE-2 run: "
+                             "the top prior)")
+    export.add_argument("--bottom-prior-preset", default=None, metavar="NAME",
+                        help="a VQ-VAE-2 run (prior_top.keras, prior_bottom.keras): "
+                             "the bottom prior's preset")
     export.add_argument("--dest", default=None,
                         help="folder that receives the two preset folders (default "
                              "$VQ_ZOO_HOME/presets, i.e. ~/.vq_zoo/presets, where "
@@ -99,6 +108,15 @@ def _parser():
     export.add_argument("--upscale", type=int, default=4,
                         help="nearest-neighbour upscaling of the copied sample and "
                              "reconstruction grids (default 4)")
+    convert = sub.add_parser(
+        "convert", help="voice conversion: re-speak a WAV with another speaker")
+    convert.add_argument("model", metavar="RUN_OR_PRESET",
+                         help="a speech run dir, vqvae.keras file or VQ-VAE preset")
+    convert.add_argument("--input", required=True, help="audio file (any sample rate)")
+    convert.add_argument("--speaker", required=True, help="target speaker (name or index)")
+    convert.add_argument("--output", required=True, help="WAV path to write")
+    convert.add_argument("--seed", type=int, default=0)
+    convert.add_argument("--temperature", type=float, default=1.0)
     # Every command takes --verbose (before or after its name).
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     for command in sub.choices.values():
@@ -446,9 +464,16 @@ def _cmd_sample(args, parser):
         parser.error("--upscale must be >= 1")
     out = args.out or (os.path.join(args.model, "cli_samples.png")
                        if _is_run_dir(args.model) else "samples.png")
-    _check_image_out(parser, out)
+    if not out.lower().endswith(".wav"):
+        _check_image_out(parser, out)
     models = _load_models(args.model, ("vqvae", "prior"))
     vqvae, prior = models["vqvae"], models["prior"]
+    from vq_zoo.models.wavenet.voice_conversion import is_speech_vqvae
+
+    if is_speech_vqvae(vqvae):
+        return _sample_speech(args, vqvae, prior)
+    if args.speaker is not None:
+        raise CliError("--speaker is for speech models: use --label", 2)
     if prior.num_embeddings != vqvae.quantizer.num_embeddings:
         raise CliError(f"the prior models {prior.num_embeddings} codes, the VQ-VAE "
                        f"has {vqvae.quantizer.num_embeddings}: not a pair")
@@ -468,6 +493,69 @@ def _cmd_sample(args, parser):
                          seed=args.seed)
     _write_output(out, image=_decode_grid(vqvae, codes, 8, args.upscale))
     print(f"Wrote {args.num} samples to {out}")
+    return 0
+
+
+def _sample_speech(args, vqvae, prior):
+    import numpy as np
+
+    from vq_zoo.utils.audio import write_wav
+
+    out = args.out or (os.path.join(args.model, "cli_samples.wav")
+                       if _is_run_dir(args.model) else "samples.wav")
+    if not out.lower().endswith(".wav"):
+        raise CliError(f"--out {out}: a speech model writes WAV files (.wav)", 2)
+    names = vqvae.decoder.speaker_names or [str(i) for i in range(prior.num_classes)]
+    if args.speaker is not None or args.label is not None:
+        try:
+            chosen = vqvae.decoder.speaker_index(
+                args.speaker if args.speaker is not None else args.label)
+        except ValueError as e:
+            raise CliError(str(e), 2) from None
+        speakers = np.full((args.num,), chosen, "int32")
+    else:
+        speakers = np.arange(args.num, dtype="int32") % prior.num_classes
+    codes = prior.sample(args.num, condition=speakers, temperature=args.temperature,
+                         seed=args.seed)
+    audio = np.asarray(vqvae.decode(codes, condition=speakers, seed=args.seed))
+    stem = out[:-4]
+    paths = [out] if args.num == 1 else [f"{stem}_{i}.wav" for i in range(args.num)]
+    for path, a in zip(paths, audio):
+        try:
+            write_wav(path, a[:, 0], vqvae.decoder.sample_rate)
+        except OSError as e:
+            raise CliError(f"cannot write {path}: {e.strerror or _one_line(e)}") from None
+    print(f"Wrote {args.num} samples ({audio.shape[1] / vqvae.decoder.sample_rate:.2f} s "
+          f"each; speakers {', '.join(names[s] for s in speakers)}) to "
+          + (out if args.num == 1 else f"{stem}_<i>.wav"))
+    return 0
+
+
+def _cmd_convert(args, parser):
+    from vq_zoo.models.wavenet.voice_conversion import convert_file, is_speech_vqvae
+    from vq_zoo.utils.audio import write_wav
+
+    if not args.temperature > 0:
+        parser.error("--temperature must be > 0")
+    if not args.output.lower().endswith(".wav"):
+        parser.error(f"--output: a .wav path, got {args.output!r}")
+    if not os.path.exists(args.input):
+        raise CliError(f"--input {args.input} not found")
+    vqvae = _load_models(args.model, ("vqvae",))["vqvae"]
+    if not is_speech_vqvae(vqvae):
+        raise CliError(f"{args.model} is not a speech VQ-VAE (its decoder is no WaveNet)")
+    try:
+        vqvae.decoder.speaker_index(args.speaker)
+        audio, rate = convert_file(vqvae, args.input, args.speaker, seed=args.seed,
+                                   temperature=args.temperature)
+    except ValueError as e:
+        raise CliError(_one_line(e)) from None
+    try:
+        write_wav(args.output, audio, rate)
+    except OSError as e:
+        raise CliError(f"cannot write {args.output}: {e.strerror or _one_line(e)}") from None
+    print(f"Wrote {args.output} ({audio.size / rate:.2f} s at {rate} Hz, speaker "
+          f"{args.speaker})")
     return 0
 
 
@@ -592,16 +680,24 @@ def _cmd_export(args, parser):
     from vq_zoo.model_card import data_card
 
     for option, name in (("--vqvae-preset", args.vqvae_preset),
-                         ("--prior-preset", args.prior_preset)):
+                         ("--prior-preset", args.prior_preset),
+                         ("--bottom-prior-preset", args.bottom_prior_preset or "ok")):
         if not name.replace("_", "").isalnum() or name != name.lower():
             parser.error(f"{option}: use <model>_<size>_<data>[_<resolution>] in "
                          f"lower case, letters, digits and '_', got {name!r}")
-    if args.vqvae_preset == args.prior_preset:
-        parser.error("--vqvae-preset and --prior-preset must differ")
+    if len({args.vqvae_preset, args.prior_preset, args.bottom_prior_preset}
+           - {None}) != 2 + bool(args.bottom_prior_preset):
+        parser.error("--vqvae-preset and --prior-preset (and --bottom-prior-preset) "
+                     "must differ")
+    # A VQ-VAE-2 run has one prior per level: kind -> the run's file stem.
+    prior_kinds = (("prior_top", "prior_bottom") if args.bottom_prior_preset
+                   else ("prior",))
     if args.upscale < 1:
         parser.error("--upscale must be >= 1")
     dest = pathlib.Path(args.dest) if args.dest else presets.user_presets_dir()
-    folders = {"vqvae": dest / args.vqvae_preset, "prior": dest / args.prior_preset}
+    names = dict(zip(("vqvae",) + prior_kinds, (args.vqvae_preset, args.prior_preset,
+                                                args.bottom_prior_preset)))
+    folders = {kind: dest / name for kind, name in names.items()}
     taken = [str(f) for f in folders.values() if f.exists() and (
         not f.is_dir() or any(f.iterdir()))]
     if taken and not args.overwrite:
@@ -610,11 +706,13 @@ def _cmd_export(args, parser):
     run = _read_run_json(args.run_dir, "config.json",
                          "a run made by `vq-zoo train` records its config there")
     metrics = _read_run_json(args.run_dir, "metrics.json", "is the run finished?")
-    models = _load_models(args.run_dir, ("vqvae", "prior"))
+    models = _load_models(args.run_dir, ("vqvae",) + prior_kinds)
     recipe = run.get("recipe")
     data = data_card(recipe, run.get("config"))
     export_command = (f"vq-zoo export {args.run_dir} --vqvae-preset {args.vqvae_preset} "
-                      f"--prior-preset {args.prior_preset}")
+                      f"--prior-preset {args.prior_preset}"
+                      + (f" --bottom-prior-preset {args.bottom_prior_preset}"
+                         if args.bottom_prior_preset else ""))
     common = {
         "dataset": data["dataset"],
         "data": data["data"],
@@ -631,18 +729,24 @@ def _cmd_export(args, parser):
         "vqvae_preset": args.vqvae_preset,
         "prior_preset": args.prior_preset,
         "run_dir_name": args.run_dir,
+        **({"bottom_prior_preset": args.bottom_prior_preset,
+            "limitations": data.get("limitations", [])}
+           if args.bottom_prior_preset else {}),
     }
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise CliError(f"cannot write to {dest}: {e.strerror or _one_line(e)}") from None
     with tempfile.TemporaryDirectory() as scratch:
-        for kind, pictures in (("vqvae", ("samples.png", "reconstructions.png")),
-                               ("prior", ("samples.png",))):
-            name = args.vqvae_preset if kind == "vqvae" else args.prior_preset
+        for kind in ("vqvae",) + prior_kinds:
+            pictures = (("samples.png", "reconstructions.png") if kind == "vqvae"
+                        else ("samples.png",))
+            name = names[kind]
             other = args.prior_preset if kind == "vqvae" else args.vqvae_preset
-            description = (f"VQ-VAE on {data['dataset']}" if kind == "vqvae" else
-                           f"gated PixelCNN prior over the codes of {other}")
+            level = f"{kind[len('prior_'):]} " if kind != "prior" else ""
+            description = ((f"VQ-VAE-2 on {data['dataset']}" if prior_kinds != ("prior",)
+                            else f"VQ-VAE on {data['dataset']}") if kind == "vqvae" else
+                           f"gated PixelCNN prior over the {level}codes of {other}")
             files = {}
             for picture in pictures:
                 source = os.path.join(args.run_dir, picture)
@@ -703,6 +807,7 @@ COMMANDS = {
     "encode": _cmd_encode,
     "decode": _cmd_decode,
     "export": _cmd_export,
+    "convert": _cmd_convert,
 }
 
 
