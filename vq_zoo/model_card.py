@@ -46,6 +46,17 @@ METRIC_ROWS = (
     ("test_codebook_usage", "fraction of codes used"),
     ("test_prior_bits_per_code", "prior bits per code (NLL, base 2)"),
     ("test_bits_per_dim", "bits/dim, -(log p(x|z) + log p(z)) / (dims ln 2)"),
+    # VQ-VAE-2 (recipes/vqvae2): test_mse / test_psnr_db are from all levels.
+    ("test_mse_top_only", "reconstruction MSE from the top level only"),
+    ("test_psnr_db_top_only", "reconstruction PSNR (dB) from the top level only"),
+    ("test_mse_bundled_photos", "reconstruction MSE, all levels, on the test crops "
+                                "of the bundled photos alone"),
+    ("test_perplexity_top", "top code perplexity"),
+    ("test_perplexity_bottom", "bottom code perplexity"),
+    ("test_codebook_usage_top", "fraction of top codes used"),
+    ("test_codebook_usage_bottom", "fraction of bottom codes used"),
+    ("test_prior_bits_per_code_top", "top prior bits per code"),
+    ("test_prior_bits_per_code_bottom", "bottom prior bits per code (given the top)"),
 )
 
 
@@ -75,7 +86,8 @@ def data_card(recipe_name, config=None):
                     f"vq_zoo.recipes.{recipe_name}.{suffix}: DATA_CARD needs the keys "
                     f"{', '.join(DATA_CARD_KEYS)}; missing {', '.join(missing)}"
                 )
-            return {k: card[k] for k in DATA_CARD_KEYS}
+            # An optional list of `limitations` goes into the card too.
+            return {k: card[k] for k in DATA_CARD_KEYS + ("limitations",) if k in card}
     if recipe_name in FALLBACK_DATA_CARDS:
         return dict(FALLBACK_DATA_CARDS[recipe_name])
     return dict(dataset=recipe_name, data=f"See `recipes/{recipe_name}/`.",
@@ -177,6 +189,31 @@ def _describe(model):
         shape = "x".join(map(str, input_shape[1:])) if input_shape else "?"
         codes = "x".join(map(str, code_shape)) if code_shape else "?"
         facts["architecture"] = (f"{shape} inputs to {codes} codes. " + "; ".join(parts) + ".")
+    elif "num_levels" in config and "bottom_downsamples" in config:  # VQVAE2
+        input_shape = (serialized.get("build_config") or {}).get("input_shape")
+        levels = list(getattr(model, "level_names", ()))
+        ks = list(config["num_embeddings"])
+        stride = 2 ** int(config["bottom_downsamples"])
+        shapes = {}
+        for i, level in enumerate(reversed(levels)):
+            if input_shape:
+                shapes[level] = [d // (stride * 2 ** i) for d in input_shape[1:-1]]
+        facts.update(input_shape=input_shape and list(input_shape[1:]),
+                     code_shape=shapes.get(levels[0]), num_embeddings=ks[0],
+                     embedding_dim=config.get("embedding_dim"), level_code_shapes=shapes)
+        shape = "x".join(map(str, input_shape[1:])) if input_shape else "?"
+        maps = ", ".join(f"{n} {'x'.join(map(str, shapes.get(n, ['?'])))} (K={k})"
+                         for n, k in zip(levels, ks))
+        facts["architecture"] = (
+            f"{shape} inputs to {len(levels)} code maps: {maps}, D={config.get('embedding_dim')} "
+            f"per level. Encoders and decoders of {config.get('num_hiddens')} hidden units "
+            f"with {_plural(config.get('num_residual_layers', 0), 'residual block')} of "
+            f"{config.get('num_residual_hiddens')} units; the bottom encoder downsamples "
+            f"{stride}x, each level above 2x more; quantised top-down (each level sees a "
+            f"decoding of the levels above), {'EMA ' if config.get('ema') else ''}codebooks "
+            f"(commitment_cost {config.get('commitment_cost')}); the decoder sees every "
+            "level, with " + _likelihood_phrase(config.get("likelihood"),
+                                                 config.get("data_variance")) + ".")
     elif "num_layers" in config and "num_embeddings" in config:
         shape = config.get("shape") or config.get("length")
         shape = list(shape) if isinstance(shape, (list, tuple)) else [shape]
@@ -189,8 +226,18 @@ def _describe(model):
             text += f"; conditioned on a class label (0..{config['num_classes'] - 1})"
         elif config.get("condition_dim"):
             text += f"; conditioned on a {config['condition_dim']}-dim vector"
+        elif config.get("spatial_condition_classes"):
+            cond = "x".join(map(str, (config.get("spatial_condition_shape") or [])[:2]))
+            text += (f"; conditioned on a {cond} map of "
+                     f"{config['spatial_condition_classes']} codes (the level above)"
+                     + (f" through a residual conditioning stack of "
+                        f"{_plural(config['conditioning_layers'], 'layer')}"
+                        if config.get("conditioning_layers") else ""))
         else:
             text += "; unconditional"
+        if config.get("attention_every"):
+            text += (f"; causal self-attention ({config.get('num_heads')} heads) after "
+                     f"every {config['attention_every']} layers")
         facts["architecture"] = text + "."
     else:
         facts["architecture"] = f"A `{facts['class_name']}`."
@@ -224,7 +271,32 @@ def model_card(name, model, metadata, files=()):
     is_vqvae = facts.get("embedding_dim") is not None
     lines = [f"# {name}", ""]
     codes = "x".join(map(str, facts.get("code_shape") or [])) or "?"
-    if is_vqvae:
+    hierarchy = metadata.get("bottom_prior_preset")  # a VQ-VAE-2 export
+    if hierarchy:
+        vq, top, bottom = (metadata.get("vqvae_preset"), metadata.get("prior_preset"),
+                           metadata["bottom_prior_preset"])
+        role = ("the VQ-VAE-2" if name == vq else "the top prior" if name == top
+                else "the bottom prior")
+        if cls == "VQVAE2":
+            lines.append(f"A VQ-VAE-2 (arXiv:1906.00446): images to "
+                         f"{len(facts.get('level_code_shapes') or {})} levels of codes.")
+        else:
+            lines.append(f"An autoregressive prior (`{cls}`, gated PixelCNN, "
+                         f"arXiv:1606.05328) over {codes} maps of "
+                         f"{facts.get('num_embeddings')} codes of the VQ-VAE-2 preset `{vq}`.")
+        lines[-1] += (f" This preset is {role} of three that work together: `{vq}` "
+                      f"(VQ-VAE-2), `{top}` (top prior), `{bottom}` (bottom prior, "
+                      "given the top codes).")
+        usage = ["import vq_zoo",
+                 f"vqvae = vq_zoo.VQVAE2.from_preset(\"{vq}\")",
+                 f"top_prior = vq_zoo.GatedPixelCNNPrior.from_preset(\"{top}\")",
+                 f"bottom_prior = vq_zoo.GatedPixelCNNPrior.from_preset(\"{bottom}\")",
+                 "top = top_prior.sample(16, seed=0)",
+                 "bottom = bottom_prior.sample(16, condition=top, seed=1)",
+                 "images = vqvae.decode({\"top\": top, \"bottom\": bottom})",
+                 "codes = vqvae.encode(images)    # {\"top\": ..., \"bottom\": ...}",
+                 "top_only = vqvae.decode({\"top\": codes[\"top\"]})"]
+    elif is_vqvae:
         lines.append(
             f"A VQ-VAE (arXiv:1711.00937): images to {codes} maps of "
             f"{facts['num_embeddings']} codes."
@@ -298,7 +370,12 @@ def model_card(name, model, metadata, files=()):
         pictures += ["Samples (prior, decoded by the VQ-VAE"
                      + ("; one row per class" if facts.get("num_classes") else "")
                      + "):", "", "![samples](samples.png)", ""]
-    if "reconstructions.png" in files:
+    if "reconstructions.png" in files and cls == "VQVAE2":
+        pictures += ["Held-out test images in groups of rows: originals, decoded from the "
+                     "top level only (lower levels replaced by their codebook's mean "
+                     "vector), decoded from all levels:",
+                     "", "![reconstructions](reconstructions.png)", ""]
+    elif "reconstructions.png" in files:
         pictures += ["Held-out images (odd rows) and their reconstructions (even rows):",
                      "", "![reconstructions](reconstructions.png)", ""]
     if pictures:
@@ -312,6 +389,7 @@ def model_card(name, model, metadata, files=()):
                   + ("; the bits/dim is the joint VQ-VAE + prior figure of this pair "
                      "of presets only." if "test_bits_per_dim" in metrics else "."),
                   "- Expect nothing outside the domain of the data above."]
+        lines += [f"- {item}" for item in metadata.get("limitations") or []]
     versions = [f"vq_zoo {metadata['vq_zoo_version']}" if metadata.get("vq_zoo_version") else None,
                 f"Keras {metadata['keras_version']}" if metadata.get("keras_version") else None,
                 f"TensorFlow {metadata['tensorflow_version']}"

@@ -43,6 +43,7 @@ class VQVAE2Config:
     ema: bool = True
     decay: float = 0.99
     dead_code_threshold: float = 0.0
+    kmeans_init: bool = False
     learning_rate: float = 3e-4
     batch_size: int = 128
     vqvae_epochs: int = 10
@@ -106,12 +107,12 @@ CONFIGS = {
         train_examples=8192, validation_examples=512, test_examples=1024,
         num_hiddens=64, num_residual_layers=2, num_residual_hiddens=32,
         embedding_dim=32, num_embeddings=128, bottom_downsamples=2,
-        dead_code_threshold=0.01, learning_rate=2e-3, batch_size=64,
-        vqvae_epochs=4, top_prior_filters=64, top_prior_layers=4,
+        dead_code_threshold=0.01, kmeans_init=True, learning_rate=1e-3,
+        batch_size=32, vqvae_epochs=3, top_prior_filters=64, top_prior_layers=4,
         top_prior_attention_every=2, top_prior_num_heads=2, top_prior_dropout=0.0,
         prior_filters=48, prior_layers=4, conditioning_layers=1,
-        prior_learning_rate=1e-3, prior_batch_size=64, prior_epochs=2,
-        num_samples=32,
+        prior_learning_rate=1e-3, prior_batch_size=32, prior_epochs=3,
+        prior_steps_per_epoch=100, num_samples=32,
     ),
     # Seconds: CI runs the whole pipeline with it (bundled photos only, no
     # apt).
