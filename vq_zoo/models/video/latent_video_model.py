@@ -1,0 +1,327 @@
+"""Action-conditioned video in the latent space of a per-frame VQ-VAE
+(arXiv:1711.00937, section 4.4)."""
+
+import numpy as np
+
+ACTION_KINDS = (None, "discrete", "continuous")
+
+
+def stack_history(codebook, codes):
+    """The prior's spatial condition from the codes of the past frames.
+
+    Each past frame's int code map is replaced by its codebook vectors and
+    the frames are stacked along the channels, oldest first:
+    `(..., k, h, w)` int codes -> `(..., h, w, k * embedding_dim)` floats.
+    Works on NumPy arrays and on tensors (inside `tf.data` maps too).
+
+    Args:
+        codebook: `(num_embeddings, embedding_dim)` floats (the frame
+            VQ-VAE's codebook, frozen once the VQ-VAE is trained).
+        codes: int codes `(..., k, h, w)`.
+    """
+    from keras import ops
+
+    vectors = ops.take(ops.convert_to_tensor(codebook, "float32"),
+                       ops.cast(codes, "int32"), axis=0)  # (..., k, h, w, d)
+    rank = len(vectors.shape)
+    k, d = vectors.shape[-4], vectors.shape[-1]
+    perm = list(range(rank - 4)) + [rank - 3, rank - 2, rank - 4, rank - 1]
+    vectors = ops.transpose(vectors, perm)  # (..., h, w, k, d)
+    shape = ops.shape(vectors)
+    return ops.reshape(vectors, tuple(shape[:-2]) + (k * d,))
+
+
+class LatentVideoModel:
+    """Video prediction in latent space: a per-frame 2D `VQVAE` and a
+    `GatedPixelCNNPrior` over the next frame's codes given the past
+    frames' codes and the action; holds no weights of its own (both parts
+    train with the shared `Task` step, each by its own `fit`).
+
+    - `vqvae`: frames `(batch, H, W, C)` in `[0, 1]` to int32 code maps
+      `(batch, h, w)` and back.
+    - `prior`: a `GatedPixelCNNPrior` over `(h, w)` maps of the VQ-VAE's
+      `num_embeddings` codes (built by `build_prior`), modelling
+      `p(z_t | z_{t-k..t-1}, a_{t-1})` in raster order within the frame:
+        - spatial condition: the last `k = history` frames' code maps, each
+          code replaced by its (frozen) codebook vector and stacked along
+          the channels (`stack_history`), a float map
+          `(h, w, k * embedding_dim)` read through the prior's residual
+          `conditioning_layers` (3x3 convolutions: the past frames are seen
+          whole, so motion can be read from neighbouring positions); the
+          current frame enters only through the prior's causal code stack;
+        - global condition: the action taken at the previous frame,
+          `a_{t-1}` (`frames[t]` shows its effect): discrete actions as
+          int labels embedded by the prior (`num_classes`), continuous
+          actions as float vectors projected by each gated block
+          (`condition_dim`); none for the action-unconditional variant.
+
+    The history `k` and the kind of action are read from the prior's config
+    (`spatial_condition_shape[-1] // embedding_dim`; `num_classes`,
+    `condition_dim`), so a saved pair of models is all there is to load.
+
+    Shape contract of `rollout(context_frames, actions)`: `context_frames`
+    `(batch, c, H, W, C)` (uint8, or floats in `[0, 1]`) with `c >= k`,
+    `actions` `(batch, n)` ints or `(batch, n, action_dim)` floats, where
+    `actions[:, i]` is the action taken at the frame before generated frame
+    `i` (the last context frame for `i = 0`); returns float32 frames
+    `(batch, n, H, W, C)`, decoded only once every frame's codes are drawn.
+
+    Args:
+        vqvae: a trained image `VQVAE` (one level of codes).
+        prior: a `GatedPixelCNNPrior` made by `build_prior` for it.
+
+    Example:
+    >>> video = LatentVideoModel(vqvae, prior)
+    >>> frames = video.rollout(context, actions, seed=0)   # (b, 10, H, W, C)
+
+    References:
+        van den Oord, Vinyals, Kavukcuoglu. Neural Discrete Representation
+        Learning. arXiv:1711.00937 (section 4.4).
+        van den Oord et al. Conditional Image Generation with PixelCNN
+        Decoders. arXiv:1606.05328.
+    """
+
+    def __init__(self, vqvae, prior):
+        quantizer = vqvae.quantizer
+        shape = tuple(prior.spatial_condition_shape or ())
+        dim = int(quantizer.embedding_dim)
+        if (len(shape) != 3 or prior.spatial_condition_classes is not None
+                or shape[-1] % dim or tuple(shape[:2]) != tuple(prior.shape)):
+            raise ValueError(
+                "`prior` must be a GatedPixelCNNPrior conditioned on a float map "
+                f"(h, w, history * {dim}) of the past frames' codebook vectors at "
+                f"the code resolution (see LatentVideoModel.build_prior), got "
+                f"spatial_condition_shape={prior.spatial_condition_shape!r}, "
+                f"spatial_condition_classes={prior.spatial_condition_classes!r}")
+        if prior.num_embeddings != quantizer.num_embeddings:
+            raise ValueError(
+                f"The prior models {prior.num_embeddings} codes but the VQ-VAE has "
+                f"{quantizer.num_embeddings} (`num_embeddings` must agree)")
+        from keras import ops
+
+        self.vqvae = vqvae
+        self.prior = prior
+        self._codebook = np.asarray(ops.convert_to_numpy(quantizer.codebook), np.float32)
+        self.history = shape[-1] // dim
+        if prior.num_classes is not None:
+            self.action_kind, self.action_dim = "discrete", int(prior.num_classes)
+        elif prior.condition_dim is not None:
+            self.action_kind, self.action_dim = "continuous", int(prior.condition_dim)
+        else:
+            self.action_kind, self.action_dim = None, None
+
+    # ---------------------------------------------------------- building
+    @staticmethod
+    def build_prior(num_embeddings, code_shape, embedding_dim, history=2,
+                    action_kind="discrete", action_dim=6, filters=64,
+                    num_layers=6, conditioning_layers=2, **kwargs):
+        """The `GatedPixelCNNPrior` of a latent video model.
+
+        Args:
+            num_embeddings, embedding_dim: the frame VQ-VAE's codebook size.
+            code_shape: `(h, w)` of its code maps.
+            history: int >= 1, past frames the prior sees (`k`).
+            action_kind: "discrete" (int actions in `[0, action_dim)`,
+                embedded), "continuous" (float vectors of `action_dim`,
+                projected) or None (no action: the unconditional variant).
+            action_dim: number of discrete actions or size of the vector.
+            filters, num_layers: the gated PixelCNN's size.
+            conditioning_layers: int >= 1, residual 3x3 layers over the
+                stacked past frames.
+            **kwargs: more `GatedPixelCNNPrior` arguments (`kernel_size`,
+                `attention_every`, `dropout`, `name`, ...).
+        """
+        from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_prior import GatedPixelCNNPrior
+
+        if not isinstance(history, int) or isinstance(history, bool) or history < 1:
+            raise ValueError(f"`history` must be an integer >= 1, got {history!r}")
+        if action_kind not in ACTION_KINDS:
+            raise ValueError(
+                f"`action_kind` must be one of {ACTION_KINDS}, got {action_kind!r}")
+        if action_kind is not None and (
+                not isinstance(action_dim, int) or isinstance(action_dim, bool)
+                or action_dim < 1):
+            raise ValueError(f"`action_dim` must be an integer >= 1, got {action_dim!r}")
+        if not isinstance(conditioning_layers, int) or conditioning_layers < 1:
+            raise ValueError(
+                f"`conditioning_layers` must be an integer >= 1, got {conditioning_layers!r}")
+        code_shape = tuple(int(s) for s in code_shape)
+        return GatedPixelCNNPrior(
+            num_embeddings=int(num_embeddings), shape=code_shape, filters=filters,
+            num_layers=num_layers,
+            num_classes=action_dim if action_kind == "discrete" else None,
+            condition_dim=action_dim if action_kind == "continuous" else None,
+            spatial_condition_shape=code_shape + (history * int(embedding_dim),),
+            conditioning_layers=conditioning_layers, **kwargs)
+
+    # ---------------------------------------------------------- inputs
+    @property
+    def codebook(self):
+        """The VQ-VAE's codebook as float32 NumPy `(K, D)`, read when the
+        model was made (the VQ-VAE is trained and frozen by then)."""
+        return self._codebook
+
+    @staticmethod
+    def _floats(frames):
+        frames = np.asarray(frames)
+        if frames.dtype == np.uint8:
+            return frames.astype(np.float32) / 255.0
+        if frames.dtype.kind != "f":
+            raise ValueError(
+                f"Frames must be uint8 or floats in [0, 1], got dtype {frames.dtype}")
+        return frames.astype(np.float32)
+
+    def encode_frames(self, frames, batch_size=256):
+        """int32 codes `(batch, T, h, w)` of frames `(batch, T, H, W, C)`."""
+        frames = self._floats(frames)
+        if frames.ndim != 5:
+            raise ValueError(
+                f"`frames` must be (batch, time, height, width, channels), got "
+                f"shape {frames.shape}")
+        flat = frames.reshape((-1,) + frames.shape[2:])
+        codes = np.concatenate([np.asarray(self.vqvae.encode(flat[i:i + batch_size]))
+                                for i in range(0, len(flat), batch_size)])
+        return codes.reshape(frames.shape[:2] + codes.shape[1:]).astype(np.int32)
+
+    def decode_codes(self, codes, batch_size=256):
+        """float32 frames `(batch, T, H, W, C)` of codes `(batch, T, h, w)`."""
+        codes = np.asarray(codes, np.int32)
+        flat = codes.reshape((-1,) + codes.shape[2:])
+        frames = np.concatenate([np.asarray(self.vqvae.decode(flat[i:i + batch_size]))
+                                 for i in range(0, len(flat), batch_size)])
+        return frames.reshape(codes.shape[:2] + frames.shape[1:]).astype(np.float32)
+
+    def _check_actions(self, actions, batch, steps):
+        if self.action_kind is None:
+            return None
+        if actions is None:
+            raise ValueError(
+                f"This model is conditioned on {self.action_kind} actions: pass "
+                f"`actions` of shape ({batch}, {steps}"
+                + (f", {self.action_dim})" if self.action_kind == "continuous" else ")"))
+        actions = np.asarray(actions)
+        if self.action_kind == "discrete":
+            if actions.dtype.kind not in "iu" or actions.ndim != 2 or actions.shape[0] != batch:
+                raise ValueError(
+                    f"`actions` must be ints of shape ({batch}, n), got dtype "
+                    f"{actions.dtype} and shape {actions.shape}")
+            if actions.size and (actions.min() < 0 or actions.max() >= self.action_dim):
+                raise ValueError(
+                    f"`actions` must be in [0, {self.action_dim}), got values in "
+                    f"[{actions.min()}, {actions.max()}]")
+            return actions.astype(np.int32)
+        if actions.ndim != 3 or actions.shape[0] != batch or actions.shape[2] != self.action_dim:
+            raise ValueError(
+                f"`actions` must be floats of shape ({batch}, n, {self.action_dim}), "
+                f"got shape {actions.shape}")
+        return actions.astype(np.float32)
+
+    def condition(self, past_codes, action=None):
+        """The prior's condition for the frame after `past_codes`: `(batch,
+        k, h, w)` int codes (the last `k = history` frames, oldest first) and
+        the action taken at the last of them (`(batch,)` ints or `(batch,
+        action_dim)` floats; None without actions). Returns what
+        `prior.sample(condition=...)` and the prior's inputs take."""
+        past_codes = np.asarray(past_codes, np.int32)
+        if past_codes.ndim != 4 or past_codes.shape[1] != self.history:
+            raise ValueError(
+                f"`past_codes` must be (batch, {self.history}, h, w) (the last "
+                f"{self.history} frames), got shape {past_codes.shape}")
+        spatial = stack_history(self.codebook, past_codes)
+        if self.action_kind is None:
+            return spatial
+        return {"condition": action, "spatial_condition": spatial}
+
+    def prior_inputs(self, codes, actions=None):
+        """Every training example of clips of codes: for each clip `(T, h,
+        w)` and each `t` in `[k, T)`, the prior's input dict (`codes`
+        `z_t`, `spatial_condition` of `z_{t-k..t-1}`, `condition` `a_{t-1}`).
+        Works on NumPy arrays `(batch, T, h, w)` (returns a dict of arrays,
+        example `(clip, t)` at `clip * (T - k) + t - k`) and, for one clip
+        `(T, h, w)`, inside a `tf.data` map (then `unbatch`)."""
+        from keras import ops
+
+        single = len(codes.shape) == 3
+        if single:
+            codes = codes[None]
+            actions = None if actions is None else actions[None]
+        k = self.history
+        steps = codes.shape[1]
+        if steps <= k:
+            raise ValueError(
+                f"Clips need more than history={k} frames, got {steps}")
+        windows = ops.stack([codes[:, t - k:t] for t in range(k, steps)], axis=1)
+        spatial = stack_history(self.codebook, windows)  # (b, T-k, h, w, kd)
+        targets = ops.cast(codes[:, k:], "int32")
+
+        def flat(x):
+            return ops.reshape(x, (-1,) + tuple(x.shape[2:]))
+
+        inputs = {"codes": flat(targets), "spatial_condition": flat(spatial)}
+        if self.action_kind is not None:
+            if actions is None:
+                raise ValueError("This model is conditioned on actions: pass `actions`.")
+            dtype = "int32" if self.action_kind == "discrete" else "float32"
+            inputs["condition"] = flat(ops.cast(actions[:, k - 1:steps - 1], dtype))
+        if not single:
+            inputs = {n: np.asarray(ops.convert_to_numpy(v)) for n, v in inputs.items()}
+        return inputs
+
+    # ---------------------------------------------------------- generation
+    def rollout_codes(self, context_codes, actions=None, num_frames=None, seed=None,
+                      temperature=1.0):
+        """Draws the next frames' codes one frame after another, each with
+        the prior's cached sampler conditioned on the last `k` frames'
+        codes (true context, then drawn) and the commanded action.
+
+        Args:
+            context_codes: int `(batch, c, h, w)`, `c >= history`.
+            actions: `(batch, n)` ints or `(batch, n, action_dim)` floats
+                (None without actions; then give `num_frames`).
+            num_frames: int, frames to draw (default: `n`).
+            seed: int or None; frame `i` is drawn with seed `seed + i`.
+            temperature: float > 0.
+
+        Returns:
+            int32 codes `(batch, n, h, w)`.
+        """
+        context_codes = np.asarray(context_codes, np.int32)
+        if context_codes.ndim != 4 or context_codes.shape[1] < self.history:
+            raise ValueError(
+                f"`context_codes` must be (batch, c >= {self.history}, h, w), got "
+                f"shape {context_codes.shape}")
+        batch = context_codes.shape[0]
+        if actions is not None and num_frames is None:
+            num_frames = int(np.asarray(actions).shape[1])
+        if num_frames is None or num_frames < 1:
+            raise ValueError(f"`num_frames` must be an integer >= 1, got {num_frames!r}")
+        actions = self._check_actions(actions, batch, num_frames)
+        if actions is not None and actions.shape[1] < num_frames:
+            raise ValueError(
+                f"`actions` covers {actions.shape[1]} frames, fewer than "
+                f"num_frames={num_frames}")
+        codes = list(np.moveaxis(context_codes[:, -self.history:], 1, 0))
+        drawn = []
+        for i in range(num_frames):
+            past = np.stack(codes[-self.history:], axis=1)
+            condition = self.condition(past, None if actions is None else actions[:, i])
+            frame = np.asarray(self.prior.sample(
+                batch, condition=condition, temperature=temperature,
+                seed=None if seed is None else int(seed) + i), np.int32)
+            codes.append(frame)
+            drawn.append(frame)
+        return np.stack(drawn, axis=1)
+
+    def rollout(self, context_frames, actions=None, seed=None, temperature=1.0,
+                num_frames=None, return_codes=False):
+        """Generates the frames after `context_frames` under `actions`, in
+        latent space, and decodes them at the end (see the class shape
+        contract). Returns float32 frames `(batch, n, H, W, C)`, and with
+        `return_codes` also their int32 codes `(batch, n, h, w)`."""
+        context = self.encode_frames(context_frames)
+        codes = self.rollout_codes(context, actions, num_frames, seed, temperature)
+        frames = self.decode_codes(codes)
+        return (frames, codes) if return_codes else frames
+
+
+__all__ = ["LatentVideoModel", "stack_history", "ACTION_KINDS"]
