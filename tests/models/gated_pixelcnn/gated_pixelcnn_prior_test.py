@@ -303,3 +303,5 @@ def test_sample_arguments():
             prior.sample(bad)
     with pytest.raises(ValueError, match=r"This prior is unconditional .* `condition` was given"):
         prior.sample(2, condition=np.zeros((2, 3), "float32"))
+    with pytest.raises(ValueError, match=r"This prior is unconditional .* `condition` was given"):
+        prior.initial_state(2, np.zeros((2, 3), "float32"))

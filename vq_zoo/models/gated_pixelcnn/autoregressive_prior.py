@@ -219,6 +219,12 @@ class AutoregressivePrior(Task):
         if not isinstance(condition, dict):
             if condition is None:
                 condition = {}
+            elif not (self.has_condition or self.has_spatial_condition):
+                raise ValueError(
+                    "This prior is unconditional (`condition_dim`, `num_classes` "
+                    "and `spatial_condition_shape` are None) but `condition` was "
+                    "given."
+                )
             elif self.has_condition and self.has_spatial_condition:
                 raise ValueError(
                     "This model takes a global and a spatial condition: pass "
