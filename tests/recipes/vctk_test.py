@@ -1,0 +1,116 @@
+"""The vctk speech recipe: the tfds loader on mocked data, the smoke config
+end to end on the synthesised corpus, and `vq-zoo convert` / `sample` for
+speech."""
+
+import json
+import math
+import os
+import wave
+
+import numpy as np
+import pytest
+
+from vq_zoo.utils import audio
+
+
+def test_tfds_vctk_loader_on_mocked_data():
+    import tensorflow_datasets as tfds
+
+    from vq_zoo.data import vctk
+
+    with tfds.testing.mock_data(num_examples=6):
+        assert vctk.source_rate() == 48000
+        assert len(vctk.speaker_names()) > 100
+        raw = [e for e in tfds.load("vctk/mic1", split="train", download=False)
+               .take(2).as_numpy_iterator()]
+        audios, speakers = vctk.utterances("train", max_utterances=2)
+        batch = next(iter(vctk.crops("train", crop_length=256, batch_size=3, seed=1)))
+    # 48 kHz int16 -> 16 kHz floats: a third of the samples.
+    for r, a in zip(raw, audios):
+        assert a.dtype == np.float32 and a.size == math.ceil(r["speech"].size / 3)
+    assert list(speakers) == [int(r["speaker"]) for r in raw]
+    x, y = batch
+    assert tuple(x.shape) == (3, 256, 1) and x.dtype == "float32"
+    assert tuple(y.shape) == (3,) and y.dtype == "int32"
+    assert np.abs(np.asarray(x)).max() <= 1.0
+    splits = vctk.split_ranges(5)
+    assert splits == {"train": "train[:90%]", "validation": "train[90%:95%]",
+                      "test": "train[95%:]"}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    from vq_zoo.cli import main
+
+    out = tmp_path_factory.mktemp("vctk") / "run"
+    assert main(["train", "vctk", "--config", "smoke", "--out-dir", str(out)]) == 0
+    return out
+
+
+def test_smoke_config_end_to_end(smoke_run, capsys):
+    import keras
+
+    from vq_zoo.cli import main
+    from vq_zoo.recipes.vctk.config import CONFIGS
+
+    with open(smoke_run / "metrics.json") as f:
+        metrics = json.load(f)
+    config = CONFIGS["smoke"]
+    # Teacher-forced mu-law NLL: finite, at most log2(256) bits plus a margin.
+    assert 0 < metrics["test_reconstruction_bits_per_sample"] < 8.5
+    assert 0 < metrics["test_prior_bits_per_code"] <= math.log2(config.num_embeddings) + 1
+    assert metrics["speaker_chance"] == 0.5 and metrics["num_speakers"] == 2
+    for key in ("reconstructions_classified_as_own_speaker",
+                "conversions_classified_as_target_speaker",
+                "speaker_probe_accuracy_on_codes",
+                "speaker_probe_accuracy_on_audio_features"):
+        assert 0.0 <= metrics[key] <= 1.0
+    vqvae = keras.models.load_model(smoke_run / "vqvae.keras")
+    assert vqvae.decoder.speaker_names == ("flite_slt", "espeak_us_m3_p35")
+    assert vqvae.decoder.hop_length == 64 and vqvae.quantizer.num_embeddings == 16
+    names = sorted(os.listdir(smoke_run / "examples"))
+    assert "original_flite_slt.wav" in names
+    assert "conversion_flite_slt_to_espeak_us_m3_p35.wav" in names
+    assert any(n.startswith("prior_sample_") for n in names)
+    with wave.open(str(smoke_run / "examples" / "original_flite_slt.wav")) as w:
+        assert w.getframerate() == 16000
+    # A rerun resumes: every stage is reused, the metrics are the same.
+    capsys.readouterr()
+    assert main(["train", "vctk", "--config", "smoke", "--out-dir", str(smoke_run)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("finished earlier") == 6
+    with open(smoke_run / "metrics.json") as f:
+        assert json.load(f) == metrics
+
+
+def test_convert_and_sample_speech(smoke_run, tmp_path, capsys):
+    from vq_zoo.cli import main
+
+    source, _ = audio.read_audio(smoke_run / "corpus" / "wav" / "flite_slt" / "0000.wav")
+    source = source[:5000]
+    # A 22.05 kHz input: resampled in, the output lasts as long.
+    src22 = tmp_path / "in22.wav"
+    audio.write_wav(src22, audio.resample(source, 16000, 22050), 22050)
+    out = tmp_path / "out.wav"
+    args = ["convert", str(smoke_run), "--input", str(src22), "--output", str(out)]
+    assert main(args + ["--speaker", "espeak_us_m3_p35"]) == 0
+    converted, rate = audio.read_audio(out)
+    assert rate == 16000 and abs(converted.size - source.size) <= 1
+    capsys.readouterr()
+    assert main(args[:3] + [str(tmp_path / "missing.wav")] + args[4:]
+                + ["--speaker", "0"]) == 1
+    assert "missing.wav not found" in capsys.readouterr().err
+    text = tmp_path / "text.wav"
+    text.write_text("hello")
+    assert main(args[:3] + [str(text)] + args[4:] + ["--speaker", "0"]) == 1
+    assert "is not an audio file" in capsys.readouterr().err
+    assert main(args + ["--speaker", "bob"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "unknown speaker 'bob'; known speakers: flite_slt, espeak_us_m3_p35" in err
+    # `sample` writes one WAV per sample.
+    wav = tmp_path / "s.wav"
+    assert main(["sample", str(smoke_run), "--num", "2", "--out", str(wav)]) == 0
+    for i in range(2):
+        a, r = audio.read_audio(tmp_path / f"s_{i}.wav")
+        assert r == 16000 and a.size == 4 * 64  # prior_length codes x 64 samples
