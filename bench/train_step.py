@@ -23,7 +23,8 @@ steps of each contender (order alternates every round) and takes images/s
 from the timestamps of the step ends after the first (a Keras callback's
 `on_train_batch_end` for ours; after each `train_step` call for Sonnet), so
 fit's per-call start-up and iterator creation are excluded for both. The
-figure of merit is ours/sonnet images/s (target >= 1.1).
+figure of merit is ours/sonnet images/s (target >= 1.1); the CPU-time
+ratio sonnet/ours is its load-robust counterpart.
 
 `--variants` also times ours with `compile(steps_per_execution=8)` and
 `compile(jit_compile=True)` (settings a user can pass; not the defaults).
@@ -37,8 +38,14 @@ fuses `Conv2D + BiasAdd + AddV2 + Relu` even when the sum feeds the next
 block too, deletes the sum, and abandons the whole pass
 ("remapper failed: ... fanout ... exist for missing node '.../add'"), so
 no ReLU of that graph is fused into its convolution. Sonnet's example stack
-(`h += conv1_out` ... `relu(h)`) hits this exactly as our old layer did;
-the warm-up prints, per contender, whether its trace logged that failure.
+(`h += conv1_out` ... `relu(h)`) hits this exactly as our old layer did.
+TensorFlow does not log every such failure, so the warm-up prints, per
+contender, the Relu kernels left unfused per step and the fused convolutions
+(from a `tf.profiler` trace of 2 steps).
+
+Besides images/s (wall clock), each contender's CPU time per step (all
+threads of the process, `time.process_time()` over the same timed steps) is
+printed: on a shared machine it is much steadier than wall time.
 
 Part 2 (input pipelines). Images/s of iterating, alone:
 
