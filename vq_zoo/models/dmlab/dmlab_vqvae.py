@@ -174,6 +174,14 @@ class DMLabVQVAE(VQVAE):
             "levels": levels,
         }
 
+    def _decoder_inputs(self, z_q, condition):
+        # The flattened size is static (VQVAE's reshape to (batch, -1) loses
+        # it in a graph with an unknown batch, and the decoder checks it).
+        inputs = super()._decoder_inputs(z_q, condition)
+        inputs["condition"] = ops.reshape(
+            inputs["condition"], (-1, self.num_latents * self.quantizer.embedding_dim))
+        return inputs
+
     def compute_loss_terms(self, data, training):
         x, condition = self._unpack(data)
         vq, logits = self._forward(x, training, condition)

@@ -1,0 +1,117 @@
+"""Configs of the DeepMind Lab recipe (arXiv:1711.00937, section 4.2): 84x84
+frames to 21x21 codes, 21x21 codes to 3 codes (27 bits), priors on both."""
+
+import dataclasses
+
+from vq_zoo.recipes.common import ImageRecipeConfig
+
+DATASETS = ("memory_maze", "dmlab")
+MAZES = ("9x9", "11x11", "13x13", "15x15")
+
+
+@dataclasses.dataclass(frozen=True)
+class DMLabConfig(ImageRecipeConfig):
+    """The two-stage DeepMind Lab model and its priors.
+
+    `dataset`: "memory_maze" (first-person frames rendered offline by
+    `vq_zoo.data.memory_maze` with an exploring policy: `episodes` episodes
+    of `steps_per_episode` steps in `maze` mazes from `data_seed`, cached in
+    `--data-dir`, by default `$VQ_ZOO_HOME/memory_maze/<maze>_<size>px_
+    <steps>steps_seed<seed>`, and split by episode) or "dmlab" (tfds
+    `dmlab`, VTAB's 360x480 frames resized to 84x84, from `--data-dir`, the
+    tfds folder). `train_frames`, `validation_frames`, `test_frames`: keep
+    the first n frames of each split (0 = all).
+
+    Stage 1 (`vqvae`, `prior`) takes the `ImageRecipeConfig` fields: a
+    VQ-VAE from `image_size` frames to `image_size / 4` code maps with
+    `num_embeddings` codes, and a gated PixelCNN prior on the maps. Stage 2
+    (`stage2_*`): a `DMLabVQVAE` over the maps, `stage2_num_latents` codes
+    with one codebook of `stage2_num_embeddings` each, a gated PixelCNN
+    decoder of `stage2_decoder_layers` x `stage2_decoder_filters`; and a
+    1D gated prior (`stage2_prior_*`) over the codes as one sequence.
+    """
+
+    image_size: int = 84
+    dataset: str = dataclasses.field(default="memory_maze", metadata={"choices": DATASETS})
+    maze: str = dataclasses.field(default="9x9", metadata={"choices": MAZES})
+    episodes: int = dataclasses.field(default=24, metadata={"check": "positive"})
+    steps_per_episode: int = dataclasses.field(default=100, metadata={"check": "positive"})
+    data_seed: int = dataclasses.field(default=0, metadata={"check": "non_negative"})
+    render_processes: int = dataclasses.field(default=1, metadata={"check": "positive"})
+    validation_fraction: float = dataclasses.field(default=0.125,
+                                                   metadata={"range": (0.0, 0.5)})
+    test_fraction: float = dataclasses.field(default=0.125, metadata={"range": (0.0, 0.5)})
+    train_frames: int = dataclasses.field(default=0, metadata={"check": "non_negative"})
+    validation_frames: int = dataclasses.field(default=0, metadata={"check": "non_negative"})
+    test_frames: int = dataclasses.field(default=0, metadata={"check": "non_negative"})
+    # Stage 2: 21x21 codes -> 3 codes
+    stage2_num_latents: int = 3
+    stage2_embedding_dim: int = 64
+    stage2_num_embeddings: int = 512
+    stage2_filters: int = 64
+    stage2_hidden_units: int = 256
+    stage2_decoder_filters: int = 64
+    stage2_decoder_layers: int = 8
+    stage2_commitment_cost: float = 0.25
+    stage2_dead_code_threshold: float = 0.0
+    stage2_learning_rate: float = 3e-4
+    stage2_batch_size: int = 64
+    stage2_epochs: int = 20
+    # The prior over the 3 codes
+    stage2_prior_filters: int = 128
+    stage2_prior_learning_rate: float = 1e-3
+    stage2_prior_batch_size: int = 128
+    stage2_prior_epochs: int = 50
+    # TensorBoard pictures (reconstruction grids, decoded prior samples);
+    # each compiles a sampler, which costs more than the smoke run's training.
+    tensorboard_images: bool = True
+
+
+CONFIGS = {
+    # Section 4.2 on tfds dmlab: 84x84x3 -> 21x21 codes, K=512 (the image
+    # model of section 4.1: 128 hidden units, 2 residual blocks); stage 2
+    # 21x21 -> 3 codes of K=512 (27 bits) with a PixelCNN decoder. The paper
+    # gives no more detail of the stage-2 networks; these sizes are ours.
+    # For a machine with a GPU and the prepared dataset.
+    "paper": DMLabConfig(
+        dataset="dmlab", num_hiddens=128, num_residual_layers=2,
+        num_residual_hiddens=32, embedding_dim=64, num_embeddings=512,
+        learning_rate=2e-4, batch_size=128, vqvae_epochs=30,
+        prior_filters=128, prior_layers=12, prior_learning_rate=3e-4,
+        prior_batch_size=64, prior_epochs=30, stage2_embedding_dim=64,
+        stage2_filters=128, stage2_hidden_units=512, stage2_decoder_filters=128,
+        stage2_decoder_layers=12, stage2_learning_rate=3e-4, stage2_batch_size=64,
+        stage2_epochs=30, stage2_prior_filters=256, stage2_prior_epochs=30,
+        num_samples=32,
+    ),
+    # The shipped presets: memory-maze frames (24 episodes of 100 steps,
+    # 18 / 3 / 3 train / validation / test episodes), a few minutes on 2
+    # shared CPU cores. Still 84x84 -> 21x21 (K=512) -> 3 x 512 (27 bits).
+    "small": DMLabConfig(
+        dataset="memory_maze", episodes=24, steps_per_episode=100,
+        num_hiddens=32, num_residual_layers=1, num_residual_hiddens=16,
+        embedding_dim=16, num_embeddings=512, dead_code_threshold=0.01,
+        learning_rate=2e-3, batch_size=32, vqvae_epochs=6,
+        prior_filters=32, prior_layers=4, prior_learning_rate=2e-3,
+        prior_batch_size=32, prior_epochs=3, stage2_embedding_dim=16,
+        stage2_filters=32, stage2_hidden_units=128, stage2_decoder_filters=32,
+        stage2_decoder_layers=4, stage2_dead_code_threshold=0.01,
+        stage2_learning_rate=2e-3, stage2_batch_size=32, stage2_epochs=6,
+        stage2_prior_filters=64, stage2_prior_learning_rate=2e-3,
+        stage2_prior_batch_size=64, stage2_prior_epochs=30, num_samples=16,
+    ),
+    # Seconds: the tests run the whole chain with it (memory-maze frames at
+    # 32x32 -> 8x8 codes, 2 codes of K=16 per frame).
+    "smoke": DMLabConfig(
+        dataset="memory_maze", image_size=32, episodes=3, steps_per_episode=6,
+        num_hiddens=8, num_residual_layers=1, num_residual_hiddens=4,
+        embedding_dim=4, num_embeddings=16, learning_rate=2e-3, batch_size=4,
+        vqvae_epochs=1, prior_filters=8, prior_layers=2, prior_batch_size=4,
+        prior_epochs=1, stage2_num_latents=2, stage2_embedding_dim=4,
+        stage2_num_embeddings=8, stage2_filters=8, stage2_hidden_units=8,
+        stage2_decoder_filters=8, stage2_decoder_layers=2, stage2_batch_size=4,
+        stage2_epochs=1, stage2_prior_filters=8, stage2_prior_batch_size=4,
+        stage2_prior_epochs=1, num_samples=2, validation_fraction=0.3,
+        test_fraction=0.3, tensorboard_images=False,
+    ),
+}

@@ -1,0 +1,481 @@
+"""DeepMind Lab (arXiv:1711.00937, section 4.2) end to end: a VQ-VAE from
+84x84 frames to 21x21 codes (K=512), a second VQ-VAE from those maps to 3
+codes of 3 codebooks of 512 (27 bits per frame) whose decoder is a gated
+PixelCNN over the 21x21 codes conditioned on the 3 codes, and priors on
+both code levels.
+
+    vq-zoo train dmlab --config small      # memory-maze frames (rendered once, cached)
+    vq-zoo train dmlab --config paper --data-dir ~/tensorflow_datasets   # tfds dmlab
+    vq-zoo train dmlab --config smoke      # seconds
+
+Stages (each resumes on its own, in this order):
+
+1. `vqvae`: stage 1, frames -> 21x21 code maps (`vqvae.keras`).
+2. `codes`: every split's maps, quantiser frozen (`codes/<split>/`).
+3. `prior`: stage 1's gated PixelCNN prior on the maps (`prior.keras`).
+4. `stage2_vqvae`: `DMLabVQVAE` on the maps: 3 codes, one codebook each,
+   PixelCNN decoder (`stage2_vqvae.keras`).
+5. `stage2_codes`: every split's 3 codes (`codes/stage2_codes/<split>/`,
+   arrays `code1`, `code2`, `code3`).
+6. `stage2_prior`: a 1D gated prior of length 3 over the codes
+   (`stage2_prior.keras`). The 3 codebooks have the same K, so the codes
+   are modelled as one sequence over a shared vocabulary of K tokens; the
+   position (hence the codebook) of each token is known to the causal
+   convolutions from the zero padding before the sequence.
+7. `sample`: 3 codes from the prior -> a 21x21 map from stage 2's decoder
+   -> a frame from stage 1's decoder (`samples.png`, `sample_codes.npz`).
+8. `report`: held-out (test split, whole episodes never trained on)
+   metrics in `metrics.json`, and `reconstructions.png`: rows of frames |
+   stage-1 reconstructions | 27-bit reconstructions (stage 2's greedy map
+   decoded by stage 1).
+
+TensorBoard (`<run>/logs`): every scalar of every stage; stage 1's
+reconstructions and code histogram (`logs/vqvae/vqvae`); the priors'
+decoded samples (`logs/prior/images`, `logs/stage2_prior/images`: through
+both stages); stage 2's grid of frames | stage 1 | 27 bits and a histogram
+of each codebook's codes (`logs/stage2_vqvae/images`).
+"""
+
+import json
+import math
+import os
+
+import numpy as np
+
+from vq_zoo.recipes.dmlab.config import CONFIGS  # noqa: F401 (the registry reads it)
+
+DATA_CARD = dict(
+    dataset="memory_maze_84",
+    data="84x84 first-person RGB frames of memory-maze 9x9 mazes (Pasukonis et al. "
+         "2022, a MuJoCo re-creation of DeepMind Lab's explore_goal_locations "
+         "levels), rendered at 84x84 by `vq_zoo.data.memory_maze` with an "
+         "exploring policy (mostly forward, random held turns, turning away from "
+         "walls): 24 episodes of 100 steps, each in its own maze, split by "
+         "episode: 18 train, 3 validation, 3 test episodes.",
+    license="memory-maze is Apache-2.0 (jurgisp/memory-maze); the frames are "
+            "rendered by this project with MuJoCo (Apache-2.0) and dm_control "
+            "(Apache-2.0) textures.",
+)
+
+
+# ------------------------------------------------------------------ data
+def default_episode_dir(config):
+    """`$VQ_ZOO_HOME/memory_maze/<maze>_<size>px_<steps>steps_seed<seed>`
+    (default home `~/.cache/vq_zoo`)."""
+    home = os.environ.get("VQ_ZOO_HOME") or os.path.join("~", ".cache", "vq_zoo")
+    return os.path.join(os.path.expanduser(home), "memory_maze",
+                        f"{config.maze}_{config.image_size}px_"
+                        f"{config.steps_per_episode}steps_seed{config.data_seed}")
+
+
+def memory_maze_frames(config, data_dir=None, verbose=0):
+    """uint8 frames of each split, `{"train", "validation", "test"}`, from
+    the episodes in `data_dir` (rendered there first when it holds none) or
+    in `default_episode_dir(config)` (completed to `config.episodes`
+    episodes: rendering resumes)."""
+    from vq_zoo.data import memory_maze
+
+    directory = data_dir or default_episode_dir(config)
+    has_episodes = os.path.isdir(directory) and any(
+        f.startswith("episode_") and f.endswith(".npz") for f in os.listdir(directory))
+    if data_dir is None or not has_episodes:
+        if verbose:
+            print(f"Rendering memory-maze episodes into {directory} (cached) ...",
+                  flush=True)
+        memory_maze.generate_episodes(
+            directory, config.episodes, config.steps_per_episode, config.data_seed,
+            resolution=config.image_size, maze=config.maze,
+            processes=config.render_processes, verbose=bool(verbose))
+    limits = {"train": config.train_frames, "validation": config.validation_frames,
+              "test": config.test_frames}
+    frames = {}
+    for split, limit in limits.items():
+        frames[split] = memory_maze.frames_dataset(
+            directory, split, config.validation_fraction, config.test_fraction,
+            max_frames=limit or None)
+        if frames[split].shape[1:3] != (config.image_size, config.image_size):
+            raise ValueError(
+                f"The episodes in {directory} have {frames[split].shape[1:3]} frames, "
+                f"the config `image_size`={config.image_size}")
+    return frames
+
+
+def make_data(config, data_dir=None, verbose=0):
+    """The run's data: `train` (shuffled float batches), `validation`,
+    `splits` (`{split: float batches in a fixed order}`, for the codes),
+    `test` (the report's batches), `sample` (16 fixed validation frames),
+    `variance` (of the training frames)."""
+    import tensorflow as tf
+
+    from vq_zoo.recipes import common
+
+    def to_float(x):
+        return tf.cast(x, tf.float32) / 255.0
+
+    if config.dataset == "memory_maze":
+        frames = memory_maze_frames(config, data_dir, verbose)
+
+        def batches(split, batch_size, shuffle=False):
+            return common.in_memory_batches(frames[split], batch_size, shuffle,
+                                            config.seed).map(to_float)
+
+        variance = float((frames["train"].astype(np.float32) / 255.0).var())
+        sample = frames["validation"][::max(1, len(frames["validation"]) // 16)][:16]
+    elif config.dataset == "dmlab":
+        from vq_zoo.data.dmlab import dmlab_frames
+
+        limits = {"train": config.train_frames, "validation": config.validation_frames,
+                  "test": config.test_frames}
+        streams = {s: dmlab_frames(s, config.image_size, data_dir, max_frames=n or None)
+                   for s, n in limits.items()}
+
+        def batches(split, batch_size, shuffle=False):
+            ds = streams[split]
+            if shuffle:
+                ds = ds.shuffle(10000, seed=config.seed)
+            ds = ds.batch(batch_size, drop_remainder=shuffle).map(to_float)
+            return ds.prefetch(tf.data.AUTOTUNE)
+
+        first = np.concatenate([np.asarray(x) for x in batches("train", 256).take(4)])
+        variance = float(first.var())
+        sample = np.concatenate([np.asarray(x) for x in
+                                 streams["validation"].batch(16).take(1)])
+    else:
+        raise ValueError(f"`dataset` must be memory_maze or dmlab, got {config.dataset!r}")
+    splits = {s: batches(s, 128) for s in ("train", "validation", "test")}
+    return dict(train=batches("train", config.batch_size, shuffle=True),
+                validation=splits["validation"], splits=splits, test=splits["test"],
+                sample=np.asarray(sample, np.float32) / 255.0, variance=variance)
+
+
+# ---------------------------------------------------------------- models
+def build_stage2(config, manifest):
+    """The `DMLabVQVAE` over the stage-1 maps described by `manifest`."""
+    import keras
+
+    from vq_zoo.models.dmlab.dmlab_vqvae import DMLabVQVAE
+
+    model = DMLabVQVAE.code_map_model(
+        num_embeddings=int(manifest["num_embeddings"]),
+        shape=tuple(manifest["code_shape"]), num_latents=config.stage2_num_latents,
+        embedding_dim=config.stage2_embedding_dim,
+        latent_num_embeddings=config.stage2_num_embeddings,
+        filters=config.stage2_filters, hidden_units=config.stage2_hidden_units,
+        decoder_filters=config.stage2_decoder_filters,
+        decoder_layers=config.stage2_decoder_layers,
+        commitment_cost=config.stage2_commitment_cost, ema=config.ema,
+        decay=config.decay,
+        quantizer_kwargs=dict(dead_code_threshold=config.stage2_dead_code_threshold,
+                              seed=config.seed),
+        name="stage2_vqvae")
+    model.compile(optimizer=keras.optimizers.Adam(config.stage2_learning_rate))
+    return model
+
+
+def build_stage2_prior(config):
+    import keras
+
+    from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import GatedPixelCNN1DPrior
+
+    length = config.stage2_num_latents
+    rates = tuple(2 ** i for i in range(max(1, math.ceil(math.log2(length)))))
+    prior = GatedPixelCNN1DPrior(
+        num_embeddings=config.stage2_num_embeddings, length=length,
+        filters=config.stage2_prior_filters, dilation_rates=rates, name="stage2_prior")
+    prior.compile(optimizer=keras.optimizers.Adam(config.stage2_prior_learning_rate))
+    return prior
+
+
+def stack_levels(levels):
+    """A map from a batch dict of the levels to `(batch, num_levels)`."""
+    import tensorflow as tf
+
+    return lambda d: tf.stack([d[n] for n in levels], axis=-1)
+
+
+# -------------------------------------------------------------- pictures
+def chain_rows(chain, frames, seed=0):
+    """`[frames, stage-1 reconstructions, 27-bit reconstructions]` (floats)
+    and the codes of `frames`."""
+    stage1, two_stage, _, _ = chain.reconstruct(frames, seed=seed, greedy=True)
+    return [np.asarray(frames, np.float32), stage1, two_stage]
+
+
+def chain_grid(chain, frames, columns=8, upscale=1):
+    """An image grid of groups of 3 rows: frames | stage-1 reconstructions |
+    27-bit reconstructions."""
+    from vq_zoo.utils.images import image_grid
+
+    rows = chain_rows(chain, frames)
+    tiles = []
+    for start in range(0, max(1, len(frames) - columns + 1), columns):
+        for row in rows:
+            tiles.append(np.clip(row[start:start + columns], 0, 1))
+    return image_grid(np.concatenate(tiles), columns=min(columns, len(frames)),
+                      upscale=upscale)
+
+
+def stage2_tensorboard(log_dir, frame_vqvae, sample, every_n_epochs=1):
+    """Keras' TensorBoard plus, every `every_n_epochs` epochs to
+    `log_dir/images`: `reconstructions` (the `chain_grid` of `sample`) and
+    `code_usage_<level>` (a histogram of each codebook's codes of
+    `sample`)."""
+    import keras
+    import tensorflow as tf
+
+    from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
+
+    class Stage2TensorBoard(keras.callbacks.TensorBoard):
+        def __init__(self):
+            super().__init__(log_dir=log_dir)
+            self._images_writer = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            if (epoch + 1) % every_n_epochs == 0:
+                self.write_summaries(epoch)
+
+        def write_summaries(self, step):
+            model = self.model
+            if self._images_writer is None:
+                self._images_writer = tf.summary.create_file_writer(
+                    os.path.join(log_dir, "images"))
+            chain = DMLabTwoStage(frame_vqvae, model)
+            with self._images_writer.as_default(step=int(step)):
+                tf.summary.image(
+                    "reconstructions", chain_grid(chain, sample)[None],
+                    description="Held-out validation frames in groups of 3 rows: "
+                    "frames, stage-1 reconstructions (21x21 codes), 27-bit "
+                    "reconstructions (3 codes -> greedy 21x21 map -> frame).")
+                maps = frame_vqvae.encode(sample)
+                for level, codes in model.encode_levels(maps).items():
+                    tf.summary.histogram(f"code_usage_{level}", tf.reshape(codes, [-1]),
+                                         buckets=64)
+            self._images_writer.flush()
+
+        def on_train_end(self, logs=None):
+            super().on_train_end(logs)
+            if self._images_writer is not None:
+                self._images_writer.close()
+                self._images_writer = None
+
+    return Stage2TensorBoard()
+
+
+# ---------------------------------------------------------------- report
+def _usage(counts):
+    p = counts / max(1, counts.sum())
+    return (float(np.exp(-(p * np.log(p + 1e-10)).sum())), float((counts > 0).mean()))
+
+
+def _psnr(mse):
+    return 10 * math.log10(1.0 / mse) if mse > 0 else float("inf")
+
+
+def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_data,
+                     train_maps=None):
+    """Metrics on the test split (episodes never trained on): stage 1's
+    reconstruction MSE / PSNR and code perplexity / usage; stage 2's
+    reconstruction of the 21x21 maps (accuracy of the greedy map given the
+    3 codes, and of the decoder's per-position argmax given the true
+    preceding codes; its NLL in bits per code), the frame MSE / PSNR after
+    both stages, and each codebook's perplexity / usage; both priors' bits
+    per code on the test codes (`map_data`, `triple_data`: datasets of
+    their inputs). `train_maps` gives the baseline accuracy of predicting
+    the most frequent training code everywhere."""
+    vq1, vq2 = chain.frame_vqvae, chain.code_vqvae
+    levels = list(vq2.level_names)
+    k1 = vq1.quantizer.num_embeddings
+    counts1 = np.zeros(k1, np.int64)
+    counts2 = {n: np.zeros(k, np.int64) for n, k in zip(levels, vq2.num_embeddings)}
+    sq1 = sq2 = sq_mid = 0.0
+    values = frames_seen = 0
+    greedy_hits = forced_hits = positions = mode_hits = 0
+    mode = None
+    if train_maps is not None:
+        mode = int(np.bincount(np.asarray(train_maps).ravel(), minlength=k1).argmax())
+    for batch in test_batches:
+        x = np.asarray(batch, np.float32)
+        maps = np.asarray(vq1.encode(x))
+        codes = vq2.encode_levels(maps)
+        triples = np.stack([np.asarray(codes[n]) for n in levels], axis=1)
+        greedy = np.asarray(vq2.decode(triples, greedy=True))
+        logits = np.asarray(vq2.predict_on_batch(maps))
+        stage1 = np.asarray(vq1.decode(maps), np.float64)
+        two = np.asarray(vq1.decode(greedy), np.float64)
+        sq1 += float(np.sum((stage1 - x) ** 2))
+        sq2 += float(np.sum((two - x) ** 2))
+        sq_mid += float(np.sum((two - stage1) ** 2))
+        values += x.size
+        frames_seen += len(x)
+        greedy_hits += int((greedy == maps).sum())
+        forced_hits += int((logits.argmax(-1) == maps).sum())
+        if mode is not None:
+            mode_hits += int((maps == mode).sum())
+        positions += maps.size
+        counts1 += np.bincount(maps.ravel(), minlength=k1)
+        for n in levels:
+            counts2[n] += np.bincount(np.asarray(codes[n]).ravel(), minlength=len(counts2[n]))
+    mse1, mse2 = sq1 / values, sq2 / values
+    perplexity1, usage1 = _usage(counts1)
+    metrics = {
+        "test_frames": frames_seen,
+        "bits_per_frame_stage2": vq2.bits_per_example,
+        "code_shape": list(maps.shape[1:]),
+        "test_mse": mse1,
+        "test_psnr_db": _psnr(mse1),
+        "test_perplexity": perplexity1,
+        "test_codebook_usage": usage1,
+        "test_stage2_map_accuracy_greedy": greedy_hits / positions,
+        "test_stage2_map_accuracy_teacher_forced": forced_hits / positions,
+        "test_stage2_mse": mse2,
+        "test_stage2_psnr_db": _psnr(mse2),
+        "test_stage2_psnr_db_vs_stage1": _psnr(sq_mid / values),
+    }
+    if mode is not None:
+        metrics["baseline_map_accuracy_most_frequent_code"] = mode_hits / positions
+    for n in levels:
+        metrics[f"test_stage2_perplexity_{n}"], metrics[f"test_stage2_codebook_usage_{n}"] = (
+            _usage(counts2[n]))
+    for model in (vq2, prior, stage2_prior):
+        if not getattr(model, "compiled", False):
+            model.compile()
+    logs2 = vq2.evaluate(map_data, verbose=0, return_dict=True)
+    metrics["test_stage2_bits_per_code"] = float(logs2["reconstruction_loss"]) / math.log(2)
+    metrics["test_prior_bits_per_code"] = float(
+        prior.evaluate(map_data, verbose=0, return_dict=True)["bits_per_code"])
+    metrics["test_stage2_prior_bits_per_code"] = float(
+        stage2_prior.evaluate(triple_data, verbose=0, return_dict=True)["bits_per_code"])
+    return metrics
+
+
+def _is_fresh(pipe, stage, stages):
+    if not pipe.is_done(stage):
+        return False
+    recorded = pipe.stage_info(stage).get("inputs") or {}
+    return all(recorded.get(s) == (pipe.stage_info(s).get("digest") if pipe.is_done(s)
+                                   else None) for s in stages)
+
+
+STAGES = ["vqvae", "codes", "prior", "stage2_vqvae", "stage2_codes", "stage2_prior",
+          "sample", "report"]
+
+
+# ------------------------------------------------------------------ main
+def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
+         verbose=1, extra_callbacks=None, restart=False):
+    from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
+    from vq_zoo.pipeline.pipeline import Pipeline
+    from vq_zoo.recipes import common
+    from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
+    from vq_zoo.utils.images import write_atomic
+    from vq_zoo.utils.images import write_png
+
+    with Pipeline(out_dir, config=config, strategy=strategy, log_dir=log_dir,
+                  verbose=verbose, extra_callbacks=extra_callbacks, restart=restart,
+                  stages=STAGES, seed=config.seed) as pipe:
+        data = make_data(config, data_dir, verbose)
+        size = config.image_size
+
+        def board(make):
+            # Without pictures: Keras' TensorBoard (the scalars) alone.
+            return make if config.tensorboard_images else None
+        vqvae = pipe.train(
+            "vqvae", lambda: common.build_vqvae(config, data["variance"], (size, size, 3)),
+            data["train"], epochs=config.vqvae_epochs,
+            steps_per_epoch=config.vqvae_steps_per_epoch,
+            validation_data=data["validation"],
+            tensorboard=board(lambda d: VQVAETensorBoard(d, sample=data["sample"])),
+            what="train stage 1: frames -> code maps")
+        manifests = pipe.extract("codes", vqvae, data["splits"],
+                                 what="extract stage 1's code maps")
+
+        def maps(split, batch_size, shuffle=False):
+            return pipe.code_data(split, batch_size, keys="codes", shuffle=shuffle,
+                                  seed=config.seed)
+
+        holder = {}
+
+        def build_prior():
+            holder["prior"] = common.build_prior(config, manifests["train"])
+            return holder["prior"]
+
+        prior = pipe.train(
+            "prior", build_prior, maps("train", config.prior_batch_size, True),
+            epochs=config.prior_epochs, steps_per_epoch=config.prior_steps_per_epoch,
+            validation_data=maps("validation", 128), inputs=["codes"],
+            tensorboard=board(lambda d: VQVAETensorBoard(
+                d, sample=None, num_prior_samples=8, run_name="images",
+                sample_fn=lambda n: vqvae.decode(holder["prior"].sample(n, seed=0)))),
+            what="train stage 1's prior on the code maps")
+
+        stage2 = pipe.train(
+            "stage2_vqvae", lambda: build_stage2(config, manifests["train"]),
+            maps("train", config.stage2_batch_size, True), epochs=config.stage2_epochs,
+            validation_data=maps("validation", 128), inputs=["codes"],
+            tensorboard=board(lambda d: stage2_tensorboard(d, vqvae, data["sample"][:8])),
+            what="train stage 2: code maps -> "
+                 f"{config.stage2_num_latents} codes (PixelCNN decoder)")
+        levels = list(stage2.level_names)
+        pipe.extract("stage2_codes", stage2,
+                     {s: maps(s, 128) for s in ("train", "validation", "test")},
+                     what="extract stage 2's codes")
+
+        def triples(split, batch_size, shuffle=False):
+            return pipe.code_data(split, batch_size, stage="stage2_codes",
+                                  keys=tuple(levels), shuffle=shuffle,
+                                  seed=config.seed).map(stack_levels(levels))
+
+        def chain_samples(n):
+            chain = DMLabTwoStage(vqvae, stage2, holder["stage2_prior"])
+            return chain.sample(n, seed=0)[0]
+
+        def build_top():
+            holder["stage2_prior"] = build_stage2_prior(config)
+            return holder["stage2_prior"]
+
+        stage2_prior = pipe.train(
+            "stage2_prior", build_top, triples("train", config.stage2_prior_batch_size, True),
+            epochs=config.stage2_prior_epochs, validation_data=triples("validation", 256),
+            inputs=["stage2_codes"],
+            tensorboard=board(lambda d: VQVAETensorBoard(
+                d, sample=None, num_prior_samples=8, run_name="images",
+                sample_fn=chain_samples)),
+            what=f"train the prior over stage 2's {config.stage2_num_latents} codes")
+        chain = DMLabTwoStage(vqvae, stage2, stage2_prior, prior)
+
+        def draw(num, seed):
+            frames, codes, drawn_maps = chain.sample(num, seed=seed)
+            return np.clip(frames, 0, 1), {"codes": codes, "maps": drawn_maps}
+
+        sampled_from = ["vqvae", "stage2_vqvae", "stage2_prior"]
+        if not _is_fresh(pipe, "sample", sampled_from):
+            pipe.sample(vqvae, [stage2, stage2_prior], config.num_samples,
+                        seed=config.seed, sample_fn=draw, inputs=sampled_from)
+
+        report_inputs = ["vqvae", "codes", "prior", "stage2_vqvae", "stage2_codes",
+                         "stage2_prior"]
+        if pipe.is_done("report") and not _is_fresh(pipe, "report", report_inputs):
+            os.remove(pipe.path("stages", "report.json"))
+
+        def report():
+            test = np.concatenate([np.asarray(x) for x in data["test"]])
+            step = max(1, len(test) // 16)
+            write_png(pipe.path("reconstructions.png"),
+                      chain_grid(chain, test[::step][:16]))
+            train_maps = np.concatenate([np.asarray(x) for x in maps("train", 256)])
+            metrics = held_out_metrics(chain, prior, stage2_prior, data["test"],
+                                       maps("test", 128), triples("test", 256),
+                                       train_maps=train_maps)
+            write_atomic(pipe.path("metrics.json"), json.dumps(metrics, indent=2).encode())
+            return metrics
+
+        metrics = pipe.stage("report", report, inputs=report_inputs,
+                             what="measure on the test split")
+        if verbose:
+            print(json.dumps(metrics, indent=2))
+            print(f"Artefacts in {pipe.out_dir}: vqvae.keras, prior.keras, "
+                  "stage2_vqvae.keras, stage2_prior.keras, samples.png, "
+                  "reconstructions.png, metrics.json")
+            print(f"Watch training with: tensorboard --logdir {pipe.log_dir}")
+    return metrics

@@ -1,0 +1,102 @@
+"""memory-maze episodes: the real renderer for a few steps (through the
+command line), the exploring policy, the cache, and the split by episode."""
+
+import os
+import numpy as np
+import pytest
+
+from vq_zoo.data import memory_maze
+
+
+def test_the_command_renders_a_few_real_steps_and_resumes(tmp_path):
+    out = tmp_path / "episodes"
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    # The command's main (in this process): it renders in a child process
+    # running the module as a script, which imports neither vq_zoo nor
+    # TensorFlow (MuJoCo's renderer and TensorFlow crash in one process).
+    status = memory_maze.main([str(out), "--episodes", "1", "--steps", "6",
+                               "--seed", "5"])
+    assert status == 0
+    (path,) = sorted(out.glob("episode_*.npz"))
+    assert path == out / "episode_000005_000000.npz"
+    with np.load(path) as f:
+        frames, actions = f["frames"], f["actions"]
+    # Rendered at 84x84 by the environment itself (no resizing).
+    assert frames.shape == (6, 84, 84, 3) and frames.dtype == np.uint8
+    assert actions.shape == (6,) and actions.dtype == np.int32
+    assert actions.min() >= 0 and actions.max() < len(memory_maze.ACTIONS) == 6
+    # A real first-person view: neither blank nor noise, and it moves.
+    assert frames.std() > 5
+    assert np.abs(np.diff(frames.astype(np.float32), axis=1)).mean() < 40
+    changes = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
+    assert (changes > 0.5).any()
+    episodes = memory_maze.load_episodes(out)
+    assert len(episodes) == 1
+    np.testing.assert_array_equal(episodes[0]["frames"], frames)
+    np.testing.assert_array_equal(episodes[0]["actions"], actions)
+    # Episodes on disk are kept: the API returns the same path and renders
+    # nothing (the file is not rewritten).
+    stamp = path.stat().st_mtime_ns
+    paths = memory_maze.generate_episodes(str(out), 1, 6, seed=5)
+    assert paths == [str(path)] and path.stat().st_mtime_ns == stamp
+
+
+class _Frames:
+    """Frames a policy sees: a fresh random frame, or the previous again."""
+
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+        self.last = self.fresh()
+
+    def fresh(self):
+        self.last = self.rng.integers(0, 255, (8, 8, 3)).astype(np.uint8)
+        return self.last
+
+
+def test_policy_holds_actions_mostly_forward_and_turns_away_from_walls():
+    policy = memory_maze.ExploringPolicy(seed=0, min_hold=3, max_hold=3)
+    frames = _Frames()
+    actions = [policy(frames.fresh()) for _ in range(300)]
+    # Held for exactly 3 steps each (never blocked: every frame is new).
+    runs = np.asarray(actions).reshape(100, 3)
+    assert (runs == runs[:, :1]).all()
+    forward = np.isin(runs[:, 0], [memory_maze.FORWARD, memory_maze.FORWARD_LEFT,
+                                   memory_maze.FORWARD_RIGHT])
+    assert 0.4 < forward.mean() < 0.8  # forward_probability 0.6
+    # Blocked: a forward move that leaves the frame as it was turns the
+    # agent left or right at once, though the forward action was still held.
+    for seed in range(20):
+        policy = memory_maze.ExploringPolicy(seed=seed, min_hold=5, max_hold=5,
+                                             forward_probability=1.0)
+        first = policy(frames.fresh())
+        assert first in (memory_maze.FORWARD, memory_maze.FORWARD_LEFT,
+                         memory_maze.FORWARD_RIGHT)
+        assert policy(frames.last) in (memory_maze.LEFT, memory_maze.RIGHT)
+
+
+def _fake_episodes(directory, lengths):
+    os.makedirs(directory, exist_ok=True)
+    for i, n in enumerate(lengths):
+        # Every pixel of episode i holds the value i (to trace the frames).
+        np.savez(os.path.join(directory, f"episode_000000_{i:06d}.npz"),
+                 frames=np.full((n, 4, 4, 3), i, np.uint8),
+                 actions=np.arange(n, dtype=np.int32) % 6)
+
+
+def test_frames_are_split_by_episode(tmp_path):
+    _fake_episodes(tmp_path, [3, 4, 5, 6, 7, 8, 9, 10])
+    splits = {s: memory_maze.frames_dataset(str(tmp_path), s) for s in
+              ("train", "validation", "test")}
+    owners = {s: set(np.unique(f)) for s, f in splits.items()}
+    assert owners == {"train": {0, 1, 2, 3, 4, 5}, "validation": {6}, "test": {7}}
+    assert [len(splits[s]) for s in ("train", "validation", "test")] == [33, 9, 10]
+    assert len(memory_maze.frames_dataset(str(tmp_path), "train", max_frames=5)) == 5
+    assert len(memory_maze.load_episodes(str(tmp_path))) == 8
+    with pytest.raises(ValueError, match="at least 3 episodes"):
+        memory_maze.split_episodes(2)
+    with pytest.raises(ValueError, match="`split`"):
+        memory_maze.frames_dataset(str(tmp_path), "dev")
+    with pytest.raises(FileNotFoundError, match="python -m vq_zoo.data.memory_maze"):
+        memory_maze.load_episodes(str(tmp_path / "none"))
+    with pytest.raises(ValueError, match="`num_episodes`"):
+        memory_maze.generate_episodes(str(tmp_path), 0, 5)
