@@ -22,9 +22,6 @@ RECIPES = {
     "dmlab": "Paper section 4.2: 84x84 first-person frames to 21x21 codes (K=512) "
              "to 3 codes (27 bits) with a PixelCNN decoder, priors on both "
              "(memory-maze frames rendered offline, or tfds dmlab)",
-    "dmlab": "Paper section 4.2: 84x84 first-person frames to 21x21 codes (K=512) "
-             "to 3 codes (27 bits) with a PixelCNN decoder, priors on both "
-             "(memory-maze frames rendered offline, or tfds dmlab)",
 }
 
 
