@@ -154,7 +154,9 @@ def make_data(config, data_dir=None):
 
         splits = {"train": batches(train, 256), "validation": batches(valid, 256),
                   "test": batches(test, 256)}
-        return dict(train=batches(train, config.batch_size, shuffle=True),
+        return dict(train=common.in_memory_batches(
+                        train, config.batch_size, True, seed,
+                        repeat=config.vqvae_steps_per_epoch is not None),
                     steps=config.vqvae_steps_per_epoch,
                     validation=batches(valid, 256), splits=splits,
                     test=splits["test"], sample=valid[:16],
