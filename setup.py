@@ -57,5 +57,8 @@ setup(
             "pytest-xdist",
             "dm-sonnet==2.0.2",  # the reference in bench/
         ],
+        # memory-maze frames for the dmlab and video recipes (MuJoCo 4
+        # crashes dm_control).
+        "memory_maze": ["memory-maze", "gym==0.26.2", "mujoco==3.17.0"],
     },
 )
