@@ -29,7 +29,8 @@ setup(
     # recipes/ as vq_zoo/recipes/ (no top-level `recipes` package to collide).
     package_dir={"vq_zoo.pretrained": "pretrained", "vq_zoo.recipes": "recipes"},
     package_data={
-        "vq_zoo.pretrained": ["*.json", "*/*.json", "*/*.h5", "*/*.md", "*/*.png"]
+        "vq_zoo.pretrained": ["*.json", "*/*.json", "*/*.h5", "*/*.md", "*/*.png",
+                              "*/*.wav"]
     },
     # Data files are exactly `package_data`: with include_package_data the
     # preset folders (data, not Python) would each warn "Package
