@@ -1,0 +1,123 @@
+"""Configs of the video recipe (arXiv:1711.00937, section 4.4): 6 context
+frames, 10 generated in the latent space of a per-frame VQ-VAE, conditioned
+on the actions."""
+
+import dataclasses
+
+from vq_zoo.recipes.common import ImageRecipeConfig
+
+SOURCES = ("memory_maze", "bair", "moving_mnist")
+MAZES = ("9x9", "11x11", "13x13", "15x15")
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoConfig(ImageRecipeConfig):
+    """A per-frame VQ-VAE (the `ImageRecipeConfig` fields) and a gated
+    PixelCNN prior over the next frame's codes given the last `history`
+    frames' codes and the action (`LatentVideoModel`).
+
+    Data (`source`):
+        - "memory_maze": `episodes` episodes of `steps_per_episode` steps
+          rendered at `image_size` by `vq_zoo.data.memory_maze` in `maze`
+          mazes from `data_seed`, cached in `--data-dir` (default
+          `$VQ_ZOO_HOME/memory_maze/<maze>_<size>px_<steps>steps_seed<seed>`),
+          split by episode; 6 discrete actions.
+        - "bair": tfds `bair_robot_pushing_small` from `--data-dir` (the
+          tfds folder), 64x64, 4-d continuous actions; `max_videos` per
+          split (0: all).
+        - "moving_mnist": `moving_mnist_sequences` training (and
+          validation) sequences made from MNIST, the tfds `moving_mnist`
+          test split (`moving_mnist_test="generated"`: made from MNIST's
+          test digits instead); no actions.
+
+    Clips of `context_frames + horizon` frames are cut every `clip_stride`
+    frames (`train_clips`, `validation_clips`, `test_clips`: keep the first
+    n, 0 = all). The prior trains on every frame `t >= history` of the
+    training clips. `use_actions=False` gives the action-unconditional
+    variant. The report rolls out `rollout_clips` test clips at
+    `rollout_temperature`.
+    """
+
+    image_size: int = 64
+    source: str = dataclasses.field(default="memory_maze", metadata={"choices": SOURCES})
+    maze: str = dataclasses.field(default="9x9", metadata={"choices": MAZES})
+    episodes: int = dataclasses.field(default=28, metadata={"check": "positive"})
+    steps_per_episode: int = dataclasses.field(default=100, metadata={"check": "positive"})
+    data_seed: int = dataclasses.field(default=0, metadata={"check": "non_negative"})
+    render_processes: int = dataclasses.field(default=1, metadata={"check": "positive"})
+    validation_fraction: float = dataclasses.field(default=0.125,
+                                                   metadata={"range": (0.0, 0.5)})
+    test_fraction: float = dataclasses.field(default=0.125, metadata={"range": (0.0, 0.5)})
+    max_videos: int = dataclasses.field(default=0, metadata={"check": "non_negative"})
+    moving_mnist_sequences: int = dataclasses.field(default=10000, metadata={"check": "positive"})
+    moving_mnist_test: str = dataclasses.field(default="tfds",
+                                               metadata={"choices": ("tfds", "generated")})
+    context_frames: int = dataclasses.field(default=6, metadata={"check": "positive"})
+    horizon: int = dataclasses.field(default=10, metadata={"check": "positive"})
+    clip_stride: int = dataclasses.field(default=14, metadata={"check": "positive"})
+    train_clips: int = dataclasses.field(default=0, metadata={"check": "non_negative"})
+    validation_clips: int = dataclasses.field(default=0, metadata={"check": "non_negative"})
+    test_clips: int = dataclasses.field(default=0, metadata={"check": "non_negative"})
+    # The prior over the next frame
+    history: int = dataclasses.field(default=2, metadata={"check": "positive"})
+    use_actions: bool = True
+    conditioning_layers: int = dataclasses.field(default=2, metadata={"check": "positive"})
+    # Report
+    rollout_clips: int = dataclasses.field(default=32, metadata={"check": "positive"})
+    rollout_temperature: float = dataclasses.field(default=1.0, metadata={"check": "positive"})
+    num_samples: int = 4
+
+
+CONFIGS = {
+    # Memory-maze at 64x64 -> 16x16 codes (K=256): for a machine with a GPU.
+    "memory_maze": VideoConfig(
+        source="memory_maze", episodes=200, steps_per_episode=200,
+        num_hiddens=128, num_residual_layers=2, num_residual_hiddens=32,
+        embedding_dim=32, num_embeddings=256, dead_code_threshold=0.01,
+        learning_rate=3e-4, batch_size=64, vqvae_epochs=20,
+        prior_filters=128, prior_layers=10, prior_learning_rate=3e-4,
+        prior_batch_size=32, prior_epochs=20, history=4, conditioning_layers=3,
+        clip_stride=12, rollout_clips=128,
+    ),
+    # BAIR robot pushing: 64x64 -> 16x16 codes, 4-d continuous actions
+    # projected by each gated block.
+    "bair": VideoConfig(
+        source="bair", num_hiddens=128, num_residual_layers=2,
+        num_residual_hiddens=32, embedding_dim=32, num_embeddings=256,
+        dead_code_threshold=0.01, learning_rate=3e-4, batch_size=64,
+        vqvae_epochs=10, prior_filters=128, prior_layers=10,
+        prior_learning_rate=3e-4, prior_batch_size=32, prior_epochs=10,
+        history=4, conditioning_layers=3, clip_stride=14, rollout_clips=128,
+    ),
+    # Moving MNIST: no actions (the paper's unconditional variant), 1 channel.
+    "moving_mnist": VideoConfig(
+        source="moving_mnist", use_actions=False, num_hiddens=64,
+        num_residual_layers=2, num_residual_hiddens=32, embedding_dim=16,
+        num_embeddings=64, dead_code_threshold=0.01, learning_rate=3e-4,
+        batch_size=64, vqvae_epochs=10, prior_filters=64, prior_layers=8,
+        prior_learning_rate=3e-4, prior_batch_size=32, prior_epochs=10,
+        history=2, conditioning_layers=3, clip_stride=4, rollout_clips=128,
+    ),
+    # The shipped preset: 28 memory-maze episodes of 100 steps at 64x64
+    # (22 / 3 / 3 train / validation / test), minutes on 2 shared CPU cores.
+    "small": VideoConfig(
+        source="memory_maze", episodes=28, steps_per_episode=100,
+        num_hiddens=32, num_residual_layers=1, num_residual_hiddens=16,
+        embedding_dim=16, num_embeddings=128, dead_code_threshold=0.01,
+        learning_rate=2e-3, batch_size=32, vqvae_epochs=4,
+        prior_filters=32, prior_layers=4, prior_learning_rate=2e-3,
+        prior_batch_size=32, prior_epochs=3, history=2, conditioning_layers=2,
+        clip_stride=14, rollout_clips=24,
+    ),
+    # Seconds: the tests run the whole recipe with it (memory-maze episodes
+    # at 16x16 -> 4x4 codes).
+    "smoke": VideoConfig(
+        source="memory_maze", image_size=16, episodes=3, steps_per_episode=12,
+        num_hiddens=8, num_residual_layers=1, num_residual_hiddens=4,
+        embedding_dim=4, num_embeddings=16, learning_rate=2e-3, batch_size=8,
+        vqvae_epochs=1, prior_filters=8, prior_layers=2, prior_batch_size=8,
+        prior_epochs=1, context_frames=3, horizon=3, clip_stride=3,
+        conditioning_layers=1, rollout_clips=2, num_samples=2,
+        validation_fraction=0.3, test_fraction=0.3,
+    ),
+}

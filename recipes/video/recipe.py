@@ -1,0 +1,555 @@
+"""Action-conditioned video (arXiv:1711.00937, section 4.4): given 6 frames
+and the actions, generate the next 10 frames in the latent space of a
+VQ-VAE, decoding only at the end.
+
+    vq-zoo train video --config small          # memory-maze (rendered once, cached)
+    vq-zoo train video --config bair --data-dir ~/tensorflow_datasets
+    vq-zoo train video --config moving_mnist   # no actions
+    vq-zoo train video --config smoke          # seconds
+
+Stages (each resumes on its own, in this order):
+
+1. `vqvae`: a per-frame 2D VQ-VAE, frames -> code maps (`vqvae.keras`).
+2. `codes`: every split's clips as code clips `(T, h, w)` with their
+   actions, quantiser frozen (`codes/<split>/`, arrays `codes`, `actions`).
+3. `prior`: a `GatedPixelCNNPrior` over frame `t`'s codes, spatially
+   conditioned on frames `t-k..t-1` (their codebook vectors stacked) and
+   globally on the action `a_{t-1}` (`prior.keras`), trained on every
+   frame `t >= k` of the training clips.
+4. `sample`: rollouts of test clips (`samples.png`: per clip a row of
+   context | generated frames above a row of context | true frames) and
+   the same contexts rolled out under each action (`actions.png`).
+5. `report`: held-out metrics (`metrics.json`): per-frame reconstruction,
+   prior bits per code, rollout PSNR / SSIM at horizons 1..10 next to the
+   copy-the-last-frame baseline, and, for discrete actions, an
+   inverse-dynamics classifier's agreement with the commanded actions.
+
+TensorBoard (`<run>/logs`): every scalar of every stage; the VQ-VAE's
+reconstructions and codes (`logs/vqvae`); the prior's rollout grids
+(`logs/prior/images`: `rollouts`, context | generated | true, and
+`actions`, one context under each action).
+"""
+
+import json
+import math
+import os
+
+import numpy as np
+
+from vq_zoo.recipes.video.config import CONFIGS  # noqa: F401 (the registry reads it)
+
+DATA_CARD = dict(
+    dataset="memory_maze_64",
+    data="64x64 first-person RGB frames with their discrete actions (6: noop, "
+         "forward, left, right, forward_left, forward_right) of memory-maze 9x9 "
+         "mazes (Pasukonis et al. 2022), rendered by `vq_zoo.data.memory_maze` with "
+         "an exploring policy: 28 episodes of 100 steps, each in its own maze, "
+         "split by episode: 22 train, 3 validation, 3 test episodes; clips of 16 "
+         "frames (6 context + 10 to predict) every 14 frames.",
+    license="memory-maze is Apache-2.0 (jurgisp/memory-maze); the frames are "
+            "rendered by this project with MuJoCo (Apache-2.0) and dm_control "
+            "(Apache-2.0) textures.",
+)
+
+STAGES = ["vqvae", "codes", "prior", "sample", "report"]
+
+
+# ------------------------------------------------------------------ data
+def default_episode_dir(config):
+    """`$VQ_ZOO_HOME/memory_maze/<maze>_<size>px_<steps>steps_seed<seed>`
+    (default home `~/.cache/vq_zoo`; the DeepMind Lab recipe's layout, so
+    the two share renders of the same size)."""
+    home = os.environ.get("VQ_ZOO_HOME") or os.path.join("~", ".cache", "vq_zoo")
+    return os.path.join(os.path.expanduser(home), "memory_maze",
+                        f"{config.maze}_{config.image_size}px_"
+                        f"{config.steps_per_episode}steps_seed{config.data_seed}")
+
+
+def action_spec(config):
+    """`(action_kind, action_dim)` of the config's source (None, None
+    without actions)."""
+    if not config.use_actions or config.source == "moving_mnist":
+        return None, None
+    if config.source == "memory_maze":
+        return "discrete", 6
+    return "continuous", 4
+
+
+def make_clips(config, data_dir=None, verbose=0):
+    """`{split: dataset of clip dicts}` (`frames` uint8 `(T, H, W, C)`,
+    `actions`), `T = context_frames + horizon`, and the frames' channels."""
+    from vq_zoo.data import video
+
+    length = config.context_frames + config.horizon
+    limits = {"train": config.train_clips, "validation": config.validation_clips,
+              "test": config.test_clips}
+    if config.source == "memory_maze":
+        from vq_zoo.data import memory_maze
+
+        directory = data_dir or default_episode_dir(config)
+        has_episodes = os.path.isdir(directory) and any(
+            f.startswith("episode_") and f.endswith(".npz") for f in os.listdir(directory))
+        if data_dir is None or not has_episodes:
+            if verbose:
+                print(f"Rendering memory-maze episodes into {directory} (cached) ...",
+                      flush=True)
+            memory_maze.generate_episodes(
+                directory, config.episodes, config.steps_per_episode, config.data_seed,
+                resolution=config.image_size, maze=config.maze,
+                processes=config.render_processes, verbose=bool(verbose))
+        clips = {s: video.memory_maze_clips(
+            directory, s, length, config.clip_stride, config.validation_fraction,
+            config.test_fraction, max_clips=n) for s, n in limits.items()}
+        channels = 3
+    elif config.source == "bair":
+        clips = {s: video.bair_clips(s, length, config.clip_stride, data_dir,
+                                     max_videos=config.max_videos) for s in limits}
+        clips = {s: ds.take(n) if n else ds for s, (ds, n) in
+                 ((s, (clips[s], limits[s])) for s in limits)}
+        channels = 3
+    elif config.source == "moving_mnist":
+        clips = {s: video.moving_mnist_clips(
+            s, length, config.clip_stride, config.moving_mnist_sequences, config.data_seed,
+            data_dir, config.moving_mnist_test, max_sequences=config.max_videos)
+            for s in limits}
+        clips = {s: ds.take(limits[s]) if limits[s] else ds for s, ds in clips.items()}
+        channels = 1
+    else:
+        raise ValueError(f"`source` must be one of {video.SOURCES}, got {config.source!r}")
+    if not config.use_actions or action_spec(config)[0] is None:
+        clips = {s: ds.map(lambda c: {"frames": c["frames"]}) for s, ds in clips.items()}
+    return clips, channels
+
+
+def frame_batches(clips, batch_size, shuffle=False, seed=0):
+    """Float frames in [0, 1] of a dataset of clips, batched."""
+    import tensorflow as tf
+
+    ds = clips.map(lambda c: c["frames"]).unbatch()
+    if shuffle:
+        ds = ds.shuffle(20000, seed=seed)
+    ds = ds.batch(batch_size, drop_remainder=shuffle)
+    return ds.map(lambda x: tf.cast(x, tf.float32) / 255.0).prefetch(tf.data.AUTOTUNE)
+
+
+def clip_batches(clips, batch_size):
+    """Batches of clip dicts for the code extraction, the frames as floats
+    under `images`."""
+    import tensorflow as tf
+
+    def convert(c):
+        out = {"images": tf.cast(c["frames"], tf.float32) / 255.0}
+        if "actions" in c:
+            out["actions"] = c["actions"]
+        return out
+
+    return clips.map(convert).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def clip_encoder(vqvae):
+    """`clips (b, T, H, W, C) -> {"codes": (b, T, h, w)}` for the extraction."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def encode(clips):
+        shape = tf.shape(clips)
+        flat = tf.reshape(clips, tf.concat([[-1], shape[2:]], 0))
+        codes = vqvae.encode(flat)
+        return {"codes": tf.reshape(codes, tf.concat([shape[:2], tf.shape(codes)[1:]], 0))}
+
+    return encode
+
+
+def prior_examples(video, code_clips, batch_size, shuffle=False, seed=0, repeat=False):
+    """The prior's training examples (`LatentVideoModel.prior_inputs`) of a
+    dataset of code clips (`{"codes": (T, h, w), "actions": ...}`)."""
+    import tensorflow as tf
+
+    ds = code_clips.map(lambda c: video.prior_inputs(c["codes"], c.get("actions")))
+    ds = ds.unbatch()
+    if shuffle:
+        ds = ds.shuffle(20000, seed=seed)
+    if repeat:
+        ds = ds.repeat()
+    return ds.batch(batch_size, drop_remainder=shuffle).prefetch(tf.data.AUTOTUNE)
+
+
+def build_prior(config, manifest, embedding_dim):
+    import keras
+
+    from vq_zoo.models.video.latent_video_model import LatentVideoModel
+
+    kind, dim = action_spec(config)
+    prior = LatentVideoModel.build_prior(
+        num_embeddings=int(manifest["num_embeddings"]),
+        code_shape=tuple(manifest["code_shape"])[1:], embedding_dim=embedding_dim,
+        history=config.history, action_kind=kind, action_dim=dim or 1,
+        filters=config.prior_filters, num_layers=config.prior_layers,
+        conditioning_layers=config.conditioning_layers, name="prior")
+    prior.compile(optimizer=keras.optimizers.Adam(config.prior_learning_rate))
+    return prior
+
+
+# -------------------------------------------------------------- pictures
+def rollout_grid_frames(video, clips, context_frames, seed=0, temperature=1.0):
+    """Frames of a grid, one row of `context | generated` above one row of
+    `context | true` per clip (`clips`: dict of NumPy clips), `T` columns;
+    and the generated frames and their codes."""
+    frames = clips["frames"]
+    context = frames[:, :context_frames]
+    actions = clips.get("actions")
+    horizon = frames.shape[1] - context_frames
+    if actions is not None:
+        actions = actions[:, context_frames - 1:context_frames - 1 + horizon]
+    generated, codes = video.rollout(context, actions, seed=seed, temperature=temperature,
+                                     num_frames=horizon, return_codes=True)
+    context = context.astype(np.float32) / 255.0
+    true = frames[:, context_frames:].astype(np.float32) / 255.0
+    rows = []
+    for i in range(len(frames)):
+        rows += [np.concatenate([context[i], generated[i]]),
+                 np.concatenate([context[i], true[i]])]
+    return np.concatenate(rows), generated, codes
+
+
+def action_grid_frames(video, clip_frames, context_frames, horizon, seed=0,
+                       temperature=1.0):
+    """Frames of a grid: one context (`(T, H, W, C)` uint8, the first
+    `context_frames` used) rolled out `horizon` frames under each discrete
+    action held throughout, one row per action (context | generated)."""
+    n = video.action_dim
+    context = np.repeat(clip_frames[None, :context_frames], n, axis=0)
+    actions = np.repeat(np.arange(n, dtype=np.int32)[:, None], horizon, axis=1)
+    generated = video.rollout(context, actions, seed=seed, temperature=temperature)
+    rows = np.concatenate([context.astype(np.float32) / 255.0, generated], axis=1)
+    return rows.reshape((-1,) + rows.shape[2:])
+
+
+def prior_tensorboard(log_dir, make_video, sample_clips, config, every_n_epochs=1):
+    """Keras' TensorBoard plus, every `every_n_epochs` epochs, to
+    `log_dir/images`: `rollouts` (context | generated | true rows of the
+    fixed validation clips `sample_clips`) and, with discrete actions,
+    `actions` (the first clip's context under each action)."""
+    import keras
+    import tensorflow as tf
+
+    from vq_zoo.utils.images import image_grid
+
+    columns = config.context_frames + config.horizon
+
+    class VideoTensorBoard(keras.callbacks.TensorBoard):
+        def __init__(self):
+            super().__init__(log_dir=log_dir)
+            self._images_writer = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            if (epoch + 1) % every_n_epochs == 0:
+                self.write_summaries(epoch)
+
+        def write_summaries(self, step):
+            if self._images_writer is None:
+                self._images_writer = tf.summary.create_file_writer(
+                    os.path.join(log_dir, "images"))
+            video = make_video(self.model)
+            grid, _, _ = rollout_grid_frames(video, sample_clips, config.context_frames,
+                                          seed=config.seed)
+            with self._images_writer.as_default(step=int(step)):
+                tf.summary.image(
+                    "rollouts", image_grid(grid, columns=columns)[None],
+                    description=f"Validation clips, two rows each: {config.context_frames} "
+                    f"context frames then {config.horizon} generated (top) / true "
+                    "(bottom) frames; generated in latent space, decoded at the end.")
+                if video.action_kind == "discrete":
+                    frames = action_grid_frames(
+                        video, sample_clips["frames"][0], config.context_frames,
+                        config.horizon, seed=config.seed)
+                    tf.summary.image(
+                        "actions", image_grid(frames, columns=columns)[None],
+                        description="One context rolled out under each action held "
+                        "throughout (one row per action, in action order).")
+            self._images_writer.flush()
+
+        def on_train_end(self, logs=None):
+            super().on_train_end(logs)
+            if self._images_writer is not None:
+                self._images_writer.close()
+                self._images_writer = None
+
+    return VideoTensorBoard()
+
+
+# ---------------------------------------------------------------- report
+def _psnr(mse):
+    return 10 * math.log10(1.0 / mse) if mse > 0 else float("inf")
+
+
+def _ssim(a, b):
+    """Mean SSIM of two float images in [0, 1] `(H, W, C)`
+    (`skimage.metrics.structural_similarity`, 7x7 windows)."""
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(a, b, channel_axis=-1, data_range=1.0))
+
+
+def per_horizon_errors(predicted, true):
+    """`{"psnr_db": [...], "ssim": [...], "mse": [...]}` at each horizon
+    (axis 1) of float frames `(batch, n, H, W, C)`: PSNR of the mean MSE
+    over the batch, mean SSIM."""
+    out = {"mse": [], "psnr_db": [], "ssim": []}
+    for h in range(true.shape[1]):
+        mse = float(np.mean((predicted[:, h].astype(np.float64) - true[:, h]) ** 2))
+        out["mse"].append(mse)
+        out["psnr_db"].append(_psnr(mse))
+        out["ssim"].append(float(np.mean([_ssim(p, t) for p, t in
+                                          zip(predicted[:, h], true[:, h])])))
+    return out
+
+
+def dynamics_features(before, after, size=16):
+    """Features of frame pairs for the inverse-dynamics classifier: the
+    grey-level difference `after - before` and `before` itself, each
+    area-downsampled to `size x size` (floats `(n, 2 * size * size)`)."""
+    def grey(x):
+        x = np.asarray(x, np.float32)
+        x = x.mean(-1) if x.shape[-1] > 1 else x[..., 0]
+        n, h, w = x.shape
+        f = h // size
+        return x[:, :f * size, :f * size].reshape(n, size, f, size, f).mean((2, 4))
+
+    b, a = grey(before), grey(after)
+    return np.concatenate([(a - b).reshape(len(a), -1), b.reshape(len(b), -1)], axis=1)
+
+
+def fit_inverse_dynamics(frames, actions, seed=0):
+    """A scikit-learn logistic regression from true frame pairs `(frames[t],
+    frames[t + 1])` (float clips `(n, T, H, W, C)`) to `actions[t]`."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = dynamics_features(frames[:, :-1].reshape((-1,) + frames.shape[2:]),
+                          frames[:, 1:].reshape((-1,) + frames.shape[2:]))
+    y = actions[:, :-1].reshape(-1)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=500))
+    model.fit(x, y)
+    return model
+
+
+def _accuracy(model, before, after, actions):
+    return float(np.mean(model.predict(dynamics_features(before, after)) == actions))
+
+
+def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_clips,
+                     test_clips):
+    """The report's metrics on the test split (episodes / videos never
+    trained on). `test_frames`: float frame batches; `test_prior_data`:
+    the prior's test inputs; `train_clips`, `test_clips`: dicts of NumPy
+    clips (`frames` uint8, `actions`)."""
+    vqvae = video.vqvae
+    sq = values = 0
+    counts = np.zeros(vqvae.quantizer.num_embeddings, np.int64)
+    for batch in test_frames:
+        x = np.asarray(batch, np.float32)
+        recon = np.asarray(vqvae(x, training=False), np.float64)
+        sq += float(np.sum((recon - x) ** 2))
+        values += x.size
+        counts += np.bincount(np.asarray(vqvae.encode(x)).ravel(), minlength=len(counts))
+    p = counts / max(1, counts.sum())
+    mse = sq / values
+    if not getattr(prior, "compiled", False):
+        prior.compile()
+    prior_logs = prior.evaluate(test_prior_data, verbose=0, return_dict=True)
+    c = config.context_frames
+    frames = test_clips["frames"][:config.rollout_clips]
+    actions = test_clips.get("actions")
+    actions = None if actions is None else actions[:config.rollout_clips]
+    true = frames[:, c:].astype(np.float32) / 255.0
+    rollout_actions = None if actions is None else actions[:, c - 1:-1]
+    generated = video.rollout(frames[:, :c], rollout_actions, seed=config.seed,
+                              temperature=config.rollout_temperature,
+                              num_frames=config.horizon)
+    last = np.repeat(frames[:, c - 1:c].astype(np.float32) / 255.0, config.horizon, axis=1)
+    reconstructed = video.decode_codes(video.encode_frames(frames[:, c:]))
+    model_errors = per_horizon_errors(generated, true)
+    copy_errors = per_horizon_errors(last, true)
+    recon_errors = per_horizon_errors(reconstructed, true)
+    metrics = {
+        "test_frames": int(values // int(np.prod(x.shape[1:]))),
+        "code_shape": list(prior.shape),
+        "history": video.history,
+        "action_kind": video.action_kind,
+        "test_mse": mse,
+        "test_psnr_db": _psnr(mse),
+        "test_perplexity": float(np.exp(-(p * np.log(p + 1e-10)).sum())),
+        "test_codebook_usage": float((counts > 0).mean()),
+        "test_prior_bits_per_code": float(prior_logs["bits_per_code"]),
+        "rollout_clips": int(len(frames)),
+        "rollout_temperature": config.rollout_temperature,
+        "rollout_psnr_db": model_errors["psnr_db"],
+        "rollout_ssim": model_errors["ssim"],
+        "copy_last_frame_psnr_db": copy_errors["psnr_db"],
+        "copy_last_frame_ssim": copy_errors["ssim"],
+        "reconstruction_psnr_db_by_horizon": recon_errors["psnr_db"],
+        "rollout_mean_psnr_db": float(np.mean(model_errors["psnr_db"])),
+        "copy_last_frame_mean_psnr_db": float(np.mean(copy_errors["psnr_db"])),
+    }
+    if video.action_kind == "discrete":
+        metrics.update(action_check(video, config, train_clips, frames, actions, generated))
+    return metrics
+
+
+def action_check(video, config, train_clips, frames, actions, generated):
+    """The inverse-dynamics check: a classifier of the action from true
+    frame pairs (trained on the training clips) scores (a) true test pairs,
+    (b) VQ-VAE reconstructions of them (the ceiling for decoded frames),
+    (c) the rollouts under the true actions (each generated frame against
+    the frame before it, true or generated) and (d) one generated frame
+    after each context under every action (how often it moves as
+    commanded); next to chance (1 / actions) and the majority action's
+    rate."""
+    c = config.context_frames
+    train = train_clips["frames"].astype(np.float32) / 255.0
+    model = fit_inverse_dynamics(train, train_clips["actions"], seed=config.seed)
+    test = frames.astype(np.float32) / 255.0
+    flat = (-1,) + test.shape[2:]
+    true_acc = _accuracy(model, test[:, :-1].reshape(flat), test[:, 1:].reshape(flat),
+                         actions[:, :-1].reshape(-1))
+    recon = video.decode_codes(video.encode_frames(frames))
+    recon_acc = _accuracy(model, recon[:, :-1].reshape(flat), recon[:, 1:].reshape(flat),
+                          actions[:, :-1].reshape(-1))
+    before = np.concatenate([test[:, c - 1:c], generated[:, :-1]], axis=1)
+    rollout_acc = _accuracy(model, before.reshape(flat), generated.reshape(flat),
+                            actions[:, c - 1:-1].reshape(-1))
+    n = video.action_dim
+    context = np.repeat(frames[:, :c], n, axis=0)
+    commanded = np.tile(np.arange(n, dtype=np.int32), len(frames))
+    one_step = video.rollout(context, commanded[:, None], seed=config.seed + 1,
+                             temperature=config.rollout_temperature)
+    counterfactual_acc = _accuracy(model, np.repeat(test[:, c - 1], n, axis=0),
+                                   one_step[:, 0], commanded)
+    counts = np.bincount(actions[:, :-1].ravel(), minlength=n)
+    return {
+        "action_check_chance": 1.0 / n,
+        "action_check_majority_rate": float(counts.max() / counts.sum()),
+        "action_check_true_frames": true_acc,
+        "action_check_reconstructed_frames": recon_acc,
+        "action_check_rollout": rollout_acc,
+        "action_check_every_action_one_step": counterfactual_acc,
+    }
+
+
+def _numpy_clips(ds, limit=None):
+    ds = ds.take(limit) if limit else ds
+    out = {}
+    for clip in ds.as_numpy_iterator():
+        for k, v in clip.items():
+            out.setdefault(k, []).append(v)
+    return {k: np.stack(v) for k, v in out.items()}
+
+
+# ------------------------------------------------------------------ main
+def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
+         verbose=1, extra_callbacks=None, restart=False):
+    import tensorflow as tf
+
+    from vq_zoo.models.video.latent_video_model import LatentVideoModel
+    from vq_zoo.pipeline.pipeline import Pipeline
+    from vq_zoo.recipes import common
+    from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
+    from vq_zoo.utils.images import image_grid
+    from vq_zoo.utils.images import write_atomic
+    from vq_zoo.utils.images import write_png
+
+    if config.history > config.context_frames:
+        raise ValueError(f"`history`={config.history} must be <= `context_frames`="
+                         f"{config.context_frames}")
+    with Pipeline(out_dir, config=config, strategy=strategy, log_dir=log_dir,
+                  verbose=verbose, extra_callbacks=extra_callbacks, restart=restart,
+                  stages=STAGES, seed=config.seed) as pipe:
+        clips, channels = make_clips(config, data_dir, verbose)
+        size = config.image_size
+        first = np.concatenate([np.asarray(x) for x in
+                                frame_batches(clips["train"], 256).take(8)])
+        variance = float(first.var())
+        sample_frames = np.concatenate(
+            [np.asarray(x) for x in frame_batches(clips["validation"], 16).take(1)])
+        steps = config.vqvae_steps_per_epoch
+        vqvae = pipe.train(
+            "vqvae", lambda: common.build_vqvae(config, variance, (size, size, channels)),
+            frame_batches(clips["train"], config.batch_size, True, config.seed).repeat()
+            if steps else frame_batches(clips["train"], config.batch_size, True, config.seed),
+            epochs=config.vqvae_epochs, steps_per_epoch=steps,
+            validation_data=frame_batches(clips["validation"], 128),
+            tensorboard=lambda d: VQVAETensorBoard(d, sample=sample_frames),
+            what="train the per-frame VQ-VAE")
+        manifests = pipe.extract(
+            "codes", vqvae, {s: clip_batches(ds, 16) for s, ds in clips.items()},
+            encode_fn=clip_encoder(vqvae), what="extract the clips' code maps")
+        embedding_dim = int(vqvae.quantizer.embedding_dim)
+        keys = ("codes", "actions") if action_spec(config)[0] else ("codes",)
+
+        def code_clips(split):
+            return pipe.code_data(split, 1, keys=keys).unbatch()
+
+        holder = {}
+
+        def make_video(prior):
+            return LatentVideoModel(vqvae, prior)
+
+        def build():
+            holder["prior"] = build_prior(config, manifests["train"], embedding_dim)
+            holder["video"] = make_video(holder["prior"])
+            return holder["prior"]
+
+        # The examples need the codebook (frozen now): a model made from the
+        # VQ-VAE and a throwaway prior of the same config reads it.
+        reader = make_video(build_prior(config, manifests["train"], embedding_dim))
+        sample_clips = _numpy_clips(clips["validation"], config.num_samples)
+        prior_steps = config.prior_steps_per_epoch
+        prior = pipe.train(
+            "prior", build,
+            prior_examples(reader, code_clips("train"), config.prior_batch_size, True,
+                           config.seed, repeat=bool(prior_steps)),
+            epochs=config.prior_epochs, steps_per_epoch=prior_steps,
+            validation_data=prior_examples(reader, code_clips("validation"), 128),
+            inputs=["codes"],
+            tensorboard=lambda d: prior_tensorboard(d, make_video, sample_clips, config),
+            what="train the prior over the next frame's codes")
+        video = make_video(prior)
+        test_clips = _numpy_clips(clips["test"])
+
+        def draw(num, seed):
+            picked = {k: v[:num] for k, v in test_clips.items()}
+            grid, _, codes = rollout_grid_frames(video, picked, config.context_frames,
+                                                 seed=seed)
+            if video.action_kind == "discrete":
+                frames = action_grid_frames(video, picked["frames"][0],
+                                            config.context_frames, config.horizon,
+                                            seed=seed)
+                write_png(pipe.path("actions.png"),
+                          image_grid(frames, columns=frames.shape[0] // video.action_dim))
+            return grid, codes
+
+        pipe.sample(vqvae, prior, config.num_samples, seed=config.seed, sample_fn=draw,
+                    columns=config.context_frames + config.horizon,
+                    inputs=["vqvae", "prior"])
+
+        def report():
+            train_clips = (_numpy_clips(clips["train"])
+                           if video.action_kind == "discrete" else None)
+            metrics = held_out_metrics(
+                video, prior, config, frame_batches(clips["test"], 128),
+                prior_examples(video, code_clips("test"), 128), train_clips, test_clips)
+            write_atomic(pipe.path("metrics.json"), json.dumps(metrics, indent=2).encode())
+            return metrics
+
+        metrics = pipe.stage("report", report, inputs=["vqvae", "codes", "prior"],
+                             what="measure on the test split")
+        del tf
+        if verbose:
+            print(json.dumps(metrics, indent=2))
+            print(f"Artefacts in {pipe.out_dir}: vqvae.keras, prior.keras, samples.png, "
+                  "actions.png, metrics.json")
+            print(f"Watch training with: tensorboard --logdir {pipe.log_dir}")
+    return metrics
