@@ -1,0 +1,160 @@
+"""The dmlab recipe in its smoke config: every stage end to end on cached
+episodes, an interrupted run that resumes where it stopped, the sampling
+chain 3-code prior -> code map -> frame, and the tfds dmlab path on mocked
+data."""
+
+import dataclasses
+import hashlib
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from vq_zoo.recipes import get_recipe
+
+recipe, CONFIGS = get_recipe("dmlab")
+SMOKE = CONFIGS["smoke"]
+TRAINED = ["vqvae", "prior", "stage2_vqvae", "stage2_prior"]
+
+
+def fake_episodes(directory, num=3, steps=6, size=32):
+    """Episode files as memory_maze writes them: smooth frames (a bright
+    band that moves with the step) and actions."""
+    os.makedirs(directory, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(num):
+        frames = np.zeros((steps, size, size, 3), np.uint8)
+        colour = rng.integers(60, 255, 3)
+        for t in range(steps):
+            frames[t, :, (4 * t + 3 * i) % size:][:, :6] = colour
+            frames[t, size // 2:] = 40
+        np.savez(os.path.join(directory, f"episode_000000_{i:06d}.npz"),
+                 frames=frames, actions=rng.integers(0, 6, steps).astype(np.int32))
+    return directory
+
+
+def sha(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        raise KeyboardInterrupt("stopped in stage2_vqvae")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dmlab")
+    data = fake_episodes(str(root / "episodes"))
+    out = str(root / "run")
+    with pytest.raises(KeyboardInterrupt):
+        recipe.main(SMOKE, out, data_dir=data, verbose=0,
+                    extra_callbacks=lambda stage, model: (
+                        [Interrupt()] if stage == "stage2_vqvae" else []))
+    done = sorted(f for f in os.listdir(os.path.join(out, "stages")) if f != "run.json")
+    before = {s: sha(os.path.join(out, f"{s}.keras")) for s in ("vqvae", "prior")}
+    metrics = recipe.main(SMOKE, out, data_dir=data, verbose=0)
+    return dict(out=out, data=data, done_before=done, before=before, metrics=metrics)
+
+
+def test_an_interrupted_run_resumes_at_the_stage_it_stopped_in(run):
+    out = run["out"]
+    # Stopped in stage 2's fit: the stages before it had finished ...
+    assert run["done_before"] == ["codes.json", "prior.json", "vqvae.json"]
+    # ... and were reused, not retrained.
+    for stage, digest in run["before"].items():
+        assert sha(os.path.join(out, f"{stage}.keras")) == digest
+    for stage in recipe.STAGES:
+        assert os.path.exists(os.path.join(out, "stages", f"{stage}.json")), stage
+    # A finished run reruns nothing but reads the report back.
+    stamps = {s: os.stat(os.path.join(out, f"{s}.keras")).st_mtime_ns for s in TRAINED}
+    again = recipe.main(SMOKE, out, data_dir=run["data"], verbose=0)
+    assert again == run["metrics"]
+    assert stamps == {s: os.stat(os.path.join(out, f"{s}.keras")).st_mtime_ns
+                      for s in TRAINED}
+
+
+def test_metrics_and_the_sampling_chain(run):
+    from vq_zoo.data.codes import code_dataset
+    from vq_zoo.models.dmlab import DMLabTwoStage
+
+    out, metrics = run["out"], run["metrics"]
+    assert metrics == json.load(open(os.path.join(out, "metrics.json")))
+    # Smoke: 8x8 maps, 2 codes of K=8 per frame, one test episode of 6 frames.
+    assert metrics["bits_per_frame_stage2"] == 2 * 3.0
+    assert metrics["code_shape"] == [8, 8] and metrics["test_frames"] == 6
+    for key in ("test_stage2_map_accuracy_greedy", "test_stage2_map_accuracy_teacher_forced",
+                "test_codebook_usage", "test_stage2_codebook_usage_code1",
+                "test_stage2_codebook_usage_code2"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+    for key in ("test_prior_bits_per_code", "test_stage2_prior_bits_per_code",
+                "test_stage2_bits_per_code", "test_psnr_db", "test_stage2_psnr_db"):
+        assert np.isfinite(metrics[key]), key
+    models = {s: keras.models.load_model(os.path.join(out, f"{s}.keras")) for s in TRAINED}
+    # The teacher-forced accuracy from the saved stage-2 model's logits on
+    # the test maps on disk.
+    maps = np.concatenate([np.asarray(b) for b in code_dataset(
+        os.path.join(out, "codes", "test"), 64, keys="codes")])
+    logits = np.asarray(models["stage2_vqvae"](maps))
+    assert metrics["test_stage2_map_accuracy_teacher_forced"] == pytest.approx(
+        (logits.argmax(-1) == maps).mean())
+    # The sampling stage's draws: codes of the prior, maps of the decoder.
+    drawn = np.load(os.path.join(out, "sample_codes.npz"))
+    assert drawn["codes"].shape == (SMOKE.num_samples, 2)
+    assert drawn["maps"].shape == (SMOKE.num_samples, 8, 8)
+    assert drawn["codes"].max() < 8 and drawn["maps"].max() < SMOKE.num_embeddings
+    for picture in ("samples.png", "reconstructions.png"):
+        assert os.path.getsize(os.path.join(out, picture)) > 0
+    # The chain from the saved models: frame -> 2 codes -> frame, and
+    # prior -> codes -> map -> frame.
+    chain = DMLabTwoStage(models["vqvae"], models["stage2_vqvae"],
+                          models["stage2_prior"], models["prior"])
+    frames = np.load(os.path.join(run["data"], "episode_000000_000002.npz"))["frames"]
+    codes = chain.encode(frames)
+    assert codes.shape == (6, 2) and codes.dtype == np.int32
+    decoded = chain.decode(codes, greedy=True)
+    assert decoded.shape == (6, 32, 32, 3) and decoded.dtype == np.float32
+    samples, sample_codes, sample_maps = chain.sample(3, seed=1)
+    assert samples.shape == (3, 32, 32, 3)
+    assert sample_codes.shape == (3, 2) and sample_maps.shape == (3, 8, 8)
+    # The maps are stage 2's decoding of the drawn codes, the frames stage
+    # 1's decoding of the maps.
+    np.testing.assert_array_equal(sample_maps, chain.decode_maps(sample_codes, seed=2))
+    np.testing.assert_allclose(samples, np.asarray(models["vqvae"].decode(sample_maps)),
+                               rtol=1e-5, atol=1e-6)
+
+
+def _striped(_builder, split, **kwargs):
+    """Mocked tfds dmlab examples: 360x480 frames, red left half, blue
+    right half."""
+    import tensorflow as tf
+
+    image = np.zeros((360, 480, 3), np.uint8)
+    image[:, :240, 0] = 200
+    image[:, 240:, 2] = 150
+    return tf.data.Dataset.from_tensor_slices({
+        "image": np.stack([image] * 4), "label": np.arange(4, dtype=np.int64),
+        "filename": np.asarray([f"{split}_{i}.png" for i in range(4)])})
+
+
+def test_tfds_dmlab_frames_on_mocked_data():
+    import tensorflow_datasets as tfds
+
+    from vq_zoo.data.dmlab import dmlab_frames
+
+    with tfds.testing.mock_data(num_examples=4, as_dataset_fn=_striped):
+        frames = np.stack([np.asarray(f) for f in dmlab_frames("validation")])
+        config = dataclasses.replace(SMOKE, dataset="dmlab")
+        data = recipe.make_data(config)
+    assert frames.shape == (4, 84, 84, 3) and frames.dtype == np.uint8
+    # Resized whole (4:3 squeezed, nothing cropped): red on the left 42
+    # columns, blue on the right 42, the seam blended.
+    np.testing.assert_array_equal(frames[:, :, :40, 0], 200)
+    np.testing.assert_array_equal(frames[:, :, 44:, 2], 150)
+    np.testing.assert_array_equal(frames[:, :, :40, 2], 0)
+    train = np.concatenate([np.asarray(b) for b in data["splits"]["train"]])
+    assert train.shape == (4, 32, 32, 3) and train.dtype == np.float32
+    np.testing.assert_allclose(train[:, :, :14, 0], 200 / 255.0, rtol=1e-6)
+    assert data["sample"].shape == (4, 32, 32, 3)
