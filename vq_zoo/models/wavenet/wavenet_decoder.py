@@ -25,7 +25,9 @@ class WaveNetDecoder(AutoregressivePrior):
     units, residual and skip connections); the input samples are embedded
     and shifted one step right, so the logits at `t` see samples `< t`
     only; the sum of the skips goes through `relu -> 1x1 -> relu -> 1x1` to
-    `num_embeddings` (256 mu-law bins) logits per sample.
+    `num_embeddings` (256 mu-law bins) logits per sample. (As in WaveNet,
+    the last block's residual output feeds nothing: its two variables get
+    no gradient, and Keras warns so once.)
 
     Conditioning:
         - local: float latents `(batch, ceil(time / hop_length),
