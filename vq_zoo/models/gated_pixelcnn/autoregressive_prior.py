@@ -53,8 +53,10 @@ class AutoregressivePrior(Task):
     Subclasses create `self.code_embedding`, their blocks and the output
     head (`output_hidden`, `output_logits`), and implement
     `_logits_from_embedded(codes, condition, spatial, training)` (the full
-    forward pass from embedded conditions) and `_sample_cached(noise,
-    condition, spatial, temperature)`.
+    forward pass from embedded conditions) and the generation protocol of
+    `vq_zoo.generation.sampler`: `_initial_state(batch, condition, spatial)`
+    (every layer's cache) and `step(prev_codes, state, index) -> (logits,
+    state)`, which `sample` drives in one compiled loop.
 
     Conditioning (any combination):
         - a global vector: `condition_dim` floats per example (one-hot or
