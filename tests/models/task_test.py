@@ -95,4 +95,4 @@ def test_prior_loss_is_the_cross_entropy():
     nll = -np.take_along_axis(logp, codes[..., None], -1).mean()
     assert logs["loss"] == pytest.approx(nll, rel=1e-5)
     assert logs["bits_per_code"] == pytest.approx(nll / np.log(2), rel=1e-5)
-    assert logs["skipped_updates"] == 0.0
+    assert "skipped_updates" not in logs  # evaluation skips no update

@@ -176,10 +176,11 @@ class Task(PresetMixin, keras.Model):
             tracker.update_state(scalars[name])
         for name, tracker in self.usage_trackers.items():
             tracker.update_state(counts[name])
-        if skipped is not None:
-            # Every replica counts the same skip; the Sum's replica-local
-            # values are summed on reading.
-            self.skipped_updates.update_state(skipped * loss_scale_for_replicas())
+        if skipped is None:  # evaluation: no update to skip
+            return {m.name: m.result() for m in self.metrics if m is not self.skipped_updates}
+        # Every replica counts the same skip; the Sum's replica-local values
+        # are summed on reading.
+        self.skipped_updates.update_state(skipped * loss_scale_for_replicas())
         return {m.name: m.result() for m in self.metrics}
 
     @property
