@@ -104,9 +104,9 @@ CONFIGS = {
         source="memory_maze", episodes=28, steps_per_episode=100,
         num_hiddens=32, num_residual_layers=1, num_residual_hiddens=16,
         embedding_dim=16, num_embeddings=128, dead_code_threshold=0.01,
-        learning_rate=2e-3, batch_size=32, vqvae_epochs=4,
+        learning_rate=2e-3, batch_size=32, vqvae_epochs=10,
         prior_filters=32, prior_layers=4, prior_learning_rate=2e-3,
-        prior_batch_size=32, prior_epochs=3, history=2, conditioning_layers=2,
+        prior_batch_size=32, prior_epochs=8, history=2, conditioning_layers=2,
         clip_stride=14, rollout_clips=24,
     ),
     # Seconds: the tests run the whole recipe with it (memory-maze episodes

@@ -306,19 +306,40 @@ def per_horizon_errors(predicted, true):
     return out
 
 
-def dynamics_features(before, after, size=16):
-    """Features of frame pairs for the inverse-dynamics classifier: the
-    grey-level difference `after - before` and `before` itself, each
-    area-downsampled to `size x size` (floats `(n, 2 * size * size)`)."""
+def dynamics_features(before, after, size=32):
+    """Global-motion features of frame pairs for the inverse-dynamics
+    classifier: the frames in grey, area-downsampled to `size x size`; the
+    mean squared difference between `after` and `before` shifted
+    horizontally by each of `-size/4 .. size/4` pixels (a turn pans the
+    view), and between `after` and `before` magnified about the centre by
+    1, 1.05, 1.1 and 1.2 and shifted by -size/16, 0, size/16 (a forward
+    step zooms it); each error also as its log and relative to the pair's
+    smallest error. Floats `(n, 3 * (size / 2 + 13))`."""
     def grey(x):
         x = np.asarray(x, np.float32)
         x = x.mean(-1) if x.shape[-1] > 1 else x[..., 0]
         n, h, w = x.shape
-        f = h // size
-        return x[:, :f * size, :f * size].reshape(n, size, f, size, f).mean((2, 4))
+        s = min(size, h, w)
+        f = h // s
+        return x[:, :f * s, :f * s].reshape(n, s, f, s, f).mean((2, 4))
 
     b, a = grey(before), grey(after)
-    return np.concatenate([(a - b).reshape(len(a), -1), b.reshape(len(b), -1)], axis=1)
+    s = b.shape[1]
+    m = max(1, s // 4)
+    errors = [((np.roll(b, dx, axis=2) - a)[:, :, m:s - m] ** 2).mean((1, 2))
+              for dx in range(-m, m + 1)]
+    centre = s / 2
+    edge = max(1, s // 5)
+    step = max(1, s // 16)
+    for scale in (1.0, 1.05, 1.1, 1.2):
+        index = np.clip(np.round(centre + (np.arange(s) - centre) / scale).astype(int),
+                        0, s - 1)
+        zoomed = b[:, index][:, :, index]
+        for dx in (-step, 0, step):
+            errors.append(((np.roll(zoomed, dx, axis=2) - a)[:, edge:s - edge, edge:s - edge]
+                           ** 2).mean((1, 2)))
+    e = np.stack(errors, 1)
+    return np.concatenate([e, np.log(e + 1e-6), e / (e.min(1, keepdims=True) + 1e-6)], 1)
 
 
 def fit_inverse_dynamics(frames, actions, seed=0):
@@ -331,7 +352,7 @@ def fit_inverse_dynamics(frames, actions, seed=0):
     x = dynamics_features(frames[:, :-1].reshape((-1,) + frames.shape[2:]),
                           frames[:, 1:].reshape((-1,) + frames.shape[2:]))
     y = actions[:, :-1].reshape(-1)
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=500))
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
     model.fit(x, y)
     return model
 
@@ -514,7 +535,9 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
             epochs=config.prior_epochs, steps_per_epoch=prior_steps,
             validation_data=prior_examples(reader, code_clips("validation"), 128),
             inputs=["codes"],
-            tensorboard=lambda d: prior_tensorboard(d, make_video, sample_clips, config),
+            tensorboard=lambda d: prior_tensorboard(
+                d, make_video, sample_clips, config,
+                every_n_epochs=max(1, config.prior_epochs // 4)),
             what="train the prior over the next frame's codes")
         video = make_video(prior)
         test_clips = _numpy_clips(clips["test"])
