@@ -26,9 +26,12 @@ def _test_crops(config=CONFIG, include_opencv=False):
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
+    # Through the command line, as a user runs it (config.json for export).
+    from vq_zoo import cli
+
     out = str(tmp_path_factory.mktemp("vqvae2") / "run")
-    metrics = recipe.main(CONFIG, out_dir=out, verbose=0)
-    return out, metrics
+    assert cli.main(["train", "vqvae2", "--config", "smoke", "--out-dir", out]) == 0
+    return out, json.load(open(os.path.join(out, "metrics.json")))
 
 
 def _nll_bits(logits, codes):
@@ -152,6 +155,35 @@ def test_each_stage_resumes_alone(run, tmp_path):
     changed = {f for f in before if before[f] != after[f]}
     assert changed == {"stages/report.json", "metrics.json"}
     assert metrics == run[1]
+
+
+def test_export_writes_the_three_presets_with_their_cards(run, tmp_path):
+    from vq_zoo import cli
+    from vq_zoo import presets
+
+    out, metrics = run
+    dest = tmp_path / "presets"
+    names = ("vqvae2_smoke_natural_32", "gated_pixelcnn_attention_smoke_natural_32_top",
+             "gated_pixelcnn_smoke_natural_32_bottom")
+    assert cli.main(["export", out, "--vqvae-preset", names[0], "--prior-preset", names[1],
+                     "--bottom-prior-preset", names[2], "--dest", str(dest)]) == 0
+    cards = {n: (dest / n / "README.md").read_text() for n in names}
+    assert "top 4x4 (K=32), bottom 8x8 (K=32), D=8" in cards[names[0]]
+    assert "conditioned on a 4x4 map of 32 codes (the level above)" in cards[names[2]]
+    assert "causal self-attention (2 heads) after every 2 layers" in cards[names[1]]
+    for name, card in cards.items():
+        assert "bottom_prior.sample(16, condition=top, seed=1)" in card
+        assert (f"| reconstruction MSE from the top level only (`test_mse_top_only`) | "
+                f"{metrics['test_mse_top_only']:.4g} |") in card
+        assert presets.load_preset_metadata(str(dest / name))["metrics"] == metrics
+    # The exported models are the run's, weight for weight.
+    codes = keras.models.load_model(
+        os.path.join(out, "vqvae.keras")).encode_levels(_test_crops()[:4])
+    exported = presets.load_preset(str(dest / names[2]))
+    saved = keras.models.load_model(os.path.join(out, "prior_bottom.keras"))
+    inputs = {"codes": codes["bottom"], "spatial_condition": codes["top"]}
+    np.testing.assert_array_equal(np.asarray(exported(inputs)), np.asarray(saved(inputs)))
+    assert (dest / names[0] / "reconstructions.png").exists()
 
 
 def test_missing_data_fails_fast_with_what_to_do(tmp_path):
