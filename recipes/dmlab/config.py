@@ -96,7 +96,7 @@ CONFIGS = {
         prior_batch_size=32, prior_epochs=3, stage2_embedding_dim=16,
         stage2_filters=32, stage2_hidden_units=128, stage2_decoder_filters=32,
         stage2_decoder_layers=4, stage2_dead_code_threshold=0.01,
-        stage2_learning_rate=2e-3, stage2_batch_size=32, stage2_epochs=6,
+        stage2_learning_rate=2e-3, stage2_batch_size=32, stage2_epochs=15,
         stage2_prior_filters=64, stage2_prior_learning_rate=2e-3,
         stage2_prior_batch_size=64, stage2_prior_epochs=30, num_samples=16,
     ),

@@ -27,7 +27,7 @@ Stages (each resumes on its own, in this order):
 8. `report`: held-out (test split, whole episodes never trained on)
    metrics in `metrics.json`, and `reconstructions.png`: rows of frames |
    stage-1 reconstructions | 27-bit reconstructions (stage 2's greedy map
-   decoded by stage 1).
+   decoded by stage 1) | 27-bit reconstructions from a sampled map.
 
 TensorBoard (`<run>/logs`): every scalar of every stage; stage 1's
 reconstructions and code histogram (`logs/vqvae/vqvae`); the priors'
@@ -195,15 +195,19 @@ def stack_levels(levels):
 
 # -------------------------------------------------------------- pictures
 def chain_rows(chain, frames, seed=0):
-    """`[frames, stage-1 reconstructions, 27-bit reconstructions]` (floats)
-    and the codes of `frames`."""
-    stage1, two_stage, _, _ = chain.reconstruct(frames, seed=seed, greedy=True)
-    return [np.asarray(frames, np.float32), stage1, two_stage]
+    """`[frames, stage-1 reconstructions, 27-bit reconstructions (greedy
+    map), 27-bit reconstructions (sampled map)]`, floats."""
+    maps = chain.encode_maps(frames)
+    codes = np.asarray(chain.code_vqvae.encode_sequence(maps))
+    return [np.asarray(frames, np.float32),
+            np.asarray(chain.frame_vqvae.decode(maps)),
+            chain.decode(codes, greedy=True),
+            chain.decode(codes, seed=seed)]
 
 
 def chain_grid(chain, frames, columns=8, upscale=1):
-    """An image grid of groups of 3 rows: frames | stage-1 reconstructions |
-    27-bit reconstructions."""
+    """An image grid of groups of 4 rows: frames | stage-1 reconstructions |
+    27-bit reconstructions, greedy | 27-bit reconstructions, sampled."""
     from vq_zoo.utils.images import image_grid
 
     rows = chain_rows(chain, frames)
@@ -244,9 +248,10 @@ def stage2_tensorboard(log_dir, frame_vqvae, sample, every_n_epochs=1):
             with self._images_writer.as_default(step=int(step)):
                 tf.summary.image(
                     "reconstructions", chain_grid(chain, sample)[None],
-                    description="Held-out validation frames in groups of 3 rows: "
+                    description="Held-out validation frames in groups of 4 rows: "
                     "frames, stage-1 reconstructions (21x21 codes), 27-bit "
-                    "reconstructions (3 codes -> greedy 21x21 map -> frame).")
+                    "reconstructions (3 codes -> greedy 21x21 map -> frame), "
+                    "27-bit reconstructions with a sampled map (temperature 1).")
                 maps = frame_vqvae.encode(sample)
                 for level, codes in model.encode_levels(maps).items():
                     tf.summary.histogram(f"code_usage_{level}", tf.reshape(codes, [-1]),
@@ -277,7 +282,8 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
     """Metrics on the test split (episodes never trained on): stage 1's
     reconstruction MSE / PSNR and code perplexity / usage; stage 2's
     reconstruction of the 21x21 maps (accuracy of the greedy map given the
-    3 codes, and of the decoder's per-position argmax given the true
+    3 codes, of a sampled map, and of the decoder's per-position argmax
+    given the true
     preceding codes; its NLL in bits per code), the frame MSE / PSNR after
     both stages, and each codebook's perplexity / usage; both priors' bits
     per code on the test codes (`map_data`, `triple_data`: datasets of
@@ -290,7 +296,8 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
     counts2 = {n: np.zeros(k, np.int64) for n, k in zip(levels, vq2.num_embeddings)}
     sq1 = sq2 = sq_mid = 0.0
     values = frames_seen = 0
-    greedy_hits = forced_hits = positions = mode_hits = 0
+    greedy_hits = forced_hits = sampled_hits = positions = mode_hits = 0
+    sq_sampled = 0.0
     mode = None
     if train_maps is not None:
         mode = int(np.bincount(np.asarray(train_maps).ravel(), minlength=k1).argmax())
@@ -300,12 +307,15 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
         codes = vq2.encode_levels(maps)
         triples = np.stack([np.asarray(codes[n]) for n in levels], axis=1)
         greedy = np.asarray(vq2.decode(triples, greedy=True))
+        sampled = np.asarray(vq2.decode(triples, seed=frames_seen))
         logits = np.asarray(vq2.predict_on_batch(maps))
         stage1 = np.asarray(vq1.decode(maps), np.float64)
         two = np.asarray(vq1.decode(greedy), np.float64)
         sq1 += float(np.sum((stage1 - x) ** 2))
         sq2 += float(np.sum((two - x) ** 2))
         sq_mid += float(np.sum((two - stage1) ** 2))
+        sq_sampled += float(np.sum((np.asarray(vq1.decode(sampled), np.float64) - x) ** 2))
+        sampled_hits += int((sampled == maps).sum())
         values += x.size
         frames_seen += len(x)
         greedy_hits += int((greedy == maps).sum())
@@ -331,6 +341,8 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
         "test_stage2_mse": mse2,
         "test_stage2_psnr_db": _psnr(mse2),
         "test_stage2_psnr_db_vs_stage1": _psnr(sq_mid / values),
+        "test_stage2_map_accuracy_sampled": sampled_hits / positions,
+        "test_stage2_psnr_db_sampled": _psnr(sq_sampled / values),
     }
     if mode is not None:
         metrics["baseline_map_accuracy_most_frequent_code"] = mode_hits / positions

@@ -30,6 +30,20 @@ class DMLabTwoStage:
         self.code_prior = code_prior
         self.map_prior = map_prior
 
+    @classmethod
+    def from_presets(cls, frame_vqvae="vqvae_small_memory_maze_84",
+                     code_vqvae="vqvae_pixelcnn_small_memory_maze_21",
+                     code_prior="gated_pixelcnn_1d_small_memory_maze_3",
+                     map_prior="gated_pixelcnn_small_memory_maze_21"):
+        """The chain of four presets (names, folders or URLs; the defaults
+        are the shipped memory-maze set); a prior may be None."""
+        from vq_zoo import presets
+
+        def load(handle):
+            return None if handle is None else presets.load_preset(handle)
+
+        return cls(load(frame_vqvae), load(code_vqvae), load(code_prior), load(map_prior))
+
     @staticmethod
     def _frames(frames):
         frames = np.asarray(frames)
