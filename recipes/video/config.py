@@ -99,7 +99,7 @@ CONFIGS = {
         history=2, conditioning_layers=3, clip_stride=4, rollout_clips=128,
     ),
     # The shipped preset: 28 memory-maze episodes of 100 steps at 64x64
-    # (22 / 3 / 3 train / validation / test), minutes on 2 shared CPU cores.
+    # (20 / 4 / 4 train / validation / test episodes), minutes on 2 shared CPU cores.
     "small": VideoConfig(
         source="memory_maze", episodes=28, steps_per_episode=100,
         num_hiddens=32, num_residual_layers=1, num_residual_hiddens=16,

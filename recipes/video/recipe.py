@@ -44,7 +44,7 @@ DATA_CARD = dict(
          "forward, left, right, forward_left, forward_right) of memory-maze 9x9 "
          "mazes (Pasukonis et al. 2022), rendered by `vq_zoo.data.memory_maze` with "
          "an exploring policy: 28 episodes of 100 steps, each in its own maze, "
-         "split by episode: 22 train, 3 validation, 3 test episodes; clips of 16 "
+         "split by episode: 20 train, 4 validation, 4 test episodes; clips of 16 "
          "frames (6 context + 10 to predict) every 14 frames.",
     license="memory-maze is Apache-2.0 (jurgisp/memory-maze); the frames are "
             "rendered by this project with MuJoCo (Apache-2.0) and dm_control "

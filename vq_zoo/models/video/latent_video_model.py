@@ -110,6 +110,17 @@ class LatentVideoModel:
         else:
             self.action_kind, self.action_dim = None, None
 
+    @classmethod
+    def from_preset(cls, vqvae_preset, prior_preset, cache_dir=None):
+        """The model of a shipped preset pair, e.g.
+        `LatentVideoModel.from_preset("vqvae_small_memory_maze_64",
+        "gated_pixelcnn_video_small_memory_maze_64")`."""
+        from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_prior import GatedPixelCNNPrior
+        from vq_zoo.models.vqvae.vqvae import VQVAE
+
+        return cls(VQVAE.from_preset(vqvae_preset, cache_dir=cache_dir),
+                   GatedPixelCNNPrior.from_preset(prior_preset, cache_dir=cache_dir))
+
     # ---------------------------------------------------------- building
     @staticmethod
     def build_prior(num_embeddings, code_shape, embedding_dim, history=2,
