@@ -143,9 +143,7 @@ def test_greedy_decoding_is_a_fixed_point_of_the_argmax_and_saving_keeps_it(tmp_
     condition = np.asarray(model.lookup(codes)).reshape(4, -1)
     forced = np.asarray(model.decoder({"codes": greedy, "condition": condition}))
     np.testing.assert_array_equal(forced.argmax(-1), greedy)
-    sampled = np.asarray(model.decode(codes, seed=3))
-    assert sampled.shape == (4, 6, 6) and 0 <= sampled.min() and sampled.max() < K_IN
-    np.testing.assert_array_equal(sampled, np.asarray(model.decode(codes, seed=3)))
+    # (Sampled decoding runs in tests/recipes/dmlab_test.py's chain.)
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
     assert isinstance(loaded, DMLabVQVAE) and loaded.level_names == model.level_names
