@@ -391,8 +391,8 @@ def held_out_metrics(vqvae, priors, test_batches, code_data):
         "test_images": num_images,
     }
     for n in levels:
-        p = counts[n] / counts[n].sum()
-        metrics[f"test_perplexity_{n}"] = float(np.exp(-(p * np.log(p + 1e-10)).sum()))
+        p = counts[n][counts[n] > 0] / counts[n].sum()
+        metrics[f"test_perplexity_{n}"] = float(np.exp(-(p * np.log(p)).sum()))
         metrics[f"test_codebook_usage_{n}"] = float((counts[n] > 0).mean())
     for n, prior in priors.items():
         if not getattr(prior, "compiled", False):

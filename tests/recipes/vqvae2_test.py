@@ -202,6 +202,34 @@ def test_missing_data_fails_fast_with_what_to_do(tmp_path):
         recipe.make_data(imagenet, str(tmp_path / "tfds"))
 
 
+def test_photo_splits_are_disjoint_by_source_photo():
+    from vq_zoo.data import photos_64
+
+    splits = {s: photos_64.split_photos(s, include_opencv=False)
+              for s in ("train", "validation", "test")}
+    names = {s: set(p) for s, p in splits.items()}
+    assert not names["train"] & names["validation"]
+    assert not (names["train"] | names["validation"]) & names["test"]
+    # No photo of one split is (a copy of) a photo of another.
+    digests = {s: {hash(p.tobytes()) for group in ph.values() for p in group}
+               for s, ph in splits.items()}
+    assert not digests["train"] & digests["test"]
+    assert not digests["validation"] & digests["test"]
+    # The OpenCV scenes: every scene in exactly one split.
+    opencv = [photos_64.opencv_split_names(s) for s in ("train", "validation", "test")]
+    assert sorted(sum(opencv, [])) == sorted(photos_64.OPENCV_SCENES)
+
+
+def test_opencv_photos_without_apt_fail_with_what_to_do(tmp_path, monkeypatch):
+    from vq_zoo.data import photos_64
+
+    monkeypatch.setenv("VQ_ZOO_HOME", str(tmp_path))
+    monkeypatch.setattr(photos_64.shutil, "which", lambda tool: None)
+    with pytest.raises(FileNotFoundError, match="apt-get download opencv-doc"):
+        photos_64.photo_crops("train", 4, include_opencv=True)
+    assert photos_64.opencv_cache_dir() == str(tmp_path / "opencv_photos")
+
+
 def test_paper_configs_have_the_papers_sizes():
     imagenet = config_lib.CONFIGS["paper_imagenet256"]
     assert (imagenet.image_size, imagenet.num_embeddings, imagenet.embedding_dim) == (256, 512, 64)
