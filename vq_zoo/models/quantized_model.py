@@ -19,6 +19,10 @@ class QuantizedModel(Task):
     logs `perplexity_<level>` and `codebook_usage_<level>` for each, plus the
     summed `codebook_loss` and `commitment_loss` of all levels.
 
+    `fit` warns once (`CodebookCollapseWarning`, with the fix) when fewer
+    than 10% of a level's codes are used in an epoch (`CodebookHealth`;
+    pass your own instance in `callbacks` to change the threshold).
+
     Codes: `encode_levels(x)` always returns a dict from level name to int32
     codes, top level first; `encode(x)` returns the codes themselves for a
     one-level model and that dict otherwise. `codebook_digest()` fingerprints
@@ -45,6 +49,15 @@ class QuantizedModel(Task):
             {self._level_metric("codebook_usage", n): q.num_embeddings
              for n, q in zip(level_names, quantizers)},
         )
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        # A collapsed codebook trains without an error: say so, once.
+        from vq_zoo.training.codebook_health import CodebookHealth
+
+        callbacks = list(callbacks or [])
+        if not any(isinstance(c, CodebookHealth) for c in callbacks):
+            callbacks.append(CodebookHealth())
+        return super().fit(*args, callbacks=callbacks, **kwargs)
 
     def _level_metric(self, metric, level):
         return metric if len(self.level_names) == 1 else f"{metric}_{level}"
