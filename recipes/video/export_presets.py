@@ -3,7 +3,9 @@ cards and the rollout grids.
 
     python -m vq_zoo.recipes.video.export_presets runs/video-small pretrained
 
-Writes `<dest>/vqvae_small_memory_maze_64` (the per-frame VQ-VAE) and
+NOTE (optional): a sentence for the card's training section (e.g. an
+invocation the run dir does not record). Writes
+`<dest>/vqvae_small_memory_maze_64` (the per-frame VQ-VAE) and
 `<dest>/gated_pixelcnn_video_small_memory_maze_64` (the next-frame prior),
 each with the run's metadata (as `vq-zoo export` records it), a card that
 describes the video model and its held-out metrics, and the run's
@@ -88,9 +90,12 @@ def video_card(name, kind, meta, vqvae, prior):
         "```",
         "",
         f"Hardware (measured): {inv.get('hardware', '?')}. Wall time "
-        f"{inv.get('wall_time_s', 0) / 60:.1f} min for VQ-VAE ({c['vqvae_epochs']} epochs), "
-        f"codes, prior ({c['prior_epochs']} epochs), samples and report, on a machine "
-        "shared with other jobs (rendering the episodes, about 15 min there, not counted).",
+        f"{sum(i.get('wall_time_s', 0) for i in meta.get('training_invocations') or []) / 60:.1f}"
+        f" min over {len(meta.get('training_invocations') or [])} recorded invocation(s) for "
+        f"VQ-VAE ({c['vqvae_epochs']} epochs), codes, prior ({c['prior_epochs']} epochs), "
+        "samples and report, on a machine shared with other jobs (rendering the episodes, "
+        "about 15 min there, not counted)."
+        + (f" {meta['training_note']}" if meta.get("training_note") else ""),
         "",
         "## Held-out metrics",
         "",
@@ -185,11 +190,12 @@ def main(argv=None):
     from vq_zoo.model_card import data_card
 
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print("usage: python -m vq_zoo.recipes.video.export_presets RUN_DIR DEST",
+    if len(argv) not in (2, 3):
+        print("usage: python -m vq_zoo.recipes.video.export_presets RUN_DIR DEST [NOTE]",
               file=sys.stderr)
         return 2
-    run_dir, dest = argv
+    run_dir, dest = argv[:2]
+    note = argv[2] if len(argv) == 3 else None
     with open(os.path.join(run_dir, "config.json")) as f:
         run = json.load(f)
     with open(os.path.join(run_dir, "metrics.json")) as f:
@@ -206,6 +212,7 @@ def main(argv=None):
         "training_invocations": run.get("invocations", []), "metrics": metrics,
         "metrics_command": run.get("command"), "vqvae_preset": VQVAE_PRESET,
         "prior_preset": PRIOR_PRESET, "run_dir_name": run_dir,
+        **({"training_note": note} if note else {}),
     }
     with tempfile.TemporaryDirectory() as scratch:
         files = {}
