@@ -104,8 +104,7 @@ def make_clips(config, data_dir=None, verbose=0):
     elif config.source == "bair":
         clips = {s: video.bair_clips(s, length, config.clip_stride, data_dir,
                                      max_videos=config.max_videos) for s in limits}
-        clips = {s: ds.take(n) if n else ds for s, (ds, n) in
-                 ((s, (clips[s], limits[s])) for s in limits)}
+        clips = {s: ds.take(limits[s]) if limits[s] else ds for s, ds in clips.items()}
         channels = 3
     elif config.source == "moving_mnist":
         clips = {s: video.moving_mnist_clips(
