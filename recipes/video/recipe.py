@@ -471,8 +471,6 @@ def _numpy_clips(ds, limit=None):
 # ------------------------------------------------------------------ main
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
          verbose=1, extra_callbacks=None, restart=False):
-    import tensorflow as tf
-
     from vq_zoo.models.video.latent_video_model import LatentVideoModel
     from vq_zoo.pipeline.pipeline import Pipeline
     from vq_zoo.recipes import common
@@ -568,7 +566,6 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
 
         metrics = pipe.stage("report", report, inputs=["vqvae", "codes", "prior"],
                              what="measure on the test split")
-        del tf
         if verbose:
             print(json.dumps(metrics, indent=2))
             print(f"Artefacts in {pipe.out_dir}: vqvae.keras, prior.keras, samples.png, "
