@@ -158,3 +158,25 @@ def test_tfds_dmlab_frames_on_mocked_data():
     assert train.shape == (4, 32, 32, 3) and train.dtype == np.float32
     np.testing.assert_allclose(train[:, :, :14, 0], 200 / 255.0, rtol=1e-6)
     assert data["sample"].shape == (4, 32, 32, 3)
+
+
+def test_the_shipped_presets_chain_and_agree():
+    from vq_zoo import presets
+    from vq_zoo.models.dmlab import DMLabTwoStage
+    from vq_zoo.recipes.dmlab.export_presets import NAMES
+
+    chain = DMLabTwoStage.from_presets()
+    assert chain.bits_per_frame == 27.0
+    assert chain.frame_vqvae.quantizer.num_embeddings == 512
+    assert [q.num_embeddings for q in chain.code_vqvae.quantizers] == [512] * 3
+    frames, codes, maps = chain.sample(2, seed=0)
+    assert frames.shape == (2, 84, 84, 3) and codes.shape == (2, 3)
+    assert maps.shape == (2, 21, 21) and maps.max() < 512
+    # 27 bits in, a frame out, 27 bits back: the codes of a frame decoded
+    # from codes are codes of the same three codebooks.
+    again = chain.encode(np.clip(frames, 0, 1))
+    assert again.shape == (2, 3) and again.dtype == np.int32 and again.max() < 512
+    # The four cards report one run's held-out metrics.
+    metas = [presets.load_preset_metadata(n) for n in NAMES.values()]
+    assert all(m["metrics"] == metas[0]["metrics"] for m in metas)
+    assert metas[0]["metrics"]["bits_per_frame_stage2"] == 27.0
