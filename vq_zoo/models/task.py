@@ -123,7 +123,14 @@ class Task(PresetMixin, keras.Model):
         skipped = self._apply_if_finite(scalars["loss"], grads, weights)
         for variable, before in state:
             variable.assign(ops.where(skipped > 0, before, variable.value))
-        return self._record(scalars, counts, skipped)
+        return self._record(scalars, counts, skipped, self._batch_size(data))
+
+    @staticmethod
+    def _batch_size(data):
+        """Examples in this (replica's) batch: the running means weight each
+        batch by it, so a short last batch counts for what it holds."""
+        first = keras.tree.flatten(data)[0]
+        return ops.cast(ops.shape(first)[0], "float32")
 
     def _apply_if_finite(self, loss, grads, weights):
         """Applies the gradients unless the loss or a gradient is not finite
@@ -169,11 +176,11 @@ class Task(PresetMixin, keras.Model):
     def test_step(self, data):
         self._maybe_build(data)
         scalars, counts = self._terms_with_regularization(data, training=False)
-        return self._record(scalars, counts, None)
+        return self._record(scalars, counts, None, self._batch_size(data))
 
-    def _record(self, scalars, counts, skipped):
+    def _record(self, scalars, counts, skipped, batch_size):
         for name, tracker in self.trackers.items():
-            tracker.update_state(scalars[name])
+            tracker.update_state(scalars[name], sample_weight=batch_size)
         for name, tracker in self.usage_trackers.items():
             tracker.update_state(counts[name])
         if skipped is None:  # evaluation: no update to skip
