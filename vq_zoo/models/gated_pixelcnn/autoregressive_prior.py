@@ -237,18 +237,22 @@ class AutoregressivePrior(Task):
                 condition = {"condition": condition}
             else:
                 condition = {"spatial_condition": condition}
-        glob = condition.get("condition")
-        spatial = condition.get("spatial_condition")
+        glob = self._check_global_condition(condition.get("condition"), batch)
+        spatial = self._check_spatial_condition(condition.get("spatial_condition"), batch)
+        return glob, spatial
 
-        def batch_ok(x):
-            return batch is None or x.shape[0] is None or x.shape[0] == batch
+    @staticmethod
+    def _batch_ok(x, batch):
+        return batch is None or x.shape[0] is None or x.shape[0] == batch
 
+    def _check_global_condition(self, glob, batch):
+        """The global condition (labels or vectors), checked, or None."""
         if self.has_condition:
             if glob is None:
                 raise ValueError("This model is conditional: pass `condition`.")
             glob = ops.convert_to_tensor(glob)
             if self.num_classes is not None:
-                if len(glob.shape) != 1 or not batch_ok(glob):
+                if len(glob.shape) != 1 or not self._batch_ok(glob, batch):
                     raise ValueError(
                         f"`condition` must be int labels of shape ({batch},), "
                         f"got {tuple(glob.shape)}"
@@ -257,7 +261,7 @@ class AutoregressivePrior(Task):
             elif (
                 len(glob.shape) != 2
                 or glob.shape[1] != self.condition_dim
-                or not batch_ok(glob)
+                or not self._batch_ok(glob, batch)
             ):
                 raise ValueError(
                     f"`condition` must have shape ({batch}, {self.condition_dim}), "
@@ -268,14 +272,18 @@ class AutoregressivePrior(Task):
                 "This model has no global condition (`condition_dim` and "
                 "`num_classes` are None) but `condition` was given."
             )
+        return glob
+
+    def _check_spatial_condition(self, spatial, batch):
+        """The spatial condition, checked, or None."""
         if self.has_spatial_condition:
             if spatial is None:
                 raise ValueError(
                     "This model has a spatial condition: pass `spatial_condition`."
                 )
             spatial = ops.convert_to_tensor(spatial)
-            if tuple(spatial.shape[1:]) != self.spatial_condition_shape or not batch_ok(
-                spatial
+            if tuple(spatial.shape[1:]) != self.spatial_condition_shape or not self._batch_ok(
+                spatial, batch
             ):
                 raise ValueError(
                     "`spatial_condition` must have shape "
@@ -291,7 +299,7 @@ class AutoregressivePrior(Task):
                 "This model has no spatial condition (`spatial_condition_shape` "
                 "is None) but `spatial_condition` was given."
             )
-        return glob, spatial
+        return spatial
 
     def _embed_conditions(self, condition, spatial):
         """Global vector `(batch, dim)` and spatial map at the codes'

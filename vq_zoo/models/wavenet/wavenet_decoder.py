@@ -241,48 +241,9 @@ class WaveNetDecoder(AutoregressivePrior):
                 )
         return codes, condition, spatial
 
-    def _check_condition(self, condition, batch):
-        if not isinstance(condition, dict):
-            if condition is None:
-                condition = {}
-            elif self.has_condition and self.has_spatial_condition:
-                raise ValueError(
-                    "This model takes a global and a local condition: pass "
-                    "`condition` as a dict with keys 'condition' and "
-                    "'spatial_condition'."
-                )
-            elif self.has_condition:
-                condition = {"condition": condition}
-            else:
-                condition = {"spatial_condition": condition}
-        glob = condition.get("condition")
-        spatial = condition.get("spatial_condition")
-
-        def batch_ok(x):
-            return batch is None or x.shape[0] is None or x.shape[0] == batch
-
-        if self.has_condition:
-            if glob is None:
-                raise ValueError("This model is conditional: pass `condition`.")
-            glob = ops.convert_to_tensor(glob)
-            if self.num_classes is not None:
-                if len(glob.shape) != 1 or not batch_ok(glob):
-                    raise ValueError(
-                        f"`condition` must be int speaker labels of shape ({batch},), "
-                        f"got {tuple(glob.shape)}"
-                    )
-                glob = _check_int_range(glob, self.num_classes, "condition")
-            elif len(glob.shape) != 2 or glob.shape[1] != self.condition_dim \
-                    or not batch_ok(glob):
-                raise ValueError(
-                    f"`condition` must have shape ({batch}, {self.condition_dim}), "
-                    f"got {tuple(glob.shape)}"
-                )
-        elif glob is not None:
-            raise ValueError(
-                "This model has no global condition (`condition_dim` and "
-                "`num_classes` are None) but `condition` was given."
-            )
+    def _check_spatial_condition(self, spatial, batch):
+        # The local condition has any number of steps (the codes of a clip
+        # of any length); the global one is checked by the base class.
         if self.has_spatial_condition:
             if spatial is None:
                 raise ValueError(
@@ -291,7 +252,7 @@ class WaveNetDecoder(AutoregressivePrior):
                 )
             spatial = ops.convert_to_tensor(spatial)
             if len(spatial.shape) != 3 or spatial.shape[2] != self.local_condition_dim \
-                    or not batch_ok(spatial):
+                    or not self._batch_ok(spatial, batch):
                 raise ValueError(
                     "`spatial_condition` must have shape "
                     f"({batch}, steps, {self.local_condition_dim}), got "
@@ -302,7 +263,7 @@ class WaveNetDecoder(AutoregressivePrior):
                 "This model has no local condition (`local_condition_dim` is "
                 "None) but `spatial_condition` was given."
             )
-        return glob, spatial
+        return spatial
 
     def _embed_global(self, condition):
         if condition is None:
