@@ -35,6 +35,7 @@ import tempfile
 import numpy as np
 
 from vq_zoo.data.natural_images import SPLITS
+from vq_zoo.utils.io import atomic_path
 from vq_zoo.data.natural_images import source_images
 from vq_zoo.data.natural_images import split_names
 
@@ -139,9 +140,8 @@ def fetch_opencv_photos(cache_dir=None, verbose=True):
                 raise FileNotFoundError(
                     f"{OPENCV_PACKAGE} has no {os.path.basename(path)}: the package "
                     f"changed. {manual}")
-            tmp = os.path.join(cache_dir, ".tmp-" + os.path.basename(path))
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, os.path.join(cache_dir, os.path.basename(path)))
+            with atomic_path(os.path.join(cache_dir, os.path.basename(path))) as tmp:
+                shutil.copyfile(path, tmp)
     return cache_dir
 
 

@@ -245,9 +245,10 @@ class Pipeline:
             return keras.models.load_model(self.path(filename))
 
     def _save(self, model, filename):
-        tmp = self.path(".tmp-" + filename)
-        model.save(tmp)
-        os.replace(tmp, self.path(filename))
+        from vq_zoo.utils.io import atomic_path
+
+        with atomic_path(self.path(filename)) as tmp:
+            model.save(tmp)
 
     def load(self, stage):
         """The model saved by the finished training stage `stage`, after

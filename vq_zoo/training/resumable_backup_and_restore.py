@@ -7,7 +7,8 @@ import shutil
 import keras
 
 from vq_zoo.training._cluster import worker_role
-from vq_zoo.utils.images import write_atomic
+from vq_zoo.utils.io import atomic_path
+from vq_zoo.utils.io import write_atomic
 
 STATE_FILE = "training_state.json"
 
@@ -197,13 +198,8 @@ class ResumableBackupAndRestore(keras.callbacks.Callback):
         previous = self._read_state()
         name = f"backup-epoch{epoch}-batch{batches_done}.weights.h5"
         path = os.path.join(directory, name)
-        tmp = os.path.join(directory, f".tmp-{os.getpid()}-{name}")
-        try:
+        with atomic_path(path) as tmp:
             self.model.save_weights(tmp, overwrite=True)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
         state = {"weights": name, "epoch": epoch, "batches_done": batches_done}
         write_atomic(
             os.path.join(directory, STATE_FILE), json.dumps(state).encode()
