@@ -43,20 +43,9 @@ def evaluate():
 
 
 def main(argv=None):
-    from vq_zoo.recipes.natural_images.evaluate_presets import _write
+    from vq_zoo.recipes.natural_images.evaluate_presets import run
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--write", action="store_true",
-                        help="write the metrics into pretrained/*_mnist_28/")
-    args = parser.parse_args(argv)
-    metrics, meta = evaluate()
-    for key, value in metrics.items():
-        print(f"{key}: {value} (recorded: {meta['metrics'].get(key)})")
-    if args.write:
-        for name in (VQVAE_PRESET, PRIOR_PRESET):
-            _write(name, metrics)
-            print(f"Wrote the metrics of {name}")
-    return 0
+    return run(evaluate, (VQVAE_PRESET, PRIOR_PRESET), __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

@@ -70,19 +70,26 @@ def _write(name, metrics):
         f.write(card)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def run(evaluate_fn, preset_names, description, argv=None):
+    """The command line of a recipe's `evaluate_presets`: prints the
+    recomputed metrics next to the recorded ones and, with `--write`, writes
+    them into each of `preset_names`."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--write", action="store_true",
-                        help="write the metrics into pretrained/*natural_patches_32/")
+                        help=f"write the metrics into pretrained/{{{','.join(preset_names)}}}/")
     args = parser.parse_args(argv)
-    metrics, meta = evaluate()
+    metrics, meta = evaluate_fn()
     for key, value in metrics.items():
         print(f"{key}: {value} (recorded: {meta['metrics'].get(key)})")
     if args.write:
-        for name in (VQVAE_PRESET, PRIOR_PRESET):
+        for name in preset_names:
             _write(name, metrics)
             print(f"Wrote the metrics of {name}")
     return 0
+
+
+def main(argv=None):
+    return run(evaluate, (VQVAE_PRESET, PRIOR_PRESET), __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

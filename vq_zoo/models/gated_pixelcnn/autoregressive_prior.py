@@ -373,7 +373,8 @@ class AutoregressivePrior(Task):
         self._init_trackers(METRIC_NAMES)
 
     # ---------------------------------------------------------- sampling
-    def _sample_args(self, num, condition, temperature, seed):
+    def _check_sample_request(self, num, condition, temperature):
+        """`(num, global, spatial)` for a `sample` call, its arguments checked."""
         # numpy integers are ints; bools (also ints to Python) are refused.
         if (
             not isinstance(num, (int, np.integer))
@@ -394,6 +395,10 @@ class AutoregressivePrior(Task):
                 "given."
             )
         glob, spatial = self._check_condition(condition, num)
+        return num, glob, spatial
+
+    def _sample_args(self, num, condition, temperature, seed):
+        num, glob, spatial = self._check_sample_request(num, condition, temperature)
         glob, spatial = self._embed_conditions(glob, spatial)
         # Gumbel noise for every position, drawn once: argmax(logits / T + g)
         # is a draw from softmax(logits / T), and both samplers use the same

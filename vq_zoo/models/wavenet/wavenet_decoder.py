@@ -344,19 +344,7 @@ class WaveNetDecoder(AutoregressivePrior):
 
     # ---------------------------------------------------------- sampling
     def _sample_args(self, num, condition, temperature, seed, length=None):
-        if (
-            not isinstance(num, (int, np.integer))
-            or isinstance(num, (bool, np.bool_))
-            or num < 1
-        ):
-            raise ValueError(f"`num` must be an integer >= 1, got {num!r}")
-        num = int(num)
-        if not temperature > 0:
-            raise ValueError(f"`temperature` must be > 0, got {temperature!r}")
-        conditional = self.has_condition or self.has_spatial_condition
-        if conditional and condition is None:
-            raise ValueError("This model is conditional: pass `condition`.")
-        glob, spatial = self._check_condition(condition, num)
+        num, glob, spatial = self._check_sample_request(num, condition, temperature)
         if spatial is not None:
             natural = int(spatial.shape[1]) * self.hop_length
             length = natural if length is None else int(length)
