@@ -44,6 +44,10 @@ class ImageRecipeConfig:
     # Samples and bookkeeping
     num_samples: int = 32
     seed: int = 0
+    # Keras dtype policy of every model the run builds: "float32", or
+    # "mixed_bfloat16" (about 1.3x faster VQ-VAE steps on CPUs with
+    # AVX512_BF16, other numerics; bench/RESULTS.md) / "mixed_float16" (GPUs)
+    precision: str = "float32"
 
 
 def open_pipeline(config, out_dir, strategy=None, log_dir=None, verbose=1,
@@ -51,11 +55,13 @@ def open_pipeline(config, out_dir, strategy=None, log_dir=None, verbose=1,
     """The recipe's `TwoStagePipeline` in `out_dir`: its config recorded
     (another config in the same run dir is refused), seeded with
     `config.seed` and TensorFlow op determinism on, so the same config gives
-    the same numbers on the same machine. Use it with `with`."""
+    the same numbers on the same machine, and Keras' dtype policy set to
+    `config.precision` while it is open. Use it with `with`."""
     from vq_zoo.pipeline.two_stage_pipeline import TwoStagePipeline
 
     return TwoStagePipeline(out_dir, strategy, log_dir, verbose, extra_callbacks,
-                            config=config, restart=restart, seed=config.seed)
+                            config=config, restart=restart, seed=config.seed,
+                            precision=config.precision)
 
 
 def in_memory_batches(data, batch_size, shuffle=False, seed=0, repeat=False):

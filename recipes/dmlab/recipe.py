@@ -385,7 +385,8 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
 
     with Pipeline(out_dir, config=config, strategy=strategy, log_dir=log_dir,
                   verbose=verbose, extra_callbacks=extra_callbacks, restart=restart,
-                  stages=STAGES, seed=config.seed) as pipe:
+                  stages=STAGES, seed=config.seed,
+                  precision=config.precision) as pipe:
         data = make_data(config, data_dir, verbose)
         size = config.image_size
 

@@ -64,6 +64,9 @@ class SpeechConfig:
     num_eval_clips: int = 16
     eval_seconds: float = 1.0
     seed: int = 0
+    # Keras dtype policy of every model the run builds: "float32",
+    # "mixed_bfloat16" or "mixed_float16" (vq_zoo.pipeline.pipeline.set_precision)
+    precision: str = "float32"
 
 
 CONFIGS = {

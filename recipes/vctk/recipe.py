@@ -221,7 +221,8 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
 
     with Pipeline(out_dir, config=config, strategy=strategy, log_dir=log_dir,
                   verbose=verbose, extra_callbacks=extra_callbacks, restart=restart,
-                  stages=STAGES, seed=config.seed) as pipe:
+                  stages=STAGES, seed=config.seed,
+                  precision=config.precision) as pipe:
         splits, speaker_names = _load_data(pipe, config, data_dir)
         num_speakers = len(speaker_names)
         rate = config.sample_rate

@@ -484,7 +484,8 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
                          f"{config.context_frames}")
     with Pipeline(out_dir, config=config, strategy=strategy, log_dir=log_dir,
                   verbose=verbose, extra_callbacks=extra_callbacks, restart=restart,
-                  stages=STAGES, seed=config.seed) as pipe:
+                  stages=STAGES, seed=config.seed,
+                  precision=config.precision) as pipe:
         clips, channels = make_clips(config, data_dir, verbose)
         size = config.image_size
         first = np.concatenate([np.asarray(x) for x in

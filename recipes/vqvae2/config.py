@@ -68,6 +68,9 @@ class VQVAE2Config:
     # Samples and bookkeeping
     num_samples: int = 32
     seed: int = 0
+    # Keras dtype policy of every model the run builds: "float32",
+    # "mixed_bfloat16" or "mixed_float16" (vq_zoo.pipeline.pipeline.set_precision)
+    precision: str = "float32"
 
 
 CONFIGS = {

@@ -434,7 +434,8 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
     # set before any data is made.
     with Pipeline(out_dir, config=config, strategy=strategy, log_dir=log_dir,
                   verbose=verbose, extra_callbacks=extra_callbacks,
-                  restart=restart, stages=stages, seed=config.seed) as pipe:
+                  restart=restart, stages=stages, seed=config.seed,
+                  precision=config.precision) as pipe:
         data = make_data(config, data_dir)
         vqvae = pipe.train(
             "vqvae", lambda: build_vqvae2(config, data["variance"]), data["train"],

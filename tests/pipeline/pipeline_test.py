@@ -2,6 +2,7 @@
 belong together; checked against what another process, or the files on
 disk, show."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -82,6 +83,50 @@ def test_another_config_is_refused_naming_the_keys_unless_restarted(tmp_path):
         assert not pipe.is_done("report")
         assert pipe.stage("report", lambda: {"value": 3}) == {"value": 3}
     assert json.load(open(tmp_path / "stages" / "run.json"))["config"] == new
+
+
+@dataclasses.dataclass(frozen=True)
+class OldConfig:
+    batch_size: int = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class NewConfig:  # OldConfig after a release added a field
+    batch_size: int = 32
+    precision: str = "float32"
+
+
+def test_a_run_recorded_before_a_field_existed_resumes_with_its_default(tmp_path):
+    out = str(tmp_path)
+    with Pipeline(out, config=OldConfig(), verbose=0) as pipe:
+        pipe.stage("report", lambda: {"value": 1})
+    # The new field at its default: the same run, its stage reused.
+    with Pipeline(out, config=NewConfig(), verbose=0) as pipe:
+        assert pipe.stage("report", lambda: {"value": 2}) == {"value": 1}
+    assert json.load(open(tmp_path / "stages" / "run.json"))["config"] == {
+        "batch_size": 32, "precision": "float32"}
+    # Another value of it is another config.
+    with pytest.raises(RunDirError, match="precision: 'float32' -> 'mixed_bfloat16'"):
+        Pipeline(out, config=NewConfig(precision="mixed_bfloat16"), verbose=0)
+
+
+def test_precision_is_the_dtype_policy_while_open_and_restored_on_close(tmp_path):
+    assert keras.mixed_precision.global_policy().name == "float32"
+    with Pipeline(str(tmp_path / "a"), verbose=0, precision="mixed_bfloat16"):
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+        model = tiny_vqvae()
+        x = np.random.default_rng(0).random((2, 8, 8, 1), dtype=np.float32)
+        hidden = model.encoder(x)
+        assert hidden.dtype == tf.bfloat16  # the layers compute in bfloat16
+        assert all(v.dtype == "float32" for v in model.weights)
+        assert model.quantizer.encode(hidden).dtype == tf.int32
+    assert keras.mixed_precision.global_policy().name == "float32"
+    # A bad value is refused before the run dir is made.
+    with pytest.raises(ValueError, match="precision='bf16': expected one of float32, "
+                                         "mixed_bfloat16, mixed_float16"):
+        Pipeline(str(tmp_path / "b"), verbose=0, precision="bf16")
+    assert not os.path.exists(tmp_path / "b")
+    assert keras.mixed_precision.global_policy().name == "float32"
 
 
 def test_a_stage_made_from_other_inputs_is_refused(tmp_path, capsys):

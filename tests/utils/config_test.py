@@ -3,7 +3,7 @@ from typing import Optional
 
 import pytest
 
-from vq_zoo.utils.config import LIKELIHOOD_NAMES, apply_overrides, get_config, validate_config
+from vq_zoo.utils.config import LIKELIHOOD_NAMES, PRECISIONS, apply_overrides, get_config, validate_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Recipe:
     steps_per_epoch: Optional[int] = None
     odd: float = dataclasses.field(default=0.5, metadata={"range": (0.0, 2.0)})
     mode: str = dataclasses.field(default="a", metadata={"choices": ("a", "b")})
+    precision: str = "float32"
 
 
 @pytest.mark.parametrize("item, message", [
@@ -65,6 +66,8 @@ class Recipe:
     ("steps_per_epoch=0", r"expected a value > 0"),
     ("odd=2.0", r"--set odd=2.0: expected a value in \(0.0, 2.0\)"),  # metadata
     ("mode=c", r"--set mode=c: expected one of a, b"),  # metadata
+    ("precision=bf16", r"--set precision=bf16: expected one of float32, "
+                       r"mixed_bfloat16, mixed_float16"),
 ])
 def test_values_out_of_range_are_refused(item, message):
     with pytest.raises(ValueError, match=message):
@@ -74,7 +77,7 @@ def test_values_out_of_range_are_refused(item, message):
 def test_values_in_range_pass():
     cfg = apply_overrides(Recipe(), ["batch_size=1", "decay=0.5", "likelihood=categorical",
                                      "train_examples=0", "seed=-7", "steps_per_epoch=none",
-                                     "odd=1.9", "mode=b"])
+                                     "odd=1.9", "mode=b", "precision=mixed_bfloat16"])
     assert validate_config(cfg) is cfg
     bad = dataclasses.replace(Recipe(), batch_size=0, decay=2.0)
     with pytest.raises(ValueError, match=r"batch_size=0: expected a value > 0; "
@@ -88,9 +91,21 @@ def test_the_likelihood_names_are_those_of_the_models():
     assert sorted(LIKELIHOOD_NAMES) == sorted(likelihood._REGISTRY)
 
 
+def test_the_precisions_are_keras_dtype_policies():
+    import keras
+
+    for name in PRECISIONS:
+        policy = keras.mixed_precision.Policy(name)
+        assert policy.variable_dtype == "float32"
+        assert policy.compute_dtype == {"float32": "float32", "mixed_bfloat16": "bfloat16",
+                                        "mixed_float16": "float16"}[name]
+
+
 def test_every_shipped_recipe_config_is_valid():
     from recipes import RECIPES, get_configs
 
     for recipe in RECIPES:
         for name, config in get_configs(recipe).items():
             validate_config(config)  # raises on a bad default
+            # Every recipe can train in mixed precision (`--set precision=...`).
+            assert config.precision == "float32", (recipe, name)

@@ -95,6 +95,33 @@ def set_determinism(seed, deterministic=True):
         tf.config.experimental.enable_op_determinism()
 
 
+def set_precision(precision):
+    """Sets Keras' global dtype policy to `precision` (one of
+    `vq_zoo.utils.config.PRECISIONS`) and returns the policy it replaced.
+    Models built afterwards compute in that policy: under
+    `"mixed_bfloat16"` / `"mixed_float16"` the layers compute in bfloat16 /
+    float16 while the variables, the quantisers' search and codebook
+    statistics and every loss stay in float32 (`Task` wraps the optimizer in
+    a loss-scale optimizer for float16). Models loaded from a run keep the
+    policy they were saved with.
+
+    Speed and numerics on this project's 2-core AVX512_BF16 CPU
+    (bench/train_step.py --bounds): the image VQ-VAE's training step is
+    ~1.3x faster in mixed_bfloat16; bfloat16 keeps 8 bits of mantissa, so
+    the numbers differ from a float32 run (see bench/RESULTS.md)."""
+    import keras
+
+    from vq_zoo.utils.config import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}"
+        )
+    before = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(precision)
+    return before
+
+
 def _op_determinism():
     """Whether TensorFlow's op determinism is on (None: cannot tell)."""
     try:
@@ -134,6 +161,10 @@ class Pipeline:
             announcements (a stage not listed is appended when it runs).
         seed: int or None; if set, `set_determinism(seed, deterministic)`.
         deterministic: bool, TensorFlow op determinism along with `seed`.
+        precision: None (leave Keras' dtype policy alone) or one of
+            `vq_zoo.utils.config.PRECISIONS`: the global dtype policy while
+            the pipeline is open (`set_precision`; the previous policy is
+            restored on `close`).
 
     Use it as a context manager (or call `close()`): it holds the run dir's
     lock until then.
@@ -142,9 +173,16 @@ class Pipeline:
     def __init__(self, out_dir, config=None, strategy=None, log_dir=None,
                  verbose=1, extra_callbacks=None, backup_every=100,
                  tensorboard_every=1, restart=False, stages=(), seed=None,
-                 deterministic=True):
+                 deterministic=True, precision=None):
         import tensorflow as tf
 
+        from vq_zoo.utils.config import PRECISIONS
+
+        if precision is not None and precision not in PRECISIONS:
+            # Before the run dir is touched.
+            raise ValueError(
+                f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}"
+            )
         self.out_dir = out_dir
         self.lock = RunLock(out_dir)
         try:
@@ -168,12 +206,18 @@ class Pipeline:
         self._determinism_before = _op_determinism()
         if seed is not None:
             set_determinism(seed, deterministic)
+        self._policy_before = None if precision is None else set_precision(precision)
 
     def close(self):
-        """Releases the run dir's lock and turns TensorFlow's op determinism
-        back to what it was before this pipeline."""
+        """Releases the run dir's lock and gives TensorFlow's op determinism
+        and Keras' dtype policy back as they were before this pipeline."""
         _restore_op_determinism(self._determinism_before)
         self._determinism_before = None
+        if self._policy_before is not None:
+            import keras
+
+            keras.mixed_precision.set_global_policy(self._policy_before)
+            self._policy_before = None
         self.lock.release()
 
     def __enter__(self):

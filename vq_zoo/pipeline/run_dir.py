@@ -162,14 +162,36 @@ def _jsonable(config):
     return json.loads(json.dumps(dict(config), default=str))
 
 
+def _defaults(config):
+    """The JSON form of the default of every field of the dataclass
+    `config` that has one (empty for a dict)."""
+    import dataclasses
+
+    if not dataclasses.is_dataclass(config):
+        return {}
+    defaults = {}
+    for field in dataclasses.fields(config):
+        if field.default is not dataclasses.MISSING:
+            defaults[field.name] = field.default
+        elif field.default_factory is not dataclasses.MISSING:
+            defaults[field.name] = field.default_factory()
+    return json.loads(json.dumps(defaults, default=str))
+
+
 def check_config(out_dir, config):
-    """Raises `RunDirError` if `out_dir` holds a run of another config."""
+    """Raises `RunDirError` if `out_dir` holds a run of another config. A
+    field the recorded config lacks (a run made before the field existed)
+    counts as its default, so adding a field to a recipe's config keeps
+    older runs resumable as long as they are resumed with that default."""
+    defaults = _defaults(config)
     config = _jsonable(config)
     path = os.path.join(out_dir, RUN_RECORD)
     if config is None or not os.path.exists(path):
         return
     with open(path) as f:
         old = json.load(f).get("config")
+    if old is not None:
+        old = {**{k: v for k, v in defaults.items() if k not in old}, **old}
     if old is None or old == config:
         return
     raise RunDirError(

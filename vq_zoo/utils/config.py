@@ -16,7 +16,7 @@ name wins): sizes, epochs, steps, layers, filters, hidden units, dims,
 `num_*` counts and learning rates are positive; `*_examples`,
 `*threshold`, `*_cost`, `*variance`, `extract_*` and `num_residual_layers`
 are >= 0 (0 meaning "all" or "none"); `decay` is a probability in (0, 1);
-`likelihood` is one of `LIKELIHOOD_NAMES`. Other fields (seed, flags,
+`likelihood` is one of `LIKELIHOOD_NAMES`; `precision` one of `PRECISIONS`. Other fields (seed, flags,
 names, paths) are checked for their type only. `None` passes for an
 `Optional` field.
 """
@@ -30,6 +30,11 @@ import typing
 # the two lists equal).
 LIKELIHOOD_NAMES = ("mse", "categorical", "logistic_mixture", "mu_law")
 
+# Keras dtype policies a recipe may train under (`precision`): float32, or
+# mixed precision (float32 variables, codebooks and losses; bfloat16 or
+# float16 layer computations). See `vq_zoo.pipeline.pipeline.set_precision`.
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
 CHECKS = {
     "positive": (lambda v: v > 0, "a value > 0"),
     "non_negative": (lambda v: v >= 0, "a value >= 0"),
@@ -40,6 +45,7 @@ CHECKS = {
 NAME_CHECKS = (
     (r"(^|_)decay$", "probability"),
     (r"(^|_)likelihood$", ("choices", LIKELIHOOD_NAMES)),
+    (r"^precision$", ("choices", PRECISIONS)),
     (r"^num_residual_layers$", "non_negative"),
     (r"_examples$|threshold$|_cost$|variance$|^extract_", "non_negative"),
     (r"(^|_)(size|epochs|steps_per_epoch|layers|filters|hiddens|dim|patches|"
