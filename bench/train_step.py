@@ -43,6 +43,24 @@ TensorFlow does not log every such failure, so the warm-up prints, per
 contender, the Relu kernels left unfused per step and the fused convolutions
 (from a `tf.profiler` trace of 2 steps).
 
+`--bounds` adds two rows that bound what any implementation can reach here
+(info, not targets): `conv floor` runs only the model's 15 convolutions
+forward and backward (`tf.nn` ops on the same shapes, no bias, activation,
+quantiser, loss or optimizer) in the same loop as Sonnet's, so sonnet / floor
+is the speed-up an implementation would reach if everything but the
+convolutions cost nothing; `ours, mixed_bfloat16` is ours built under
+Keras' `mixed_bfloat16` policy (an opt-in: `--set precision=mixed_bfloat16`
+in the recipes; bfloat16 convolutions, float32 variables, quantiser and
+losses), which changes the numerics. `--ablations` also adds
+`ours, no finite-step guard`: `Task.train_step` without the skip of
+non-finite steps (its state snapshot, finite checks and `cond`), to show
+what that guard, which Sonnet's loop does not have, costs.
+
+`--breakdown` (alone, in its own process: it pins TensorFlow to one thread
+before anything runs) profiles ours and Sonnet single-threaded, where a
+kernel's time is CPU work, and prints the work per step by kind:
+convolution kernels, every other kernel, and the executor's own time.
+
 Besides images/s (wall clock), each contender's CPU time per step (all
 threads of the process, `time.process_time()` over the same timed steps) is
 printed: on a shared machine it is much steadier than wall time.
@@ -71,7 +89,8 @@ Usage:
     python bench/train_step.py              # full run (~5 min on 2 cores)
     python bench/train_step.py --quick      # smoke run (~2 min)
     python bench/train_step.py --variants   # + steps_per_execution / XLA rows (~8 min)
-    python bench/train_step.py --ablations --skip-part2   # + the two rows above
+    python bench/train_step.py --ablations --bounds --skip-part2   # + the rows above
+    python bench/train_step.py --breakdown                # single-threaded work by kind
 """
 
 import argparse
@@ -212,6 +231,43 @@ def make_ours(data_variance, shape, **compile_kwargs):
     return model
 
 
+def make_ours_bf16(data_variance, shape):
+    """Ours built under Keras' `mixed_bfloat16` policy (restored after)."""
+    import keras
+
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        return make_ours(data_variance, shape)
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
+def unguarded_train_step(self, data):
+    """`Task.train_step` without the finite-step guard (no state snapshot,
+    finite checks or `cond`): the `ours, no finite-step guard` ablation."""
+    import tensorflow as tf
+    from keras import ops
+
+    from vq_zoo.utils.distribute import loss_scale_for_replicas
+
+    self._maybe_build(data)
+    with tf.GradientTape() as tape:
+        scalars, counts = self._terms_with_regularization(data, training=True)
+        scaled = self.optimizer.scale_loss(scalars["loss"] * loss_scale_for_replicas())
+    grads = tape.gradient(scaled, self.trainable_weights)
+    self.optimizer.apply(grads, self.trainable_weights)
+    return self._record(scalars, counts, ops.zeros(()), self._batch_size(data))
+
+
+def make_ours_unguarded(data_variance, shape):
+    import types
+
+    model = make_ours(data_variance, shape)
+    model.train_step = types.MethodType(unguarded_train_step, model)
+    return model
+
+
 def _batch_timer():
     import keras
 
@@ -244,10 +300,9 @@ def stock_relu():
         residual_stack._stream_relu = fixed
 
 
-def op_counts(run, obj, ds, steps):
-    """Kernels executed per step by `run(obj, ds, steps)`, by op type, from a
-    `tf.profiler` trace (the graph after grappler, as it ran)."""
-    import collections
+def _trace_events(run, obj, ds, steps):
+    """(event name, duration in ps) of every event of a `tf.profiler` trace
+    of `run(obj, ds, steps)` (the graph after grappler, as it ran)."""
     import glob
     import tempfile
 
@@ -268,13 +323,21 @@ def op_counts(run, obj, ds, steps):
         space = xplane_pb2.XSpace()
         with open(path, "rb") as f:
             space.ParseFromString(f.read())
-    counts = collections.Counter()
     for plane in space.planes:
         for line in plane.lines:
             for event in line.events:
-                name = plane.event_metadata[event.metadata_id].name
-                if ":" in name:  # "<node name>:<op type>"
-                    counts[name.rsplit(":", 1)[-1]] += 1
+                yield plane.event_metadata[event.metadata_id].name, event.duration_ps
+
+
+def op_counts(run, obj, ds, steps):
+    """Kernels executed per step by `run(obj, ds, steps)`, by op type, from a
+    `tf.profiler` trace (the graph after grappler, as it ran)."""
+    import collections
+
+    counts = collections.Counter()
+    for name, _ in _trace_events(run, obj, ds, steps):
+        if ":" in name and "::" not in name:  # "<node name>:<op type>"
+            counts[name.rsplit(":", 1)[-1]] += 1
     return {op: n / steps for op, n in counts.items()}
 
 
@@ -417,6 +480,69 @@ def make_sonnet(data_variance, fixed_stream_relu=False):
     return train_step
 
 
+def make_conv_floor():
+    """The model's 15 convolutions alone, forward and backward: the same
+    shapes as ours and Sonnet's (encoder 4x4/2, 4x4/2, 3x3; two residual
+    stacks of 3x3 + 1x1; the 1x1 to the codebook space; the decoder's 3x3
+    and two 4x4/2 transposed convolutions), as `tf.nn` ops without bias,
+    activation, quantiser, loss or optimizer. The gradient of every kernel
+    and of every layer's input but the first is computed, as in training.
+    Returns a `train_step(data)` for `run_sonnet`."""
+    import tensorflow as tf
+
+    gen = tf.random.Generator.from_seed(0)
+
+    def kernel(*shape):
+        return tf.Variable(gen.normal(shape) * 0.05)
+
+    h, r, d = NUM_HIDDENS, NUM_RESIDUAL_HIDDENS, EMBEDDING_DIM
+    encoder = [kernel(4, 4, 3, h // 2), kernel(4, 4, h // 2, h), kernel(3, 3, h, h)]
+    stacks = [[(kernel(3, 3, h, r), kernel(1, 1, r, h))
+               for _ in range(NUM_RESIDUAL_LAYERS)] for _ in range(2)]
+    to_vq, from_vq = kernel(1, 1, h, d), kernel(3, 3, d, h)
+    up0, up1 = kernel(4, 4, h // 2, h), kernel(4, 4, 3, h // 2)
+    kernels = (encoder + [k for stack in stacks for pair in stack for k in pair]
+               + [to_vq, from_vq, up0, up1])
+
+    def stack(x, pairs):
+        for conv3, conv1 in pairs:
+            x = x + tf.nn.conv2d(tf.nn.conv2d(x, conv3, 1, "SAME"), conv1, 1, "SAME")
+        return x
+
+    @tf.function
+    def train_step(data):
+        n, size = tf.shape(data)[0], data.shape[1]
+        with tf.GradientTape() as tape:
+            x = tf.nn.conv2d(data, encoder[0], 2, "SAME")
+            x = tf.nn.conv2d(x, encoder[1], 2, "SAME")
+            x = stack(tf.nn.conv2d(x, encoder[2], 1, "SAME"), stacks[0])
+            x = tf.nn.conv2d(tf.nn.conv2d(x, to_vq, 1, "SAME"), from_vq, 1, "SAME")
+            x = stack(x, stacks[1])
+            x = tf.nn.conv2d_transpose(x, up0, [n, size // 2, size // 2, h // 2], 2, "SAME")
+            x = tf.nn.conv2d_transpose(x, up1, [n, size, size, 3], 2, "SAME")
+            loss = tf.reduce_sum(x * data)
+        grads = tape.gradient(loss, kernels)
+        return tf.add_n([tf.reduce_sum(g) for g in grads])
+
+    return train_step
+
+
+def op_times(run, obj, ds, steps):
+    """(ms per step of each kernel type, ms per step of the traced function)
+    of `run(obj, ds, steps)`, from a `tf.profiler` trace. Single-threaded,
+    a kernel's time is the CPU work it does."""
+    import collections
+
+    times = collections.Counter()
+    graph = 0.0
+    for name, ps in _trace_events(run, obj, ds, steps):
+        if name.startswith("EagerLocalExecute: __inference"):
+            graph += ps
+        elif ":" in name and "::" not in name:  # "<node name>:<op type>"
+            times[name.rsplit(":", 1)[-1]] += ps
+    return {op: t / 1e9 / steps for op, t in times.items()}, graph / 1e9 / steps
+
+
 def run_sonnet(train_step, ds, steps, batch_size):
     ends, cpu_ends = [], []
     it = iter(ds)
@@ -433,7 +559,7 @@ def _summary(rates):
     return statistics.median(rates), max(rates)
 
 
-def part1(train, data_variance, rounds, steps, variants, ablations):
+def part1(train, data_variance, rounds, steps, variants, ablations, bounds=False):
     import tensorflow as tf
 
     ds = natural_train_dataset(train, BATCH)
@@ -451,6 +577,11 @@ def part1(train, data_variance, rounds, steps, variants, ablations):
         contenders["ours, stock relu"] = (make_ours(data_variance, shape), run_ours)
         contenders["sonnet, stream relu fixed"] = (
             make_sonnet(data_variance, fixed_stream_relu=True), run_sonnet)
+        contenders["ours, no finite-step guard"] = (
+            make_ours_unguarded(data_variance, shape), run_ours)
+    if bounds:
+        contenders["conv floor"] = (make_conv_floor(), run_sonnet)
+        contenders["ours, mixed_bfloat16"] = (make_ours_bf16(data_variance, shape), run_ours)
     names = list(contenders)
     # TensorFlow logs "remapper failed" once per process, so the kernels
     # that ran tell each contender's fusions instead.
@@ -523,6 +654,75 @@ def part2(train, data_variance, rounds, consume_steps, feed_batches, num_jpegs,
     return rates, (len(jpegs), mean_h, mean_w, mean_kib)
 
 
+CONV_KERNELS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter",
+                "Conv2DBackpropFilterWithBias", "FusedConv2D", "DepthwiseConv2dNative")
+
+
+def breakdown(steps, rounds):
+    """Profiles ours, Sonnet and the conv floor with TensorFlow on one thread
+    (inter- and intra-op), where a kernel's time is the CPU work it does, and
+    prints the work per step: convolution kernels, every other kernel, and
+    the rest of the traced function's time (the executor itself)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    import keras
+
+    from vq_zoo.data.natural_images import natural_patches
+
+    print(f"date {datetime.date.today().isoformat()}, tensorflow {tf.__version__}, "
+          f"keras {keras.__version__}, one thread, load average {os.getloadavg()}")
+    train = natural_patches("train", NUM_PATCHES, IMAGE_SIZE, seed=0)
+    data_variance = float(train.var())
+    ds = natural_train_dataset(train, BATCH)
+    contenders = {
+        "ours (fit)": (make_ours(data_variance, train.shape[1:]), run_ours),
+        "sonnet (tf.function loop)": (make_sonnet(data_variance), run_sonnet),
+        "conv floor": (make_conv_floor(), run_sonnet),
+    }
+    def is_conv(op):
+        return op.replace("_MklNative", "").replace("_Mkl", "").lstrip("_") in CONV_KERNELS
+
+    for obj, run in contenders.values():
+        run(obj, ds, 3, BATCH)  # trace
+    # Interleaved rounds: the machine's speed drifts by a few % over minutes.
+    samples = {name: [] for name in contenders}
+    for r in range(rounds):
+        for name in (list(contenders) if r % 2 == 0 else list(contenders)[::-1]):
+            obj, run = contenders[name]
+            samples[name].append(op_times(run, obj, ds, steps))
+        print(f"  round {r + 1}/{rounds}", flush=True)
+    rows = {}
+    for name, runs in samples.items():
+        graph = statistics.median(g for _, g in runs)
+        conv = statistics.median(sum(t for op, t in times.items() if is_conv(op))
+                                 for times, _ in runs)
+        other = statistics.median(sum(t for op, t in times.items() if not is_conv(op))
+                                  for times, _ in runs)
+        mean = {}
+        for times, _ in runs:
+            for op, t in times.items():
+                if not is_conv(op):
+                    mean[op] = mean.get(op, 0.0) + t / len(runs)
+        top = sorted(((t, op.strip()) for op, t in mean.items()), reverse=True)[:10]
+        rows[name] = (graph, conv, other, top)
+    print(f"\n| contender (one thread; medians of {rounds} rounds x {steps} steps) | function ms/step | convolution "
+          "kernels | other kernels | executor (the rest) | largest other kernels |")
+    print("|---|---:|---:|---:|---:|---|")
+    for name, (graph, conv, other, top) in rows.items():
+        tops = ", ".join(f"{op} {t:.1f}" for t, op in top)
+        print(f"| {name} | {graph:.1f} | {conv:.1f} | {other:.1f} | "
+              f"{graph - conv - other:.1f} | {tops} |")
+    sonnet = rows["sonnet (tf.function loop)"][0]
+    ours_conv = rows["ours (fit)"][1]
+    print(f"\nsonnet / ours (work): {sonnet / rows['ours (fit)'][0]:.3f}; "
+          f"sonnet / ours' convolutions alone: {sonnet / ours_conv:.3f} (the most "
+          f"any implementation of ours could reach with these kernels); 1.1x needs "
+          f"ours <= {sonnet / 1.1:.1f} ms, i.e. <= {sonnet / 1.1 - ours_conv:.1f} ms "
+          "for everything but the convolutions")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run")
@@ -537,7 +737,14 @@ def main():
                         "with --variants)")
     parser.add_argument("--skip-part1", action="store_true")
     parser.add_argument("--skip-part2", action="store_true")
+    parser.add_argument("--bounds", action="store_true",
+                        help="also time the convolutions alone and ours under "
+                        "mixed_bfloat16 (see the docstring)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="single-threaded work per step by kind (alone)")
     args = parser.parse_args()
+    if args.breakdown:
+        return breakdown(args.steps or 6, args.rounds or 3)
 
     rounds = args.rounds or (3 if args.quick else 14)
     steps = args.steps or (8 if args.quick else 16)
@@ -569,7 +776,7 @@ def main():
         print(f"\nPart 1: {IMAGE_SIZE}x{IMAGE_SIZE}x3, batch {BATCH}, "
               f"{rounds} interleaved rounds x {steps} steps (images/s)")
         rates, step_times = part1(train, data_variance, rounds, steps,
-                                  args.variants, args.ablations)
+                                  args.variants, args.ablations, args.bounds)
         print("\n| contender | images/s, median of rounds | images/s at the "
               "median step time | best round |")
         print("|---|---:|---:|---:|")
@@ -583,7 +790,7 @@ def main():
               "per-round range | target | status |")
         print("|---|---:|---:|---:|---|---|")
         for name in rates:
-            if not name.startswith("ours"):
+            if not (name.startswith("ours") or name == "conv floor"):
                 continue
             pr = [o / r for o, r in zip(rates[name], ref)]
             by_round = statistics.median(rates[name]) / statistics.median(ref)
