@@ -15,6 +15,25 @@ def check_integer(name, value, minimum):
         )
 
 
+def check_residual_arguments(num_hiddens, num_residual_layers, num_residual_hiddens):
+    """Checks the three sizes of a residual stack (`num_hiddens >= 1`,
+    `num_residual_layers >= 0`, `num_residual_hiddens >= 1`) with
+    `check_integer`, in that order."""
+    check_integer("num_hiddens", num_hiddens, 1)
+    check_integer("num_residual_layers", num_residual_layers, 0)
+    check_integer("num_residual_hiddens", num_residual_hiddens, 1)
+
+
+def residual_config(layer):
+    """`layer`'s residual stack sizes, as config entries (the same keys in
+    `ResidualStack` and the VQ-VAE encoder and decoder that hold one)."""
+    return {
+        "num_hiddens": layer.num_hiddens,
+        "num_residual_layers": layer.num_residual_layers,
+        "num_residual_hiddens": layer.num_residual_hiddens,
+    }
+
+
 @ops.custom_gradient
 def _stream_relu(x):
     """`relu(x)` for a residual stream `x` that also feeds the next residual
@@ -77,9 +96,7 @@ class ResidualStack(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_integer("num_hiddens", num_hiddens, 1)
-        check_integer("num_residual_layers", num_residual_layers, 0)
-        check_integer("num_residual_hiddens", num_residual_hiddens, 1)
+        check_residual_arguments(num_hiddens, num_residual_layers, num_residual_hiddens)
         if isinstance(rank, bool) or rank not in (1, 2, 3):
             raise ValueError(f"`rank` must be 1, 2 or 3, got {rank!r}")
         self.num_hiddens = num_hiddens
@@ -123,12 +140,5 @@ class ResidualStack(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "num_hiddens": self.num_hiddens,
-                "num_residual_layers": self.num_residual_layers,
-                "num_residual_hiddens": self.num_residual_hiddens,
-                "rank": self.rank,
-            }
-        )
+        config.update({**residual_config(self), "rank": self.rank})
         return config

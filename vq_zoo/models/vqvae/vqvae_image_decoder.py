@@ -2,13 +2,11 @@
 
 import keras
 
-from vq_zoo.layers.layer_chain import LayerChain
-from vq_zoo.layers.residual_stack import ResidualStack
-from vq_zoo.layers.residual_stack import check_integer
+from vq_zoo.models.vqvae._residual_coder import ResidualCoder
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
-class VQVAEImageDecoder(LayerChain):
+class VQVAEImageDecoder(ResidualCoder):
     """A 3x3 convolution, a residual stack and strided 4x4 transposed
     convolutions back to image resolution, as in the VQ-VAE paper.
 
@@ -39,28 +37,18 @@ class VQVAEImageDecoder(LayerChain):
         num_upsamples=2,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        for name, value, minimum in [
-            ("num_hiddens", num_hiddens, 1),
-            ("num_residual_layers", num_residual_layers, 0),
-            ("num_residual_hiddens", num_residual_hiddens, 1),
-            ("output_channels", output_channels, 1),
-            ("num_upsamples", num_upsamples, 1),
-        ]:
-            check_integer(name, value, minimum)
-        self.num_hiddens = num_hiddens
-        self.num_residual_layers = num_residual_layers
-        self.num_residual_hiddens = num_residual_hiddens
+        super().__init__(
+            num_hiddens, num_residual_layers, num_residual_hiddens,
+            integer_arguments=[
+                ("output_channels", output_channels, 1),
+                ("num_upsamples", num_upsamples, 1),
+            ],
+            **kwargs,
+        )
         self.output_channels = output_channels
         self.num_upsamples = num_upsamples
         policy = self.dtype_policy
-        self.conv = keras.layers.Conv2D(
-            num_hiddens, 3, padding="same", dtype=policy, name="conv"
-        )
-        self.residual_stack = ResidualStack(
-            num_hiddens, num_residual_layers, num_residual_hiddens,
-            dtype=policy, name="residual_stack",
-        )
+        self._make_residual_trunk()
         last = num_upsamples - 1
         self.upsample = [
             keras.layers.Conv2DTranspose(
@@ -91,9 +79,6 @@ class VQVAEImageDecoder(LayerChain):
         config = super().get_config()
         config.update(
             {
-                "num_hiddens": self.num_hiddens,
-                "num_residual_layers": self.num_residual_layers,
-                "num_residual_hiddens": self.num_residual_hiddens,
                 "output_channels": self.output_channels,
                 "num_upsamples": self.num_upsamples,
             }

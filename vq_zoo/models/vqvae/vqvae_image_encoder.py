@@ -2,13 +2,11 @@
 
 import keras
 
-from vq_zoo.layers.layer_chain import LayerChain
-from vq_zoo.layers.residual_stack import ResidualStack
-from vq_zoo.layers.residual_stack import check_integer
+from vq_zoo.models.vqvae._residual_coder import ResidualCoder
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
-class VQVAEImageEncoder(LayerChain):
+class VQVAEImageEncoder(ResidualCoder):
     """Strided 4x4 convolutions, a 3x3 convolution, a residual stack and a
     1x1 projection to `embedding_dim`, as in the VQ-VAE paper and Sonnet's
     example.
@@ -42,18 +40,14 @@ class VQVAEImageEncoder(LayerChain):
         num_downsamples=2,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        for name, value, minimum in [
-            ("num_hiddens", num_hiddens, 1),
-            ("num_residual_layers", num_residual_layers, 0),
-            ("num_residual_hiddens", num_residual_hiddens, 1),
-            ("embedding_dim", embedding_dim, 1),
-            ("num_downsamples", num_downsamples, 1),
-        ]:
-            check_integer(name, value, minimum)
-        self.num_hiddens = num_hiddens
-        self.num_residual_layers = num_residual_layers
-        self.num_residual_hiddens = num_residual_hiddens
+        super().__init__(
+            num_hiddens, num_residual_layers, num_residual_hiddens,
+            integer_arguments=[
+                ("embedding_dim", embedding_dim, 1),
+                ("num_downsamples", num_downsamples, 1),
+            ],
+            **kwargs,
+        )
         self.embedding_dim = embedding_dim
         self.num_downsamples = num_downsamples
         policy = self.dtype_policy
@@ -69,13 +63,7 @@ class VQVAEImageEncoder(LayerChain):
             )
             for i in range(num_downsamples)
         ]
-        self.conv = keras.layers.Conv2D(
-            num_hiddens, 3, padding="same", dtype=policy, name="conv"
-        )
-        self.residual_stack = ResidualStack(
-            num_hiddens, num_residual_layers, num_residual_hiddens,
-            dtype=policy, name="residual_stack",
-        )
+        self._make_residual_trunk()
         self.pre_quantization = keras.layers.Conv2D(
             embedding_dim, 1, dtype=policy, name="pre_quantization"
         )
@@ -96,9 +84,6 @@ class VQVAEImageEncoder(LayerChain):
         config = super().get_config()
         config.update(
             {
-                "num_hiddens": self.num_hiddens,
-                "num_residual_layers": self.num_residual_layers,
-                "num_residual_hiddens": self.num_residual_hiddens,
                 "embedding_dim": self.embedding_dim,
                 "num_downsamples": self.num_downsamples,
             }
