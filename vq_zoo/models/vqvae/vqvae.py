@@ -30,6 +30,20 @@ def _resolve_likelihood(likelihood, data_variance):
     return likelihood, 1.0 if data_variance is None else float(data_variance)
 
 
+def _quantizer_class(ema, decay, quantizer_kwargs):
+    """`(class, kwargs)` of the quantisers of `VQVAE.image_model` and
+    `VQVAE2`: `VectorQuantizerEMA` with `decay` added to a copy of
+    `quantizer_kwargs` when `ema`, else `VectorQuantizer` with the copy."""
+    from vq_zoo.layers.vector_quantizer import VectorQuantizer
+    from vq_zoo.layers.vector_quantizer_ema import VectorQuantizerEMA
+
+    quantizer_kwargs = dict(quantizer_kwargs or {})
+    if not ema:
+        return VectorQuantizer, quantizer_kwargs
+    quantizer_kwargs["decay"] = decay
+    return VectorQuantizerEMA, quantizer_kwargs
+
+
 def _is_float(dtype):
     return keras.backend.standardize_dtype(dtype).startswith(("float", "bfloat"))
 
@@ -213,15 +227,7 @@ class VQVAE(QuantizedModel):
         """The paper's image VQ-VAE: strided 4x4 convolutions and residual
         blocks, quantiser with `num_embeddings` codes (EMA by default), and
         the mirrored decoder."""
-        from vq_zoo.layers.vector_quantizer import VectorQuantizer
-        from vq_zoo.layers.vector_quantizer_ema import VectorQuantizerEMA
-
-        quantizer_kwargs = dict(quantizer_kwargs or {})
-        if ema:
-            quantizer_kwargs["decay"] = decay
-            quantizer_cls = VectorQuantizerEMA
-        else:
-            quantizer_cls = VectorQuantizer
+        quantizer_cls, quantizer_kwargs = _quantizer_class(ema, decay, quantizer_kwargs)
         lik, data_variance = _resolve_likelihood(likelihood, data_variance)
         return cls(
             encoder=VQVAEImageEncoder(

@@ -7,6 +7,7 @@ from keras import ops
 
 from vq_zoo.models.quantized_model import QuantizedModel
 from vq_zoo.models.vqvae.vqvae import _is_float
+from vq_zoo.models.vqvae.vqvae import _quantizer_class
 from vq_zoo.models.vqvae.vqvae import _resolve_likelihood
 from vq_zoo.models.vqvae.vqvae_image_decoder import VQVAEImageDecoder
 from vq_zoo.models.vqvae.vqvae_image_encoder import VQVAEImageEncoder
@@ -114,9 +115,6 @@ class VQVAE2(QuantizedModel):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        from vq_zoo.layers.vector_quantizer import VectorQuantizer
-        from vq_zoo.layers.vector_quantizer_ema import VectorQuantizerEMA
-
         check_integer("num_levels", num_levels, 2)
         for name, value, minimum in [
             ("num_hiddens", num_hiddens, 1),
@@ -166,10 +164,7 @@ class VQVAE2(QuantizedModel):
             keras.layers.Conv2D(embedding_dim, 1, name=f"pre_quantization_{names[-1 - i]}")
             for i in range(num_levels)
         ]
-        q_kwargs = dict(self.quantizer_kwargs)
-        if self.ema:
-            q_kwargs["decay"] = decay
-        q_cls = VectorQuantizerEMA if self.ema else VectorQuantizer
+        q_cls, q_kwargs = _quantizer_class(self.ema, decay, self.quantizer_kwargs)
         self.level_quantizers = [
             q_cls(embedding_dim=embedding_dim, num_embeddings=num_embeddings[-1 - i],
                   commitment_cost=commitment_cost, name=f"quantizer_{names[-1 - i]}",
