@@ -56,7 +56,10 @@ def _parser():
         "sample", help="sample images from a finished run or a preset pair")
     sample.add_argument("model", metavar="RUN_OR_PRESET",
                         help="a run dir, or a VQ-VAE or prior preset (name or folder) "
-                             "whose metadata names its companion")
+                             "whose metadata names its companion; any preset of a "
+                             "VQ-VAE-2 set samples every level; a DeepMind Lab stage-2 "
+                             "preset samples frames through both stages; a video "
+                             "prior continues --context frames")
     sample.add_argument("--num", type=int, default=16)
     sample.add_argument("--label", type=int, default=None,
                         help="class label for a class-conditional prior")
@@ -71,6 +74,14 @@ def _parser():
                              "--num > 1, <stem>_<i>.wav)")
     sample.add_argument("--speaker", default=None,
                         help="speech: the speaker (name or index; default: in turn)")
+    sample.add_argument("--context", nargs="+", default=None, metavar="FRAME",
+                        help="video: the frames to continue (PNG/JPEG files, oldest "
+                             "first, at least the prior's history)")
+    sample.add_argument("--action", default=None,
+                        help="video: the action held while generating (name or index; "
+                             "default 0, e.g. noop)")
+    sample.add_argument("--frames", type=int, default=10,
+                        help="video: frames to generate after the context (default 10)")
 
     encode = sub.add_parser("encode", help="encode image files to codes")
     encode.add_argument("model", metavar="RUN_OR_PRESET",
@@ -466,6 +477,14 @@ def _cmd_sample(args, parser):
                        if _is_run_dir(args.model) else "samples.png")
     if not out.lower().endswith(".wav"):
         _check_image_out(parser, out)
+    if args.frames < 1:
+        parser.error("--frames must be >= 1")
+    metadata = _preset_metadata(args.model)
+    chain = (metadata or {}).get("two_stage_presets")
+    if chain and metadata.get("class_name") in ("DMLabVQVAE", "GatedPixelCNN1DPrior"):
+        return _sample_dmlab_chain(args, out, chain)
+    if (metadata or {}).get("recipe") == "vqvae2" or _run_dir_levels(args.model):
+        return _sample_vqvae2(args, out, metadata)
     models = _load_models(args.model, ("vqvae", "prior"))
     vqvae, prior = models["vqvae"], models["prior"]
     from vq_zoo.models.wavenet.voice_conversion import is_speech_vqvae
@@ -474,6 +493,10 @@ def _cmd_sample(args, parser):
         return _sample_speech(args, vqvae, prior)
     if args.speaker is not None:
         raise CliError("--speaker is for speech models: use --label", 2)
+    if getattr(prior, "spatial_condition_shape", None) is not None:
+        return _sample_video(args, out, vqvae, prior)
+    if args.context is not None or args.action is not None:
+        raise CliError("--context and --action are for video priors", 2)
     if prior.num_embeddings != vqvae.quantizer.num_embeddings:
         raise CliError(f"the prior models {prior.num_embeddings} codes, the VQ-VAE "
                        f"has {vqvae.quantizer.num_embeddings}: not a pair")
@@ -494,6 +517,187 @@ def _cmd_sample(args, parser):
     _write_output(out, image=_decode_grid(vqvae, codes, 8, args.upscale))
     print(f"Wrote {args.num} samples to {out}")
     return 0
+
+
+def _preset_metadata(source):
+    """The metadata of the preset `source`, or None for a run dir, a file or
+    anything that is no preset (`_load_models` then says what it is)."""
+    from vq_zoo import presets
+
+    if os.path.isfile(source) or _is_run_dir(source):
+        return None
+    try:
+        return presets.load_preset_metadata(source)
+    except (ValueError, OSError):
+        return None
+
+
+def _run_dir_levels(source):
+    """The `prior_<level>.keras` files of a VQ-VAE-2 run dir (level names in
+    no order), or an empty list."""
+    if not _is_run_dir(source):
+        return []
+    return [name[len("prior_"):-len(".keras")] for name in sorted(os.listdir(source))
+            if name.startswith("prior_") and name.endswith(".keras")]
+
+
+def _no_label_for(what, args):
+    if args.label is not None:
+        raise CliError(f"{what} is unconditional: drop --label", 2)
+    for flag, value in (("--speaker", args.speaker), ("--context", args.context),
+                        ("--action", args.action)):
+        if value is not None:
+            raise CliError(f"{flag} is not for {what}", 2)
+
+
+def _load_preset(handle):
+    from vq_zoo import presets
+
+    try:
+        return presets.load_preset(handle)
+    except (ValueError, OSError, ImportError) as e:
+        raise CliError(_one_line(e)) from None
+
+
+def _write_grid(out, images, columns, upscale):
+    import numpy as np
+
+    from vq_zoo.utils.images import image_grid
+
+    images = np.asarray(images)
+    _write_output(out, image=image_grid(images, columns=min(columns, len(images)),
+                                        upscale=upscale))
+
+
+def _sample_vqvae2(args, out, metadata):
+    """Every level of a VQ-VAE-2, top first (each lower level's prior given
+    the level above), decoded: from a run dir (`vqvae.keras`,
+    `prior_<level>.keras`) or any preset of an exported set (its metadata
+    names `vqvae_preset`, `prior_preset` for the top level and
+    `<level>_prior_preset` for the others)."""
+    from vq_zoo.recipes.vqvae2.recipe import sample_levels
+
+    _no_label_for("a VQ-VAE-2", args)
+    if metadata is None:
+        vqvae = _load_keras_file(os.path.join(args.model, "vqvae.keras"))
+        levels = list(vqvae.level_names)
+        missing = [lv for lv in levels if lv not in _run_dir_levels(args.model)]
+        if missing:
+            raise CliError(f"{args.model}: no prior_{missing[0]}.keras (is the run "
+                           "finished?)")
+        priors = {lv: _load_keras_file(os.path.join(args.model, f"prior_{lv}.keras"))
+                  for lv in levels}
+    else:
+        handles = {"vqvae": metadata.get("vqvae_preset")}
+        if metadata.get("class_name") == "VQVAE2":
+            handles["vqvae"] = args.model
+        if not handles["vqvae"]:
+            raise CliError(f"preset {args.model} names no vqvae_preset in its metadata.json")
+        vqvae = _load_preset(handles["vqvae"])
+        levels = list(vqvae.level_names)
+        priors = {}
+        for i, level in enumerate(levels):
+            key = "prior_preset" if i == 0 else f"{level}_prior_preset"
+            if not metadata.get(key):
+                raise CliError(f"preset {args.model} names no {key} (the {level} "
+                               "level's prior) in its metadata.json")
+            priors[level] = _load_preset(metadata[key])
+    codes = sample_levels(priors, args.num, args.seed, args.temperature)
+    _write_grid(out, vqvae.decode(codes), 8, args.upscale)
+    shapes = ", ".join(f"{lv} {'x'.join(map(str, codes[lv].shape[1:]))}" for lv in levels)
+    print(f"Wrote {args.num} samples ({shapes} codes each) to {out}")
+    return 0
+
+
+def _sample_dmlab_chain(args, out, names):
+    """DeepMind Lab's two stages: 3 codes from the stage-2 prior, a 21x21
+    map from stage 2's PixelCNN decoder, a frame from stage 1's decoder
+    (the preset set's `two_stage_presets`)."""
+    from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
+
+    _no_label_for("the DeepMind Lab two-stage model", args)
+    chain = DMLabTwoStage(_load_preset(names["vqvae"]), _load_preset(names["stage2_vqvae"]),
+                          _load_preset(names["stage2_prior"]))
+    frames, codes, maps = chain.sample(args.num, seed=args.seed,
+                                       temperature=args.temperature)
+    _write_grid(out, frames, 8, args.upscale)
+    print(f"Wrote {args.num} frames to {out} ({codes.shape[1]} codes each, decoded "
+          f"to {maps.shape[1]}x{maps.shape[2]} stage-1 maps, then to frames)")
+    return 0
+
+
+def _sample_video(args, out, vqvae, prior):
+    """Continues `--context` frames under a held `--action`: `--num`
+    rollouts of `--frames` frames, a row each (the context, then the
+    generated frames)."""
+    import numpy as np
+
+    from vq_zoo.models.video.latent_video_model import LatentVideoModel
+    from vq_zoo.utils.images import read_image
+
+    if args.label is not None:
+        raise CliError("a video prior is conditioned on actions: use --action", 2)
+    try:
+        video = LatentVideoModel(vqvae, prior)
+    except ValueError as e:
+        raise CliError(_one_line(e)) from None
+    height, width, channels = _trained_shape(vqvae)
+    if not args.context or len(args.context) < video.history:
+        raise CliError(
+            f"this prior continues a video: pass --context with at least "
+            f"{video.history} frames ({height}x{width} images, oldest first)"
+            + (" and --action" if video.action_kind else ""), 2)
+    frames = []
+    for path in args.context:
+        if not os.path.isfile(path):
+            raise CliError(f"image not found: {path}")
+        try:
+            frame = read_image(path, channels=channels)
+        except (ValueError, OSError) as e:
+            raise CliError(_one_line(e)) from None
+        if frame.shape[:2] != (height, width):
+            raise CliError(f"{path} is {frame.shape[0]}x{frame.shape[1]}: this video "
+                           f"model takes {height}x{width} frames")
+        frames.append(frame)
+    context = np.repeat(np.stack(frames)[None], args.num, axis=0)
+    actions = None
+    if video.action_kind == "continuous":
+        raise CliError("this prior takes continuous actions: roll it out with "
+                       "LatentVideoModel.rollout (vq_zoo.models.video)", 2)
+    if video.action_kind == "discrete":
+        action = _action_index(args.action, video.action_dim)
+        actions = np.full((args.num, args.frames), action, "int32")
+    elif args.action is not None:
+        raise CliError("this video prior takes no actions: drop --action", 2)
+    generated = video.rollout(context, actions, seed=args.seed,
+                              temperature=args.temperature, num_frames=args.frames)
+    rows = np.concatenate([context.astype(np.float32) / 255.0, np.asarray(generated)],
+                          axis=1)
+    _write_grid(out, rows.reshape((-1,) + rows.shape[2:]), rows.shape[1], args.upscale)
+    print(f"Wrote {args.num} rollouts to {out} (a row each: {len(frames)} context "
+          f"frames, then {args.frames} generated)")
+    return 0
+
+
+def _action_index(action, num_actions):
+    """`--action` as an index: a name of memory-maze's actions (when the
+    prior has that many) or an integer in [0, num_actions)."""
+    from vq_zoo.data.memory_maze import ACTIONS
+
+    names = list(ACTIONS) if num_actions == len(ACTIONS) else []
+    if action is None:
+        return 0
+    if action in names:
+        return names.index(action)
+    try:
+        index = int(action)
+    except ValueError:
+        index = -1
+    if not 0 <= index < num_actions:
+        choices = ", ".join(names) + " or " if names else ""
+        raise CliError(f"--action {action}: expected {choices}an index in "
+                       f"0..{num_actions - 1}", 2)
+    return index
 
 
 def _sample_speech(args, vqvae, prior):

@@ -3,6 +3,8 @@ back, and sampling from the 3-code prior."""
 
 import numpy as np
 
+from vq_zoo.models._frames import frames_to_floats
+
 
 class DMLabTwoStage:
     """Chains the two stages of the DeepMind Lab model (arXiv:1711.00937,
@@ -44,23 +46,13 @@ class DMLabTwoStage:
 
         return cls(load(frame_vqvae), load(code_vqvae), load(code_prior), load(map_prior))
 
-    @staticmethod
-    def _frames(frames):
-        frames = np.asarray(frames)
-        if frames.dtype == np.uint8:
-            return frames.astype(np.float32) / 255.0
-        if frames.dtype.kind != "f":
-            raise ValueError(
-                f"Frames must be uint8 or floats in [0, 1], got dtype {frames.dtype}")
-        return frames.astype(np.float32)
-
     @property
     def bits_per_frame(self):
         return self.code_vqvae.bits_per_example
 
     def encode_maps(self, frames):
         """Stage 1: int32 code maps `(batch, 21, 21)`."""
-        return np.asarray(self.frame_vqvae.encode(self._frames(frames)))
+        return np.asarray(self.frame_vqvae.encode(frames_to_floats(frames)))
 
     def encode(self, frames):
         """Both stages: int32 codes `(batch, num_latents)`."""

@@ -3,6 +3,8 @@
 
 import numpy as np
 
+from vq_zoo.models._frames import frames_to_floats
+
 ACTION_KINDS = (None, "discrete", "continuous")
 
 
@@ -172,19 +174,9 @@ class LatentVideoModel:
         model was made (the VQ-VAE is trained and frozen by then)."""
         return self._codebook
 
-    @staticmethod
-    def _floats(frames):
-        frames = np.asarray(frames)
-        if frames.dtype == np.uint8:
-            return frames.astype(np.float32) / 255.0
-        if frames.dtype.kind != "f":
-            raise ValueError(
-                f"Frames must be uint8 or floats in [0, 1], got dtype {frames.dtype}")
-        return frames.astype(np.float32)
-
     def encode_frames(self, frames, batch_size=256):
         """int32 codes `(batch, T, h, w)` of frames `(batch, T, H, W, C)`."""
-        frames = self._floats(frames)
+        frames = frames_to_floats(frames)
         if frames.ndim != 5:
             raise ValueError(
                 f"`frames` must be (batch, time, height, width, channels), got "

@@ -1,0 +1,142 @@
+"""`vq-zoo sample` for the model families beyond one VQ-VAE and one prior:
+VQ-VAE-2's levels, DeepMind Lab's two stages and the video prior, each
+checked against the library's own sampler on the shipped presets."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vq_zoo import cli
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PRETRAINED = os.path.join(REPO, "pretrained")
+
+
+def read_png(path):
+    return np.asarray(tf.io.decode_png(open(path, "rb").read()), np.float64) / 255.0
+
+
+def tiles(grid, rows, columns, size):
+    """The `rows x columns` images of a 1-pixel-bordered grid."""
+    return [[grid[1 + (size + 1) * r:1 + (size + 1) * r + size,
+                  1 + (size + 1) * c:1 + (size + 1) * c + size]
+             for c in range(columns)] for r in range(rows)]
+
+
+def preset(name):
+    return os.path.join(PRETRAINED, name)
+
+
+def test_any_preset_of_a_vqvae2_set_samples_every_level(tmp_path, capsys):
+    """The top prior, then the bottom prior given the top codes, decoded by
+    the VQ-VAE-2: the same picture from each of the set's three presets, and
+    the picture of the library's level-by-level sampler for that seed."""
+    from vq_zoo import presets
+    from vq_zoo.recipes.vqvae2.recipe import sample_levels
+    from vq_zoo.utils.images import image_grid
+
+    outs = []
+    for name in ("vqvae2_small_natural_64", "gated_pixelcnn_attention_small_natural_64_top",
+                 "gated_pixelcnn_small_natural_64_bottom"):
+        out = str(tmp_path / f"{name}.png")
+        assert cli.main(["sample", preset(name), "--num", "3", "--seed", "5",
+                         "--out", out]) == 0
+        assert "top 8x8, bottom 16x16 codes each" in capsys.readouterr().out
+        outs.append(open(out, "rb").read())
+    assert outs[0] == outs[1] == outs[2]
+    vqvae = presets.load_preset(preset("vqvae2_small_natural_64"))
+    priors = {"top": presets.load_preset(preset("gated_pixelcnn_attention_small_natural_64_top")),
+              "bottom": presets.load_preset(preset("gated_pixelcnn_small_natural_64_bottom"))}
+    expected = image_grid(np.asarray(vqvae.decode(sample_levels(priors, 3, 5))), columns=3)
+    got = read_png(str(tmp_path / "vqvae2_small_natural_64.png"))
+    assert got.shape == expected.shape == (66, 196, 3)
+    np.testing.assert_array_equal(np.round(got * 255), expected)
+    assert cli.main(["sample", preset("vqvae2_small_natural_64"), "--label", "1"]) == 2
+    assert "VQ-VAE-2 is unconditional: drop --label" in capsys.readouterr().err
+
+
+def test_a_stage_2_preset_samples_frames_through_both_dmlab_stages(tmp_path, capsys):
+    from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
+    from vq_zoo.utils.images import image_grid
+
+    names = ("gated_pixelcnn_1d_small_memory_maze_3", "vqvae_pixelcnn_small_memory_maze_21")
+    outs = []
+    for name in names:
+        out = str(tmp_path / f"{name}.png")
+        assert cli.main(["sample", preset(name), "--num", "2", "--seed", "3",
+                         "--out", out]) == 0
+        assert "3 codes each, decoded to 21x21 stage-1 maps" in capsys.readouterr().out
+        outs.append(open(out, "rb").read())
+    assert outs[0] == outs[1]
+    chain = DMLabTwoStage.from_presets(
+        preset("vqvae_small_memory_maze_84"), preset("vqvae_pixelcnn_small_memory_maze_21"),
+        preset("gated_pixelcnn_1d_small_memory_maze_3"), None)
+    frames, codes, maps = chain.sample(2, seed=3)
+    assert codes.shape == (2, 3) and maps.shape == (2, 21, 21)
+    expected = image_grid(np.asarray(frames), columns=2)
+    got = read_png(str(tmp_path / f"{names[0]}.png"))
+    assert got.shape == expected.shape == (86, 171, 3)
+    np.testing.assert_array_equal(np.round(got * 255), expected)
+
+
+@pytest.fixture(scope="module")
+def context_frames(tmp_path_factory):
+    """Three 64x64 frames: the first row of the video preset's own sample
+    grid (held-out memory-maze context frames)."""
+    from vq_zoo.utils.images import write_png
+
+    grid = np.asarray(tf.io.decode_png(open(os.path.join(
+        preset("gated_pixelcnn_video_small_memory_maze_64"), "samples.png"), "rb").read()))
+    folder = tmp_path_factory.mktemp("context")
+    paths = []
+    for i, tile in enumerate(tiles(grid, 1, 3, 64)[0]):
+        paths.append(str(folder / f"frame{i}.png"))
+        write_png(paths[-1], np.ascontiguousarray(tile))
+    return paths
+
+
+def test_a_video_prior_continues_the_context_under_the_action(context_frames, tmp_path,
+                                                              capsys):
+    """A row per rollout: the context frames as given, then the frames the
+    latent video model generates from them under the held action."""
+    from vq_zoo.models.video.latent_video_model import LatentVideoModel
+
+    out = str(tmp_path / "rollouts.png")
+    assert cli.main(["sample", preset("gated_pixelcnn_video_small_memory_maze_64"),
+                     "--context", *context_frames, "--action", "left", "--frames", "3",
+                     "--num", "2", "--seed", "4", "--out", out]) == 0
+    assert "2 rollouts" in capsys.readouterr().out
+    grid = read_png(out)
+    assert grid.shape == (1 + 2 * 65, 1 + 6 * 65, 3)
+    rows = tiles(grid, 2, 6, 64)
+    context = np.stack([read_png(p) for p in context_frames])
+    video = LatentVideoModel.from_preset(preset("vqvae_small_memory_maze_64"),
+                                         preset("gated_pixelcnn_video_small_memory_maze_64"))
+    frames = np.repeat(np.round(context * 255).astype(np.uint8)[None], 2, axis=0)
+    left = 2  # memory-maze's actions: noop, forward, left, ...
+    expected = np.clip(np.asarray(video.rollout(
+        frames, np.full((2, 3), left), seed=4, num_frames=3)), 0, 1)
+    for r in range(2):
+        for c in range(3):
+            np.testing.assert_allclose(rows[r][c], context[c], atol=1e-6)
+            assert np.max(np.abs(rows[r][3 + c] - expected[r, c])) <= 1 / 255 + 1e-6
+    # Two rollouts of one context are two draws, not one.
+    assert not np.array_equal(expected[0], expected[1])
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "pass --context with at least 2 frames (64x64 images, oldest first) and --action"),
+    (["--action", "jump"], "--action jump: expected noop, forward, left, right, "
+                           "forward_left, forward_right or an index in 0..5"),
+    (["--action", "6"], "an index in 0..5"),
+    (["--label", "1"], "a video prior is conditioned on actions: use --action"),
+])
+def test_video_sampling_errors_name_what_is_expected(context_frames, extra, message,
+                                                     capsys):
+    args = ["sample", preset("gated_pixelcnn_video_small_memory_maze_64")]
+    if extra:
+        args += ["--context", *context_frames[:2]]
+    assert cli.main(args + extra) == 2
+    assert message in capsys.readouterr().err
