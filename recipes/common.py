@@ -5,6 +5,7 @@ import dataclasses
 import json
 import math
 import os
+import types
 from typing import Optional
 
 import numpy as np
@@ -48,6 +49,17 @@ class ImageRecipeConfig:
     # "mixed_bfloat16" (about 1.3x faster VQ-VAE steps on CPUs with
     # AVX512_BF16, other numerics; bench/RESULTS.md) / "mixed_float16" (GPUs)
     precision: str = "float32"
+
+
+# The VQ-VAE of the paper's section 4.1 (CIFAR-10; section 4.2 uses it on
+# ImageNet): 2 strided convolutions, 256 hidden units, 2 residual blocks of
+# 32, K=512 codes of D=64, Adam 2e-4, batch 128. `ImageRecipeConfig` keyword
+# arguments that the recipes' "paper" configs pass on.
+PAPER_VQVAE = types.MappingProxyType(dict(
+    num_hiddens=256, num_residual_layers=2, num_residual_hiddens=32,
+    embedding_dim=64, num_embeddings=512, num_downsamples=2,
+    learning_rate=2e-4, batch_size=128,
+))
 
 
 def open_pipeline(config, out_dir, strategy=None, log_dir=None, verbose=1,

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from vq_zoo.recipes.common import ImageRecipeConfig
+from vq_zoo.recipes.common import PAPER_VQVAE, ImageRecipeConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,11 +25,9 @@ CONFIGS = {
     # section 4.1 with 256 hidden units; Adam 2e-4, batch 128 (250k steps in
     # the paper: 100 epochs of 2500 steps here); class-conditional prior.
     "paper": ImageNetConfig(
-        image_size=128, num_hiddens=256, num_residual_hiddens=32,
-        embedding_dim=64, num_embeddings=512, learning_rate=2e-4,
-        batch_size=128, vqvae_epochs=100, vqvae_steps_per_epoch=2500,
-        prior_filters=256, prior_layers=20, prior_batch_size=128,
-        prior_epochs=100, prior_steps_per_epoch=2500,
+        **PAPER_VQVAE, image_size=128, vqvae_epochs=100,
+        vqvae_steps_per_epoch=2500, prior_filters=256, prior_layers=20,
+        prior_batch_size=128, prior_epochs=100, prior_steps_per_epoch=2500,
     ),
     # imagenet_resized/64x64 -> 16x16 codes: a day-sized run on one GPU.
     "resized64": ImageNetConfig(

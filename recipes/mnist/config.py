@@ -3,7 +3,7 @@ class-conditional prior)."""
 
 import dataclasses
 
-from vq_zoo.recipes.common import ImageRecipeConfig
+from vq_zoo.recipes.common import PAPER_VQVAE, ImageRecipeConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,10 +43,8 @@ CONFIGS = {
     # blocks, K=512, Adam 2e-4, batch 128) on MNIST with a deeper prior;
     # for a machine with a GPU.
     "paper": MNISTConfig(
-        num_hiddens=256, num_residual_hiddens=32, embedding_dim=64,
-        num_embeddings=512, likelihood="categorical", learning_rate=2e-4,
-        batch_size=128, vqvae_epochs=100, prior_filters=256, prior_layers=15,
-        prior_epochs=100,
+        **PAPER_VQVAE, likelihood="categorical", vqvae_epochs=100,
+        prior_filters=256, prior_layers=15, prior_epochs=100,
     ),
     # Seconds: CI runs the whole pipeline with it.
     "smoke": MNISTConfig(

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from vq_zoo.recipes.common import ImageRecipeConfig
+from vq_zoo.recipes.common import PAPER_VQVAE, ImageRecipeConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,10 +28,8 @@ CONFIGS = {
     # residual blocks, 256 hidden units, K=512, Adam 2e-4, batch 128) on
     # the bundled photos; for a machine with a GPU.
     "paper": NaturalImagesConfig(
-        num_hiddens=256, num_residual_hiddens=32, embedding_dim=64,
-        num_embeddings=512, learning_rate=2e-4, batch_size=128,
-        vqvae_epochs=200, train_patches=65536, prior_filters=256,
-        prior_layers=15, prior_epochs=100,
+        **PAPER_VQVAE, vqvae_epochs=200, train_patches=65536,
+        prior_filters=256, prior_layers=15, prior_epochs=100,
     ),
     # Seconds: CI runs the whole pipeline with it.
     "smoke": NaturalImagesConfig(

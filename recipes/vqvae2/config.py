@@ -73,35 +73,36 @@ class VQVAE2Config:
     precision: str = "float32"
 
 
+# The model of the paper configs (appendix A): 128 hidden units, 2 residual
+# blocks of 64, K=512 and D=64 per level, Adam 3e-4, 100 epochs; priors much
+# smaller than the paper's (which needs a TPU pod: the top prior there has
+# 20+ layers with attention, the bottom one a deep conditioning stack). Not
+# itself a named config.
+_PAPER = VQVAE2Config(
+    num_hiddens=128, num_residual_hiddens=64, embedding_dim=64,
+    num_embeddings=512, learning_rate=3e-4, vqvae_epochs=100,
+    top_prior_filters=512, top_prior_layers=20, top_prior_attention_every=5,
+    top_prior_num_heads=8, top_prior_dropout=0.1, prior_filters=256,
+    prior_layers=20, conditioning_layers=20,
+)
+
 CONFIGS = {
     # Section 4 / appendix A, ImageNet 256x256: bottom 64x64 and top 32x32
-    # codes, K=512 and D=64 per level, 128 hidden units, 2 residual blocks
-    # of 64; priors much smaller than the paper's (which needs a TPU pod:
-    # the top prior there has 20+ layers with attention, the bottom one a
-    # deep conditioning stack). For a machine with GPUs and the data.
-    "paper_imagenet256": VQVAE2Config(
-        dataset="imagenet2012", image_size=256, num_hiddens=128,
-        num_residual_hiddens=64, embedding_dim=64, num_embeddings=512,
-        bottom_downsamples=2, learning_rate=3e-4, batch_size=128,
-        vqvae_epochs=100, vqvae_steps_per_epoch=2500, validation_examples=2048,
-        test_examples=10000, extract_train_batches=0, top_prior_filters=512,
-        top_prior_layers=20, top_prior_attention_every=5, top_prior_num_heads=8,
-        top_prior_dropout=0.1, prior_filters=256, prior_layers=20,
-        conditioning_layers=20, prior_batch_size=128, prior_epochs=100,
-        prior_steps_per_epoch=2500, num_samples=16,
+    # codes (the `_PAPER` model). For a machine with GPUs and the data.
+    "paper_imagenet256": dataclasses.replace(
+        _PAPER, dataset="imagenet2012", image_size=256, bottom_downsamples=2,
+        batch_size=128, vqvae_steps_per_epoch=2500, validation_examples=2048,
+        test_examples=10000, extract_train_batches=0, prior_batch_size=128,
+        prior_epochs=100, prior_steps_per_epoch=2500, num_samples=16,
     ),
     # FFHQ 1024x1024 (appendix A): three levels, bottom 128x128, middle
     # 64x64, top 32x32 (bottom_downsamples=3). Images from --data-dir.
-    "paper_ffhq1024": VQVAE2Config(
-        dataset="image_dir", image_size=1024, num_levels=3, num_hiddens=128,
-        num_residual_hiddens=64, embedding_dim=64, num_embeddings=512,
-        bottom_downsamples=3, learning_rate=3e-4, batch_size=32,
-        train_examples=60000, validation_examples=1000, test_examples=9000,
-        vqvae_epochs=100, vqvae_steps_per_epoch=2000, top_prior_filters=512,
-        top_prior_layers=20, top_prior_attention_every=5, top_prior_num_heads=8,
-        prior_filters=256, prior_layers=20, conditioning_layers=20,
-        prior_batch_size=32, prior_epochs=50, prior_steps_per_epoch=2000,
-        num_samples=8,
+    "paper_ffhq1024": dataclasses.replace(
+        _PAPER, dataset="image_dir", image_size=1024, num_levels=3,
+        bottom_downsamples=3, batch_size=32, train_examples=60000,
+        validation_examples=1000, test_examples=9000,
+        vqvae_steps_per_epoch=2000, prior_batch_size=32, prior_epochs=50,
+        prior_steps_per_epoch=2000, num_samples=8,
     ),
     # The shipped preset (about 15 minutes on 2 CPU cores): 64x64 crops to
     # 16x16 bottom and 8x8 top codes.
