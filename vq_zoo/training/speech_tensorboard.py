@@ -1,15 +1,12 @@
 """TensorBoard for speech VQ-VAEs: Keras' scalars plus audio summaries of
 reconstructions, voice conversions and prior samples."""
 
-import os
-
-import keras
 import numpy as np
 
-from vq_zoo.training._cluster import worker_role
+from vq_zoo.training.summary_tensorboard import SummaryTensorBoard
 
 
-class SpeechTensorBoard(keras.callbacks.TensorBoard):
+class SpeechTensorBoard(SummaryTensorBoard):
     """`keras.callbacks.TensorBoard` with audio. Every `every_n_epochs`
     epochs (counting from 1) it writes to `log_dir/<run_name>`, at step
     `epoch` (0-based), 16-bit audio summaries (TensorBoard's Audio tab):
@@ -43,11 +40,8 @@ class SpeechTensorBoard(keras.callbacks.TensorBoard):
     def __init__(self, log_dir, sample=None, speakers=None, target_speakers=None,
                  sample_fn=None, sample_rate=16000, every_n_epochs=1, seed=0,
                  run_name="audio", **kwargs):
-        super().__init__(log_dir=log_dir, **kwargs)
-        if isinstance(every_n_epochs, bool) or not isinstance(every_n_epochs, int) \
-                or every_n_epochs < 1:
-            raise ValueError(f"`every_n_epochs` must be an integer >= 1, got "
-                             f"{every_n_epochs!r}")
+        super().__init__(log_dir, every_n_epochs=every_n_epochs, run_name=run_name,
+                         **kwargs)
         if sample is None and sample_fn is None:
             raise ValueError("Pass `sample` (clips and `speakers`), `sample_fn`, or both.")
         if sample is not None:
@@ -63,22 +57,8 @@ class SpeechTensorBoard(keras.callbacks.TensorBoard):
                                 else np.asarray(target_speakers, "int32"))
         self.sample_fn = sample_fn
         self.sample_rate = int(sample_rate)
-        self.every_n_epochs = every_n_epochs
         self.seed = seed
-        self.run_dir = os.path.join(str(log_dir), run_name)
-        self._writer = None
         self._wrote_originals = False
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if (epoch + 1) % self.every_n_epochs == 0 and worker_role(self.model)[0]:
-            self.write_summaries(epoch)
-
-    def on_train_end(self, logs=None):
-        super().on_train_end(logs)
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
 
     def _audio(self, name, audio, step):
         import tensorflow as tf
@@ -89,11 +69,7 @@ class SpeechTensorBoard(keras.callbacks.TensorBoard):
 
     def write_summaries(self, step):
         """Writes the audio summaries at `step` now."""
-        import tensorflow as tf
-
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(self.run_dir)
-        with self._writer.as_default():
+        with self.summaries_at(step):
             if self.sample is not None:
                 if not self._wrote_originals:
                     self._audio("originals", self.sample, step)
@@ -108,7 +84,6 @@ class SpeechTensorBoard(keras.callbacks.TensorBoard):
                         step)
             if self.sample_fn is not None:
                 self._audio("prior_samples", self.sample_fn(self.model), step)
-        self._writer.flush()
 
 
 __all__ = ["SpeechTensorBoard"]

@@ -3,10 +3,9 @@ prior samples, code usage and the codebook in the embedding projector."""
 
 import os
 
-import keras
 import numpy as np
 
-from vq_zoo.training._cluster import worker_role
+from vq_zoo.training.summary_tensorboard import SummaryTensorBoard
 from vq_zoo.utils.images import image_grid
 from vq_zoo.utils.images import write_atomic
 
@@ -21,7 +20,7 @@ PROJECTOR_METADATA_HEADER = ("code", "count", "status")
 EMA_CONSTANT_METRICS = ("codebook_loss",)
 
 
-class VQVAETensorBoard(keras.callbacks.TensorBoard):
+class VQVAETensorBoard(SummaryTensorBoard):
     """`keras.callbacks.TensorBoard` with VQ-VAE pictures and codebook views.
 
     Keras' callback writes the scalars: every metric `fit` logs (`loss`,
@@ -88,9 +87,9 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
         run_name="vqvae",
         **kwargs,
     ):
-        super().__init__(log_dir=log_dir, **kwargs)
+        super().__init__(log_dir, every_n_epochs=every_n_epochs, run_name=run_name,
+                         **kwargs)
         for arg, value in (
-            ("every_n_epochs", every_n_epochs),
             ("num_prior_samples", num_prior_samples),
             ("columns", columns),
         ):
@@ -116,19 +115,10 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
             raise ValueError(
                 f"`sample_fn` must be a callable num -> images. Received: {sample_fn!r}"
             )
-        if not run_name or os.sep in run_name or run_name in ("train", "validation"):
-            raise ValueError(
-                "`run_name` must be a plain directory name other than 'train' "
-                f"and 'validation' (Keras' runs). Received: run_name={run_name!r}"
-            )
         self.sample = sample
-        self.every_n_epochs = every_n_epochs
         self.sample_fn = sample_fn
         self.num_prior_samples = num_prior_samples
         self.columns = columns
-        self.run_name = run_name
-        self.run_dir = os.path.join(str(log_dir), run_name)
-        self._writer = None
         self._in_epoch = False
         self._epoch_counts = None
 
@@ -171,14 +161,6 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
             self._epoch_counts = self._model_code_counts()
         self._in_epoch = False
         super().on_epoch_end(epoch, self._shown(logs))
-        if (epoch + 1) % self.every_n_epochs == 0 and worker_role(self.model)[0]:
-            self.write_summaries(epoch)
-
-    def on_train_end(self, logs=None):
-        super().on_train_end(logs)
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
 
     # ---------------------------------------------------------------- write
     def _model_code_counts(self):
@@ -218,9 +200,7 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
             # The projector's files first: when the run's event file appears
             # in TensorBoard, its projector config is already there.
             self._write_projector(np.asarray(model.quantizer.codebook), epoch_counts)
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(self.run_dir)
-        with self._writer.as_default(step=int(step)):
+        with self.summaries_at(step):
             if x is not None:
                 tf.summary.image(
                     "reconstructions",
@@ -236,7 +216,6 @@ class VQVAETensorBoard(keras.callbacks.TensorBoard):
                     image_grid(samples, self.columns)[None],
                     description="Samples of the prior, decoded.",
                 )
-        self._writer.flush()
 
     def _paired_grid(self, originals, reconstructions):
         rows = []
