@@ -47,6 +47,17 @@ def _check_int_range(x, upper, name):
         return tf.identity(x)
 
 
+def _output_filters(output_filters, filters):
+    """The output head's hidden width: `output_filters`, or `2 * filters`
+    when None; a ValueError unless it is an integer >= 1."""
+    output_filters = 2 * filters if output_filters is None else output_filters
+    if not isinstance(output_filters, int) or output_filters < 1:
+        raise ValueError(
+            f"`output_filters` must be None or an integer >= 1, got {output_filters!r}"
+        )
+    return output_filters
+
+
 class AutoregressivePrior(Task):
     """Base of `GatedPixelCNNPrior` and `GatedPixelCNN1DPrior`.
 
@@ -145,6 +156,25 @@ class AutoregressivePrior(Task):
                 "`spatial_condition_classes` needs `spatial_condition_shape`."
             )
         self.spatial_condition_shape = spatial_condition_shape
+
+    def _make_layers(self, make_blocks):
+        """Creates the prior's layers in the order of its saved variables:
+        `code_embedding` (`num_embeddings` codes in `filters` channels), the
+        blocks (`self.blocks = make_blocks()`), then the output head,
+        `output_hidden` (`output_filters`) and `output_logits`
+        (`num_embeddings`). Call after `_init_conditioning` (the blocks
+        take its `block_condition_dim` and `block_spatial_dim`)."""
+        self.code_embedding = keras.layers.Embedding(
+            self.num_embeddings, self.filters, dtype=self.dtype_policy,
+            name="code_embedding",
+        )
+        self.blocks = make_blocks()
+        self.output_hidden = keras.layers.Dense(
+            self.output_filters, dtype=self.dtype_policy, name="output_hidden"
+        )
+        self.output_logits = keras.layers.Dense(
+            self.num_embeddings, dtype=self.dtype_policy, name="output_logits"
+        )
 
     def _conditioning_config(self):
         return {

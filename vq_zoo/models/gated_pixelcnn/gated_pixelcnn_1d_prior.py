@@ -5,6 +5,66 @@ from keras import ops
 
 from vq_zoo.layers.causal_gated_block import CausalGatedBlock
 from vq_zoo.models.gated_pixelcnn.autoregressive_prior import AutoregressivePrior
+from vq_zoo.models.gated_pixelcnn.autoregressive_prior import _output_filters
+
+
+# The stack of `CausalGatedBlock`s that `GatedPixelCNN1DPrior` and
+# `WaveNetDecoder` share: its forward pass, caches and step.
+def embed_shifted(code_embedding, codes):
+    """The codes' embeddings `(batch, length, filters)` shifted one step
+    right (zeros first): the output at `t` then sees codes `< t` only."""
+    x = code_embedding(codes)
+    return ops.pad(x, [[0, 0], [1, 0], [0, 0]])[:, :-1]
+
+
+def run_causal_blocks(blocks, x, condition, local):
+    """`(x, skip)`: `x` through every block with the global and local
+    conditions, the last block's output and the sum of the skips."""
+    skip = 0.0
+    for block in blocks:
+        x, s = block(x, condition, local)
+        skip = skip + s
+    return x, skip
+
+
+def causal_initial_state(blocks, batch_size, condition, local, dtype):
+    """Every block's queue before the first step (`condition` embedded) and,
+    when given, the local condition `(batch, steps, channels)` cast to
+    `dtype`, for `causal_step`."""
+    state = {"blocks": [b.initial_state(batch_size, condition) for b in blocks]}
+    if local is not None:
+        state["local_condition"] = ops.cast(local, dtype)
+    return state
+
+
+def causal_step(code_embedding, blocks, prev_codes, state, index, local_index):
+    """One step of the stack (Fast WaveNet): the embedding of the codes drawn
+    at `index - 1` (zeros at 0) pushed through every block's queue
+    (`CausalGatedBlock.step`) with the local condition at `local_index`.
+
+    Args:
+        code_embedding: the `Embedding` of the codes.
+        blocks: the `CausalGatedBlock`s.
+        prev_codes: int32 `(batch,)`, the codes at `index - 1`.
+        state: from `causal_initial_state` or the previous step.
+        index: int32 scalar.
+        local_index: int32 scalar, the local condition's step at `index`.
+
+    Returns:
+        `(x, skip, state)`: the last block's output and the sum of the skips,
+        both `(batch, filters)`, and the updated state.
+    """
+    x = code_embedding(prev_codes)
+    x = ops.where(ops.greater(index, 0), x, ops.zeros_like(x))
+    local = state.get("local_condition")
+    if local is not None:
+        local = ops.take(local, local_index, axis=1)
+    queues = list(state["blocks"])
+    skip = 0.0
+    for l, block in enumerate(blocks):
+        (x, s), queues[l] = block.step(x, queues[l], index, local)
+        skip = skip + s
+    return x, skip, dict(state, blocks=queues)
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
@@ -96,26 +156,18 @@ class GatedPixelCNN1DPrior(AutoregressivePrior):
                 "`dilation_rates` must be a non-empty sequence of integers >= 1, "
                 f"got {dilation_rates!r}"
             )
-        output_filters = 2 * filters if output_filters is None else output_filters
-        if not isinstance(output_filters, int) or output_filters < 1:
-            raise ValueError(
-                f"`output_filters` must be None or an integer >= 1, got {output_filters!r}"
-            )
         self.num_embeddings = num_embeddings
         self.length = length
         self.shape = (length,)
         self.filters = filters
         self.dilation_rates = dilation_rates
         self.kernel_size = kernel_size
-        self.output_filters = output_filters
+        self.output_filters = _output_filters(output_filters, filters)
         self._init_conditioning(
             filters, condition_dim, num_classes, spatial_condition_shape,
             spatial_condition_classes,
         )
-        self.code_embedding = keras.layers.Embedding(
-            num_embeddings, filters, dtype=self.dtype_policy, name="code_embedding"
-        )
-        self.blocks = [
+        self._make_layers(lambda: [
             CausalGatedBlock(
                 filters,
                 kernel_size,
@@ -126,58 +178,31 @@ class GatedPixelCNN1DPrior(AutoregressivePrior):
                 name=f"block{i}",
             )
             for i, d in enumerate(dilation_rates)
-        ]
-        self.output_hidden = keras.layers.Dense(
-            output_filters, dtype=self.dtype_policy, name="output_hidden"
-        )
-        self.output_logits = keras.layers.Dense(
-            num_embeddings, dtype=self.dtype_policy, name="output_logits"
-        )
+        ])
         self._make_trackers()
         self.build()
 
     def _logits_from_embedded(self, codes, condition, spatial, training=None):
-        x = self.code_embedding(codes)
-        # Shift right: the output at t sees codes < t.
-        x = ops.pad(x, [[0, 0], [1, 0], [0, 0]])[:, :-1]
-        skip = 0.0
-        for block in self.blocks:
-            x, s = block(x, condition, spatial)
-            skip = skip + s
+        x, skip = run_causal_blocks(
+            self.blocks, embed_shifted(self.code_embedding, codes), condition, spatial
+        )
         return self._output_head(skip + x)
 
     # ---------------------------------------------------------- stepping
     def _initial_state(self, batch_size, condition, spatial):
-        state = {"blocks": [b.initial_state(batch_size, condition) for b in self.blocks]}
-        if spatial is not None:
-            state["local_condition"] = spatial
-        return state
+        return causal_initial_state(
+            self.blocks, batch_size, condition, spatial, self.compute_dtype
+        )
 
     def step(self, prev_codes, state, index):
         """Logits at step `index` from the code drawn at `index - 1` (see
-        `vq_zoo.generation.sampler`): the shifted input is that code's
-        embedding (zeros at 0), pushed through each block's queue
-        (`CausalGatedBlock.step`) with the local condition at `index`.
-
-        Args:
-            prev_codes: int32 `(batch,)`, the codes at `index - 1`.
-            state: from `initial_state` or the previous step.
-            index: int32 scalar.
-
-        Returns:
-            `(logits, state)`, logits `(batch, num_embeddings)`.
-        """
-        x = self.code_embedding(prev_codes)
-        x = ops.where(ops.greater(index, 0), x, ops.zeros_like(x))
-        local = state.get("local_condition")
-        if local is not None:
-            local = ops.take(local, index, axis=1)
-        blocks = list(state["blocks"])
-        skip = 0.0
-        for l, block in enumerate(self.blocks):
-            (x, s), blocks[l] = block.step(x, blocks[l], index, local)
-            skip = skip + s
-        return self._output_head(skip + x), dict(state, blocks=blocks)
+        `vq_zoo.generation.sampler` and `causal_step`), with the local
+        condition at `index`: `(logits, state)`, logits `(batch,
+        num_embeddings)`."""
+        x, skip, state = causal_step(
+            self.code_embedding, self.blocks, prev_codes, state, index, index
+        )
+        return self._output_head(skip + x), state
 
     def get_config(self):
         config = super().get_config()

@@ -7,6 +7,7 @@ from vq_zoo.layers.causal_self_attention import CausalSelfAttention
 from vq_zoo.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from vq_zoo.layers.residual_stack import ResidualStack
 from vq_zoo.models.gated_pixelcnn.autoregressive_prior import AutoregressivePrior
+from vq_zoo.models.gated_pixelcnn.autoregressive_prior import _output_filters
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
@@ -159,25 +160,17 @@ class GatedPixelCNNPrior(AutoregressivePrior):
                 "`conditioning_layers` needs a spatial condition "
                 "(`spatial_condition_shape`)."
             )
-        output_filters = 2 * filters if output_filters is None else output_filters
-        if not isinstance(output_filters, int) or output_filters < 1:
-            raise ValueError(
-                f"`output_filters` must be None or an integer >= 1, got {output_filters!r}"
-            )
         self.num_embeddings = num_embeddings
         self.shape = shape
         self.filters = filters
         self.num_layers = num_layers
         self.kernel_size = kernel_size
-        self.output_filters = output_filters
+        self.output_filters = _output_filters(output_filters, filters)
         self._init_conditioning(
             filters, condition_dim, num_classes, spatial_condition_shape,
             spatial_condition_classes,
         )
-        self.code_embedding = keras.layers.Embedding(
-            num_embeddings, filters, dtype=self.dtype_policy, name="code_embedding"
-        )
-        self.blocks = [
+        self._make_layers(lambda: [
             GatedPixelCNNBlock(
                 filters,
                 kernel_size,
@@ -189,13 +182,7 @@ class GatedPixelCNNPrior(AutoregressivePrior):
                 name=f"block{i}",
             )
             for i in range(num_layers)
-        ]
-        self.output_hidden = keras.layers.Dense(
-            output_filters, dtype=self.dtype_policy, name="output_hidden"
-        )
-        self.output_logits = keras.layers.Dense(
-            num_embeddings, dtype=self.dtype_policy, name="output_logits"
-        )
+        ])
         # VQ-VAE-2's options, created after the layers above so that the
         # variables of configs without them keep their names and order.
         self.conditioning_layers = conditioning_layers

@@ -8,6 +8,10 @@ from keras import ops
 from vq_zoo.layers.causal_gated_block import CausalGatedBlock
 from vq_zoo.models.gated_pixelcnn.autoregressive_prior import AutoregressivePrior
 from vq_zoo.models.gated_pixelcnn.autoregressive_prior import _check_int_range
+from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import causal_initial_state
+from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import causal_step
+from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import embed_shifted
+from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import run_causal_blocks
 
 
 def _positive_int(name, value):
@@ -154,11 +158,7 @@ class WaveNetDecoder(AutoregressivePrior):
         self.dilation_rates = tuple(
             2 ** i for _ in range(self.num_cycles) for i in range(self.dilation_cycle)
         )
-        self.code_embedding = keras.layers.Embedding(
-            self.num_embeddings, self.filters, dtype=self.dtype_policy,
-            name="code_embedding",
-        )
-        self.blocks = [
+        self._make_layers(lambda: [
             CausalGatedBlock(
                 self.filters,
                 self.kernel_size,
@@ -169,13 +169,7 @@ class WaveNetDecoder(AutoregressivePrior):
                 name=f"block{i}",
             )
             for i, d in enumerate(self.dilation_rates)
-        ]
-        self.output_hidden = keras.layers.Dense(
-            self.output_filters, dtype=self.dtype_policy, name="output_hidden"
-        )
-        self.output_logits = keras.layers.Dense(
-            self.num_embeddings, dtype=self.dtype_policy, name="output_logits"
-        )
+        ])
         self._make_trackers()
         self.build()
 
@@ -288,17 +282,12 @@ class WaveNetDecoder(AutoregressivePrior):
         return self._logits_from_embedded(codes, condition, spatial, training)
 
     def _stack(self, x, condition, spatial):
-        skip = 0.0
-        for block in self.blocks:
-            x, s = block(x, condition, spatial)
-            skip = skip + s
+        # As in WaveNet, the head sees the skips only.
+        _, skip = run_causal_blocks(self.blocks, x, condition, spatial)
         return self._output_head(skip)
 
     def _logits_from_embedded(self, codes, condition, spatial, training=None):
-        x = self.code_embedding(codes)
-        # Shift right: the output at t sees samples < t.
-        x = ops.pad(x, [[0, 0], [1, 0], [0, 0]])[:, :-1]
-        return self._stack(x, condition, spatial)
+        return self._stack(embed_shifted(self.code_embedding, codes), condition, spatial)
 
     # ---------------------------------------------------------- stepping
     def initial_state(self, batch_size, condition=None):
@@ -311,36 +300,20 @@ class WaveNetDecoder(AutoregressivePrior):
         return self._initial_state(batch_size, self._embed_global(glob), spatial)
 
     def _initial_state(self, batch_size, condition, spatial):
-        state = {"blocks": [b.initial_state(batch_size, condition) for b in self.blocks]}
-        if spatial is not None:
-            state["local_condition"] = ops.cast(spatial, self.compute_dtype)
-        return state
+        return causal_initial_state(
+            self.blocks, batch_size, condition, spatial, self.compute_dtype
+        )
 
     def step(self, prev_codes, state, index):
         """Logits at sample `index` from the sample drawn at `index - 1`
-        (zeros at 0): its embedding goes through every block's queue
-        (`CausalGatedBlock.step`) with the latent of step
-        `index // hop_length`.
-
-        Args:
-            prev_codes: int32 `(batch,)`, the samples at `index - 1`.
-            state: from `initial_state` or the previous step.
-            index: int32 scalar.
-
-        Returns:
-            `(logits, state)`, logits `(batch, num_embeddings)`.
-        """
-        x = self.code_embedding(prev_codes)
-        x = ops.where(ops.greater(index, 0), x, ops.zeros_like(x))
-        local = state.get("local_condition")
-        if local is not None:
-            local = ops.take(local, index // self.hop_length, axis=1)
-        blocks = list(state["blocks"])
-        skip = 0.0
-        for i, block in enumerate(self.blocks):
-            (x, s), blocks[i] = block.step(x, blocks[i], index, local)
-            skip = skip + s
-        return self._output_head(skip), dict(state, blocks=blocks)
+        (see `vq_zoo.generation.sampler` and `causal_step`), with the latent
+        of step `index // hop_length`: `(logits, state)`, logits `(batch,
+        num_embeddings)`."""
+        _, skip, state = causal_step(
+            self.code_embedding, self.blocks, prev_codes, state, index,
+            index // self.hop_length,
+        )
+        return self._output_head(skip), state
 
     # ---------------------------------------------------------- sampling
     def _sample_args(self, num, condition, temperature, seed, length=None):
