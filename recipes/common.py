@@ -198,3 +198,143 @@ def print_summary(pipe, metrics):
 
 def default_out_dir(recipe, config_name):
     return os.path.join("runs", f"{recipe}-{config_name}")
+
+
+# ---------------------------------------------------------------------------
+# The stages the image recipes' `main`s share (mnist, natural_images, imagenet)
+
+
+def condition_by_class(num_classes):
+    """The `condition_fn` of `TwoStagePipeline.train_prior` for a prior
+    conditioned on `num_classes` classes: `num` TensorBoard samples go
+    through the classes in turn (0, 1, ..., 0, 1, ...). `None` (an
+    unconditional prior) gives `None`."""
+    if num_classes is None:
+        return None
+    return lambda num: np.arange(num, dtype="int32") % num_classes
+
+
+def train_prior_stage(pipe, config, vqvae, manifests, steps_per_epoch,
+                      num_classes=None):
+    """Stage 3 of an image recipe: the gated PixelCNN prior (`build_prior`)
+    trained on the extracted `"train"` codes in batches of
+    `config.prior_batch_size`, validated on the `"validation"` codes.
+
+    Args:
+        pipe: the recipe's open `TwoStagePipeline`.
+        config: the recipe's config (an `ImageRecipeConfig`).
+        vqvae: the trained VQ-VAE (its decoded prior samples go to
+            TensorBoard).
+        manifests: the manifests `pipe.extract_codes` returned.
+        steps_per_epoch: `None`: each epoch is one pass over the codes; a
+            number: the codes repeat forever and each epoch is that many
+            steps.
+        num_classes: `None` for an unconditional prior; else the prior is
+            conditioned on the codes' labels (`condition_by_class`).
+
+    Returns:
+        The trained prior.
+    """
+    return pipe.train_prior(
+        lambda: build_prior(config, manifests["train"], num_classes=num_classes),
+        pipe.code_data("train", config.prior_batch_size, shuffle=True,
+                       seed=config.seed, repeat=steps_per_epoch is not None),
+        epochs=config.prior_epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=pipe.code_data("validation", 256),
+        vqvae=vqvae,
+        condition_fn=condition_by_class(num_classes),
+    )
+
+
+def train_in_memory(pipe, config, splits, sample, num_classes=None):
+    """Stages 1 to 3 of an image recipe whose splits are arrays in memory:
+    the VQ-VAE (`build_vqvae`, MSE scaled by the training images' variance)
+    trained on `splits["train"]` in shuffled batches of `config.batch_size`
+    and validated on `splits["validation"]`, the codes of the three splits
+    extracted with the quantiser frozen, and the prior trained on them
+    (`train_prior_stage`). `*_steps_per_epoch` of the config: `None` is one
+    pass over the data per epoch, a number repeats the data.
+
+    Args:
+        pipe: the recipe's open `TwoStagePipeline`.
+        config: the recipe's config (an `ImageRecipeConfig`).
+        splits: `{"train": ..., "validation": ..., "test": ...}`, each float
+            images `(n, height, width, channels)`, or `(images, labels)` with
+            int labels in `[0, num_classes)` for a class-conditional prior.
+        sample: a few held-out images shown against their reconstructions in
+            TensorBoard.
+        num_classes: the number of classes of the labels; `None` when the
+            splits have none.
+
+    Returns:
+        `(vqvae, prior)`, trained.
+
+    Example:
+
+    ```python
+    with common.open_pipeline(config, out_dir) as pipe:
+        vqvae, prior = common.train_in_memory(
+            pipe, config, {"train": x, "validation": v, "test": t}, v[:16])
+    ```
+    """
+    def batches(data, batch_size, shuffle=False, repeat=False):
+        return in_memory_batches(data, batch_size, shuffle, config.seed, repeat)
+
+    def images(data):
+        return data[0] if isinstance(data, tuple) else data
+
+    train, valid = images(splits["train"]), images(splits["validation"])
+    vqvae = pipe.train_vqvae(
+        lambda: build_vqvae(config, train.var(), train.shape[1:]),
+        batches(train, config.batch_size, shuffle=True,
+                repeat=config.vqvae_steps_per_epoch is not None),
+        epochs=config.vqvae_epochs,
+        steps_per_epoch=config.vqvae_steps_per_epoch,
+        validation_data=batches(valid, 256),
+        sample=sample,
+    )
+    manifests = pipe.extract_codes(vqvae, {
+        name: batches(splits[name], 256) for name in ("train", "validation", "test")})
+    prior = train_prior_stage(pipe, config, vqvae, manifests,
+                              config.prior_steps_per_epoch, num_classes)
+    return vqvae, prior
+
+
+def report_and_print(pipe, vqvae, prior, test_images, test_codes, num_embeddings,
+                     verbose, test_labels=None):
+    """`report` (metrics.json and reconstructions.png), then with `verbose`
+    `print_summary`. Returns the metrics."""
+    metrics = report(pipe, vqvae, prior, test_images, test_codes, num_embeddings,
+                     test_labels=test_labels)
+    if verbose:
+        print_summary(pipe, metrics)
+    return metrics
+
+
+# ---------------------------------------------------------------------------
+# What the recipes' preset exporters share (vctk, video `export_presets`)
+
+
+def load_run_models(run_dir, *stages):
+    """The models a finished run saved, `<run_dir>/<stage>.keras` for each
+    of `stages`, in that order (a list).
+
+    Example:
+
+    ```python
+    vqvae, prior = common.load_run_models("runs/video-small", "vqvae", "prior")
+    ```
+    """
+    import keras
+
+    return [keras.models.load_model(os.path.join(run_dir, f"{stage}.keras"))
+            for stage in stages]
+
+
+def close_card(lines, meta):
+    """The text of an exporter's own model card: `lines` and a last line
+    with the code license and the vq_zoo version `meta` records (`?` where
+    it records none), one line each, ending with a newline."""
+    return "\n".join(list(lines) + [
+        "", f"Code license: Apache-2.0 (vq_zoo {meta.get('vq_zoo_version', '?')}).", ""])

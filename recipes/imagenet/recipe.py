@@ -62,23 +62,15 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
             extract_train = extract_train.take(config.extract_train_batches)
         manifests = pipe.extract_codes(
             vqvae, {"train": extract_train, "validation": evaluation})
-        prior = pipe.train_prior(
-            lambda: common.build_prior(config, manifests["train"], num_classes=classes),
-            pipe.code_data("train", config.prior_batch_size, shuffle=True,
-                           seed=config.seed, repeat=True),
-            epochs=config.prior_epochs,
-            steps_per_epoch=config.prior_steps_per_epoch
+        prior = common.train_prior_stage(
+            pipe, config, vqvae, manifests,
+            config.prior_steps_per_epoch
             or manifests["train"]["num_examples"] // config.prior_batch_size,
-            validation_data=pipe.code_data("validation", 256),
-            vqvae=vqvae,
-            condition_fn=lambda num: np.arange(num, dtype="int32") % classes,
-        )
+            num_classes=classes)
         labels = np.arange(config.num_samples, dtype="int32") % classes
         pipe.sample(vqvae, prior, config.num_samples, condition=labels, seed=config.seed)
         test_images = np.concatenate([np.asarray(x) for x, _ in evaluation])
-        metrics = common.report(pipe, vqvae, prior, test_images,
-                                pipe.code_data("validation", 256),
-                                config.num_embeddings)
-        if verbose:
-            common.print_summary(pipe, metrics)
+        metrics = common.report_and_print(pipe, vqvae, prior, test_images,
+                                          pipe.code_data("validation", 256),
+                                          config.num_embeddings, verbose)
     return metrics

@@ -48,41 +48,16 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
         valid, valid_y = split("validation", config.validation_examples)
         test, test_y = split("test", config.test_examples)
 
-        def batches(data, batch_size, shuffle=False, repeat=False):
-            return common.in_memory_batches(data, batch_size, shuffle, config.seed,
-                                            repeat)
-
-        vqvae = pipe.train_vqvae(
-            lambda: common.build_vqvae(config, train.var(), train.shape[1:]),
-            batches(train, config.batch_size, shuffle=True,
-                    repeat=config.vqvae_steps_per_epoch is not None),
-            epochs=config.vqvae_epochs,
-            steps_per_epoch=config.vqvae_steps_per_epoch,
-            validation_data=batches(valid, 256),
-            sample=test[:16],
-        )
-        manifests = pipe.extract_codes(vqvae, {
-            "train": batches((train, train_y), 256),
-            "validation": batches((valid, valid_y), 256),
-            "test": batches((test, test_y), 256),
-        })
-        prior = pipe.train_prior(
-            lambda: common.build_prior(config, manifests["train"], num_classes=NUM_CLASSES),
-            pipe.code_data("train", config.prior_batch_size, shuffle=True,
-                           seed=config.seed,
-                           repeat=config.prior_steps_per_epoch is not None),
-            epochs=config.prior_epochs,
-            steps_per_epoch=config.prior_steps_per_epoch,
-            validation_data=pipe.code_data("validation", 256),
-            vqvae=vqvae,
-            condition_fn=lambda num: np.arange(num, dtype="int32") % NUM_CLASSES,
-        )
+        vqvae, prior = common.train_in_memory(
+            pipe, config, {"train": (train, train_y), "validation": (valid, valid_y),
+                           "test": (test, test_y)},
+            sample=test[:16], num_classes=NUM_CLASSES)
         # One row per class: `num_samples` samples of digit 0, then of 1, ...
         labels = np.repeat(np.arange(NUM_CLASSES, dtype="int32"), config.num_samples)
         pipe.sample(vqvae, prior, len(labels), condition=labels, seed=config.seed,
                     columns=config.num_samples)
-        metrics = common.report(pipe, vqvae, prior, test, pipe.code_data("test", 256),
-                                config.num_embeddings, test_labels=test_y)
-        if verbose:
-            common.print_summary(pipe, metrics)
+        metrics = common.report_and_print(pipe, vqvae, prior, test,
+                                          pipe.code_data("test", 256),
+                                          config.num_embeddings, verbose,
+                                          test_labels=test_y)
     return metrics

@@ -50,35 +50,11 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
                                 seed=config.seed + 2)
         test = natural_patches("test", config.test_patches, size, seed=config.seed + 1)
 
-        def batches(data, batch_size, shuffle=False, repeat=False):
-            return common.in_memory_batches(data, batch_size, shuffle, config.seed,
-                                            repeat)
-
-        vqvae = pipe.train_vqvae(
-            lambda: common.build_vqvae(config, train.var(), train.shape[1:]),
-            batches(train, config.batch_size, shuffle=True,
-                    repeat=config.vqvae_steps_per_epoch is not None),
-            epochs=config.vqvae_epochs,
-            steps_per_epoch=config.vqvae_steps_per_epoch,
-            validation_data=batches(valid, 256),
-            sample=valid[:16],
-        )
-        manifests = pipe.extract_codes(vqvae, {
-            "train": batches(train, 256), "validation": batches(valid, 256),
-            "test": batches(test, 256)})
-        prior = pipe.train_prior(
-            lambda: common.build_prior(config, manifests["train"]),
-            pipe.code_data("train", config.prior_batch_size, shuffle=True,
-                           seed=config.seed,
-                           repeat=config.prior_steps_per_epoch is not None),
-            epochs=config.prior_epochs,
-            steps_per_epoch=config.prior_steps_per_epoch,
-            validation_data=pipe.code_data("validation", 256),
-            vqvae=vqvae,
-        )
+        vqvae, prior = common.train_in_memory(
+            pipe, config, {"train": train, "validation": valid, "test": test},
+            sample=valid[:16])
         pipe.sample(vqvae, prior, config.num_samples, seed=config.seed)
-        metrics = common.report(pipe, vqvae, prior, test,
-                                pipe.code_data("test", 256), config.num_embeddings)
-        if verbose:
-            common.print_summary(pipe, metrics)
+        metrics = common.report_and_print(pipe, vqvae, prior, test,
+                                          pipe.code_data("test", 256),
+                                          config.num_embeddings, verbose)
     return metrics

@@ -16,6 +16,8 @@ import json
 import os
 import sys
 
+from vq_zoo.recipes import common
+
 VQVAE_PRESET = "vqvae_wavenet_small_speech_16k"
 PRIOR_PRESET = "gated_pixelcnn_1d_small_speech_16k"
 
@@ -148,23 +150,17 @@ def speech_card(name, kind, meta, vqvae, prior, wavs):
         "speaker (see (a) and (b) above).",
         "- Synthetic voices only (espeak-ng, flite): expect nothing on real recordings.",
         "- Measured once, on one held-out split (no error bars).",
-        "",
-        f"Code license: Apache-2.0 (vq_zoo {meta.get('vq_zoo_version', '?')}).",
-        "",
     ]
-    return "\n".join(lines)
+    return common.close_card(lines, meta)
 
 
 def main(argv=None):
-    import keras
-
     from vq_zoo import presets
     from vq_zoo.presets import RESERVED_METADATA
 
     argv = sys.argv[1:] if argv is None else argv
     run_dir, dest = argv[0], argv[1]
-    vqvae = keras.models.load_model(os.path.join(run_dir, "vqvae.keras"))
-    prior = keras.models.load_model(os.path.join(run_dir, "prior.keras"))
+    vqvae, prior = common.load_run_models(run_dir, "vqvae", "prior")
     wav_paths = sorted(glob.glob(os.path.join(run_dir, "examples", "*.wav")))
     wavs = {os.path.basename(p): p for p in wav_paths}
     for kind, name, model in (("vqvae", VQVAE_PRESET, vqvae), ("prior", PRIOR_PRESET, prior)):

@@ -17,6 +17,8 @@ import json
 import os
 import sys
 
+from vq_zoo.recipes import common
+
 VQVAE_PRESET = "vqvae_small_memory_maze_64"
 PRIOR_PRESET = "gated_pixelcnn_video_small_memory_maze_64"
 ACTIONS = ("noop", "forward", "left", "right", "forward_left", "forward_right")
@@ -173,17 +175,12 @@ def video_card(name, kind, meta, vqvae, prior):
         "- Rendered memory-maze frames only (one policy, 9x9 mazes): expect nothing on "
         "DeepMind Lab, BAIR or real video. Measured once, on one held-out split, one seed "
         "(no error bars).",
-        "",
-        f"Code license: Apache-2.0 (vq_zoo {meta.get('vq_zoo_version', '?')}).",
-        "",
     ]
-    return "\n".join(lines)
+    return common.close_card(lines, meta)
 
 
 def main(argv=None):
     import tempfile
-
-    import keras
 
     from vq_zoo import presets
     from vq_zoo.cli import _upscaled_png
@@ -201,9 +198,8 @@ def main(argv=None):
     with open(os.path.join(run_dir, "metrics.json")) as f:
         metrics = json.load(f)
     data = data_card("video", run.get("config"))
-    vqvae = keras.models.load_model(os.path.join(run_dir, "vqvae.keras"))
-    prior = keras.models.load_model(os.path.join(run_dir, "prior.keras"))
-    common = {
+    vqvae, prior = common.load_run_models(run_dir, "vqvae", "prior")
+    shared = {
         "dataset": data["dataset"], "data": data["data"], "data_license": data["license"],
         "metrics_split": "held-out test split", "recipe": "video",
         "config_name": run.get("config_name"), "config": run.get("config"),
@@ -228,7 +224,7 @@ def main(argv=None):
                 ("prior", PRIOR_PRESET, prior, VQVAE_PRESET,
                  f"next-frame gated PixelCNN prior over the codes of {VQVAE_PRESET}, "
                  "given the last frames' codes and the action")):
-            meta = dict(common, description=what, companion_preset=other)
+            meta = dict(shared, description=what, companion_preset=other)
             card = video_card(name, kind, meta, vqvae, prior)
             folder = os.path.join(dest, name)
             presets.save_to_preset(model, folder, meta, files=files, model_card=card)
