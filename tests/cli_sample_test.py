@@ -140,3 +140,47 @@ def test_video_sampling_errors_name_what_is_expected(context_frames, extra, mess
         args += ["--context", *context_frames[:2]]
     assert cli.main(args + extra) == 2
     assert message in capsys.readouterr().err
+
+
+def test_encode_and_decode_every_level_of_a_vqvae2(tmp_path, capsys):
+    """`encode` writes one array per level to an .npz, equal to the model's
+    `encode_levels`; `decode` of it (or of its top level alone) equals the
+    model's own decode; bad files are named."""
+    from vq_zoo import presets
+    from vq_zoo.utils.images import image_grid
+
+    vqvae = presets.load_preset(preset("vqvae2_small_natural_64"))
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    paths = []
+    for i, image in enumerate(x):
+        paths.append(str(tmp_path / f"x{i}.png"))
+        open(paths[-1], "wb").write(tf.io.encode_png(image).numpy())
+    name = preset("vqvae2_small_natural_64")
+    assert cli.main(["encode", name, *paths, "--out", str(tmp_path / "codes.npy")]) == 0
+    assert "top (2, 8, 8), bottom (2, 16, 16)" in capsys.readouterr().out
+    with np.load(tmp_path / "codes.npz") as f:
+        codes = {k: f[k] for k in f.files}
+    expected = vqvae.encode_levels(x / 255.0)
+    assert sorted(codes) == ["bottom", "top"]
+    for level in codes:
+        np.testing.assert_array_equal(codes[level], expected[level])
+    assert cli.main(["decode", str(tmp_path / "codes.npz"), "--model", name,
+                     "--out", str(tmp_path / "d.png")]) == 0
+    got = np.asarray(tf.io.decode_png(open(tmp_path / "d.png", "rb").read()))
+    np.testing.assert_array_equal(got, image_grid(np.asarray(vqvae.decode(codes)), columns=2))
+    np.savez(tmp_path / "top.npz", top=codes["top"])
+    assert cli.main(["decode", str(tmp_path / "top.npz"), "--model", name,
+                     "--out", str(tmp_path / "t.png")]) == 0
+    got = np.asarray(tf.io.decode_png(open(tmp_path / "t.png", "rb").read()))
+    np.testing.assert_array_equal(
+        got, image_grid(np.asarray(vqvae.decode({"top": codes["top"]})), columns=2))
+    capsys.readouterr()
+    np.savez(tmp_path / "bad.npz", top=codes["top"], bottom=codes["bottom"] + 1000)
+    assert cli.main(["decode", str(tmp_path / "bad.npz"), "--model", name]) == 1
+    assert "bottom codes must be in [0, 128)" in capsys.readouterr().err
+    np.save(tmp_path / "one.npy", codes["top"])
+    assert cli.main(["decode", str(tmp_path / "one.npy"), "--model", name]) == 1
+    assert "has the code levels top, bottom: pass the .npz" in capsys.readouterr().err
+    assert cli.main(["encode", preset("vqvae_pixelcnn_small_memory_maze_21"), paths[0]]) == 1
+    assert "encodes maps of 512 integer codes" in capsys.readouterr().err

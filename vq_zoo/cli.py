@@ -385,6 +385,10 @@ def _load_keras_file(file):
         raise CliError(f"could not load {file}: {_one_line(e)}") from None
 
 
+# Preset classes that are autoencoders (the others are priors).
+VQVAE_CLASSES = ("VQVAE", "VQVAE2", "DMLabVQVAE")
+
+
 def _is_run_dir(path):
     return os.path.isdir(path) and not os.path.isfile(
         os.path.join(path, "metadata.json"))
@@ -414,7 +418,8 @@ def _load_models(source, kinds):
     except (ValueError, OSError) as e:
         raise CliError(f"{source} is not a run dir, a .keras file or a preset: "
                        f"{_one_line(e)}") from None
-    handles = {"vqvae" if metadata.get("class_name") == "VQVAE" else "prior": source}
+    is_vqvae = metadata.get("class_name") in VQVAE_CLASSES
+    handles = {"vqvae" if is_vqvae else "prior": source}
     other = "prior" if "vqvae" in handles else "vqvae"
     companion = metadata.get("companion_preset") or metadata.get(f"{other}_preset")
     if companion:
@@ -770,6 +775,22 @@ def _trained_shape(vqvae):
     return tuple(int(d) for d in shape[1:])
 
 
+def _image_vqvae(args):
+    """The VQ-VAE (or VQ-VAE-2) of `args.model`, refusing one whose inputs
+    are integer codes (DeepMind Lab's stage 2)."""
+    vqvae = _load_models(args.model, ("vqvae",))["vqvae"]
+    if getattr(vqvae, "input_classes", None) is not None:
+        raise CliError(f"{args.model} encodes maps of {vqvae.input_classes} integer "
+                       "codes (another model's codes), not images")
+    return vqvae
+
+
+def _levels(vqvae):
+    """Level names of a model with several code levels, else None."""
+    names = getattr(vqvae, "level_names", None)
+    return list(names) if names is not None and len(names) > 1 else None
+
+
 def _cmd_encode(args, parser):
     import io
 
@@ -777,11 +798,15 @@ def _cmd_encode(args, parser):
 
     from vq_zoo.utils.images import read_image
 
-    out = args.out if args.out.endswith(".npy") else args.out + ".npy"
     for path in args.images:
         if not os.path.isfile(path):
             raise CliError(f"image not found: {path}")
-    vqvae = _load_models(args.model, ("vqvae",))["vqvae"]
+    vqvae = _image_vqvae(args)
+    levels = _levels(vqvae)
+    suffix = ".npz" if levels else ".npy"
+    out = args.out if args.out.endswith(suffix) else (
+        os.path.splitext(args.out)[0] if args.out.endswith((".npy", ".npz")) else args.out
+    ) + suffix
     height, width, channels = _trained_shape(vqvae)
     images = []
     for path in args.images:
@@ -796,8 +821,11 @@ def _cmd_encode(args, parser):
         raise CliError("all images must have the same size, got " + ", ".join(
             f"{h}x{w} ({path})" for (h, w), path in sizes.items()))
     h, w = images[0].shape[:2]
-    code_h, code_w = vqvae.encoder.compute_output_shape((1, height, width, channels))[1:3]
-    fh, fw = height // code_h, width // code_w
+    if levels:
+        fh = fw = int(vqvae.downsampling)
+    else:
+        code_h, code_w = vqvae.encoder.compute_output_shape((1, height, width, channels))[1:3]
+        fh, fw = height // code_h, width // code_w
     if h % fh or w % fw:
         raise CliError(
             f"{args.images[0]} is {h}x{w}: this model downsamples by {fh}x{fw}, so "
@@ -807,11 +835,18 @@ def _cmd_encode(args, parser):
         print(f"vq-zoo: note: the model was trained on {height}x{width} images; "
               f"encoding {h}x{w} images (it is fully convolutional: "
               f"{h // fh}x{w // fw} codes each)", file=sys.stderr)
-    codes = np.asarray(vqvae.encode(np.stack(images) / 255.0))
+    batch = np.stack(images) / 255.0
     buffer = io.BytesIO()
-    np.save(buffer, codes)
+    if levels:
+        codes = {k: np.asarray(v) for k, v in vqvae.encode_levels(batch).items()}
+        np.savez(buffer, **codes)
+        shapes = ", ".join(f"{k} {v.shape}" for k, v in codes.items())
+    else:
+        codes = np.asarray(vqvae.encode(batch))
+        np.save(buffer, codes)
+        shapes = f"shape {codes.shape}"
     _write_output(out, data=buffer.getvalue())
-    print(f"Wrote codes of shape {codes.shape} to {out}")
+    print(f"Wrote codes of {shapes} to {out}")
     return 0
 
 
@@ -827,13 +862,20 @@ def _cmd_decode(args, parser):
         raise CliError(f"codes file not found: {args.codes}")
     try:
         codes = np.load(args.codes, allow_pickle=False)
+        if isinstance(codes, np.lib.npyio.NpzFile):
+            with codes:
+                codes = {k: codes[k] for k in codes.files}
     except (ValueError, OSError, EOFError) as e:
-        raise CliError(f"{args.codes}: not a .npy array of codes "
+        raise CliError(f"{args.codes}: not a .npy array (or .npz of arrays) of codes "
                        f"(truncated or corrupt?): {_one_line(e)}") from None
-    if not isinstance(codes, np.ndarray) or not np.issubdtype(codes.dtype, np.integer):
-        raise CliError(f"{args.codes}: codes must be integers, got "
-                       f"{getattr(codes, 'dtype', type(codes).__name__)}")
-    vqvae = _load_models(args.model, ("vqvae",))["vqvae"]
+    for value in (codes.values() if isinstance(codes, dict) else [codes]):
+        if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.integer):
+            raise CliError(f"{args.codes}: codes must be integers, got "
+                           f"{getattr(value, 'dtype', type(value).__name__)}")
+    vqvae = _image_vqvae(args)
+    levels = _levels(vqvae)
+    if levels or isinstance(codes, dict):
+        return _decode_levels(args, vqvae, levels, codes)
     height, width, channels = _trained_shape(vqvae)
     rank = len(vqvae.encoder.compute_output_shape((1, height, width, channels))) - 2
     if codes.ndim == rank:
@@ -848,6 +890,34 @@ def _cmd_decode(args, parser):
     grid = _decode_grid(vqvae, codes.astype("int32"), args.columns, args.upscale)
     _write_output(args.out, image=grid)
     print(f"Wrote {len(codes)} decoded images to {args.out}")
+    return 0
+
+
+def _decode_levels(args, vqvae, levels, codes):
+    """`decode` of a VQ-VAE-2's `.npz` (one array per level, as `encode`
+    writes it; lower levels may be left out)."""
+    import numpy as np
+
+    if not levels:
+        raise CliError(f"{args.codes} holds several arrays ({', '.join(codes)}): "
+                       f"{args.model} has one level of codes (pass a .npy)")
+    if not isinstance(codes, dict):
+        raise CliError(f"{args.codes}: {args.model} has the code levels "
+                       f"{', '.join(levels)}: pass the .npz that `vq-zoo encode` writes")
+    codes = {k: (v[None] if v.ndim == 2 else v).astype("int32") for k, v in codes.items()}
+    for level, value in codes.items():
+        if level not in levels:
+            continue  # VQVAE2.decode names the unknown keys
+        k = int(vqvae.num_embeddings[levels.index(level)])
+        if value.size and (value.min() < 0 or value.max() >= k):
+            raise CliError(f"{args.codes}: {level} codes must be in [0, {k}) for this "
+                           f"model, got values in [{value.min()}, {value.max()}]")
+    try:
+        images = np.asarray(vqvae.decode(codes))
+    except ValueError as e:
+        raise CliError(f"{args.codes}: {_one_line(e)}") from None
+    _write_grid(args.out, images, args.columns, args.upscale)
+    print(f"Wrote {len(images)} decoded images to {args.out}")
     return 0
 
 
