@@ -46,7 +46,7 @@ class ImageRecipeConfig:
     num_samples: int = 32
     seed: int = 0
     # Keras dtype policy of every model the run builds: "float32", or
-    # "mixed_bfloat16" (about 1.3x faster VQ-VAE steps on CPUs with
+    # "mixed_bfloat16" (1.4x faster VQ-VAE steps on CPUs with
     # AVX512_BF16, other numerics; bench/RESULTS.md) / "mixed_float16" (GPUs)
     precision: str = "float32"
 
