@@ -202,11 +202,14 @@ class AutoregressivePrior(Task):
                 else ops.zeros((batch, self.condition_dim))
             )
         if self.has_spatial_condition:
-            inputs["spatial_condition"] = ops.zeros(
-                (batch,) + self.spatial_condition_shape,
-                "int32" if self.spatial_condition_classes is not None else "float32",
-            )
+            inputs["spatial_condition"] = self._dummy_spatial_condition(batch)
         return inputs
+
+    def _dummy_spatial_condition(self, batch):
+        return ops.zeros(
+            (batch,) + self.spatial_condition_shape,
+            "int32" if self.spatial_condition_classes is not None else "float32",
+        )
 
     def build(self, input_shape=None):
         # The shapes are fixed by the config: build every weight eagerly, so a

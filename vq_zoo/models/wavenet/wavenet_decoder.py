@@ -202,17 +202,10 @@ class WaveNetDecoder(AutoregressivePrior):
         return index
 
     # ---------------------------------------------------------- inputs
-    def _dummy_inputs(self, batch=1):
-        inputs = {"codes": ops.zeros((batch, self.hop_length), "int32")}
-        if self.has_condition:
-            inputs["condition"] = (
-                ops.zeros((batch,), "int32")
-                if self.num_classes is not None
-                else ops.zeros((batch, self.condition_dim))
-            )
-        if self.has_spatial_condition:
-            inputs["spatial_condition"] = ops.zeros((batch, 1, self.local_condition_dim))
-        return inputs
+    def _dummy_spatial_condition(self, batch):
+        # The base class builds on `(batch, hop_length)` codes (`self.shape`):
+        # one step of the local condition.
+        return ops.zeros((batch, 1, self.local_condition_dim))
 
     def _check_codes(self, codes):
         codes = ops.convert_to_tensor(codes)
