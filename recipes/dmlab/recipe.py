@@ -224,28 +224,16 @@ def stage2_tensorboard(log_dir, frame_vqvae, sample, every_n_epochs=1):
     `log_dir/images`: `reconstructions` (the `chain_grid` of `sample`) and
     `code_usage_<level>` (a histogram of each codebook's codes of
     `sample`)."""
-    import keras
     import tensorflow as tf
 
     from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
+    from vq_zoo.training.summary_tensorboard import SummaryTensorBoard
 
-    class Stage2TensorBoard(keras.callbacks.TensorBoard):
-        def __init__(self):
-            super().__init__(log_dir=log_dir)
-            self._images_writer = None
-
-        def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
-            if (epoch + 1) % every_n_epochs == 0:
-                self.write_summaries(epoch)
-
+    class Stage2TensorBoard(SummaryTensorBoard):
         def write_summaries(self, step):
             model = self.model
-            if self._images_writer is None:
-                self._images_writer = tf.summary.create_file_writer(
-                    os.path.join(log_dir, "images"))
             chain = DMLabTwoStage(frame_vqvae, model)
-            with self._images_writer.as_default(step=int(step)):
+            with self.summaries_at(step):
                 tf.summary.image(
                     "reconstructions", chain_grid(chain, sample)[None],
                     description="Held-out validation frames in groups of 4 rows: "
@@ -256,15 +244,8 @@ def stage2_tensorboard(log_dir, frame_vqvae, sample, every_n_epochs=1):
                 for level, codes in model.encode_levels(maps).items():
                     tf.summary.histogram(f"code_usage_{level}", tf.reshape(codes, [-1]),
                                          buckets=64)
-            self._images_writer.flush()
 
-        def on_train_end(self, logs=None):
-            super().on_train_end(logs)
-            if self._images_writer is not None:
-                self._images_writer.close()
-                self._images_writer = None
-
-    return Stage2TensorBoard()
+    return Stage2TensorBoard(log_dir, every_n_epochs, run_name="images")
 
 
 # ---------------------------------------------------------------- report

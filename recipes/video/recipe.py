@@ -229,31 +229,19 @@ def prior_tensorboard(log_dir, make_video, sample_clips, config, every_n_epochs=
     `log_dir/images`: `rollouts` (context | generated | true rows of the
     fixed validation clips `sample_clips`) and, with discrete actions,
     `actions` (the first clip's context under each action)."""
-    import keras
     import tensorflow as tf
 
+    from vq_zoo.training.summary_tensorboard import SummaryTensorBoard
     from vq_zoo.utils.images import image_grid
 
     columns = config.context_frames + config.horizon
 
-    class VideoTensorBoard(keras.callbacks.TensorBoard):
-        def __init__(self):
-            super().__init__(log_dir=log_dir)
-            self._images_writer = None
-
-        def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
-            if (epoch + 1) % every_n_epochs == 0:
-                self.write_summaries(epoch)
-
+    class VideoTensorBoard(SummaryTensorBoard):
         def write_summaries(self, step):
-            if self._images_writer is None:
-                self._images_writer = tf.summary.create_file_writer(
-                    os.path.join(log_dir, "images"))
             video = make_video(self.model)
             grid, _, _ = rollout_grid_frames(video, sample_clips, config.context_frames,
                                           seed=config.seed)
-            with self._images_writer.as_default(step=int(step)):
+            with self.summaries_at(step):
                 tf.summary.image(
                     "rollouts", image_grid(grid, columns=columns)[None],
                     description=f"Validation clips, two rows each: {config.context_frames} "
@@ -267,15 +255,8 @@ def prior_tensorboard(log_dir, make_video, sample_clips, config, every_n_epochs=
                         "actions", image_grid(frames, columns=columns)[None],
                         description="One context rolled out under each action held "
                         "throughout (one row per action, in action order).")
-            self._images_writer.flush()
 
-        def on_train_end(self, logs=None):
-            super().on_train_end(logs)
-            if self._images_writer is not None:
-                self._images_writer.close()
-                self._images_writer = None
-
-    return VideoTensorBoard()
+    return VideoTensorBoard(log_dir, every_n_epochs, run_name="images")
 
 
 # ---------------------------------------------------------------- report

@@ -320,25 +320,14 @@ def levels_tensorboard(log_dir, sample, every_n_epochs=1, run_name="images"):
     `level_grid` of the fixed `sample` (originals | top only | ... | all
     levels), and `code_usage_<level>`, a histogram of the codes of `sample`
     per level."""
-    import keras
     import tensorflow as tf
 
-    class LevelsTensorBoard(keras.callbacks.TensorBoard):
-        def __init__(self):
-            super().__init__(log_dir=log_dir)
-            self._images_writer = None
+    from vq_zoo.training.summary_tensorboard import SummaryTensorBoard
 
-        def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
-            if (epoch + 1) % every_n_epochs == 0:
-                self.write_summaries(epoch)
-
+    class LevelsTensorBoard(SummaryTensorBoard):
         def write_summaries(self, step):
             model = self.model
-            if self._images_writer is None:
-                self._images_writer = tf.summary.create_file_writer(
-                    os.path.join(log_dir, run_name))
-            with self._images_writer.as_default(step=int(step)):
+            with self.summaries_at(step):
                 tf.summary.image(
                     "reconstructions", level_grid(model, sample)[None],
                     description="Held-out validation images, in groups of rows: "
@@ -349,15 +338,8 @@ def levels_tensorboard(log_dir, sample, every_n_epochs=1, run_name="images"):
                                          tf.reshape(codes, [-1]),
                                          buckets=min(64, int(model.num_embeddings[
                                              list(model.level_names).index(level)])))
-            self._images_writer.flush()
 
-        def on_train_end(self, logs=None):
-            super().on_train_end(logs)
-            if self._images_writer is not None:
-                self._images_writer.close()
-                self._images_writer = None
-
-    return LevelsTensorBoard()
+    return LevelsTensorBoard(log_dir, every_n_epochs, run_name=run_name)
 
 
 # ---------------------------------------------------------------- report
