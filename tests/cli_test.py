@@ -253,7 +253,7 @@ def test_sample_encode_decode_from_presets(golden_pair, tmp_path, capsys):
     (lambda p: np.save(p, np.full((1, 4, 4), 16)), r"codes must be in \[0, 16\)"),
     (lambda p: np.save(p, np.zeros((1, 4, 4), "float32")), "codes must be integers"),
     (lambda p: np.save(p, np.zeros((1, 2, 4, 4), "int32")), r"expected codes of shape"),
-    (lambda p: open(p, "wb").write(b"\x93NUMPY trunc"), r"not a \.npy array of codes"),
+    (lambda p: open(p, "wb").write(b"\x93NUMPY trunc"), r"not a \.npy array \(or \.npz of arrays\) of codes"),
 ])
 def test_decode_refuses_bad_codes(golden_pair, tmp_path, capsys, make, message):
     import re
