@@ -31,21 +31,21 @@ def preset(name):
 
 def test_any_preset_of_a_vqvae2_set_samples_every_level(tmp_path, capsys):
     """The top prior, then the bottom prior given the top codes, decoded by
-    the VQ-VAE-2: the same picture from each of the set's three presets, and
-    the picture of the library's level-by-level sampler for that seed."""
+    the VQ-VAE-2: the same picture from the set's VQ-VAE-2 and bottom-prior
+    presets, and the picture of the library's level-by-level sampler for
+    that seed."""
     from vq_zoo import presets
     from vq_zoo.recipes.vqvae2.recipe import sample_levels
     from vq_zoo.utils.images import image_grid
 
     outs = []
-    for name in ("vqvae2_small_natural_64", "gated_pixelcnn_attention_small_natural_64_top",
-                 "gated_pixelcnn_small_natural_64_bottom"):
+    for name in ("vqvae2_small_natural_64", "gated_pixelcnn_small_natural_64_bottom"):
         out = str(tmp_path / f"{name}.png")
         assert cli.main(["sample", preset(name), "--num", "3", "--seed", "5",
                          "--out", out]) == 0
         assert "top 8x8, bottom 16x16 codes each" in capsys.readouterr().out
         outs.append(open(out, "rb").read())
-    assert outs[0] == outs[1] == outs[2]
+    assert outs[0] == outs[1]
     vqvae = presets.load_preset(preset("vqvae2_small_natural_64"))
     priors = {"top": presets.load_preset(preset("gated_pixelcnn_attention_small_natural_64_top")),
               "bottom": presets.load_preset(preset("gated_pixelcnn_small_natural_64_bottom"))}
