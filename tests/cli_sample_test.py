@@ -35,7 +35,7 @@ def test_any_preset_of_a_vqvae2_set_samples_every_level(tmp_path, capsys):
     presets, and the picture of the library's level-by-level sampler for
     that seed."""
     from vq_zoo import presets
-    from vq_zoo.recipes.vqvae2.recipe import sample_levels
+    from vq_zoo.models.vqvae2.sampling import sample_levels
     from vq_zoo.utils.images import image_grid
 
     outs = []

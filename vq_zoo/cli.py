@@ -580,7 +580,7 @@ def _sample_vqvae2(args, out, metadata):
     `prior_<level>.keras`) or any preset of an exported set (its metadata
     names `vqvae_preset`, `prior_preset` for the top level and
     `<level>_prior_preset` for the others)."""
-    from vq_zoo.recipes.vqvae2.recipe import sample_levels
+    from vq_zoo.models.vqvae2.sampling import sample_levels
 
     _no_label_for("a VQ-VAE-2", args)
     if metadata is None:

@@ -272,19 +272,6 @@ def prior_keys(levels, index):
     return {"codes": levels[index], "spatial_condition": levels[index - 1]}
 
 
-def sample_levels(priors, num, seed, temperature=1.0):
-    """Codes of every level, top first: the top from `priors[0]`, each
-    lower level from its prior given the level above. Returns a dict (level
-    name -> int32 codes) in the order of `priors` (a dict level -> prior)."""
-    codes, above = {}, None
-    for i, (level, prior) in enumerate(priors.items()):
-        codes[level] = np.asarray(prior.sample(
-            num, condition=None if above is None else above, seed=seed + i,
-            temperature=temperature))
-        above = codes[level]
-    return codes
-
-
 # -------------------------------------------------------------- pictures
 def level_reconstructions(vqvae, images):
     """`[originals, decoded from the top level only, ..., from all levels]`
@@ -403,6 +390,7 @@ def _is_fresh(pipe, stage, stages):
 # ------------------------------------------------------------------ main
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
          verbose=1, extra_callbacks=None, restart=False):
+    from vq_zoo.models.vqvae2.sampling import sample_levels
     from vq_zoo.pipeline.pipeline import Pipeline
     from vq_zoo.models.vqvae2.vqvae2 import level_names_for
     from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
