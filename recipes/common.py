@@ -338,3 +338,38 @@ def close_card(lines, meta):
     it records none), one line each, ending with a newline."""
     return "\n".join(list(lines) + [
         "", f"Code license: Apache-2.0 (vq_zoo {meta.get('vq_zoo_version', '?')}).", ""])
+
+
+# ---------------------------------------------------------------------------
+# memory-maze episodes (the dmlab and video recipes)
+
+
+def default_episode_dir(config):
+    """`$VQ_ZOO_HOME/memory_maze/<maze>_<size>px_<steps>steps_seed<seed>`
+    (default home `~/.cache/vq_zoo`): one layout for the DeepMind Lab and
+    video recipes, so the two share renders of the same size."""
+    home = os.environ.get("VQ_ZOO_HOME") or os.path.join("~", ".cache", "vq_zoo")
+    return os.path.join(os.path.expanduser(home), "memory_maze",
+                        f"{config.maze}_{config.image_size}px_"
+                        f"{config.steps_per_episode}steps_seed{config.data_seed}")
+
+
+def memory_maze_episodes(config, data_dir=None, verbose=0):
+    """The folder of the config's memory-maze episodes: `data_dir` when it
+    holds episodes, else `data_dir` or `default_episode_dir(config)` after
+    rendering into it (completed to `config.episodes` episodes: rendering
+    resumes)."""
+    from vq_zoo.data import memory_maze
+
+    directory = data_dir or default_episode_dir(config)
+    has_episodes = os.path.isdir(directory) and any(
+        f.startswith("episode_") and f.endswith(".npz") for f in os.listdir(directory))
+    if data_dir is None or not has_episodes:
+        if verbose:
+            print(f"Rendering memory-maze episodes into {directory} (cached) ...",
+                  flush=True)
+        memory_maze.generate_episodes(
+            directory, config.episodes, config.steps_per_episode, config.data_seed,
+            resolution=config.image_size, maze=config.maze,
+            processes=config.render_processes, verbose=bool(verbose))
+    return directory

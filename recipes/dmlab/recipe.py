@@ -59,33 +59,15 @@ DATA_CARD = dict(
 
 
 # ------------------------------------------------------------------ data
-def default_episode_dir(config):
-    """`$VQ_ZOO_HOME/memory_maze/<maze>_<size>px_<steps>steps_seed<seed>`
-    (default home `~/.cache/vq_zoo`)."""
-    home = os.environ.get("VQ_ZOO_HOME") or os.path.join("~", ".cache", "vq_zoo")
-    return os.path.join(os.path.expanduser(home), "memory_maze",
-                        f"{config.maze}_{config.image_size}px_"
-                        f"{config.steps_per_episode}steps_seed{config.data_seed}")
-
-
 def memory_maze_frames(config, data_dir=None, verbose=0):
     """uint8 frames of each split, `{"train", "validation", "test"}`, from
     the episodes in `data_dir` (rendered there first when it holds none) or
-    in `default_episode_dir(config)` (completed to `config.episodes`
+    in `common.default_episode_dir(config)` (completed to `config.episodes`
     episodes: rendering resumes)."""
     from vq_zoo.data import memory_maze
+    from vq_zoo.recipes import common
 
-    directory = data_dir or default_episode_dir(config)
-    has_episodes = os.path.isdir(directory) and any(
-        f.startswith("episode_") and f.endswith(".npz") for f in os.listdir(directory))
-    if data_dir is None or not has_episodes:
-        if verbose:
-            print(f"Rendering memory-maze episodes into {directory} (cached) ...",
-                  flush=True)
-        memory_maze.generate_episodes(
-            directory, config.episodes, config.steps_per_episode, config.data_seed,
-            resolution=config.image_size, maze=config.maze,
-            processes=config.render_processes, verbose=bool(verbose))
+    directory = common.memory_maze_episodes(config, data_dir, verbose)
     limits = {"train": config.train_frames, "validation": config.validation_frames,
               "test": config.test_frames}
     frames = {}

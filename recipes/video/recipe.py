@@ -32,7 +32,6 @@ reconstructions and codes (`logs/vqvae`); the prior's rollout grids
 
 import json
 import math
-import os
 
 import numpy as np
 
@@ -55,16 +54,6 @@ STAGES = ["vqvae", "codes", "prior", "sample", "report"]
 
 
 # ------------------------------------------------------------------ data
-def default_episode_dir(config):
-    """`$VQ_ZOO_HOME/memory_maze/<maze>_<size>px_<steps>steps_seed<seed>`
-    (default home `~/.cache/vq_zoo`; the DeepMind Lab recipe's layout, so
-    the two share renders of the same size)."""
-    home = os.environ.get("VQ_ZOO_HOME") or os.path.join("~", ".cache", "vq_zoo")
-    return os.path.join(os.path.expanduser(home), "memory_maze",
-                        f"{config.maze}_{config.image_size}px_"
-                        f"{config.steps_per_episode}steps_seed{config.data_seed}")
-
-
 def action_spec(config):
     """`(action_kind, action_dim)` of the config's source (None, None
     without actions)."""
@@ -84,19 +73,9 @@ def make_clips(config, data_dir=None, verbose=0):
     limits = {"train": config.train_clips, "validation": config.validation_clips,
               "test": config.test_clips}
     if config.source == "memory_maze":
-        from vq_zoo.data import memory_maze
+        from vq_zoo.recipes import common
 
-        directory = data_dir or default_episode_dir(config)
-        has_episodes = os.path.isdir(directory) and any(
-            f.startswith("episode_") and f.endswith(".npz") for f in os.listdir(directory))
-        if data_dir is None or not has_episodes:
-            if verbose:
-                print(f"Rendering memory-maze episodes into {directory} (cached) ...",
-                      flush=True)
-            memory_maze.generate_episodes(
-                directory, config.episodes, config.steps_per_episode, config.data_seed,
-                resolution=config.image_size, maze=config.maze,
-                processes=config.render_processes, verbose=bool(verbose))
+        directory = common.memory_maze_episodes(config, data_dir, verbose)
         clips = {s: video.memory_maze_clips(
             directory, s, length, config.clip_stride, config.validation_fraction,
             config.test_fraction, max_clips=n) for s, n in limits.items()}
