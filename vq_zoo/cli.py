@@ -459,13 +459,15 @@ def _write_output(path, data=None, image=None):
         raise CliError(f"cannot write {path}: {e.strerror or _one_line(e)}") from None
 
 
-def _decode_grid(vqvae, codes, columns, upscale):
+def _write_grid(out, images, columns, upscale):
+    """Writes `images` as one grid image of at most `columns` to a row."""
     import numpy as np
 
     from vq_zoo.utils.images import image_grid
 
-    images = np.asarray(vqvae.decode(codes))
-    return image_grid(images, columns=min(columns, len(images)), upscale=upscale)
+    images = np.asarray(images)
+    _write_output(out, image=image_grid(images, columns=min(columns, len(images)),
+                                        upscale=upscale))
 
 
 # ----------------------------------------------------------- commands
@@ -519,7 +521,7 @@ def _cmd_sample(args, parser):
         raise CliError("this prior is unconditional: drop --label", 2)
     codes = prior.sample(args.num, condition=condition, temperature=args.temperature,
                          seed=args.seed)
-    _write_output(out, image=_decode_grid(vqvae, codes, 8, args.upscale))
+    _write_grid(out, vqvae.decode(codes), 8, args.upscale)
     print(f"Wrote {args.num} samples to {out}")
     return 0
 
@@ -546,7 +548,8 @@ def _run_dir_levels(source):
             if name.startswith("prior_") and name.endswith(".keras")]
 
 
-def _no_label_for(what, args):
+def _refuse_conditions(what, args):
+    """Refuses every condition flag for an unconditional model family."""
     if args.label is not None:
         raise CliError(f"{what} is unconditional: drop --label", 2)
     for flag, value in (("--speaker", args.speaker), ("--context", args.context),
@@ -564,16 +567,6 @@ def _load_preset(handle):
         raise CliError(_one_line(e)) from None
 
 
-def _write_grid(out, images, columns, upscale):
-    import numpy as np
-
-    from vq_zoo.utils.images import image_grid
-
-    images = np.asarray(images)
-    _write_output(out, image=image_grid(images, columns=min(columns, len(images)),
-                                        upscale=upscale))
-
-
 def _sample_vqvae2(args, out, metadata):
     """Every level of a VQ-VAE-2, top first (each lower level's prior given
     the level above), decoded: from a run dir (`vqvae.keras`,
@@ -582,11 +575,12 @@ def _sample_vqvae2(args, out, metadata):
     `<level>_prior_preset` for the others)."""
     from vq_zoo.models.vqvae2.sampling import sample_levels
 
-    _no_label_for("a VQ-VAE-2", args)
+    _refuse_conditions("a VQ-VAE-2", args)
     if metadata is None:
         vqvae = _load_keras_file(os.path.join(args.model, "vqvae.keras"))
         levels = list(vqvae.level_names)
-        missing = [lv for lv in levels if lv not in _run_dir_levels(args.model)]
+        found = _run_dir_levels(args.model)
+        missing = [lv for lv in levels if lv not in found]
         if missing:
             raise CliError(f"{args.model}: no prior_{missing[0]}.keras (is the run "
                            "finished?)")
@@ -620,7 +614,7 @@ def _sample_dmlab_chain(args, out, names):
     (the preset set's `two_stage_presets`)."""
     from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
 
-    _no_label_for("the DeepMind Lab two-stage model", args)
+    _refuse_conditions("the DeepMind Lab two-stage model", args)
     chain = DMLabTwoStage(_load_preset(names["vqvae"]), _load_preset(names["stage2_vqvae"]),
                           _load_preset(names["stage2_prior"]))
     frames, codes, maps = chain.sample(args.num, seed=args.seed,
@@ -887,8 +881,7 @@ def _cmd_decode(args, parser):
     if codes.min() < 0 or codes.max() >= k:
         raise CliError(f"{args.codes}: codes must be in [0, {k}) for this model, got "
                        f"values in [{codes.min()}, {codes.max()}]")
-    grid = _decode_grid(vqvae, codes.astype("int32"), args.columns, args.upscale)
-    _write_output(args.out, image=grid)
+    _write_grid(args.out, vqvae.decode(codes.astype("int32")), args.columns, args.upscale)
     print(f"Wrote {len(codes)} decoded images to {args.out}")
     return 0
 
