@@ -95,6 +95,15 @@ def set_determinism(seed, deterministic=True):
         tf.config.experimental.enable_op_determinism()
 
 
+def _check_precision(precision):
+    from vq_zoo.utils.config import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}"
+        )
+
+
 def set_precision(precision):
     """Sets Keras' global dtype policy to `precision` (one of
     `vq_zoo.utils.config.PRECISIONS`) and returns the policy it replaced.
@@ -112,12 +121,7 @@ def set_precision(precision):
     keeps 8 bits of mantissa, so the numbers differ from a float32 run."""
     import keras
 
-    from vq_zoo.utils.config import PRECISIONS
-
-    if precision not in PRECISIONS:
-        raise ValueError(
-            f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}"
-        )
+    _check_precision(precision)
     before = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(precision)
     return before
@@ -177,13 +181,8 @@ class Pipeline:
                  deterministic=True, precision=None):
         import tensorflow as tf
 
-        from vq_zoo.utils.config import PRECISIONS
-
-        if precision is not None and precision not in PRECISIONS:
-            # Before the run dir is touched.
-            raise ValueError(
-                f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}"
-            )
+        if precision is not None:
+            _check_precision(precision)  # before the run dir is touched
         self.out_dir = out_dir
         self.lock = RunLock(out_dir)
         try:

@@ -16,9 +16,9 @@ name wins): sizes, epochs, steps, layers, filters, hidden units, dims,
 `num_*` counts and learning rates are positive; `*_examples`,
 `*threshold`, `*_cost`, `*variance`, `extract_*` and `num_residual_layers`
 are >= 0 (0 meaning "all" or "none"); `decay` is a probability in (0, 1);
-`likelihood` is one of `LIKELIHOOD_NAMES`; `precision` one of `PRECISIONS`. Other fields (seed, flags,
-names, paths) are checked for their type only. `None` passes for an
-`Optional` field.
+`likelihood` is one of `LIKELIHOOD_NAMES`; `precision` one of `PRECISIONS`.
+Other fields (seed, flags, names, paths) are checked for their type only.
+`None` passes for an `Optional` field.
 """
 
 import dataclasses
