@@ -63,17 +63,24 @@ PAPER_VQVAE = types.MappingProxyType(dict(
 
 
 def open_pipeline(config, out_dir, strategy=None, log_dir=None, verbose=1,
-                  extra_callbacks=None, restart=False):
-    """The recipe's `TwoStagePipeline` in `out_dir`: its config recorded
-    (another config in the same run dir is refused), seeded with
-    `config.seed` and TensorFlow op determinism on, so the same config gives
-    the same numbers on the same machine, and Keras' dtype policy set to
-    `config.precision` while it is open. Use it with `with`."""
-    from vq_zoo.pipeline.two_stage_pipeline import TwoStagePipeline
+                  extra_callbacks=None, restart=False, stages=None):
+    """The recipe's pipeline in `out_dir`: the paper's `TwoStagePipeline`,
+    or with `stages` (the recipe's stage names in order) a `Pipeline` of
+    those. Its config is recorded (another config in the same run dir is
+    refused), it is seeded with `config.seed` and TensorFlow op determinism
+    on, so the same config gives the same numbers on the same machine, and
+    Keras' dtype policy is `config.precision` while it is open. Use it with
+    `with`."""
+    kwargs = dict(strategy=strategy, log_dir=log_dir, verbose=verbose,
+                  extra_callbacks=extra_callbacks, config=config, restart=restart,
+                  seed=config.seed, precision=config.precision)
+    if stages is None:
+        from vq_zoo.pipeline.two_stage_pipeline import TwoStagePipeline
 
-    return TwoStagePipeline(out_dir, strategy, log_dir, verbose, extra_callbacks,
-                            config=config, restart=restart, seed=config.seed,
-                            precision=config.precision)
+        return TwoStagePipeline(out_dir, **kwargs)
+    from vq_zoo.pipeline.pipeline import Pipeline
+
+    return Pipeline(out_dir, stages=stages, **kwargs)
 
 
 def in_memory_batches(data, batch_size, shuffle=False, seed=0, repeat=False):

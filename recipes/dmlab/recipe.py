@@ -340,16 +340,13 @@ STAGES = ["vqvae", "codes", "prior", "stage2_vqvae", "stage2_codes", "stage2_pri
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
          verbose=1, extra_callbacks=None, restart=False):
     from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
-    from vq_zoo.pipeline.pipeline import Pipeline
     from vq_zoo.recipes import common
     from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
     from vq_zoo.utils.images import write_atomic
     from vq_zoo.utils.images import write_png
 
-    with Pipeline(out_dir, config=config, strategy=strategy, log_dir=log_dir,
-                  verbose=verbose, extra_callbacks=extra_callbacks, restart=restart,
-                  stages=STAGES, seed=config.seed,
-                  precision=config.precision) as pipe:
+    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
+                              extra_callbacks, restart, stages=STAGES) as pipe:
         data = make_data(config, data_dir, verbose)
         size = config.image_size
 

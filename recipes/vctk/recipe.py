@@ -216,13 +216,11 @@ def build_prior(config, num_speakers):
 # ----------------------------------------------------------------- main
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
          verbose=1, extra_callbacks=None, restart=False):
-    from vq_zoo.pipeline.pipeline import Pipeline
+    from vq_zoo.recipes import common
     from vq_zoo.training.speech_tensorboard import SpeechTensorBoard
 
-    with Pipeline(out_dir, config=config, strategy=strategy, log_dir=log_dir,
-                  verbose=verbose, extra_callbacks=extra_callbacks, restart=restart,
-                  stages=STAGES, seed=config.seed,
-                  precision=config.precision) as pipe:
+    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
+                              extra_callbacks, restart, stages=STAGES) as pipe:
         splits, speaker_names = _load_data(pipe, config, data_dir)
         num_speakers = len(speaker_names)
         rate = config.sample_rate

@@ -432,7 +432,6 @@ def _numpy_clips(ds, limit=None):
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
          verbose=1, extra_callbacks=None, restart=False):
     from vq_zoo.models.video.latent_video_model import LatentVideoModel
-    from vq_zoo.pipeline.pipeline import Pipeline
     from vq_zoo.recipes import common
     from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
     from vq_zoo.utils.images import image_grid
@@ -442,10 +441,8 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
     if config.history > config.context_frames:
         raise ValueError(f"`history`={config.history} must be <= `context_frames`="
                          f"{config.context_frames}")
-    with Pipeline(out_dir, config=config, strategy=strategy, log_dir=log_dir,
-                  verbose=verbose, extra_callbacks=extra_callbacks, restart=restart,
-                  stages=STAGES, seed=config.seed,
-                  precision=config.precision) as pipe:
+    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
+                              extra_callbacks, restart, stages=STAGES) as pipe:
         clips, channels = make_clips(config, data_dir, verbose)
         size = config.image_size
         first = np.concatenate([np.asarray(x) for x in

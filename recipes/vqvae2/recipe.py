@@ -391,8 +391,8 @@ def _is_fresh(pipe, stage, stages):
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
          verbose=1, extra_callbacks=None, restart=False):
     from vq_zoo.models.vqvae2.sampling import sample_levels
-    from vq_zoo.pipeline.pipeline import Pipeline
     from vq_zoo.models.vqvae2.vqvae2 import level_names_for
+    from vq_zoo.recipes import common
     from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
     from vq_zoo.utils.images import write_atomic
     from vq_zoo.utils.images import write_png
@@ -402,10 +402,8 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
     stages = ["vqvae", "codes", *prior_stages, "sample", "report"]
     # Opened first: the run dir is locked, its config checked and the seeds
     # set before any data is made.
-    with Pipeline(out_dir, config=config, strategy=strategy, log_dir=log_dir,
-                  verbose=verbose, extra_callbacks=extra_callbacks,
-                  restart=restart, stages=stages, seed=config.seed,
-                  precision=config.precision) as pipe:
+    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
+                              extra_callbacks, restart, stages=stages) as pipe:
         data = make_data(config, data_dir)
         vqvae = pipe.train(
             "vqvae", lambda: build_vqvae2(config, data["variance"]), data["train"],
