@@ -140,3 +140,25 @@ def test_vqvae_stops_at_the_nan_batch_with_the_last_good_model_in_memory():
     assert np.all(np.isfinite(codebook))
     index = [w is guarded.quantizer.codebook for w in guarded.weights].index(True)
     assert np.abs(codebook - init[index]).max() > 0
+
+
+@pytest.mark.parametrize("bad, named", [
+    # Several metrics non-finite at once: `loss` is named whatever sorts
+    # before it (which of them a host's arithmetic turns non-finite first
+    # must not change the message).
+    (("aaa", "codebook_loss", "commitment_loss", "loss", "val_loss"), "loss"),
+    (("commitment_loss", "val_loss", "val_aaa"), "val_loss"),
+    (("perplexity", "commitment_loss"), "commitment_loss"),
+])
+def test_loss_is_named_before_the_other_non_finite_metrics(bad, named):
+    guard = NaNGuard(raise_error=False)
+    guard.set_model(linear_model())
+    logs = {name: 1.0 for name in
+            ("aaa", "codebook_loss", "commitment_loss", "loss", "perplexity",
+             "val_aaa", "val_loss")}
+    for i, name in enumerate(bad):
+        logs[name] = float("nan") if i % 2 else float("inf")
+    guard.on_epoch_begin(0)
+    guard.on_train_batch_end(4, logs)
+    assert guard.message.startswith(f"NaNGuard: metric `{named}` is ")
+    assert (guard.stopped_epoch, guard.stopped_batch) == (0, 4)

@@ -6,6 +6,18 @@ import keras
 import numpy as np
 
 
+# The metrics a reader acts on, in the order they are named when several are
+# non-finite at once: which one a host's numerics turn non-finite first must
+# not decide what the message says.
+_FIRST = ("loss", "val_loss")
+
+
+def _by_importance(logs):
+    """`loss` first, then `val_loss`, then every other metric by name."""
+    first = [name for name in _FIRST if name in logs]
+    return first + sorted(name for name in logs if name not in _FIRST)
+
+
 class NaNGuard(keras.callbacks.Callback):
     """Stops `fit` when a logged metric becomes NaN or infinite.
 
@@ -32,8 +44,13 @@ class NaNGuard(keras.callbacks.Callback):
     callbacks receive them (`stopped_batch` is None for an end-of-epoch
     metric).
 
+    When several metrics are non-finite at once, the message names `loss`
+    (then `val_loss`) before any other, whichever the host's arithmetic
+    turned non-finite first; the others follow by name.
+
     Args:
-        monitor: None (every logged scalar) or a list of metric names.
+        monitor: None (every logged scalar, `loss` first) or a list of metric
+            names, checked in that order.
         raise_error: if True (default), raise `FloatingPointError`; if False,
             print the message and set `model.stop_training`, so `fit` returns
             after the current batch.
@@ -85,7 +102,7 @@ class NaNGuard(keras.callbacks.Callback):
             total = float(np.asarray(logs["skipped_updates"]))
             skipped_now = total > self._skipped_so_far
             self._skipped_so_far = total
-        names = self.monitor if self.monitor is not None else sorted(logs)
+        names = self.monitor if self.monitor is not None else _by_importance(logs)
         for name in names:
             if name not in logs:
                 continue
