@@ -115,3 +115,11 @@ CONFIGS = {
         test_fraction=0.3, tensorboard_images=False,
     ),
 }
+
+
+def data_dir_use(config):
+    """What `--data-dir` is to this config (None: it reads none)."""
+    if config.dataset == "memory_maze":
+        return ("a folder of rendered memory-maze episodes (rendered there "
+                "first when it holds none)")
+    return "the tensorflow-datasets data dir holding dmlab"

@@ -46,3 +46,8 @@ CONFIGS = {
         extract_train_batches=4,
     ),
 }
+
+
+def data_dir_use(config):
+    """What `--data-dir` is to this recipe (None: it reads none)."""
+    return f"the tensorflow-datasets data dir holding {config.dataset}"

@@ -98,3 +98,11 @@ CONFIGS = {
         prior_steps_per_epoch=2, num_eval_clips=4, eval_seconds=0.05,
     ),
 }
+
+
+def data_dir_use(config):
+    """What `--data-dir` is to this config (None: it reads none; the offline
+    corpus is synthesised into `corpus_dir`)."""
+    if config.data == "tfds":
+        return "the tensorflow-datasets data dir holding vctk"
+    return None

@@ -120,3 +120,11 @@ CONFIGS = {
         validation_fraction=0.3, test_fraction=0.3,
     ),
 }
+
+
+def data_dir_use(config):
+    """What `--data-dir` is to this config (None: it reads none)."""
+    if config.source == "memory_maze":
+        return ("a folder of rendered memory-maze episodes (rendered there "
+                "first when it holds none)")
+    return f"the tensorflow-datasets data dir holding {config.source}"

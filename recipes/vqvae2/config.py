@@ -131,3 +131,12 @@ CONFIGS = {
         prior_batch_size=32, prior_epochs=1, num_samples=8,
     ),
 }
+
+
+def data_dir_use(config):
+    """What `--data-dir` is to this config (None: it reads none)."""
+    if config.dataset == "image_dir":
+        return "the folder of PNG/JPEG images to train on"
+    if config.dataset == "imagenet2012":
+        return "the tensorflow-datasets data dir holding imagenet2012"
+    return None  # photos_64: bundled photos
