@@ -46,3 +46,26 @@ def get_configs(name):
             f"Unknown recipe {name!r}; choose one of: {', '.join(sorted(RECIPES))}"
         )
     return importlib.import_module(f"vq_zoo.recipes.{name}.config").CONFIGS
+
+
+def data_dir_use(name, config):
+    """What `--data-dir` is to `config` of recipe `name` (a phrase), or None
+    when that config reads no data dir. Without importing TensorFlow."""
+    module = importlib.import_module(f"vq_zoo.recipes.{name}.config")
+    use = getattr(module, "data_dir_use", None)
+    if use is None:
+        raise ValueError(f"recipe {name!r} does not say whether it reads --data-dir "
+                         "(its config.py defines no data_dir_use(config))")
+    return use(config)
+
+
+def data_dir_readers():
+    """`{recipe: [configs that read --data-dir]}` for every recipe that has one."""
+    readers = {}
+    for name in RECIPES:
+        configs = get_configs(name)
+        taking = [c for c, config in configs.items() if data_dir_use(name, config)]
+        if taking:
+            readers[name] = taking
+    return readers
+

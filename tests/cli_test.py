@@ -420,6 +420,57 @@ def test_train_refuses_bad_values_without_tensorflow(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("recipe, sets", [
+    ("natural_images", []), ("mnist", []), ("vqvae2", []),
+    ("vctk", ["--set", "data=corpus"]),
+])
+def test_a_data_dir_the_recipe_would_ignore_is_refused_before_tensorflow(
+        tmp_path, recipe, sets):
+    """A --data-dir that the recipe's config would not read is refused in one
+    line naming the recipes and configs that read one, before TensorFlow
+    loads and before anything is written (the user's folder included)."""
+    data = tmp_path / "my_pngs"
+    data.mkdir()
+    proc = run_cli(["train", recipe, "--config", "smoke", *sets,
+                    "--data-dir", str(data)], cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    (error,) = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert error.startswith(f"vq-zoo: error: recipe {recipe} with config smoke reads "
+                            "no --data-dir (it would be ignored).")
+    # The readers named are exactly those whose configs take one.
+    assert "imagenet (paper, resized64, smoke)" in error and "dmlab (" in error
+    assert "natural_images (" not in error and "mnist (" not in error
+    assert "tensorflow" not in imported(proc.stderr)
+    assert sorted(os.listdir(tmp_path)) == ["my_pngs"] and not os.listdir(data)
+
+
+def test_every_recipe_says_whether_it_reads_a_data_dir():
+    from vq_zoo.recipes import data_dir_use, get_configs
+
+    for recipe in RECIPES:
+        for config in get_configs(recipe).values():
+            use = data_dir_use(recipe, config)
+            assert use is None or (isinstance(use, str) and use), (recipe, use)
+
+
+def test_default_sample_names_never_overwrite(tmp_path):
+    first = tmp_path / "samples.png"
+    assert cli._unused_path(str(first)) == str(first)
+    first.write_bytes(b"earlier result")
+    assert cli._unused_path(str(first)) == str(tmp_path / "samples-2.png")
+    (tmp_path / "samples-2.png").write_bytes(b"x")
+    (tmp_path / "samples-3_0.wav").write_bytes(b"x")  # --num > 1 speech files
+    assert cli._unused_path(str(first)) == str(tmp_path / "samples-3.png")
+    assert cli._unused_path(str(tmp_path / "samples-3.wav")) == str(tmp_path / "samples-3-2.wav")
+
+
+def test_train_help_lists_the_recipes():
+    proc = run_cli(["train", "--help"])
+    assert proc.returncode == 0
+    for recipe in RECIPES:
+        assert f"\n  {recipe} " in proc.stdout, recipe
+
+
 def test_an_unwritable_run_dir_is_one_line(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -38,14 +38,25 @@ def _parser():
 
     sub.add_parser("list", help="list the recipes, their configs and the presets")
 
-    train = sub.add_parser("train", help="run a recipe (resumes if interrupted)")
-    train.add_argument("recipe")
+    from vq_zoo.recipes import RECIPES  # a dict: no TensorFlow
+
+    train = sub.add_parser(
+        "train", help="run a recipe (resumes if interrupted)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="recipes (`vq-zoo list` adds their configs and the presets):\n"
+               + "\n".join(f"  {name:15} {summary[:60]}{'...' if len(summary) > 60 else ''}"
+                           for name, summary in RECIPES.items()))
+    train.add_argument("recipe", help="one of: " + ", ".join(RECIPES))
     train.add_argument("--config", default=None,
                        help="named config (default: 'default' if the recipe has one, else 'paper')")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config field (repeatable)")
     train.add_argument("--strategy", default="default", choices=STRATEGIES)
-    train.add_argument("--data-dir", default=None, help="tensorflow-datasets data dir")
+    train.add_argument("--data-dir", default=None,
+                       help="the data to train on, where the recipe's config reads one: "
+                            "a tensorflow-datasets data dir, a folder of images, or "
+                            "rendered memory-maze episodes (refused where it would be "
+                            "ignored)")
     train.add_argument("--log-dir", default=None, help="TensorBoard dir (default OUT/logs)")
     train.add_argument("--out-dir", default=None, help="run dir (default runs/<recipe>-<config>)")
     train.add_argument("--restart", action="store_true",
@@ -60,18 +71,23 @@ def _parser():
                              "VQ-VAE-2 set samples every level; a DeepMind Lab stage-2 "
                              "preset samples frames through both stages; a video "
                              "prior continues --context frames")
-    sample.add_argument("--num", type=int, default=16)
+    sample.add_argument("--num", type=int, default=16,
+                        help="how many samples (images, WAVs or rollouts; default 16)")
     sample.add_argument("--label", type=int, default=None,
                         help="class label for a class-conditional prior")
-    sample.add_argument("--temperature", type=float, default=1.0)
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--temperature", type=float, default=1.0,
+                        help="divides the prior's logits: below 1 sharper, above 1 "
+                             "more varied (default 1, the model's own distribution)")
+    sample.add_argument("--seed", type=int, default=0,
+                        help="random seed: the same seed gives the same samples")
     sample.add_argument("--upscale", type=int, default=1,
                         help="nearest-neighbour upscaling of the grid (e.g. 4)")
     sample.add_argument("--out", default=None,
                         help="PNG or JPEG path (default RUN/cli_samples.png, or "
                              "samples.png for a preset); a speech model writes WAVs "
                              "(default RUN/cli_samples.wav or samples.wav; with "
-                             "--num > 1, <stem>_<i>.wav)")
+                             "--num > 1, <stem>_<i>.wav). A default name that "
+                             "exists becomes <stem>-2, -3, ...: never overwritten")
     sample.add_argument("--speaker", default=None,
                         help="speech: the speaker (name or index; default: in turn)")
     sample.add_argument("--context", nargs="+", default=None, metavar="FRAME",
@@ -95,7 +111,8 @@ def _parser():
     decode.add_argument("--model", required=True, metavar="RUN_OR_PRESET",
                         help="a run dir, a vqvae.keras file or a VQ-VAE preset")
     decode.add_argument("--out", default="decoded.png", help="PNG or JPEG path")
-    decode.add_argument("--columns", type=int, default=8)
+    decode.add_argument("--columns", type=int, default=8,
+                        help="images per row of the grid (default 8)")
     decode.add_argument("--upscale", type=int, default=1,
                         help="nearest-neighbour upscaling of the grid (e.g. 4)")
 
@@ -188,6 +205,19 @@ def _hardware():
     except (OSError, AttributeError):
         pass
     return "; ".join(parts)
+
+def _check_data_dir(recipe, config_name, config, parser):
+    """Refuses `--data-dir` (one line, exit 2) where the recipe's config would
+    silently ignore it, naming the recipes and configs that read one."""
+    from vq_zoo.recipes import data_dir_readers, data_dir_use
+
+    if data_dir_use(recipe, config):
+        return
+    readers = "; ".join(f"{r} ({', '.join(configs)})"
+                        for r, configs in data_dir_readers().items())
+    parser.error(f"recipe {recipe} with config {config_name} reads no --data-dir "
+                 f"(it would be ignored). Recipes and configs that read one: {readers}")
+
 
 def _write_run_config(out_dir, record):
     """`out_dir/config.json` (atomically): the recipe, config and command of
@@ -471,6 +501,23 @@ def _write_grid(out, images, columns, upscale):
 
 
 # ----------------------------------------------------------- commands
+def _unused_path(path):
+    """`path`, or `<stem>-2<ext>`, `<stem>-3<ext>`, ... if it exists: a
+    default output name never overwrites an earlier result (an explicit
+    `--out` does, as asked)."""
+    stem, ext = os.path.splitext(path)
+
+    def taken(candidate):  # a speech sample of --num > 1 writes <stem>_0.wav, ...
+        base, suffix = os.path.splitext(candidate)
+        return os.path.lexists(candidate) or os.path.lexists(f"{base}_0{suffix}")
+
+    number, candidate = 1, path
+    while taken(candidate):
+        number += 1
+        candidate = f"{stem}-{number}{ext}"
+    return candidate
+
+
 def _cmd_sample(args, parser):
     import numpy as np
 
@@ -480,8 +527,8 @@ def _cmd_sample(args, parser):
         parser.error("--temperature must be > 0")
     if args.upscale < 1:
         parser.error("--upscale must be >= 1")
-    out = args.out or (os.path.join(args.model, "cli_samples.png")
-                       if _is_run_dir(args.model) else "samples.png")
+    out = args.out or _unused_path(os.path.join(args.model, "cli_samples.png")
+                                   if _is_run_dir(args.model) else "samples.png")
     if not out.lower().endswith(".wav"):
         _check_image_out(parser, out)
     if args.frames < 1:
@@ -704,8 +751,8 @@ def _sample_speech(args, vqvae, prior):
 
     from vq_zoo.utils.audio import write_wav
 
-    out = args.out or (os.path.join(args.model, "cli_samples.wav")
-                       if _is_run_dir(args.model) else "samples.wav")
+    out = args.out or _unused_path(os.path.join(args.model, "cli_samples.wav")
+                                   if _is_run_dir(args.model) else "samples.wav")
     if not out.lower().endswith(".wav"):
         raise CliError(f"--out {out}: a speech model writes WAV files (.wav)", 2)
     names = vqvae.decoder.speaker_names or [str(i) for i in range(prior.num_classes)]
@@ -1050,9 +1097,12 @@ def _train(args, parser, argv, verbose):
     try:
         configs = get_configs(args.recipe)
         name = args.config or ("default" if "default" in configs else "paper")
-        apply_overrides(get_config(configs, name), args.set)
+        config = apply_overrides(get_config(configs, name), args.set)
     except ValueError as e:
         parser.error(str(e))
+    # Before TensorFlow loads: a --data-dir the config would ignore.
+    if args.data_dir is not None:
+        _check_data_dir(args.recipe, name, config, parser)
     out_dir = args.out_dir or os.path.join("runs", f"{args.recipe}-{name}")
     existed = os.path.lexists(out_dir)
     _import_tensorflow(verbose)
