@@ -174,7 +174,25 @@ def held_out_metrics(vqvae, prior, test_images, test_codes, num_embeddings,
             for i in range(0, len(test_images), 256)
         ]
         metrics["test_bits_per_dim"] = float(bits_per_dim(vqvae, prior, batches))
+    if test_images.shape[-1] == 3:
+        metrics.update(colour_metrics(vqvae, test_images, recon))
     return metrics, recon
+
+
+def colour_metrics(vqvae, test_images, reconstructions):
+    """Reconstruction MSE per hue bin (12 bins of 30 degrees, red first;
+    None for a bin no saturated test pixel falls in) of the test images and
+    of a synthetic colour wheel at the model's size, with each one's worst
+    bin over its median bin (`vq_zoo.metrics.colour`)."""
+    from vq_zoo.metrics.colour import colour_wheel, error_by_hue
+
+    test = error_by_hue(test_images, reconstructions)
+    wheel = colour_wheel(size=test_images.shape[1])
+    wheel_errors = error_by_hue(wheel, np.asarray(vqvae.predict(wheel, verbose=0)))
+    return {"test_mse_by_hue": test["mse"],
+            "test_hue_worst_to_median": test["worst_to_median"],
+            "colour_wheel_mse_by_hue": wheel_errors["mse"],
+            "colour_wheel_worst_to_median": wheel_errors["worst_to_median"]}
 
 
 def report(pipe, vqvae, prior, test_images, test_codes, num_embeddings,
