@@ -82,6 +82,17 @@ def test_report_matches_the_saved_model_on_the_test_photos(run):
     mse = np.mean((recon - test.astype(np.float64)) ** 2)
     np.testing.assert_allclose(metrics["test_mse"], mse, rtol=1e-5)
     np.testing.assert_allclose(metrics["test_psnr_db"], -10 * np.log10(mse), rtol=1e-5)
+    # The colour wheel's error per hue bin: patch i is all of hue i * 30
+    # degrees, so bin i's MSE is patch i's MSE.
+    from vq_zoo.metrics.colour import colour_wheel
+
+    wheel = colour_wheel(size=CONFIG.image_size)
+    per_patch = np.mean((np.asarray(vqvae.predict(wheel, verbose=0), np.float64)
+                         - wheel) ** 2, axis=(1, 2, 3))
+    np.testing.assert_allclose(metrics["colour_wheel_mse_by_hue"], per_patch, rtol=1e-4)
+    assert metrics["colour_wheel_worst_to_median"] == pytest.approx(
+        per_patch.max() / np.median(per_patch), rel=1e-4)
+    assert len(metrics["test_mse_by_hue"]) == 12
     # reconstructions.png: 8 test patches, their 8 reconstructions below,
     # 32x32 tiles with a 1-pixel border; at most 1/255 apart after rounding.
     grid = tf.io.decode_png(open(os.path.join(out, "reconstructions.png"), "rb").read())

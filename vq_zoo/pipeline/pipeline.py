@@ -313,6 +313,7 @@ class Pipeline:
              callbacks, tensorboard):
         import keras
 
+        from vq_zoo.training.compact_progbar_logger import CompactProgbarLogger
         from vq_zoo.training.nan_guard import NaNGuard
         from vq_zoo.training.resumable_backup_and_restore import (
             ResumableBackupAndRestore,
@@ -323,7 +324,9 @@ class Pipeline:
             name=stage, verbose=self.verbose)
         inner = [tensorboard, *self.extra_callbacks(stage, model), *callbacks]
         if self.verbose:
-            inner.append(keras.callbacks.ProgbarLogger())
+            # Without the metrics that are zero by design (an EMA codebook's
+            # `codebook_loss`) or so far (`skipped_updates`).
+            inner.append(CompactProgbarLogger())
         callbacks = [NaNGuard(), backup,
                      backup.real_batches_only(inner, verbose=self.verbose)]
         # The progress bar is one of the callbacks above, so that it, like
