@@ -8,6 +8,7 @@ from vq_zoo.version import __version__
 
 # Public name -> the module that defines it (a subpackage maps to itself).
 _EXPORTS = {
+    "data": "vq_zoo.data",
     "layers": "vq_zoo.layers",
     "likelihoods": "vq_zoo.likelihoods",
     "metrics": "vq_zoo.metrics",
@@ -51,5 +52,12 @@ def _in_cli():
 
 
 if not _in_cli():
+    # TensorFlow's C++ start-up lines (oneDNN, CUDA stubs, `cuInit` on a
+    # machine without a GPU) are hidden, as in the command; VQ_ZOO_VERBOSE=1
+    # shows them.
+    if _os.environ.get("VQ_ZOO_VERBOSE", "") in ("", "0"):
+        from vq_zoo.utils.quiet_tensorflow import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
     for _name in _EXPORTS:
         __getattr__(_name)

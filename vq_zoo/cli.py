@@ -374,30 +374,11 @@ def _import_tensorflow(verbose):
     `.keras` files). Quiet: TensorFlow writes its start-up lines (oneDNN,
     CUDA stubs, CPU features) from C++ before it reads any log level, so
     stderr is pointed at /dev/null while it loads."""
-    if verbose or "tensorflow" in sys.modules:
-        import vq_zoo.models  # noqa: F401
+    if not verbose:
+        from vq_zoo.utils.quiet_tensorflow import import_tensorflow_quietly
 
-        return
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable stderr descriptor
-        saved = None
-    if saved is not None:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-    try:
-        import tensorflow as tf
-
-        import vq_zoo.models  # noqa: F401 (registers the classes)
-
-        tf.get_logger().setLevel("ERROR")
-    finally:
-        if saved is not None:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
+        import_tensorflow_quietly().get_logger().setLevel("ERROR")
+    import vq_zoo.models  # noqa: F401 (registers the classes)
 
 
 # ------------------------------------------------------------- models
