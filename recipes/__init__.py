@@ -22,6 +22,9 @@ RECIPES = {
     "dmlab": "Paper section 4.2: 84x84 first-person frames to 21x21 codes (K=512) "
              "to 3 codes (27 bits) with a PixelCNN decoder, priors on both "
              "(memory-maze frames rendered offline, or tfds dmlab)",
+    "images": "Your own images: a folder (--data-dir; class subfolders) or "
+              "--set dataset=tfds:NAME to codes, a (class-conditional) prior, "
+              "samples and a report; --set model=vqvae2 for two levels",
     "video": "Paper section 4.4: 6 context frames, 10 generated in a per-frame "
              "VQ-VAE's latent space by a prior conditioned on past codes and "
              "actions (memory-maze offline, tfds bair_robot_pushing_small, "

@@ -210,7 +210,7 @@ def make_data(config, data_dir=None):
 
 
 # ---------------------------------------------------------------- models
-def build_vqvae2(config, data_variance):
+def build_vqvae2(config, data_variance, channels=3):
     import keras
 
     from vq_zoo.models.vqvae2.vqvae2 import VQVAE2
@@ -222,7 +222,7 @@ def build_vqvae2(config, data_variance):
         num_residual_hiddens=config.num_residual_hiddens,
         embedding_dim=config.embedding_dim,
         num_embeddings=config.num_embeddings,
-        channels=3,
+        channels=channels,
         bottom_downsamples=config.bottom_downsamples,
         commitment_cost=config.commitment_cost,
         ema=config.ema,
@@ -232,7 +232,7 @@ def build_vqvae2(config, data_variance):
         quantizer_kwargs=dict(dead_code_threshold=config.dead_code_threshold,
                               kmeans_init=config.kmeans_init, seed=config.seed),
     )
-    model.build((None, config.image_size, config.image_size, 3))
+    model.build((None, config.image_size, config.image_size, channels))
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     return model
 
@@ -388,110 +388,130 @@ def _is_fresh(pipe, stage, stages):
 
 
 # ------------------------------------------------------------------ main
+def stage_names(config):
+    """The run's stages in order: `vqvae`, `codes`, `prior_<level>` top
+    first, `sample`, `report`."""
+    from vq_zoo.models.vqvae2.vqvae2 import level_names_for
+
+    levels = list(level_names_for(config.num_levels))
+    return ["vqvae", "codes", *[f"prior_{n}" for n in levels], "sample", "report"]
+
+
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
          verbose=1, extra_callbacks=None, restart=False):
+    from vq_zoo.recipes import common
+
+    # Opened first: the run dir is locked, its config checked and the seeds
+    # set before any data is made.
+    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
+                              extra_callbacks, restart,
+                              stages=stage_names(config)) as pipe:
+        return train_levels(pipe, config, make_data(config, data_dir), verbose)
+
+
+def train_levels(pipe, config, data, verbose=1):
+    """Every stage of the recipe in the open pipeline `pipe` (opened with
+    `stage_names(config)`) on `data`, a dict as `make_data` returns (with an
+    optional `channels`, default 3): the VQ-VAE-2, the codes, a prior per
+    level, samples and the held-out report. Returns the metrics. The images
+    recipe (`recipes/images`) runs it on a user's folder."""
     from vq_zoo.models.vqvae2.sampling import sample_levels
     from vq_zoo.models.vqvae2.vqvae2 import level_names_for
-    from vq_zoo.recipes import common
     from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
     from vq_zoo.utils.images import write_atomic
     from vq_zoo.utils.images import write_png
 
     levels = list(level_names_for(config.num_levels))
     prior_stages = [f"prior_{n}" for n in levels]
-    stages = ["vqvae", "codes", *prior_stages, "sample", "report"]
-    # Opened first: the run dir is locked, its config checked and the seeds
-    # set before any data is made.
-    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
-                              extra_callbacks, restart, stages=stages) as pipe:
-        data = make_data(config, data_dir)
-        vqvae = pipe.train(
-            "vqvae", lambda: build_vqvae2(config, data["variance"]), data["train"],
-            epochs=config.vqvae_epochs, steps_per_epoch=data["steps"],
-            validation_data=data["validation"],
-            tensorboard=lambda d: levels_tensorboard(d, data["sample"]),
-            what="train the VQ-VAE-2")
-        manifests = pipe.extract("codes", vqvae, data["splits"],
-                                 what="extract the code maps of every level")
+    channels = data.get("channels", 3)
+    vqvae = pipe.train(
+        "vqvae", lambda: build_vqvae2(config, data["variance"], channels),
+        data["train"],
+        epochs=config.vqvae_epochs, steps_per_epoch=data["steps"],
+        validation_data=data["validation"],
+        tensorboard=lambda d: levels_tensorboard(d, data["sample"]),
+        what="train the VQ-VAE-2")
+    manifests = pipe.extract("codes", vqvae, data["splits"],
+                             what="extract the code maps of every level")
 
-        priors = {}
-        for i, level in enumerate(levels):
-            above = levels[i - 1] if i else None
-            made = dict(priors)  # the priors of the levels above, trained
+    priors = {}
+    for i, level in enumerate(levels):
+        above = levels[i - 1] if i else None
+        made = dict(priors)  # the priors of the levels above, trained
 
-            def sample_fn(num, level=level, made=made, holder=priors):
-                drawn = sample_levels({**made, level: holder[level]}, num, seed=0)
-                return vqvae.decode(drawn)
+        def sample_fn(num, level=level, made=made, holder=priors):
+            drawn = sample_levels({**made, level: holder[level]}, num, seed=0)
+            return vqvae.decode(drawn)
 
-            def tensorboard(log, fn=sample_fn):
-                return VQVAETensorBoard(log, sample=None, sample_fn=fn,
-                                        num_prior_samples=16, run_name="images")
+        def tensorboard(log, fn=sample_fn):
+            return VQVAETensorBoard(log, sample=None, sample_fn=fn,
+                                    num_prior_samples=16, run_name="images")
 
-            def build(level=level, above=above):
-                priors[level] = build_level_prior(config, manifests["train"],
-                                                  level, above)
-                return priors[level]
+        def build(level=level, above=above):
+            priors[level] = build_level_prior(config, manifests["train"],
+                                              level, above)
+            return priors[level]
 
-            def codes(split, batch_size, shuffle=False, i=i):
-                # Training with steps_per_epoch repeats the codes.
-                return pipe.code_data(
-                    split, batch_size, keys=prior_keys(levels, i), shuffle=shuffle,
-                    seed=config.seed,
-                    repeat=shuffle and config.prior_steps_per_epoch is not None)
+        def codes(split, batch_size, shuffle=False, i=i):
+            # Training with steps_per_epoch repeats the codes.
+            return pipe.code_data(
+                split, batch_size, keys=prior_keys(levels, i), shuffle=shuffle,
+                seed=config.seed,
+                repeat=shuffle and config.prior_steps_per_epoch is not None)
 
-            priors[level] = pipe.train(
-                f"prior_{level}", build, codes("train", config.prior_batch_size, True),
-                epochs=config.prior_epochs,
-                steps_per_epoch=config.prior_steps_per_epoch,
-                validation_data=codes("validation", 256), inputs=["codes"],
-                tensorboard=tensorboard,
-                what=(f"train the {level} prior on the {level} codes"
-                      + (f" given the {above} codes" if above else " (with attention)")))
+        priors[level] = pipe.train(
+            f"prior_{level}", build, codes("train", config.prior_batch_size, True),
+            epochs=config.prior_epochs,
+            steps_per_epoch=config.prior_steps_per_epoch,
+            validation_data=codes("validation", 256), inputs=["codes"],
+            tensorboard=tensorboard,
+            what=(f"train the {level} prior on the {level} codes"
+                  + (f" given the {above} codes" if above else " (with attention)")))
 
-        def draw(num, seed):
-            drawn = sample_levels(priors, num, seed)
-            return vqvae.decode(drawn), drawn
+    def draw(num, seed):
+        drawn = sample_levels(priors, num, seed)
+        return vqvae.decode(drawn), drawn
 
-        # Sampling runs again only when the models it draws from changed.
-        if not _is_fresh(pipe, "sample", ["vqvae", *prior_stages]):
-            pipe.sample(vqvae, list(priors.values()), config.num_samples,
-                        seed=config.seed, sample_fn=draw,
-                        inputs=["vqvae", *prior_stages])
+    # Sampling runs again only when the models it draws from changed.
+    if not _is_fresh(pipe, "sample", ["vqvae", *prior_stages]):
+        pipe.sample(vqvae, list(priors.values()), config.num_samples,
+                    seed=config.seed, sample_fn=draw,
+                    inputs=["vqvae", *prior_stages])
 
-        report_inputs = ["vqvae", "codes", *prior_stages]
-        if pipe.is_done("report") and not _is_fresh(pipe, "report", report_inputs):
-            os.remove(pipe.path("stages", "report.json"))
+    report_inputs = ["vqvae", "codes", *prior_stages]
+    if pipe.is_done("report") and not _is_fresh(pipe, "report", report_inputs):
+        os.remove(pipe.path("stages", "report.json"))
 
-        def report():
-            test_images = np.concatenate([np.asarray(x) for x in data["test"].take(1)])
-            write_png(pipe.path("reconstructions.png"),
-                      level_grid(vqvae, test_images[:16]))
-            metrics = held_out_metrics(
-                vqvae, priors, data["test"],
-                lambda n: pipe.code_data("test", 256,
-                                         keys=prior_keys(levels, levels.index(n))))
-            if config.dataset == "photos_64":
-                # The same measure on the test crops of the bundled photos
-                # alone (no apt needed to check it).
-                from vq_zoo.data.photos_64 import photo_crops
+    def report():
+        test_images = np.concatenate([np.asarray(x) for x in data["test"].take(1)])
+        write_png(pipe.path("reconstructions.png"),
+                  level_grid(vqvae, test_images[:16]))
+        metrics = held_out_metrics(
+            vqvae, priors, data["test"],
+            lambda n: pipe.code_data("test", 256,
+                                     keys=prior_keys(levels, levels.index(n))))
+        if config.dataset == "photos_64":
+            # The same measure on the test crops of the bundled photos
+            # alone (no apt needed to check it).
+            from vq_zoo.data.photos_64 import photo_crops
 
-                bundled = photo_crops("test", config.test_examples, config.image_size,
-                                      seed=config.seed + 1, include_opencv=False)
-                recon = np.concatenate([
-                    np.asarray(vqvae.decode(vqvae.encode_levels(bundled[i:i + 256])))
-                    for i in range(0, len(bundled), 256)])
-                metrics["test_mse_bundled_photos"] = float(
-                    np.mean((recon.astype(np.float64) - bundled) ** 2))
-            write_atomic(pipe.path("metrics.json"),
-                         json.dumps(metrics, indent=2).encode())
-            return metrics
+            bundled = photo_crops("test", config.test_examples, config.image_size,
+                                  seed=config.seed + 1, include_opencv=False)
+            recon = np.concatenate([
+                np.asarray(vqvae.decode(vqvae.encode_levels(bundled[i:i + 256])))
+                for i in range(0, len(bundled), 256)])
+            metrics["test_mse_bundled_photos"] = float(
+                np.mean((recon.astype(np.float64) - bundled) ** 2))
+        write_atomic(pipe.path("metrics.json"),
+                     json.dumps(metrics, indent=2).encode())
+        return metrics
 
-        metrics = pipe.stage("report", report, inputs=report_inputs,
-                             what="measure on the test split")
-        if verbose:
-            print(json.dumps(metrics, indent=2))
-            print(f"Artefacts in {pipe.out_dir}: vqvae.keras, "
-                  + ", ".join(f"{s}.keras" for s in prior_stages)
-                  + ", samples.png, reconstructions.png, metrics.json")
-            print(f"Watch training with: tensorboard --logdir {pipe.log_dir}")
+    metrics = pipe.stage("report", report, inputs=report_inputs,
+                         what="measure on the test split")
+    if verbose:
+        print(json.dumps(metrics, indent=2))
+        print(f"Artefacts in {pipe.out_dir}: vqvae.keras, "
+              + ", ".join(f"{s}.keras" for s in prior_stages)
+              + ", samples.png, reconstructions.png, metrics.json")
+        print(f"Watch training with: tensorboard --logdir {pipe.log_dir}")
     return metrics
