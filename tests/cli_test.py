@@ -453,6 +453,35 @@ def test_every_recipe_says_whether_it_reads_a_data_dir():
             assert use is None or (isinstance(use, str) and use), (recipe, use)
 
 
+def _png(path, height, width):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((height, width, 3), np.uint8)).save(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sample", "no_such_preset", "--out", "x.gif"], "--out: "),
+    (["sample", "no_such_preset", "--temperature", "inf"],
+     "--temperature must be a finite number > 0, got inf"),
+    (["sample", "no_such_preset", "--num", "0"], "--num must be >= 1"),
+    (["decode", "codes.npy", "--model", "m", "--out", "x.gif"], "--out: "),
+    (["decode", "codes.npy", "--model", "m", "--columns", "0"], "--columns must be >= 1"),
+    (["encode", "m", "IMAGES"], "all images must have the same size, got 16x16 ("),
+    (["convert", "m", "--input", "a.wav", "--speaker", "0", "--output", "b.wav",
+      "--temperature", "nan"], "--temperature must be a finite number > 0, got nan"),
+])
+def test_argument_errors_come_before_tensorflow_loads(tmp_path, args, message):
+    if "IMAGES" in args:
+        i = args.index("IMAGES")
+        args = args[:i] + [_png(tmp_path / "a.png", 16, 16), _png(tmp_path / "b.png", 16, 24)]
+    proc = run_cli(args, cwd=tmp_path)
+    assert proc.returncode in (1, 2), proc.stderr[-2000:]
+    (error,) = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert error.startswith("vq-zoo: error: ") and message in error, error
+    assert "tensorflow" not in imported(proc.stderr)
+
+
 def test_default_sample_names_never_overwrite(tmp_path):
     first = tmp_path / "samples.png"
     assert cli._unused_path(str(first)) == str(first)

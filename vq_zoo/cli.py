@@ -448,6 +448,64 @@ def _load_models(source, kinds):
     return models
 
 
+def _check_before_tensorflow(args, parser):
+    """The checks of a command's arguments that need no model, run before
+    TensorFlow loads (tens of seconds on a busy machine): counts and scales,
+    the output's format, and for `encode` that the images exist and share
+    one size (read from their headers)."""
+    import math
+
+    if args.command == "sample":
+        if args.num < 1:
+            parser.error("--num must be >= 1")
+        if not (args.temperature > 0 and math.isfinite(args.temperature)):
+            parser.error(f"--temperature must be a finite number > 0, got {args.temperature}")
+        if args.upscale < 1:
+            parser.error("--upscale must be >= 1")
+        if args.frames < 1:
+            parser.error("--frames must be >= 1")
+        if args.out and not args.out.lower().endswith(".wav"):
+            _check_image_out(parser, args.out)
+    elif args.command == "decode":
+        _check_image_out(parser, args.out)
+        if args.columns < 1:
+            parser.error("--columns must be >= 1")
+        if args.upscale < 1:
+            parser.error("--upscale must be >= 1")
+    elif args.command == "encode":
+        _check_image_sizes(args.images)
+    elif args.command == "convert":
+        if not (args.temperature > 0 and math.isfinite(args.temperature)):
+            parser.error(f"--temperature must be a finite number > 0, got {args.temperature}")
+
+
+def _check_image_sizes(paths):
+    """Refuses missing files and images of different sizes from the files'
+    headers (Pillow reads no pixels for this); files Pillow cannot read are
+    left to the full reader, which names what is wrong with them."""
+    try:
+        from PIL import Image
+    except ImportError:  # the full reader checks later
+        Image = None
+    sizes = {}
+    for path in paths:
+        if os.path.isdir(path):
+            continue  # a folder: its images are listed by the command
+        if not os.path.isfile(path):
+            raise CliError(f"image not found: {path}")
+        if Image is None:
+            continue
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Exception:  # noqa: BLE001 (unreadable: named by the full reader)
+            continue
+        sizes.setdefault((height, width), path)
+    if len(sizes) > 1:
+        raise CliError("all images must have the same size, got " + ", ".join(
+            f"{h}x{w} ({path})" for (h, w), path in sizes.items()))
+
+
 def _check_image_out(parser, out):
     from vq_zoo.utils.images import image_format
 
@@ -502,18 +560,10 @@ def _unused_path(path):
 def _cmd_sample(args, parser):
     import numpy as np
 
-    if args.num < 1:
-        parser.error("--num must be >= 1")
-    if not args.temperature > 0:
-        parser.error("--temperature must be > 0")
-    if args.upscale < 1:
-        parser.error("--upscale must be >= 1")
+    # The arguments were checked before TensorFlow loaded
+    # (_check_before_tensorflow).
     out = args.out or _unused_path(os.path.join(args.model, "cli_samples.png")
                                    if _is_run_dir(args.model) else "samples.png")
-    if not out.lower().endswith(".wav"):
-        _check_image_out(parser, out)
-    if args.frames < 1:
-        parser.error("--frames must be >= 1")
     metadata = _preset_metadata(args.model)
     chain = (metadata or {}).get("two_stage_presets")
     if chain and metadata.get("class_name") in ("DMLabVQVAE", "GatedPixelCNN1DPrior"):
@@ -1120,6 +1170,7 @@ def main(argv=None):
             return _cmd_list()
         if args.command == "train":
             return _train(args, parser, argv, verbose)
+        _check_before_tensorflow(args, parser)
         _import_tensorflow(verbose)
         return COMMANDS[args.command](args, parser)
     except CliError as e:
