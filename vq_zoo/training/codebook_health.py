@@ -57,9 +57,11 @@ class CodebookHealth(keras.callbacks.Callback):
             f"Codebook collapse: only {', '.join(parts)} were used in epoch "
             f"{epoch + 1}, so most codes carry no information. Fix: restart dead "
             "codes and initialise the codebook from the data, e.g. "
-            "`quantizer_kwargs=dict(kmeans_init=True, dead_code_threshold=0.01)` "
-            "(what the recipes use), or use a smaller `num_embeddings` or a "
-            "lower learning rate. (This warning is given once per fit.)",
+            "`quantizer_kwargs=dict(kmeans_init=True, dead_code_threshold=1.0)` "
+            "(a code used less than once a batch restarts; the README's quickstart "
+            "measures it against the weaker 0.01, which collapsed), or use a "
+            "smaller `num_embeddings` or a lower learning rate. (This warning is "
+            "given once per fit.)",
             CodebookCollapseWarning, stacklevel=2,
         )
 
