@@ -114,14 +114,20 @@ def set_precision(precision):
     a loss-scale optimizer for float16). Models loaded from a run keep the
     policy they were saved with.
 
-    Speed and numerics on this project's 2-core AVX512_BF16 CPU
-    (`bench/train_step.py --bounds`, bench/RESULTS.md): the image VQ-VAE's
-    training step is 1.40x faster in mixed_bfloat16 than in float32, and
-    the natural-images recipe's reconstructions 0.58 dB worse: bfloat16
-    keeps 8 bits of mantissa, so the numbers differ from a float32 run."""
+    Speed depends on the CPU (bench/RESULTS.md has the figures and the
+    commands): where it has bfloat16 arithmetic (AVX512_BF16 or AMX)
+    mixed_bfloat16 trains faster than float32; where it has none it is
+    emulated and several times slower, and `SlowPrecisionWarning` says so
+    once. bfloat16 keeps 8 bits of mantissa, so the numbers differ from a
+    float32 run."""
     import keras
+    import tensorflow as tf
+
+    from vq_zoo.utils.hardware import warn_if_slow_precision
 
     _check_precision(precision)
+    warn_if_slow_precision(precision, accelerators=len(
+        tf.config.list_logical_devices("GPU") + tf.config.list_logical_devices("TPU")))
     before = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(precision)
     return before
