@@ -24,6 +24,10 @@ class VQVAE2Config:
                                      metadata={"choices": DATASETS})
     image_size: int = 64
     include_opencv: bool = True
+    # photos_64: each training crop's colours rotated about the grey axis by
+    # a random angle (`vq_zoo.data.natural_images.rotate_hues`; the bundled
+    # photos hold almost no green, teal or magenta).
+    hue_rotation: bool = True
     train_examples: int = 8192  # crops (photos_64) or files (image_dir)
     validation_examples: int = 512
     test_examples: int = 512

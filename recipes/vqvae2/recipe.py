@@ -154,6 +154,10 @@ def make_data(config, data_dir=None):
                                include_opencv=config.include_opencv)
 
         train = crops("train", config.train_examples, 0)
+        if config.hue_rotation:
+            from vq_zoo.data.natural_images import rotate_hues
+
+            train = rotate_hues(train, seed=seed + 3)
         valid = crops("validation", config.validation_examples, 2)
         test = crops("test", config.test_examples, 1)
 
