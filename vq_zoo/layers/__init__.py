@@ -6,3 +6,6 @@ from vq_zoo.layers.causal_gated_block import CausalGatedBlock
 from vq_zoo.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from vq_zoo.layers.masked_conv2d import MaskedConv2D
 from vq_zoo.layers.causal_self_attention import CausalSelfAttention
+from vq_zoo.layers.finite_scalar_quantizer import FiniteScalarQuantizer
+from vq_zoo.layers.lookup_free_quantizer import LookupFreeQuantizer
+from vq_zoo.layers.residual_vector_quantizer import ResidualVectorQuantizer

@@ -30,6 +30,20 @@ def _check_real(name, value, condition, expected):
         )
 
 
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"`{name}` must be True or False. Received: {name}={value!r}"
+        )
+
+
+def l2_normalize(x, epsilon=1e-12):
+    """`x / |x|` along the last axis (zero vectors stay finite)."""
+    return x * ops.rsqrt(
+        ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), epsilon)
+    )
+
+
 def _check_seed(seed):
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ValueError(
@@ -97,6 +111,23 @@ def _sequential_fori_loop(lower, upper, body, init):
     return ops.fori_loop(lower, upper, body, init)
 
 
+def _rotate_gradient(e, q, g):
+    """The rotation trick's gradient at `e` (rows of `(N, D)`): with
+    `lambda = |q| / |e|` and `R` the rotation in the plane of `e` and `q` that
+    takes `e / |e|` to `q / |q|`, `R = I - 2 r r^T + 2 q^ e^^T` where
+    `r = (e^ + q^) / |e^ + q^|` (arXiv 2410.06424, eq. 4.2), the output is
+    `lambda R e = q` and its gradient `lambda R^T g`. Computed per row without
+    forming `R`: `lambda (g - 2 r (r . g) + 2 e^ (q^ . g))`."""
+    e_norm = ops.sqrt(ops.maximum(ops.sum(ops.square(e), -1, keepdims=True), 1e-12))
+    q_norm = ops.sqrt(ops.maximum(ops.sum(ops.square(q), -1, keepdims=True), 1e-12))
+    e_hat = e / e_norm
+    q_hat = q / q_norm
+    r = l2_normalize(e_hat + q_hat)
+    rg = ops.sum(r * g, -1, keepdims=True)
+    qg = ops.sum(q_hat * g, -1, keepdims=True)
+    return (q_norm / e_norm) * (g - 2.0 * r * rg + 2.0 * e_hat * qg)
+
+
 # Codebooks larger than this are searched in blocks of this many codes by
 # default: with 32768 vectors a block is 512 MiB of float32 distances.
 DEFAULT_CHUNK = 4096
@@ -133,6 +164,21 @@ class BaseVectorQuantizer(keras.layers.Layer):
 
     Losses are means over every element, as in Sonnet.
 
+    Three opt-in options change the geometry (all off by default, where the
+    layer is the paper's):
+    - `codebook_dim`: codes live in a `codebook_dim`-dimensional space;
+      inputs are projected into it by a learned `project_in` (Dense) before
+      the search and the quantised vectors back to `embedding_dim` by
+      `project_out` (Yu et al. 2021, arXiv 2110.04627: low-dimensional
+      codebooks). Losses and EMA statistics live in the code space.
+    - `use_cosine_similarity`: inputs and codes are l2-normalised before the
+      search, so the nearest code is the one of highest cosine similarity;
+      the quantised vectors are unit vectors (also arXiv 2110.04627).
+    - `rotation_trick`: the forward pass is plain VQ's, but the gradient
+      reaching `z_e` is the upstream gradient at `z_q` rotated (and scaled)
+      by the rotation that takes `z_e` to `z_q` (treated as a constant),
+      instead of copied unchanged (Fifty et al. 2024, arXiv 2410.06424).
+
     Non-finite input never reaches the state: a training step whose global
     batch holds any NaN or Inf leaves the codebook, the EMA statistics, the
     k-means and dead-code state and the sampling state bit for bit as they
@@ -155,6 +201,9 @@ class BaseVectorQuantizer(keras.layers.Layer):
         dead_code_decay=0.99,
         distance_chunk_size=None,
         seed=None,
+        rotation_trick=False,
+        use_cosine_similarity=False,
+        codebook_dim=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -176,6 +225,13 @@ class BaseVectorQuantizer(keras.layers.Layer):
                 f"Received: kmeans_init={kmeans_init!r}"
             )
         _check_seed(seed)
+        _check_bool("rotation_trick", rotation_trick)
+        _check_bool("use_cosine_similarity", use_cosine_similarity)
+        if codebook_dim is not None:
+            _check_positive_int("codebook_dim", codebook_dim)
+        self.rotation_trick = bool(rotation_trick)
+        self.use_cosine_similarity = bool(use_cosine_similarity)
+        self.codebook_dim = codebook_dim
         self.embedding_dim = embedding_dim
         self.num_embeddings = num_embeddings
         self.commitment_cost = float(commitment_cost)
@@ -195,6 +251,16 @@ class BaseVectorQuantizer(keras.layers.Layer):
         self.seed = seed
         if self.kmeans_init or self.dead_code_threshold > 0:
             self.seed_generator = keras.random.SeedGenerator(seed)
+
+    @property
+    def code_dim(self):
+        """Size of the code vectors: `codebook_dim`, else `embedding_dim`."""
+        return self.codebook_dim or self.embedding_dim
+
+    @property
+    def projected(self):
+        """Whether inputs are projected into a space of other size."""
+        return self.code_dim != self.embedding_dim
 
     # ------------------------------------------------------------------ build
     def _check_input_shape(self, input_shape):
@@ -216,7 +282,7 @@ class BaseVectorQuantizer(keras.layers.Layer):
         self._check_input_shape(input_shape)
         self.codebook = self.add_weight(
             name="codebook",
-            shape=(self.num_embeddings, self.embedding_dim),
+            shape=(self.num_embeddings, self.code_dim),
             initializer=self.embeddings_initializer,
             trainable=self.codebook_trainable,
             dtype="float32",
@@ -232,7 +298,30 @@ class BaseVectorQuantizer(keras.layers.Layer):
                 "code_usage_hidden", (self.num_embeddings,)
             )
             self.code_usage_count = self._state_weight("code_usage_count", ())
+        if self.projected:
+            # float32 under any policy: the search sees float32 vectors.
+            self.project_in = keras.layers.Dense(
+                self.code_dim, dtype="float32", name="project_in"
+            )
+            self.project_in.build((None, self.embedding_dim))
+            self.project_out = keras.layers.Dense(
+                self.embedding_dim, dtype="float32", name="project_out"
+            )
+            self.project_out.build((None, self.code_dim))
         self._build_state()
+
+    def _to_code_space(self, flat):
+        """`(N, embedding_dim)` float32 inputs to the vectors searched:
+        projected by `project_in` and/or l2-normalised."""
+        if self.projected:
+            flat = self.project_in(flat)
+        if self.use_cosine_similarity:
+            flat = l2_normalize(flat)
+        return flat
+
+    def _search_codebook(self, codebook):
+        """The codebook as searched (l2-normalised with cosine similarity)."""
+        return l2_normalize(codebook) if self.use_cosine_similarity else codebook
 
     def _state_weight(self, name, shape):
         """A zero-initialised, non-trainable float32 state variable (kept in
@@ -364,11 +453,11 @@ class BaseVectorQuantizer(keras.layers.Layer):
         pad = (-k) % chunk
         if pad:  # padded codes sit at distance 3e38: never the nearest
             filler = ops.concatenate(
-                [ops.zeros((pad, self.embedding_dim)), ops.full((pad, 1), 3e38)],
+                [ops.zeros((pad, self.code_dim)), ops.full((pad, 1), 3e38)],
                 axis=1,
             )
             code_aug = ops.concatenate([code_aug, filler], axis=0)
-        blocks = ops.reshape(code_aug, (-1, chunk, self.embedding_dim + 1))
+        blocks = ops.reshape(code_aug, (-1, chunk, self.code_dim + 1))
 
         def body(j, state):
             best_d, best_i = state
@@ -421,7 +510,7 @@ class BaseVectorQuantizer(keras.layers.Layer):
         self._check_input_shape(inputs.shape)
         update = bool(training) and self.trainable
         x = ops.cast(inputs, "float32")
-        flat = ops.reshape(x, (-1, self.embedding_dim))
+        flat = self._to_code_space(ops.reshape(x, (-1, self.embedding_dim)))
 
         if update:
             apply, skipped = self._update_guard(flat)
@@ -432,7 +521,7 @@ class BaseVectorQuantizer(keras.layers.Layer):
                 skipped, self._maybe_kmeans_init(flat, apply)
             )
 
-        codebook = _read(self.codebook)
+        codebook = self._search_codebook(_read(self.codebook))
         flat_indices = self._nearest(
             ops.stop_gradient(flat), ops.stop_gradient(codebook)
         )
@@ -441,6 +530,8 @@ class BaseVectorQuantizer(keras.layers.Layer):
         quantized, codebook_loss, commitment_loss = self._lookup_and_losses(
             flat, codebook, flat_indices
         )
+        if self.projected:
+            quantized = self.project_out(quantized)
         quantized = ops.reshape(quantized, ops.shape(x))
 
         if update:
@@ -527,6 +618,7 @@ class BaseVectorQuantizer(keras.layers.Layer):
         beta = self.commitment_cost
         k = self.num_embeddings
         trainable = self.codebook_trainable
+        rotate = self.rotation_trick
 
         @ops.custom_gradient
         def lookup_and_losses(flat, codebook):
@@ -538,6 +630,8 @@ class BaseVectorQuantizer(keras.layers.Layer):
 
             def grad(*args, upstream=None):
                 g_q, g_codebook, g_commit = upstream if upstream is not None else args
+                if rotate:
+                    g_q = _rotate_gradient(flat, q, g_q)
                 g_flat = g_q + ((2.0 * beta / size) * g_commit) * diff
                 if trainable:
                     g_e = ops.segment_sum(diff, indices, num_segments=k) * (
@@ -573,8 +667,10 @@ class BaseVectorQuantizer(keras.layers.Layer):
         if not self.built:
             self.build(inputs.shape)
         x = self._check_finite_vectors(ops.cast(inputs, "float32"), "encode")
-        flat = ops.reshape(x, (-1, self.embedding_dim))
-        idx = self._nearest(flat, ops.convert_to_tensor(self.codebook))
+        flat = self._to_code_space(ops.reshape(x, (-1, self.embedding_dim)))
+        idx = self._nearest(
+            flat, self._search_codebook(ops.convert_to_tensor(self.codebook))
+        )
         return ops.reshape(idx, ops.shape(x)[:-1])
 
     def lookup(self, indices):
@@ -587,7 +683,12 @@ class BaseVectorQuantizer(keras.layers.Layer):
                 f"{self.__class__.__name__} has no codebook yet: build it "
                 "(call it on a batch or call `build(input_shape)`) first."
             )
-        vectors = ops.take(ops.convert_to_tensor(self.codebook), indices, axis=0)
+        codebook = self._search_codebook(ops.convert_to_tensor(self.codebook))
+        vectors = ops.take(codebook, indices, axis=0)
+        if self.projected:
+            shape = ops.shape(vectors)
+            vectors = self.project_out(ops.reshape(vectors, (-1, self.code_dim)))
+            vectors = ops.reshape(vectors, tuple(shape[:-1]) + (self.embedding_dim,))
         return ops.cast(vectors, self.compute_dtype)
 
     # ------------------------------------------------- collapse remedies
@@ -614,7 +715,7 @@ class BaseVectorQuantizer(keras.layers.Layer):
         rows = ops.cond(
             n_local > 0,
             lambda: ops.take(ops.stop_gradient(flat), local, axis=0),
-            lambda: ops.zeros((num, self.embedding_dim), flat.dtype),
+            lambda: ops.zeros((num, self.code_dim), flat.dtype),
         )
         rows = ops.where(mine[:, None], rows, ops.zeros_like(rows))
         return cross_replica_sum(rows)
@@ -651,7 +752,7 @@ class BaseVectorQuantizer(keras.layers.Layer):
 
         def keep():
             codebook = ops.convert_to_tensor(self.codebook)
-            return codebook, ops.zeros((k,)), ops.zeros((k, self.embedding_dim))
+            return codebook, ops.zeros((k,)), ops.zeros((k, self.code_dim))
 
         centroids, counts, sums = ops.cond(done, keep, init)
         updates = [(self.codebook, centroids)]
@@ -721,6 +822,9 @@ class BaseVectorQuantizer(keras.layers.Layer):
                 "dead_code_decay": self.dead_code_decay,
                 "distance_chunk_size": self.distance_chunk_size,
                 "seed": self.seed,
+                "rotation_trick": self.rotation_trick,
+                "use_cosine_similarity": self.use_cosine_similarity,
+                "codebook_dim": self.codebook_dim,
             }
         )
         return config

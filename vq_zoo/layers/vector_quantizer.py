@@ -37,6 +37,16 @@ class VectorQuantizer(BaseVectorQuantizer):
         distance_chunk_size: int or None: search the codebook in blocks of
             this many codes to bound memory for large `K`.
         seed: int or None, seeds the initialiser and the remedies' sampling.
+        rotation_trick: bool, opt-in: the gradient reaching the input is the
+            upstream gradient rotated from `z_q` to `z_e` (arXiv 2410.06424)
+            instead of copied (straight-through). The forward pass is
+            unchanged.
+        use_cosine_similarity: bool, opt-in: inputs and codes are
+            l2-normalised before the search (the nearest code by cosine
+            similarity); `"quantized"` holds unit vectors.
+        codebook_dim: int or None: codes of this size; inputs are projected
+            into it (`project_in`) and quantised vectors back to
+            `embedding_dim` (`project_out`). None: `embedding_dim`.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Example:
@@ -48,6 +58,10 @@ class VectorQuantizer(BaseVectorQuantizer):
     References:
         van den Oord, Vinyals, Kavukcuoglu. Neural Discrete Representation
         Learning. arXiv:1711.00937.
+        Yu et al. Vector-quantized Image Modeling with Improved VQGAN.
+        arXiv:2110.04627 (cosine similarity, low-dimensional codebooks).
+        Fifty et al. Restructuring Vector Quantization with the Rotation
+        Trick. arXiv:2410.06424.
     """
 
     codebook_trainable = True

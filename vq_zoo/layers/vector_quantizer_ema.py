@@ -40,7 +40,11 @@ class VectorQuantizerEMA(BaseVectorQuantizer):
         decay: float in [0, 1], decay of the moving averages. Defaults to
             0.99. With 1.0 the codebook never moves.
         epsilon: float > 0, Laplace smoothing of the cluster sizes.
-        **kwargs: the remedies and other arguments of `VectorQuantizer`.
+        **kwargs: the remedies, options (`rotation_trick`,
+            `use_cosine_similarity`, `codebook_dim`) and other arguments of
+            `VectorQuantizer`. With `use_cosine_similarity` the averages are
+            of l2-normalised vectors and the codebook is normalised at use;
+            with `codebook_dim` they live in the projected space.
 
     Example:
     >>> vq = VectorQuantizerEMA(embedding_dim=8, num_embeddings=32)
@@ -76,7 +80,7 @@ class VectorQuantizerEMA(BaseVectorQuantizer):
         self.epsilon = float(epsilon)
 
     def _build_state(self):
-        k, d = self.num_embeddings, self.embedding_dim
+        k, d = self.num_embeddings, self.code_dim
         # The un-debiased ("hidden") accumulators of Sonnet's
         # ExponentialMovingAverage, and the number of updates so far.
         self.ema_cluster_size_hidden = self._state_weight("ema_cluster_size_hidden", (k,))
