@@ -482,6 +482,36 @@ def test_argument_errors_come_before_tensorflow_loads(tmp_path, args, message):
     assert "tensorflow" not in imported(proc.stderr)
 
 
+def test_a_full_disk_in_a_later_stage_keeps_the_finished_stages(tmp_path, capsys,
+                                                               monkeypatch):
+    """An OSError (here ENOSPC without a file name, as a full disk gives) in
+    the report, after the VQ-VAE, codes, prior and samples finished, keeps
+    the new run dir and names it; rerunning resumes from it."""
+    import errno
+
+    from vq_zoo.recipes import common
+
+    real_report = common.report_and_print
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(common, "report_and_print", full_disk)
+    run = tmp_path / "new_run"
+    assert cli.main(["train", "natural_images", "--config", "smoke",
+                     "--out-dir", str(run)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("vq-zoo: error: [Errno 28] No space")
+    assert f"while writing under {run}" in err
+    assert "finished stages (codes, prior, sample, vqvae) are kept" in err
+    assert (run / "vqvae.keras").is_file() and (run / "prior.keras").is_file()
+    monkeypatch.setattr(common, "report_and_print", real_report)
+    assert cli.main(["train", "natural_images", "--config", "smoke",
+                     "--out-dir", str(run)]) == 0
+    assert "stage 1/" in capsys.readouterr().out or (run / "metrics.json").is_file()
+    assert (run / "metrics.json").is_file()
+
+
 def test_default_sample_names_never_overwrite(tmp_path):
     first = tmp_path / "samples.png"
     assert cli._unused_path(str(first)) == str(first)

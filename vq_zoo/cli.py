@@ -1140,14 +1140,35 @@ def _train(args, parser, argv, verbose):
     try:
         return _cmd_train(args, parser, argv)
     except (OSError, ImportError) as e:
-        if not existed and os.path.isdir(out_dir):
+        # Only a run dir this invocation made and that holds no finished
+        # stage is removed (missing data at start-up): a disk that fills up
+        # in a later stage must not take the finished ones with it.
+        kept = _finished_stages(out_dir)
+        if not existed and os.path.isdir(out_dir) and not kept:
             shutil.rmtree(out_dir, ignore_errors=True)
         if verbose:
             raise
         message = _one_line(e)
         if isinstance(e, OSError) and e.filename and not isinstance(e, FileNotFoundError):
             message = f"cannot write {e.filename}: {e.strerror or message}"
+        elif isinstance(e, OSError) and not e.filename:
+            message = f"{message} (while writing under {out_dir})"
+        if kept:
+            message += (f". The finished stages ({', '.join(kept)}) are kept in {out_dir}: "
+                        "rerun the same command to resume")
         raise CliError(message) from None
+
+
+def _finished_stages(out_dir):
+    """The stages a run dir records as finished (`stages/<name>.json`, the
+    run's own record `run.json` aside), sorted."""
+    folder = os.path.join(out_dir, "stages")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return sorted(os.path.splitext(n)[0] for n in names
+                  if n.endswith(".json") and n != "run.json")
 
 
 COMMANDS = {
