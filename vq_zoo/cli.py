@@ -6,9 +6,10 @@
                  [--data-dir D] [--log-dir L] [--out-dir O] [--restart]
     vq-zoo sample <run_dir | preset> [--num N] [--label L] [--temperature T]
                   [--seed S] [--upscale K] [--out F.png|F.jpg]
-    vq-zoo encode <run_dir | vqvae.keras | preset> <image files ...> [--out codes.npy]
+    vq-zoo encode <run_dir | vqvae.keras | preset> <image files ... | folder> [--out codes.npy]
     vq-zoo decode <codes.npy> --model <run_dir | vqvae.keras | preset> [--out F.png]
     vq-zoo export <run_dir> --vqvae-preset NAME --prior-preset NAME
+    vq-zoo export <run_dir> --format saved_model --dest DIR
     vq-zoo convert <run_dir | preset> --input IN.wav --speaker S --output OUT.wav
                   [--dest DIR (default $VQ_ZOO_HOME/presets)] [--overwrite]
 
@@ -27,6 +28,13 @@ import sys
 import time
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+# Limits on what one command makes or reads, so that a small input (a
+# number, a header, a compressed file) cannot take all the memory: images
+# or rollouts per `sample` and per `decode` grid, frames per rollout, and
+# pixels per image for `encode` (a 4096x4096 image).
+MAX_IMAGES = 1024
+MAX_FRAMES = 256
+MAX_PIXELS = 4096 * 4096
 VERBOSE_HELP = "show TensorFlow's logs and all warnings"
 
 
@@ -73,8 +81,9 @@ def _parser():
                              "prior continues --context frames")
     sample.add_argument("--num", type=int, default=16,
                         help="how many samples (images, WAVs or rollouts; default 16)")
-    sample.add_argument("--label", type=int, default=None,
-                        help="class label for a class-conditional prior")
+    sample.add_argument("--label", default=None,
+                        help="class label for a class-conditional prior: its index, or "
+                             "its name (a class folder of `vq-zoo train images`)")
     sample.add_argument("--temperature", type=float, default=1.0,
                         help="divides the prior's logits: below 1 sharper, above 1 "
                              "more varied (default 1, the model's own distribution)")
@@ -99,12 +108,18 @@ def _parser():
     sample.add_argument("--frames", type=int, default=10,
                         help="video: frames to generate after the context (default 10)")
 
-    encode = sub.add_parser("encode", help="encode image files to codes")
+    encode = sub.add_parser("encode", help="encode image files, or a whole folder, to codes")
     encode.add_argument("model", metavar="RUN_OR_PRESET",
                         help="a run dir, a vqvae.keras file or a VQ-VAE preset")
-    encode.add_argument("images", nargs="+", help="PNG/JPEG/BMP/GIF files")
+    encode.add_argument("images", nargs="+",
+                        help="PNG/JPEG/BMP/GIF files, or one folder: every image under "
+                             "it (recursively) in batches, to one .npz of codes and "
+                             "relative paths")
     encode.add_argument("--out", default="codes.npy",
-                        help="a .npy file (.npy is added if missing)")
+                        help="a .npy file (.npy is added if missing); a folder or a "
+                             "VQ-VAE-2 writes a .npz")
+    encode.add_argument("--batch-size", type=int, default=64,
+                        help="a folder: images per batch (default 64)")
 
     decode = sub.add_parser("decode", help="decode saved codes (.npy) to an image grid")
     decode.add_argument("codes", metavar="CODES.npy")
@@ -117,11 +132,17 @@ def _parser():
                         help="nearest-neighbour upscaling of the grid (e.g. 4)")
 
     export = sub.add_parser(
-        "export", help="write a finished run's VQ-VAE and prior as preset folders")
+        "export", help="write a finished run's VQ-VAE and prior as preset folders, or "
+                       "its encoder and decoder as SavedModels")
     export.add_argument("run_dir")
-    export.add_argument("--vqvae-preset", required=True, metavar="NAME",
+    export.add_argument("--format", default="preset", choices=("preset", "saved_model"),
+                        help="preset (default): preset folders; saved_model: "
+                             "--dest/encoder (images -> codes) and --dest/decoder "
+                             "(codes -> images), TensorFlow SavedModels with the "
+                             "signatures encode and decode (vq_zoo.export.saved_model)")
+    export.add_argument("--vqvae-preset", default=None, metavar="NAME",
                         help="e.g. vqvae_small_mnist_28")
-    export.add_argument("--prior-preset", required=True, metavar="NAME",
+    export.add_argument("--prior-preset", default=None, metavar="NAME",
                         help="e.g. gated_pixelcnn_small_mnist_28 (a VQ-VAE-2 run: "
                              "the top prior)")
     export.add_argument("--bottom-prior-preset", default=None, metavar="NAME",
@@ -458,6 +479,11 @@ def _check_before_tensorflow(args, parser):
     if args.command == "sample":
         if args.num < 1:
             parser.error("--num must be >= 1")
+        if args.num > MAX_IMAGES:
+            parser.error(f"--num {args.num}: at most {MAX_IMAGES} per command (run it "
+                         "again with other --seed values for more)")
+        if args.frames > MAX_FRAMES:
+            parser.error(f"--frames {args.frames}: at most {MAX_FRAMES} per rollout")
         if not (args.temperature > 0 and math.isfinite(args.temperature)):
             parser.error(f"--temperature must be a finite number > 0, got {args.temperature}")
         if args.upscale < 1:
@@ -498,8 +524,15 @@ def _check_image_sizes(paths):
         try:
             with Image.open(path) as image:
                 width, height = image.size
+        except Image.DecompressionBombError:  # over 2 * 89M pixels
+            raise CliError(f"{path} is larger than {2 * Image.MAX_IMAGE_PIXELS} pixels: "
+                           f"`encode` takes images of at most {MAX_PIXELS} pixels "
+                           "(4096x4096); downscale or tile it") from None
         except Exception:  # noqa: BLE001 (unreadable: named by the full reader)
             continue
+        if height * width > MAX_PIXELS:
+            raise CliError(f"{path} is {height}x{width}: `encode` takes images of at "
+                           f"most {MAX_PIXELS} pixels (4096x4096); downscale or tile it")
         sizes.setdefault((height, width), path)
     if len(sizes) > 1:
         raise CliError("all images must have the same size, got " + ", ".join(
@@ -562,6 +595,8 @@ def _cmd_sample(args, parser):
 
     # The arguments were checked before TensorFlow loaded
     # (_check_before_tensorflow).
+    if args.label is not None and args.label.lstrip("-").isdigit():
+        args.label = int(args.label)  # an index; else a class name
     out = args.out or _unused_path(os.path.join(args.model, "cli_samples.png")
                                    if _is_run_dir(args.model) else "samples.png")
     metadata = _preset_metadata(args.model)
@@ -588,9 +623,18 @@ def _cmd_sample(args, parser):
     condition = None
     num_classes = getattr(prior, "num_classes", None)
     if prior.has_condition:
+        names = _class_names(args.model, metadata)
         if args.label is None:
             raise CliError("this prior is class-conditional: pass --label"
-                           + (f" (0..{num_classes - 1})" if num_classes else ""), 2)
+                           + (f" ({', '.join(names)})" if names else
+                              f" (0..{num_classes - 1})" if num_classes else ""), 2)
+        if isinstance(args.label, str):
+            from vq_zoo.data.image_folder import label_index
+
+            try:
+                args.label = label_index(args.label, names, num_classes)
+            except ValueError as e:
+                raise CliError(str(e), 2) from None
         if num_classes and not 0 <= args.label < num_classes:
             raise CliError(f"--label {args.label}: this prior's classes are "
                            f"0..{num_classes - 1}", 2)
@@ -870,6 +914,8 @@ def _cmd_encode(args, parser):
 
     from vq_zoo.utils.images import read_image
 
+    if any(os.path.isdir(path) for path in args.images):
+        return _encode_folder(args, parser)
     for path in args.images:
         if not os.path.isfile(path):
             raise CliError(f"image not found: {path}")
@@ -922,6 +968,34 @@ def _cmd_encode(args, parser):
     return 0
 
 
+def _encode_folder(args, parser):
+    """`encode MODEL FOLDER`: every image under the folder, in batches, to
+    one .npz (`vq_zoo.export.folder_codes`)."""
+    from vq_zoo.data.image_folder import ImageFolderError
+    from vq_zoo.export.folder_codes import encode_folder
+    from vq_zoo.export.saved_model import ExportError
+
+    if len(args.images) != 1:
+        parser.error("encode: pass one folder, or image files (not both)")
+    if args.batch_size < 1:
+        parser.error("--batch-size must be >= 1")
+    out = os.path.splitext(args.out)[0] + ".npz" if args.out.endswith(".npy") else (
+        args.out if args.out.endswith(".npz") else args.out + ".npz")
+    vqvae = _image_vqvae(args)
+    try:
+        arrays, folder = encode_folder(vqvae, args.images[0], out, args.batch_size)
+    except (ImageFolderError, ExportError) as e:
+        raise CliError(_one_line(e)) from None
+    except OSError as e:
+        raise CliError(f"cannot write {out}: {e.strerror or _one_line(e)}") from None
+    shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items()
+                       if k not in ("paths", "labels", "class_names"))
+    skipped = sum(len(v) for v in folder.skipped.values())
+    print(f"Wrote codes of {len(arrays['paths'])} images ({shapes}) and their paths to "
+          f"{out}" + (f"; skipped {skipped} files (listed above)" if skipped else ""))
+    return 0
+
+
 def _cmd_decode(args, parser):
     import numpy as np
 
@@ -955,6 +1029,7 @@ def _cmd_decode(args, parser):
     if codes.ndim != rank + 1 or codes.shape[0] == 0:
         raise CliError(f"{args.codes}: expected codes of shape (n, {', '.join(['h', 'w'][:rank])})"
                        f" or ({', '.join(['h', 'w'][:rank])}), got {codes.shape}")
+    _check_decode_count(args.codes, len(codes))
     k = vqvae.quantizer.num_embeddings
     if codes.min() < 0 or codes.max() >= k:
         raise CliError(f"{args.codes}: codes must be in [0, {k}) for this model, got "
@@ -962,6 +1037,12 @@ def _cmd_decode(args, parser):
     _write_grid(args.out, vqvae.decode(codes.astype("int32")), args.columns, args.upscale)
     print(f"Wrote {len(codes)} decoded images to {args.out}")
     return 0
+
+
+def _check_decode_count(path, count):
+    if count > MAX_IMAGES:
+        raise CliError(f"{path} holds {count} code maps: `decode` draws at most "
+                       f"{MAX_IMAGES} in one grid; split the file")
 
 
 def _decode_levels(args, vqvae, levels, codes):
@@ -975,14 +1056,18 @@ def _decode_levels(args, vqvae, levels, codes):
     if not isinstance(codes, dict):
         raise CliError(f"{args.codes}: {args.model} has the code levels "
                        f"{', '.join(levels)}: pass the .npz that `vq-zoo encode` writes")
-    codes = {k: (v[None] if v.ndim == 2 else v).astype("int32") for k, v in codes.items()}
+    codes = {k: v[None] if v.ndim == 2 else v for k, v in codes.items()}
     for level, value in codes.items():
         if level not in levels:
             continue  # VQVAE2.decode names the unknown keys
+        _check_decode_count(args.codes, len(value))
+        # Checked in the file's own integer type: a cast first would wrap
+        # int64 codes >= 2**32 into range (2**32 + 3 would decode as 3).
         k = int(vqvae.num_embeddings[levels.index(level)])
         if value.size and (value.min() < 0 or value.max() >= k):
             raise CliError(f"{args.codes}: {level} codes must be in [0, {k}) for this "
                            f"model, got values in [{value.min()}, {value.max()}]")
+    codes = {k: v.astype("int32") for k, v in codes.items()}
     try:
         images = np.asarray(vqvae.decode(codes))
     except ValueError as e:
@@ -1024,6 +1109,10 @@ def _cmd_export(args, parser):
     from vq_zoo import presets
     from vq_zoo.model_card import data_card
 
+    if args.format == "saved_model":
+        return _export_saved_model(args, parser)
+    if not args.vqvae_preset or not args.prior_preset:
+        parser.error("--format preset needs --vqvae-preset and --prior-preset")
     for option, name in (("--vqvae-preset", args.vqvae_preset),
                          ("--prior-preset", args.prior_preset),
                          ("--bottom-prior-preset", args.bottom_prior_preset or "ok")):
@@ -1074,6 +1163,8 @@ def _cmd_export(args, parser):
         "vqvae_preset": args.vqvae_preset,
         "prior_preset": args.prior_preset,
         "run_dir_name": args.run_dir,
+        **({"class_names": _class_names(args.run_dir)} if _class_names(args.run_dir)
+           else {}),
         **({"bottom_prior_preset": args.bottom_prior_preset,
             "limitations": data.get("limitations", [])}
            if args.bottom_prior_preset else {}),
@@ -1110,6 +1201,41 @@ def _cmd_export(args, parser):
                 raise CliError(f"cannot write {folders[kind]}: "
                                f"{e.strerror or _one_line(e)}") from None
             print(f"Wrote preset {folders[kind]}")
+    return 0
+
+
+def _class_names(run_dir=None, metadata=None):
+    """The class names a run of `vq-zoo train images` recorded, or a preset
+    exported from one carries (None for other models)."""
+    from vq_zoo.data.image_folder import recorded_class_names
+
+    return recorded_class_names(run_dir if run_dir and _is_run_dir(run_dir) else None,
+                                metadata)
+
+
+def _export_saved_model(args, parser):
+    """`export --format saved_model`: the run's VQ-VAE as two SavedModels
+    (`vq_zoo.export.saved_model`)."""
+    from vq_zoo.export.saved_model import ExportError, export_saved_model
+
+    if not args.dest:
+        parser.error("--format saved_model needs --dest DIR (the folder to create)")
+    if not _is_run_dir(args.run_dir):
+        raise CliError(f"{args.run_dir} is not a run dir (a folder holding vqvae.keras)")
+    vqvae = _load_models(args.run_dir, ("vqvae",))["vqvae"]
+    try:
+        description = export_saved_model(vqvae, args.dest,
+                                         class_names=_class_names(args.run_dir),
+                                         overwrite=args.overwrite, source=args.run_dir)
+    except ExportError as e:
+        raise CliError(f"{args.run_dir}: {_one_line(e)}") from None
+    except OSError as e:
+        raise CliError(f"cannot write {args.dest}: {e.strerror or _one_line(e)}") from None
+    levels = ", ".join(f"{k} {'x'.join(map(str, v['shape'][1:]))}"
+                       for k, v in description["encoder"]["outputs"].items())
+    print(f"Wrote {os.path.join(args.dest, 'encoder')} (signature encode: images -> "
+          f"codes {levels}) and {os.path.join(args.dest, 'decoder')} (signature "
+          f"decode: codes -> images)")
     return 0
 
 

@@ -279,7 +279,7 @@ class ImageFolder:
 
     @classmethod
     def scan(cls, directory, validation_fraction=0.1, test_fraction=0.1,
-             channels="auto", classes="auto", verbose=0):
+             channels="auto", classes="auto", verbose=0, require_splits=True):
         """Reads the folder once: finds the image files, decodes each to
         check it (in parallel; about 1 ms a file for 256x256 JPEGs per
         core), assigns labels and splits.
@@ -292,6 +292,8 @@ class ImageFolder:
             classes: "auto" (first-level subfolders when there are two or
                 more) or False (no labels).
             verbose: 1 prints what was found and skipped.
+            require_splits: refuse a folder that leaves a split empty
+                (False: any number of images, e.g. to encode them all).
 
         Raises:
             ImageFolderError: no folder, no image files, none readable, or
@@ -340,7 +342,7 @@ class ImageFolder:
         splits = tuple(split_of(f, validation_fraction, test_fraction) for f in kept)
         counts = {s: splits.count(s) for s in SPLITS}
         empty = [s for s in SPLITS if counts[s] == 0]
-        if empty:
+        if empty and require_splits:
             raise ImageFolderError(
                 f"{directory}: its {len(kept)} readable images give "
                 + ", ".join(f"{counts[s]} {s}" for s in SPLITS)
@@ -528,5 +530,38 @@ def image_folder(directory, image_size=64, split="train", batch_size=32,
                           cache=cache)
 
 
+# --------------------------------------------------------------- labels
+def recorded_class_names(run_dir=None, metadata=None):
+    """The class names of a run of `recipes/images` (its `data.json`) or of
+    a preset exported from one (`class_names` in its metadata), or None."""
+    names = (metadata or {}).get("class_names")
+    if names is None and run_dir is not None:
+        path = os.path.join(run_dir, "data.json")
+        if os.path.isfile(path):
+            with open(path) as f:
+                names = json.load(f).get("class_names")
+    return list(names) if names else None
+
+
+def label_index(label, class_names, num_classes=None):
+    """The class index of `label`: an int (or a string of digits) as is, a
+    name by its position in `class_names`; a ValueError naming the classes
+    when there is no such name."""
+    if isinstance(label, (int, np.integer)):
+        return int(label)
+    text = str(label)
+    if text.lstrip("-").isdigit():
+        return int(text)
+    if class_names and text in class_names:
+        return list(class_names).index(text)
+    if class_names:
+        raise ValueError(f"--label {text}: this prior's classes are "
+                         f"{', '.join(class_names)} (or their indices 0.."
+                         f"{len(class_names) - 1})")
+    raise ValueError(f"--label {text}: this model records no class names: give the "
+                     "class index" + (f" (0..{num_classes - 1})" if num_classes else ""))
+
+
 __all__ = ["ImageFolder", "ImageFolderError", "image_folder", "split_of",
+           "recorded_class_names", "label_index",
            "load_image", "decode_image", "to_channels", "centre_square"]
