@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 
@@ -249,6 +250,22 @@ def test_sample_encode_decode_from_presets(golden_pair, tmp_path, capsys):
                                   expected)
 
 
+@pytest.mark.parametrize("codes, message", [
+    # int64 codes past 2**32 wrap to small codes if cast before the check.
+    (dict(top=np.full((1, 8, 8), 2**32 + 3, np.int64)), r"top codes must be in \[0, "),
+    (dict(top=np.full((1, 8, 8), 2**40, np.int64)), r"top codes must be in \[0, "),
+    (dict(top=np.zeros((1025, 8, 8), np.int64)), "holds 1025 code maps: `decode` draws at most 1024"),
+])
+def test_decode_checks_vqvae2_codes_before_casting(tmp_path, capsys, codes, message):
+    path = tmp_path / "codes.npz"
+    np.savez(path, **codes)
+    assert cli.main(["decode", str(path), "--model", "vqvae2_small_natural_64",
+                     "--out", str(tmp_path / "d.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(message, err), err
+    assert not (tmp_path / "d.png").exists()
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda p: np.save(p, np.full((1, 4, 4), 16)), r"codes must be in \[0, 16\)"),
     (lambda p: np.save(p, np.zeros((1, 4, 4), "float32")), "codes must be integers"),
@@ -468,6 +485,10 @@ def _png(path, height, width):
     (["decode", "codes.npy", "--model", "m", "--out", "x.gif"], "--out: "),
     (["decode", "codes.npy", "--model", "m", "--columns", "0"], "--columns must be >= 1"),
     (["encode", "m", "IMAGES"], "all images must have the same size, got 16x16 ("),
+    (["sample", "no_such_preset", "--num", "100000"], "--num 100000: at most 1024"),
+    (["sample", "no_such_preset", "--frames", "100000"], "--frames 100000: at most 256"),
+    (["encode", "m", "HUGE"], "`encode` takes images of at most 16777216 pixels"),
+    (["encode", "m", "BOMB"], "`encode` takes images of at most 16777216 pixels"),
     (["convert", "m", "--input", "a.wav", "--speaker", "0", "--output", "b.wav",
       "--temperature", "nan"], "--temperature must be a finite number > 0, got nan"),
 ])
@@ -475,6 +496,14 @@ def test_argument_errors_come_before_tensorflow_loads(tmp_path, args, message):
     if "IMAGES" in args:
         i = args.index("IMAGES")
         args = args[:i] + [_png(tmp_path / "a.png", 16, 16), _png(tmp_path / "b.png", 16, 24)]
+    if "HUGE" in args or "BOMB" in args:
+        # A grey PNG of 4097x4097 (just over the limit) or 16384x16384 (a
+        # decompression bomb: a few hundred KB that decode to 268M pixels).
+        from PIL import Image
+
+        side = 4097 if "HUGE" in args else 16384
+        Image.new("L", (side, side)).save(tmp_path / "big.png", optimize=True)
+        args = args[:-1] + [str(tmp_path / "big.png")]
     proc = run_cli(args, cwd=tmp_path)
     assert proc.returncode in (1, 2), proc.stderr[-2000:]
     (error,) = [line for line in proc.stderr.splitlines() if "error" in line]
