@@ -151,6 +151,14 @@ def to_channels(image, channels):
     exactly itself)."""
     import tensorflow as tf
 
+    static = image.shape[-1]
+    if static is not None:  # known when the graph is built (tfds features)
+        if static in (2, 4):
+            colour, alpha = image[..., :static - 1], image[..., static - 1:]
+            image = colour * alpha + BACKGROUND * (1.0 - alpha)
+        if static <= 2:
+            return image if channels == 1 else tf.tile(image, [1, 1, 3])
+        return image if channels == 3 else tf.image.rgb_to_grayscale(image)
     c = tf.shape(image)[-1]
     colour = image[..., :tf.where(c >= 3, 3, 1)]
     alpha = tf.cond(tf.equal(c % 2, 0), lambda: image[..., -1:],
@@ -158,8 +166,9 @@ def to_channels(image, channels):
     colour = colour * alpha + BACKGROUND * (1.0 - alpha)
     is_grey = c < 3
     if channels == 1:
+        luma = tf.constant([0.2989, 0.5870, 0.1140], image.dtype)
         return tf.cond(is_grey, lambda: colour[..., :1],
-                       lambda: tf.image.rgb_to_grayscale(colour[..., :3]))
+                       lambda: tf.reduce_sum(colour * luma, -1, keepdims=True))
     return tf.cond(is_grey, lambda: tf.tile(colour[..., :1], [1, 1, 3]),
                    lambda: colour[..., :3])
 
