@@ -289,6 +289,23 @@ def test_truncated_weights(tmp_path):
         VQVAE.from_preset(directory)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_weights_are_refused_even_with_consistent_hashes(tmp_path, bad):
+    directory = copy_golden(tmp_path)
+    weights = directory / "model.weights.h5"
+    with h5py.File(weights, "r+") as f:
+        codebooks = []
+        f.visititems(lambda name, obj: codebooks.append(name)
+                     if isinstance(obj, h5py.Dataset) and obj.ndim == 2
+                     and obj.shape[0] == 16 else None)
+        data = f[codebooks[0]][...]
+        data[3, 0] = bad
+        f[codebooks[0]][...] = data
+    rehash(directory)  # a consistent sha256: only the values give it away
+    with pytest.raises(ValueError, match=rf"{weights} hold NaN or Inf values \(1 of"):
+        VQVAE.from_preset(directory)
+
+
 def test_wrong_class(tmp_path):
     with pytest.raises(ValueError, match=r"holds a GatedPixelCNNPrior .*not a VQVAE"):
         VQVAE.from_preset(GOLDENS / "gated_pixelcnn_prior_tiny")

@@ -632,6 +632,20 @@ def _load_weights(model, path, config_path):
     for w in caught:
         if str(w.message) not in problems and not issubclass(w.category, DeprecationWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    # A NaN or Inf weight (a codebook of a diverged run, say) would load and
+    # encode every input as code 0 or decode to black: refused by name.
+    import numpy as np
+
+    bad = [w.path for w in model.weights
+           if np.issubdtype(np.dtype(w.dtype), np.floating)
+           and not np.all(np.isfinite(np.asarray(w.numpy(), np.float64)))]
+    if bad:
+        raise ValueError(
+            f"The weights in {path} hold NaN or Inf values ({len(bad)} of "
+            f"{len(model.weights)} arrays, e.g. {', '.join(bad[:3])}): the preset "
+            "was saved from a run that diverged, or the file was altered. Use "
+            "another preset, or retrain."
+        )
 
 
 def load_preset_metadata(handle, cache_dir=None):
