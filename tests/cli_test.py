@@ -541,6 +541,26 @@ def test_a_full_disk_in_a_later_stage_keeps_the_finished_stages(tmp_path, capsys
     assert (run / "metrics.json").is_file()
 
 
+def test_a_preset_set_outside_the_search_path_is_used_by_folder(golden_pair, tmp_path,
+                                                                capsys, monkeypatch):
+    """A pair exported with --dest somewhere else: the prior's folder finds
+    its companion VQ-VAE beside it, not by name (here no preset of that name
+    is on the search path at all)."""
+    import shutil
+
+    elsewhere = tmp_path / "exported"
+    for name in ("tiny_vqvae", "tiny_prior"):
+        shutil.move(str(golden_pair / "presets" / name), str(elsewhere / name))
+    monkeypatch.setenv("VQ_ZOO_HOME", str(tmp_path / "empty_home"))
+    out = tmp_path / "s.png"
+    assert cli.main(["sample", str(elsewhere / "tiny_prior"), "--num", "2",
+                     "--out", str(out)]) == 0, capsys.readouterr().err
+    assert out.is_file()
+    # By name it is still unknown: the folder, not a search, found it.
+    assert cli.main(["sample", "tiny_prior", "--num", "2", "--out", str(out)]) == 1
+    assert "Unknown preset 'tiny_prior'" in capsys.readouterr().err
+
+
 def test_default_sample_names_never_overwrite(tmp_path):
     first = tmp_path / "samples.png"
     assert cli._unused_path(str(first)) == str(first)

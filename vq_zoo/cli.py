@@ -455,7 +455,7 @@ def _load_models(source, kinds):
     other = "prior" if "vqvae" in handles else "vqvae"
     companion = metadata.get("companion_preset") or metadata.get(f"{other}_preset")
     if companion:
-        handles.setdefault(other, companion)
+        handles.setdefault(other, presets.companion_handle(source, companion))
     models = {}
     for kind in kinds:
         if kind not in handles:
@@ -709,12 +709,14 @@ def _sample_vqvae2(args, out, metadata):
         priors = {lv: _load_keras_file(os.path.join(args.model, f"prior_{lv}.keras"))
                   for lv in levels}
     else:
+        from vq_zoo.presets import companion_handle
+
         handles = {"vqvae": metadata.get("vqvae_preset")}
         if metadata.get("class_name") == "VQVAE2":
             handles["vqvae"] = args.model
         if not handles["vqvae"]:
             raise CliError(f"preset {args.model} names no vqvae_preset in its metadata.json")
-        vqvae = _load_preset(handles["vqvae"])
+        vqvae = _load_preset(companion_handle(args.model, handles["vqvae"]))
         levels = list(vqvae.level_names)
         priors = {}
         for i, level in enumerate(levels):
@@ -722,7 +724,7 @@ def _sample_vqvae2(args, out, metadata):
             if not metadata.get(key):
                 raise CliError(f"preset {args.model} names no {key} (the {level} "
                                "level's prior) in its metadata.json")
-            priors[level] = _load_preset(metadata[key])
+            priors[level] = _load_preset(companion_handle(args.model, metadata[key]))
     codes = sample_levels(priors, args.num, args.seed, args.temperature)
     _write_grid(out, vqvae.decode(codes), 8, args.upscale)
     shapes = ", ".join(f"{lv} {'x'.join(map(str, codes[lv].shape[1:]))}" for lv in levels)
@@ -736,9 +738,11 @@ def _sample_dmlab_chain(args, out, names):
     (the preset set's `two_stage_presets`)."""
     from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
 
+    from vq_zoo.presets import companion_handle
+
     _refuse_conditions("the DeepMind Lab two-stage model", args)
-    chain = DMLabTwoStage(_load_preset(names["vqvae"]), _load_preset(names["stage2_vqvae"]),
-                          _load_preset(names["stage2_prior"]))
+    chain = DMLabTwoStage(*(_load_preset(companion_handle(args.model, names[key]))
+                            for key in ("vqvae", "stage2_vqvae", "stage2_prior")))
     frames, codes, maps = chain.sample(args.num, seed=args.seed,
                                        temperature=args.temperature)
     _write_grid(out, frames, 8, args.upscale)

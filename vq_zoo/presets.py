@@ -322,6 +322,21 @@ def resolve_preset(handle, cache_dir=None):
     )
 
 
+def companion_handle(source, name):
+    """The handle of the preset `name` that the metadata of preset `source`
+    names (its companion prior, its VQ-VAE-2 levels, ...): the folder
+    `name` beside `source` when `source` is a preset folder and that
+    sibling is a preset too (a set exported together with `--dest`), else
+    `name` itself (found by name as any preset)."""
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if isinstance(source, str) and os.path.isdir(source) and not _is_url(source):
+        sibling = pathlib.Path(source).resolve().parent / name
+        if (sibling / METADATA_FILE).is_file():
+            return str(sibling)
+    return name
+
+
 # ------------------------------------------------------------------ saving
 def save_to_preset(model, directory, metadata=None, files=None, model_card=None):
     """Writes `model` as a preset folder `directory`.
