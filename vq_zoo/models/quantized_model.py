@@ -37,11 +37,15 @@ class QuantizedModel(Task):
                 f"Need one distinct level name per quantizer, got {level_names} "
                 f"for {len(quantizers)} quantizers"
             )
+        from vq_zoo.layers.quantizer_outputs import quantizer_classes
+
         for name, q in zip(level_names, quantizers):
-            if not isinstance(q, BaseVectorQuantizer):
+            if not isinstance(q, quantizer_classes()):
                 raise ValueError(
                     f"The quantizer of level {name!r} must be a VectorQuantizer or "
-                    f"VectorQuantizerEMA, got {type(q).__name__}"
+                    "VectorQuantizerEMA (or a FiniteScalarQuantizer, "
+                    "LookupFreeQuantizer, ResidualVectorQuantizer), got "
+                    f"{type(q).__name__}"
                 )
         self.level_names = level_names
         self._init_trackers(

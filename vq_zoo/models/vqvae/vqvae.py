@@ -44,6 +44,59 @@ def _quantizer_class(ema, decay, quantizer_kwargs):
     return VectorQuantizerEMA, quantizer_kwargs
 
 
+def _make_quantizer(quantizer, ema, decay, quantizer_kwargs, embedding_dim,
+                    num_embeddings, commitment_cost, name):
+    """The quantizer layer of `VQVAE.image_model` and `VQVAE2`: `quantizer`
+    None keeps the paper's choice by `ema` (`_quantizer_class`); a name of
+    `QUANTIZER_NAMES` ("vq", "ema", "fsq", "lfq", "rvq") goes to
+    `make_quantizer` with `quantizer_kwargs` (an "rvq" has EMA stages when
+    `ema`)."""
+    if quantizer is None:
+        cls, kwargs = _quantizer_class(ema, decay, quantizer_kwargs)
+        return cls(embedding_dim=embedding_dim, num_embeddings=num_embeddings,
+                   commitment_cost=commitment_cost, name=name, **kwargs)
+    from vq_zoo.layers.quantizer_outputs import make_quantizer
+
+    kwargs = dict(quantizer_kwargs or {})
+    decay = kwargs.pop("decay", decay)
+    if quantizer == "rvq":
+        kwargs.setdefault("ema", ema)
+    return make_quantizer(quantizer, embedding_dim, num_embeddings,
+                          commitment_cost=commitment_cost, decay=decay,
+                          name=name, **kwargs)
+
+
+def code_map(quantizer, codes):
+    """A quantizer's codes as the model's code map. A residual quantizer's
+    `(batch, ..., W, N)` stage codes become `(batch, ..., W * N)`: each
+    position's N codes side by side, first stage first, so a prior reads
+    them in raster order as one sequence (position by position, coarse
+    stage first); other quantizers' codes are unchanged."""
+    n = getattr(quantizer, "num_quantizers", None)
+    if n is None:
+        return codes
+    shape = ops.shape(codes)
+    return ops.reshape(codes, tuple(shape[:-2]) + (shape[-2] * n,))
+
+
+def stage_codes(quantizer, codes):
+    """The inverse of `code_map`: a model's code map to the quantizer's
+    codes."""
+    n = getattr(quantizer, "num_quantizers", None)
+    if n is None:
+        return codes
+    codes = ops.convert_to_tensor(codes)
+    width = codes.shape[-1]
+    if len(codes.shape) < 2 or width is None or width % n:
+        raise ValueError(
+            f"The code map of a ResidualVectorQuantizer with num_quantizers={n} "
+            "holds each position's stage codes side by side: its last axis "
+            f"must be a multiple of {n}, got shape {tuple(codes.shape)}"
+        )
+    shape = ops.shape(codes)
+    return ops.reshape(codes, tuple(shape[:-1]) + (width // n, n))
+
+
 def _is_float(dtype):
     return keras.backend.standardize_dtype(dtype).startswith(("float", "bfloat"))
 
@@ -95,7 +148,12 @@ class VQVAE(QuantizedModel):
 
     Args:
         encoder: a layer mapping data to `(..., embedding_dim)`.
-        quantizer: a `VectorQuantizer` or `VectorQuantizerEMA`.
+        quantizer: a `VectorQuantizer`, `VectorQuantizerEMA`,
+            `FiniteScalarQuantizer`, `LookupFreeQuantizer` or
+            `ResidualVectorQuantizer`. A residual quantizer's N stage codes
+            of a position sit side by side in the code map (`code_map`):
+            `encode` gives `(batch, *latent_spatial[:-1], W * N)`, the
+            prior models them as one raster sequence.
         decoder: a layer mapping quantised vectors to the likelihood's
             parameters, or an autoregressive prior (see above).
         likelihood: `"mse"` (default), another registered name, or a
@@ -222,12 +280,19 @@ class VQVAE(QuantizedModel):
         likelihood="mse",
         data_variance=1.0,
         quantizer_kwargs=None,
+        quantizer=None,
         **kwargs,
     ):
         """The paper's image VQ-VAE: strided 4x4 convolutions and residual
         blocks, quantiser with `num_embeddings` codes (EMA by default), and
-        the mirrored decoder."""
-        quantizer_cls, quantizer_kwargs = _quantizer_class(ema, decay, quantizer_kwargs)
+        the mirrored decoder.
+
+        `quantizer` chooses another quantiser by name: "vq", "ema", "fsq"
+        (`quantizer_kwargs=dict(levels=(8, 5, 5, 5))`), "lfq"
+        (`num_embeddings` a power of 2) or "rvq"
+        (`quantizer_kwargs=dict(num_quantizers=4)`, EMA stages when `ema`);
+        see `vq_zoo.layers.quantizer_outputs.make_quantizer`. None (the
+        default) is the paper's: EMA when `ema`, else plain VQ."""
         lik, data_variance = _resolve_likelihood(likelihood, data_variance)
         return cls(
             encoder=VQVAEImageEncoder(
@@ -235,12 +300,9 @@ class VQVAE(QuantizedModel):
                 embedding_dim=embedding_dim, num_downsamples=num_downsamples,
                 name="encoder",
             ),
-            quantizer=quantizer_cls(
-                embedding_dim=embedding_dim,
-                num_embeddings=num_embeddings,
-                commitment_cost=commitment_cost,
-                name="quantizer",
-                **quantizer_kwargs,
+            quantizer=_make_quantizer(
+                quantizer, ema, decay, quantizer_kwargs, embedding_dim,
+                num_embeddings, commitment_cost, name="quantizer",
             ),
             decoder=VQVAEImageDecoder(
                 num_hiddens, num_residual_layers, num_residual_hiddens,
@@ -403,7 +465,7 @@ class VQVAE(QuantizedModel):
             x if self.input_classes is not None else ops.cast(x, self.compute_dtype),
             training=False,
         )
-        return {"codes": self.quantizer.encode(z_e)}
+        return {"codes": code_map(self.quantizer, self.quantizer.encode(z_e))}
 
     def decode(self, indices, condition=None, seed=None, temperature=1.0):
         """Maps int32 code indices back to data space. An autoregressive
@@ -414,7 +476,7 @@ class VQVAE(QuantizedModel):
         indices = ops.convert_to_tensor(indices)
         if indices.shape[0] == 0:
             raise ValueError("VQVAE.decode got an empty batch of codes.")
-        vectors = self.quantizer.lookup(indices)
+        vectors = self.quantizer.lookup(stage_codes(self.quantizer, indices))
         if not self.autoregressive:
             return self.likelihood.reconstruct(self.decoder(vectors, training=False))
         num = int(vectors.shape[0])

@@ -7,7 +7,9 @@ from keras import ops
 
 from vq_zoo.models.quantized_model import QuantizedModel
 from vq_zoo.models.vqvae.vqvae import _is_float
-from vq_zoo.models.vqvae.vqvae import _quantizer_class
+from vq_zoo.models.vqvae.vqvae import _make_quantizer
+from vq_zoo.models.vqvae.vqvae import code_map
+from vq_zoo.models.vqvae.vqvae import stage_codes
 from vq_zoo.models.vqvae.vqvae import _resolve_likelihood
 from vq_zoo.models.vqvae.vqvae_image_decoder import VQVAEImageDecoder
 from vq_zoo.models.vqvae.vqvae_image_encoder import VQVAEImageEncoder
@@ -23,6 +25,20 @@ def level_names_for(num_levels):
         return ("top", "middle", "bottom")
     middles = tuple(f"middle{i}" for i in range(1, num_levels - 1))
     return ("top",) + middles + ("bottom",)
+
+
+def _mean_latent(q):
+    """The mean of a level's quantised vectors over its codes, uniformly:
+    the latent that carries no information about the image. For the
+    paper's quantisers the mean of the codebook (as before the other
+    quantisers came); for a residual quantizer the sum of its stages'."""
+    plain = not (getattr(q, "projected", False) or getattr(q, "use_cosine_similarity", False))
+    if hasattr(q, "stages"):
+        return sum(_mean_latent(stage) for stage in q.stages)
+    if plain and hasattr(q, "codebook_trainable"):
+        return ops.mean(ops.convert_to_tensor(q.codebook), axis=0)
+    every = ops.arange(q.num_embeddings, dtype="int32")
+    return ops.mean(ops.cast(q.lookup(every), "float32"), axis=0)
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
@@ -79,6 +95,11 @@ class VQVAE2(QuantizedModel):
         data_variance: float, divides the MSE. Defaults to 1.0.
         quantizer_kwargs: dict of further quantizer arguments
             (`dead_code_threshold`, `kmeans_init`, `seed`, ...).
+        quantizer: None (the paper's: EMA when `ema`, else VQ) or the name
+            of every level's quantiser: "vq", "ema", "fsq", "lfq", "rvq"
+            (as `VQVAE.image_model`; `quantizer_kwargs` holds `levels` or
+            `num_quantizers`). A residual quantizer's stage codes sit side
+            by side in each level's code map (`vqvae.code_map`).
         **kwargs: base `keras.Model` arguments.
 
     Example:
@@ -112,6 +133,7 @@ class VQVAE2(QuantizedModel):
         likelihood="mse",
         data_variance=1.0,
         quantizer_kwargs=None,
+        quantizer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -148,6 +170,7 @@ class VQVAE2(QuantizedModel):
         self.ema = bool(ema)
         self.decay = decay
         self.quantizer_kwargs = dict(quantizer_kwargs or {})
+        self.quantizer_name = quantizer
         self.likelihood, self.data_variance = _resolve_likelihood(likelihood, data_variance)
         names = level_names_for(num_levels)
         res = (num_hiddens, num_residual_layers, num_residual_hiddens)
@@ -164,11 +187,10 @@ class VQVAE2(QuantizedModel):
             keras.layers.Conv2D(embedding_dim, 1, name=f"pre_quantization_{names[-1 - i]}")
             for i in range(num_levels)
         ]
-        q_cls, q_kwargs = _quantizer_class(self.ema, decay, self.quantizer_kwargs)
         self.level_quantizers = [
-            q_cls(embedding_dim=embedding_dim, num_embeddings=num_embeddings[-1 - i],
-                  commitment_cost=commitment_cost, name=f"quantizer_{names[-1 - i]}",
-                  **q_kwargs)
+            _make_quantizer(quantizer, self.ema, decay, self.quantizer_kwargs,
+                            embedding_dim, num_embeddings[-1 - i], commitment_cost,
+                            name=f"quantizer_{names[-1 - i]}")
             for i in range(num_levels)
         ]
         # condition_decoders[l - 1] decodes levels >= l to level l - 1's size.
@@ -318,7 +340,8 @@ class VQVAE2(QuantizedModel):
 
         vqs = self._quantize_levels(x, False, quantize)
         return {
-            name: vqs[self.num_levels - 1 - k]["encoding_indices"]
+            name: code_map(self.level_quantizers[self.num_levels - 1 - k],
+                           vqs[self.num_levels - 1 - k]["encoding_indices"])
             for k, name in enumerate(self.level_names)
         }
 
@@ -345,7 +368,8 @@ class VQVAE2(QuantizedModel):
             raise ValueError(
                 f"The top codes must be a non-empty (batch, h, w) map, got {tuple(top.shape)}"
             )
-        batch, th, tw = top.shape
+        batch, th = tuple(top.shape[:2])
+        tw = stage_codes(self.level_quantizers[-1], top).shape[2]
         latents = []  # bottom first
         for i in range(self.num_levels):
             name = self.level_names[self.num_levels - 1 - i]
@@ -354,14 +378,17 @@ class VQVAE2(QuantizedModel):
             shape = (batch, th * scale, tw * scale)
             if name in codes:
                 c = ops.convert_to_tensor(codes[name])
-                if tuple(c.shape) != shape:
+                n = getattr(q, "num_quantizers", 1)
+                expected = shape[:2] + (shape[2] * n,)
+                if tuple(c.shape) != expected:
                     raise ValueError(
-                        f"The {name} codes must have shape {shape} for top codes of "
-                        f"shape {tuple(top.shape)}, got {tuple(c.shape)}"
+                        f"The {name} codes must have shape {expected} for top codes of "
+                        f"shape {tuple(codes[self.level_names[0]].shape)}, got "
+                        f"{tuple(c.shape)}"
                     )
-                latents.append(q.lookup(c))
+                latents.append(q.lookup(stage_codes(q, c)))
             else:
-                mean = ops.mean(ops.convert_to_tensor(q.codebook), axis=0)
+                mean = _mean_latent(q)
                 latents.append(ops.broadcast_to(mean, shape + (self.embedding_dim,)))
         return self.likelihood.reconstruct(self.decoder_params(latents))
 
@@ -386,6 +413,8 @@ class VQVAE2(QuantizedModel):
                 "quantizer_kwargs": dict(self.quantizer_kwargs),
             }
         )
+        if self.quantizer_name is not None:
+            config["quantizer"] = self.quantizer_name
         return config
 
     @classmethod
