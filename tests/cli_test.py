@@ -561,6 +561,13 @@ def test_a_preset_set_outside_the_search_path_is_used_by_folder(golden_pair, tmp
     assert "Unknown preset 'tiny_prior'" in capsys.readouterr().err
 
 
+def test_speaker_on_a_video_prior_points_to_action(tmp_path, capsys):
+    assert cli.main(["sample", "gated_pixelcnn_video_small_memory_maze_64", "--speaker",
+                     "flite_awb", "--out", str(tmp_path / "v.png")]) == 2
+    assert capsys.readouterr().err == (
+        "vq-zoo: error: --speaker is for speech models: a video prior takes --action\n")
+
+
 def test_default_sample_names_never_overwrite(tmp_path):
     first = tmp_path / "samples.png"
     assert cli._unused_path(str(first)) == str(first)

@@ -611,9 +611,11 @@ def _cmd_sample(args, parser):
 
     if is_speech_vqvae(vqvae):
         return _sample_speech(args, vqvae, prior)
+    is_video = getattr(prior, "spatial_condition_shape", None) is not None
     if args.speaker is not None:
-        raise CliError("--speaker is for speech models: use --label", 2)
-    if getattr(prior, "spatial_condition_shape", None) is not None:
+        raise CliError("--speaker is for speech models: "
+                       + ("a video prior takes --action" if is_video else "use --label"), 2)
+    if is_video:
         return _sample_video(args, out, vqvae, prior)
     if args.context is not None or args.action is not None:
         raise CliError("--context and --action are for video priors", 2)
@@ -1144,6 +1146,11 @@ def _cmd_export(args, parser):
     run = _read_run_json(args.run_dir, "config.json",
                          "a run made by `vq-zoo train` records its config there")
     metrics = _read_run_json(args.run_dir, "metrics.json", "is the run finished?")
+    levels = _run_dir_levels(args.run_dir)
+    if levels and not args.bottom_prior_preset:
+        raise CliError(f"{args.run_dir} is a VQ-VAE-2 run (priors "
+                       f"{', '.join(f'prior_{lv}.keras' for lv in sorted(levels))}): "
+                       "pass --bottom-prior-preset NAME too", 2)
     models = _load_models(args.run_dir, ("vqvae",) + prior_kinds)
     recipe = run.get("recipe")
     data = data_card(recipe, run.get("config"))

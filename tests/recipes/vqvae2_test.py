@@ -157,7 +157,7 @@ def test_each_stage_resumes_alone(run, tmp_path):
     assert metrics == run[1]
 
 
-def test_export_writes_the_three_presets_with_their_cards(run, tmp_path):
+def test_export_writes_the_three_presets_with_their_cards(run, tmp_path, capsys):
     from vq_zoo import cli
     from vq_zoo import presets
 
@@ -165,6 +165,13 @@ def test_export_writes_the_three_presets_with_their_cards(run, tmp_path):
     dest = tmp_path / "presets"
     names = ("vqvae2_smoke_natural_32", "gated_pixelcnn_attention_smoke_natural_32_top",
              "gated_pixelcnn_smoke_natural_32_bottom")
+    # Without the bottom prior's name: what is missing, not "prior.keras not found".
+    assert cli.main(["export", out, "--vqvae-preset", names[0], "--prior-preset", names[1],
+                     "--dest", str(dest)]) == 2
+    assert capsys.readouterr().err == (
+        f"vq-zoo: error: {out} is a VQ-VAE-2 run (priors prior_bottom.keras, "
+        "prior_top.keras): pass --bottom-prior-preset NAME too\n")
+    assert not dest.exists()
     assert cli.main(["export", out, "--vqvae-preset", names[0], "--prior-preset", names[1],
                      "--bottom-prior-preset", names[2], "--dest", str(dest)]) == 0
     cards = {n: (dest / n / "README.md").read_text() for n in names}
