@@ -10,6 +10,11 @@ from typing import Optional
 
 import numpy as np
 
+# `quantizer` of a recipe config: "paper" (EMA when `ema`, else VQ) or a name
+# of `vq_zoo.layers.quantizer_outputs.QUANTIZER_NAMES` (a test keeps them
+# equal; written out so that configs load without Keras).
+QUANTIZER_CHOICES = ("paper", "vq", "ema", "fsq", "lfq", "rvq")
+
 
 @dataclasses.dataclass(frozen=True)
 class ImageRecipeConfig:
@@ -27,6 +32,21 @@ class ImageRecipeConfig:
     ema: bool = True
     decay: float = 0.99
     dead_code_threshold: float = 0.0
+    # The quantiser (README "Quantizers"): "paper" (EMA when `ema`, else
+    # VQ), "vq", "ema", "fsq" (levels `fsq_levels`, e.g. 8,5,5,5 for 1000
+    # codes), "lfq" (`num_embeddings` a power of 2) or "rvq"
+    # (`num_quantizers` stages of `num_embeddings` codes, EMA stages when
+    # `ema`; its prior reads each position's stage codes in turn). VQ
+    # options: `rotation_trick`, `use_cosine_similarity`, `codebook_dim`.
+    quantizer: str = dataclasses.field(default="paper",
+                                       metadata={"choices": QUANTIZER_CHOICES})
+    fsq_levels: tuple = (8, 5, 5, 5)
+    num_quantizers: int = 2
+    quantizer_dropout: float = dataclasses.field(default=0.0,
+                                                 metadata={"check": "non_negative"})
+    rotation_trick: bool = False
+    use_cosine_similarity: bool = False
+    codebook_dim: Optional[int] = None
     # "mse" (divided by the data variance, the paper's CIFAR setup),
     # "categorical" (256-way per channel) or "logistic_mixture": the two
     # discrete likelihoods also give bits/dim.
@@ -100,6 +120,39 @@ def in_memory_batches(data, batch_size, shuffle=False, seed=0, repeat=False):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def quantizer_choice(config):
+    """`(quantizer, quantizer_kwargs)` of `VQVAE.image_model` / `VQVAE2`
+    from a config's quantizer fields (absent fields at their defaults):
+    `quantizer` None for "paper"; kwargs with the dead-code threshold, seed
+    and k-means flag the VQ layers take, the VQ options, `levels` (fsq) or
+    `num_quantizers` and `quantizer_dropout` (rvq)."""
+    name = getattr(config, "quantizer", "paper")
+    kwargs = dict(seed=config.seed)
+    if name in ("fsq", "lfq"):
+        options = [k for k in ("rotation_trick", "use_cosine_similarity", "codebook_dim")
+                   if getattr(config, k, None)]
+        if options:
+            raise ValueError(
+                f"quantizer={name} has no codebook to search: "
+                f"{', '.join(options)} apply to vq, ema and rvq.")
+        kwargs = {}
+    else:
+        kwargs["dead_code_threshold"] = config.dead_code_threshold
+        if getattr(config, "kmeans_init", False):
+            kwargs["kmeans_init"] = True
+        for key in ("rotation_trick", "use_cosine_similarity"):
+            if getattr(config, key, False):
+                kwargs[key] = True
+        if getattr(config, "codebook_dim", None):
+            kwargs["codebook_dim"] = config.codebook_dim
+    if name == "fsq":
+        kwargs["levels"] = tuple(getattr(config, "fsq_levels", (8, 5, 5, 5)))
+    if name == "rvq":
+        kwargs["num_quantizers"] = getattr(config, "num_quantizers", 2)
+        kwargs["quantizer_dropout"] = getattr(config, "quantizer_dropout", 0.0)
+    return (None if name == "paper" else name), kwargs
+
+
 def build_vqvae(config, data_variance, shape):
     import keras
 
@@ -118,12 +171,19 @@ def build_vqvae(config, data_variance, shape):
         decay=config.decay,
         likelihood=config.likelihood,
         data_variance=float(data_variance),
-        quantizer_kwargs=dict(dead_code_threshold=config.dead_code_threshold,
-                              seed=config.seed),
+        **_quantizer_arguments(config),
     )
     model.build((None,) + tuple(shape))
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     return model
+
+
+def _quantizer_arguments(config):
+    """`quantizer_kwargs` (and `quantizer` unless "paper": the paper's
+    model is built exactly as before the choice existed)."""
+    name, kwargs = quantizer_choice(config)
+    return dict(quantizer_kwargs=kwargs) if name is None else dict(
+        quantizer=name, quantizer_kwargs=kwargs)
 
 
 def build_prior(config, manifest, num_classes=None):
@@ -149,6 +209,9 @@ def held_out_metrics(vqvae, prior, test_images, test_codes, num_embeddings,
     `test_codes` (a dataset of the prior's inputs), and with a discrete
     decoder likelihood bits/dim, `-(log p(x|z) + log p(z)) / (dims ln 2)`.
     Returns `(metrics, reconstructions)`."""
+    # The codes' alphabet is the quantizer's (FSQ: prod(levels)).
+    num_embeddings = getattr(getattr(vqvae, "quantizer", None), "num_embeddings",
+                             num_embeddings)
     recon = np.asarray(vqvae.predict(test_images, batch_size=256, verbose=0))
     mse = float(np.mean((recon - test_images) ** 2))
     codes = np.asarray(vqvae.encode(test_images))
@@ -204,12 +267,15 @@ def report(pipe, vqvae, prior, test_images, test_codes, num_embeddings,
 
     metrics, recon = held_out_metrics(vqvae, prior, test_images, test_codes,
                                       num_embeddings, test_labels)
+    # Rows of 8 (fewer when the test split is smaller: a user's own folder).
+    columns = min(8, len(test_images))
     rows = []
-    for i in range(min(4, len(test_images) // 8)):
-        rows += [test_images[8 * i:8 * i + 8], recon[8 * i:8 * i + 8]]
+    for i in range(min(4, len(test_images) // columns) if columns else 0):
+        rows += [test_images[columns * i:columns * (i + 1)],
+                 recon[columns * i:columns * (i + 1)]]
     if rows:
         write_png(pipe.path("reconstructions.png"),
-                  image_grid(np.concatenate(rows), columns=8))
+                  image_grid(np.concatenate(rows), columns=columns))
     write_atomic(pipe.path("metrics.json"), json.dumps(metrics, indent=2).encode())
     return metrics
 

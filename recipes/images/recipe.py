@@ -37,7 +37,12 @@ DATA_RECORD = "data.json"
 
 
 def describe_data(config):
-    """The model card's data section (`vq_zoo.model_card.data_card`)."""
+    """The model card's data section (`vq_zoo.model_card.data_card`), from
+    the run's config (the dataclass or its recorded dict)."""
+    if isinstance(config, dict):
+        known = {f.name for f in dataclasses.fields(type(CONFIGS["default"]))}
+        config = dataclasses.replace(CONFIGS["default"],
+                                     **{k: v for k, v in config.items() if k in known})
     source = config.dataset if config.dataset.startswith("tfds:") else "image_folder"
     split = (f"split by a hash of each file's relative path into train, "
              f"{config.validation_fraction:.0%} validation and "
