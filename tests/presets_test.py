@@ -306,6 +306,31 @@ def test_non_finite_weights_are_refused_even_with_consistent_hashes(tmp_path, ba
         VQVAE.from_preset(directory)
 
 
+def test_a_full_disk_is_refused_before_writing_and_stale_temporaries_go(tmp_path,
+                                                                         monkeypatch):
+    import collections
+    import errno
+    import shutil as shutil_module
+
+    model = tiny_vqvae()
+    folder = tmp_path / "p"
+    folder.mkdir()
+    stale = folder / ".tmp-abc123.weights.h5"  # left by a save that crashed
+    stale.write_bytes(b"half a file")
+    usage = collections.namedtuple("usage", "total used free")
+    real = shutil_module.disk_usage
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda path: usage(10**9, 10**9, 10**5))
+    with pytest.raises(OSError) as caught:
+        presets.save_to_preset(model, folder)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(folder)
+    assert "MB needed" in str(caught.value)
+    assert sorted(p.name for p in folder.iterdir()) == [stale.name]  # nothing written
+    monkeypatch.setattr(shutil_module, "disk_usage", real)
+    presets.save_to_preset(model, folder)
+    assert not stale.exists()
+    assert VQVAE.from_preset(folder).count_params() == model.count_params()
+
+
 def test_wrong_class(tmp_path):
     with pytest.raises(ValueError, match=r"holds a GatedPixelCNNPrior .*not a VQVAE"):
         VQVAE.from_preset(GOLDENS / "gated_pixelcnn_prior_tiny")

@@ -48,7 +48,9 @@ inside are then checked against their own metadata.json like any preset.
 the sha256 to put in the index.
 """
 
+import contextlib
 import datetime
+import errno
 import hashlib
 import json
 import os
@@ -57,6 +59,7 @@ import tarfile
 import urllib.parse
 import warnings
 
+from vq_zoo.utils.io import TEMP_PREFIX
 from vq_zoo.utils.io import atomic_path
 from vq_zoo.utils.io import write_atomic
 
@@ -338,6 +341,30 @@ def companion_handle(source, name):
 
 
 # ------------------------------------------------------------------ saving
+# Room kept free beyond a preset's own files when it is written: HDF5's
+# own overhead, the config, card and metadata.
+FREE_SPACE_MARGIN = 4 * 2**20
+
+
+def _check_free_space(directory, model, files):
+    """Refuses (OSError ENOSPC, naming the folder) to start writing a preset
+    where the disk has no room for it: h5py does not fail cleanly on a full
+    disk (it can crash the process mid-write)."""
+    import shutil
+
+    import numpy as np
+
+    needed = (sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize
+                  for w in model.weights)
+              + sum(pathlib.Path(f).stat().st_size for f in (files or {}).values())
+              + FREE_SPACE_MARGIN)
+    free = shutil.disk_usage(directory).free
+    if free < needed:
+        raise OSError(errno.ENOSPC,
+                      f"No space left for the preset: {needed / 2**20:.1f} MB needed, "
+                      f"{free / 2**20:.1f} MB free", str(directory))
+
+
 def save_to_preset(model, directory, metadata=None, files=None, model_card=None):
     """Writes `model` as a preset folder `directory`.
 
@@ -388,6 +415,12 @@ def save_to_preset(model, directory, metadata=None, files=None, model_card=None)
             raise FileNotFoundError(f"files: {source} (for {name}) not found.")
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    _check_free_space(directory, model, files)
+    # Temporary files of an earlier save that died mid-write (h5py can
+    # crash the process on a full disk, before any clean-up runs).
+    for stale in directory.glob(f"{TEMP_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
     # Un-commit an existing preset before changing its files, and drop the
     # files that described it (its card, its pictures).
     old_extra = []
