@@ -131,3 +131,18 @@ def test_bad_inputs():
         layer.step(np.zeros((2, 1, C), "float32"), state, 0)
     with pytest.raises(ValueError, match="max_length"):
         layer.initial_state(2, 0)
+
+
+def test_step_before_any_call_builds_the_layer_and_keeps_it_usable():
+    """Stepping a layer never called builds it (it raised TypeError and left
+    half-built sublayers); stepped outputs then equal the full pass."""
+    layer = CausalSelfAttention(num_heads=2, key_dim=3, output_dim=5)
+    x = keras.random.normal((2, 4, 6), seed=1)
+    state = layer.initial_state(2, max_length=4)
+    stepped = []
+    for t in range(4):
+        out, state = layer.step(x[:, t], state, t)
+        stepped.append(np.asarray(out))
+    assert layer.built and len(layer.trainable_weights) == 8
+    full = np.asarray(layer(x))
+    np.testing.assert_allclose(np.stack(stepped, 1), full, atol=1e-5)

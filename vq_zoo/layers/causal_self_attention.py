@@ -205,6 +205,11 @@ class CausalSelfAttention(keras.layers.Layer):
                 "CausalSelfAttention.step expects one position, (batch, "
                 f"channels), got shape {tuple(inputs.shape)}"
             )
+        if not self.built:
+            # Stepped before any call: built here as `call` would be, so the
+            # output projection exists and a later `call` uses these weights.
+            self.build((None, None, inputs.shape[-1]))
+            self.built = True
         keys, values = state["key"], state["value"]
         x = ops.cast(inputs, self.compute_dtype)[:, None]
         query = self._heads(self.query_dense, x, self.key_dim)
