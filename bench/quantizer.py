@@ -26,9 +26,24 @@ and the time per step. Only chunked searches are run: an unchunked search
 materialises a 32768 x 65536 float32 distance matrix (8 GiB, and TF keeps
 several such temporaries alive at once), which would risk this 24 GiB machine.
 
+Part 3 (`--new`, issue 22): the new quantizers at about 2^10 codes on the
+same (32, 32, 32, 64) input, forward + backward as above, against the
+`floor` at K=1024 and against today's layer (`VectorQuantizer` or
+`VectorQuantizerEMA` at K=1024):
+- the VQ options: `rotation_trick`, `use_cosine_similarity`,
+  `codebook_dim=8` (on `VectorQuantizer`), `rotation_trick` on the EMA layer;
+- `ResidualVectorQuantizer`, 2 EMA stages of 32 codes (32^2 = 1024);
+- `FiniteScalarQuantizer((8, 5, 5, 5))` and `LookupFreeQuantizer(1024)`,
+  both projecting the 64 channels to 4 / 10 and back. They search nothing:
+  their own floor (`fsq floor`, `lfq floor`) is the bare projection + bound
+  + round + index (FSQ) or projection + sign + index (LFQ), forward only;
+  LFQ's entropy penalty needs the (N, 1024) soft assignment, so its step
+  is compared with the matmul + argmin floor too.
+
 Usage:
     python bench/quantizer.py            # full run (a few minutes on 2 cores)
     python bench/quantizer.py --quick    # fewer rounds, one large-K config
+    python bench/quantizer.py --new      # part 3 only
 """
 
 import argparse
@@ -337,6 +352,130 @@ def large_k(configs, steps):
     return results
 
 
+# ------------------------------------------------------- new quantizers
+NEW_K = 1024
+
+
+def make_layer_step(layer):
+    import tensorflow as tf
+
+    layer.build(SHAPE)
+    variables = list(layer.trainable_weights)
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = layer(x, training=True)
+            loss = out["loss"] + tf.reduce_mean(tf.square(out["quantized"]))
+        grads = tape.gradient(loss, [x] + variables)
+        return loss, _dense(grads)
+
+    return step
+
+
+def make_scalar_floor(kind, projection):
+    """FSQ's or LFQ's own floor: the projected input's bound + round +
+    mixed-radix index (FSQ) or sign bits + index (LFQ), forward only."""
+    import numpy as np
+    import tensorflow as tf
+
+    w = tf.constant(projection)
+    if kind == "fsq":
+        levels = np.array([8, 5, 5, 5], np.float32)
+        half_l = (levels - 1) * (1 - 1e-3) / 2
+        offset = np.where(levels % 2 == 0, 0.5, 0.0).astype(np.float32)
+        shift = np.tan(offset / half_l).astype(np.float32)
+        basis = tf.constant([1, 8, 40, 200], tf.int32)
+        half = tf.constant((levels // 2).astype(np.int32))
+    else:
+        basis = tf.constant(2 ** np.arange(9, -1, -1), tf.int32)
+
+    @tf.function
+    def floor(x):
+        z = tf.matmul(tf.reshape(x, (-1, DIM)), w)
+        if kind == "fsq":
+            digits = tf.cast(tf.round(tf.tanh(z + shift) * half_l - offset), tf.int32) + half
+        else:
+            digits = tf.cast(z > 0, tf.int32)
+        return tf.reduce_sum(digits * basis, axis=1)
+
+    return floor
+
+
+def new_quantizers(rounds, inner):
+    import numpy as np
+    import tensorflow as tf
+
+    from vq_zoo.layers import FiniteScalarQuantizer
+    from vq_zoo.layers import LookupFreeQuantizer
+    from vq_zoo.layers import ResidualVectorQuantizer
+    from vq_zoo.layers import VectorQuantizer
+    from vq_zoo.layers import VectorQuantizerEMA
+
+    x_np, codebook = _inputs_and_codebook(NEW_K)
+    x = tf.constant(x_np)
+    rng = np.random.default_rng(1)
+
+    def vq(cls=VectorQuantizer, **kwargs):
+        layer = cls(embedding_dim=DIM, num_embeddings=NEW_K,
+                    commitment_cost=COMMITMENT_COST, **kwargs)
+        step = make_layer_step(layer)
+        if tuple(layer.codebook.shape) == codebook.shape:
+            layer.codebook.assign(codebook)
+        return step
+
+    fsq = FiniteScalarQuantizer((8, 5, 5, 5), embedding_dim=DIM)
+    lfq = LookupFreeQuantizer(NEW_K, embedding_dim=DIM)
+    rvq = ResidualVectorQuantizer(2, DIM, 32, commitment_cost=COMMITMENT_COST)
+    floor = "floor (matmul + argmin, K=1024)"
+    contenders = {
+        floor: make_floor(codebook),
+        "VectorQuantizer": vq(),
+        "VectorQuantizer rotation_trick": vq(rotation_trick=True),
+        "VectorQuantizer use_cosine_similarity": vq(use_cosine_similarity=True),
+        "VectorQuantizer codebook_dim=8": vq(codebook_dim=8),
+        "VectorQuantizerEMA": vq(VectorQuantizerEMA, decay=DECAY),
+        "VectorQuantizerEMA rotation_trick": vq(VectorQuantizerEMA, decay=DECAY,
+                                                rotation_trick=True),
+        "ResidualVectorQuantizer 2x32 EMA": make_layer_step(rvq),
+        "FiniteScalarQuantizer (8,5,5,5)": make_layer_step(fsq),
+        "fsq floor": make_scalar_floor(
+            "fsq", rng.normal(size=(DIM, 4)).astype(np.float32)),
+        "LookupFreeQuantizer 1024": make_layer_step(lfq),
+        "lfq floor": make_scalar_floor(
+            "lfq", rng.normal(size=(DIM, 10)).astype(np.float32)),
+    }
+    per_round = time_interleaved(contenders, x, rounds, inner)
+    print(f"\n## New quantizers, about 2^10 codes, input {SHAPE} float32, "
+          f"forward+backward, {rounds} interleaved rounds x {inner} steps\n")
+    print("| contender | median ms/step | min ms/step |")
+    print("|---|---:|---:|")
+    for name, times in per_round.items():
+        print(f"| {name} | {statistics.median(times):.1f} | {min(times):.1f} |")
+    pairs = [
+        ("VectorQuantizer", floor),
+        ("VectorQuantizer rotation_trick", "VectorQuantizer"),
+        ("VectorQuantizer use_cosine_similarity", "VectorQuantizer"),
+        ("VectorQuantizer codebook_dim=8", "VectorQuantizer"),
+        ("VectorQuantizerEMA rotation_trick", "VectorQuantizerEMA"),
+        ("ResidualVectorQuantizer 2x32 EMA", "VectorQuantizerEMA"),
+        ("FiniteScalarQuantizer (8,5,5,5)", "VectorQuantizer"),
+        ("FiniteScalarQuantizer (8,5,5,5)", "fsq floor"),
+        ("LookupFreeQuantizer 1024", "VectorQuantizer"),
+        ("LookupFreeQuantizer 1024", "lfq floor"),
+    ]
+    print("\n| ratio | median | per-round range | numerator / matmul+argmin floor |")
+    print("|---|---:|---:|---:|")
+    for num, den in pairs:
+        med = statistics.median(per_round[num]) / statistics.median(per_round[den])
+        ratios = [a / b for a, b in zip(per_round[num], per_round[den])]
+        to_floor = statistics.median(per_round[num]) / statistics.median(per_round[floor])
+        print(f"| {num} / {den} | {med:.2f} | {min(ratios):.2f}-{max(ratios):.2f} "
+              f"| {to_floor:.2f} |")
+    return per_round
+
+
 # -------------------------------------------------------------------- main
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -348,6 +487,10 @@ def main():
     )
     parser.add_argument(
         "--skip-small", action="store_true", help="skip the K=512 part"
+    )
+    parser.add_argument(
+        "--new", action="store_true",
+        help="only part 3: the new quantizers (issue 22) at about 2^10 codes"
     )
     parser.add_argument("--_worker", choices=["vq", "ema"], help=argparse.SUPPRESS)
     parser.add_argument("--_chunk", type=int, help=argparse.SUPPRESS)
@@ -372,6 +515,9 @@ def main():
         f"dm-sonnet {sonnet.__version__}, "
         f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '(default)')}"
     )
+    if args.new:
+        new_quantizers(rounds, inner)
+        return
     if not args.skip_small:
         small_k(rounds, inner)
     if args.skip_large:

@@ -40,7 +40,7 @@ class ImageRecipeConfig:
     # options: `rotation_trick`, `use_cosine_similarity`, `codebook_dim`.
     quantizer: str = dataclasses.field(default="paper",
                                        metadata={"choices": QUANTIZER_CHOICES})
-    fsq_levels: tuple = (8, 5, 5, 5)
+    fsq_levels: str = "8,5,5,5"  # or a Table 1 preset: "2^8" ... "2^16"
     num_quantizers: int = 2
     quantizer_dropout: float = dataclasses.field(default=0.0,
                                                  metadata={"check": "non_negative"})
@@ -146,7 +146,7 @@ def quantizer_choice(config):
         if getattr(config, "codebook_dim", None):
             kwargs["codebook_dim"] = config.codebook_dim
     if name == "fsq":
-        kwargs["levels"] = tuple(getattr(config, "fsq_levels", (8, 5, 5, 5)))
+        kwargs["levels"] = getattr(config, "fsq_levels", "8,5,5,5")
     if name == "rvq":
         kwargs["num_quantizers"] = getattr(config, "num_quantizers", 2)
         kwargs["quantizer_dropout"] = getattr(config, "quantizer_dropout", 0.0)

@@ -3,6 +3,8 @@
 import dataclasses
 from typing import Optional
 
+from vq_zoo.recipes.common import QUANTIZER_CHOICES
+
 DATASETS = ("photos_64", "imagenet2012", "image_dir")
 
 
@@ -48,6 +50,19 @@ class VQVAE2Config:
     decay: float = 0.99
     dead_code_threshold: float = 0.0
     kmeans_init: bool = False
+    # The quantiser of every level, as the image recipes'
+    # (`vq_zoo.recipes.common.ImageRecipeConfig`): "paper", "vq", "ema",
+    # "fsq", "lfq" or "rvq", with `fsq_levels`, `num_quantizers`,
+    # `quantizer_dropout` and the VQ options.
+    quantizer: str = dataclasses.field(default="paper",
+                                       metadata={"choices": QUANTIZER_CHOICES})
+    fsq_levels: str = "8,5,5,5"  # or a Table 1 preset: "2^8" ... "2^16"
+    num_quantizers: int = 2
+    quantizer_dropout: float = dataclasses.field(default=0.0,
+                                                 metadata={"check": "non_negative"})
+    rotation_trick: bool = False
+    use_cosine_similarity: bool = False
+    codebook_dim: Optional[int] = None
     learning_rate: float = 3e-4
     batch_size: int = 128
     vqvae_epochs: int = 10

@@ -233,12 +233,23 @@ def build_vqvae2(config, data_variance, channels=3):
         decay=config.decay,
         likelihood="mse",
         data_variance=float(data_variance),
-        quantizer_kwargs=dict(dead_code_threshold=config.dead_code_threshold,
-                              kmeans_init=config.kmeans_init, seed=config.seed),
+        **_quantizer_arguments(config),
     )
     model.build((None, config.image_size, config.image_size, channels))
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     return model
+
+
+def _quantizer_arguments(config):
+    """`quantizer_kwargs` of the paper's quantiser exactly as before the
+    choice existed, or `quantizer` and its kwargs (`common.quantizer_choice`)."""
+    from vq_zoo.recipes import common
+
+    name, kwargs = common.quantizer_choice(config)
+    if name is None:
+        return dict(quantizer_kwargs=dict(dead_code_threshold=config.dead_code_threshold,
+                                          kmeans_init=config.kmeans_init, seed=config.seed))
+    return dict(quantizer=name, quantizer_kwargs=kwargs)
 
 
 def build_level_prior(config, manifest, level, above=None):
@@ -327,8 +338,9 @@ def levels_tensorboard(log_dir, sample, every_n_epochs=1, run_name="images"):
                 for level, codes in model.encode_levels(sample).items():
                     tf.summary.histogram(f"code_usage_{level}",
                                          tf.reshape(codes, [-1]),
-                                         buckets=min(64, int(model.num_embeddings[
-                                             list(model.level_names).index(level)])))
+                                         buckets=min(64, int(model.quantizers[
+                                             list(model.level_names).index(level)
+                                         ].num_embeddings)))
 
     return LevelsTensorBoard(log_dir, every_n_epochs, run_name=run_name)
 
@@ -342,7 +354,8 @@ def held_out_metrics(vqvae, priors, test_batches, code_data):
     levels = list(vqvae.level_names)
     sq_top = sq_all = 0.0
     count = num_images = 0
-    counts = {n: np.zeros(k, np.int64) for n, k in zip(levels, vqvae.num_embeddings)}
+    counts = {n: np.zeros(q.num_embeddings, np.int64)
+              for n, q in zip(levels, vqvae.quantizers)}
     for batch in test_batches:
         x = np.asarray(batch, np.float32)
         codes = vqvae.encode_levels(x)

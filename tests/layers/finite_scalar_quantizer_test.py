@@ -120,6 +120,7 @@ def test_table_1_presets():
         assert size == np.prod(levels) and 0.9 * target <= size <= 1.1 * target
     assert FiniteScalarQuantizer("2^10").levels == (8, 5, 5, 5)
     assert FiniteScalarQuantizer(1024).levels == (8, 5, 5, 5)
+    assert FiniteScalarQuantizer("8,6,5").levels == (8, 6, 5)
 
 
 def test_projection_to_any_embedding_dim():
@@ -173,6 +174,7 @@ def test_keras_file_round_trip(tmp_path):
         (dict(levels=(8, 1)), "integers >= 2"),
         (dict(levels=()), "non-empty"),
         (dict(levels="2^11"), "one of the presets 2\\^8"),
+        (dict(levels="8,x"), "separated by commas"),
         (dict(levels=(4, 4), epsilon=0.0), "`epsilon` must be in \\(0, 1\\)"),
         (dict(levels=(4, 4), embedding_dim=0), "embedding_dim` must be an integer >= 1"),
     ],

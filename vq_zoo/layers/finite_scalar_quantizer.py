@@ -20,6 +20,14 @@ FSQ_LEVEL_PRESETS = {
 def resolve_levels(levels):
     """A tuple of ints >= 2 from a sequence or a `FSQ_LEVEL_PRESETS` name
     (also given as the size, e.g. "1024" or 1024)."""
+    if isinstance(levels, str) and "," in levels:
+        try:
+            levels = tuple(int(v) for v in levels.split(",") if v.strip())
+        except ValueError:
+            raise ValueError(
+                "`levels` must be integers >= 2 separated by commas (e.g. "
+                f"\"8,5,5,5\") or a preset name. Received: levels={levels!r}"
+            ) from None
     if isinstance(levels, (str, int)) and not isinstance(levels, bool):
         key = str(levels)
         by_size = {str(int(np.prod(v))): n for n, v in FSQ_LEVEL_PRESETS.items()}
@@ -80,9 +88,9 @@ class FiniteScalarQuantizer(keras.layers.Layer):
     Shape contract: input `(..., embedding_dim)` of rank >= 2.
 
     Args:
-        levels: sequence of ints >= 2 (e.g. `(8, 5, 5, 5)`: 1000 codes), or a
-            Table 1 preset by name or size (`"2^10"`, `1024`: see
-            `FSQ_LEVEL_PRESETS`).
+        levels: sequence of ints >= 2 (e.g. `(8, 5, 5, 5)`: 1000 codes; also
+            as a string `"8,5,5,5"`), or a Table 1 preset by name or size
+            (`"2^10"`, `1024`: see `FSQ_LEVEL_PRESETS`).
         embedding_dim: int or None, the input's last axis; None means
             `len(levels)` (no projection).
         epsilon: float in (0, 1), keeps the bound inside the outer levels.

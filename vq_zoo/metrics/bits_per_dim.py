@@ -49,7 +49,10 @@ def bits_per_dim(vqvae, prior, dataset):
             x = batch
         x = ops.convert_to_tensor(x)
         codes = vqvae.encode(x)
-        params = vqvae.decoder(vqvae.quantizer.lookup(codes), training=False)
+        # `latents`: a code map to z_q (a residual quantizer's stage codes
+        # sit side by side in it); models without it look codes up directly.
+        lookup = getattr(vqvae, "latents", None) or vqvae.quantizer.lookup
+        params = vqvae.decoder(lookup(codes), training=False)
         nll_x = vqvae.likelihood.negative_log_likelihood(x, params)
         if condition is None:
             prior_inputs = codes

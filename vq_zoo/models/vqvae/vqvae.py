@@ -467,6 +467,11 @@ class VQVAE(QuantizedModel):
         )
         return {"codes": code_map(self.quantizer, self.quantizer.encode(z_e))}
 
+    def latents(self, codes):
+        """The quantised latents `z_q` of a code map (as `encode` gives it),
+        in the compute dtype: the quantizer's `lookup` of its codes."""
+        return self.quantizer.lookup(stage_codes(self.quantizer, codes))
+
     def decode(self, indices, condition=None, seed=None, temperature=1.0):
         """Maps int32 code indices back to data space. An autoregressive
         decoder samples (with `condition`, `seed`, `temperature`); its
@@ -476,7 +481,7 @@ class VQVAE(QuantizedModel):
         indices = ops.convert_to_tensor(indices)
         if indices.shape[0] == 0:
             raise ValueError("VQVAE.decode got an empty batch of codes.")
-        vectors = self.quantizer.lookup(stage_codes(self.quantizer, indices))
+        vectors = self.latents(indices)
         if not self.autoregressive:
             return self.likelihood.reconstruct(self.decoder(vectors, training=False))
         num = int(vectors.shape[0])
