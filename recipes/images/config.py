@@ -38,9 +38,12 @@ class ImagesConfig(ImageRecipeConfig):
     test_examples: int = 0
     variance_batches: int = 10
     tfds_download: bool = False
+    # The codebook initialised by k-means on the first batch (either model;
+    # with `dead_code_threshold` >= 1 a code used less than once a batch
+    # restarts: the README's quickstart measures it against collapse).
+    kmeans_init: bool = False
     # VQ-VAE-2 (model=vqvae2; `num_downsamples` is its bottom level's)
     num_levels: int = 2
-    kmeans_init: bool = False
     top_prior_filters: int = 64
     top_prior_layers: int = 4
     top_prior_attention_every: int = 2
@@ -70,8 +73,8 @@ CONFIGS = {
     "default": ImagesConfig(
         image_size=64, num_hiddens=64, num_residual_layers=2,
         num_residual_hiddens=32, embedding_dim=32, num_embeddings=256,
-        dead_code_threshold=0.01, learning_rate=2e-3, batch_size=32,
-        vqvae_epochs=10, vqvae_steps_per_epoch=200, prior_filters=64,
+        dead_code_threshold=1.0, kmeans_init=True, learning_rate=2e-3,
+        batch_size=32, vqvae_epochs=10, vqvae_steps_per_epoch=200, prior_filters=64,
         prior_layers=6, prior_learning_rate=1e-3, prior_batch_size=32,
         prior_epochs=5, prior_steps_per_epoch=200, num_samples=32,
     ),
@@ -85,6 +88,7 @@ CONFIGS = {
         num_samples=64, top_prior_filters=256,
         top_prior_layers=12, top_prior_attention_every=4, top_prior_num_heads=8,
         top_prior_dropout=0.1, conditioning_layers=4, kmeans_init=True,
+        dead_code_threshold=1.0,
     ),
     # Seconds: CI runs the whole pipeline with it on a generated folder.
     "smoke": ImagesConfig(

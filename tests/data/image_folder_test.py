@@ -152,6 +152,15 @@ def test_resizing_keeps_the_central_square_only_and_agrees_with_pillow(tmp_path)
         (15, 15), Image.BILINEAR), np.float64) / 255.0
     assert np.abs(images["wide.png"] - reference).max() < 0.03
     assert images["wide.png"][..., 0].max() < 0.55  # no red column got in
+    # The same as a JPEG four times the size: decoded at 1/4 scale in the
+    # DCT domain (the square, 120 pixels from column 60, falls on whole
+    # pixels there), then resized; close to Pillow too, no red.
+    big = np.repeat(np.repeat(pixels, 4, axis=0), 4, axis=1)
+    _save(str(tmp_path / "wide.jpg"), Image.fromarray(big), quality=95)
+    jpeg = _all_images(ImageFolder.scan(str(tmp_path), require_splits=False), 15)
+    assert np.abs(jpeg["wide.jpg"] - reference).max() < 0.06
+    assert np.abs(jpeg["wide.jpg"] - reference).mean() < 0.01
+    assert jpeg["wide.jpg"][..., 0].max() < 0.55
     # A smaller image is upscaled; a flat colour stays that colour.
     np.testing.assert_allclose(images["red.png"], np.broadcast_to([1.0, 0, 0], (15, 15, 3)),
                                atol=1e-6)
