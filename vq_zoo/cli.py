@@ -874,7 +874,8 @@ def _cmd_convert(args, parser):
         raise CliError(f"--input {args.input} not found")
     vqvae = _load_models(args.model, ("vqvae",))["vqvae"]
     if not is_speech_vqvae(vqvae):
-        raise CliError(f"{args.model} is not a speech VQ-VAE (its decoder is no WaveNet)")
+        raise CliError(f"{args.model} is not a speech VQ-VAE (no speaker-conditioned "
+                       "speech decoder)")
     try:
         vqvae.decoder.speaker_index(args.speaker)
         audio, rate = convert_file(vqvae, args.input, args.speaker, seed=args.seed,

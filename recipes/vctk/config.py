@@ -1,10 +1,12 @@
-"""Configs of the speech recipe (paper section 4.3): 16 kHz audio to one
-code per 64 samples, a speaker-conditioned WaveNet decoder, and a
-speaker-conditioned 1D gated prior over the codes."""
+"""Configs of the speech recipe (paper section 4.3): a speech VQ-VAE whose
+decoder is conditioned on the speaker (the paper's raw-waveform WaveNet, or
+a spectrogram decoder inverted by Griffin-Lim), and a speaker-conditioned
+1D gated prior over the codes."""
 
 import dataclasses
 
 DATA_SOURCES = ("corpus", "tfds")
+DECODERS = ("wavenet", "spectrogram")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,6 +22,22 @@ class SpeechConfig:
     `tfds_test_percent` percent for test, the same before it for
     validation). Training draws random `crop_length`-sample crops.
 
+    Decoder (`decoder`): `"wavenet"`, the paper's: 6 strided convolutions
+    to one code per 64 samples and a WaveNet over 8-bit mu-law samples
+    (`wavenet_*`, `dilation_cycle`, `num_cycles`); or `"spectrogram"`: an
+    encoder over log-mel frames (`num_mels`, `frame_step` samples apart,
+    `frames_per_code` frames per code, `encoder_layers` convolutions) and a
+    residual convolutional decoder (`decoder_filters`, `decoder_blocks`)
+    from the codes and the speaker to log-magnitude STFT frames, turned
+    into audio by Griffin-Lim (`griffin_lim_iters`); the codes are jittered
+    in time in training (`jitter`, Chorowski et al. 2019).
+
+    Evaluation (the `report` stage): word error rates by PocketSphinx on
+    `wer_sentences` test sentences read by every speaker (originals,
+    reconstructions, conversions), a speaker classifier, and speaker and
+    phoneme probes on the codes (phone labels by forced alignment of
+    `probe_sentences` training sentences).
+
     Batch sizes are global (all replicas).
     """
 
@@ -33,6 +51,7 @@ class SpeechConfig:
     tfds_test_percent: int = 5
     sample_rate: int = 16000
     crop_length: int = 4096
+    decoder: str = dataclasses.field(default="wavenet", metadata={"choices": DECODERS})
     # VQ-VAE: 6 strided convolutions (stride 2, window 4) to one code per
     # 64 samples, K codes of embedding_dim
     num_hiddens: int = 256
@@ -48,6 +67,22 @@ class SpeechConfig:
     dilation_cycle: int = 10
     num_cycles: int = 3
     speaker_dim: int = 64
+    # Spectrogram decoder (decoder="spectrogram"): STFT of fft_length every
+    # frame_step samples, frames_per_code frames per code
+    fft_length: int = 512
+    frame_step: int = 160
+    frames_per_code: int = 2
+    num_mels: int = 80
+    encoder_layers: int = 3
+    input_normalization: str = dataclasses.field(
+        default="utterance", metadata={"choices": ("utterance", "none")})
+    decoder_filters: int = 128
+    decoder_blocks: int = 8
+    jitter: float = 0.12
+    # Reversed-gradient speaker classifier on the codes (0 = none)
+    adversary_weight: float = 0.0
+    griffin_lim_iters: int = 32
+    magnitude_power: float = 1.0
     learning_rate: float = 2e-4
     batch_size: int = 16
     vqvae_epochs: int = 100
@@ -63,6 +98,12 @@ class SpeechConfig:
     # Report: generated clips of eval_seconds for the speaker checks
     num_eval_clips: int = 16
     eval_seconds: float = 1.0
+    # Instruments: test sentences for the recogniser (each read by every
+    # speaker), training sentences aligned for the phoneme probe
+    wer_sentences: int = 6
+    probe_sentences: int = 12
+    # TensorBoard audio every this many epochs (0: at the end of a stage)
+    audio_every_n_epochs: int = 0
     seed: int = 0
     # Keras dtype policy of every model the run builds: "float32",
     # "mixed_bfloat16" or "mixed_float16" (vq_zoo.pipeline.pipeline.set_precision)
@@ -74,30 +115,38 @@ CONFIGS = {
     # K=512, a WaveNet of 30 layers in 3 cycles of 10 (receptive field
     # 3,070 samples, 192 ms); for a machine with a GPU and VCTK.
     "paper": SpeechConfig(data="tfds"),
-    # The shipped preset: about 12 minutes on 2 shared CPU cores for the
-    # whole pipeline, corpus synthesis included. A WaveNet of 16 layers
-    # (2 cycles of 8: receptive field 511 samples, 32 ms) with 32 channels,
-    # K=128 (the corpus has 8 speakers x 36 training sentences, about 15
-    # minutes of audio: 512 codes would mostly stay unused).
+    # The shipped preset (see README.md for what was tried): a spectrogram
+    # decoder inverted by Griffin-Lim, codes at 50 Hz (2 frames of 10 ms)
+    # with K=64 and time jitter; the corpus is 96 sentences x 8 voices
+    # (72 training sentences, about 30 minutes of audio).
     "small": SpeechConfig(
-        num_sentences=48, crop_length=2048, num_hiddens=64, embedding_dim=16,
-        num_embeddings=128, dead_code_threshold=0.01, wavenet_filters=32,
-        dilation_cycle=8, num_cycles=2, speaker_dim=16, learning_rate=2e-3,
-        batch_size=8, vqvae_epochs=4, vqvae_steps_per_epoch=100,
-        prior_length=64, prior_filters=32, prior_layers=6,
-        prior_learning_rate=2e-3, prior_batch_size=32, prior_epochs=4,
-        prior_steps_per_epoch=100, num_eval_clips=16, eval_seconds=0.5,
+        num_sentences=96, decoder="spectrogram", crop_length=20480,
+        num_hiddens=128, embedding_dim=32, num_embeddings=64,
+        dead_code_threshold=0.01, frames_per_code=2, decoder_filters=128,
+        decoder_blocks=8, speaker_dim=64, jitter=0.12, griffin_lim_iters=64,
+        learning_rate=1e-3,
+        batch_size=16, vqvae_epochs=40, vqvae_steps_per_epoch=250,
+        prior_length=64, prior_filters=64, prior_layers=8,
+        prior_learning_rate=2e-3, prior_batch_size=32, prior_epochs=10,
+        prior_steps_per_epoch=200, num_eval_clips=8, eval_seconds=1.28,
+        wer_sentences=6, probe_sentences=12, audio_every_n_epochs=5,
     ),
     # Seconds: CI runs the whole pipeline with it (3 sentences, 2 voices).
     "smoke": SpeechConfig(
-        num_sentences=3, speakers="flite_slt,espeak_us_m3_p35", crop_length=512, num_hiddens=8, embedding_dim=4,
+        num_sentences=3, speakers="flite_slt,espeak_us_m3_p35", decoder="spectrogram",
+        crop_length=1280, num_hiddens=8, embedding_dim=4, decoder_filters=8,
+        decoder_blocks=2, encoder_layers=1, num_mels=16, griffin_lim_iters=4,
         num_embeddings=16, wavenet_filters=8, dilation_cycle=3, num_cycles=1,
         speaker_dim=4, learning_rate=2e-3, batch_size=4, vqvae_epochs=1,
         vqvae_steps_per_epoch=3, prior_length=4, prior_filters=8,
         prior_layers=2, prior_batch_size=8, prior_epochs=1,
-        prior_steps_per_epoch=2, num_eval_clips=4, eval_seconds=0.05,
+        prior_steps_per_epoch=2, num_eval_clips=4, eval_seconds=0.08,
+        wer_sentences=1, probe_sentences=1,
     ),
 }
+# The paper's WaveNet path at smoke size (CI runs it end to end too).
+CONFIGS["smoke_wavenet"] = dataclasses.replace(
+    CONFIGS["smoke"], decoder="wavenet", crop_length=512, eval_seconds=0.05)
 
 
 def data_dir_use(config):

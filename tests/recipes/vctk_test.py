@@ -50,11 +50,12 @@ def test_recipe_on_mocked_tfds_vctk(tmp_path):
     from vq_zoo.recipes.vctk import recipe
     from vq_zoo.recipes.vctk.config import CONFIGS
 
-    config = dataclasses.replace(CONFIGS["smoke"], data="tfds", tfds_test_percent=25)
+    config = dataclasses.replace(CONFIGS["smoke_wavenet"], data="tfds", tfds_test_percent=25)
     with tfds.testing.mock_data(num_examples=8):
         metrics = recipe.main(config, str(tmp_path / "run"), verbose=0)
     assert metrics["num_speakers"] == 110
     assert 0 < metrics["test_reconstruction_bits_per_sample"] < 8.5
+    assert "wer_originals" not in metrics  # tfds vctk: no transcripts read
     vqvae = keras.models.load_model(tmp_path / "run" / "vqvae.keras")
     assert vqvae.decoder.speaker_names[0] == "p225"
 
@@ -77,18 +78,22 @@ def test_smoke_config_end_to_end(smoke_run, capsys):
     with open(smoke_run / "metrics.json") as f:
         metrics = json.load(f)
     config = CONFIGS["smoke"]
-    # Teacher-forced mu-law NLL: finite, at most log2(256) bits plus a margin.
-    assert 0 < metrics["test_reconstruction_bits_per_sample"] < 8.5
+    assert metrics["test_log_magnitude_l1"] > 0
     assert 0 < metrics["test_prior_bits_per_code"] <= math.log2(config.num_embeddings) + 1
     assert metrics["speaker_chance"] == 0.5 and metrics["num_speakers"] == 2
-    for key in ("reconstructions_classified_as_own_speaker",
-                "conversions_classified_as_target_speaker",
-                "speaker_probe_accuracy_on_codes",
-                "speaker_probe_accuracy_on_audio_features"):
-        assert 0.0 <= metrics[key] <= 1.0
+    # One test sentence read by both voices; every instrument ran.
+    assert metrics["eval_utterances"] == 2
+    for key in ("reconstructions_classified_as_source", "conversions_classified_as_target",
+                "speaker_probe_codes", "speaker_probe_audio", "wer_originals",
+                "wer_reconstructions", "wer_conversions"):
+        assert 0.0 <= metrics[key] <= 3.0, key
+    assert 1.0 <= metrics["test_perplexity"] <= config.num_embeddings
+    assert set(metrics["targets"]) >= {"speaker_probe_codes",
+                                       "conversions_classified_as_target"}
+    assert os.path.exists(smoke_run / "alignments.json")
     vqvae = keras.models.load_model(smoke_run / "vqvae.keras")
     assert vqvae.decoder.speaker_names == ("flite_slt", "espeak_us_m3_p35")
-    assert vqvae.decoder.hop_length == 64 and vqvae.quantizer.num_embeddings == 16
+    assert vqvae.decoder.hop_length == 320 and vqvae.quantizer.num_embeddings == 16
     names = sorted(os.listdir(smoke_run / "examples"))
     assert "original_flite_slt.wav" in names
     assert "conversion_flite_slt_to_espeak_us_m3_p35.wav" in names
@@ -100,6 +105,7 @@ def test_smoke_config_end_to_end(smoke_run, capsys):
     assert main(["train", "vctk", "--config", "smoke", "--out-dir", str(smoke_run)]) == 0
     printed = capsys.readouterr().out
     assert printed.count("finished earlier") == 6
+    assert "stage 3/6: extract the codes of every split" in printed
     with open(smoke_run / "metrics.json") as f:
         assert json.load(f) == metrics
 
@@ -134,4 +140,52 @@ def test_convert_and_sample_speech(smoke_run, tmp_path, capsys):
     assert main(["sample", str(smoke_run), "--num", "2", "--out", str(wav)]) == 0
     for i in range(2):
         a, r = audio.read_audio(tmp_path / f"s_{i}.wav")
-        assert r == 16000 and a.size == 4 * 64  # prior_length codes x 64 samples
+        assert r == 16000 and a.size == 4 * 320  # prior_length codes x 320 samples
+
+
+def test_corpus_dir_is_never_written_into_a_folder_the_recipe_did_not_make(tmp_path, capsys):
+    from vq_zoo.cli import main
+
+    mine = tmp_path / "MY_WAVS"
+    mine.mkdir()
+    (mine / "take1.wav").write_bytes(b"not ours")
+    before = sorted(os.listdir(mine))
+    code = main(["train", "vctk", "--config", "smoke", "--out-dir", str(tmp_path / "run"),
+                 "--set", f"corpus_dir={mine}"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert f"corpus_dir {mine} holds files but no speech corpus" in err
+    assert err.strip().count("\n") == 0
+    assert sorted(os.listdir(mine)) == before
+
+
+def test_corpus_dir_accepts_a_new_folder_and_its_own_corpus(tmp_path):
+    from vq_zoo.data import speech_corpus
+
+    speakers = speech_corpus.SPEAKERS[2:3]
+    made = speech_corpus.build_corpus(str(tmp_path / "new"), 3, 0, speakers, verbose=False)
+    # Its own corpus again (a rerun) and an empty folder are fine.
+    assert speech_corpus.build_corpus(str(tmp_path / "new"), 3, 0, speakers,
+                                      verbose=False) == made
+    (tmp_path / "empty").mkdir()
+    speech_corpus.build_corpus(str(tmp_path / "empty"), 3, 0, speakers, verbose=False)
+    assert os.path.exists(tmp_path / "empty" / speech_corpus.MANIFEST)
+    texts = speech_corpus.sentence_texts(str(tmp_path / "new"), [0, 2])
+    assert texts == [s["text"] for s in made["sentences"]][0:3:2]
+
+
+@pytest.mark.slow
+def test_smoke_wavenet_config_end_to_end(tmp_path):
+    """The paper's decoder (WaveNet) through every stage, instruments included."""
+    import keras
+
+    from vq_zoo.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "vctk", "--config", "smoke_wavenet", "--out-dir", str(out)]) == 0
+    with open(out / "metrics.json") as f:
+        metrics = json.load(f)
+    assert 0 < metrics["test_reconstruction_bits_per_sample"] < 8.5
+    assert "wer_reconstructions" in metrics and "speaker_probe_codes" in metrics
+    vqvae = keras.models.load_model(out / "vqvae.keras")
+    assert vqvae.decoder.hop_length == 64

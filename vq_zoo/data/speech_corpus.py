@@ -46,6 +46,9 @@ from vq_zoo.utils.io import write_atomic
 
 SAMPLE_RATE = 16000
 MANIFEST = "manifest.json"
+# Written first into a folder this module creates (or found empty), so an
+# interrupted build may resume there; no other folder is ever written to.
+MARKER = ".vq_zoo_speech_corpus"
 SPLITS = ("train", "validation", "test")
 
 # (name, engine, voice, pitch, speed). espeak-ng: voice "+variant"; pitch
@@ -158,14 +161,41 @@ def _settings(num_sentences, seed, speakers):
             "sample_rate": SAMPLE_RATE, "speakers": [list(s) for s in speakers]}
 
 
+def check_corpus_dir(out_dir):
+    """Refuses (one-line ValueError) a folder that holds files and is no
+    corpus this module made: nothing is ever written into someone's own
+    folder of WAVs."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"corpus_dir {out_dir} is a file, not a folder")
+    if not os.path.isdir(out_dir) or not os.listdir(out_dir):
+        return
+    if os.path.exists(os.path.join(out_dir, MARKER)):
+        return
+    manifest = os.path.join(out_dir, MANIFEST)
+    if os.path.exists(manifest):
+        try:
+            with open(manifest) as f:
+                made_here = "settings" in json.load(f)
+        except (OSError, ValueError):
+            made_here = False
+        if made_here:
+            return
+    raise ValueError(
+        f"corpus_dir {out_dir} holds files but no speech corpus made by "
+        "vq_zoo.data.speech_corpus: give a new or empty folder (the corpus is "
+        "synthesised there) or one it made before")
+
+
 def build_corpus(out_dir, num_sentences=48, seed=0, speakers=SPEAKERS, verbose=True):
     """Synthesises the corpus into `out_dir` (see the module docstring) and
     returns its manifest; an `out_dir` whose manifest has the same settings
-    is reused as it is."""
+    is reused as it is. A folder that holds other files is refused
+    (ValueError): give a new or empty one."""
     if num_sentences < 3:
         raise ValueError(f"`num_sentences` must be >= 3 (one per split), got {num_sentences}")
     speakers = tuple(tuple(s) for s in speakers)
     settings = _settings(num_sentences, seed, speakers)
+    check_corpus_dir(out_dir)
     path = os.path.join(out_dir, MANIFEST)
     if os.path.exists(path):
         with open(path) as f:
@@ -173,6 +203,10 @@ def build_corpus(out_dir, num_sentences=48, seed=0, speakers=SPEAKERS, verbose=T
         if manifest.get("settings") == settings:
             return manifest
     check_programs(speakers)
+    os.makedirs(out_dir, exist_ok=True)
+    marker = os.path.join(out_dir, MARKER)
+    if not os.path.exists(marker):
+        write_atomic(marker, b"made by vq_zoo.data.speech_corpus\n")
     texts = generate_sentences(num_sentences, seed)
     sentences = [{"id": i, "text": t, "split": split_of(i, num_sentences)}
                  for i, t in enumerate(texts)]
@@ -217,6 +251,13 @@ def load_split(corpus_dir, split):
             speakers.append(u["speaker"])
             sentences.append(u["sentence"])
     return audios, np.asarray(speakers, "int32"), np.asarray(sentences, "int32")
+
+
+def sentence_texts(corpus_dir, sentence_ids):
+    """The text of each sentence id (the manifest's `sentences`)."""
+    with open(os.path.join(corpus_dir, MANIFEST)) as f:
+        texts = {s["id"]: s["text"] for s in json.load(f)["sentences"]}
+    return [texts[int(i)] for i in sentence_ids]
 
 
 def main(argv=None):

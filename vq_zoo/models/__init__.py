@@ -6,5 +6,8 @@ from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_prior import GatedPixelCNNPrior
 from vq_zoo.models.vqvae2.vqvae2 import VQVAE2
 from vq_zoo.models.wavenet.speech_encoder import SpeechEncoder
 from vq_zoo.models.wavenet.wavenet_decoder import WaveNetDecoder
+from vq_zoo.models.spectrogram.spectrogram_vqvae import SpectrogramVQVAE
+from vq_zoo.models.spectrogram.spectrogram_decoder import SpectrogramDecoder
+from vq_zoo.models.spectrogram.spectrogram_encoder import SpectrogramEncoder
 from vq_zoo.models.dmlab.code_map_encoder import CodeMapEncoder
 from vq_zoo.models.dmlab.dmlab_vqvae import DMLabVQVAE

@@ -5,10 +5,12 @@ import numpy as np
 
 
 def is_speech_vqvae(model):
-    """Whether `model` is a VQ-VAE whose decoder is a `WaveNetDecoder`."""
+    """Whether `model` is a speech VQ-VAE: its decoder is a `WaveNetDecoder`
+    (the paper's) or a `SpectrogramDecoder`, conditioned on the speaker."""
+    from vq_zoo.models.spectrogram.spectrogram_decoder import SpectrogramDecoder
     from vq_zoo.models.wavenet.wavenet_decoder import WaveNetDecoder
 
-    return isinstance(getattr(model, "decoder", None), WaveNetDecoder)
+    return isinstance(getattr(model, "decoder", None), (WaveNetDecoder, SpectrogramDecoder))
 
 
 def reconstruct(vqvae, audio, speakers, seed=0, temperature=1.0):
@@ -37,7 +39,8 @@ def convert_file(vqvae, input_path, speaker, seed=0, temperature=1.0):
     from vq_zoo.utils.audio import read_audio, resample
 
     if not is_speech_vqvae(vqvae):
-        raise ValueError("this model is not a speech VQ-VAE (no WaveNetDecoder)")
+        raise ValueError("this model is not a speech VQ-VAE (its decoder is neither a "
+                         "WaveNetDecoder nor a SpectrogramDecoder)")
     index = vqvae.decoder.speaker_index(speaker)
     audio, rate = read_audio(input_path)
     if audio.size == 0:

@@ -30,8 +30,8 @@ class WaveNetDecoder(AutoregressivePrior):
     and shifted one step right, so the logits at `t` see samples `< t`
     only; the sum of the skips goes through `relu -> 1x1 -> relu -> 1x1` to
     `num_embeddings` (256 mu-law bins) logits per sample. (As in WaveNet,
-    the last block's residual output feeds nothing: its two variables get
-    no gradient, and Keras warns so once.)
+    the last block's residual output feeds nothing: its 1x1 projection is
+    frozen, `trainable=False`, so no gradient is asked of it.)
 
     Conditioning:
         - local: float latents `(batch, ceil(time / hop_length),
@@ -170,6 +170,8 @@ class WaveNetDecoder(AutoregressivePrior):
             )
             for i, d in enumerate(self.dilation_rates)
         ])
+        # The head reads the skips only: the last residual output is unused.
+        self.blocks[-1].residual_output.trainable = False
         self._make_trackers()
         self.build()
 

@@ -1,0 +1,281 @@
+"""The speech instruments run on a speech VQ-VAE (any decoder: WaveNet or
+spectrogram), on held-out sentences: intelligibility (PocketSphinx word
+error rates), speaker identity (an MFCC classifier) and probes on the codes
+(speaker, phoneme). The recipe's `report` stage calls `evaluate`; so can
+anyone with a preset and a labelled corpus:
+
+    from vq_zoo.recipes.vctk import evaluation
+    metrics, examples = evaluation.evaluate(vqvae, splits, texts, speaker_names)
+
+`splits`: `{"train": (audios, speakers), "test": (audios, speakers)}`
+(lists of float32 16 kHz arrays, int arrays); `texts`: `{"train": [...],
+"test": [...]}` the transcript of each utterance (None: no WER and no
+phoneme probe).
+"""
+
+import json
+import os
+
+import numpy as np
+
+# The issue's targets (issue 19): what the shipped preset should reach.
+TARGETS = {
+    "wer_gap": 0.15,              # reconstructions / conversions vs originals
+    "conversion_to_target": 0.70,
+    "reconstruction_to_source": 0.85,
+    "phoneme_over_chance": 3.0,
+}
+
+
+def wer_subset(audios, speakers, texts, num_sentences):
+    """Indices of the utterances of the first `num_sentences` distinct
+    texts (every speaker's reading of them), in order."""
+    chosen = []
+    for t in texts:
+        if t not in chosen:
+            chosen.append(t)
+        if len(chosen) == num_sentences:
+            break
+    return [i for i, t in enumerate(texts) if t in chosen], chosen
+
+
+def conversion_targets(speakers, sentence_index, num_speakers):
+    """A target speaker for each utterance, never its own, cycling with the
+    sentence so every speaker is a target about equally often."""
+    speakers = np.asarray(speakers)
+    if num_speakers < 2:
+        return speakers.copy()
+    shift = 1 + np.asarray(sentence_index) % (num_speakers - 1)
+    return ((speakers + shift) % num_speakers).astype("int32")
+
+
+def decode_utterances(vqvae, audios, speakers, seed=0):
+    """Each utterance encoded and decoded with `speakers` (one clip at a
+    time, so no padding between utterances), cropped to its length."""
+    from vq_zoo.models.wavenet.voice_conversion import reconstruct
+
+    return [reconstruct(vqvae, a[None], [s], seed=seed)[0]
+            for a, s in zip(audios, np.asarray(speakers))]
+
+
+def code_chunks(audios, speakers, length, max_per_utterance=8):
+    xs, ys = [], []
+    for a, s in zip(audios, speakers):
+        for i in range(min(max_per_utterance, a.size // length)):
+            xs.append(a[i * length:(i + 1) * length])
+            ys.append(s)
+    return xs, np.asarray(ys, "int32")
+
+
+def encode_batches(vqvae, clips, batch=32):
+    out = []
+    for i in range(0, len(clips), batch):
+        x = np.stack(clips[i:i + batch])[..., None].astype(np.float32)
+        out.append(np.asarray(vqvae.encode(x)))
+    return np.concatenate(out)
+
+
+def _encode_one(vqvae, audio):
+    hop = vqvae.decoder.hop_length
+    x = np.pad(audio, (0, -audio.size % hop))[None, :, None].astype(np.float32)
+    return np.asarray(vqvae.encode(x))[0]
+
+
+def alignments(recognizer, audios, texts, rate, cache_path=None, verbose=False):
+    """Forced alignments (see `Recognizer.align`) of each utterance, cached
+    in `cache_path` (a JSON list keyed by the text and length)."""
+    from vq_zoo.utils.io import write_atomic
+
+    cache = {}
+    if cache_path and os.path.exists(cache_path):
+        with open(cache_path) as f:
+            cache = json.load(f)
+    out, changed = [], False
+    for i, (a, t) in enumerate(zip(audios, texts)):
+        key = f"{t}|{a.size}|{float(np.abs(a).sum()):.3f}"
+        if key not in cache:
+            cache[key] = recognizer.align(a, rate, t)
+            changed = True
+            if verbose and (i + 1) % 16 == 0:
+                print(f"  aligned {i + 1}/{len(audios)}", flush=True)
+        out.append(cache[key])
+    if cache_path and changed:
+        write_atomic(cache_path, json.dumps(cache).encode())
+    return out
+
+
+def _labels_at_codes(segments, num_codes, code_seconds, phones):
+    from vq_zoo.metrics.speech_intelligibility import frame_labels
+
+    return frame_labels(segments or [], num_codes, code_seconds, phones)
+
+
+def evaluate(vqvae, splits, texts, speaker_names, wer_sentences=6, probe_sentences=12,
+             probe_seconds=1.0, seed=0, alignment_cache=None, verbose=False):
+    """`(metrics, examples)`: the held-out measurements (a flat JSON-able
+    dict, see the module docstring) and listening examples `{file name:
+    audio}` (original, reconstruction and conversions to two other speakers
+    for two test sentences)."""
+    from vq_zoo.metrics import code_probes
+    from vq_zoo.metrics.speaker_id import SpeakerClassifier
+
+    rate = vqvae.decoder.sample_rate
+    hop = vqvae.decoder.hop_length
+    n = len(speaker_names)
+    train_audio, train_spk = splits["train"]
+    test_audio, test_spk = splits["test"]
+    test_spk = np.asarray(test_spk, "int32")
+    metrics = {"num_speakers": n, "speaker_chance": 1.0 / n,
+               "code_rate_hz": rate / hop, "sample_rate": rate}
+    log = (lambda m: print(m, flush=True)) if verbose else (lambda m: None)
+
+    # Held-out utterances decoded with their own and with another speaker.
+    test_texts = (texts or {}).get("test")
+    if test_texts is not None:
+        idx, chosen = wer_subset(test_audio, test_spk, test_texts, wer_sentences)
+    else:
+        idx, chosen = list(range(min(len(test_audio), wer_sentences * n))), []
+    sentence_of = [chosen.index(test_texts[i]) if chosen else i for i in idx]
+    src = test_spk[idx]
+    tgt = conversion_targets(src, sentence_of, n)
+    originals = [test_audio[i] for i in idx]
+    log(f"  decoding {len(idx)} held-out utterances (reconstructions, conversions)")
+    recon = decode_utterances(vqvae, originals, src, seed)
+    conv = decode_utterances(vqvae, originals, tgt, seed)
+    metrics["eval_utterances"] = len(idx)
+    metrics["eval_seconds"] = float(sum(a.size for a in originals) / rate)
+
+    # Speaker identity: a classifier on the training originals.
+    clf = SpeakerClassifier(rate, seed).fit(train_audio, train_spk)
+    metrics["speaker_classifier_on_test_originals"] = clf.accuracy(test_audio, test_spk)
+    recon_pred, conv_pred = clf.predict(recon), clf.predict(conv)
+    metrics["reconstructions_classified_as_source"] = float(np.mean(recon_pred == src))
+    metrics["conversions_classified_as_target"] = float(np.mean(conv_pred == tgt))
+    metrics["conversions_classified_as_source"] = float(np.mean(conv_pred == src))
+
+    # Intelligibility.
+    recognizer = None
+    if test_texts is not None:
+        from vq_zoo.metrics.speech_intelligibility import Recognizer
+        from vq_zoo.metrics.speech_intelligibility import word_edits
+
+        recognizer = Recognizer()
+        refs = [test_texts[i] for i in idx]
+        per = {}
+        for kind, audios, who in (("originals", originals, src),
+                                  ("reconstructions", recon, src),
+                                  ("conversions", conv, tgt)):
+            log(f"  recognising {len(audios)} {kind}")
+            edits = np.zeros(n)
+            words = np.zeros(n)
+            for ref, a, s in zip(refs, audios, who):
+                e, w = word_edits(ref, recognizer.transcribe(a, rate))
+                edits[s] += e
+                words[s] += w
+            metrics[f"wer_{kind}"] = float(edits.sum() / words.sum())
+            per[kind] = {speaker_names[s]: float(edits[s] / words[s])
+                         for s in range(n) if words[s]}
+        metrics["wer_by_speaker"] = per  # conversions: by target speaker
+
+    # Probes on the codes alone.
+    length = max(hop, int(round(probe_seconds * rate / hop)) * hop)
+    px, py = code_chunks(train_audio, train_spk, length)
+    qx, qy = code_chunks(test_audio, test_spk, length)
+    k = vqvae.quantizer.num_embeddings
+    train_codes, test_codes = encode_batches(vqvae, px), encode_batches(vqvae, qx)
+    sp = code_probes.speaker_probe(train_codes, py, test_codes, qy, k, seed)
+    audio_probe = code_probes.probe_accuracy(clf.features(px), py, clf.features(qx), qy,
+                                             seed)
+    metrics.update(speaker_probe_codes=sp["accuracy"],
+                   speaker_probe_audio=audio_probe["accuracy"],
+                   speaker_probe_chunks_seconds=length / rate,
+                   speaker_probe_test_chunks=sp["test"])
+    counts = np.bincount(test_codes.ravel(), minlength=k)
+    p = counts[counts > 0] / counts.sum()
+    metrics["test_perplexity"] = float(np.exp(-(p * np.log(p)).sum()))
+    metrics["test_codebook_usage"] = float((counts > 0).mean())
+
+    train_texts = (texts or {}).get("train")
+    if recognizer is not None and train_texts is not None:
+        t_idx, _ = wer_subset(train_audio, train_spk, train_texts, probe_sentences)
+        log(f"  aligning {len(t_idx) + len(idx)} originals for the phoneme probe")
+        t_al = alignments(recognizer, [train_audio[i] for i in t_idx],
+                          [train_texts[i] for i in t_idx], rate, alignment_cache, verbose)
+        q_al = alignments(recognizer, originals, [test_texts[i] for i in idx], rate,
+                          alignment_cache, verbose)
+        phones = sorted({p for al in t_al + q_al if al for p, _, _ in al})
+        code_s = hop / rate
+
+        def labelled(audios, als):
+            cs, ls = [], []
+            for a, al in zip(audios, als):
+                if not al:
+                    continue
+                c = _encode_one(vqvae, a)
+                cs.append(c)
+                ls.append(_labels_at_codes(al, c.size, code_s, phones))
+            return cs, ls
+
+        tc, tl = labelled([train_audio[i] for i in t_idx], t_al)
+        qc, ql = labelled(originals, q_al)
+        if tc and qc:
+            ph = code_probes.phoneme_probe(tc, tl, qc, ql, k, context=1, seed=seed)
+            metrics.update(phoneme_probe_codes=ph["accuracy"],
+                           phoneme_chance_majority=ph["chance_majority"],
+                           phoneme_chance_uniform=ph["chance_uniform"],
+                           phoneme_classes=len(phones), phoneme_probe_test_steps=ph["test"],
+                           aligned_utterances=len(tc) + len(qc))
+    metrics["targets"] = check_targets(metrics)
+
+    # Listening examples: two sentences, two sources, two targets each.
+    examples = {}
+    picks = []
+    for s, sentence in ((0, 0), (n // 2, min(1, max(0, len(chosen) - 1)))):
+        match = [j for j in range(len(idx)) if src[j] == s and sentence_of[j] == sentence]
+        if match and match[0] not in picks:
+            picks.append(match[0])
+    for j in picks[:2]:
+        s = int(src[j])
+        a = speaker_names[s]
+        examples[f"original_{a}.wav"] = originals[j]
+        examples[f"reconstruction_{a}.wav"] = recon[j]
+        others = []
+        for t in ((s + n // 2 + 1) % n, (s + 2) % n, (s + 1) % n):
+            if t != s and t not in others:
+                others.append(t)
+        for t in others[:2]:
+            out = decode_utterances(vqvae, [originals[j]], [t], seed)[0]
+            examples[f"conversion_{a}_to_{speaker_names[t]}.wav"] = out
+    return metrics, examples
+
+
+def check_targets(m):
+    """Each issue-19 target: `{name: {"value", "target", "met"}}` (those
+    whose measurements exist)."""
+    out = {}
+
+    def add(name, value, target, met):
+        out[name] = {"value": float(value), "target": target, "met": bool(met)}
+
+    if "wer_originals" in m:
+        for kind in ("reconstructions", "conversions"):
+            gap = m[f"wer_{kind}"] - m["wer_originals"]
+            add(f"wer_{kind}_minus_originals", gap, f"<= {TARGETS['wer_gap']}",
+                gap <= TARGETS["wer_gap"])
+    add("conversions_classified_as_target", m["conversions_classified_as_target"],
+        f">= {TARGETS['conversion_to_target']}",
+        m["conversions_classified_as_target"] >= TARGETS["conversion_to_target"])
+    add("reconstructions_classified_as_source", m["reconstructions_classified_as_source"],
+        f">= {TARGETS['reconstruction_to_source']}",
+        m["reconstructions_classified_as_source"] >= TARGETS["reconstruction_to_source"])
+    halfway = (m["speaker_probe_audio"] + m["speaker_chance"]) / 2
+    add("speaker_probe_codes", m["speaker_probe_codes"], f"<= {halfway:.3f} (halfway from "
+        "the audio probe to chance)", m["speaker_probe_codes"] <= halfway)
+    if "phoneme_probe_codes" in m:
+        ratio = m["phoneme_probe_codes"] / max(m["phoneme_chance_majority"], 1e-9)
+        add("phoneme_probe_over_chance", ratio, f">= {TARGETS['phoneme_over_chance']}x",
+            ratio >= TARGETS["phoneme_over_chance"])
+    return out
+
+
+__all__ = ["TARGETS", "check_targets", "conversion_targets", "evaluate", "wer_subset"]

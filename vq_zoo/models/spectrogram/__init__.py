@@ -1,0 +1,4 @@
+from vq_zoo.models.spectrogram.spectrogram_decoder import SpectrogramDecoder
+from vq_zoo.models.spectrogram.spectrogram_encoder import SpectrogramEncoder
+from vq_zoo.models.spectrogram.spectrogram_vqvae import SpectrogramVQVAE
+from vq_zoo.models.spectrogram.time_jitter import TimeJitter

@@ -1,0 +1,176 @@
+"""A speech encoder over log-mel frames: audio to one latent per
+`frame_step * frames_per_code` samples."""
+
+import keras
+import numpy as np
+from keras import ops
+
+NORMALIZATIONS = ("none", "utterance")
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def pad_to_multiple(audio, multiple):
+    """`audio` `(batch, time, 1)` zero-padded at the end to a multiple of
+    `multiple` samples (at least one multiple)."""
+    time = ops.shape(audio)[1]
+    padded = ops.maximum(multiple, ((time + multiple - 1) // multiple) * multiple)
+    return ops.pad(audio, [[0, 0], [0, padded - time], [0, 0]])
+
+
+def log_magnitude(audio, fft_length, frame_step, floor):
+    """`log(|STFT| + floor)` `(batch, time // frame_step, fft_length // 2 + 1)`
+    of audio `(batch, time, 1)` whose length `frame_step` divides (centred
+    Hann frames of `fft_length`; the last centred frame, past the end, is
+    dropped so that frames and samples line up exactly)."""
+    x = ops.cast(audio[..., 0], "float32")
+    real, imag = ops.stft(x, fft_length, frame_step, fft_length, window="hann",
+                          center=True)
+    magnitude = ops.sqrt(real * real + imag * imag)
+    return ops.log(magnitude[:, :-1] + floor)
+
+
+@keras.saving.register_keras_serializable(package="vq_zoo")
+class SpectrogramEncoder(keras.layers.Layer):
+    """Log-mel frames of the audio, convolutions over time, one strided
+    convolution to one latent per `frames_per_code` frames.
+
+    The audio is zero-padded at the end to a multiple of `hop_length`
+    (`frame_step * frames_per_code` samples), framed (centred Hann windows
+    of `fft_length`, every `frame_step` samples), mapped to `num_mels`
+    log-mel bands and, with `normalize="utterance"`, each band's mean over
+    the clip is subtracted (cepstral mean normalisation: the clip's
+    long-term spectral envelope, much of what tells speakers apart, never
+    reaches the codes). Then `num_layers` convolutions (window 5, ReLU) of
+    `num_hiddens` channels, one convolution of stride `frames_per_code`
+    and a 1x1 convolution to `embedding_dim`.
+
+    Shape contract: float audio `(batch, time, 1)` in [-1, 1] to latents
+    `(batch, ceil(time / hop_length), embedding_dim)`.
+
+    Args:
+        num_hiddens: int, channels of the convolutions.
+        embedding_dim: int, channels of the latents.
+        num_layers: int, convolutions before the strided one. Defaults to 3.
+        frames_per_code: int, frames per latent. Defaults to 2.
+        num_mels: int, mel bands. Defaults to 80.
+        fft_length: int, STFT window and FFT size. Defaults to 512.
+        frame_step: int, samples between frames. Defaults to 160 (10 ms at
+            16 kHz).
+        sample_rate: int. Defaults to 16000.
+        normalize: `"utterance"` (subtract each band's mean over the clip)
+            or `"none"`. Defaults to `"utterance"`.
+        floor: float added to magnitudes before the log. Defaults to 1e-2.
+        **kwargs: base layer arguments.
+
+    Example:
+    >>> encoder = SpectrogramEncoder(num_hiddens=8, embedding_dim=4)
+    >>> tuple(encoder(keras.ops.zeros((2, 700, 1))).shape)
+    (2, 3, 4)
+
+    References:
+        Chorowski, Weiss, Bengio, van den Oord. Unsupervised speech
+        representation learning using WaveNet autoencoders. arXiv:1901.08810.
+    """
+
+    def __init__(self, num_hiddens, embedding_dim, num_layers=3, frames_per_code=2,
+                 num_mels=80, fft_length=512, frame_step=160, sample_rate=16000,
+                 normalize="utterance", floor=1e-2, **kwargs):
+        super().__init__(**kwargs)
+        self.num_hiddens = _positive_int("num_hiddens", num_hiddens)
+        self.embedding_dim = _positive_int("embedding_dim", embedding_dim)
+        self.num_layers = _positive_int("num_layers", num_layers)
+        self.frames_per_code = _positive_int("frames_per_code", frames_per_code)
+        self.num_mels = _positive_int("num_mels", num_mels)
+        self.fft_length = _positive_int("fft_length", fft_length)
+        self.frame_step = _positive_int("frame_step", frame_step)
+        self.sample_rate = _positive_int("sample_rate", sample_rate)
+        if normalize not in NORMALIZATIONS:
+            raise ValueError(f"`normalize` must be one of {NORMALIZATIONS}, got {normalize!r}")
+        self.normalize = normalize
+        if not float(floor) > 0:
+            raise ValueError(f"`floor` must be > 0, got {floor!r}")
+        self.floor = float(floor)
+        if self.num_mels > self.fft_length // 2 + 1:
+            raise ValueError(f"`num_mels` ({num_mels}) must be at most fft_length // 2 + 1 "
+                             f"({self.fft_length // 2 + 1})")
+        from vq_zoo.utils.audio_features import mel_filterbank
+
+        self._mel = mel_filterbank(self.num_mels, self.fft_length, self.sample_rate)
+        self.convs = [
+            keras.layers.Conv1D(self.num_hiddens, 5, padding="same", activation="relu",
+                                dtype=self.dtype_policy, name=f"conv{i}")
+            for i in range(self.num_layers)
+        ]
+        self.strided = keras.layers.Conv1D(
+            self.num_hiddens, 2 * self.frames_per_code, strides=self.frames_per_code,
+            padding="same", activation="relu", dtype=self.dtype_policy, name="strided_conv")
+        self.to_latents = keras.layers.Conv1D(self.embedding_dim, 1,
+                                              dtype=self.dtype_policy, name="to_latents")
+
+    @property
+    def hop_length(self):
+        """Samples per latent."""
+        return self.frame_step * self.frames_per_code
+
+    @property
+    def num_bins(self):
+        return self.fft_length // 2 + 1
+
+    def log_magnitude(self, audio):
+        """The decoder's targets: `log(|STFT| + floor)` of the padded audio,
+        `(batch, frames_per_code * codes, num_bins)`."""
+        return log_magnitude(pad_to_multiple(audio, self.hop_length), self.fft_length,
+                             self.frame_step, self.floor)
+
+    def features(self, audio):
+        """Log-mel frames `(batch, frames, num_mels)` (normalised as
+        configured) of audio `(batch, time, 1)`."""
+        x = pad_to_multiple(audio, self.hop_length)
+        x = ops.cast(x[..., 0], "float32")
+        real, imag = ops.stft(x, self.fft_length, self.frame_step, self.fft_length,
+                              window="hann", center=True)
+        magnitude = ops.sqrt(real * real + imag * imag)[:, :-1]
+        mel = ops.log(ops.matmul(magnitude, ops.convert_to_tensor(self._mel)) + self.floor)
+        if self.normalize == "utterance":
+            mel = mel - ops.mean(mel, axis=1, keepdims=True)
+        return mel
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        if len(shape) != 3 or shape[-1] != 1:
+            raise ValueError(
+                f"SpectrogramEncoder expects mono audio (batch, time, 1), got {shape}")
+        frames = (shape[0], None, self.num_mels)
+        for conv in self.convs:
+            conv.build(frames)
+            frames = (shape[0], None, self.num_hiddens)
+        self.strided.build(frames)
+        self.to_latents.build(frames)
+
+    def call(self, audio):
+        x = ops.cast(self.features(audio), self.compute_dtype)
+        for conv in self.convs:
+            x = conv(x)
+        return self.to_latents(self.strided(x))
+
+    def compute_output_shape(self, input_shape):
+        time = input_shape[1]
+        steps = None if time is None else max(1, -(-time // self.hop_length))
+        return (input_shape[0], steps, self.embedding_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_hiddens=self.num_hiddens, embedding_dim=self.embedding_dim,
+                      num_layers=self.num_layers, frames_per_code=self.frames_per_code,
+                      num_mels=self.num_mels, fft_length=self.fft_length,
+                      frame_step=self.frame_step, sample_rate=self.sample_rate,
+                      normalize=self.normalize, floor=self.floor)
+        return config
+
+
+__all__ = ["SpectrogramEncoder", "log_magnitude", "pad_to_multiple"]
