@@ -61,5 +61,9 @@ setup(
         # memory-maze frames for the dmlab and video recipes (MuJoCo 4
         # crashes dm_control).
         "memory_maze": ["memory-maze", "gym==0.26.2", "mujoco==3.17.0"],
+        # Speech: Griffin-Lim for the spectrogram decoder (the shipped speech
+        # preset); the instruments' recogniser (word error rates, alignments).
+        "speech": ["librosa>=0.10"],
+        "speech-eval": ["librosa>=0.10", "pocketsphinx>=5.0"],
     },
 )
