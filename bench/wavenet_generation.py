@@ -54,7 +54,9 @@ def main(argv=None):
     parser.add_argument("--naive", type=int, default=32, help="samples, naive")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--rtf-seconds", type=float, default=1.0)
-    parser.add_argument("--preset", default="vqvae_wavenet_small_speech_16k")
+    parser.add_argument("--preset", default=None,
+                        help="a WaveNet speech preset (default: the former shipped "
+                             "preset's architecture, random weights)")
     args = parser.parse_args(argv)
 
     import keras
@@ -90,7 +92,13 @@ def main(argv=None):
 
     from vq_zoo import presets
 
-    vqvae = presets.load_preset(args.preset)
+    if args.preset:
+        vqvae = presets.load_preset(args.preset)
+    else:
+        from convert_speed import old_wavenet_preset_model
+
+        vqvae = old_wavenet_preset_model()
+        args.preset = "the former vqvae_wavenet_small_speech_16k architecture"
     small = vqvae.decoder
     length = int(round(args.rtf_seconds * small.sample_rate / small.hop_length)) * small.hop_length
     print(f"{args.preset} decoder: {len(small.blocks)} blocks, {small.filters} channels, "
