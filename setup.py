@@ -61,6 +61,9 @@ setup(
         # memory-maze frames for the dmlab and video recipes (MuJoCo 4
         # crashes dm_control).
         "memory_maze": ["memory-maze", "gym==0.26.2", "mujoco==3.17.0"],
+        # Own recordings (`vq-zoo train audio`, vq_zoo.data.audio_folder):
+        # libsndfile decoding (WAV, FLAC, OGG) and a polyphase resampler.
+        "audio": ["soundfile", "scipy"],
         # Speech: Griffin-Lim for the spectrogram decoder (the shipped speech
         # preset); the instruments' recogniser (word error rates, alignments).
         "speech": ["librosa>=0.10"],

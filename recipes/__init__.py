@@ -19,6 +19,9 @@ RECIPES = {
     "vqvae2": "VQ-VAE-2 (arXiv:1906.00446): top and bottom code maps, a top "
               "prior with attention and a bottom prior conditioned on the top "
               "codes (64x64 photo crops; ImageNet 256, FFHQ 1024)",
+    "audio": "Your own recordings: a folder with one subfolder per speaker "
+             "(--data-dir; WAV/FLAC/OGG, any rate) through the vctk recipe's "
+             "speech pipeline; convert and sample by speaker name",
     "dmlab": "Paper section 4.2: 84x84 first-person frames to 21x21 codes (K=512) "
              "to 3 codes (27 bits) with a PixelCNN decoder, priors on both "
              "(memory-maze frames rendered offline, or tfds dmlab)",

@@ -6,3 +6,5 @@ and writes extracted codes."""
 
 from vq_zoo.data.image_folder import ImageFolder  # noqa: F401
 from vq_zoo.data.image_folder import image_folder  # noqa: F401
+from vq_zoo.data.audio_folder import AudioFolder  # noqa: F401
+from vq_zoo.data.audio_folder import audio_folder  # noqa: F401
