@@ -145,6 +145,17 @@ def evaluate(vqvae, splits, texts, speaker_names, wer_sentences=6, probe_sentenc
     metrics["eval_utterances"] = len(idx)
     metrics["eval_seconds"] = float(sum(a.size for a in originals) / rate)
 
+    # Voicing (a pitch tracker): speech without voiced frames is noise.
+    try:
+        from vq_zoo.metrics.pitch import voiced_fraction
+
+        for kind, audios in (("originals", originals), ("reconstructions", recon),
+                             ("conversions", conv)):
+            metrics[f"voiced_fraction_{kind}"] = float(np.mean(
+                [voiced_fraction(a, rate) for a in audios]))
+    except ImportError:  # librosa (the WaveNet path needs none otherwise)
+        pass
+
     # Speaker identity: a classifier on the training originals.
     clf = SpeakerClassifier(rate, seed).fit(train_audio, train_spk)
     metrics["speaker_classifier_on_test_originals"] = clf.accuracy(test_audio, test_spk)

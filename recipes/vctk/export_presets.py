@@ -83,6 +83,12 @@ def metrics_table(m):
         lines += [_row("word error rate: originals", m["wer_originals"]),
                   _row("word error rate: reconstructions", m["wer_reconstructions"]),
                   _row("word error rate: conversions", m["wer_conversions"])]
+    if "voiced_fraction_originals" in m:
+        lines.append(
+            f"| voiced fraction of sounding frames (pYIN): originals / reconstructions / "
+            f"conversions | {m['voiced_fraction_originals']:.2f} / "
+            f"{m['voiced_fraction_reconstructions']:.2f} / "
+            f"{m['voiced_fraction_conversions']:.2f} |")
     lines += [
         _row("speaker classifier on held-out originals (ceiling)",
              m["speaker_classifier_on_test_originals"]),
@@ -148,7 +154,7 @@ def speech_card(name, kind, meta, vqvae, prior, wavs):
     lines += [
         "```python",
         "import vq_zoo",
-        f'vqvae = vq_zoo.from_preset("{VQVAE_PRESET}")',
+        f'vqvae = vq_zoo.load_preset("{VQVAE_PRESET}")',
         "codes = vqvae.encode(audio)            # float (n, time, 1) in [-1, 1], 16 kHz",
         "speech = vqvae.decode(codes, condition=speakers)",
         "```",

@@ -81,3 +81,19 @@ def test_recogniser_on_real_speech_and_alignment_of_a_tone_burst():
     assert starts == sorted(starts) and segments[-1][2] <= audio.size / rate + 0.02
     with pytest.raises(ValueError, match="not in the recogniser's dictionary"):
         recognizer.align(audio, rate, "go qwzxv")
+
+
+def test_voiced_fraction_of_a_tone_and_of_silence():
+    pytest.importorskip("librosa")
+    from vq_zoo.metrics.pitch import voiced_fraction
+
+    t = np.arange(16000) / 16000
+    # A 150 Hz tone is voiced throughout; a clip that is only a short tone
+    # burst in silence is judged on its sounding frames alone.
+    assert voiced_fraction(0.3 * np.sin(2 * np.pi * 150 * t)) >= 0.9
+    burst = np.zeros(32000, np.float32)
+    burst[8000:24000] = 0.3 * np.sin(2 * np.pi * 200 * t)
+    assert voiced_fraction(burst) >= 0.8
+    assert voiced_fraction(np.zeros(16000, np.float32)) == 0.0
+    noise = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
+    assert voiced_fraction(noise) < 0.5
