@@ -1289,7 +1289,9 @@ def _train(args, parser, argv, verbose):
         message = _one_line(e)
         if isinstance(e, OSError) and e.filename and not isinstance(e, FileNotFoundError):
             message = f"cannot write {e.filename}: {e.strerror or message}"
-        elif isinstance(e, OSError) and not e.filename:
+        elif isinstance(e, OSError) and not e.filename and not isinstance(e, ValueError):
+            # (A data error that is also a ValueError, e.g. ImageFolderError,
+            # names its folder itself.)
             message = f"{message} (while writing under {out_dir})"
         if kept:
             message += (f". The finished stages ({', '.join(kept)}) are kept in {out_dir}: "
