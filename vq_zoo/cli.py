@@ -880,7 +880,7 @@ def _cmd_convert(args, parser):
         vqvae.decoder.speaker_index(args.speaker)
         audio, rate = convert_file(vqvae, args.input, args.speaker, seed=args.seed,
                                    temperature=args.temperature)
-    except ValueError as e:
+    except (ValueError, ImportError) as e:  # ImportError: Griffin-Lim needs librosa
         raise CliError(_one_line(e)) from None
     try:
         write_wav(args.output, audio, rate)
