@@ -123,6 +123,11 @@ def make_data(config, source):
     test = [(b if labels else (b,)) for b in splits["test"].as_numpy_iterator()]
     test_images = np.concatenate([b[0] for b in test])
     test_labels = np.concatenate([b[1] for b in test]) if labels else None
+    # A fixed shuffle, so that reconstructions.png shows every class, not
+    # the first folder's (the metrics are means: the order does not matter).
+    order = np.random.default_rng(seed).permutation(len(test_images))
+    test_images = test_images[order]
+    test_labels = None if test_labels is None else test_labels[order]
     sample = next(batches("validation", 16).as_numpy_iterator())
     probe = source.dataset("train", size, config.batch_size, shuffle=True, seed=seed,
                            with_labels=False, cache=False)

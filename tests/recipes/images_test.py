@@ -213,3 +213,19 @@ def test_bad_input_is_one_line_and_leaves_no_run_dir(tmp_path, capsys, setup, ar
     err = capsys.readouterr().err
     assert err.startswith("vq-zoo: error: ") and message in err and err.count("\n") == 1, err
     assert not out.exists()
+
+
+def test_vqvae2_gets_every_shared_field_including_the_quantizer():
+    import dataclasses as dc
+
+    from vq_zoo.recipes.vqvae2.config import VQVAE2Config
+
+    config = dc.replace(SMOKE, model="vqvae2", quantizer="fsq", fsq_levels=(5, 3),
+                        num_downsamples=3, top_prior_layers=3, embedding_dim=6)
+    levels = recipe.vqvae2_config(config)
+    assert isinstance(levels, VQVAE2Config) and levels.dataset == "image_dir"
+    assert levels.bottom_downsamples == 3
+    shared = {f.name for f in dc.fields(VQVAE2Config)} & {f.name for f in dc.fields(config)}
+    assert {"quantizer", "fsq_levels", "top_prior_layers", "embedding_dim"} <= shared
+    for name in shared - {"dataset"}:
+        assert getattr(levels, name) == getattr(config, name), name

@@ -565,7 +565,8 @@ def image_folder(directory, image_size=64, split="train", batch_size=32,
     ```
     """
     folder = ImageFolder.scan(directory, validation_fraction, test_fraction,
-                              channels=channels, verbose=verbose)
+                              channels=channels, verbose=verbose,
+                              require_splits=split is not None)
     return folder.dataset(split, image_size, batch_size, shuffle=shuffle,
                           repeat=repeat, seed=seed, with_labels=with_labels,
                           cache=cache)
