@@ -418,7 +418,7 @@ def _load_keras_file(file):
 
 
 # Preset classes that are autoencoders (the others are priors).
-VQVAE_CLASSES = ("VQVAE", "VQVAE2", "DMLabVQVAE")
+VQVAE_CLASSES = ("VQVAE", "VQVAE2", "DMLabVQVAE", "SpectrogramVQVAE")
 
 
 def _is_run_dir(path):

@@ -132,10 +132,38 @@ def wer_by_speaker_table(m):
     return lines
 
 
+def _limitations(m, vqvae):
+    """Data-driven lines: every missed target by how much, voicing, and a
+    prior worse than uniform on held-out codes."""
+    import math
+
+    lines = []
+    for name, t in (m.get("targets") or {}).items():
+        if not t["met"]:
+            lines.append(f"- Target missed: `{name}` = {t['value']:.3f}, wanted {t['target']} "
+                         "(what was tried: `recipes/vctk/README.md`).")
+    if "voiced_fraction_reconstructions" in m:
+        lines.append(
+            f"- Voicing: {m['voiced_fraction_reconstructions']:.0%} of the sounding frames of "
+            f"reconstructions are voiced (pYIN) against {m['voiced_fraction_originals']:.0%} "
+            "of the originals': some reconstructions, above all of the low espeak-ng voices, "
+            "come out partly whispered.")
+    bits = m.get("test_prior_bits_per_code")
+    k = vqvae.quantizer.num_embeddings
+    if bits is not None and bits > math.log2(k):
+        lines.append(
+            f"- The prior overfits: {bits:.2f} bits per held-out code, worse than uniform "
+            f"({math.log2(k):.0f} bits); its validation loss was lowest after the first "
+            "epochs. Its samples are babble in the right voice, not sentences.")
+    return lines
+
+
 def speech_card(name, kind, meta, vqvae, prior, wavs):
     m = meta["metrics"]
     c = meta["config"]
     inv = (meta.get("training_invocations") or [{}])[-1]
+    total_minutes = sum(i.get("wall_time_s", 0)
+                        for i in meta.get("training_invocations") or []) / 60
     dec = vqvae.decoder
     lines = [f"# {name}", ""]
     if kind == "vqvae":
@@ -187,9 +215,10 @@ def speech_card(name, kind, meta, vqvae, prior, wavs):
         f"python -m vq_zoo.recipes.vctk.export_presets {meta['run_dir_name']} pretrained",
         "```",
         "",
-        f"Hardware (measured): {inv.get('hardware', '?')}. Wall time "
-        f"{inv.get('wall_time_s', 0) / 60:.1f} min for the whole pipeline (corpus "
-        "synthesis, VQ-VAE, codes, prior, samples, report) on a machine shared with "
+        f"Hardware (measured): {inv.get('hardware', '?')}. Wall time of the recorded "
+        f"invocations of the training command: {total_minutes:.1f} min (stages finished "
+        "by an earlier, interrupted invocation are reused and not counted here; the "
+        "recipe README gives the whole run's stage times), on a machine shared with "
         f"other jobs. VQ-VAE: {c['vqvae_epochs'] * c['vqvae_steps_per_epoch']} steps of "
         f"{c['batch_size']} random {c['crop_length']}-sample crops; prior: "
         f"{c['prior_epochs'] * c['prior_steps_per_epoch']} steps of {c['prior_batch_size']}.",
@@ -225,6 +254,7 @@ def speech_card(name, kind, meta, vqvae, prior, wavs):
         "",
         "## Limitations (read this)",
         "",
+        *_limitations(m, vqvae),
         "- Griffin-Lim phases: the audio has the buzz of phase reconstruction; it is "
         "meant to be understood, not to sound natural.",
         "- Synthetic voices only (espeak-ng, flite) and a 100-word grammar: expect "

@@ -189,3 +189,24 @@ def test_smoke_wavenet_config_end_to_end(tmp_path):
     assert "wer_reconstructions" in metrics and "speaker_probe_codes" in metrics
     vqvae = keras.models.load_model(out / "vqvae.keras")
     assert vqvae.decoder.hop_length == 64
+
+
+def test_shipped_speech_preset_converts_by_name(tmp_path, capsys):
+    """The shipped pair through the command line, by preset name: convert
+    keeps the length and the rate, sample writes one WAV per sample."""
+    pytest.importorskip("librosa")
+    from vq_zoo.cli import main
+
+    folder = os.path.join(os.path.dirname(__file__), "..", "..", "pretrained",
+                          "vqvae_spectrogram_small_speech_16k")
+    source, rate = audio.read_audio(os.path.join(folder, "original_flite_awb.wav"))
+    out = tmp_path / "converted.wav"
+    assert main(["convert", "vqvae_spectrogram_small_speech_16k", "--input",
+                 os.path.join(folder, "original_flite_awb.wav"), "--speaker", "flite_slt",
+                 "--output", str(out)]) == 0
+    converted, rate_out = audio.read_audio(out)
+    assert rate_out == rate == 16000 and converted.size == source.size
+    assert 0.01 < np.sqrt(np.mean(converted ** 2)) and np.abs(converted).max() <= 1.0
+    assert main(["sample", "vqvae_spectrogram_small_speech_16k", "--num", "2", "--speaker",
+                 "flite_rms", "--out", str(tmp_path / "s.wav")]) == 0
+    assert os.path.exists(tmp_path / "s_0.wav") and os.path.exists(tmp_path / "s_1.wav")
