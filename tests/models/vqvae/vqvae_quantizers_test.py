@@ -118,3 +118,34 @@ def test_vqvae2_with_other_quantizers(quantizer, kwargs, n, tmp_path):
     loaded = keras.models.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
                                atol=1e-6)
+
+
+def test_recipe_quantizer_fields_build_each_quantizer():
+    import dataclasses
+
+    from vq_zoo.layers.quantizer_outputs import QUANTIZER_NAMES
+    from vq_zoo.recipes import common
+    from vq_zoo.recipes.mnist.config import CONFIGS
+
+    assert common.QUANTIZER_CHOICES == ("paper",) + QUANTIZER_NAMES
+    smoke = CONFIGS["smoke"]
+    # "paper" passes exactly what the recipes passed before the choice.
+    assert common.quantizer_choice(smoke) == (
+        None, dict(seed=smoke.seed, dead_code_threshold=smoke.dead_code_threshold))
+    for fields, cls, check in [
+        (dict(quantizer="fsq", fsq_levels="2^8"), FiniteScalarQuantizer,
+         lambda q: q.levels == (8, 6, 5)),
+        (dict(quantizer="rvq", num_quantizers=4, quantizer_dropout=0.5),
+         ResidualVectorQuantizer,
+         lambda q: q.num_quantizers == 4 and q.quantizer_dropout == 0.5),
+        (dict(quantizer="lfq"), LookupFreeQuantizer, lambda q: q.num_embeddings == 16),
+        (dict(quantizer="ema", rotation_trick=True, codebook_dim=4), VectorQuantizerEMA,
+         lambda q: q.rotation_trick and q.codebook_dim == 4),
+    ]:
+        config = dataclasses.replace(smoke, **fields)
+        model = common.build_vqvae(config, 0.1, (28, 28, 1))
+        assert type(model.quantizer) is cls and check(model.quantizer), fields
+    with pytest.raises(ValueError, match="quantizer=fsq has no codebook to search: "
+                                         "use_cosine_similarity"):
+        common.quantizer_choice(dataclasses.replace(
+            smoke, quantizer="fsq", use_cosine_similarity=True))
