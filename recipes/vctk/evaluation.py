@@ -59,8 +59,12 @@ def decode_utterances(vqvae, audios, speakers, seed=0):
 
 
 def code_chunks(audios, speakers, length, max_per_utterance=8):
+    """Non-overlapping `length`-sample chunks of each utterance (at most
+    `max_per_utterance`; an utterance shorter than a chunk is zero-padded
+    to one)."""
     xs, ys = [], []
     for a, s in zip(audios, speakers):
+        a = np.pad(a, (0, max(0, length - a.size)))
         for i in range(min(max_per_utterance, a.size // length)):
             xs.append(a[i * length:(i + 1) * length])
             ys.append(s)
