@@ -91,7 +91,8 @@ class Recognizer:
     def align(self, audio, sample_rate, text):
         """Forced alignment of `text` to the audio: a list of `(phone,
         start_s, end_s)` (CMU ARPAbet phones without stress, `SIL` for
-        silence), or None when the recogniser finds no alignment. Words
+        silence), or None when the recogniser finds no alignment (it
+        raises RuntimeError for audio that fits no path). Words
         missing from its dictionary raise ValueError."""
         decoder = self._decoder_class(samprate=RECOGNISER_RATE, logfn="/dev/null")
         words = normalize_text(text)
@@ -99,13 +100,13 @@ class Recognizer:
         if unknown:
             raise ValueError(f"words not in the recogniser's dictionary: {unknown}")
         pcm = _pcm16(audio, sample_rate)
-        decoder.set_align_text(" ".join(words))
-        self._run(decoder, pcm)
-        decoder.set_alignment()
-        self._run(decoder, pcm)
         try:
+            decoder.set_align_text(" ".join(words))
+            self._run(decoder, pcm)
+            decoder.set_alignment()
+            self._run(decoder, pcm)
             alignment = decoder.get_alignment()
-        except Exception:  # noqa: BLE001 (no path through the alignment graph)
+        except RuntimeError:  # no path through the alignment graph
             return None
         if alignment is None:
             return None
