@@ -50,6 +50,8 @@ setup(
         # The bundled photos of the embedded main job and the offline recipes.
         "scikit-learn",
         "scikit-image",
+        # Image headers and formats (vq_zoo.data.image_folder, `vq-zoo encode`).
+        "pillow",
     ],
     entry_points={"console_scripts": ["vq-zoo=vq_zoo.cli:main"]},
     extras_require={

@@ -103,7 +103,7 @@ class SpeechConfig:
     wer_sentences: int = 6
     probe_sentences: int = 12
     # TensorBoard audio every this many epochs (0: at the end of a stage)
-    audio_every_n_epochs: int = 0
+    audio_every_n_epochs: int = dataclasses.field(default=0, metadata={"check": "non_negative"})
     seed: int = 0
     # Keras dtype policy of every model the run builds: "float32",
     # "mixed_bfloat16" or "mixed_float16" (vq_zoo.pipeline.pipeline.set_precision)
