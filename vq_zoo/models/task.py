@@ -32,7 +32,7 @@ class Task(PresetMixin, keras.Model):
           (`scalars["loss"]` is minimised; regularisation losses of the
           layers are added to it here) and a dict from usage-metric name to
           per-code counts of the global batch;
-        - may override `_maybe_build(data)` (build on the first batch).
+        - may override `_build_from_data(data)` (build on the first batch).
 
     `compile(loss=...)` and `compile(metrics=...)` are refused with a
     `ValueError`: the model computes its own loss terms and metrics, and
@@ -88,7 +88,7 @@ class Task(PresetMixin, keras.Model):
         """`(scalars, code_counts)` for one batch; see the class docstring."""
         raise NotImplementedError
 
-    def _maybe_build(self, data):
+    def _build_from_data(self, data):
         """Builds the model on the first batch if it is not built yet."""
 
     # ------------------------------------------------------------ steps
@@ -102,7 +102,7 @@ class Task(PresetMixin, keras.Model):
     def train_step(self, data):
         import tensorflow as tf
 
-        self._maybe_build(data)
+        self._build_from_data(data)
         # State the layers update in `call` (EMA codebooks, dead-code and
         # sampling state) is put back if the step is skipped.
         state = [(v, tf.identity(v.value)) for v in self.non_trainable_variables]
@@ -174,7 +174,7 @@ class Task(PresetMixin, keras.Model):
         return skipped
 
     def test_step(self, data):
-        self._maybe_build(data)
+        self._build_from_data(data)
         scalars, counts = self._terms_with_regularization(data, training=False)
         return self._record(scalars, counts, None, self._batch_size(data))
 

@@ -204,3 +204,19 @@ def test_wrong_inputs_are_refused():
         unbuilt.fit(X, batch_size=8, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="empty batch"):
         model.decode(np.zeros((0, 4, 4), "int32"))
+
+
+def test_calling_an_unbuilt_model_builds_it_like_build():
+    """`model(x)` on a VQVAE never built (it raised "Attempt to convert a value
+    (<CallSpec>)": the training step's build-on-data hook shadowed Keras'
+    `_maybe_build(call_spec)`): it builds, and gives what a model built by
+    `build` with the same weights gives."""
+    args = dict(num_hiddens=16, num_residual_layers=1, num_residual_hiddens=8,
+                embedding_dim=8, num_embeddings=32)
+    keras.utils.set_random_seed(3)
+    called = VQVAE.image_model(**args)
+    out = np.asarray(called(X[:2]))
+    assert called.built and out.shape == (2, 16, 16, 3)
+    built = small()
+    built.set_weights(called.get_weights())
+    np.testing.assert_allclose(np.asarray(built(X[:2])), out, atol=1e-6)

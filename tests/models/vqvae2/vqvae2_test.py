@@ -127,3 +127,12 @@ def test_bad_inputs():
         VQVAE2(num_levels=1)
     with pytest.raises(ValueError, match="num_levels"):
         VQVAE2(num_levels=True)
+
+
+def test_calling_an_unbuilt_model_builds_it():
+    called = VQVAE2(**SMALL, num_embeddings=32)
+    out = np.asarray(called(X[:2]))
+    assert called.built and out.shape == (2, 32, 32, 3)
+    built = small()
+    built.set_weights(called.get_weights())
+    np.testing.assert_allclose(np.asarray(built(X[:2])), out, atol=1e-6)

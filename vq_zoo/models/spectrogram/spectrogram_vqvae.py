@@ -139,7 +139,7 @@ class SpectrogramVQVAE(QuantizedModel):
         if self.adversary is not None:
             self.adversary(vq["quantized"])
 
-    def _maybe_build(self, data):
+    def _build_from_data(self, data):
         if not self.built:
             import tensorflow as tf
 

@@ -329,7 +329,7 @@ class VQVAE(QuantizedModel):
         if not self.autoregressive:
             self.decoder(vq["quantized"], training=False)
 
-    def _maybe_build(self, data):
+    def _build_from_data(self, data):
         # A model that only ever runs `train_step` is never `__call__`ed, so
         # Keras would save it unbuilt and drop its weights: build it, eagerly,
         # on the first trace.

@@ -251,7 +251,7 @@ class VQVAE2(QuantizedModel):
         if c != self.channels:
             raise ValueError(f"VQVAE2 expects {self.channels} channels, got {c}")
 
-    def _maybe_build(self, data):
+    def _build_from_data(self, data):
         if not self.built:
             import tensorflow as tf
 
