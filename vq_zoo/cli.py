@@ -1006,11 +1006,8 @@ def _encode_folder(args, parser):
 def _cmd_decode(args, parser):
     import numpy as np
 
-    if args.upscale < 1:
-        parser.error("--upscale must be >= 1")
-    if args.columns < 1:
-        parser.error("--columns must be >= 1")
-    _check_image_out(parser, args.out)
+    # --upscale, --columns and --out were checked before TensorFlow loaded
+    # (_check_before_tensorflow).
     if not os.path.isfile(args.codes):
         raise CliError(f"codes file not found: {args.codes}")
     try:
