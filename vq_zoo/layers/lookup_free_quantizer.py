@@ -204,15 +204,7 @@ class LookupFreeQuantizer(keras.layers.Layer):
     # ----------------------------------------------------------- public API
     def encode(self, inputs):
         """Vectors (last axis `embedding_dim`) to int32 code indices."""
-        inputs = ops.convert_to_tensor(inputs)
-        qo.check_float_input(self, inputs, self.input_dim)
-        qo.check_input_shape(self, inputs.shape, self.input_dim)
-        if not self.built:
-            self.build(inputs.shape)
-        x = ops.cast(inputs, "float32")
-        flat = ops.reshape(x, (-1, self.input_dim))
-        if self.projected:
-            flat = self.project_in(flat)
+        x, flat = qo.flat_encoder_input(self, inputs)
         return ops.reshape(self._index(flat), ops.shape(x)[:-1])
 
     def lookup(self, indices):

@@ -88,6 +88,23 @@ def check_indices(layer, indices, num_embeddings, last_axis=None):
     return indices
 
 
+def flat_encoder_input(layer, inputs):
+    """`encode`'s common start for a layer with an optional input
+    projection (`layer.input_dim`, `layer.projected`, `layer.project_in`):
+    checks `inputs`, builds the layer if needed, and returns `(x, flat)`,
+    the float32 inputs and their `(N, code_dim)` projected rows."""
+    inputs = ops.convert_to_tensor(inputs)
+    check_float_input(layer, inputs, layer.input_dim)
+    check_input_shape(layer, inputs.shape, layer.input_dim)
+    if not layer.built:
+        layer.build(inputs.shape)
+    x = ops.cast(inputs, "float32")
+    flat = ops.reshape(x, (-1, layer.input_dim))
+    if layer.projected:
+        flat = layer.project_in(flat)
+    return x, flat
+
+
 def make_projections(layer, embedding_dim, code_dim):
     """`(project_in, project_out)` float32 Dense layers between the input's
     `embedding_dim` and the quantiser's `code_dim` (built)."""
