@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from vq_zoo.models.preset_mixin import PresetMixin
+from vq_zoo.utils.checks import int_range_assertions
 from vq_zoo.utils.distribute import cross_replica_sum
 from vq_zoo.utils.distribute import loss_scale_for_replicas
 
@@ -99,10 +100,29 @@ class Task(PresetMixin, keras.Model):
             scalars["loss"] = scalars["loss"] + ops.sum(ops.stack(self.losses))
         return scalars, counts
 
+    def _batch_ranges(self, data):
+        """`(tensor, upper, name)` for each integer part of a batch (a
+        speaker, a label, integer inputs) that must lie in `[0, upper)`.
+
+        `train_step` runs nothing until these hold, so a batch that fails
+        them raises before any variable (an EMA codebook, a random
+        generator's state, a weight) has changed. None by default."""
+        return ()
+
     def train_step(self, data):
         import tensorflow as tf
 
         self._build_from_data(data)
+        checks = [check for x, upper, name in self._batch_ranges(data)
+                  for check in int_range_assertions(x, upper, name)]
+        # Every op of the step is created under these dependencies: a batch
+        # that fails them raises before any variable has changed.
+        with tf.control_dependencies(checks):
+            return self._guarded_train_step(data)
+
+    def _guarded_train_step(self, data):
+        import tensorflow as tf
+
         # State the layers update in `call` (EMA codebooks, dead-code and
         # sampling state) is put back if the step is skipped.
         state = [(v, tf.identity(v.value)) for v in self.non_trainable_variables]

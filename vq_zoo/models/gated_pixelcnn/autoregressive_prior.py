@@ -12,6 +12,7 @@ import numpy as np
 from keras import ops
 
 from vq_zoo.models.task import Task
+from vq_zoo.utils.checks import int_range_assertions
 
 METRIC_NAMES = ("loss", "nats_per_code", "bits_per_code")
 
@@ -19,30 +20,12 @@ METRIC_NAMES = ("loss", "nats_per_code", "bits_per_code")
 def _check_int_range(x, upper, name):
     """Raises a ValueError (eagerly) or asserts (in a graph) that
     `0 <= x < upper`; returns `x` as int32."""
-    dtype = keras.backend.standardize_dtype(x.dtype)
-    if not dtype.startswith(("int", "uint")):
-        raise ValueError(
-            f"`{name}` must be integers in [0, {upper}), got dtype {dtype}"
-        )
     import tensorflow as tf
 
+    checks = int_range_assertions(x, upper, name)
     x = ops.cast(x, "int32")
-    if tf.executing_eagerly():
-        values = np.asarray(x)
-        if values.size and (values.min() < 0 or values.max() >= upper):
-            raise ValueError(
-                f"`{name}` must be integers in [0, {upper}), got values in "
-                f"[{values.min()}, {values.max()}]"
-            )
+    if not checks:
         return x
-    checks = [
-        tf.debugging.assert_greater_equal(
-            x, 0, message=f"`{name}` must be integers >= 0"
-        ),
-        tf.debugging.assert_less(
-            x, upper, message=f"`{name}` must be integers < {upper}"
-        ),
-    ]
     with tf.control_dependencies(checks):
         return tf.identity(x)
 
@@ -380,6 +363,17 @@ class AutoregressivePrior(Task):
     def _unpack(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
         return self._split(x)
+
+    def _batch_ranges(self, data):
+        # `_split` has checked the ranges (in the graph, behind assertions
+        # that the codes, labels and code-map conditions now carry).
+        codes, condition, spatial = self._unpack(data)
+        ranges = [(codes, self.num_embeddings, "codes")]
+        if self.num_classes is not None and condition is not None:
+            ranges.append((condition, self.num_classes, "condition"))
+        if self.spatial_condition_classes is not None and spatial is not None:
+            ranges.append((spatial, self.spatial_condition_classes, "spatial_condition"))
+        return ranges
 
     def _cross_entropy(self, codes, logits):
         return ops.mean(

@@ -165,6 +165,10 @@ class SpectrogramVQVAE(QuantizedModel):
                              "decoder is conditioned on the speaker")
         return self._check_audio(data[0], "fit"), data[1]
 
+    def _batch_ranges(self, data):
+        speakers = ops.convert_to_tensor(self._unpack(data)[1])
+        return [(speakers, self.decoder.num_speakers, "speakers")]
+
     # ------------------------------------------------------------- forward
     def _forward(self, x, speakers, training):
         vq = self.quantizer(self.encoder(x, training=training), training=training)

@@ -385,6 +385,18 @@ class VQVAE(QuantizedModel):
             )
         return self._check_inputs(x, "fit"), condition
 
+    def _batch_ranges(self, data):
+        x, condition = self._unpack(data)
+        ranges = []
+        if self.input_classes is not None:
+            ranges.append((x, self.input_classes, "inputs"))
+        if condition is not None:
+            classes = (self.decoder.spatial_condition_classes
+                       if self.latent_conditioning == "global" else self.decoder.num_classes)
+            if classes is not None:
+                ranges.append((ops.convert_to_tensor(condition), classes, "condition"))
+        return ranges
+
     # ------------------------------------------------------------- forward
     def _quantize_latents(self, x, training):
         if self.input_classes is None:
@@ -396,7 +408,9 @@ class VQVAE(QuantizedModel):
         """The decoder's conditioning dict from the latents and the data's
         condition."""
         if self.latent_conditioning == "global":
-            flat = ops.reshape(z_q, (ops.shape(z_q)[0], -1))
+            # The flattened size from the static shape: with a dynamic batch,
+            # (batch, -1) would leave the condition's width unknown.
+            flat = ops.reshape(z_q, (-1, int(np.prod(z_q.shape[1:]))))
             inputs = {"condition": ops.cast(flat, "float32")}
             if condition is not None:
                 inputs["spatial_condition"] = condition
