@@ -61,24 +61,30 @@ class VideoConfig(ImageRecipeConfig):
     # The prior over the next frame
     history: int = dataclasses.field(default=2, metadata={"check": "positive"})
     use_actions: bool = True
-    conditioning_layers: int = dataclasses.field(default=2, metadata={"check": "positive"})
-    # Report
+    # The conditioning network over the past frames and the action
+    # (`LatentVideoPrior`): one residual dilated 3x3 block per dilation.
+    conditioning_filters: int = dataclasses.field(default=64, metadata={"check": "positive"})
+    conditioning_dilations: str = "1,2,4"
+    # Report (temperature 0: greedy decoding)
     rollout_clips: int = dataclasses.field(default=32, metadata={"check": "positive"})
-    rollout_temperature: float = dataclasses.field(default=1.0, metadata={"check": "positive"})
+    rollout_temperature: float = dataclasses.field(default=1.0,
+                                                   metadata={"check": "non_negative"})
     num_samples: int = 4
 
 
 # What the GPU-sized configs share: a per-frame VQ-VAE of 2 residual blocks
 # (64x64 frames to 16x16 codes, K=256, D=32), Adam 3e-4, 10 epochs of each
 # stage, a next-frame prior of 10 layers x 128 filters on the last 4 frames
-# with 3 conditioning layers, and 128 rollouts in the report. Not itself a
+# with a 4-block conditioning network (dilations 1, 2, 4, 8), and 128
+# rollouts in the report. Not itself a
 # named config.
 _GPU = VideoConfig(
     num_hiddens=128, num_residual_layers=2, num_residual_hiddens=32,
     embedding_dim=32, num_embeddings=256, dead_code_threshold=0.01,
     learning_rate=3e-4, batch_size=64, vqvae_epochs=10, prior_filters=128,
     prior_layers=10, prior_learning_rate=3e-4, prior_batch_size=32,
-    prior_epochs=10, history=4, conditioning_layers=3, rollout_clips=128,
+    prior_epochs=10, history=4, conditioning_filters=128,
+    conditioning_dilations="1,2,4,8", rollout_clips=128,
 )
 
 CONFIGS = {
@@ -105,7 +111,8 @@ CONFIGS = {
         embedding_dim=16, num_embeddings=128, dead_code_threshold=0.01,
         learning_rate=2e-3, batch_size=32, vqvae_epochs=10,
         prior_filters=32, prior_layers=4, prior_learning_rate=2e-3,
-        prior_batch_size=32, prior_epochs=8, history=2, conditioning_layers=2,
+        prior_batch_size=32, prior_epochs=8, history=2, conditioning_filters=64,
+        conditioning_dilations="1,2,4",
         clip_stride=14, rollout_clips=24,
     ),
     # Seconds: the tests run the whole recipe with it (memory-maze episodes
@@ -116,7 +123,7 @@ CONFIGS = {
         embedding_dim=4, num_embeddings=16, learning_rate=2e-3, batch_size=8,
         vqvae_epochs=1, prior_filters=8, prior_layers=2, prior_batch_size=8,
         prior_epochs=1, context_frames=3, horizon=3, clip_stride=3,
-        conditioning_layers=1, rollout_clips=2, num_samples=2,
+        conditioning_filters=8, conditioning_dilations="1", rollout_clips=2, num_samples=2,
         validation_fraction=0.3, test_fraction=0.3,
     ),
 }

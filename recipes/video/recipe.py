@@ -163,7 +163,8 @@ def build_prior(config, manifest, embedding_dim):
         code_shape=tuple(manifest["code_shape"])[1:], embedding_dim=embedding_dim,
         history=config.history, action_kind=kind, action_dim=dim or 1,
         filters=config.prior_filters, num_layers=config.prior_layers,
-        conditioning_layers=config.conditioning_layers, name="prior")
+        conditioning_filters=config.conditioning_filters,
+        conditioning_dilations=config.conditioning_dilations, name="prior")
     prior.compile(optimizer=keras.optimizers.Adam(config.prior_learning_rate))
     return prior
 
@@ -200,6 +201,29 @@ def action_grid_frames(video, clip_frames, context_frames, horizon, seed=0,
     actions = np.repeat(np.arange(n, dtype=np.int32)[:, None], horizon, axis=1)
     generated = video.rollout(context, actions, seed=seed, temperature=temperature)
     rows = np.concatenate([context.astype(np.float32) / 255.0, generated], axis=1)
+    return rows.reshape((-1,) + rows.shape[2:])
+
+
+def clip_grid_frames(video, clip, context_frames, seed=0, temperature=1.0):
+    """Frames of one clip's grid (`clip`: a dict of one NumPy clip, `frames`
+    uint8 `(T, H, W, C)` and discrete `actions` `(T,)`), `T` columns, each
+    row the context then `T - context_frames` frames: the true future; the
+    rollout under the true actions; the rollout under each action held
+    throughout (one row per action, in action order). All rollouts share
+    the seed."""
+    frames = clip["frames"]
+    c = context_frames
+    horizon = frames.shape[0] - c
+    n = video.action_dim
+    true_actions = clip["actions"][c - 1:c - 1 + horizon].astype(np.int32)
+    actions = np.concatenate([true_actions[None],
+                              np.repeat(np.arange(n, dtype=np.int32)[:, None], horizon, 1)])
+    context = np.repeat(frames[None, :c], n + 1, axis=0)
+    generated = video.rollout(context, actions, seed=seed, temperature=temperature,
+                              num_frames=horizon)
+    context = np.repeat(frames[None, :c], n + 2, axis=0).astype(np.float32) / 255.0
+    true = frames[None, c:].astype(np.float32) / 255.0
+    rows = np.concatenate([context, np.concatenate([true, generated])], axis=1)
     return rows.reshape((-1,) + rows.shape[2:])
 
 
@@ -499,14 +523,21 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
 
         def draw(num, seed):
             picked = {k: v[:num] for k, v in test_clips.items()}
+            temperature = config.rollout_temperature
             grid, _, codes = rollout_grid_frames(video, picked, config.context_frames,
-                                                 seed=seed)
+                                                 seed=seed, temperature=temperature)
             if video.action_kind == "discrete":
                 frames = action_grid_frames(video, picked["frames"][0],
                                             config.context_frames, config.horizon,
-                                            seed=seed)
+                                            seed=seed, temperature=temperature)
                 write_png(pipe.path("actions.png"),
                           image_grid(frames, columns=frames.shape[0] // video.action_dim))
+                columns = config.context_frames + config.horizon
+                for i in range(len(picked["frames"])):
+                    frames = clip_grid_frames(
+                        video, {k: v[i] for k, v in picked.items()},
+                        config.context_frames, seed=seed, temperature=temperature)
+                    write_png(pipe.path(f"clip_{i}.png"), image_grid(frames, columns=columns))
             return grid, codes
 
         pipe.sample(vqvae, prior, config.num_samples, seed=config.seed, sample_fn=draw,

@@ -22,7 +22,8 @@ def make_video(channels=3, action_kind="discrete", action_dim=6, history=2, seed
     vqvae.build((None, 16, 16, channels))
     prior = LatentVideoModel.build_prior(
         16, (4, 4), 4, history=history, action_kind=action_kind,
-        action_dim=action_dim or 1, filters=8, num_layers=2, conditioning_layers=1)
+        action_dim=action_dim or 1, filters=8, num_layers=2, conditioning_filters=8,
+        conditioning_dilations=(1,))
     return LatentVideoModel(vqvae, prior)
 
 

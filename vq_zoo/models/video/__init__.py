@@ -5,3 +5,4 @@ past frames' codes (spatially) and the action (globally)."""
 
 from vq_zoo.models.video.latent_video_model import LatentVideoModel
 from vq_zoo.models.video.latent_video_model import stack_history
+from vq_zoo.models.video.latent_video_prior import LatentVideoPrior

@@ -6,6 +6,8 @@ import numpy as np
 from vq_zoo.models._frames import frames_to_floats
 
 ACTION_KINDS = (None, "discrete", "continuous")
+# What `temperature=0` (greedy decoding) passes to the prior's sampler.
+GREEDY_TEMPERATURE = 1e-6
 
 
 def stack_history(codebook, codes):
@@ -31,6 +33,24 @@ def stack_history(codebook, codes):
     vectors = ops.transpose(vectors, perm)  # (..., h, w, k, d)
     shape = ops.shape(vectors)
     return ops.reshape(vectors, tuple(shape[:-2]) + (k * d,))
+
+
+def with_action_channels(spatial, actions, action_kind, action_dim):
+    """The spatial condition of a `LatentVideoPrior`: the stacked history
+    `(..., h, w, k * D)` with the action broadcast over the grid appended
+    as channels (discrete actions `(...)` ints as one-hots of `action_dim`,
+    continuous ones `(..., action_dim)` as they are), `(..., h, w, k * D +
+    action_dim)`. Works on NumPy arrays and tensors."""
+    from keras import ops
+
+    if action_kind == "discrete":
+        a = ops.one_hot(ops.cast(actions, "int32"), action_dim, dtype="float32")
+    else:
+        a = ops.cast(actions, "float32")
+    a = a[..., None, None, :]
+    shape = ops.shape(spatial)
+    a = ops.broadcast_to(a, tuple(shape[:-1]) + (action_dim,))
+    return ops.concatenate([ops.cast(spatial, "float32"), a], axis=-1)
 
 
 class LatentVideoModel:
@@ -84,9 +104,19 @@ class LatentVideoModel:
     """
 
     def __init__(self, vqvae, prior):
+        from vq_zoo.models.video.latent_video_prior import LatentVideoPrior
+
         quantizer = vqvae.quantizer
         shape = tuple(prior.spatial_condition_shape or ())
         dim = int(quantizer.embedding_dim)
+        # A LatentVideoPrior appends the action to the spatial map; a plain
+        # GatedPixelCNNPrior (the presets before it) takes the history only.
+        self._action_channels = int(getattr(prior, "action_channels", 0))
+        if isinstance(prior, LatentVideoPrior) and prior.embedding_dim != dim:
+            raise ValueError(
+                f"The prior reads codebook vectors of {prior.embedding_dim} values but "
+                f"the VQ-VAE's have {dim} (`embedding_dim` must agree)")
+        shape = shape[:-1] + (shape[-1] - self._action_channels,) if shape else shape
         if (len(shape) != 3 or prior.spatial_condition_classes is not None
                 or shape[-1] % dim or tuple(shape[:2]) != tuple(prior.shape)):
             raise ValueError(
@@ -120,6 +150,7 @@ class LatentVideoModel:
         from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_prior import GatedPixelCNNPrior
         from vq_zoo.models.vqvae.vqvae import VQVAE
 
+        # GatedPixelCNNPrior.from_preset loads its subclass LatentVideoPrior too.
         return cls(VQVAE.from_preset(vqvae_preset, cache_dir=cache_dir),
                    GatedPixelCNNPrior.from_preset(prior_preset, cache_dir=cache_dir))
 
@@ -127,45 +158,35 @@ class LatentVideoModel:
     @staticmethod
     def build_prior(num_embeddings, code_shape, embedding_dim, history=2,
                     action_kind="discrete", action_dim=6, filters=64,
-                    num_layers=6, conditioning_layers=2, **kwargs):
-        """The `GatedPixelCNNPrior` of a latent video model.
+                    num_layers=6, conditioning_filters=64,
+                    conditioning_dilations=(1, 2, 4), **kwargs):
+        """The `LatentVideoPrior` of a latent video model.
 
         Args:
             num_embeddings, embedding_dim: the frame VQ-VAE's codebook size.
             code_shape: `(h, w)` of its code maps.
             history: int >= 1, past frames the prior sees (`k`).
-            action_kind: "discrete" (int actions in `[0, action_dim)`,
-                embedded), "continuous" (float vectors of `action_dim`,
-                projected) or None (no action: the unconditional variant).
+            action_kind: "discrete" (int actions in `[0, action_dim)`),
+                "continuous" (float vectors of `action_dim`) or None (no
+                action: the unconditional variant).
             action_dim: number of discrete actions or size of the vector.
             filters, num_layers: the gated PixelCNN's size.
-            conditioning_layers: int >= 1, residual 3x3 layers over the
-                stacked past frames.
+            conditioning_filters, conditioning_dilations: the conditioning
+                network over the past frames and the action (one residual
+                dilated 3x3 block per dilation).
             **kwargs: more `GatedPixelCNNPrior` arguments (`kernel_size`,
                 `attention_every`, `dropout`, `name`, ...).
         """
-        from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_prior import GatedPixelCNNPrior
+        from vq_zoo.models.video.latent_video_prior import LatentVideoPrior
 
         if not isinstance(history, int) or isinstance(history, bool) or history < 1:
             raise ValueError(f"`history` must be an integer >= 1, got {history!r}")
-        if action_kind not in ACTION_KINDS:
-            raise ValueError(
-                f"`action_kind` must be one of {ACTION_KINDS}, got {action_kind!r}")
-        if action_kind is not None and (
-                not isinstance(action_dim, int) or isinstance(action_dim, bool)
-                or action_dim < 1):
-            raise ValueError(f"`action_dim` must be an integer >= 1, got {action_dim!r}")
-        if not isinstance(conditioning_layers, int) or conditioning_layers < 1:
-            raise ValueError(
-                f"`conditioning_layers` must be an integer >= 1, got {conditioning_layers!r}")
-        code_shape = tuple(int(s) for s in code_shape)
-        return GatedPixelCNNPrior(
-            num_embeddings=int(num_embeddings), shape=code_shape, filters=filters,
-            num_layers=num_layers,
-            num_classes=action_dim if action_kind == "discrete" else None,
-            condition_dim=action_dim if action_kind == "continuous" else None,
-            spatial_condition_shape=code_shape + (history * int(embedding_dim),),
-            conditioning_layers=conditioning_layers, **kwargs)
+        return LatentVideoPrior(
+            int(num_embeddings), tuple(int(s) for s in code_shape), int(embedding_dim),
+            history=history, action_kind=action_kind, action_dim=action_dim,
+            filters=filters, num_layers=num_layers,
+            conditioning_filters=conditioning_filters,
+            conditioning_dilations=conditioning_dilations, **kwargs)
 
     # ---------------------------------------------------------- inputs
     @property
@@ -233,6 +254,9 @@ class LatentVideoModel:
         spatial = stack_history(self.codebook, past_codes)
         if self.action_kind is None:
             return spatial
+        if self._action_channels:
+            spatial = with_action_channels(spatial, action, self.action_kind,
+                                           self.action_dim)
         return {"condition": action, "spatial_condition": spatial}
 
     def prior_inputs(self, codes, actions=None):
@@ -265,7 +289,11 @@ class LatentVideoModel:
             if actions is None:
                 raise ValueError("This model is conditioned on actions: pass `actions`.")
             dtype = "int32" if self.action_kind == "discrete" else "float32"
-            inputs["condition"] = flat(ops.cast(actions[:, k - 1:steps - 1], dtype))
+            taken = ops.cast(actions[:, k - 1:steps - 1], dtype)
+            inputs["condition"] = flat(taken)
+            if self._action_channels:
+                inputs["spatial_condition"] = flat(with_action_channels(
+                    spatial, taken, self.action_kind, self.action_dim))
         if not single:
             inputs = {n: np.asarray(ops.convert_to_numpy(v)) for n, v in inputs.items()}
         return inputs
@@ -283,7 +311,10 @@ class LatentVideoModel:
                 (None without actions; then give `num_frames`).
             num_frames: int, frames to draw (default: `n`).
             seed: int or None; frame `i` is drawn with seed `seed + i`.
-            temperature: float > 0.
+            temperature: float >= 0; 0 is greedy decoding (each code the
+                argmax of its logits given the codes before it: the prior's
+                sampler at temperature `GREEDY_TEMPERATURE`, 1e-6, where the
+                logits decide and the Gumbel noise cannot).
 
         Returns:
             int32 codes `(batch, n, h, w)`.
@@ -303,6 +334,9 @@ class LatentVideoModel:
             raise ValueError(
                 f"`actions` covers {actions.shape[1]} frames, fewer than "
                 f"num_frames={num_frames}")
+        if not temperature >= 0:
+            raise ValueError(f"`temperature` must be >= 0 (0: greedy), got {temperature!r}")
+        temperature = float(temperature) or GREEDY_TEMPERATURE
         codes = list(np.moveaxis(context_codes[:, -self.history:], 1, 0))
         drawn = []
         for i in range(num_frames):
@@ -327,4 +361,4 @@ class LatentVideoModel:
         return (frames, codes) if return_codes else frames
 
 
-__all__ = ["LatentVideoModel", "stack_history", "ACTION_KINDS"]
+__all__ = ["LatentVideoModel", "stack_history", "with_action_channels", "ACTION_KINDS"]
