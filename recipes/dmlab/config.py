@@ -32,6 +32,8 @@ class DMLabConfig(ImageRecipeConfig):
     """
 
     image_size: int = 84
+    # 0 is for a stage 1 loaded from `vqvae_preset` and used as it is.
+    vqvae_epochs: int = dataclasses.field(default=10, metadata={"check": "non_negative"})
     dataset: str = dataclasses.field(default="memory_maze", metadata={"choices": DATASETS})
     maze: str = dataclasses.field(default="9x9", metadata={"choices": MAZES})
     episodes: int = dataclasses.field(default=24, metadata={"check": "positive"})
@@ -57,11 +59,34 @@ class DMLabConfig(ImageRecipeConfig):
     stage2_learning_rate: float = 3e-4
     stage2_batch_size: int = 64
     stage2_epochs: int = 20
+    # > 0: the decoder also reads, at every position, a (21, 21, channels)
+    # map made from the 3 quantised vectors (`LatentMapDecoder`), through
+    # `stage2_conditioning_layers` residual 3x3 layers; 0: the global
+    # condition only (which says what the map holds but not where).
+    stage2_spatial_channels: int = dataclasses.field(default=0,
+                                                     metadata={"check": "non_negative"})
+    stage2_conditioning_layers: int = dataclasses.field(default=0,
+                                                        metadata={"check": "non_negative"})
+    stage2_decoder_dropout: float = dataclasses.field(default=0.0,
+                                                      metadata={"range": (0.0, 0.9)})
     # The prior over the 3 codes
     stage2_prior_filters: int = 128
     stage2_prior_learning_rate: float = 1e-3
     stage2_prior_batch_size: int = 128
     stage2_prior_epochs: int = 50
+    # > 0: stop when the validation loss has not improved for this many
+    # epochs and keep the best epoch's weights (the 3-code prior overfits
+    # K^3 combinations quickly).
+    stage2_prior_patience: int = dataclasses.field(default=0,
+                                                   metadata={"check": "non_negative"})
+    # Stage 1 from a preset (name or folder) instead of from scratch, then
+    # trained `vqvae_epochs` more epochs (0: as it is); "" trains it here.
+    vqvae_preset: str = ""
+    # > 0 (with `vqvae_preset`): the preset's codebook merged into this many
+    # codes first (k-means of its vectors weighted by their use on the
+    # training frames; `vq_zoo.models.dmlab.codebook_merge`).
+    vqvae_merge_codes: int = dataclasses.field(default=0,
+                                               metadata={"check": "non_negative"})
     # TensorBoard pictures (reconstruction grids, decoded prior samples);
     # each compiles a sampler, which costs more than the smoke run's training.
     tensorboard_images: bool = True
@@ -84,21 +109,29 @@ CONFIGS = {
         stage2_epochs=30, stage2_prior_filters=256, stage2_prior_epochs=30,
         num_samples=32,
     ),
-    # The shipped presets: memory-maze frames (24 episodes of 100 steps,
-    # 18 / 3 / 3 train / validation / test episodes), a few minutes on 2
-    # shared CPU cores. Still 84x84 -> 21x21 (K=512) -> 3 x 512 (27 bits).
+    # The shipped presets: memory-maze frames, 50 episodes of 100 steps
+    # (38 / 6 / 6 train / validation / test episodes) on 2 shared CPU cores.
+    # Stage 1 is the earlier K=512 preset (trained on episodes 0-17, in this
+    # training split) with its codebook merged into 32 codes, used as it is;
+    # its PixelCNN prior gets 40 steps only (it is the one-stage baseline,
+    # not part of the 27-bit chain). Stage 2: 21x21 -> 3 x 512 (27 bits), a
+    # PixelCNN decoder conditioned on the codes at every position.
     "small": DMLabConfig(
-        dataset="memory_maze", episodes=24, steps_per_episode=100,
+        dataset="memory_maze", episodes=50, steps_per_episode=100,
         num_hiddens=32, num_residual_layers=1, num_residual_hiddens=16,
         embedding_dim=16, num_embeddings=512, dead_code_threshold=0.01,
-        learning_rate=2e-3, batch_size=32, vqvae_epochs=6,
+        learning_rate=2e-3, batch_size=32, vqvae_epochs=0,
+        vqvae_preset="vqvae_small_memory_maze_84", vqvae_merge_codes=32,
         prior_filters=32, prior_layers=4, prior_learning_rate=2e-3,
-        prior_batch_size=32, prior_epochs=3, stage2_embedding_dim=16,
+        prior_batch_size=32, prior_epochs=1, prior_steps_per_epoch=40,
+        stage2_embedding_dim=16,
         stage2_filters=32, stage2_hidden_units=128, stage2_decoder_filters=32,
         stage2_decoder_layers=4, stage2_dead_code_threshold=0.01,
-        stage2_learning_rate=2e-3, stage2_batch_size=32, stage2_epochs=15,
-        stage2_prior_filters=64, stage2_prior_learning_rate=2e-3,
-        stage2_prior_batch_size=64, stage2_prior_epochs=30, num_samples=16,
+        stage2_learning_rate=2e-3, stage2_batch_size=32, stage2_epochs=5,
+        stage2_spatial_channels=16, stage2_conditioning_layers=1,
+        stage2_prior_filters=32, stage2_prior_learning_rate=2e-3,
+        stage2_prior_batch_size=64, stage2_prior_epochs=30, stage2_prior_patience=3,
+        num_samples=16, tensorboard_images=False,
     ),
     # Seconds: the tests run the whole chain with it (memory-maze frames at
     # 32x32 -> 8x8 codes, 2 codes of K=16 per frame).
@@ -110,8 +143,10 @@ CONFIGS = {
         prior_epochs=1, stage2_num_latents=2, stage2_embedding_dim=4,
         stage2_num_embeddings=8, stage2_filters=8, stage2_hidden_units=8,
         stage2_decoder_filters=8, stage2_decoder_layers=2, stage2_batch_size=4,
-        stage2_epochs=1, stage2_prior_filters=8, stage2_prior_batch_size=4,
-        stage2_prior_epochs=1, num_samples=2, validation_fraction=0.3,
+        stage2_epochs=1, stage2_spatial_channels=4, stage2_conditioning_layers=1,
+        stage2_prior_filters=8, stage2_prior_batch_size=4,
+        stage2_prior_epochs=1, stage2_prior_patience=1, num_samples=2,
+        validation_fraction=0.3,
         test_fraction=0.3, tensorboard_images=False,
     ),
 }

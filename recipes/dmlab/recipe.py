@@ -149,9 +149,55 @@ def build_stage2(config, manifest):
         decay=config.decay,
         quantizer_kwargs=dict(dead_code_threshold=config.stage2_dead_code_threshold,
                               seed=config.seed),
+        spatial_channels=config.stage2_spatial_channels,
+        conditioning_layers=config.stage2_conditioning_layers or None,
+        decoder_dropout=config.stage2_decoder_dropout,
         name="stage2_vqvae")
     model.compile(optimizer=keras.optimizers.Adam(config.stage2_learning_rate))
     return model
+
+
+def build_stage1(config, data_variance, train=None):
+    """Stage 1: a new `VQVAE`, or `config.vqvae_preset` loaded (its codebook
+    merged into `vqvae_merge_codes` codes by their use on `train`, batches
+    of training frames, when that is > 0; compiled with the config's
+    learning rate, for `vqvae_epochs` more epochs)."""
+    import keras
+
+    from vq_zoo import presets
+    from vq_zoo.recipes import common
+
+    size = config.image_size
+    if not config.vqvae_preset:
+        if not config.vqvae_epochs:
+            raise ValueError("`vqvae_epochs` may be 0 only with a `vqvae_preset` "
+                             "(a stage 1 that is already trained)")
+        return common.build_vqvae(config, data_variance, (size, size, 3))
+    model = presets.load_preset(config.vqvae_preset)
+    maps = tuple(model.encode(np.zeros((1, size, size, 3), np.float32)).shape[1:])
+    if maps != (size // 4, size // 4):
+        raise ValueError(
+            f"`vqvae_preset` {config.vqvae_preset!r} makes {maps} code maps of "
+            f"{size}x{size} frames, the config expects {(size // 4, size // 4)}")
+    if config.vqvae_merge_codes:
+        from vq_zoo.models.dmlab.codebook_merge import merge_codebook
+
+        codes = np.concatenate([np.asarray(model.encode(x)) for x in train])
+        model, _ = merge_codebook(model, codes, config.vqvae_merge_codes,
+                                  (size, size, 3), seed=config.seed)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    return model
+
+
+def prior_callbacks(patience):
+    """Early stopping on the validation loss that keeps the best epoch's
+    weights (none when `patience` is 0)."""
+    import keras
+
+    if not patience:
+        return []
+    return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                          restore_best_weights=True)]
 
 
 def build_stage2_prior(config):
@@ -241,7 +287,7 @@ def _psnr(mse):
 
 
 def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_data,
-                     train_maps=None):
+                     train_maps=None, fit_triples=None):
     """Metrics on the test split (episodes never trained on): stage 1's
     reconstruction MSE / PSNR and code perplexity / usage; stage 2's
     reconstruction of the 21x21 maps (accuracy of the greedy map given the
@@ -251,7 +297,10 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
     both stages, and each codebook's perplexity / usage; both priors' bits
     per code on the test codes (`map_data`, `triple_data`: datasets of
     their inputs). `train_maps` gives the baseline accuracy of predicting
-    the most frequent training code everywhere."""
+    the most frequent training code everywhere; `fit_triples`
+    (`{"train": ..., "validation": ...}`, datasets of code triples) the
+    3-code prior's bits per code on the codes it was fit and stopped on,
+    measured after training as on the test codes (its overfitting)."""
     vq1, vq2 = chain.frame_vqvae, chain.code_vqvae
     levels = list(vq2.level_names)
     k1 = vq1.quantizer.num_embeddings
@@ -321,6 +370,9 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
         prior.evaluate(map_data, verbose=0, return_dict=True)["bits_per_code"])
     metrics["test_stage2_prior_bits_per_code"] = float(
         stage2_prior.evaluate(triple_data, verbose=0, return_dict=True)["bits_per_code"])
+    for split, data in (fit_triples or {}).items():
+        metrics[f"{split}_stage2_prior_bits_per_code"] = float(
+            stage2_prior.evaluate(data, verbose=0, return_dict=True)["bits_per_code"])
     return metrics
 
 
@@ -348,13 +400,12 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
     with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
                               extra_callbacks, restart, stages=STAGES) as pipe:
         data = make_data(config, data_dir, verbose)
-        size = config.image_size
 
         def board(make):
             # Without pictures: Keras' TensorBoard (the scalars) alone.
             return make if config.tensorboard_images else None
         vqvae = pipe.train(
-            "vqvae", lambda: common.build_vqvae(config, data["variance"], (size, size, 3)),
+            "vqvae", lambda: build_stage1(config, data["variance"], data["splits"]["train"]),
             data["train"], epochs=config.vqvae_epochs,
             steps_per_epoch=config.vqvae_steps_per_epoch,
             validation_data=data["validation"],
@@ -410,7 +461,7 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
         stage2_prior = pipe.train(
             "stage2_prior", build_top, triples("train", config.stage2_prior_batch_size, True),
             epochs=config.stage2_prior_epochs, validation_data=triples("validation", 256),
-            inputs=["stage2_codes"],
+            inputs=["stage2_codes"], callbacks=prior_callbacks(config.stage2_prior_patience),
             tensorboard=board(lambda d: VQVAETensorBoard(
                 d, sample=None, num_prior_samples=8, run_name="images",
                 sample_fn=chain_samples)),
@@ -439,7 +490,9 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
             train_maps = np.concatenate([np.asarray(x) for x in maps("train", 256)])
             metrics = held_out_metrics(chain, prior, stage2_prior, data["test"],
                                        maps("test", 128), triples("test", 256),
-                                       train_maps=train_maps)
+                                       train_maps=train_maps,
+                                       fit_triples={s: triples(s, 256)
+                                                    for s in ("train", "validation")})
             write_atomic(pipe.path("metrics.json"), json.dumps(metrics, indent=2).encode())
             return metrics
 

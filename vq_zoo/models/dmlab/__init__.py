@@ -4,5 +4,7 @@ frames to 21x21 codes (stage 1, a plain `VQVAE`), 21x21 codes to 3 codes of
 prior over those, and `DMLabTwoStage` chaining them."""
 
 from vq_zoo.models.dmlab.code_map_encoder import CodeMapEncoder
+from vq_zoo.models.dmlab.codebook_merge import merge_codebook
 from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
 from vq_zoo.models.dmlab.dmlab_vqvae import DMLabVQVAE
+from vq_zoo.models.dmlab.latent_map_decoder import LatentMapDecoder

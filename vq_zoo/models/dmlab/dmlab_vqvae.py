@@ -69,7 +69,7 @@ class DMLabVQVAE(VQVAE):
     """
 
     def __init__(self, encoder, quantizers, decoder, level_names=None,
-                 input_classes=None, **kwargs):
+                 input_classes=None, condition_decoder=None, **kwargs):
         quantizers = list(quantizers)
         if not quantizers:
             raise ValueError("`quantizers` must hold at least one quantizer, got none")
@@ -94,6 +94,18 @@ class DMLabVQVAE(VQVAE):
                 f"The decoder's `condition_dim` must be num_latents * embedding_dim = "
                 f"{len(quantizers)} * {dims[0]} = {expected}, got "
                 f"{decoder.condition_dim}")
+        if condition_decoder is None and decoder.has_spatial_condition:
+            raise ValueError(
+                "The decoder takes a spatial condition: give the `condition_decoder` "
+                "that makes it from the quantised vectors (e.g. LatentMapDecoder).")
+        if condition_decoder is not None:
+            made = (tuple(decoder.shape) + (getattr(condition_decoder, "channels", None),))
+            if decoder.spatial_condition_classes is not None or (
+                    decoder.spatial_condition_shape != made):
+                raise ValueError(
+                    "The decoder's `spatial_condition_shape` must be the "
+                    f"condition_decoder's output (height, width, channels) = {made}, "
+                    f"got {decoder.spatial_condition_shape}")
         super().__init__(encoder, quantizers[0], decoder,
                          input_classes=input_classes, **kwargs)
         # The first codebook is VQVAE's `quantizer`; the others follow it.
@@ -102,17 +114,29 @@ class DMLabVQVAE(VQVAE):
         if level_names is None:
             level_names = tuple(f"code{i + 1}" for i in range(self.num_latents))
         self._init_levels(level_names, quantizers)
+        # Tracked after the quantizers: the variables of models without it
+        # keep their names and order.
+        self.condition_decoder = condition_decoder
 
     @classmethod
     def code_map_model(cls, num_embeddings=512, shape=(21, 21), num_latents=3,
                        embedding_dim=64, latent_num_embeddings=512, filters=64,
                        num_downsamples=2, hidden_units=256, decoder_filters=64,
                        decoder_layers=6, commitment_cost=0.25, ema=True, decay=0.99,
-                       quantizer_kwargs=None, **kwargs):
+                       quantizer_kwargs=None, spatial_channels=0,
+                       conditioning_layers=None, decoder_dropout=0.0, **kwargs):
         """The paper's second stage: `CodeMapEncoder` over `shape` maps of
         `num_embeddings` codes to `num_latents` vectors, one EMA (or
         gradient) codebook of `latent_num_embeddings` codes each, and a
-        `GatedPixelCNNPrior` decoder conditioned on all of them. Built."""
+        `GatedPixelCNNPrior` decoder conditioned on all of them. Built.
+
+        `spatial_channels` > 0 also conditions the decoder at every position
+        on a `(height, width, spatial_channels)` map that a
+        `LatentMapDecoder` (`hidden_units` wide) makes from the quantised
+        vectors, passed through `conditioning_layers` residual 3x3 layers
+        in the decoder; 0 (the default) keeps the global condition only.
+        `decoder_dropout` drops the decoder's horizontal stream in
+        training."""
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
         from vq_zoo.layers.vector_quantizer_ema import VectorQuantizerEMA
         from vq_zoo.models.dmlab.code_map_encoder import CodeMapEncoder
@@ -129,6 +153,14 @@ class DMLabVQVAE(VQVAE):
                           seed=None if seed is None else seed + i, **quantizer_kwargs)
             for i in range(num_latents)
         ]
+        from vq_zoo.models.dmlab.latent_map_decoder import LatentMapDecoder
+
+        if (isinstance(spatial_channels, bool) or not isinstance(spatial_channels, int)
+                or spatial_channels < 0):
+            raise ValueError(
+                f"`spatial_channels` must be an integer >= 0, got {spatial_channels!r}")
+        spatial = dict(spatial_condition_shape=tuple(shape) + (spatial_channels,),
+                       conditioning_layers=conditioning_layers) if spatial_channels else {}
         model = cls(
             encoder=CodeMapEncoder(num_embeddings, num_latents, embedding_dim, filters,
                                    num_downsamples, hidden_units, name="encoder"),
@@ -136,7 +168,11 @@ class DMLabVQVAE(VQVAE):
             decoder=GatedPixelCNNPrior(
                 num_embeddings=num_embeddings, shape=tuple(shape),
                 filters=decoder_filters, num_layers=decoder_layers,
-                condition_dim=num_latents * embedding_dim, name="decoder"),
+                condition_dim=num_latents * embedding_dim, dropout=decoder_dropout,
+                name="decoder", **spatial),
+            condition_decoder=LatentMapDecoder(
+                tuple(shape), spatial_channels, hidden_units,
+                name="condition_decoder") if spatial_channels else None,
             **kwargs,
         )
         model.build((None,) + tuple(shape))
@@ -174,12 +210,21 @@ class DMLabVQVAE(VQVAE):
             "levels": levels,
         }
 
+    @property
+    def conditional(self):
+        # The decoder's spatial condition (if any) comes from the codes, not
+        # from the data.
+        return False
+
     def _decoder_inputs(self, z_q, condition):
         # The flattened size is static (VQVAE's reshape to (batch, -1) loses
         # it in a graph with an unknown batch, and the decoder checks it).
         inputs = super()._decoder_inputs(z_q, condition)
         inputs["condition"] = ops.reshape(
             inputs["condition"], (-1, self.num_latents * self.quantizer.embedding_dim))
+        if self.condition_decoder is not None:
+            inputs["spatial_condition"] = ops.cast(
+                self.condition_decoder(ops.cast(z_q, self.compute_dtype)), "float32")
         return inputs
 
     def compute_loss_terms(self, data, training):
@@ -251,15 +296,15 @@ class DMLabVQVAE(VQVAE):
         cache = self.__dict__.setdefault("_greedy_fns", {})
         if "greedy" not in cache:
             def run(condition):
-                num = condition.shape[0]
-                state = decoder.initial_state(num, {"condition": condition})
+                num = condition["condition"].shape[0]
+                state = decoder.initial_state(num, condition)
                 # Zero noise: each draw is the argmax of the logits.
                 zeros = ops.zeros((num, positions, decoder.num_embeddings), "float32")
                 codes = sample_with_cache(decoder.step, state, zeros)
                 return ops.reshape(codes, (num,) + tuple(decoder.shape))
 
             cache["greedy"] = compile_loop(run)
-        return cache["greedy"](inputs["condition"])
+        return cache["greedy"](inputs)
 
     # ------------------------------------------------------------ config
     def get_config(self):
@@ -269,6 +314,9 @@ class DMLabVQVAE(VQVAE):
         config["quantizers"] = [keras.saving.serialize_keras_object(q)
                                 for q in self.quantizers]
         config["level_names"] = list(self.level_names)
+        if self.condition_decoder is not None:
+            config["condition_decoder"] = keras.saving.serialize_keras_object(
+                self.condition_decoder)
         return config
 
     @classmethod
@@ -278,6 +326,9 @@ class DMLabVQVAE(VQVAE):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         config["quantizers"] = [keras.saving.deserialize_keras_object(q)
                                 for q in config["quantizers"]]
+        if config.get("condition_decoder") is not None:
+            config["condition_decoder"] = keras.saving.deserialize_keras_object(
+                config["condition_decoder"])
         return cls(**config)
 
 
