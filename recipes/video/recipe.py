@@ -31,7 +31,6 @@ reconstructions and codes (`logs/vqvae`); the prior's rollout grids
 """
 
 import json
-import math
 
 import numpy as np
 
@@ -243,7 +242,8 @@ def prior_tensorboard(log_dir, make_video, sample_clips, config, every_n_epochs=
         def write_summaries(self, step):
             video = make_video(self.model)
             grid, _, _ = rollout_grid_frames(video, sample_clips, config.context_frames,
-                                          seed=config.seed)
+                                             seed=config.seed,
+                                             temperature=config.rollout_temperature)
             with self.summaries_at(step):
                 tf.summary.image(
                     "rollouts", image_grid(grid, columns=columns)[None],
@@ -253,7 +253,8 @@ def prior_tensorboard(log_dir, make_video, sample_clips, config, every_n_epochs=
                 if video.action_kind == "discrete":
                     frames = action_grid_frames(
                         video, sample_clips["frames"][0], config.context_frames,
-                        config.horizon, seed=config.seed)
+                        config.horizon, seed=config.seed,
+                        temperature=config.rollout_temperature)
                     tf.summary.image(
                         "actions", image_grid(frames, columns=columns)[None],
                         description="One context rolled out under each action held "
@@ -263,85 +264,29 @@ def prior_tensorboard(log_dir, make_video, sample_clips, config, every_n_epochs=
 
 
 # ---------------------------------------------------------------- report
+# The instruments live in vq_zoo.metrics.video; these names stay for callers.
 def _psnr(mse):
-    return 10 * math.log10(1.0 / mse) if mse > 0 else float("inf")
+    from vq_zoo.metrics.video import psnr
 
-
-def _ssim(a, b):
-    """Mean SSIM of two float images in [0, 1] `(H, W, C)`
-    (`skimage.metrics.structural_similarity`, 7x7 windows)."""
-    from skimage.metrics import structural_similarity
-
-    return float(structural_similarity(a, b, channel_axis=-1, data_range=1.0))
+    return psnr(mse)
 
 
 def per_horizon_errors(predicted, true):
-    """`{"psnr_db": [...], "ssim": [...], "mse": [...]}` at each horizon
-    (axis 1) of float frames `(batch, n, H, W, C)`: PSNR of the mean MSE
-    over the batch, mean SSIM."""
-    out = {"mse": [], "psnr_db": [], "ssim": []}
-    for h in range(true.shape[1]):
-        mse = float(np.mean((predicted[:, h].astype(np.float64) - true[:, h]) ** 2))
-        out["mse"].append(mse)
-        out["psnr_db"].append(_psnr(mse))
-        out["ssim"].append(float(np.mean([_ssim(p, t) for p, t in
-                                          zip(predicted[:, h], true[:, h])])))
-    return out
+    from vq_zoo.metrics.video import per_horizon_errors as errors
 
-
-def dynamics_features(before, after, size=32):
-    """Global-motion features of frame pairs for the inverse-dynamics
-    classifier: the frames in grey, area-downsampled to `size x size`; the
-    mean squared difference between `after` and `before` shifted
-    horizontally by each of `-size/4 .. size/4` pixels (a turn pans the
-    view), and between `after` and `before` magnified about the centre by
-    1, 1.05, 1.1 and 1.2 and shifted by -size/16, 0, size/16 (a forward
-    step zooms it); each error also as its log and relative to the pair's
-    smallest error. Floats `(n, 3 * (size / 2 + 13))`."""
-    def grey(x):
-        x = np.asarray(x, np.float32)
-        x = x.mean(-1) if x.shape[-1] > 1 else x[..., 0]
-        n, h, w = x.shape
-        s = min(size, h, w)
-        f = h // s
-        return x[:, :f * s, :f * s].reshape(n, s, f, s, f).mean((2, 4))
-
-    b, a = grey(before), grey(after)
-    s = b.shape[1]
-    m = max(1, s // 4)
-    errors = [((np.roll(b, dx, axis=2) - a)[:, :, m:s - m] ** 2).mean((1, 2))
-              for dx in range(-m, m + 1)]
-    centre = s / 2
-    edge = max(1, s // 5)
-    step = max(1, s // 16)
-    for scale in (1.0, 1.05, 1.1, 1.2):
-        index = np.clip(np.round(centre + (np.arange(s) - centre) / scale).astype(int),
-                        0, s - 1)
-        zoomed = b[:, index][:, :, index]
-        for dx in (-step, 0, step):
-            errors.append(((np.roll(zoomed, dx, axis=2) - a)[:, edge:s - edge, edge:s - edge]
-                           ** 2).mean((1, 2)))
-    e = np.stack(errors, 1)
-    return np.concatenate([e, np.log(e + 1e-6), e / (e.min(1, keepdims=True) + 1e-6)], 1)
+    return errors(predicted, true)
 
 
 def fit_inverse_dynamics(frames, actions, seed=0):
-    """A scikit-learn logistic regression from true frame pairs `(frames[t],
-    frames[t + 1])` (float clips `(n, T, H, W, C)`) to `actions[t]`."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from vq_zoo.metrics.video import fit_inverse_dynamics as fit
 
-    x = dynamics_features(frames[:, :-1].reshape((-1,) + frames.shape[2:]),
-                          frames[:, 1:].reshape((-1,) + frames.shape[2:]))
-    y = actions[:, :-1].reshape(-1)
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
-    model.fit(x, y)
-    return model
+    return fit(frames, actions)
 
 
 def _accuracy(model, before, after, actions):
-    return float(np.mean(model.predict(dynamics_features(before, after)) == actions))
+    from vq_zoo.metrics.video import action_accuracy
+
+    return action_accuracy(model, before, after, actions)
 
 
 def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_clips,
@@ -395,15 +340,33 @@ def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_c
         "copy_last_frame_psnr_db": copy_errors["psnr_db"],
         "copy_last_frame_ssim": copy_errors["ssim"],
         "reconstruction_psnr_db_by_horizon": recon_errors["psnr_db"],
+        "reconstruction_ssim_by_horizon": recon_errors["ssim"],
         "rollout_mean_psnr_db": float(np.mean(model_errors["psnr_db"])),
         "copy_last_frame_mean_psnr_db": float(np.mean(copy_errors["psnr_db"])),
     }
+    others = {}
+    for t in other_temperatures(config):
+        others[t] = video.rollout(frames[:, :c], rollout_actions, seed=config.seed,
+                                  temperature=t, num_frames=config.horizon)
+    if others:
+        metrics["rollouts_at_other_temperatures"] = {
+            str(t): {"rollout_psnr_db": e["psnr_db"], "rollout_ssim": e["ssim"]}
+            for t, e in ((t, per_horizon_errors(g, true)) for t, g in others.items())}
     if video.action_kind == "discrete":
-        metrics.update(action_check(video, config, train_clips, frames, actions, generated))
+        metrics.update(action_check(video, config, train_clips, frames, actions, generated,
+                                    others))
     return metrics
 
 
-def action_check(video, config, train_clips, frames, actions, generated):
+def other_temperatures(config):
+    """The temperatures of `config.other_rollout_temperatures` ("0,1": 0 is
+    greedy), the report's own one left out."""
+    text = config.other_rollout_temperatures.strip()
+    values = [float(t) for t in text.split(",") if t.strip()] if text else []
+    return [t for t in values if t != config.rollout_temperature]
+
+
+def action_check(video, config, train_clips, frames, actions, generated, others=None):
     """The inverse-dynamics check: a classifier of the action from true
     frame pairs (trained on the training clips) scores (a) true test pairs,
     (b) VQ-VAE reconstructions of them (the ceiling for decoded frames),
@@ -433,7 +396,13 @@ def action_check(video, config, train_clips, frames, actions, generated):
     counterfactual_acc = _accuracy(model, np.repeat(test[:, c - 1], n, axis=0),
                                    one_step[:, 0], commanded)
     counts = np.bincount(actions[:, :-1].ravel(), minlength=n)
+    extra = {}
+    for t, frames_t in (others or {}).items():
+        before = np.concatenate([test[:, c - 1:c], frames_t[:, :-1]], axis=1)
+        extra[str(t)] = _accuracy(model, before.reshape(flat), frames_t.reshape(flat),
+                                  actions[:, c - 1:-1].reshape(-1))
     return {
+        **({"action_check_rollout_at_other_temperatures": extra} if extra else {}),
         "action_check_chance": 1.0 / n,
         "action_check_majority_rate": float(counts.max() / counts.sum()),
         "action_check_true_frames": true_acc,

@@ -28,12 +28,20 @@ def test_smoke_config_end_to_end_and_resumes(tmp_path):
     out = str(tmp_path / "run")
     metrics = recipe.main(config, out, data_dir=data, verbose=0)
     for name in ("vqvae.keras", "prior.keras", "samples.png", "actions.png",
-                 "metrics.json"):
+                 "metrics.json", "clip_0.png", "clip_1.png"):
         assert os.path.exists(os.path.join(out, name)), name
     horizon = config.horizon
     for key in ("rollout_psnr_db", "rollout_ssim", "copy_last_frame_psnr_db",
-                "copy_last_frame_ssim"):
+                "copy_last_frame_ssim", "reconstruction_psnr_db_by_horizon",
+                "reconstruction_ssim_by_horizon"):
         assert len(metrics[key]) == horizon, key
+    # A clip's grid: 8 rows (true future, rollout under the true actions,
+    # one per held action) of context + horizon frames.
+    from vq_zoo.utils.images import read_image
+
+    grid = read_image(os.path.join(out, "clip_0.png"), channels=3)
+    assert grid.shape[0] // config.image_size == 2 + 6
+    assert grid.shape[1] // config.image_size == config.context_frames + horizon
     # The copy-the-last-frame baseline, recomputed from the test episode
     # (the last one; clips of 6 frames every 3 of its 12).
     with np.load(os.path.join(data, "episode_000000_000002.npz")) as f:
