@@ -262,6 +262,10 @@ def _cmd_train(args, parser, argv=()):
         parser.error(str(e))
     out_dir = args.out_dir or os.path.join("runs", f"{args.recipe}-{name}")
     log_dir = args.log_dir or os.path.join(out_dir, "logs")
+    problem = _recipe_config_problem(args.recipe, name, config, args.data_dir)
+    if problem:
+        print(f"vq-zoo: error: {problem}", file=sys.stderr)
+        return 2
     print(f"Recipe {args.recipe}, config {name}: "
           + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()))
     print(f"Run dir: {out_dir}\nWatch training with: tensorboard --logdir {log_dir}",
@@ -281,6 +285,27 @@ def _cmd_train(args, parser, argv=()):
         except RunDirError as e:
             print(f"vq-zoo: error: {e}", file=sys.stderr)
             return 2
+
+
+def _recipe_config_problem(recipe_name, config_name, config, data_dir):
+    """One line saying why `config` cannot run, or None: the recipe's
+    `check_config(config, data_dir)` builds its models on a blank batch
+    before any run dir exists (issue 23.7), so that fields which pass their
+    own checks but not each other's fail here, not after minutes of
+    training."""
+    from vq_zoo.recipes import get_recipe
+
+    recipe, _ = get_recipe(recipe_name)
+    check = getattr(recipe, "check_config", None)
+    if check is None:
+        return None
+    try:
+        check(config, data_dir)
+    except Exception as e:  # any error at set-up is the user's config
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        return (f"config {config_name!r} of recipe {recipe_name!r} cannot run "
+                f"({type(e).__name__}): {first}")
+    return None
 
 
 def _train_locked(args, argv, config, name, out_dir, log_dir):

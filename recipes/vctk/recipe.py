@@ -249,6 +249,30 @@ def build_prior(config, num_speakers):
     return prior
 
 
+def check_config(config, data_dir=None):
+    """Builds the run's models from `config` and runs them on one blank
+    batch, without data and before any run dir exists: a config whose
+    fields pass their own checks but cannot work together (a crop shorter
+    than one code, unknown corpus speakers) raises a `ValueError` here
+    instead of after minutes of training."""
+    del data_dir  # the data are checked when they are read
+    if config.data == "corpus":
+        names = [s[0] for s in _corpus_speakers(config)]
+    else:  # the data's own speakers, known once it is read: two stand-ins
+        names = ["speaker_a", "speaker_b"]
+    hop = hop_length(config)
+    if config.crop_length < hop or config.crop_length % hop:
+        raise ValueError(f"crop_length={config.crop_length} must be a positive multiple of "
+                         f"the samples per code, {hop}")
+    vqvae = build_vqvae(config, names)
+    audio = np.zeros((len(names), config.crop_length, 1), "float32")
+    speakers = np.arange(len(names), dtype="int32")
+    vqvae.compute_loss_terms((audio, speakers), training=False)
+    prior = build_prior(config, len(names))
+    prior({"codes": np.zeros((1, config.prior_length), "int32"),
+           "condition": np.zeros((1,), "int32")})
+
+
 # ----------------------------------------------------------------- main
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
          verbose=1, extra_callbacks=None, restart=False):

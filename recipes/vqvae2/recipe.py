@@ -405,6 +405,38 @@ def _is_fresh(pipe, stage, stages):
 
 
 # ------------------------------------------------------------------ main
+def check_config(config, data_dir=None):
+    """Builds the run's models from `config` and runs them on one blank
+    batch, without data and before any run dir exists: a config whose
+    fields pass their own checks but cannot work together (an image size the
+    levels do not divide, too many levels for the image) raises a
+    `ValueError` here instead of after minutes of training."""
+    del data_dir  # the data are checked when they are made
+    size, scale = config.image_size, 2 ** (config.bottom_downsamples + config.num_levels - 1)
+    if size % scale:
+        raise ValueError(
+            f"image_size={size} must be a multiple of 2**(bottom_downsamples + num_levels - 1)"
+            f" = {scale} (bottom_downsamples={config.bottom_downsamples}, "
+            f"num_levels={config.num_levels})")
+    vqvae = build_vqvae2(config, 1.0, channels=3)
+    blank = np.zeros((1, size, size, 3), "float32")
+    codes = vqvae.encode_levels(blank)
+    levels = list(vqvae.level_names)
+    manifest = {"arrays": {
+        level: {"shape": list(np.shape(codes[level]))[1:], "num_embeddings": q.num_embeddings}
+        for level, q in zip(levels, vqvae.quantizers)}}
+    import keras
+
+    def symbolic(level):  # shapes only: no forward pass of a large prior
+        return keras.KerasTensor((1, *np.shape(codes[level])[1:]), "int32")
+
+    for i, level in enumerate(levels):
+        prior = build_level_prior(config, manifest, level, levels[i - 1] if i else None)
+        keys = prior_keys(levels, i)
+        prior(symbolic(keys) if isinstance(keys, str)
+              else {name: symbolic(key) for name, key in keys.items()})
+
+
 def stage_names(config):
     """The run's stages in order: `vqvae`, `codes`, `prior_<level>` top
     first, `sample`, `report`."""

@@ -64,6 +64,7 @@ class Recipe:
     ("train_examples=-3", r"expected a value >= 0"),
     ("learning_rate=0", r"expected a value > 0"),
     ("steps_per_epoch=0", r"expected a value > 0"),
+    ("seed=-7", r"--set seed=-7: expected a value >= 0"),  # NumPy refuses it at start
     ("odd=2.0", r"--set odd=2.0: expected a value in \(0.0, 2.0\)"),  # metadata
     ("mode=c", r"--set mode=c: expected one of a, b"),  # metadata
     ("precision=bf16", r"--set precision=bf16: expected one of float32, "
@@ -76,7 +77,7 @@ def test_values_out_of_range_are_refused(item, message):
 
 def test_values_in_range_pass():
     cfg = apply_overrides(Recipe(), ["batch_size=1", "decay=0.5", "likelihood=categorical",
-                                     "train_examples=0", "seed=-7", "steps_per_epoch=none",
+                                     "train_examples=0", "seed=0", "steps_per_epoch=none",
                                      "odd=1.9", "mode=b", "precision=mixed_bfloat16"])
     assert validate_config(cfg) is cfg
     bad = dataclasses.replace(Recipe(), batch_size=0, decay=2.0)

@@ -13,11 +13,13 @@ Value checks. A field's check comes from its metadata, else from its name:
 `check` is one of `CHECKS` ("positive", "non_negative", "probability",
 "any"). Without metadata, `NAME_CHECKS` decides (first match of the field
 name wins): sizes, epochs, steps, layers, filters, hidden units, dims,
-`num_*` counts and learning rates are positive; `*_examples`,
+`num_*` counts (also `stage2_num_*`), learning rates, sample rates,
+lengths, downsamplings, heads, dilation cycles, `*_every` and `history` are
+positive; seeds are >= 0; `*_examples`,
 `*threshold`, `*_cost`, `*variance`, `extract_*` and `num_residual_layers`
 are >= 0 (0 meaning "all" or "none"); `decay` is a probability in (0, 1);
 `likelihood` is one of `LIKELIHOOD_NAMES`; `precision` one of `PRECISIONS`.
-Other fields (seed, flags, names, paths) are checked for their type only.
+Other fields (flags, names, paths) are checked for their type only.
 `None` passes for an `Optional` field.
 """
 
@@ -48,8 +50,10 @@ NAME_CHECKS = (
     (r"^precision$", ("choices", PRECISIONS)),
     (r"^num_residual_layers$", "non_negative"),
     (r"_examples$|threshold$|_cost$|variance$|^extract_", "non_negative"),
+    (r"(^|_)seed$", "non_negative"),
     (r"(^|_)(size|epochs|steps_per_epoch|layers|filters|hiddens|dim|patches|"
-     r"batches|samples|learning_rate)$|^num_", "positive"),
+     r"batches|samples|learning_rate|downsamples|heads|length|cycle|rate|every|"
+     r"history)$|(^|_)num_", "positive"),
 )
 
 
