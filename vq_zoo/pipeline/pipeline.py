@@ -316,7 +316,7 @@ class Pipeline:
         return model
 
     def _fit(self, stage, model, data, epochs, steps_per_epoch, validation_data,
-             callbacks, tensorboard):
+             callbacks, tensorboard, keep_best=None):
         import keras
 
         from vq_zoo.training.compact_progbar_logger import CompactProgbarLogger
@@ -335,6 +335,8 @@ class Pipeline:
             inner.append(CompactProgbarLogger())
         callbacks = [NaNGuard(), backup,
                      backup.real_batches_only(inner, verbose=self.verbose)]
+        if keep_best:
+            callbacks.append(keep_best)
         # The progress bar is one of the callbacks above, so that it, like
         # the others, sees only the batches really trained after a resume.
         history = model.fit(
@@ -346,7 +348,7 @@ class Pipeline:
 
     def train(self, name, build_fn, data, epochs, steps_per_epoch=None,
               validation_data=None, callbacks=(), inputs=(), tensorboard=None,
-              what=None):
+              what=None, keep_best=None):
         """A training stage: `build_fn()` (called in the strategy's scope)
         returns a built, compiled model, fit on `data` and saved as
         `<name>.keras`.
@@ -362,6 +364,9 @@ class Pipeline:
             tensorboard: callable `log_dir -> callback` (default Keras'
                 `TensorBoard`), given `log_dir/<name>`.
             what: words for the announcement (default "train <name>").
+            keep_best: a log to minimise (e.g. `"val_loss"`): the saved
+                model is the epoch that minimised it (`KeepBestEpoch`,
+                resumable), recorded as `best_epoch` in the stage record.
 
         Returns:
             The trained (or, if finished earlier, loaded) model.
@@ -380,12 +385,20 @@ class Pipeline:
             model = build_fn()
         log_dir = os.path.join(self.log_dir, name)
         board = (tensorboard or keras.callbacks.TensorBoard)(log_dir)
+        best = None
+        if keep_best:
+            from vq_zoo.training.keep_best_epoch import KeepBestEpoch
+
+            best = KeepBestEpoch(self.path("backup", f"{name}-best"), keep_best,
+                                 verbose=self.verbose)
         logs = self._fit(name, model, data, epochs, steps_per_epoch,
-                         validation_data, list(callbacks), board)
+                         validation_data, list(callbacks), board, best)
         self._save(model, filename)
         record = {"kind": "train", "file": filename,
                   "digest": file_sha256(self.path(filename)), "inputs": digests,
                   "final_logs": logs, "epochs": epochs}
+        if best is not None:
+            record["best_epoch"] = {"epoch": best.best_epoch, keep_best: best.best_value}
         if _has_codebooks(model):
             from vq_zoo.data.codes import codebook_digest
 
