@@ -36,18 +36,35 @@ import numpy as np
 
 from vq_zoo.recipes.video.config import CONFIGS  # noqa: F401 (the registry reads it)
 
-DATA_CARD = dict(
-    dataset="memory_maze_64",
-    data="64x64 first-person RGB frames with their discrete actions (6: noop, "
-         "forward, left, right, forward_left, forward_right) of memory-maze 9x9 "
-         "mazes (Pasukonis et al. 2022), rendered by `vq_zoo.data.memory_maze` with "
-         "an exploring policy: 28 episodes of 100 steps, each in its own maze, "
-         "split by episode: 20 train, 4 validation, 4 test episodes; clips of 16 "
-         "frames (6 context + 10 to predict) every 14 frames.",
-    license="memory-maze is Apache-2.0 (jurgisp/memory-maze); the frames are "
-            "rendered by this project with MuJoCo (Apache-2.0) and dm_control "
-            "(Apache-2.0) textures.",
-)
+def describe_data(config=None):
+    """The data card of a memory-maze video run (`config`: the run's
+    config, a `VideoConfig` or its dict)."""
+    from vq_zoo.data.memory_maze import split_episodes
+
+    get = (config.get if isinstance(config, dict) else
+           (lambda k, d=None: getattr(config, k, d))) if config is not None else (
+        lambda k, d=None: d)
+    episodes, steps = get("episodes", 28), get("steps_per_episode", 200)
+    maze, size = get("maze", "9x9"), get("image_size", 64)
+    c, h = get("context_frames", 6), get("horizon", 10)
+    split = split_episodes(episodes, get("validation_fraction", 0.125),
+                           get("test_fraction", 0.125))
+    return dict(
+        dataset=f"memory_maze_{size}",
+        data=f"{size}x{size} first-person RGB frames with their discrete actions (6: noop, "
+             f"forward, left, right, forward_left, forward_right) of memory-maze {maze} "
+             "mazes (Pasukonis et al. 2022), rendered by `vq_zoo.data.memory_maze` with "
+             f"an exploring policy: {episodes} episodes of {steps} steps, each in its own "
+             "maze (maze and policy seeds differ for every episode), split by episode: "
+             f"{len(split['train'])} train, {len(split['validation'])} validation, "
+             f"{len(split['test'])} test episodes (the last ones); clips of {c + h} "
+             f"frames ({c} context + {h} to predict) every {get('clip_stride', 14)} "
+             "frames.",
+        license="memory-maze is Apache-2.0 (jurgisp/memory-maze); the frames are "
+                "rendered by this project with MuJoCo (Apache-2.0) and dm_control "
+                "(Apache-2.0) textures.",
+    )
+
 
 STAGES = ["vqvae", "codes", "prior", "sample", "report"]
 

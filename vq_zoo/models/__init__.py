@@ -11,3 +11,4 @@ from vq_zoo.models.spectrogram.spectrogram_decoder import SpectrogramDecoder
 from vq_zoo.models.spectrogram.spectrogram_encoder import SpectrogramEncoder
 from vq_zoo.models.dmlab.code_map_encoder import CodeMapEncoder
 from vq_zoo.models.dmlab.dmlab_vqvae import DMLabVQVAE
+from vq_zoo.models.video.latent_video_prior import LatentVideoPrior

@@ -70,7 +70,6 @@ def test_conditioning_starts_as_the_identity_and_reaches_its_receptive_field():
     # Dilations 1 and 2: a 3x3 then a 5x5 (dilated) window, reach 3 codes.
     rows, cols = np.nonzero(moved > 0)
     assert max(np.abs(rows - 4).max(), np.abs(cols - 4).max()) == 3
-    assert moved[1, 4] > 0 and moved[4, 7] > 0 and moved[0, 4] == 0
 
 
 def test_the_action_channels_change_the_conditioning_everywhere():
