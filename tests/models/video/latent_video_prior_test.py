@@ -157,9 +157,10 @@ def test_bad_arguments():
     vqvae.build((None, 32, 32, 3))
     with pytest.raises(ValueError, match="`embedding_dim` must agree"):
         LatentVideoModel(vqvae, prior)
+    matching = VQVAE.image_model(num_hiddens=8, num_residual_layers=1,
+                                 num_residual_hiddens=4, embedding_dim=3,
+                                 num_embeddings=16, channels=3)
+    matching.build((None, 32, 32, 3))
     with pytest.raises(ValueError, match="`temperature` must be >= 0"):
-        LatentVideoModel(VQVAE.image_model(
-            num_hiddens=8, num_residual_layers=1, num_residual_hiddens=4, embedding_dim=3,
-            num_embeddings=16, channels=3), prior).rollout_codes(
-                np.zeros((1, 2, 8, 8), np.int32), np.zeros((1, 1), np.int32),
-                temperature=-1)
+        LatentVideoModel(matching, prior).rollout_codes(
+            np.zeros((1, 2, 8, 8), np.int32), np.zeros((1, 1), np.int32), temperature=-1)

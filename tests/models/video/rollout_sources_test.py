@@ -26,7 +26,7 @@ def _model(size, channels, kind, dim):
     code = size // (8 if size == 64 else 4)
     prior = LatentVideoModel.build_prior(16, (code, code), 4, history=2, action_kind=kind,
                                          action_dim=dim, filters=8, num_layers=1,
-                                         conditioning_layers=1)
+                                         conditioning_filters=8, conditioning_dilations=(1,))
     return LatentVideoModel(vqvae, prior)
 
 
