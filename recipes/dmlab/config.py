@@ -127,10 +127,10 @@ CONFIGS = {
         stage2_embedding_dim=16,
         stage2_filters=32, stage2_hidden_units=128, stage2_decoder_filters=32,
         stage2_decoder_layers=4, stage2_dead_code_threshold=0.01,
-        stage2_learning_rate=2e-3, stage2_batch_size=32, stage2_epochs=5,
+        stage2_learning_rate=2e-3, stage2_batch_size=32, stage2_epochs=10,
         stage2_spatial_channels=16, stage2_conditioning_layers=1,
-        stage2_prior_filters=32, stage2_prior_learning_rate=2e-3,
-        stage2_prior_batch_size=64, stage2_prior_epochs=30, stage2_prior_patience=3,
+        stage2_prior_filters=4, stage2_prior_learning_rate=2e-3,
+        stage2_prior_batch_size=64, stage2_prior_epochs=30, stage2_prior_patience=2,
         num_samples=16, tensorboard_images=False,
     ),
     # Seconds: the tests run the whole chain with it (memory-maze frames at
