@@ -66,6 +66,8 @@ def _stage1_origin(config):
         words += (f", its codebook merged into K={k} codes (k-means of the 512 code "
                   "vectors weighted by their use on this run's training frames; "
                   "`vq_zoo.models.dmlab.codebook_merge`)")
+    if not config["vqvae_epochs"]:
+        return words + ", used as it is (no further training)"
     return words + (f", then trained {config['vqvae_epochs']} more epoch(s) at learning "
                     f"rate {config['learning_rate']:g} on this run's training frames")
 
@@ -119,6 +121,8 @@ def card_text(stage, metrics, invocation, config, notes=""):
                  f"(after training) | {split_bits} |" if split_bits else
                  f"| 3-code prior, bits per code (of 9 uniform) | "
                  f"{m['test_stage2_prior_bits_per_code']} |")
+    board = ("\nThe same grids are in TensorBoard (`logs/stage2_vqvae/images`, "
+             "`logs/stage2_prior/images`)." if config.get("tensorboard_images", True) else "")
     return f"""# {name}
 
 {ROLES[stage]}
@@ -140,7 +144,7 @@ resized) by `python -m vq_zoo.data.memory_maze` with an exploring policy
 (mostly forward, random turns held for 2-6 steps, turning away when a
 forward move leaves the frame unchanged): {config['episodes']} episodes of
 {config['steps_per_episode']} steps (seed {config['data_seed']}: episode `i` is
-maze seed `{config['data_seed']} * 100003 + i`), each in its own maze,
+maze seed `{f"{config['data_seed'] * 100003} + " if config['data_seed'] else ""}i`), each in its own maze,
 **split by episode**: episodes {split['train'][0]}-{split['train'][-1]} train,
 {split['validation'][0]}-{split['validation'][-1]} validation (early stopping),
 {split['test'][0]}-{split['test'][-1]} test. Every metric below is on the
@@ -152,6 +156,9 @@ Apache-2.0.
 ## Model
 
 - Stage 1: {_stage1_origin(config)}. A 21x21 map is 441 x {bits1:.0f} bits.
+  Its PixelCNN prior (the one-stage baseline, not part of the 27-bit chain):
+  {config['prior_layers']} layers of {config['prior_filters']}, {config['prior_epochs']} epoch(s){
+  f" of {config['prior_steps_per_epoch']} steps" if config.get('prior_steps_per_epoch') else ""}.
 - Stage 2: 21x21 codes -> 3 codes of 3 codebooks of {config['stage2_num_embeddings']}
   ({metrics['bits_per_frame_stage2']:.0f} bits) -> a gated PixelCNN over the map
   ({config['stage2_decoder_layers']} layers of {config['stage2_decoder_filters']})
@@ -195,8 +202,7 @@ Apache-2.0.
 test frames | stage-1 reconstructions (21x21 codes) | 27-bit
 reconstructions with the greedy map | 27-bit reconstructions with a sampled
 map. `samples.png`: frames decoded from the 3-code prior's samples (3 codes
--> a sampled 21x21 map -> stage 1's decoder). The same grids are in
-TensorBoard (`logs/stage2_vqvae/images`, `logs/stage2_prior/images`).
+-> a sampled 21x21 map -> stage 1's decoder).{board}
 What was tried before this run, and what each try measured:
 `recipes/dmlab/README.md`.
 
@@ -205,10 +211,9 @@ What was tried before this run, and what each try measured:
 - **Small data and training.** {config['episodes']} x {config['steps_per_episode']}
   frames (the paper's DeepMind Lab data is far larger), a few epochs per
   stage on 2 shared CPU cores, networks of 16-64 channels (the paper: 128+).
-- **Stage 1's K is {k1}, not the paper's 512** when merged: the 512-code
-  codebook rendered test frames at the same PSNR from 32-64 merged codes,
-  and exact-code accuracy of the map then counts distinctions the frames do
-  not show.
+- **Stage 1's K is {k1}, not the paper's 512**{" (merged)" if config.get(
+  "vqvae_merge_codes") else ""}: see `recipes/dmlab/README.md` for the PSNR of
+  each merged size.
 - The 3-code prior{f" ({stage2_prior_fit})" if stage2_prior_fit else ""}: a 512-way
   vocabulary and 512^3 combinations against
   {len(split['train']) * config['steps_per_episode']:,} training triples.
@@ -225,6 +230,18 @@ CPU time {invocation.get('cpu_time_s', '?')} s (user + system) on
 {invocation['hardware']}, shared with other jobs, for all stages; the
 episodes were rendered before (`MUJOCO_GL=egl`, Mesa's software renderer).
 """
+
+
+def _cpu_name():
+    """The CPU's model name (as `lscpu` gives it), else the machine type."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, notes=""):
@@ -244,8 +261,7 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
     invocation = {
         "command": command or "vq-zoo train dmlab --config small",
         "wall_time_s": wall_time_s, "cpu_time_s": cpu_time_s,
-        "hardware": f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
-                    f"{platform.system()}",
+        "hardware": f"{os.cpu_count()} CPU cores ({_cpu_name()}), {platform.system()}",
     }
     from vq_zoo.recipes.dmlab.recipe import DATA_CARD
 

@@ -174,3 +174,61 @@ def test_refusals():
     model = small_model()
     with pytest.raises(ValueError, match=r"integer inputs in \[0, 16\)"):
         model.encode(maps(2).astype("float32"))
+
+
+def spatial_model(shape=(4, 5)):
+    return DMLabVQVAE.code_map_model(
+        num_embeddings=K_IN, shape=shape, embedding_dim=4, latent_num_embeddings=8,
+        filters=8, hidden_units=16, decoder_filters=8, decoder_layers=2,
+        spatial_channels=4, conditioning_layers=1, quantizer_kwargs=dict(seed=1))
+
+
+def test_spatial_condition_keeps_causality_and_greedy_equals_naive_argmax(tmp_path):
+    model = spatial_model()
+    assert model.decoder.spatial_condition_shape == (4, 5, 4)
+    assert not model.conditional  # the spatial map comes from the codes
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    x = maps(8, (4, 5))
+    model.fit(x, batch_size=8, epochs=2, verbose=0)
+    codes = np.asarray(model.encode_sequence(x[:3]))
+    inputs = model._decoder_inputs(model.lookup(codes), None)
+    assert tuple(inputs["spatial_condition"].shape) == (3, 4, 5, 4)
+
+    def logits(m):
+        return np.asarray(model.decoder({**inputs, "codes": m})).reshape(3, 20, K_IN)
+
+    base = logits(x[:3])
+    for p in (0, 6, 19):
+        changed = x[:3].copy().reshape(3, 20)
+        changed[:, p] = (changed[:, p] + 1) % K_IN
+        out = logits(changed.reshape(3, 4, 5))
+        np.testing.assert_allclose(out[:, :p + 1], base[:, :p + 1], rtol=1e-5, atol=1e-6)
+    # Greedy decoding (the cached sampler with zero noise) against a naive
+    # loop: at each raster position the full forward pass's argmax given the
+    # positions chosen before.
+    naive = np.zeros((3, 20), np.int32)
+    for p in range(20):
+        naive[:, p] = logits(naive.reshape(3, 4, 5))[:, p].argmax(-1)
+    greedy = np.asarray(model.decode(codes, greedy=True))
+    np.testing.assert_array_equal(greedy, naive.reshape(3, 4, 5))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.condition_decoder is not None
+    np.testing.assert_array_equal(np.asarray(loaded.decode(codes, greedy=True)), greedy)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6)
+
+
+def test_spatial_refusals():
+    from vq_zoo.models.dmlab.latent_map_decoder import LatentMapDecoder
+
+    encoder = CodeMapEncoder(K_IN, 3, 4, 8, hidden_units=8)
+    quantizers = [VectorQuantizerEMA(4, 8, name=f"q{i}") for i in range(3)]
+    decoder = GatedPixelCNNPrior(K_IN, (6, 6), filters=8, num_layers=1, condition_dim=12,
+                                 spatial_condition_shape=(6, 6, 4))
+    with pytest.raises(ValueError, match="condition_decoder"):
+        DMLabVQVAE(encoder, quantizers, decoder)
+    with pytest.raises(ValueError, match=r"\(6, 6, 3\)"):
+        DMLabVQVAE(encoder, quantizers, decoder,
+                   condition_decoder=LatentMapDecoder((6, 6), channels=3))
+    with pytest.raises(ValueError, match="`spatial_channels` must be an integer >= 0"):
+        DMLabVQVAE.code_map_model(num_embeddings=K_IN, shape=(6, 6), spatial_channels=-1)
