@@ -160,6 +160,29 @@ def test_tfds_dmlab_frames_on_mocked_data():
     assert data["sample"].shape == (4, 32, 32, 3)
 
 
+def test_stage1_from_a_preset_with_its_codebook_merged(tmp_path):
+    from vq_zoo import presets
+    from vq_zoo.recipes import common
+
+    frames = np.load(os.path.join(fake_episodes(str(tmp_path / "episodes"), num=1),
+                                  "episode_000000_000000.npz"))["frames"] / 255.0
+    frames = frames.astype("float32")
+    model = common.build_vqvae(SMOKE, 1.0, (32, 32, 3))
+    presets.save_to_preset(model, str(tmp_path / "stage1"))
+    config = dataclasses.replace(SMOKE, vqvae_preset=str(tmp_path / "stage1"),
+                                 vqvae_merge_codes=3, vqvae_epochs=0)
+    merged = recipe.build_stage1(config, 1.0, [frames[:4], frames[4:]])
+    assert merged.quantizer.num_embeddings == 3
+    # The preset's encoder and decoder, the codebook's vectors merged: each
+    # frame's code vectors move to one of 3 centroids of the old ones.
+    np.testing.assert_array_equal(np.asarray(merged.encoder(frames)),
+                                  np.asarray(model.encoder(frames)))
+    codes = np.asarray(merged.encode(frames))
+    assert codes.shape == (6, 8, 8) and codes.max() < 3
+    with pytest.raises(ValueError, match="`vqvae_epochs` may be 0 only with a `vqvae_preset`"):
+        recipe.build_stage1(dataclasses.replace(SMOKE, vqvae_epochs=0), 1.0)
+
+
 def test_the_shipped_presets_chain_and_agree():
     from vq_zoo import presets
     from vq_zoo.models.dmlab import DMLabTwoStage
@@ -167,11 +190,14 @@ def test_the_shipped_presets_chain_and_agree():
 
     chain = DMLabTwoStage.from_presets()
     assert chain.bits_per_frame == 27.0
-    assert chain.frame_vqvae.quantizer.num_embeddings == 512
+    k1 = chain.frame_vqvae.quantizer.num_embeddings
+    config = presets.load_preset_metadata(NAMES["vqvae"])["config"]
+    assert k1 == (config.get("vqvae_merge_codes") or config["num_embeddings"])
+    assert chain.code_vqvae.decoder.num_embeddings == k1
     assert [q.num_embeddings for q in chain.code_vqvae.quantizers] == [512] * 3
     frames, codes, maps = chain.sample(2, seed=0)
     assert frames.shape == (2, 84, 84, 3) and codes.shape == (2, 3)
-    assert maps.shape == (2, 21, 21) and maps.max() < 512
+    assert maps.shape == (2, 21, 21) and maps.max() < k1
     # 27 bits in, a frame out, 27 bits back: the codes of a frame decoded
     # from codes are codes of the same three codebooks.
     again = chain.encode(np.clip(frames, 0, 1))
