@@ -34,3 +34,11 @@ def test_shipped_pair_loads_and_its_actions_steer_the_rollout():
     assert forward.shape == (1, 2, 16, 16) and forward.dtype == np.int32
     np.testing.assert_array_equal(forward, again)
     assert not np.array_equal(forward, left)
+    # The card's rollouts are greedy: the same frames whatever the seed.
+    from vq_zoo.models.video.latent_video_prior import LatentVideoPrior
+
+    assert isinstance(video.prior, LatentVideoPrior)
+    assert meta["metrics"]["rollout_temperature"] == 0
+    greedy = [video.rollout_codes(codes, np.full((1, 2), 2, np.int32), seed=s,
+                                  temperature=0) for s in (0, 1)]
+    np.testing.assert_array_equal(greedy[0], greedy[1])
