@@ -9,7 +9,8 @@ inverse-dynamics action accuracy against the true frames'.
 
 Episodes `FIRST..LAST-1` of EPISODES_DIR (files sorted by seed and index,
 as `vq_zoo.data.memory_maze.episode_files`) are cut into clips of 16 frames
-(6 context + 10) every 14 frames, the first `--max-clips` kept; the
+(6 context + 10) every 14 frames, whole episodes in order until there
+are `--max-clips` clips; the
 inverse-dynamics classifier is fitted on the training split of TRAIN_DIR
 (the run's own episodes, split as the recipe splits them). Without `--run`
 the shipped presets are evaluated. Writes OUT.json.
@@ -59,15 +60,18 @@ def main(argv=None):
     if not files:
         raise SystemExit(f"no episodes {args.first}..{args.last - 1} in {args.episodes_dir}")
     frames, actions, seeds = [], [], []
-    for path in files:
+    for path in files:  # whole episodes, until --max-clips clips
+        if sum(len(f) for f in frames) >= args.max_clips:
+            break
         with np.load(path) as f:
             clip_frames, clip_actions = cut_clips(f["frames"], f["actions"].astype(np.int32),
                                                   length, config.clip_stride)
             seeds.append(int(f["maze_seed"]))
         frames.append(clip_frames)
         actions.append(clip_actions)
-    frames = np.concatenate(frames)[:args.max_clips]
-    actions = np.concatenate(actions)[:args.max_clips]
+    used = len(frames)
+    frames = np.concatenate(frames)
+    actions = np.concatenate(actions)
 
     train_files = memory_maze.episode_files(args.train_dir)
     split = memory_maze.split_episodes(len(train_files), config.validation_fraction,
@@ -96,7 +100,7 @@ def main(argv=None):
     recon = video.decode_codes(video.encode_frames(frames[:, c:]))
     record = {
         "episodes_dir": os.path.abspath(args.episodes_dir),
-        "episodes": [args.first, args.last], "clips": int(len(frames)),
+        "episodes": [args.first, args.first + used], "clips": int(len(frames)),
         "maze_seeds": [min(seeds), max(seeds)],
         "copy_last_frame": metrics.per_horizon_errors(last, true),
         "reconstruction": metrics.per_horizon_errors(recon, true),

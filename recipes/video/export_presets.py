@@ -65,6 +65,38 @@ def target_rows(m):
     return rows
 
 
+def extra_evaluation_lines(e):
+    """The card's table of `evaluate_episodes.py`'s record (more held-out
+    episodes)."""
+    first, last = e["episodes"]
+    picks = [h for h in (1, 4, 10) if h <= len(e["copy_last_frame"]["psnr_db"])]
+    lines = [
+        f"On more held-out episodes: {e['clips']} clips of episodes {first}-{last - 1} of "
+        f"the same render (maze seeds {e['maze_seeds'][0]}-{e['maze_seeds'][1]}, none of "
+        "them trained on), measured by `python -m vq_zoo.recipes.video.evaluate_episodes "
+        f"EPISODES_DIR {first} {last} TRAIN_DIR OUT.json --temperatures "
+        f"{','.join(e['rollouts'])} --max-clips {e['clips']}`:",
+        "",
+        "| | " + " | ".join(f"h{h} PSNR (dB)" for h in picks)
+        + " | h10 SSIM | action accuracy |",
+        "|---|" + "---|" * (len(picks) + 2),
+    ]
+    for key, r in e["rollouts"].items():
+        name = "greedy rollout" if float(key) == 0 else f"rollout at temperature {key}"
+        lines.append(f"| {name} | " + " | ".join(f"{r['psnr_db'][h - 1]:.2f}" for h in picks)
+                     + f" | {r['ssim'][-1]:.3f} | {r['action_check']:.3f} |")
+    cl, rc = e["copy_last_frame"], e["reconstruction"]
+    lines.append("| copy the last frame | " + " | ".join(f"{cl['psnr_db'][h - 1]:.2f}"
+                                                      for h in picks)
+                 + f" | {cl['ssim'][-1]:.3f} | - |")
+    lines.append("| VQ-VAE reconstruction (ceiling) | "
+                 + " | ".join(f"{rc['psnr_db'][h - 1]:.2f}" for h in picks)
+                 + f" | {rc['ssim'][-1]:.3f} | - |")
+    lines.append(f"| true frames | | | | | {e['action_check_true_frames']:.3f} |"
+                 if len(picks) == 3 else "")
+    return lines
+
+
 def decoding_notes(m):
     """Limitations lines on the decoding, from the measured temperatures."""
     others = m.get("rollouts_at_other_temperatures") or {}
@@ -230,6 +262,9 @@ def video_card(name, kind, meta, vqvae, prior):
         for key, e in others.items():
             lines.append(f"| {key} | " + _row(e["rollout_psnr_db"]) + " | "
                          + (f"{acc[key]:.3f}" if key in acc else "-") + " |")
+    extra = meta.get("extra_evaluation")
+    if extra:
+        lines += ["", *extra_evaluation_lines(extra)]
     lines += [
         "",
         "Action check: a logistic regression on global-motion features of frame pairs "
@@ -346,6 +381,12 @@ def main(argv=None):
         "prior_preset": PRIOR_PRESET, "run_dir_name": run_dir,
         **({"training_note": note} if note else {}),
     }
+    # More held-out episodes (recipes/video/evaluate_episodes.py), when the
+    # run dir holds that record.
+    extra_path = os.path.join(run_dir, "extra_evaluation.json")
+    if os.path.exists(extra_path):
+        with open(extra_path) as f:
+            shared["extra_evaluation"] = json.load(f)
     with tempfile.TemporaryDirectory() as scratch:
         files = {}
         clips = sorted(f for f in os.listdir(run_dir)
