@@ -61,24 +61,29 @@ class LatentVideoModel:
 
     - `vqvae`: frames `(batch, H, W, C)` in `[0, 1]` to int32 code maps
       `(batch, h, w)` and back.
-    - `prior`: a `GatedPixelCNNPrior` over `(h, w)` maps of the VQ-VAE's
-      `num_embeddings` codes (built by `build_prior`), modelling
-      `p(z_t | z_{t-k..t-1}, a_{t-1})` in raster order within the frame:
+    - `prior`: a `LatentVideoPrior` (a `GatedPixelCNNPrior`) over `(h, w)`
+      maps of the VQ-VAE's `num_embeddings` codes (built by
+      `build_prior`), modelling `p(z_t | z_{t-k..t-1}, a_{t-1})` in raster
+      order within the frame:
         - spatial condition: the last `k = history` frames' code maps, each
           code replaced by its (frozen) codebook vector and stacked along
-          the channels (`stack_history`), a float map
-          `(h, w, k * embedding_dim)` read through the prior's residual
-          `conditioning_layers` (3x3 convolutions: the past frames are seen
-          whole, so motion can be read from neighbouring positions); the
-          current frame enters only through the prior's causal code stack;
-        - global condition: the action taken at the previous frame,
-          `a_{t-1}` (`frames[t]` shows its effect): discrete actions as
-          int labels embedded by the prior (`num_classes`), continuous
-          actions as float vectors projected by each gated block
-          (`condition_dim`); none for the action-unconditional variant.
+          the channels (`stack_history`), then the action taken at frame
+          t-1 broadcast over the grid (`with_action_channels`), a float map
+          `(h, w, k * embedding_dim + action_dim)` read through the prior's
+          dilated, action-aware conditioning network (so that the action
+          can move content across the grid); the current frame enters only
+          through the prior's causal code stack;
+        - global condition: the same action (`frames[t]` shows its
+          effect): discrete actions as int labels embedded by the prior
+          (`num_classes`), continuous actions as float vectors projected by
+          each gated block (`condition_dim`); none for the
+          action-unconditional variant.
+      A plain `GatedPixelCNNPrior` with the history alone as its spatial
+      condition (the presets before `LatentVideoPrior`) is accepted too.
 
     The history `k` and the kind of action are read from the prior's config
-    (`spatial_condition_shape[-1] // embedding_dim`; `num_classes`,
+    (`history`, `action_kind`, `action_dim`; for a plain prior
+    `spatial_condition_shape[-1] // embedding_dim`, `num_classes`,
     `condition_dim`), so a saved pair of models is all there is to load.
 
     Shape contract of `rollout(context_frames, actions)`: `context_frames`
@@ -90,7 +95,7 @@ class LatentVideoModel:
 
     Args:
         vqvae: a trained image `VQVAE` (one level of codes).
-        prior: a `GatedPixelCNNPrior` made by `build_prior` for it.
+        prior: a `LatentVideoPrior` made by `build_prior` for it.
 
     Example:
     >>> video = LatentVideoModel(vqvae, prior)
