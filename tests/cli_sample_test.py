@@ -183,4 +183,4 @@ def test_encode_and_decode_every_level_of_a_vqvae2(tmp_path, capsys):
     assert cli.main(["decode", str(tmp_path / "one.npy"), "--model", name]) == 1
     assert "has the code levels top, bottom: pass the .npz" in capsys.readouterr().err
     assert cli.main(["encode", preset("vqvae_pixelcnn_small_memory_maze_21"), paths[0]]) == 1
-    assert "encodes maps of 512 integer codes" in capsys.readouterr().err
+    assert "encodes maps of 32 integer codes" in capsys.readouterr().err

@@ -76,11 +76,13 @@ def targets(metrics):
     """Issue 20's targets for the held-out metrics: `[(target, measured,
     met)]` (the grid's target is judged by eye, in the card's notes)."""
     gap = metrics["test_psnr_db"] - metrics["test_stage2_psnr_db"]
+    accuracy = metrics["test_stage2_map_accuracy_greedy"]
     rows = [("frames after both stages within 4 dB PSNR of stage 1",
-             f"{gap:.2f} dB below", gap <= 4.0),
+             f"{gap:.2f} dB below" + (f" ({gap - 4:.2f} dB too many)" if gap > 4 else ""),
+             gap <= 4.0),
             ("greedy 21x21 map from the 3 codes at least 50% right",
-             f"{metrics['test_stage2_map_accuracy_greedy']:.3f}",
-             metrics["test_stage2_map_accuracy_greedy"] >= 0.5)]
+             f"{accuracy:.3f}" + (f" ({0.5 - accuracy:.3f} short)" if accuracy < 0.5 else ""),
+             accuracy >= 0.5)]
     train = metrics.get("train_stage2_prior_bits_per_code")
     valid = metrics.get("validation_stage2_prior_bits_per_code")
     if train and valid:
