@@ -68,7 +68,7 @@ class DMLabConfig(ImageRecipeConfig):
     stage2_conditioning_layers: int = dataclasses.field(default=0,
                                                         metadata={"check": "non_negative"})
     stage2_decoder_dropout: float = dataclasses.field(default=0.0,
-                                                      metadata={"range": (0.0, 0.9)})
+                                                      metadata={"check": "dropout"})
     # The prior over the 3 codes
     stage2_prior_filters: int = 128
     stage2_prior_learning_rate: float = 1e-3

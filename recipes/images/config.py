@@ -49,7 +49,7 @@ class ImagesConfig(ImageRecipeConfig):
     top_prior_attention_every: int = 2
     top_prior_num_heads: int = 2
     top_prior_dropout: float = dataclasses.field(default=0.0,
-                                                 metadata={"check": "non_negative"})
+                                                 metadata={"check": "dropout"})
     conditioning_layers: int = dataclasses.field(default=1,
                                                  metadata={"check": "non_negative"})
 

@@ -59,7 +59,7 @@ class VQVAE2Config:
     fsq_levels: str = "8,5,5,5"  # or a Table 1 preset: "2^8" ... "2^16"
     num_quantizers: int = 2
     quantizer_dropout: float = dataclasses.field(default=0.0,
-                                                 metadata={"check": "non_negative"})
+                                                 metadata={"check": "dropout"})
     rotation_trick: bool = False
     use_cosine_similarity: bool = False
     codebook_dim: Optional[int] = None
@@ -73,7 +73,7 @@ class VQVAE2Config:
     top_prior_attention_every: int = 5
     top_prior_num_heads: int = 4
     top_prior_dropout: float = dataclasses.field(default=0.1,
-                                                 metadata={"check": "non_negative"})
+                                                 metadata={"check": "dropout"})
     # The lower priors: conditioned on the level above through a residual
     # conditioning stack.
     prior_filters: int = 128

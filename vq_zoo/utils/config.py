@@ -11,13 +11,15 @@ Value checks. A field's check comes from its metadata, else from its name:
     dataclasses.field(default=..., metadata={"range": (0.0, 1.0)})  # open
 
 `check` is one of `CHECKS` ("positive", "non_negative", "probability",
-"any"). Without metadata, `NAME_CHECKS` decides (first match of the field
+"dropout", "any"). Without metadata, `NAME_CHECKS` decides (first match of the field
 name wins): sizes, epochs, steps, layers, filters, hidden units, dims,
 `num_*` counts (also `stage2_num_*`), learning rates, sample rates,
-lengths, downsamplings, heads, dilation cycles, `*_every` and `history` are
+lengths, durations (`*_seconds`), downsamplings, heads, dilation cycles,
+`*_every` and `history` are
 positive; seeds are >= 0; `*_examples`,
 `*threshold`, `*_cost`, `*variance`, `extract_*` and `num_residual_layers`
 are >= 0 (0 meaning "all" or "none"); `decay` is a probability in (0, 1);
+`*dropout` a rate in [0, 1);
 `likelihood` is one of `LIKELIHOOD_NAMES`; `precision` one of `PRECISIONS`.
 Other fields (flags, names, paths) are checked for their type only.
 `None` passes for an `Optional` field.
@@ -41,11 +43,13 @@ CHECKS = {
     "positive": (lambda v: v > 0, "a value > 0"),
     "non_negative": (lambda v: v >= 0, "a value >= 0"),
     "probability": (lambda v: 0 < v < 1, "a probability in (0, 1)"),
+    "dropout": (lambda v: 0 <= v < 1, "a dropout rate in [0, 1)"),
     "any": (lambda v: True, "any value"),
 }
 
 NAME_CHECKS = (
     (r"(^|_)decay$", "probability"),
+    (r"(^|_)dropout$", "dropout"),
     (r"(^|_)likelihood$", ("choices", LIKELIHOOD_NAMES)),
     (r"^precision$", ("choices", PRECISIONS)),
     (r"^num_residual_layers$", "non_negative"),
@@ -53,7 +57,7 @@ NAME_CHECKS = (
     (r"(^|_)seed$", "non_negative"),
     (r"(^|_)(size|epochs|steps_per_epoch|layers|filters|hiddens|dim|patches|"
      r"batches|samples|learning_rate|downsamples|heads|length|cycle|rate|every|"
-     r"history)$|(^|_)num_", "positive"),
+     r"history|seconds)$|(^|_)num_", "positive"),
 )
 
 
