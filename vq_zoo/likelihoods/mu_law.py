@@ -18,9 +18,12 @@ def _check_classes(num_classes):
 def mu_law_encode(x, num_classes=256):
     """Audio in [-1, 1] to ints in [0, num_classes): `sign(x) ln(1 + mu|x|) /
     ln(1 + mu)` with `mu = num_classes - 1`, then uniform bins (WaveNet,
-    section 2.2). Values outside [-1, 1] are clipped."""
+    section 2.2). Values outside [-1, 1] are clipped; NaN maps to the
+    middle code (silence), so that a batch holding one is skipped by its
+    non-finite loss rather than failing on an out-of-range code."""
     mu = float(_check_classes(num_classes) - 1)
-    x = ops.clip(ops.cast(x, "float32"), -1.0, 1.0)
+    x = ops.cast(x, "float32")
+    x = ops.clip(ops.where(ops.isnan(x), 0.0, x), -1.0, 1.0)
     y = ops.sign(x) * ops.log1p(mu * ops.abs(x)) / np.log1p(mu)
     return ops.cast(ops.clip(ops.floor((y + 1.0) / 2.0 * mu + 0.5), 0, mu), "int32")
 

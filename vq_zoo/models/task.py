@@ -109,12 +109,18 @@ class Task(PresetMixin, keras.Model):
         generator's state, a weight) has changed. None by default."""
         return ()
 
+    def _batch_assertions(self, data):
+        """The in-graph assertion ops `train_step` waits for: by default
+        those of `_batch_ranges`; a subclass may add value checks (the
+        speech models' audio peak)."""
+        return [check for x, upper, name in self._batch_ranges(data)
+                for check in int_range_assertions(x, upper, name)]
+
     def train_step(self, data):
         import tensorflow as tf
 
         self._build_from_data(data)
-        checks = [check for x, upper, name in self._batch_ranges(data)
-                  for check in int_range_assertions(x, upper, name)]
+        checks = self._batch_assertions(data)
         # Every op of the step is created under these dependencies: a batch
         # that fails them raises before any variable has changed.
         with tf.control_dependencies(checks):

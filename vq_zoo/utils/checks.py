@@ -1,4 +1,4 @@
-"""Checks of integer tensors shared by the models."""
+"""Checks of inputs shared by the models: integer ranges, audio, speakers."""
 
 import keras
 import numpy as np
@@ -33,3 +33,81 @@ def int_range_assertions(x, upper, name):
         tf.debugging.assert_less(
             x, tf.constant(upper, "int64"), message=f"`{name}` must be integers < {upper}"),
     ]
+
+
+# Audio far outside [-1, 1] is almost always integer PCM cast to float
+# without scaling; a little overshoot (resampling) is clipped downstream.
+AUDIO_PEAK_LIMIT = 1.5
+
+
+def audio_peak_assertions(audio, name="audio"):
+    """Checks that the finite samples of float `audio` lie within
+    +-`AUDIO_PEAK_LIMIT` (non-finite ones are left to the step's non-finite
+    guard). Eagerly, raises a `ValueError`; in a graph, returns the
+    assertion ops (see `int_range_assertions`)."""
+    import tensorflow as tf
+
+    x = tf.cast(audio, "float32")
+    peak = tf.reduce_max(tf.where(tf.math.is_finite(x), tf.abs(x), 0.0))
+    if tf.executing_eagerly():
+        if float(peak) > AUDIO_PEAK_LIMIT:
+            raise ValueError(_peak_message(name, float(peak)))
+        return []
+    return [tf.debugging.assert_less_equal(
+        peak, AUDIO_PEAK_LIMIT, message=_peak_message(name, None))]
+
+
+def _peak_message(name, peak):
+    found = f"its peak is {peak:g}" if peak is not None else \
+        f"its peak is above {AUDIO_PEAK_LIMIT}"
+    return (f"`{name}` must be float audio in [-1, 1], {found} (16-bit PCM: divide "
+            "by 32768)")
+
+
+def check_mono_audio(audio, name="audio"):
+    """`audio` as float32 `(batch, time)` from `(batch, time)` or `(batch,
+    time, 1)` float audio in [-1, 1]; a ValueError naming what is wrong
+    (integer PCM, several channels, NaN/Inf, a peak far outside [-1, 1])."""
+    audio = np.asarray(audio)
+    if audio.dtype.kind != "f":
+        hint = " (16-bit PCM: audio / 32768)" if audio.dtype.kind in "iu" else ""
+        raise ValueError(f"`{name}` must be float audio in [-1, 1], got dtype "
+                         f"{audio.dtype}{hint}")
+    if audio.ndim == 3:
+        if audio.shape[2] != 1:
+            raise ValueError(f"`{name}` must be mono, (batch, time) or (batch, time, 1); "
+                             f"got {audio.shape[2]} channels (average them first: "
+                             "audio.mean(axis=-1))")
+        audio = audio[..., 0]
+    if audio.ndim != 2:
+        raise ValueError(f"`{name}` must have shape (batch, time) or (batch, time, 1), "
+                         f"got {audio.shape}")
+    if not np.all(np.isfinite(audio)):
+        raise ValueError(f"`{name}` holds NaN or infinite samples")
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak > AUDIO_PEAK_LIMIT:
+        raise ValueError(_peak_message(name, peak))
+    return audio.astype(np.float32)
+
+
+def speaker_index(speaker, names, count):
+    """The index of `speaker` among `count` speakers: one of `names` (a
+    sequence of `count` names, or empty) or an integer index; a ValueError
+    listing the known speakers otherwise (booleans and fractional numbers
+    are not indices)."""
+    names = tuple(names or ())
+    if isinstance(speaker, str) and speaker in names:
+        return names.index(speaker)
+    index = None
+    if isinstance(speaker, (bool, np.bool_)):
+        index = None
+    elif isinstance(speaker, (int, np.integer)):
+        index = int(speaker)
+    elif isinstance(speaker, (float, np.floating)) and float(speaker).is_integer():
+        index = int(speaker)
+    elif isinstance(speaker, str) and speaker.strip().lstrip("-").isdigit():
+        index = int(speaker)
+    if index is None or not 0 <= index < count:
+        known = ", ".join(names) if names else f"0..{count - 1}"
+        raise ValueError(f"unknown speaker {speaker!r}; known speakers: {known}")
+    return index

@@ -145,17 +145,9 @@ class SpectrogramDecoder(keras.layers.Layer):
     def speaker_index(self, speaker):
         """The index of `speaker` (a name of `speaker_names` or an index); a
         ValueError listing the known speakers otherwise."""
-        names = self.speaker_names or ()
-        if str(speaker) in names:
-            return names.index(str(speaker))
-        try:
-            index = int(speaker)
-        except (TypeError, ValueError):
-            index = None
-        if index is None or not 0 <= index < self.num_speakers:
-            known = ", ".join(names) if names else f"0..{self.num_speakers - 1}"
-            raise ValueError(f"unknown speaker {speaker!r}; known speakers: {known}")
-        return index
+        from vq_zoo.utils.checks import speaker_index
+
+        return speaker_index(speaker, self.speaker_names, self.num_speakers)
 
     # ---------------------------------------------------------- forward
     def build(self, latents_shape, speakers_shape=None):

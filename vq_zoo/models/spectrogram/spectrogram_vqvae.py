@@ -169,6 +169,11 @@ class SpectrogramVQVAE(QuantizedModel):
         speakers = ops.convert_to_tensor(self._unpack(data)[1])
         return [(speakers, self.decoder.num_speakers, "speakers")]
 
+    def _batch_assertions(self, data):
+        from vq_zoo.utils.checks import audio_peak_assertions
+
+        return super()._batch_assertions(data) + audio_peak_assertions(self._unpack(data)[0])
+
     # ------------------------------------------------------------- forward
     def _forward(self, x, speakers, training):
         vq = self.quantizer(self.encoder(x, training=training), training=training)

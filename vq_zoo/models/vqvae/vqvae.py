@@ -397,6 +397,15 @@ class VQVAE(QuantizedModel):
                 ranges.append((ops.convert_to_tensor(condition), classes, "condition"))
         return ranges
 
+    def _batch_assertions(self, data):
+        from vq_zoo.likelihoods.mu_law import MuLaw
+        from vq_zoo.utils.checks import audio_peak_assertions
+
+        checks = super()._batch_assertions(data)
+        if isinstance(self.likelihood, MuLaw):  # audio: refuse unscaled integer PCM
+            checks += audio_peak_assertions(self._unpack(data)[0])
+        return checks
+
     # ------------------------------------------------------------- forward
     def _quantize_latents(self, x, training):
         if self.input_classes is None:

@@ -15,13 +15,17 @@ def is_speech_vqvae(model):
 
 def reconstruct(vqvae, audio, speakers, seed=0, temperature=1.0):
     """Decodes the codes of `audio` (float `(batch, time)` or `(batch,
-    time, 1)` at the model's rate) with `speakers` (int `(batch,)`):
+    time, 1)` at the model's rate, in [-1, 1]; integer PCM, several channels
+    and NaN are refused with a ValueError) with `speakers` (int `(batch,)`):
     the input's own speakers reconstruct, others convert. A length that the
     hop does not divide is zero-padded at the end for the encoder and the
     output cropped back to `time`. Returns float32 `(batch, time)`."""
-    audio = np.asarray(audio, np.float32)
-    if audio.ndim == 3:
-        audio = audio[..., 0]
+    from vq_zoo.utils.checks import check_mono_audio
+
+    audio = check_mono_audio(audio)
+    if len(np.asarray(speakers).reshape(-1)) != audio.shape[0]:
+        raise ValueError(f"`speakers` must hold one speaker per clip ({audio.shape[0]}), "
+                         f"got {len(np.asarray(speakers).reshape(-1))}")
     time = audio.shape[1]
     hop = vqvae.decoder.hop_length
     padded = np.pad(audio, [(0, 0), (0, -time % hop)])[..., None]

@@ -189,19 +189,12 @@ class WaveNetDecoder(AutoregressivePrior):
     def speaker_index(self, speaker):
         """The class index of `speaker` (a name of `speaker_names` or an
         index); a ValueError listing the known speakers otherwise."""
+        from vq_zoo.utils.checks import speaker_index
+
         names = self.speaker_names or ()
         if self.num_classes is None:
             raise ValueError("This decoder has no speakers (`num_classes` is None).")
-        if str(speaker) in names:
-            return names.index(str(speaker))
-        try:
-            index = int(speaker)
-        except (TypeError, ValueError):
-            index = None
-        if index is None or not 0 <= index < self.num_classes:
-            known = ", ".join(names) if names else f"0..{self.num_classes - 1}"
-            raise ValueError(f"unknown speaker {speaker!r}; known speakers: {known}")
-        return index
+        return speaker_index(speaker, names, self.num_classes)
 
     # ---------------------------------------------------------- inputs
     def _dummy_spatial_condition(self, batch):
