@@ -158,6 +158,19 @@ def _limitations(m, vqvae):
     return lines
 
 
+def _best_epoch_clause(best, c):
+    if not best:
+        return ""
+    logs = best.get("final_logs") or {}
+    tail = ""
+    if "bits_per_code" in logs and "val_bits_per_code" in logs:
+        tail = (f"; by epoch {c['prior_epochs']} it had memorised the training sentences: "
+                f"{logs['bits_per_code']:.2f} training against {logs['val_bits_per_code']:.2f} "
+                "validation bits per code")
+    return (f", keeping the weights of its best validation epoch, {best['epoch']} of "
+            f"{c['prior_epochs']} (`Pipeline.train(keep_best=\"val_loss\")`{tail})")
+
+
 def speech_card(name, kind, meta, vqvae, prior, wavs):
     m = meta["metrics"]
     c = meta["config"]
@@ -221,7 +234,8 @@ def speech_card(name, kind, meta, vqvae, prior, wavs):
         "recipe README gives the whole run's stage times), on a machine shared with "
         f"other jobs. VQ-VAE: {c['vqvae_epochs'] * c['vqvae_steps_per_epoch']} steps of "
         f"{c['batch_size']} random {c['crop_length']}-sample crops; prior: "
-        f"{c['prior_epochs'] * c['prior_steps_per_epoch']} steps of {c['prior_batch_size']}.",
+        f"{c['prior_epochs'] * c['prior_steps_per_epoch']} steps of {c['prior_batch_size']}"
+        + _best_epoch_clause(meta.get("prior_best_epoch"), c) + ".",
         "",
         "## Held-out metrics",
         "",
@@ -249,7 +263,13 @@ def speech_card(name, kind, meta, vqvae, prior, wavs):
         "## Listening examples",
         "",
     ]
-    lines += [f"- [`{w}`]({w})" for w in wavs]
+    voicing = meta.get("voiced_fraction_of_examples") or {}
+    lines += [f"- [`{w}`]({w})" + (f": {voicing[w]:.0%} of its sounding frames voiced (pYIN)"
+                                   if w in voicing else "") for w in wavs]
+    if any(w.startswith("prior_sample") for w in wavs):
+        lines += ["", "`prior_sample_*`: 1.28 s of codes drawn from the prior for one voice "
+                  "and decoded (64 codes, a few syllables; the voicing above is measured, no "
+                  "recogniser was run on them)."]
     lines += [
         "",
         "## Limitations (read this)",
@@ -265,6 +285,28 @@ def speech_card(name, kind, meta, vqvae, prior, wavs):
     return common.close_card(lines, meta)
 
 
+def _measured_extras(run_dir, wav_paths):
+    """What the card states beyond `metrics.json`: the prior's best epoch
+    (its stage record) and the voiced fraction of every shipped WAV."""
+    from vq_zoo.metrics.pitch import voiced_fraction
+    from vq_zoo.utils.audio import read_audio
+
+    extra = {}
+    record = os.path.join(run_dir, "stages", "prior.json")
+    if os.path.exists(record):
+        with open(record) as f:
+            stage = json.load(f)
+        if stage.get("best_epoch"):
+            extra["prior_best_epoch"] = dict(stage["best_epoch"],
+                                             final_logs=stage.get("final_logs") or {})
+    voicing = {}
+    for path in wav_paths:
+        audio, rate = read_audio(path)
+        voicing[os.path.basename(path)] = round(float(voiced_fraction(audio, rate)), 3)
+    extra["voiced_fraction_of_examples"] = voicing
+    return extra
+
+
 def main(argv=None):
     from vq_zoo import presets
     from vq_zoo.presets import RESERVED_METADATA
@@ -274,10 +316,12 @@ def main(argv=None):
     vqvae, prior = common.load_run_models(run_dir, "vqvae", "prior")
     wav_paths = sorted(glob.glob(os.path.join(run_dir, "examples", "*.wav")))
     wavs = {os.path.basename(p): p for p in wav_paths}
+    extra = _measured_extras(run_dir, wav_paths)
     for kind, name, model in (("vqvae", VQVAE_PRESET, vqvae), ("prior", PRIOR_PRESET, prior)):
         folder = os.path.join(dest, name)
         with open(os.path.join(folder, "metadata.json")) as f:
             meta = json.load(f)
+        meta.update(extra)
         card = speech_card(name, kind, meta, vqvae, prior,
                            list(wavs) if kind == "vqvae" else
                            [w for w in wavs if w.startswith("prior_sample")])
