@@ -43,7 +43,7 @@ class ImageRecipeConfig:
     fsq_levels: str = "8,5,5,5"  # or a Table 1 preset: "2^8" ... "2^16"
     num_quantizers: int = 2
     quantizer_dropout: float = dataclasses.field(default=0.0,
-                                                 metadata={"check": "non_negative"})
+                                                 metadata={"check": "dropout"})
     rotation_trick: bool = False
     use_cosine_similarity: bool = False
     codebook_dim: Optional[int] = None
@@ -464,3 +464,33 @@ def memory_maze_episodes(config, data_dir=None, verbose=0):
             resolution=config.image_size, maze=config.maze,
             processes=config.render_processes, verbose=bool(verbose))
     return directory
+
+
+def check_image_size(config):
+    """A ValueError unless the VQ-VAE's `num_downsamples` halvings divide
+    `config.image_size` (33x33 frames cannot make whole code maps)."""
+    scale = 2 ** config.num_downsamples
+    if config.image_size % scale:
+        raise ValueError(
+            f"image_size={config.image_size} must be a multiple of 2**num_downsamples = "
+            f"{scale} (num_downsamples={config.num_downsamples})")
+
+
+def check_memory_maze_data(config, data_dir=None, min_steps=1):
+    """Before a memory-maze recipe trains: the episodes it will read (those
+    already in `data_dir` or the cache; the rest are rendered from the
+    config) split into train, validation and test, and each file already
+    there is readable, `config.image_size` square, with `min_steps` steps
+    and memory-maze's actions; a ValueError naming what is not."""
+    from vq_zoo.data import memory_maze
+
+    directory = data_dir or default_episode_dir(config)
+    existing = (len(memory_maze.episode_files(directory))
+                if data_dir and os.path.isdir(directory) and any(
+                    f.startswith("episode_") for f in os.listdir(directory)) else 0)
+    memory_maze.split_episodes(existing or config.episodes, config.validation_fraction,
+                               config.test_fraction)
+    if config.steps_per_episode < min_steps and not existing:
+        raise ValueError(f"steps_per_episode={config.steps_per_episode}: the config needs "
+                         f"episodes of at least {min_steps} steps")
+    memory_maze.check_episodes(directory, config.image_size, min_steps)

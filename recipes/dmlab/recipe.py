@@ -58,6 +58,35 @@ DATA_CARD = dict(
 )
 
 
+# ---------------------------------------------------------------- checks
+def check_config(config, data_dir=None):
+    """Builds the run's models from `config` on blank inputs and checks the
+    episodes already on disk, before any run dir exists: a config whose
+    fields pass their own checks but cannot work together (frames the
+    downsamplings do not divide, no stage-2 codes) or unreadable episode
+    files raise a `ValueError` here instead of after stage 1's training."""
+    from vq_zoo.recipes import common
+
+    size = config.image_size
+    common.check_image_size(config)
+    if config.dataset == "memory_maze":
+        common.check_memory_maze_data(config, data_dir)
+    if not config.vqvae_preset and not config.vqvae_epochs:
+        raise ValueError("`vqvae_epochs` may be 0 only with a `vqvae_preset` "
+                         "(a stage 1 that is already trained)")
+    shape = (size // 2 ** config.num_downsamples,) * 2
+    if not config.vqvae_preset:
+        vqvae = common.build_vqvae(config, 1.0, (size, size, 3))
+        shape = tuple(vqvae.encode(np.zeros((1, size, size, 3), "float32")).shape[1:])
+    manifest = {"num_embeddings": config.vqvae_merge_codes or config.num_embeddings,
+                "code_shape": shape}
+    stage2 = build_stage2(config, manifest)
+    maps = np.zeros((2,) + shape, "int32")
+    stage2.compute_loss_terms(maps, training=False)
+    prior = build_stage2_prior(config)
+    prior(np.zeros((1, config.stage2_num_latents), "int32"))
+
+
 # ------------------------------------------------------------------ data
 def memory_maze_frames(config, data_dir=None, verbose=0):
     """uint8 frames of each split, `{"train", "validation", "test"}`, from

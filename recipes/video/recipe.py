@@ -439,6 +439,42 @@ def _numpy_clips(ds, limit=None):
 
 
 # ------------------------------------------------------------------ main
+def check_config(config, data_dir=None):
+    """Builds the run's models from `config` on blank inputs and checks the
+    episodes already on disk, before any run dir exists: a `history`
+    beyond the context, episodes shorter than a clip, frames the
+    downsamplings do not divide, unreadable episode files or actions
+    outside memory-maze's 6 raise a `ValueError` here instead of after
+    the VQ-VAE's training."""
+    from vq_zoo.models.video.latent_video_model import LatentVideoModel
+    from vq_zoo.recipes import common
+
+    if config.history > config.context_frames:
+        raise ValueError(f"`history`={config.history} must be <= `context_frames`="
+                         f"{config.context_frames}")
+    length = config.context_frames + config.horizon
+    common.check_image_size(config)
+    if config.source == "memory_maze":
+        common.check_memory_maze_data(config, data_dir, min_steps=length)
+    channels = 1 if config.source == "moving_mnist" else 3
+    size = config.image_size
+    vqvae = common.build_vqvae(config, 1.0, (size, size, channels))
+    codes = np.asarray(vqvae.encode(np.zeros((1, size, size, channels), "float32")))
+    manifest = {"num_embeddings": config.num_embeddings,
+                "code_shape": (length,) + codes.shape[1:]}
+    prior = build_prior(config, manifest, int(vqvae.quantizer.embedding_dim))
+    video = LatentVideoModel(vqvae, prior)
+    clip = np.zeros((1, length) + codes.shape[1:], "int32")
+    kind, _ = action_spec(config)
+    actions = None
+    if kind == "discrete":
+        actions = np.zeros((1, length), "int32")
+    elif kind == "continuous":
+        actions = np.zeros((1, length, 4), "float32")
+    inputs = video.prior_inputs(clip, actions)
+    prior({k: v[:1] for k, v in inputs.items()})
+
+
 def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
          verbose=1, extra_callbacks=None, restart=False):
     from vq_zoo.models.video.latent_video_model import LatentVideoModel
@@ -448,9 +484,7 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
     from vq_zoo.utils.images import write_atomic
     from vq_zoo.utils.images import write_png
 
-    if config.history > config.context_frames:
-        raise ValueError(f"`history`={config.history} must be <= `context_frames`="
-                         f"{config.context_frames}")
+    check_config(config, data_dir)
     with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
                               extra_callbacks, restart, stages=STAGES) as pipe:
         clips, channels = make_clips(config, data_dir, verbose)

@@ -270,14 +270,102 @@ def episode_files(directory):
     return files
 
 
+def _unreadable(path, error):
+    return ValueError(
+        f"episode file {path} cannot be read ({type(error).__name__}: {error}): it is "
+        "truncated or was not written by vq_zoo.data.memory_maze; delete it (a recipe "
+        "renders the missing episodes of its cache again) or replace it")
+
+
+def _check_episode(path, frames_shape, frames_dtype, actions_shape):
+    """A ValueError naming `path` unless its arrays are frames uint8
+    `(T, H, W, 3)` and actions `(T,)` with T >= 1."""
+    if (len(frames_shape) != 4 or frames_shape[-1] != 3 or frames_shape[0] < 1
+            or np.dtype(frames_dtype) != np.uint8):
+        raise ValueError(f"episode file {path}: `frames` must be uint8 (T, H, W, 3) with "
+                         f"T >= 1, got {np.dtype(frames_dtype)} {tuple(frames_shape)}")
+    if tuple(actions_shape) != tuple(frames_shape[:1]):
+        raise ValueError(f"episode file {path}: `actions` must have shape "
+                         f"({frames_shape[0]},), one per frame, got {tuple(actions_shape)}")
+
+
+def _check_actions(path, actions):
+    actions = np.asarray(actions)
+    if actions.dtype.kind not in "iu" or (actions.size and (
+            actions.min() < 0 or actions.max() >= len(ACTIONS))):
+        raise ValueError(
+            f"episode file {path}: `actions` must be integers in [0, {len(ACTIONS)}) "
+            f"(memory-maze's {', '.join(ACTIONS)}), got {actions.dtype} in "
+            f"[{actions.min()}, {actions.max()}]")
+    return actions.astype(np.int32)
+
+
+def read_episode(path, frames=True):
+    """`{"frames": uint8 (T, H, W, 3), "actions": int32 (T,)}` of the
+    episode file `path` (without `frames` when `frames` is False); a
+    ValueError naming the file when it is truncated, is not an episode or
+    holds actions outside memory-maze's 6."""
+    import zipfile
+
+    try:
+        with np.load(path) as f:
+            if "frames" not in f.files or "actions" not in f.files:
+                raise KeyError(f"holds {f.files}, not `frames` and `actions`")
+            actions = f["actions"]
+            pixels = f["frames"] if frames else None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as e:
+        raise _unreadable(path, e) from None
+    if pixels is not None:
+        _check_episode(path, pixels.shape, pixels.dtype, actions.shape)
+    out = {"actions": _check_actions(path, actions)}
+    if pixels is not None:
+        out["frames"] = pixels
+    return out
+
+
+def episode_header(path):
+    """`(T, H, W)` of the episode file `path`, from the arrays' headers
+    (the frames are not decompressed), its actions checked; a ValueError
+    naming the file when it is truncated or not an episode."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            with archive.open("frames.npy") as member:
+                major, _ = np.lib.format.read_magic(member)
+                read = (np.lib.format.read_array_header_1_0 if major == 1
+                        else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read(member)
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as e:
+        raise _unreadable(path, e) from None
+    actions = read_episode(path, frames=False)["actions"]
+    _check_episode(path, shape, dtype, actions.shape)
+    return tuple(int(n) for n in shape[:3])
+
+
+def check_episodes(directory, image_size=None, min_steps=1):
+    """Checks the episode files already in `directory` (none: nothing to
+    check) before a recipe trains on them: each is readable, its frames are
+    `image_size` square and it has at least `min_steps` steps; a ValueError
+    naming the first file that is not."""
+    if not os.path.isdir(directory):
+        return
+    for path in sorted(glob.glob(os.path.join(directory, "episode_*.npz"))):
+        if not _NAME.search(path):
+            continue
+        steps, height, width = episode_header(path)
+        if image_size is not None and (height, width) != (image_size, image_size):
+            raise ValueError(f"episode file {path} has {height}x{width} frames, the config's "
+                             f"image_size is {image_size}")
+        if steps < min_steps:
+            raise ValueError(f"episode file {path} has {steps} steps, fewer than the "
+                             f"{min_steps} the config needs")
+
+
 def load_episodes(directory):
     """Every episode in `directory` (sorted by seed, index) as a dict with
     `frames` uint8 `(T, H, W, 3)` and `actions` int32 `(T,)`."""
-    episodes = []
-    for path in episode_files(directory):
-        with np.load(path) as f:
-            episodes.append({"frames": f["frames"], "actions": f["actions"].astype(np.int32)})
-    return episodes
+    return [read_episode(path) for path in episode_files(directory)]
 
 
 def split_episodes(num_episodes, validation_fraction=0.125, test_fraction=0.125):
@@ -313,8 +401,7 @@ def frames_dataset(directory, split="train", validation_fraction=0.125,
     chosen = split_episodes(len(files), validation_fraction, test_fraction)[split]
     frames = []
     for i in chosen:
-        with np.load(files[i]) as f:
-            frames.append(f["frames"])
+        frames.append(read_episode(files[i])["frames"])
     frames = np.concatenate(frames)
     return frames[:max_frames] if max_frames else frames
 

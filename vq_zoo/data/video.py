@@ -119,9 +119,9 @@ def memory_maze_clips(directory, split="train", clip_length=16, clip_stride=16,
                                         test_fraction)[split]
     frames, actions = [], []
     for i in chosen:
-        with np.load(files[i]) as f:
-            clips, acts = cut_clips(f["frames"], f["actions"].astype(np.int32),
-                                    clip_length, clip_stride)
+        episode = memory_maze.read_episode(files[i])
+        clips, acts = cut_clips(episode["frames"], episode["actions"], clip_length,
+                                clip_stride)
         frames.append(clips)
         actions.append(acts)
     frames, actions = np.concatenate(frames), np.concatenate(actions)
