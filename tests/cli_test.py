@@ -480,7 +480,7 @@ def _png(path, height, width):
 @pytest.mark.parametrize("args, message", [
     (["sample", "no_such_preset", "--out", "x.gif"], "--out: "),
     (["sample", "no_such_preset", "--temperature", "inf"],
-     "--temperature must be a finite number > 0, got inf"),
+     "--temperature must be a finite number >= 0 (0: greedy), got inf"),
     (["sample", "no_such_preset", "--num", "0"], "--num must be >= 1"),
     (["decode", "codes.npy", "--model", "m", "--out", "x.gif"], "--out: "),
     (["decode", "codes.npy", "--model", "m", "--columns", "0"], "--columns must be >= 1"),

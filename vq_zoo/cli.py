@@ -35,6 +35,9 @@ STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 MAX_IMAGES = 1024
 MAX_FRAMES = 256
 MAX_PIXELS = 4096 * 4096
+# `decode` reads at most this many codes from one file (MAX_IMAGES maps of
+# 128x128), from the arrays' headers before any is loaded.
+MAX_CODE_VALUES = MAX_IMAGES * 128 * 128
 VERBOSE_HELP = "show TensorFlow's logs and all warnings"
 
 
@@ -86,7 +89,8 @@ def _parser():
                              "its name (a class folder of `vq-zoo train images`)")
     sample.add_argument("--temperature", type=float, default=1.0,
                         help="divides the prior's logits: below 1 sharper, above 1 "
-                             "more varied (default 1, the model's own distribution)")
+                             "more varied, 0 greedy (each code its most likely value; "
+                             "default 1, the model's own distribution)")
     sample.add_argument("--seed", type=int, default=0,
                         help="random seed: the same seed gives the same samples")
     sample.add_argument("--upscale", type=int, default=1,
@@ -509,8 +513,9 @@ def _check_before_tensorflow(args, parser):
                          "again with other --seed values for more)")
         if args.frames > MAX_FRAMES:
             parser.error(f"--frames {args.frames}: at most {MAX_FRAMES} per rollout")
-        if not (args.temperature > 0 and math.isfinite(args.temperature)):
-            parser.error(f"--temperature must be a finite number > 0, got {args.temperature}")
+        if not (args.temperature >= 0 and math.isfinite(args.temperature)):
+            parser.error("--temperature must be a finite number >= 0 (0: greedy), got "
+                         f"{args.temperature}")
         if args.upscale < 1:
             parser.error("--upscale must be >= 1")
         if args.frames < 1:
@@ -620,6 +625,10 @@ def _cmd_sample(args, parser):
 
     # The arguments were checked before TensorFlow loaded
     # (_check_before_tensorflow).
+    if args.temperature == 0:  # greedy: every sampler divides its logits by it
+        from vq_zoo.models.video.latent_video_model import GREEDY_TEMPERATURE
+
+        args.temperature = GREEDY_TEMPERATURE
     if args.label is not None and args.label.lstrip("-").isdigit():
         args.label = int(args.label)  # an index; else a class name
     out = args.out or _unused_path(os.path.join(args.model, "cli_samples.png")
@@ -897,6 +906,7 @@ def _cmd_convert(args, parser):
         parser.error(f"--output: a .wav path, got {args.output!r}")
     if not os.path.exists(args.input):
         raise CliError(f"--input {args.input} not found")
+    _check_writable(args.output, "--output")
     vqvae = _load_models(args.model, ("vqvae",))["vqvae"]
     if not is_speech_vqvae(vqvae):
         raise CliError(f"{args.model} is not a speech VQ-VAE (no speaker-conditioned "
@@ -914,6 +924,19 @@ def _cmd_convert(args, parser):
     print(f"Wrote {args.output} ({audio.size / rate:.2f} s at {rate} Hz, speaker "
           f"{args.speaker})")
     return 0
+
+
+def _check_writable(path, flag):
+    """A CliError unless `path` can be written (its folder exists and is
+    writable, and it is not a folder), checked before minutes of work."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CliError(f"{flag} {path} is a folder; give a file path")
+    if not os.path.isdir(folder):
+        raise CliError(f"{flag} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path)
+                                          and not os.access(path, os.W_OK)):
+        raise CliError(f"{flag} {path}: not writable (permission denied)")
 
 
 def _trained_shape(vqvae):
@@ -1035,12 +1058,23 @@ def _cmd_decode(args, parser):
     # (_check_before_tensorflow).
     if not os.path.isfile(args.codes):
         raise CliError(f"codes file not found: {args.codes}")
+    import zipfile
+    import zlib
+
+    from vq_zoo.utils.checks import array_file_shapes
+
     try:
+        shapes = array_file_shapes(args.codes)
+        values = sum(int(np.prod(shape)) for shape in shapes.values())
+        if values > MAX_CODE_VALUES:
+            raise CliError(f"{args.codes} holds {values} codes (shapes "
+                           f"{', '.join(map(str, shapes.values()))}): `decode` reads at most "
+                           f"{MAX_CODE_VALUES} in one command; split the file")
         codes = np.load(args.codes, allow_pickle=False)
         if isinstance(codes, np.lib.npyio.NpzFile):
             with codes:
                 codes = {k: codes[k] for k in codes.files}
-    except (ValueError, OSError, EOFError) as e:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise CliError(f"{args.codes}: not a .npy array (or .npz of arrays) of codes "
                        f"(truncated or corrupt?): {_one_line(e)}") from None
     for value in (codes.values() if isinstance(codes, dict) else [codes]):
@@ -1113,7 +1147,7 @@ def _read_run_json(run_dir, name, hint):
     try:
         with open(path) as f:
             value = json.load(f)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # RecursionError: nested too deep
         raise CliError(f"{path} is not valid JSON: {_one_line(e)}") from None
     if not isinstance(value, dict):
         raise CliError(f"{path} must hold a JSON object")

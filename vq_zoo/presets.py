@@ -128,8 +128,8 @@ def _read_json(path):
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"Preset file {path} is not valid JSON: {e}") from e
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:  # nested too deep
+        raise ValueError(f"Preset file {path} is not valid JSON: {e}") from None
 
 
 def _read_json_object(path):

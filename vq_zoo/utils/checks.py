@@ -111,3 +111,34 @@ def speaker_index(speaker, names, count):
         known = ", ".join(names) if names else f"0..{count - 1}"
         raise ValueError(f"unknown speaker {speaker!r}; known speakers: {known}")
     return index
+
+
+def array_file_shapes(path):
+    """`{name: shape}` of the arrays in a `.npy` (name "") or `.npz` file,
+    read from their headers without loading them (a few-KB compressed file
+    may claim gigabytes). Raises ValueError for a file that is neither, or
+    an array of Python objects."""
+    import zipfile
+
+    def header(stream, name):
+        major, _ = np.lib.format.read_magic(stream)
+        read = (np.lib.format.read_array_header_1_0 if major == 1
+                else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read(stream)
+        if dtype.hasobject:
+            raise ValueError(f"array {name or path!r} holds Python objects, not numbers")
+        return tuple(int(n) for n in shape)
+
+    with open(path, "rb") as f:
+        magic = f.read(6)
+        f.seek(0)
+        if magic.startswith(b"PK"):
+            shapes = {}
+            with zipfile.ZipFile(f) as archive:
+                for member in archive.namelist():
+                    if not member.endswith(".npy"):
+                        raise ValueError(f"{member!r} in the archive is not a .npy array")
+                    with archive.open(member) as stream:
+                        shapes[member[:-4]] = header(stream, member)
+            return shapes
+        return {"": header(f, "")}
