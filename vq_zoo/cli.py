@@ -301,6 +301,11 @@ def _recipe_config_problem(recipe_name, config_name, config, data_dir):
 
     recipe, _ = get_recipe(recipe_name)
     check = getattr(recipe, "check_config", None)
+    if check is None and hasattr(config, "image_size") and hasattr(config, "num_downsamples"):
+        from vq_zoo.recipes.common import check_image_size
+
+        def check(config, data_dir):  # the image recipes: whole code maps
+            check_image_size(config)
     if check is None:
         return None
     try:

@@ -36,6 +36,10 @@ CASES = [
     ("video", "smoke", "history=5", r"history.=5 must be <= .context_frames.=3"),
     ("video", "smoke", "steps_per_episode=2", r"steps_per_episode=2: .* at least 6 steps"),
     ("video", "smoke", "image_size=18", r"image_size=18 must be a multiple of .* = 4"),
+    # Before: 20 halvings of 28 pixels, then 20 doublings: a 2**20-pixel
+    # square decoded, all the memory taken.
+    ("mnist", "smoke", "num_downsamples=20", r"image_size=28 must be a multiple of .* = 1048576"),
+    ("natural_images", "smoke", "num_downsamples=6", r"image_size=32 must be a multiple of .* = 64"),
 ]
 
 
