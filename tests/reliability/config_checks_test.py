@@ -29,6 +29,7 @@ CASES = [
     ("vctk", "smoke", "sample_rate=0", r"sample_rate=0: expected a value > 0"),
     ("vctk", "smoke", "prior_length=0", r"prior_length=0: expected a value > 0"),
     ("vctk", "smoke", "dilation_cycle=0", r"dilation_cycle=0: expected a value > 0"),
+    ("vctk", "smoke", "eval_seconds=-1", r"eval_seconds=-1(\.0)?: expected a value > 0"),
     ("dmlab", "smoke", "image_size=34", r"image_size=34 must be a multiple of .* = 4"),
     ("dmlab", "smoke", "stage2_num_latents=0", r"stage2_num_latents=0: expected a value > 0"),
     ("dmlab", "smoke", "stage2_num_embeddings=0", r"stage2_num_embeddings=0: expected .* > 0"),
