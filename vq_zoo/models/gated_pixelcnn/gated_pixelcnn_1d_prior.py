@@ -17,11 +17,18 @@ def embed_shifted(code_embedding, codes):
     return ops.pad(x, [[0, 0], [1, 0], [0, 0]])[:, :-1]
 
 
-def run_causal_blocks(blocks, x, condition, local):
+def run_causal_blocks(blocks, x, condition, local, mask=None):
     """`(x, skip)`: `x` through every block with the global and local
-    conditions, the last block's output and the sum of the skips."""
+    conditions, the last block's output and the sum of the skips.
+
+    `mask`, `(batch, time, 1)` of 0 and 1 (or None): zeroes every block's
+    input where it is 0, for a window that reaches before the sequence's
+    start, so that each block sees there the zeros `call`'s causal padding
+    gives it (not the previous block's response to a zero input)."""
     skip = 0.0
     for block in blocks:
+        if mask is not None:
+            x = x * ops.cast(mask, x.dtype)
         x, s = block(x, condition, local)
         skip = skip + s
     return x, skip

@@ -269,9 +269,9 @@ class WaveNetDecoder(AutoregressivePrior):
         condition, spatial = self._embed_conditions(condition, spatial, codes.shape[1])
         return self._logits_from_embedded(codes, condition, spatial, training)
 
-    def _stack(self, x, condition, spatial):
+    def _stack(self, x, condition, spatial, mask=None):
         # As in WaveNet, the head sees the skips only.
-        _, skip = run_causal_blocks(self.blocks, x, condition, spatial)
+        _, skip = run_causal_blocks(self.blocks, x, condition, spatial, mask)
         return self._output_head(skip)
 
     def _logits_from_embedded(self, codes, condition, spatial, training=None):
@@ -370,12 +370,17 @@ class WaveNetDecoder(AutoregressivePrior):
             _, local = self._embed_conditions(None, spatial, length)
             local = ops.pad(local, [[0, 0], [window - 1, 0], [0, 0]])
 
+        # Window row j is sample p - (window - 1) + j: rows before the
+        # first sample are masked at every block's input, as `call` pads.
+        rows = ops.arange(window, dtype="int32")[None, :, None]
+
         def body(p, carry):
             inputs, samples = carry
             x = ops.slice(inputs, (0, p, 0), (num, window, self.filters))
             loc = None if local is None else ops.slice(
                 local, (0, p, 0), (num, window, local.shape[-1]))
-            logits = self._stack(x, condition, loc)[:, -1]
+            mask = ops.cast(rows >= window - 1 - p, self.compute_dtype)
+            logits = self._stack(x, condition, loc, mask)[:, -1]
             scores = ops.cast(logits, "float32") / temperature + ops.take(noise, p, axis=1)
             sample = ops.cast(ops.argmax(scores, axis=-1), "int32")
             samples = ops.slice_update(samples, (0, p), sample[:, None])
