@@ -439,8 +439,9 @@ def default_episode_dir(config):
     """`$VQ_ZOO_HOME/memory_maze/<maze>_<size>px_<steps>steps_seed<seed>`
     (default home `~/.cache/vq_zoo`): one layout for the DeepMind Lab and
     video recipes, so the two share renders of the same size."""
-    home = os.environ.get("VQ_ZOO_HOME") or os.path.join("~", ".cache", "vq_zoo")
-    return os.path.join(os.path.expanduser(home), "memory_maze",
+    from vq_zoo.utils.home import vq_zoo_home
+
+    return os.path.join(vq_zoo_home(), "memory_maze",
                         f"{config.maze}_{config.image_size}px_"
                         f"{config.steps_per_episode}steps_seed{config.data_seed}")
 

@@ -154,7 +154,7 @@ def _parser():
                              "the bottom prior's preset")
     export.add_argument("--dest", default=None,
                         help="folder that receives the two preset folders (default "
-                             "$VQ_ZOO_HOME/presets, i.e. ~/.vq_zoo/presets, where "
+                             "$VQ_ZOO_HOME/presets, i.e. ~/.cache/vq_zoo/presets, where "
                              "from_preset(name) finds them)")
     export.add_argument("--overwrite", action="store_true",
                         help="replace presets of the same names in --dest")

@@ -25,7 +25,7 @@ A handle is one of:
     - a preset name, searched in this order (the first folder
       `<root>/<name>/` holding a metadata.json wins):
         1. the user folder `$VQ_ZOO_HOME/presets/` (default
-           `~/.vq_zoo/presets/`), where `vq-zoo export` writes;
+           `~/.cache/vq_zoo/presets/`), where `vq-zoo export` writes;
         2. the installed package data `vq_zoo.pretrained` (the wheel);
         3. the checkout's `pretrained/`;
     - a name declared in `pretrained/index.json` (a downloadable preset);
@@ -59,6 +59,8 @@ import tarfile
 import urllib.parse
 import warnings
 
+from vq_zoo.utils.home import HOME_ENV  # noqa: F401 (part of this module's API)
+from vq_zoo.utils.home import vq_zoo_home
 from vq_zoo.utils.io import TEMP_PREFIX
 from vq_zoo.utils.io import atomic_path
 from vq_zoo.utils.io import write_atomic
@@ -85,7 +87,6 @@ RESERVED_METADATA = (
     "extra_files",
     "date",
 )
-HOME_ENV = "VQ_ZOO_HOME"
 
 
 # ----------------------------------------------------------------- helpers
@@ -156,14 +157,9 @@ def _checkout_pretrained():
     return pathlib.Path(__file__).resolve().parent.parent / "pretrained"
 
 
-def vq_zoo_home():
-    """`$VQ_ZOO_HOME`, default `~/.vq_zoo`."""
-    return pathlib.Path(os.environ.get(HOME_ENV) or os.path.join("~", ".vq_zoo")).expanduser()
-
-
 def user_presets_dir():
     """The user's preset folder, `$VQ_ZOO_HOME/presets` (default
-    `~/.vq_zoo/presets`): where `vq-zoo export` writes; searched first."""
+    `~/.cache/vq_zoo/presets`): where `vq-zoo export` writes; searched first."""
     return vq_zoo_home() / "presets"
 
 

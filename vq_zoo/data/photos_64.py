@@ -39,7 +39,6 @@ from vq_zoo.utils.io import atomic_path
 from vq_zoo.data.natural_images import source_images
 from vq_zoo.data.natural_images import split_names
 
-CACHE_ENV = "VQ_ZOO_HOME"
 OPENCV_PACKAGE = "opencv-doc"
 OPENCV_DATA = "usr/share/doc/opencv-doc/examples/data"
 # Scene name -> the files of that scene (one source photo, or a stereo pair
@@ -75,10 +74,9 @@ OPENCV_SPLITS = {
 
 def opencv_cache_dir():
     """`$VQ_ZOO_HOME/opencv_photos`, default `~/.cache/vq_zoo/opencv_photos`."""
-    home = os.environ.get(CACHE_ENV)
-    if home:
-        return os.path.join(os.path.expanduser(home), "opencv_photos")
-    return os.path.join(os.path.expanduser("~"), ".cache", "vq_zoo", "opencv_photos")
+    from vq_zoo.utils.home import vq_zoo_home
+
+    return os.path.join(vq_zoo_home(), "opencv_photos")
 
 
 def _scene_files(directory):

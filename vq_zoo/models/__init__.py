@@ -12,3 +12,8 @@ from vq_zoo.models.spectrogram.spectrogram_encoder import SpectrogramEncoder
 from vq_zoo.models.dmlab.code_map_encoder import CodeMapEncoder
 from vq_zoo.models.dmlab.dmlab_vqvae import DMLabVQVAE
 from vq_zoo.models.video.latent_video_prior import LatentVideoPrior
+from vq_zoo.models.video.latent_video_model import LatentVideoModel
+from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
+from vq_zoo.models.dmlab.latent_map_decoder import LatentMapDecoder
+from vq_zoo.models.spectrogram.speaker_adversary import SpeakerAdversary
+from vq_zoo.models.spectrogram.time_jitter import TimeJitter
