@@ -247,7 +247,7 @@ def _check_data_dir(recipe, config_name, config, parser):
 def _write_run_config(out_dir, record):
     """`out_dir/config.json` (atomically): the recipe, config and command of
     the run, for `vq-zoo export`."""
-    from vq_zoo.utils.images import write_atomic
+    from vq_zoo.utils.io import write_atomic
 
     write_atomic(os.path.join(out_dir, "config.json"),
                  (json.dumps(record, indent=2) + "\n").encode())
@@ -1159,23 +1159,13 @@ def _read_run_json(run_dir, name, hint):
     return value
 
 
-def _upscaled_png(source, upscale):
-    """The PNG at `source`, upscaled by nearest neighbour (bytes)."""
-    import numpy as np
-
-    from vq_zoo.utils.images import encode_image, read_image
-
-    image = read_image(source)
-    image = np.repeat(np.repeat(image, upscale, axis=0), upscale, axis=1)
-    return encode_image(image, "png")
-
-
 def _cmd_export(args, parser):
     import pathlib
     import tempfile
 
     from vq_zoo import presets
     from vq_zoo.model_card import data_card
+    from vq_zoo.utils.images import upscaled_png
 
     if args.format == "saved_model":
         return _export_saved_model(args, parser)
@@ -1262,7 +1252,7 @@ def _cmd_export(args, parser):
                 if os.path.exists(source):
                     files[picture] = os.path.join(scratch, f"{kind}-{picture}")
                     with open(files[picture], "wb") as f:
-                        f.write(_upscaled_png(source, args.upscale))
+                        f.write(upscaled_png(source, args.upscale))
             if folders[kind].exists() and not folders[kind].is_dir():
                 raise CliError(f"{folders[kind]} is a file, not a preset folder")
             try:

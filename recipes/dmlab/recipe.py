@@ -423,7 +423,7 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
     from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
     from vq_zoo.recipes import common
     from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
-    from vq_zoo.utils.images import write_atomic
+    from vq_zoo.utils.io import write_atomic
     from vq_zoo.utils.images import write_png
 
     with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,

@@ -354,7 +354,7 @@ def main(argv=None):
     import tempfile
 
     from vq_zoo import presets
-    from vq_zoo.cli import _upscaled_png
+    from vq_zoo.utils.images import upscaled_png
     from vq_zoo.model_card import data_card
 
     argv = sys.argv[1:] if argv is None else argv
@@ -397,7 +397,7 @@ def main(argv=None):
             if os.path.exists(source):
                 files[picture] = os.path.join(scratch, picture)
                 with open(files[picture], "wb") as f:
-                    f.write(_upscaled_png(source, 1))
+                    f.write(upscaled_png(source, 1))
         for kind, name, model, other, what in (
                 ("vqvae", VQVAE_PRESET, vqvae, PRIOR_PRESET,
                  "per-frame VQ-VAE of a latent video model on memory-maze 64x64"),

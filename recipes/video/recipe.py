@@ -481,7 +481,7 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
     from vq_zoo.recipes import common
     from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
     from vq_zoo.utils.images import image_grid
-    from vq_zoo.utils.images import write_atomic
+    from vq_zoo.utils.io import write_atomic
     from vq_zoo.utils.images import write_png
 
     check_config(config, data_dir)

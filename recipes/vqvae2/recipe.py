@@ -467,7 +467,7 @@ def train_levels(pipe, config, data, verbose=1):
     from vq_zoo.models.vqvae2.sampling import sample_levels
     from vq_zoo.models.vqvae2.vqvae2 import level_names_for
     from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
-    from vq_zoo.utils.images import write_atomic
+    from vq_zoo.utils.io import write_atomic
     from vq_zoo.utils.images import write_png
 
     levels = list(level_names_for(config.num_levels))

@@ -7,7 +7,6 @@ import stat
 import pytest
 
 from vq_zoo.utils import io
-from vq_zoo.utils.images import write_atomic as reexported
 
 
 def mode(path):
@@ -31,10 +30,10 @@ def test_mode_follows_the_umask_like_open(tmp_path, umask):
     assert io.current_umask() == old
 
 
-def test_bytes_and_text_and_the_reexport(tmp_path):
+def test_bytes_and_text(tmp_path):
     io.write_atomic(tmp_path / "a" / "b.txt", "héllo")  # folder created
     assert (tmp_path / "a" / "b.txt").read_bytes() == "héllo".encode()
-    reexported(str(tmp_path / "c.bin"), b"\x00\x01")
+    io.write_atomic(str(tmp_path / "c.bin"), b"\x00\x01")
     assert (tmp_path / "c.bin").read_bytes() == b"\x00\x01"
 
 

@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from vq_zoo.utils.images import write_atomic
+from vq_zoo.utils.io import write_atomic
 
 MANIFEST = "manifest.json"
 PROGRESS = "extracting.json"

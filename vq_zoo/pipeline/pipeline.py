@@ -51,7 +51,7 @@ from vq_zoo.pipeline.run_dir import check_config
 from vq_zoo.pipeline.run_dir import wipe
 from vq_zoo.pipeline.run_dir import write_run_record
 from vq_zoo.utils.images import image_grid
-from vq_zoo.utils.images import write_atomic
+from vq_zoo.utils.io import write_atomic
 from vq_zoo.utils.images import write_png
 
 WHAT_TO_DO = ("Rerun with --restart (restart=True) to wipe the run and start "

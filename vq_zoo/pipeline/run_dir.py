@@ -219,7 +219,7 @@ def wipe(out_dir):
 
 
 def write_run_record(out_dir, config, stages):
-    from vq_zoo.utils.images import write_atomic
+    from vq_zoo.utils.io import write_atomic
 
     record = {"config": _jsonable(config), "stages": list(stages),
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

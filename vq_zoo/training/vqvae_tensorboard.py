@@ -7,7 +7,7 @@ import numpy as np
 
 from vq_zoo.training.summary_tensorboard import SummaryTensorBoard
 from vq_zoo.utils.images import image_grid
-from vq_zoo.utils.images import write_atomic
+from vq_zoo.utils.io import write_atomic
 
 # The codebook's name in the embedding projector, and its files in the run
 # directory (paths in the projector config are relative to it).

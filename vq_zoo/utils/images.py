@@ -6,8 +6,7 @@ import re
 
 import numpy as np
 
-from vq_zoo.utils.io import atomic_path  # noqa: F401 (re-exported)
-from vq_zoo.utils.io import write_atomic  # noqa: F401 (re-exported)
+from vq_zoo.utils.io import write_atomic
 
 # Extensions `write_image` knows, and the encoder of each.
 IMAGE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg"}
@@ -120,3 +119,11 @@ def read_image(path, channels=0):
     if image.dtype != np.uint8:  # 16-bit PNG
         image = (image.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
     return image
+
+
+def upscaled_png(source, upscale):
+    """The image file at `source` as PNG bytes, upscaled `upscale` times by
+    nearest neighbour."""
+    image = read_image(source)
+    image = np.repeat(np.repeat(image, upscale, axis=0), upscale, axis=1)
+    return encode_image(image, "png")
