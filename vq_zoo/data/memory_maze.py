@@ -329,13 +329,12 @@ def episode_header(path):
     naming the file when it is truncated or not an episode."""
     import zipfile
 
+    from vq_zoo.utils.io import read_npy_header
+
     try:
         with zipfile.ZipFile(path) as archive:
             with archive.open("frames.npy") as member:
-                major, _ = np.lib.format.read_magic(member)
-                read = (np.lib.format.read_array_header_1_0 if major == 1
-                        else np.lib.format.read_array_header_2_0)
-                shape, _, dtype = read(member)
+                shape, dtype = read_npy_header(member)
     except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as e:
         raise _unreadable(path, e) from None
     actions = read_episode(path, frames=False)["actions"]

@@ -120,14 +120,13 @@ def array_file_shapes(path):
     an array of Python objects."""
     import zipfile
 
+    from vq_zoo.utils.io import read_npy_header
+
     def header(stream, name):
-        major, _ = np.lib.format.read_magic(stream)
-        read = (np.lib.format.read_array_header_1_0 if major == 1
-                else np.lib.format.read_array_header_2_0)
-        shape, _, dtype = read(stream)
+        shape, dtype = read_npy_header(stream)
         if dtype.hasobject:
             raise ValueError(f"array {name or path!r} holds Python objects, not numbers")
-        return tuple(int(n) for n in shape)
+        return shape
 
     with open(path, "rb") as f:
         magic = f.read(6)

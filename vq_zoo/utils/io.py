@@ -101,3 +101,17 @@ def write_atomic(path, data):
     with atomic_path(path, suffix="") as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
+
+
+def read_npy_header(stream):
+    """`(shape, dtype)` of the `.npy` array whose bytes `stream` (a file
+    object at its start, or an `.npz` member) holds, from its header alone:
+    the data is neither read nor decompressed (a few-KB compressed file may
+    claim gigabytes). Raises ValueError when it is not a `.npy` header."""
+    import numpy as np
+
+    major, _ = np.lib.format.read_magic(stream)
+    read = (np.lib.format.read_array_header_1_0 if major == 1
+            else np.lib.format.read_array_header_2_0)
+    shape, _, dtype = read(stream)
+    return tuple(int(n) for n in shape), dtype
