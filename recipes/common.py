@@ -467,6 +467,14 @@ def memory_maze_episodes(config, data_dir=None, verbose=0):
     return directory
 
 
+def episodes_to_read(config, data_dir=None):
+    """How many of a memory-maze folder's episodes a run reads: the cache
+    (no `data_dir`) may hold more than this config renders (another config
+    completed it to more), so a run reads its config's first
+    `config.episodes`; a user's `data_dir` is read whole (None)."""
+    return None if data_dir else config.episodes
+
+
 def check_image_size(config):
     """A ValueError unless the VQ-VAE's `num_downsamples` halvings divide
     `config.image_size` (33x33 frames cannot make whole code maps)."""
@@ -494,4 +502,5 @@ def check_memory_maze_data(config, data_dir=None, min_steps=1):
     if config.steps_per_episode < min_steps and not existing:
         raise ValueError(f"steps_per_episode={config.steps_per_episode}: the config needs "
                          f"episodes of at least {min_steps} steps")
-    memory_maze.check_episodes(directory, config.image_size, min_steps)
+    memory_maze.check_episodes(directory, config.image_size, min_steps,
+                               max_episodes=episodes_to_read(config, data_dir))

@@ -103,7 +103,8 @@ def memory_maze_frames(config, data_dir=None, verbose=0):
     for split, limit in limits.items():
         frames[split] = memory_maze.frames_dataset(
             directory, split, config.validation_fraction, config.test_fraction,
-            max_frames=limit or None)
+            max_frames=limit or None,
+            max_episodes=common.episodes_to_read(config, data_dir))
         if frames[split].shape[1:3] != (config.image_size, config.image_size):
             raise ValueError(
                 f"The episodes in {directory} have {frames[split].shape[1:3]} frames, "
@@ -181,6 +182,9 @@ def build_stage2(config, manifest):
         spatial_channels=config.stage2_spatial_channels,
         conditioning_layers=config.stage2_conditioning_layers or None,
         decoder_dropout=config.stage2_decoder_dropout,
+        input_noise=config.stage2_input_noise,
+        input_noise_source=config.stage2_input_noise_source,
+        input_noise_seed=config.seed,
         name="stage2_vqvae")
     model.compile(optimizer=keras.optimizers.Adam(config.stage2_learning_rate))
     return model

@@ -94,7 +94,9 @@ def make_clips(config, data_dir=None, verbose=0):
         directory = common.memory_maze_episodes(config, data_dir, verbose)
         clips = {s: video.memory_maze_clips(
             directory, s, length, config.clip_stride, config.validation_fraction,
-            config.test_fraction, max_clips=n) for s, n in limits.items()}
+            config.test_fraction, max_clips=n,
+            max_episodes=common.episodes_to_read(config, data_dir))
+            for s, n in limits.items()}
         channels = 3
     elif config.source == "bair":
         clips = {s: video.bair_clips(s, length, config.clip_stride, data_dir,

@@ -100,3 +100,33 @@ def test_frames_are_split_by_episode(tmp_path):
         memory_maze.load_episodes(str(tmp_path / "none"))
     with pytest.raises(ValueError, match="`num_episodes`"):
         memory_maze.generate_episodes(str(tmp_path), 0, 5)
+
+
+def test_a_cache_holding_more_episodes_than_the_config_is_read_to_its_first_ones(tmp_path):
+    """The default cache can hold more episodes than a config renders (another
+    config completed it): a run of `episodes=4` reads episodes 0-3 only, so its
+    split (and its test episode) is the one the 4-episode render had."""
+    from types import SimpleNamespace
+
+    from vq_zoo.recipes import common
+
+    _fake_episodes(tmp_path, [3, 4, 5, 6, 7, 8, 9, 10])
+    config = SimpleNamespace(episodes=4, validation_fraction=0.25, test_fraction=0.25,
+                             image_size=4, steps_per_episode=3)
+    limit = common.episodes_to_read(config, data_dir=None)
+    owners = {s: set(np.unique(memory_maze.frames_dataset(
+        str(tmp_path), s, 0.25, 0.25, max_episodes=limit)))
+        for s in ("train", "validation", "test")}
+    assert owners == {"train": {0, 1}, "validation": {2}, "test": {3}}
+    # A user's --data-dir is read whole.
+    assert common.episodes_to_read(config, data_dir=str(tmp_path)) is None
+    assert len(memory_maze.episode_files(str(tmp_path))) == 8
+    # Only the episodes a run reads are checked: a broken 5th file does not stop
+    # a 4-episode run, and is named when all are read.
+    with open(tmp_path / "episode_000000_000004.npz", "wb") as f:
+        f.write(b"PK\x03\x04 truncated")
+    memory_maze.check_episodes(str(tmp_path), 4, max_episodes=4)
+    with pytest.raises(ValueError, match="episode_000000_000004.npz"):
+        memory_maze.check_episodes(str(tmp_path), 4)
+    with pytest.raises(ValueError, match="`max_episodes`"):
+        memory_maze.episode_files(str(tmp_path), 0)

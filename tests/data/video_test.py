@@ -36,6 +36,11 @@ def test_memory_maze_clips_split_by_episode(tmp_path):
         np.testing.assert_array_equal(clip["actions"], actions[start:start + 4])
     train = _numpy(video.memory_maze_clips(directory, "train", 4, 3, 0.25, 0.25))
     assert len(train) == 2 * 3
+    # The first 3 episodes only: episode 2 becomes the test split.
+    test3 = _numpy(video.memory_maze_clips(directory, "test", 4, 3, 0.25, 0.25,
+                                           max_episodes=3))
+    with np.load(tmp_path / "episode_000000_000002.npz") as f:
+        np.testing.assert_array_equal(test3[0]["frames"], f["frames"][:4])
 
 
 def test_bair_clips_on_mocked_tfds():

@@ -255,8 +255,14 @@ def generate_episodes(out_dir, num_episodes, steps_per_episode, seed=0,
     return [episode_path(out_dir, seed, i) for i in indices]
 
 
-def episode_files(directory):
-    """The episode files of `directory`, sorted by (seed, index)."""
+def episode_files(directory, max_episodes=None):
+    """The episode files of `directory`, sorted by (seed, index); only the
+    first `max_episodes` when given (a cache may hold more episodes than a
+    config renders: a run reads the ones its config names)."""
+    if max_episodes is not None and (isinstance(max_episodes, bool)
+                                     or not isinstance(max_episodes, int)
+                                     or max_episodes < 1):
+        raise ValueError(f"`max_episodes` must be an int >= 1 or None, got {max_episodes!r}")
     if not os.path.isdir(directory):
         raise FileNotFoundError(
             f"No memory-maze episodes: {directory} is not a folder (render them with "
@@ -267,7 +273,7 @@ def episode_files(directory):
         raise FileNotFoundError(
             f"{directory} holds no episode_*.npz files (render them with "
             f"`python -m vq_zoo.data.memory_maze {directory}`).")
-    return files
+    return files[:max_episodes]
 
 
 def _unreadable(path, error):
@@ -342,16 +348,17 @@ def episode_header(path):
     return tuple(int(n) for n in shape[:3])
 
 
-def check_episodes(directory, image_size=None, min_steps=1):
+def check_episodes(directory, image_size=None, min_steps=1, max_episodes=None):
     """Checks the episode files already in `directory` (none: nothing to
-    check) before a recipe trains on them: each is readable, its frames are
+    check; only the first `max_episodes` when given, the ones a recipe
+    reads) before a recipe trains on them: each is readable, its frames are
     `image_size` square and it has at least `min_steps` steps; a ValueError
     naming the first file that is not."""
     if not os.path.isdir(directory):
         return
-    for path in sorted(glob.glob(os.path.join(directory, "episode_*.npz"))):
-        if not _NAME.search(path):
-            continue
+    paths = sorted(f for f in glob.glob(os.path.join(directory, "episode_*.npz"))
+                   if _NAME.search(f))
+    for path in paths[:max_episodes]:
         steps, height, width = episode_header(path)
         if image_size is not None and (height, width) != (image_size, image_size):
             raise ValueError(f"episode file {path} has {height}x{width} frames, the config's "
@@ -389,14 +396,15 @@ def split_episodes(num_episodes, validation_fraction=0.125, test_fraction=0.125)
 
 
 def frames_dataset(directory, split="train", validation_fraction=0.125,
-                   test_fraction=0.125, max_frames=None):
-    """The frames of one split (split by episode, `split_episodes`), uint8
-    `(N, H, W, 3)`, in episode then time order (the DeepMind Lab recipe
-    shuffles them itself). `max_frames` keeps the first ones."""
+                   test_fraction=0.125, max_frames=None, max_episodes=None):
+    """The frames of one split (split by episode, `split_episodes`, of the
+    first `max_episodes` episodes, default all), uint8 `(N, H, W, 3)`, in
+    episode then time order (the DeepMind Lab recipe shuffles them itself).
+    `max_frames` keeps the first ones."""
     if split not in ("train", "validation", "test"):
         raise ValueError(
             f"`split` must be 'train', 'validation' or 'test', got {split!r}")
-    files = episode_files(directory)
+    files = episode_files(directory, max_episodes)
     chosen = split_episodes(len(files), validation_fraction, test_fraction)[split]
     frames = []
     for i in chosen:

@@ -100,10 +100,12 @@ def _tfds_load(name, split, data_dir):
 
 # ------------------------------------------------------------- memory-maze
 def memory_maze_clips(directory, split="train", clip_length=16, clip_stride=16,
-                      validation_fraction=0.125, test_fraction=0.125, max_clips=0):
+                      validation_fraction=0.125, test_fraction=0.125, max_clips=0,
+                      max_episodes=None):
     """Clips of the memory-maze episodes in `directory` (rendered by
-    `vq_zoo.data.memory_maze.generate_episodes`) of one split, split by
-    episode as `memory_maze.split_episodes` (the last episodes are test).
+    `vq_zoo.data.memory_maze.generate_episodes`; the first `max_episodes`,
+    default all) of one split, split by episode as
+    `memory_maze.split_episodes` (the last episodes are test).
 
     Returns a dataset of `{"frames": uint8 (clip_length, H, W, 3),
     "actions": int32 (clip_length,)}`; `max_clips` keeps the first ones."""
@@ -114,7 +116,7 @@ def memory_maze_clips(directory, split="train", clip_length=16, clip_stride=16,
     if split not in SPLITS:
         raise ValueError(f"`split` must be one of {SPLITS}, got {split!r}")
     _check_clip_args(clip_length, clip_stride)
-    files = memory_maze.episode_files(os.path.expanduser(directory))
+    files = memory_maze.episode_files(os.path.expanduser(directory), max_episodes)
     chosen = memory_maze.split_episodes(len(files), validation_fraction,
                                         test_fraction)[split]
     frames, actions = [], []
