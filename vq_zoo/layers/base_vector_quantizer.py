@@ -1,10 +1,17 @@
-"""Shared machinery of the vector-quantizer layers."""
+"""The layer both vector quantizers share: codebook, straight-through
+output, losses, statistics, `encode` / `lookup`, input checks and the guarded
+state update. The nearest-code search lives in `nearest_code.py` and the
+collapse remedies (k-means initialisation, dead-code restarts) in
+`codebook_remedies.py`."""
 
 import keras
 import numpy as np
 from keras import ops
 
-from vq_zoo.utils.distribute import replica_row_offset
+from vq_zoo.layers.codebook_remedies import CodebookRemedies
+from vq_zoo.layers.nearest_code import code_counts
+from vq_zoo.layers.nearest_code import l2_normalize
+from vq_zoo.layers.nearest_code import nearest_code
 from vq_zoo.utils.distribute import cross_replica_sum
 
 
@@ -35,13 +42,6 @@ def _check_bool(name, value):
         raise ValueError(
             f"`{name}` must be True or False. Received: {name}={value!r}"
         )
-
-
-def l2_normalize(x, epsilon=1e-12):
-    """`x / |x|` along the last axis (zero vectors stay finite)."""
-    return x * ops.rsqrt(
-        ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), epsilon)
-    )
 
 
 def _check_seed(seed):
@@ -83,34 +83,6 @@ def _read(variable):
     return ops.convert_to_tensor(variable.value)
 
 
-def _argmin_rows(d):
-    """`argmin` over axis 1 as int32. `keras.ops.argmin` on the TensorFlow
-    backend first rewrites every -0.0 of a float input (extra passes over the
-    (N, K) distance matrix, costing more than the argmin itself); ties
-    between -0.0 and 0.0 do not matter for a nearest-code search."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.argmin(d, axis=1, output_type=tf.int32)
-    return ops.cast(ops.argmin(d, axis=1), "int32")
-
-
-def _sequential_fori_loop(lower, upper, body, init):
-    """`ops.fori_loop` whose iterations run one after another on TensorFlow
-    (`tf.while_loop` keeps 10 in flight by default: 10 distance blocks)."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        _, out = tf.while_loop(
-            lambda j, _: j < upper,
-            lambda j, s: (j + 1, body(j, s)),
-            (tf.constant(lower), init),
-            parallel_iterations=1,
-        )
-        return out
-    return ops.fori_loop(lower, upper, body, init)
-
-
 def _rotate_gradient(e, q, g):
     """The rotation trick's gradient at `e` (rows of `(N, D)`): with
     `lambda = |q| / |e|` and `R` the rotation in the plane of `e` and `q` that
@@ -128,12 +100,7 @@ def _rotate_gradient(e, q, g):
     return (q_norm / e_norm) * (g - 2.0 * r * rg + 2.0 * e_hat * qg)
 
 
-# Codebooks larger than this are searched in blocks of this many codes by
-# default: with 32768 vectors a block is 512 MiB of float32 distances.
-DEFAULT_CHUNK = 4096
-
-
-class BaseVectorQuantizer(keras.layers.Layer):
+class BaseVectorQuantizer(CodebookRemedies, keras.layers.Layer):
     """Nearest-neighbour quantisation of the last axis onto a codebook.
 
     The subclasses differ only in how the codebook learns: by gradient
@@ -142,7 +109,8 @@ class BaseVectorQuantizer(keras.layers.Layer):
     nearest-code search (in float32, chunked over the codebook for large `K`),
     the straight-through output, the losses, the perplexity, `lookup()`, and
     the two opt-in remedies for codebook collapse (k-means initialisation and
-    dead-code restarts), which give the same codebook on every replica.
+    dead-code restarts, from `CodebookRemedies`), which give the same codebook
+    on every replica.
 
     The layer returns a dict:
     - `"quantized"`: straight-through output `z_e + stop_gradient(z_q - z_e)`,
@@ -429,57 +397,12 @@ class BaseVectorQuantizer(keras.layers.Layer):
 
     # -------------------------------------------------------------- search
     def _nearest(self, flat, codebook):
-        """Index of the nearest code for each row of `flat` (float32).
-
-        The squared distance is `|x|^2 - 2 x.e + |e|^2`; `|x|^2` is the same
-        for every code, so the argmin needs only `|e|^2 - 2 x.e`, which one
-        matmul gives as `[x, 1] . [-2e, |e|^2]` with no elementwise pass over
-        the (N, K) matrix. Codebooks larger than `distance_chunk_size`
-        (default: whole codebooks up to 4096 codes, blocks of 4096 above) are
-        searched block by block in a sequential loop with a running minimum,
-        so at most one (N, chunk) block exists at a time.
-        """
-        k = self.num_embeddings
-        chunk = self.distance_chunk_size or (k if k <= DEFAULT_CHUNK else DEFAULT_CHUNK)
-        chunk = min(chunk, k)
-        ones = ops.ones((ops.shape(flat)[0], 1), dtype=flat.dtype)
-        flat_aug = ops.concatenate([flat, ones], axis=1)
-        code_aug = ops.concatenate(
-            [-2.0 * codebook, ops.sum(ops.square(codebook), axis=1, keepdims=True)],
-            axis=1,
-        )
-        if chunk >= k:
-            return _argmin_rows(ops.matmul(flat_aug, ops.transpose(code_aug)))
-        pad = (-k) % chunk
-        if pad:  # padded codes sit at distance 3e38: never the nearest
-            filler = ops.concatenate(
-                [ops.zeros((pad, self.code_dim)), ops.full((pad, 1), 3e38)],
-                axis=1,
-            )
-            code_aug = ops.concatenate([code_aug, filler], axis=0)
-        blocks = ops.reshape(code_aug, (-1, chunk, self.code_dim + 1))
-
-        def body(j, state):
-            best_d, best_i = state
-            d = ops.matmul(flat_aug, ops.transpose(blocks[j]))
-            i = _argmin_rows(d)
-            m = ops.take_along_axis(d, i[:, None], axis=1)[:, 0]
-            better = ops.less(m, best_d)
-            return (
-                ops.where(better, m, best_d),
-                ops.where(better, i + j * chunk, best_i),
-            )
-
-        n = ops.shape(flat)[0]
-        init = (ops.full((n,), float("inf")), ops.zeros((n,), dtype="int32"))
-        return _sequential_fori_loop(0, blocks.shape[0], body, init)[1]
+        """Index of the nearest code for each row of `flat` (float32); see
+        `vq_zoo.layers.nearest_code.nearest_code`."""
+        return nearest_code(flat, codebook, self.distance_chunk_size)
 
     def _counts(self, indices):
-        return ops.segment_sum(
-            ops.ones_like(indices, dtype="float32"),
-            indices,
-            num_segments=self.num_embeddings,
-        )
+        return code_counts(indices, self.num_embeddings)
 
     # ---------------------------------------------------------------- call
     def __call__(self, inputs, *args, **kwargs):
@@ -565,9 +488,6 @@ class BaseVectorQuantizer(keras.layers.Layer):
         }
 
     # ----------------------------------------------------- update guard
-    def _remedies_draw_random(self):
-        return self.kmeans_init or self.dead_code_threshold > 0
-
     def _update_guard(self, flat):
         """Whether this training step may update the layer's state.
 
@@ -690,120 +610,6 @@ class BaseVectorQuantizer(keras.layers.Layer):
             vectors = self.project_out(ops.reshape(vectors, (-1, self.code_dim)))
             vectors = ops.reshape(vectors, tuple(shape[:-1]) + (self.embedding_dim,))
         return ops.cast(vectors, self.compute_dtype)
-
-    # ------------------------------------------------- collapse remedies
-    def _uniform_indices(self, num, upper):
-        """`num` int32 indices uniform in [0, upper), same on every replica
-        (the seed generator's state is the same on every replica)."""
-        u = keras.random.uniform((num,), seed=self.seed_generator)
-        upper = ops.cast(upper, "float32")
-        idx = ops.cast(ops.floor(u * upper), "int32")
-        return ops.minimum(idx, ops.cast(upper, "int32") - 1)
-
-    def _gather_candidates(self, flat, num):
-        """`num` rows drawn uniformly from the global batch, the same on every
-        replica and the same as one device would draw from the whole batch:
-        row indices come from the shared seed, each replica fills in the rows
-        it holds, and a sum across replicas assembles the pool."""
-        n_local = ops.shape(flat)[0]
-        n_global = cross_replica_sum(ops.cast(n_local, "float32"))
-        picked = ops.cast(self._uniform_indices(num, n_global), "float32")
-        local = picked - replica_row_offset(n_local)
-        mine = ops.logical_and(local >= 0, local < ops.cast(n_local, "float32"))
-        local = ops.clip(ops.cast(local, "int32"), 0, ops.maximum(n_local - 1, 0))
-        # A replica (or a batch) with no rows has nothing to gather from.
-        rows = ops.cond(
-            n_local > 0,
-            lambda: ops.take(ops.stop_gradient(flat), local, axis=0),
-            lambda: ops.zeros((num, self.code_dim), flat.dtype),
-        )
-        rows = ops.where(mine[:, None], rows, ops.zeros_like(rows))
-        return cross_replica_sum(rows)
-
-    def _kmeans(self, samples):
-        k = self.num_embeddings
-        centroids = samples[:k]  # the pool is already in random order
-        counts = sums = None
-        for _ in range(self.kmeans_iters):
-            idx = self._nearest(samples, centroids)
-            counts = ops.segment_sum(
-                ops.ones_like(idx, dtype="float32"), idx, num_segments=k
-            )
-            sums = ops.segment_sum(samples, idx, num_segments=k)
-            means = sums / ops.maximum(counts, 1.0)[:, None]
-            centroids = ops.where(counts[:, None] > 0, means, centroids)
-        return centroids, counts, sums
-
-    def _maybe_kmeans_init(self, flat, apply):
-        """On the first training call that `apply`s, sets the codebook to
-        k-means centroids of encoder outputs pooled from every replica.
-        Returns whether a non-finite initialisation was refused."""
-        k = self.num_embeddings
-        # 4 samples a code gives k-means something to average; the pool is
-        # drawn with replacement so its shape is static.
-        samples = self._gather_candidates(flat, 4 * k)
-        batch_size = cross_replica_sum(ops.cast(ops.shape(flat)[0], "float32"))
-        done = self.initialized > 0
-
-        def init():
-            centroids, counts, sums = self._kmeans(samples)
-            scale = batch_size / ops.cast(ops.shape(samples)[0], "float32")
-            return centroids, counts * scale, sums * scale
-
-        def keep():
-            codebook = ops.convert_to_tensor(self.codebook)
-            return codebook, ops.zeros((k,)), ops.zeros((k, self.code_dim))
-
-        centroids, counts, sums = ops.cond(done, keep, init)
-        updates = [(self.codebook, centroids)]
-        updates += self._after_kmeans(done, counts, sums)
-        updates.append((self.initialized, ops.ones(())))
-        return self._commit(apply, updates)
-
-    def _after_kmeans(self, done, counts, sums):
-        """Subclasses seed their statistics from the k-means clusters:
-        returns `(variable, new value)` pairs, committed with the codebook."""
-        return []
-
-    @property
-    def code_usage(self):
-        """Moving average of each code's count per training step (global
-        batch), bias-corrected; defined when `dead_code_threshold > 0`."""
-        bias = 1.0 - ops.power(self.dead_code_decay, self.code_usage_count)
-        return self.code_usage_hidden / ops.maximum(bias, 1e-30)
-
-    def _restart_dead_codes(self, flat, counts, apply):
-        """Re-seeds codes whose usage has fallen below `dead_code_threshold`
-        with encoder outputs drawn from the current (global) batch. Runs after
-        `_update_codebook`, from the codebook it left; only where `apply`.
-        Returns whether a non-finite restart was refused."""
-        k = self.num_embeddings
-        decay = self.dead_code_decay
-        count = self.code_usage_count + 1.0
-        bias = 1.0 - ops.power(decay, count)
-        hidden = decay * self.code_usage_hidden + (1.0 - decay) * counts
-        dead = hidden / bias < self.dead_code_threshold
-        fresh = self._gather_candidates(flat, k)
-        # A restarted code starts from a fair share of usage, so it is not
-        # restarted again before it has had a chance to be picked.
-        fair_share = ops.sum(counts) / k
-        updates = [
-            (self.code_usage_count, count),
-            (self.code_usage_hidden, ops.where(dead, fair_share * bias, hidden)),
-            (
-                self.codebook,
-                ops.where(
-                    dead[:, None], fresh, ops.convert_to_tensor(self.codebook)
-                ),
-            ),
-        ]
-        updates += self._after_restart(dead, fresh)
-        return self._commit(apply, updates)
-
-    def _after_restart(self, dead, fresh):
-        """Subclasses reset the state of restarted codes here: returns
-        `(variable, new value)` pairs, committed with the restart."""
-        return []
 
     # -------------------------------------------------------------- config
     def get_config(self):
