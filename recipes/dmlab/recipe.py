@@ -42,6 +42,7 @@ import os
 
 import numpy as np
 
+from vq_zoo.metrics.image_quality import psnr
 from vq_zoo.recipes.dmlab.config import CONFIGS  # noqa: F401 (the registry reads it)
 
 DATA_CARD = dict(
@@ -315,10 +316,6 @@ def _usage(counts):
     return (float(np.exp(-(p * np.log(p + 1e-10)).sum())), float((counts > 0).mean()))
 
 
-def _psnr(mse):
-    return 10 * math.log10(1.0 / mse) if mse > 0 else float("inf")
-
-
 def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_data,
                      train_maps=None, fit_triples=None):
     """Metrics on the test split (episodes never trained on): stage 1's
@@ -378,16 +375,16 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
         "bits_per_frame_stage2": vq2.bits_per_example,
         "code_shape": list(maps.shape[1:]),
         "test_mse": mse1,
-        "test_psnr_db": _psnr(mse1),
+        "test_psnr_db": psnr(mse1),
         "test_perplexity": perplexity1,
         "test_codebook_usage": usage1,
         "test_stage2_map_accuracy_greedy": greedy_hits / positions,
         "test_stage2_map_accuracy_teacher_forced": forced_hits / positions,
         "test_stage2_mse": mse2,
-        "test_stage2_psnr_db": _psnr(mse2),
-        "test_stage2_psnr_db_vs_stage1": _psnr(sq_mid / values),
+        "test_stage2_psnr_db": psnr(mse2),
+        "test_stage2_psnr_db_vs_stage1": psnr(sq_mid / values),
         "test_stage2_map_accuracy_sampled": sampled_hits / positions,
-        "test_stage2_psnr_db_sampled": _psnr(sq_sampled / values),
+        "test_stage2_psnr_db_sampled": psnr(sq_sampled / values),
     }
     if mode is not None:
         metrics["baseline_map_accuracy_most_frequent_code"] = mode_hits / positions

@@ -39,6 +39,7 @@ def run_trial(run_dir, data_dir, overrides, epochs, steps_per_epoch, temperature
     import keras
     import tensorflow as tf
 
+    from vq_zoo.metrics import video as metrics
     from vq_zoo.models.video.latent_video_model import LatentVideoModel
     from vq_zoo.recipes import common
     from vq_zoo.recipes.video import recipe
@@ -79,15 +80,15 @@ def run_trial(run_dir, data_dir, overrides, epochs, steps_per_epoch, temperature
     true = test["frames"][:, c:].astype(np.float32) / 255.0
     last = np.repeat(test["frames"][:, c - 1:c].astype(np.float32) / 255.0,
                      config.horizon, axis=1)
-    copy = recipe.per_horizon_errors(last, true)
+    copy = metrics.per_horizon_errors(last, true)
     train_clips = splits["train"]
-    inverse = recipe.fit_inverse_dynamics(train_clips["frames"].astype(np.float32) / 255.0,
-                                          train_clips["actions"])
+    inverse = metrics.fit_inverse_dynamics(train_clips["frames"].astype(np.float32) / 255.0,
+                                           train_clips["actions"])
     test_f = test["frames"].astype(np.float32) / 255.0
     flat = (-1,) + test_f.shape[2:]
-    true_acc = recipe._accuracy(inverse, test_f[:, :-1].reshape(flat),
-                                test_f[:, 1:].reshape(flat),
-                                test["actions"][:, :-1].reshape(-1))
+    true_acc = metrics.action_accuracy(inverse, test_f[:, :-1].reshape(flat),
+                                       test_f[:, 1:].reshape(flat),
+                                       test["actions"][:, :-1].reshape(-1))
     record = {
         "overrides": overrides, "epochs": epochs, "steps_per_epoch": steps_per_epoch,
         "train_clips": int(len(codes["train"])), "test_clips": int(len(true)),
@@ -101,10 +102,10 @@ def run_trial(run_dir, data_dir, overrides, epochs, steps_per_epoch, temperature
         generated = video.rollout(test["frames"][:, :c], test["actions"][:, c - 1:-1],
                                   seed=config.seed, temperature=t,
                                   num_frames=config.horizon)
-        errors = recipe.per_horizon_errors(generated, true)
+        errors = metrics.per_horizon_errors(generated, true)
         before = np.concatenate([test_f[:, c - 1:c], generated[:, :-1]], axis=1)
-        acc = recipe._accuracy(inverse, before.reshape(flat), generated.reshape(flat),
-                               test["actions"][:, c - 1:-1].reshape(-1))
+        acc = metrics.action_accuracy(inverse, before.reshape(flat), generated.reshape(flat),
+                                      test["actions"][:, c - 1:-1].reshape(-1))
         record["rollouts"][str(t)] = {
             "psnr_db": [round(v, 2) for v in errors["psnr_db"]],
             "ssim": [round(v, 3) for v in errors["ssim"]],

@@ -34,6 +34,10 @@ import json
 
 import numpy as np
 
+from vq_zoo.metrics.video import action_accuracy
+from vq_zoo.metrics.video import fit_inverse_dynamics
+from vq_zoo.metrics.video import per_horizon_errors
+from vq_zoo.metrics.video import psnr
 from vq_zoo.recipes.video.config import CONFIGS  # noqa: F401 (the registry reads it)
 
 def describe_data(config=None):
@@ -283,31 +287,6 @@ def prior_tensorboard(log_dir, make_video, sample_clips, config, every_n_epochs=
 
 
 # ---------------------------------------------------------------- report
-# The instruments live in vq_zoo.metrics.video; these names stay for callers.
-def _psnr(mse):
-    from vq_zoo.metrics.video import psnr
-
-    return psnr(mse)
-
-
-def per_horizon_errors(predicted, true):
-    from vq_zoo.metrics.video import per_horizon_errors as errors
-
-    return errors(predicted, true)
-
-
-def fit_inverse_dynamics(frames, actions, seed=0):
-    from vq_zoo.metrics.video import fit_inverse_dynamics as fit
-
-    return fit(frames, actions)
-
-
-def _accuracy(model, before, after, actions):
-    from vq_zoo.metrics.video import action_accuracy
-
-    return action_accuracy(model, before, after, actions)
-
-
 def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_clips,
                      test_clips):
     """The report's metrics on the test split (episodes / videos never
@@ -348,7 +327,7 @@ def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_c
         "history": video.history,
         "action_kind": video.action_kind,
         "test_mse": mse,
-        "test_psnr_db": _psnr(mse),
+        "test_psnr_db": psnr(mse),
         "test_perplexity": float(np.exp(-(p * np.log(p + 1e-10)).sum())),
         "test_codebook_usage": float((counts > 0).mean()),
         "test_prior_bits_per_code": float(prior_logs["bits_per_code"]),
@@ -396,30 +375,30 @@ def action_check(video, config, train_clips, frames, actions, generated, others=
     rate."""
     c = config.context_frames
     train = train_clips["frames"].astype(np.float32) / 255.0
-    model = fit_inverse_dynamics(train, train_clips["actions"], seed=config.seed)
+    model = fit_inverse_dynamics(train, train_clips["actions"])
     test = frames.astype(np.float32) / 255.0
     flat = (-1,) + test.shape[2:]
-    true_acc = _accuracy(model, test[:, :-1].reshape(flat), test[:, 1:].reshape(flat),
-                         actions[:, :-1].reshape(-1))
+    true_acc = action_accuracy(model, test[:, :-1].reshape(flat), test[:, 1:].reshape(flat),
+                               actions[:, :-1].reshape(-1))
     recon = video.decode_codes(video.encode_frames(frames))
-    recon_acc = _accuracy(model, recon[:, :-1].reshape(flat), recon[:, 1:].reshape(flat),
-                          actions[:, :-1].reshape(-1))
+    recon_acc = action_accuracy(model, recon[:, :-1].reshape(flat), recon[:, 1:].reshape(flat),
+                                actions[:, :-1].reshape(-1))
     before = np.concatenate([test[:, c - 1:c], generated[:, :-1]], axis=1)
-    rollout_acc = _accuracy(model, before.reshape(flat), generated.reshape(flat),
-                            actions[:, c - 1:-1].reshape(-1))
+    rollout_acc = action_accuracy(model, before.reshape(flat), generated.reshape(flat),
+                                  actions[:, c - 1:-1].reshape(-1))
     n = video.action_dim
     context = np.repeat(frames[:, :c], n, axis=0)
     commanded = np.tile(np.arange(n, dtype=np.int32), len(frames))
     one_step = video.rollout(context, commanded[:, None], seed=config.seed + 1,
                              temperature=config.rollout_temperature)
-    counterfactual_acc = _accuracy(model, np.repeat(test[:, c - 1], n, axis=0),
-                                   one_step[:, 0], commanded)
+    counterfactual_acc = action_accuracy(model, np.repeat(test[:, c - 1], n, axis=0),
+                                         one_step[:, 0], commanded)
     counts = np.bincount(actions[:, :-1].ravel(), minlength=n)
     extra = {}
     for t, frames_t in (others or {}).items():
         before = np.concatenate([test[:, c - 1:c], frames_t[:, :-1]], axis=1)
-        extra[str(t)] = _accuracy(model, before.reshape(flat), frames_t.reshape(flat),
-                                  actions[:, c - 1:-1].reshape(-1))
+        extra[str(t)] = action_accuracy(model, before.reshape(flat), frames_t.reshape(flat),
+                                        actions[:, c - 1:-1].reshape(-1))
     return {
         **({"action_check_rollout_at_other_temperatures": extra} if extra else {}),
         "action_check_chance": 1.0 / n,
