@@ -69,6 +69,15 @@ class DMLabConfig(ImageRecipeConfig):
                                                         metadata={"check": "non_negative"})
     stage2_decoder_dropout: float = dataclasses.field(default=0.0,
                                                       metadata={"check": "dropout"})
+    # > 0: in training, this fraction of the stage-2 decoder's teacher-forced
+    # input codes is replaced (targets and the conditions from the 3 codes
+    # unchanged; `DMLabVQVAE.input_noise`): by uniform random codes
+    # ("random") or by samples of the decoder's own one-pass prediction
+    # ("model"), against the exposure bias of greedy decoding.
+    stage2_input_noise: float = dataclasses.field(default=0.0,
+                                                  metadata={"check": "dropout"})
+    stage2_input_noise_source: str = dataclasses.field(
+        default="random", metadata={"choices": ("random", "model")})
     # The prior over the 3 codes
     stage2_prior_filters: int = 128
     stage2_prior_learning_rate: float = 1e-3

@@ -9,6 +9,9 @@ from keras import ops
 
 from vq_zoo.models.vqvae.vqvae import VQVAE
 
+# What a corrupted decoder input code becomes (`DMLabVQVAE.input_noise_source`).
+INPUT_NOISE_SOURCES = ("random", "model")
+
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
 class DMLabVQVAE(VQVAE):
@@ -50,6 +53,26 @@ class DMLabVQVAE(VQVAE):
             `("code1", ..., "code<num_latents>")`.
         input_classes: K of the input maps. Defaults to the decoder's
             `num_embeddings`.
+        condition_decoder: the layer making the decoder's spatial condition
+            from the quantised vectors (`LatentMapDecoder`), when the
+            decoder takes one.
+        input_noise: in `[0, 1)`: in training, this fraction of the
+            decoder's teacher-forced input codes (drawn independently at
+            each position) is replaced, while the targets stay the true
+            codes and the conditions made from the quantised vectors are
+            untouched, so that the decoder learns to read its conditions
+            when the codes before a position are wrong, as they are when it
+            decodes from its own choices (exposure bias; scheduled
+            sampling, arXiv:1506.03099). 0 (the default) is plain teacher
+            forcing. Evaluation, `call` outside `fit` and `decode` never
+            corrupt.
+        input_noise_source: what a replaced code becomes: `"random"`, a
+            code drawn uniformly from `[0, K)`; `"model"`, a code sampled
+            (temperature 1) from the decoder's own teacher-forced
+            distribution at that position, computed in one extra pass
+            without gradient (parallel scheduled sampling,
+            arXiv:1906.04331).
+        input_noise_seed: seed of the corruption's random draws.
         **kwargs: `VQVAE` / base `keras.Model` arguments
             (`latent_conditioning` must stay `"global"`).
 
@@ -69,8 +92,17 @@ class DMLabVQVAE(VQVAE):
     """
 
     def __init__(self, encoder, quantizers, decoder, level_names=None,
-                 input_classes=None, condition_decoder=None, **kwargs):
+                 input_classes=None, condition_decoder=None, input_noise=0.0,
+                 input_noise_source="random", input_noise_seed=None, **kwargs):
         quantizers = list(quantizers)
+        if (isinstance(input_noise, bool) or not isinstance(input_noise, (int, float))
+                or not 0 <= input_noise < 1):
+            raise ValueError(
+                f"`input_noise` must be a fraction in [0, 1), got {input_noise!r}")
+        if input_noise_source not in INPUT_NOISE_SOURCES:
+            raise ValueError(
+                f"`input_noise_source` must be one of {INPUT_NOISE_SOURCES}, got "
+                f"{input_noise_source!r}")
         if not quantizers:
             raise ValueError("`quantizers` must hold at least one quantizer, got none")
         dims = sorted({int(q.embedding_dim) for q in quantizers})
@@ -117,6 +149,14 @@ class DMLabVQVAE(VQVAE):
         # Tracked after the quantizers: the variables of models without it
         # keep their names and order.
         self.condition_decoder = condition_decoder
+        self.input_noise = float(input_noise)
+        self.input_noise_source = input_noise_source
+        self.input_noise_seed = input_noise_seed
+        if self.input_noise > 0:
+            # Made only when used: its state is a variable, and the
+            # variables of models without noise stay as they were.
+            self.input_noise_generator = keras.random.SeedGenerator(
+                input_noise_seed, name="input_noise_generator")
 
     @classmethod
     def code_map_model(cls, num_embeddings=512, shape=(21, 21), num_latents=3,
@@ -136,7 +176,9 @@ class DMLabVQVAE(VQVAE):
         vectors, passed through `conditioning_layers` residual 3x3 layers
         in the decoder; 0 (the default) keeps the global condition only.
         `decoder_dropout` drops the decoder's horizontal stream in
-        training."""
+        training. `input_noise`, `input_noise_source` and
+        `input_noise_seed` (in `kwargs`) corrupt the decoder's inputs in
+        training (see the class)."""
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
         from vq_zoo.layers.vector_quantizer_ema import VectorQuantizerEMA
         from vq_zoo.models.dmlab.code_map_encoder import CodeMapEncoder
@@ -226,6 +268,48 @@ class DMLabVQVAE(VQVAE):
             inputs["spatial_condition"] = ops.cast(
                 self.condition_decoder(ops.cast(z_q, self.compute_dtype)), "float32")
         return inputs
+
+    def _forward(self, x, training, condition=None):
+        vq = self._quantize_latents(x, training)
+        inputs = self._decoder_inputs(vq["quantized"], condition)
+        codes = self._targets(x)
+        if training and self.input_noise > 0:
+            codes = self.corrupt_codes(codes, inputs)
+        inputs["codes"] = codes
+        return vq, self.decoder(inputs, training=training)
+
+    def corrupt_codes(self, codes, conditions, seed=None):
+        """The decoder's training inputs: int maps `codes` with a fraction
+        `input_noise` of the positions (each drawn independently) replaced
+        as `input_noise_source` says; `conditions` is the decoder's
+        conditioning dict (`condition`, `spatial_condition`), read by the
+        `"model"` source. `seed`: an int (stateless draws) or a
+        `keras.random.SeedGenerator`; defaults to the model's generator.
+
+        Causal: the code given at a position depends only on the true codes
+        before it (and itself), so the decoder's logits at a position still
+        see only the true codes before it."""
+        codes = ops.cast(codes, "int32")
+        if seed is None:
+            seed = getattr(self, "input_noise_generator", None)
+            if seed is None:
+                raise ValueError("`corrupt_codes` needs a `seed` when the model's "
+                                 "`input_noise` is 0")
+        seeds = (seed, seed) if not isinstance(seed, int) else (seed, seed + 1)
+        k = self.decoder.num_embeddings
+        shape = ops.shape(codes)
+        replace = keras.random.uniform(shape, seed=seeds[0]) < self.input_noise
+        if self.input_noise_source == "random":
+            other = keras.random.randint(shape, 0, k, seed=seeds[1], dtype="int32")
+        else:
+            logits = ops.stop_gradient(ops.cast(
+                self.decoder({**conditions, "codes": codes}, training=False), "float32"))
+            # Gumbel-max: the noise at a position does not depend on the
+            # logits, so a draw changes only where its own logits change.
+            u = keras.random.uniform(ops.shape(logits), minval=1e-7, maxval=1.0,
+                                     seed=seeds[1])
+            other = ops.cast(ops.argmax(logits - ops.log(-ops.log(u)), axis=-1), "int32")
+        return ops.where(replace, other, codes)
 
     def compute_loss_terms(self, data, training):
         x, condition = self._unpack(data)
@@ -317,6 +401,10 @@ class DMLabVQVAE(VQVAE):
         if self.condition_decoder is not None:
             config["condition_decoder"] = keras.saving.serialize_keras_object(
                 self.condition_decoder)
+        if self.input_noise > 0:
+            config.update(input_noise=self.input_noise,
+                          input_noise_source=self.input_noise_source,
+                          input_noise_seed=self.input_noise_seed)
         return config
 
     @classmethod
