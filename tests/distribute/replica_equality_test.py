@@ -5,7 +5,9 @@ Each replica sees a different half of every global batch (distributed
 differently on purpose), so a layer that updated its state from local
 statistics, as Sonnet's VectorQuantizerEMA does, would fail; the negative
 controls below patch our all-reduce and loss scaling out and check that this
-test then fails.
+test then fails. One worker process runs every case and both controls
+(each control patches the code for its own 2-replica run and compares with
+the unpatched 1-replica run of its case).
 """
 
 import json
@@ -17,6 +19,7 @@ import pytest
 
 WORKER = os.path.join(os.path.dirname(__file__), "replica_worker.py")
 CASES = ["ema", "ema_remedies", "vq", "vq_remedies", "vqvae2"]
+CONTROLS = ["ema:no_allreduce", "vq:no_loss_scale"]
 
 
 def run_worker(*args):
@@ -32,7 +35,7 @@ def run_worker(*args):
 
 @pytest.fixture(scope="module")
 def reports():
-    return run_worker(*CASES)
+    return run_worker(*CASES, *CONTROLS)
 
 
 def max_diff(report, key):
@@ -58,12 +61,12 @@ def test_two_replica_steps_equal_one_replica_steps(reports, case):
         assert report["logs_two"][name] == pytest.approx(value, rel=1e-4, abs=1e-6), name
 
 
-def test_control_without_all_reduce_diverges():
-    report = run_worker("ema:no_allreduce")["ema:no_allreduce"]
+def test_control_without_all_reduce_diverges(reports):
+    report = reports["ema:no_allreduce"]
     codebook = next(w for p, w in report["weights"].items() if p.endswith("codebook"))
     assert codebook["max_abs_diff_between_replicas"] > 1e-3
 
 
-def test_control_without_loss_scaling_differs():
-    report = run_worker("vq:no_loss_scale")["vq:no_loss_scale"]
+def test_control_without_loss_scaling_differs(reports):
+    report = reports["vq:no_loss_scale"]
     assert max_diff(report, "max_abs_diff_1v2") > 1e-3

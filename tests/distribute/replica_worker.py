@@ -1,10 +1,19 @@
 """Runs training steps on 1 and on 2 replicas (2 logical CPU devices) with the
 same global batch and the same initial weights, and prints a JSON report.
+Serves every model-level replica test: the VQ / EMA layers and VQ-VAE-2
+(tests/distribute/replica_equality_test.py) and the newer quantizers
+(tests/layers/quantizer_replica_test.py).
 
 Run in a fresh process: the logical devices must be configured before
-TensorFlow initialises. Usage: python replica_worker.py CASE [CASE ...] | CASE:CONTROL
+TensorFlow initialises. Usage: python replica_worker.py CASE[:CONTROL] ...
+
+A negative control (`CASE:CONTROL`) patches the code under test for its own
+2-replica run only and puts it back afterwards, so one process serves the
+cases and their controls; it is compared with the unpatched 1-replica run of
+its case (on one replica the patched functions are the identity anyway).
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -27,19 +36,27 @@ GLOBAL_BATCH = 8
 STEPS = 4
 SHAPE = (16, 16, 3)
 
+REMEDIES = dict(kmeans_init=True, kmeans_iters=3, dead_code_threshold=0.5, seed=7)
 CASES = {
+    # tests/distribute: the VQ-VAE paper's quantizers, with and without the
+    # collapse remedies (k-means start, dead-code restarts).
     "ema": dict(ema=True),
-    "ema_remedies": dict(
-        ema=True,
-        quantizer_kwargs=dict(kmeans_init=True, kmeans_iters=3,
-                              dead_code_threshold=0.5, seed=7),
-    ),
+    "ema_remedies": dict(ema=True, quantizer_kwargs=REMEDIES),
     "vq": dict(ema=False),
-    "vq_remedies": dict(
-        ema=False,
-        quantizer_kwargs=dict(kmeans_init=True, kmeans_iters=3,
-                              dead_code_threshold=0.5, seed=7),
-    ),
+    "vq_remedies": dict(ema=False, quantizer_kwargs=REMEDIES),
+    "vqvae2": None,  # made by make_model
+    # tests/layers: RVQ's EMA stages with k-means start, dead-code restarts
+    # and quantizer dropout; RVQ of VQ stages; LFQ; FSQ; EMA with the
+    # rotation trick, cosine similarity and a projected codebook.
+    "rvq": dict(quantizer="rvq", quantizer_kwargs=dict(
+        num_quantizers=3, quantizer_dropout=0.5, **REMEDIES)),
+    "rvq_vq": dict(quantizer="rvq", ema=False, quantizer_kwargs=dict(num_quantizers=2)),
+    "lfq": dict(quantizer="lfq", embedding_dim=5, num_embeddings=32,
+                quantizer_kwargs=dict(entropy_temperature=0.5)),
+    "fsq": dict(quantizer="fsq", quantizer_kwargs=dict(levels=(5, 4, 3))),
+    "ema_options": dict(quantizer="ema", quantizer_kwargs=dict(
+        rotation_trick=True, use_cosine_similarity=True, codebook_dim=4,
+        dead_code_threshold=0.5, seed=3)),
 }
 
 
@@ -51,10 +68,10 @@ def make_model(case):
                        num_residual_hiddens=8, embedding_dim=8,
                        num_embeddings=32)
     else:
-        model = VQVAE.image_model(
-            num_hiddens=16, num_residual_layers=1, num_residual_hiddens=8,
-            embedding_dim=8, num_embeddings=32, **CASES[case],
-        )
+        kwargs = dict(num_hiddens=16, num_residual_layers=1, num_residual_hiddens=8,
+                      embedding_dim=8, num_embeddings=32)
+        kwargs.update(CASES[case])
+        model = VQVAE.image_model(**kwargs)
     model.build((None,) + SHAPE)
     # SGD: its update is linear in the gradient, so a wrong loss scale
     # (e.g. a replica mean that is not divided by the replica count) shows.
@@ -93,25 +110,52 @@ ONE_DEVICE = tf.distribute.OneDeviceStrategy("/cpu:0")
 MIRRORED = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
-def patch(control):
-    if control == "no_allreduce":
-        # Negative control: without the all-reduce each replica updates its
-        # codebook from its own half-batch, as Sonnet's layer does.
-        import vq_zoo.layers.base_vector_quantizer as base
-        import vq_zoo.layers.vector_quantizer_ema as ema
+@contextlib.contextmanager
+def patched(case, control):
+    """The code under test with one piece taken out, for a negative control."""
+    import vq_zoo.layers  # noqa: F401
 
-        base.cross_replica_sum = ema.cross_replica_sum = lambda x: x
+    targets = []
+    if control == "no_allreduce" and (CASES[case] or {}).get("quantizer") == "lfq":
+        # Each replica's entropy penalty sees only its own half of the batch.
+        import vq_zoo.layers.lookup_free_quantizer as lfq
+
+        targets = [(lfq, "cross_replica_sum", lambda x: x)]
+    elif control == "no_allreduce":
+        # Each replica updates its codebook from its own half-batch, as
+        # Sonnet's layer does: every vector-quantizer module's all-reduce
+        # (the EMA statistics, the code counts, the remedies) goes.
+        for name, module in list(sys.modules.items()):
+            if (name.startswith("vq_zoo.layers.") and hasattr(module, "cross_replica_sum")
+                    and not name.endswith(("lookup_free_quantizer", "quantizer_outputs"))):
+                targets.append((module, "cross_replica_sum", lambda x: x))
     elif control == "no_loss_scale":
         import vq_zoo.models.task as task
 
-        task.loss_scale_for_replicas = lambda: 1.0
+        targets = [(task, "loss_scale_for_replicas", lambda: 1.0)]
+    elif control:
+        raise ValueError(f"unknown control {control!r}")
+    saved = [(module, name, getattr(module, name)) for module, name, _ in targets]
+    for module, name, value in targets:
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
 
 
-def main(case):
-    keras.utils.set_random_seed(0)
-    init = make_model(case).get_weights()
-    one, logs_one = run(case, ONE_DEVICE, init)
-    two, logs_two = run(case, MIRRORED, init)
+ONE_REPLICA_RUNS = {}
+
+
+def main(case, control=""):
+    if case not in ONE_REPLICA_RUNS:
+        keras.utils.set_random_seed(0)
+        init = make_model(case).get_weights()
+        ONE_REPLICA_RUNS[case] = (init, *run(case, ONE_DEVICE, init))
+    init, one, logs_one = ONE_REPLICA_RUNS[case]
+    with patched(case, control):
+        two, logs_two = run(case, MIRRORED, init)
     report = {"logs_one": logs_one, "logs_two": logs_two, "weights": {}}
     for v1, v2, v0 in zip(one.weights, two.weights, init):
         per_replica = replica_values(v2)
@@ -130,12 +174,8 @@ def main(case):
 
 
 if __name__ == "__main__":
-    # argv: CASE [CASE ...], or one "CASE:CONTROL" for a negative control
-    # (controls patch module functions, so they run alone in a process).
     reports = {}
     for arg in sys.argv[1:]:
         case, _, control = arg.partition(":")
-        if control:
-            patch(control)
-        reports[arg] = main(case)
+        reports[arg] = main(case, control)
     print("REPORT " + json.dumps(reports))

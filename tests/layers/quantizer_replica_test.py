@@ -3,7 +3,9 @@ same global batch, and the replicas end with identical state: RVQ's EMA
 stages with k-means, dead-code restarts and quantizer dropout; RVQ of VQ
 stages; LFQ (its codebook entropy over the global batch); FSQ; EMA with the
 rotation trick, cosine similarity and a projected codebook. The negative
-control takes LFQ's all-reduce out and checks that the runs then differ."""
+control takes LFQ's all-reduce out and checks that the runs then differ.
+The worker is tests/distribute/replica_worker.py, which serves the VQ / EMA
+replica tests too; one process runs every case and the control."""
 
 import json
 import os
@@ -12,8 +14,10 @@ import sys
 
 import pytest
 
-WORKER = os.path.join(os.path.dirname(__file__), "quantizer_replica_worker.py")
+WORKER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                      "distribute", "replica_worker.py")
 CASES = ["rvq", "rvq_vq", "lfq", "fsq", "ema_options"]
+CONTROLS = ["lfq:no_allreduce"]
 
 
 def run_worker(*args):
@@ -27,7 +31,7 @@ def run_worker(*args):
 
 @pytest.fixture(scope="module")
 def reports():
-    return run_worker(*CASES)
+    return run_worker(*CASES, *CONTROLS)
 
 
 def max_diff(report, key):
@@ -53,7 +57,6 @@ def test_two_replica_steps_equal_one_replica_steps(reports, case):
         assert report["logs_two"][name] == pytest.approx(value, rel=1e-4, abs=1e-6), name
 
 
-@pytest.mark.slow
-def test_control_lfq_without_all_reduce_differs():
-    report = run_worker("lfq:no_allreduce")["lfq:no_allreduce"]
+def test_control_lfq_without_all_reduce_differs(reports):
+    report = reports["lfq:no_allreduce"]
     assert max_diff(report, "max_abs_diff_1v2") > 1e-4
