@@ -127,16 +127,11 @@ def test_export_writes_presets_that_load_back_equal(tmp_path, capsys):
     assert prior2.num_classes == 10
 
 
-def test_runs_from_a_wheel_outside_the_checkout(tmp_path):
-    """Build a wheel, install it into a folder outside the checkout, and run
-    `vq-zoo list` and a smoke training from another working directory."""
-    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                    "--no-build-isolation", "-q", "-w", str(wheel_dir), REPO],
-                   check=True, capture_output=True)
-    wheel = next(wheel_dir.glob("vq_zoo-*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
-                    "--target", str(target), str(wheel)], check=True, capture_output=True)
+def test_runs_from_a_wheel_outside_the_checkout(wheel, tmp_path):
+    """The session's wheel (tests/conftest.py), installed into a folder
+    outside the checkout: `vq-zoo list` and a smoke training from another
+    working directory."""
+    target = wheel["target"]
     env = dict(os.environ, PYTHONPATH=str(target), TF_CPP_MIN_LOG_LEVEL="3")
     code = ("import vq_zoo, vq_zoo.recipes as recipes, sys; "
             "assert vq_zoo.__file__.startswith(sys.argv[1]), vq_zoo.__file__; "

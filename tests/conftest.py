@@ -1,10 +1,19 @@
+import contextlib
+import fcntl
+import json
 import os
+import pathlib
+import shutil
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -14,3 +23,91 @@ def _fresh_keras_state():
     yield
     keras.config.set_dtype_policy("float32")
     keras.backend.clear_session()
+
+
+# ------------------------------------------------- made once per session
+@contextlib.contextmanager
+def _locked(path):
+    """An exclusive lock on `path` (a file), across the xdist workers."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def shared_once(tmp_path_factory, name, make):
+    """`make(folder)` run once per test session, whatever the number of
+    xdist workers: the first worker to ask makes it under the session's
+    shared temporary folder (others wait on a lock), later ones read its
+    JSON result back. `make` returns something JSON can hold."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by the workers of this session
+    folder = base / f"shared-{name}"
+    done = base / f"shared-{name}.json"
+    with _locked(str(base / f"shared-{name}.lock")):
+        if not done.exists():
+            if folder.exists():  # an earlier attempt failed half way
+                shutil.rmtree(folder)
+            folder.mkdir()
+            result = make(folder)
+            done.write_text(json.dumps(result))
+    return json.loads(done.read_text())
+
+
+def checkout_copy(dest):
+    """The checkout's files (tracked and untracked, not ignored) under `dest`,
+    so that a build writes nothing into the shared checkout."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO, check=True, capture_output=True, text=True).stdout.split("\0")
+    for name in filter(None, files):
+        if (REPO / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    return dest
+
+
+WHEEL_EXTRA_PRESET = "wheel_test_vqvae"
+
+
+def _build_and_install_wheel(folder):
+    src = checkout_copy(folder / "src")
+    # One preset more than the checkout ships (the golden tiny VQ-VAE), for
+    # the test that a wheel's presets are found by name.
+    shutil.copytree(REPO / "tests" / "goldens" / "vqvae_tiny",
+                    src / "pretrained" / WHEEL_EXTRA_PRESET)
+    wheel_dir, target = folder / "wheel", folder / "site"
+    # With build isolation, as a user's `pip install` or `pip wheel` builds:
+    # the backend is what pyproject.toml's [build-system] requires. -v: pip
+    # shows the backend's own output, warnings included.
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(wheel_dir),
+         str(src)], capture_output=True, text=True, timeout=600)
+    build_output = proc.stdout + proc.stderr
+    (folder / "build-output.txt").write_text(build_output)
+    if proc.returncode != 0:
+        return {"returncode": proc.returncode, "output": str(folder / "build-output.txt")}
+    (wheel,) = wheel_dir.glob("vq_zoo-*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
+                    "--target", str(target), str(wheel)], check=True, capture_output=True)
+    return {"returncode": 0, "output": str(folder / "build-output.txt"), "src": str(src),
+            "wheel": str(wheel), "target": str(target)}
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory):
+    """The package's wheel, built once per session from a copy of the
+    checkout (plus the preset `wheel_test_vqvae`) as pip builds it for a
+    user, and installed with `pip install --no-deps --target`: a dict of
+    `returncode`, `output` (the build's verbose output, a file), `src` (the
+    copy built), `wheel` and `target` (the install folder), all paths.
+    Shared by tests/packaging_test.py, tests/presets_test.py and
+    tests/cli_test.py, which each built their own."""
+    built = shared_once(tmp_path_factory, "wheel", _build_and_install_wheel)
+    output = pathlib.Path(built["output"]).read_text()
+    assert built["returncode"] == 0, output[-3000:]
+    return {**{k: pathlib.Path(v) for k, v in built.items() if k != "returncode"},
+            "returncode": built["returncode"]}

@@ -3,48 +3,26 @@ promises: every preset file, the recipes (as `vq_zoo.recipes`), the LICENSE
 its `license` names."""
 
 import pathlib
-import shutil
-import subprocess
-import sys
 import zipfile
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
-def checkout_copy(dest):
-    """The checkout's files (tracked and untracked, not ignored) under `dest`,
-    so the build writes nothing into the shared checkout."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO, check=True, capture_output=True, text=True).stdout.split("\0")
-    for name in filter(None, files):
-        if (REPO / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dest / name)
-    return dest
-
-
-def test_wheel_builds_without_warnings_and_ships_presets_and_license(tmp_path):
-    src = checkout_copy(tmp_path / "src")
-    wheel_dir = tmp_path / "wheel"
-    # -v: pip shows the build backend's own output, warnings included. With
-    # build isolation, as a user's `pip install` or `pip wheel` builds: the
-    # backend is what pyproject.toml's [build-system] requires, not whatever
-    # setuptools the test's venv holds (a new Python 3.11 venv has 65.5,
-    # which writes dist-info/LICENSE, not dist-info/licenses/LICENSE).
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps",
-         "-v", "-w", str(wheel_dir), str(src)],
-        capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    output = proc.stdout + proc.stderr
+def test_wheel_builds_without_warnings_and_ships_presets_and_license(wheel):
+    """On the session's wheel (tests/conftest.py: built from a copy of the
+    checkout with build isolation, as a user's `pip install` or `pip wheel`
+    builds, so the backend is what pyproject.toml's [build-system] requires,
+    not whatever setuptools the test's venv holds; a new Python 3.11 venv has
+    65.5, which writes dist-info/LICENSE, not dist-info/licenses/LICENSE)."""
+    src = wheel["src"]
+    # pip -v shows the build backend's own output, warnings included.
+    output = wheel["output"].read_text()
     for warning in ("absent from the `packages` configuration",
                     "SetuptoolsDeprecationWarning", "BuildBackendWarning",
                     "SetuptoolsWarning"):
         assert warning not in output, output[output.find(warning) - 1500:][:3000]
 
-    (wheel,) = wheel_dir.glob("vq_zoo-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
+    names = set(zipfile.ZipFile(wheel["wheel"]).namelist())
     presets = [p.relative_to(src / "pretrained").as_posix()
                for p in (src / "pretrained").rglob("*")
                if p.is_file() and not p.name.startswith(".")]
@@ -57,7 +35,7 @@ def test_wheel_builds_without_warnings_and_ships_presets_and_license(tmp_path):
     assert not [n for n in names if n.startswith("recipes/")]
 
     (license_path,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
-    with zipfile.ZipFile(wheel) as z:
+    with zipfile.ZipFile(wheel["wheel"]) as z:
         shipped = z.read(license_path).decode()
         metadata = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert shipped == (REPO / "LICENSE").read_text()

@@ -524,26 +524,12 @@ def test_url_presets(tmp_path, fake_pretrained):
 
 
 # ------------------------------------------------------------------- wheel
-def test_presets_are_found_from_a_wheel(tmp_path):
-    """Build a wheel from a copy of the checkout with one more preset in
-    `pretrained/`, install it with `pip install --no-deps --target T`, and
-    load that preset by name with `PYTHONPATH=T` from outside the checkout."""
-    src = tmp_path / "src"
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO, check=True, capture_output=True, text=True).stdout.split("\0")
-    for name in filter(None, files):
-        if (REPO / name).is_file():
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, src / name)
-    shutil.copytree(GOLDENS / "vqvae_tiny", src / "pretrained" / "wheel_test_vqvae")
-    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                    "--no-build-isolation", "-q", "-w", str(wheel_dir), str(src)],
-                   check=True, capture_output=True)
-    wheel = next(wheel_dir.glob("vq_zoo-*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
-                    "--target", str(target), str(wheel)], check=True, capture_output=True)
+def test_presets_are_found_from_a_wheel(wheel, tmp_path):
+    """The session's wheel (tests/conftest.py: a copy of the checkout with
+    one more preset, `wheel_test_vqvae`, in `pretrained/`, installed with
+    `pip install --no-deps --target T`): that preset loads by name with
+    `PYTHONPATH=T` from outside the checkout."""
+    target = wheel["target"]
     run_dir = tmp_path / "elsewhere"
     run_dir.mkdir()
     env = dict(os.environ, PYTHONPATH=str(target), TF_CPP_MIN_LOG_LEVEL="3")
