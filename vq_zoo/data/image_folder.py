@@ -322,8 +322,8 @@ class ImageFolder:
     def scan(cls, directory, validation_fraction=0.1, test_fraction=0.1,
              channels="auto", classes="auto", verbose=0, require_splits=True):
         """Reads the folder once: finds the image files, decodes each to
-        check it (in parallel; about 1 ms a file for 256x256 JPEGs per
-        core), assigns labels and splits.
+        check it (in parallel; bench/RESULTS.md gives the files per second),
+        assigns labels and splits.
 
         Args:
             directory: the folder (searched recursively).

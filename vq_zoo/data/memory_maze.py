@@ -7,11 +7,11 @@ memory-maze is a MuJoCo (dm_control) re-creation of DeepMind Lab's
 `explore_goal_locations` mazes; it is an optional extra
 (`pip install "vq_zoo[memory_maze]"`, i.e. `memory-maze gym==0.26.2
 mujoco==3.17.0`: MuJoCo 4 crashes dm_control). It renders off-screen with
-`MUJOCO_GL=egl` (Mesa's EGL on a CPU, about 15 steps per second and 14 s to
-start; set here unless the caller chose another backend). The environment's
-egocentric camera takes `camera_resolution` as an argument, so frames are
-rendered **directly at 84x84** (DeepMind Lab's size in the paper): nothing
-is resized. The target-colour border memory-maze can paint on the frame is
+`MUJOCO_GL=egl` (Mesa's EGL, software rendering on a CPU, whose speed
+bench/RESULTS.md gives; set here unless the caller chose another backend).
+The environment's egocentric camera takes `camera_resolution` as an
+argument, so frames are rendered **directly at 84x84** (DeepMind Lab's size
+in the paper): nothing is resized. The target-colour border memory-maze can paint on the frame is
 left off (`target_color_in_image=False`): the frames are the camera's.
 
 The policy (`ExploringPolicy`) mostly moves forward, turns at random, and
@@ -210,7 +210,8 @@ def generate_episodes(out_dir, num_episodes, steps_per_episode, seed=0,
     MuJoCo's renderer and TensorFlow crash (segmentation fault) in one
     process, so the episodes are rendered by `processes` child processes
     running this file as a script, which import neither vq_zoo nor
-    TensorFlow; each takes about 14 s to start, then about 15 steps/s.
+    TensorFlow; each pays MuJoCo's start-up once, then renders its episodes
+    (bench/RESULTS.md, "memory-maze rendering", has the speed).
 
     Args:
         out_dir: the cache folder (created).

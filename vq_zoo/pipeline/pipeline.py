@@ -80,9 +80,8 @@ def set_determinism(seed, deterministic=True):
     rerun of the same config on the same machine gives the same numbers
     (tests/recipes/natural_images_test.py: a bit-identical metrics.json).
 
-    Cost on CPU (bench/determinism_cost.py, natural_images default, 2 shared
-    cores): none measurable, 72.4-72.7 vs 75.3 CPU ms per VQ-VAE step and
-    278-280 vs 286 per prior step, on vs off. Where it does not hold: across
+    On a CPU it costs nothing measurable (bench/determinism_cost.py; the
+    figures are in bench/RESULTS.md). Where it does not hold: across
     machines, thread counts or TF/oneDNN builds (other kernels, other
     rounding), and under a multi-replica strategy's all-reduce order; on a
     GPU (not measured here) TensorFlow raises for any op without a

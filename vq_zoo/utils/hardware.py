@@ -46,10 +46,10 @@ _warned = set()
 def warn_if_slow_precision(precision, accelerators=0):
     """Warns once per process when `precision` is "mixed_bfloat16", no GPU or
     TPU will run it (`accelerators`: how many there are), and the CPU has no
-    bfloat16 arithmetic (none of `BFLOAT16_CPU_FLAGS`): there it runs about
-    7x slower than float32 (measured with `bench/train_step.py` on an AMD
-    EPYC Zen 3 host; 1.4x faster on an AVX512_BF16 Xeon). Returns whether
-    it warned."""
+    bfloat16 arithmetic (none of `BFLOAT16_CPU_FLAGS`): there bfloat16 is
+    emulated and runs several times slower than float32, where a CPU with
+    those flags runs it faster (bench/RESULTS.md, "mixed_bfloat16 by CPU").
+    Returns whether it warned."""
     flags = cpu_flags()
     if (precision != "mixed_bfloat16" or accelerators or flags is None
             or any(f in flags for f in BFLOAT16_CPU_FLAGS)

@@ -295,7 +295,7 @@ class GatedPixelCNNPrior(AutoregressivePrior):
 
         # A loop of 0 or 1 trips, not a `cond`: XLA updates a loop's state in
         # place, while a conditional copies every cache it passes through at
-        # each position (3x slower at batch 16).
+        # each position (bench/RESULTS.md, "Sampling").
         starts_row = ops.logical_and(ops.equal(col, 0), ops.greater(row, 0))
         blocks = ops.fori_loop(
             0, ops.cast(starts_row, "int32"), advance, list(state["blocks"])
