@@ -1,7 +1,21 @@
-"""vq_zoo: VQ-VAE, VQ-VAE-2 and gated PixelCNN priors for Keras 3 / TensorFlow."""
+"""vq_zoo: VQ-VAE, VQ-VAE-2 and gated PixelCNN priors for Keras 3 / TensorFlow.
+
+`import vq_zoo` is cheap: it imports neither TensorFlow nor Keras, so the
+`vq-zoo` command answers `--help` and `list` at once. The public names below
+load on first use. Three things hold however vq_zoo is used:
+
+- TensorFlow's C++ start-up lines (oneDNN, CUDA stubs, `cuInit` on a machine
+  without a GPU) are hidden whenever TensorFlow is first imported after
+  vq_zoo, through `vq_zoo.X` or a submodule such as `vq_zoo.models`
+  (`vq_zoo.utils.quiet_tensorflow`); VQ_ZOO_VERBOSE=1 shows them, and the
+  command decides itself (`--verbose`).
+- Keras knows every vq_zoo class (for `keras.saving.load_model`) once a
+  name of `vq_zoo` (`vq_zoo.VQVAE`, `vq_zoo.load_preset`, ...) is first
+  used, or at `import vq_zoo` in a program that has imported Keras already.
+- Subpackages (`vq_zoo.layers`, `vq_zoo.presets`, ...) load alone.
+"""
 
 import importlib as _importlib
-import os as _os
 import sys as _sys
 
 from vq_zoo.version import __version__
@@ -54,33 +68,39 @@ def __getattr__(name):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'vq_zoo' has no attribute {name!r}")
-    value = _importlib.import_module(module)
-    if module != f"vq_zoo.{name}":
-        value = getattr(value, name)
+    if module == f"vq_zoo.{name}":
+        # A subpackage loads alone: modules of vq_zoo import each other by
+        # `from vq_zoo import likelihoods` while the package is half loaded.
+        value = _importlib.import_module(module)
+    else:
+        _register_with_keras()
+        value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
-def _in_cli():
-    """True in the `vq-zoo` command (console script or `python -m
-    vq_zoo.cli`): it imports TensorFlow only for the commands that need it,
-    after quieting TensorFlow's logs, so `vq-zoo list` and `--help` answer
-    at once. Everywhere else `import vq_zoo` imports (and registers with
-    Keras) every class, so `keras.models.load_model` finds them."""
-    script = _os.path.basename(_sys.argv[0]) if _sys.argv else ""
-    if _os.path.splitext(script)[0] in ("vq-zoo", "vq-zoo-script"):
-        return True
-    argv = list(getattr(_sys, "orig_argv", ()))
-    return "-m" in argv and argv[argv.index("-m") + 1:argv.index("-m") + 2] == ["vq_zoo.cli"]
+_REGISTERED = False
 
 
-if not _in_cli():
-    # TensorFlow's C++ start-up lines (oneDNN, CUDA stubs, `cuInit` on a
-    # machine without a GPU) are hidden, as in the command; VQ_ZOO_VERBOSE=1
-    # shows them.
-    if _os.environ.get("VQ_ZOO_VERBOSE", "") in ("", "0"):
-        from vq_zoo.utils.quiet_tensorflow import import_tensorflow_quietly
+def _register_with_keras():
+    """Imports every module of `_EXPORTS`, which registers every vq_zoo
+    class with Keras (`@keras.saving.register_keras_serializable`). Once."""
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    _REGISTERED = True
+    for module in dict.fromkeys(_EXPORTS.values()):
+        _importlib.import_module(module)
 
-        import_tensorflow_quietly()
-    for _name in _EXPORTS:
-        __getattr__(_name)
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+from vq_zoo.utils.quiet_tensorflow import quiet_when_imported as _quiet  # noqa: E402
+
+_quiet()
+if "keras" in _sys.modules:
+    # A Keras program: register now, so `keras.saving.load_model` finds the
+    # classes after a bare `import vq_zoo` (TensorFlow is loaded already).
+    _register_with_keras()

@@ -1,7 +1,30 @@
 """Import TensorFlow without its start-up lines on stderr."""
 
+import contextlib
 import os
 import sys
+
+
+@contextlib.contextmanager
+def _stderr_off():
+    """Points the stderr file descriptor (not only `sys.stderr`) at
+    /dev/null for the block, then restores it."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr descriptor
+        saved = None
+    if saved is not None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def import_tensorflow_quietly():
@@ -20,22 +43,74 @@ def import_tensorflow_quietly():
     """
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable stderr descriptor
-        saved = None
-    if saved is not None:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-    try:
+    with _stderr_off():
         import tensorflow as tf
 
         tf.config.list_physical_devices()
-    finally:
-        if saved is not None:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
     return tf
+
+
+class _QuietLoader:
+    """TensorFlow's own loader, run with stderr off (see
+    `import_tensorflow_quietly`); everything else is delegated to it."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        if not _wanted():
+            self._loader.exec_module(module)
+            return
+        with _stderr_off():
+            self._loader.exec_module(module)
+            module.config.list_physical_devices()
+
+
+def _wanted():
+    """Quiet unless VQ_ZOO_VERBOSE is set, or the `vq-zoo` command runs
+    (its module is loaded, or is the main module of `python -m vq_zoo.cli`):
+    it decides itself (`--verbose`) when it imports TensorFlow."""
+    main = getattr(sys.modules.get("__main__"), "__spec__", None)
+    command = "vq_zoo.cli" in sys.modules or getattr(main, "name", None) == "vq_zoo.cli"
+    return os.environ.get("VQ_ZOO_VERBOSE", "") in ("", "0") and not command
+
+
+class _QuietTensorFlowFinder:
+    """A `sys.meta_path` finder that answers only for `tensorflow`: it finds
+    the package with the other finders and wraps its loader in
+    `_QuietLoader`, then takes itself off `sys.meta_path`."""
+
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        if fullname != "tensorflow":
+            return None
+        uninstall()
+        for finder in sys.meta_path:
+            find_spec = getattr(finder, "find_spec", None)
+            spec = find_spec(fullname, path, target) if find_spec else None
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _QuietLoader(spec.loader)
+                return spec
+        return None
+
+
+def quiet_when_imported():
+    """Arranges for TensorFlow, whenever it is first imported in this
+    process and by whatever import, to load as `import_tensorflow_quietly`
+    loads it (unless VQ_ZOO_VERBOSE is set then, or the `vq-zoo` command
+    runs). Imports nothing itself; does nothing once TensorFlow is imported."""
+    if "tensorflow" not in sys.modules and _QuietTensorFlowFinder not in sys.meta_path:
+        sys.meta_path.insert(0, _QuietTensorFlowFinder)
+
+
+def uninstall():
+    """Takes the finder of `quiet_when_imported` off `sys.meta_path`."""
+    while _QuietTensorFlowFinder in sys.meta_path:
+        sys.meta_path.remove(_QuietTensorFlowFinder)
