@@ -111,3 +111,46 @@ def wheel(tmp_path_factory):
     assert built["returncode"] == 0, output[-3000:]
     return {**{k: pathlib.Path(v) for k, v in built.items() if k != "returncode"},
             "returncode": built["returncode"]}
+
+
+# ------------------------------------------------- order for two workers
+# The default run spreads whole files over two xdist workers (`--dist
+# loadfile`, pytest.ini). The files below each hold minutes of training
+# (smoke pipelines, 1-vs-2-replica fits, wheel builds); dealt out first, the
+# cheap files fill the gaps and neither worker is left finishing one of
+# them alone at the end. Most expensive first (measured with
+# `pytest --durations`); a file not listed keeps its collection order after
+# them. With pytest.ini's `--no-loadscope-reorder`, xdist keeps this order
+# (by default it deals the files with the most tests first).
+EXPENSIVE_FIRST = [
+    "tests/cli_test.py",
+    "tests/recipes/images_test.py",
+    "tests/recipes/vqvae2_test.py",
+    "tests/distribute/replica_equality_test.py",
+    "tests/layers/quantizer_replica_test.py",
+    "tests/reliability/replica_faults_test.py",
+    "tests/recipes/dmlab_test.py",
+    "tests/recipes/vctk_test.py",
+    "tests/recipes/video_test.py",
+    "tests/recipes/audio_test.py",
+    "tests/recipes/natural_images_test.py",
+    "tests/recipes/mnist_test.py",
+    "tests/presets_test.py",
+    "tests/cli_sample_test.py",
+    "tests/export_test.py",
+    "tests/packaging_test.py",
+]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(EXPENSIVE_FIRST)}
+
+    def key(item):
+        path = pathlib.Path(str(item.fspath)).resolve()
+        try:
+            name = path.relative_to(REPO).as_posix()
+        except ValueError:
+            name = str(path)
+        return rank.get(name, len(rank))
+
+    items[:] = sorted(items, key=key)  # stable: a file's tests keep their order
