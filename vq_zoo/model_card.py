@@ -65,11 +65,13 @@ def data_card(recipe_name, config=None):
 
 
 # ------------------------------------------------------------ model facts
-def _plural(n, word):
+# The wording shared by the families' describers (`describers()` in
+# vq_zoo/models/<folder>/family.py), which say what each model class is.
+def plural(n, word):
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def _inner(config, key):
+def nested_config(config, key):
     """The `config` of a nested serialised object, or {}."""
     value = config.get(key)
     if isinstance(value, dict):
@@ -77,7 +79,8 @@ def _inner(config, key):
     return {}
 
 
-def _likelihood_phrase(serialized, data_variance):
+def likelihood_phrase(serialized, data_variance):
+    """How a serialised likelihood scores reconstructions, in words."""
     name = serialized.get("class_name") if isinstance(serialized, dict) else None
     config = serialized.get("config", {}) if isinstance(serialized, dict) else {}
     if name == "MeanSquaredError":
@@ -99,119 +102,17 @@ def describe_model(model):
     """Facts about `model` from its own config and weights, a dict:
     `class_name`, `parameter_count`, `input_shape` (VQ-VAE), `code_shape`,
     `num_embeddings` (K), `embedding_dim` (D), `num_classes`, and
-    `architecture` (a sentence). A model of another layout gets its class
-    and parameter count only."""
+    `architecture` (a sentence). The model family that declares the model's
+    class words them (`vq_zoo.models.family.describe_member`); a model of
+    another layout gets its class and parameter count only."""
+    from vq_zoo.models.family import describe_member
+
     try:
-        return _describe(model)
+        return describe_member(model)
     except (AttributeError, KeyError, TypeError, ValueError):
         return {"class_name": type(model).__name__,
                 "parameter_count": int(model.count_params()),
                 "architecture": f"A `{type(model).__name__}`."}
-
-
-def _describe(model):
-    import keras
-
-    serialized = keras.saving.serialize_keras_object(model)
-    config = serialized.get("config", {})
-    facts = {
-        "class_name": type(model).__name__,
-        "parameter_count": int(model.count_params()),
-        "num_classes": config.get("num_classes"),
-    }
-    if "quantizer" in config and "encoder" in config:
-        enc, dec = _inner(config, "encoder"), _inner(config, "decoder")
-        quant = _inner(config, "quantizer")
-        quant_class = config["quantizer"].get("class_name", "")
-        input_shape = (serialized.get("build_config") or {}).get("input_shape")
-        code_shape = None
-        if input_shape:
-            try:
-                out = model.encoder.compute_output_shape(tuple(input_shape))
-                code_shape = [int(d) for d in out[1:-1]]
-            except Exception:  # an encoder without compute_output_shape
-                factor = 2 ** int(enc.get("num_downsamples", 0))
-                code_shape = [d // factor for d in input_shape[1:-1]]
-        K, D = quant.get("num_embeddings"), quant.get("embedding_dim")
-        facts.update(input_shape=input_shape and list(input_shape[1:]),
-                     code_shape=code_shape, num_embeddings=K, embedding_dim=D)
-        parts = []
-        if "num_downsamples" in enc:
-            parts.append(
-                f"Encoder: {_plural(enc['num_downsamples'], 'strided 4x4 convolution')}"
-                f" of {enc.get('num_hiddens')} hidden units, "
-                f"{_plural(enc.get('num_residual_layers', 0), 'residual block')}"
-                f" of {enc.get('num_residual_hiddens')} units")
-        ema = "EMA" in quant_class
-        quantizer = (f"quantiser `{quant_class}`: K={K} codes of dimension D={D}, "
-                     f"commitment_cost {quant.get('commitment_cost')}")
-        if ema:
-            quantizer += f", EMA decay {quant.get('decay')}"
-        if quant.get("dead_code_threshold"):
-            quantizer += f", dead-code restarts below {quant['dead_code_threshold']}"
-        parts.append(quantizer)
-        decoder = "the mirrored decoder"
-        if "num_upsamples" in dec:
-            decoder = (f"decoder: {_plural(dec.get('num_residual_layers', 0), 'residual block')}, "
-                       f"{_plural(dec['num_upsamples'], 'transposed convolution')}")
-        parts.append(f"{decoder}, with "
-                     + _likelihood_phrase(config.get("likelihood"), config.get("data_variance")))
-        shape = "x".join(map(str, input_shape[1:])) if input_shape else "?"
-        codes = "x".join(map(str, code_shape)) if code_shape else "?"
-        facts["architecture"] = (f"{shape} inputs to {codes} codes. " + "; ".join(parts) + ".")
-    elif "num_levels" in config and "bottom_downsamples" in config:  # VQVAE2
-        input_shape = (serialized.get("build_config") or {}).get("input_shape")
-        levels = list(getattr(model, "level_names", ()))
-        ks = list(config["num_embeddings"])
-        stride = 2 ** int(config["bottom_downsamples"])
-        shapes = {}
-        for i, level in enumerate(reversed(levels)):
-            if input_shape:
-                shapes[level] = [d // (stride * 2 ** i) for d in input_shape[1:-1]]
-        facts.update(input_shape=input_shape and list(input_shape[1:]),
-                     code_shape=shapes.get(levels[0]), num_embeddings=ks[0],
-                     embedding_dim=config.get("embedding_dim"), level_code_shapes=shapes)
-        shape = "x".join(map(str, input_shape[1:])) if input_shape else "?"
-        maps = ", ".join(f"{n} {'x'.join(map(str, shapes.get(n, ['?'])))} (K={k})"
-                         for n, k in zip(levels, ks))
-        facts["architecture"] = (
-            f"{shape} inputs to {len(levels)} code maps: {maps}, D={config.get('embedding_dim')} "
-            f"per level. Encoders and decoders of {config.get('num_hiddens')} hidden units "
-            f"with {_plural(config.get('num_residual_layers', 0), 'residual block')} of "
-            f"{config.get('num_residual_hiddens')} units; the bottom encoder downsamples "
-            f"{stride}x, each level above 2x more; quantised top-down (each level sees a "
-            f"decoding of the levels above), {'EMA ' if config.get('ema') else ''}codebooks "
-            f"(commitment_cost {config.get('commitment_cost')}); the decoder sees every "
-            "level, with " + _likelihood_phrase(config.get("likelihood"),
-                                                 config.get("data_variance")) + ".")
-    elif "num_layers" in config and "num_embeddings" in config:
-        shape = config.get("shape") or config.get("length")
-        shape = list(shape) if isinstance(shape, (list, tuple)) else [shape]
-        facts.update(code_shape=shape, num_embeddings=config["num_embeddings"])
-        text = (f"{_plural(config['num_layers'], 'gated PixelCNN layer')} of "
-                f"{config.get('filters')} filters (kernel {config.get('kernel_size')}), "
-                f"a {config['num_embeddings']}-way softmax per code position of a "
-                f"{'x'.join(map(str, shape))} code map")
-        if config.get("num_classes"):
-            text += f"; conditioned on a class label (0..{config['num_classes'] - 1})"
-        elif config.get("condition_dim"):
-            text += f"; conditioned on a {config['condition_dim']}-dim vector"
-        elif config.get("spatial_condition_classes"):
-            cond = "x".join(map(str, (config.get("spatial_condition_shape") or [])[:2]))
-            text += (f"; conditioned on a {cond} map of "
-                     f"{config['spatial_condition_classes']} codes (the level above)"
-                     + (f" through a residual conditioning stack of "
-                        f"{_plural(config['conditioning_layers'], 'layer')}"
-                        if config.get("conditioning_layers") else ""))
-        else:
-            text += "; unconditional"
-        if config.get("attention_every"):
-            text += (f"; causal self-attention ({config.get('num_heads')} heads) after "
-                     f"every {config['attention_every']} layers")
-        facts["architecture"] = text + "."
-    else:
-        facts["architecture"] = f"A `{facts['class_name']}`."
-    return facts
 
 
 # ------------------------------------------------------------------ card

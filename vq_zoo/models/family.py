@@ -1,0 +1,510 @@
+"""Model families: the set of models that together make samples (a VQ-VAE
+and its prior, a VQ-VAE-2 and one prior per level, ...), as one object.
+
+A family loads itself from a run dir or a preset, samples with its own
+conditions and describes its models for their cards. `vq-zoo sample` and
+the card writer (`vq_zoo.model_card`) call this interface and never look
+at a family's config keys. Each family lives in its model folder,
+`vq_zoo/models/<folder>/family.py`, and registers itself by name with
+`@register_family("name")`; the registry finds those files itself, so a new
+family is one folder plus its recipe.
+
+Which family a run dir or a preset belongs to is the `family` field its
+run record (`config.json` of a run dir) or its `metadata.json` holds; for
+run dirs and presets written before that field existed it is derived in
+one place, `family_name`.
+
+Example:
+>>> family = ModelFamily.from_preset("vqvae_small_mnist_28")   # a VQVAEFamily
+>>> samples = family.sample(8, seed=0, temperature=1.0, label=3)
+>>> samples.images.shape                                         # (8, 28, 28, 1)
+>>> print(family.describe())
+"""
+
+import dataclasses
+import importlib
+import importlib.util
+import json
+import os
+import pkgutil
+import zipfile
+
+import numpy as np
+
+# Classes of the speech decoders: a VQ-VAE with one of them is a speech
+# VQ-VAE (read from its config, before anything is built).
+SPEECH_DECODERS = ("WaveNetDecoder", "SpectrogramDecoder")
+
+
+class FamilyError(ValueError):
+    """A run dir or preset that cannot be loaded or sampled as a family: a
+    one-line message naming the file and what was expected."""
+
+
+class ConditionError(FamilyError):
+    """A condition of `sample` that is missing, not for this family, or out
+    of range. Conditions are named as `vq-zoo sample` names them (`label=`
+    is `--label`, `num_frames=` is `--frames`), so that the command and the
+    library say the same thing."""
+
+
+@dataclasses.dataclass
+class Samples:
+    """What `ModelFamily.sample` returns.
+
+    Attributes:
+        images: float32 `(n, H, W, C)` in [0, 1], laid out `columns` to a row
+            (None for audio).
+        audio: float32 `(n, T)` in [-1, 1] at `sample_rate` (None for
+            images).
+        sample_rate: int, the audio's rate.
+        columns: images per row of the grid they make.
+        codes: the drawn codes (an array, or a dict of arrays per level).
+        what: what was drawn, e.g. "4 samples" or "2 rollouts".
+        details: an optional sentence about them, in parentheses.
+    """
+
+    images: object = None
+    audio: object = None
+    sample_rate: int = None
+    columns: int = 8
+    codes: object = None
+    what: str = ""
+    details: str = ""
+
+    def message(self, where):
+        """`Wrote <what> to <where> <details>`: the line `vq-zoo sample`
+        prints."""
+        return f"Wrote {self.what} to {where}" + (f" {self.details}" if self.details else "")
+
+
+# ---------------------------------------------------------------- registry
+_FAMILIES = {}
+_DISCOVERED = []
+
+
+def register_family(name):
+    """Class decorator: registers a `ModelFamily` subclass under `name`, the
+    value of the `family` field of its run dirs and presets."""
+
+    def register(cls):
+        if not (isinstance(cls, type) and issubclass(cls, ModelFamily)):
+            raise TypeError(f"@register_family({name!r}) decorates ModelFamily "
+                            f"subclasses, got {cls!r}")
+        known = _FAMILIES.get(name)
+        if known is not None and known.__qualname__ != cls.__qualname__:
+            raise ValueError(f"model family {name!r} is registered twice: "
+                             f"{known.__module__}.{known.__qualname__} and "
+                             f"{cls.__module__}.{cls.__qualname__}")
+        cls.name = name
+        _FAMILIES[name] = cls
+        return cls
+
+    return register
+
+
+def _discover():
+    """Imports `vq_zoo/models/<folder>/family.py` of every model folder once
+    (each registers its family)."""
+    if _DISCOVERED:
+        return
+    import vq_zoo.models as models
+
+    for info in pkgutil.iter_modules(models.__path__):
+        if not info.ispkg:
+            continue
+        module = f"{models.__name__}.{info.name}.family"
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module)
+    _DISCOVERED.append(True)
+
+
+def families():
+    """`{name: family class}` of every registered family, sorted by name."""
+    _discover()
+    return dict(sorted(_FAMILIES.items()))
+
+
+def get_family(name, source=None):
+    """The family class registered as `name`; a FamilyError naming the known
+    ones otherwise (`source`: the run dir or preset that recorded `name`)."""
+    known = families()
+    if name not in known:
+        where = f"{source} records the model family {name!r}, which" if source else \
+            f"the model family {name!r}"
+        raise FamilyError(f"{where} this vq_zoo does not know (known families: "
+                          f"{', '.join(known)}); a newer vq_zoo may have made it")
+    return known[name]
+
+
+# ------------------------------------------------------------- the family
+class ModelFamily:
+    """The models of one kind of sampler, together: loads from a run dir or
+    a preset, samples, and describes itself.
+
+    Subclasses register with `@register_family(name)` and define:
+        - `members`: the roles of their models, e.g. `("vqvae", "prior")`;
+        - `conditions`: the keyword conditions `sample` takes;
+        - `output`: "images" or "audio";
+        - `autoencoders`: the class names of their autoencoders;
+        - `_from_preset(handle, metadata)` and `_from_run_dir(path)` (the
+          families of a VQ-VAE and a prior share `load_models`);
+        - `sample(num, seed, temperature, **conditions)` returning `Samples`;
+        - `describers()`: `{model class: function(model) -> facts}` for the
+          model classes whose card this family words (`describe_member`).
+
+    `ModelFamily.from_preset(handle)` and `ModelFamily.from_run_dir(path)`
+    return the family the preset or run dir belongs to (as keras-hub's
+    `Backbone.from_preset` returns the preset's own class); on a subclass they
+    refuse a preset of another family.
+    """
+
+    name = None
+    members = ()
+    conditions = ()
+    output = "images"
+    # Class names of the autoencoders among the members: a preset of one of
+    # them names its prior as its companion, and the other way round.
+    autoencoders = ()
+
+    # -------------------------------------------------------- loading
+    @classmethod
+    def from_preset(cls, handle):
+        """The family of the preset `handle` (a name, folder or URL; its
+        metadata names the presets of the other members)."""
+        metadata = _preset_metadata(handle)
+        family = cls._check_family(family_name(handle, metadata), handle)
+        return family._from_preset(handle, metadata)
+
+    @classmethod
+    def from_run_dir(cls, path):
+        """The family of the finished run dir `path` (its `.keras` files)."""
+        if not _is_run_dir(path):
+            raise FamilyError(f"{path} is not a run dir (a folder holding a run's "
+                              ".keras files)")
+        family = cls._check_family(family_name(path), path)
+        return family._from_run_dir(path)
+
+    @classmethod
+    def load(cls, source):
+        """`from_run_dir` for a folder without a metadata.json, else
+        `from_preset`; a `.keras` file (one model) is refused."""
+        if os.path.isfile(source):
+            raise FamilyError(f"{source}: pass a run dir or a preset (a .keras file "
+                              "holds one model)")
+        if _is_run_dir(source):
+            return cls.from_run_dir(source)
+        return cls.from_preset(source)
+
+    @classmethod
+    def _check_family(cls, name, source):
+        family = get_family(name, source)
+        if cls is not ModelFamily and not issubclass(family, cls):
+            raise FamilyError(f"{source} holds a {name!r} model family, not "
+                              f"{cls.name!r} (load it with ModelFamily.from_preset "
+                              f"or {family.__name__})")
+        return family
+
+    @classmethod
+    def _from_preset(cls, handle, metadata):
+        raise NotImplementedError(f"{cls.__name__} does not load presets")
+
+    @classmethod
+    def _from_run_dir(cls, path):
+        raise NotImplementedError(f"{cls.__name__} does not load run dirs")
+
+    # -------------------------------------------------------- sampling
+    def sample(self, num, seed=0, temperature=1.0, **conditions):
+        """Draws `num` samples; the same seed gives the same samples.
+        `temperature` divides the prior's logits (0: greedy decoding).
+        Returns `Samples`."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _temperature(temperature):
+        """`temperature` for the samplers: 0 is greedy decoding, the
+        samplers' `GREEDY_TEMPERATURE` (each code its most likely value)."""
+        from vq_zoo.models.video.latent_video_model import GREEDY_TEMPERATURE
+
+        if not temperature >= 0:
+            raise ConditionError(f"--temperature must be a finite number >= 0 (0: "
+                                 f"greedy), got {temperature}")
+        return GREEDY_TEMPERATURE if temperature == 0 else temperature
+
+    @staticmethod
+    def _check_num(num):
+        if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
+            raise FamilyError(f"`num` must be an integer >= 1, got {num!r}")
+        return int(num)
+
+    @staticmethod
+    def _refuse(what, conditions, allowed=()):
+        """Refuses every condition outside `allowed` for a family that
+        takes none of them: `--label` first, then the others."""
+        if conditions.get("label") is not None and "label" not in allowed:
+            raise ConditionError(f"{what} is unconditional: drop --label")
+        for name in ("speaker", "context", "action"):
+            if conditions.get(name) is not None and name not in allowed:
+                raise ConditionError(f"--{name} is not for {what}")
+        unknown = sorted(set(conditions) - {"label", "speaker", "context", "action"}
+                         - set(allowed))
+        if unknown:
+            raise ConditionError(f"{what} takes no condition {', '.join(unknown)}")
+
+    # -------------------------------------------------------- describing
+    def models(self):
+        """`{role: model}` of the members this family holds (None left out)."""
+        return {role: getattr(self, role) for role in self.members
+                if getattr(self, role, None) is not None}
+
+    @classmethod
+    def describers(cls):
+        """`{model class: function(model) -> facts}`: the member classes
+        whose card this family words (see `describe_member`)."""
+        return {}
+
+    def architecture(self):
+        """A paragraph on the whole family, where its cards have one (the
+        speech and video cards); None otherwise."""
+        return None
+
+    def describe(self):
+        """The family's `architecture()` paragraph, then a line per member,
+        `role (Class): architecture N parameters.`: what the members' own
+        cards say of each."""
+        lines = [text for text in (self.architecture(),) if text]
+        lines.append(f"{type(self).__name__} ({self.name}):")
+        for role, model in self.models().items():
+            facts = describe_member(model)
+            lines.append(f"- {role} (`{facts['class_name']}`): {facts['architecture']} "
+                         f"{facts['parameter_count']:,} parameters.")
+        return "\n".join(lines)
+
+
+def describe_member(model):
+    """Facts about one model for its card (`class_name`, `parameter_count`,
+    `architecture`, and per kind `input_shape`, `code_shape`,
+    `num_embeddings`, `embedding_dim`, `num_classes`, ...), worded by the
+    family that declares the model's class (the nearest class in its MRO
+    wins); a model no family words gets its class and parameter count."""
+    best, describe = None, None
+    mro = type(model).__mro__
+    for family in families().values():
+        for cls, function in family.describers().items():
+            if cls in mro and (best is None or mro.index(cls) < mro.index(best)):
+                best, describe = cls, function
+    if describe is not None:
+        return describe(model)
+    return generic_facts(model)
+
+
+def serialized_facts(model):
+    """`(facts, serialized)`: the facts every card states (`class_name`,
+    `parameter_count`, `num_classes`) and the model's Keras serialisation,
+    which the describers read (the saved config, not the recipe's)."""
+    import keras
+
+    serialized = keras.saving.serialize_keras_object(model)
+    facts = {"class_name": type(model).__name__,
+             "parameter_count": int(model.count_params()),
+             "num_classes": serialized.get("config", {}).get("num_classes")}
+    return facts, serialized
+
+
+def generic_facts(model):
+    """The facts of a model no family words: its class and size."""
+    facts, _ = serialized_facts(model)
+    facts["architecture"] = f"A `{facts['class_name']}`."
+    return facts
+
+
+# -------------------------------------------------- which family, for old files
+def family_name(source, metadata=None):
+    """The family of a run dir or preset: its recorded `family` field (the
+    run record's `config.json` of a run dir, `metadata.json` of a preset),
+    else derived from the files of one written before that field existed."""
+    if _is_run_dir(source):
+        record = _read_json(os.path.join(source, "config.json"))
+        if isinstance(record, dict) and record.get("family"):
+            return record["family"]
+        return _derived_family(run_dir=source)
+    metadata = _preset_metadata(source) if metadata is None else metadata
+    if metadata.get("family"):
+        return metadata["family"]
+    return _derived_family(preset=source, metadata=metadata)
+
+
+def _derived_family(run_dir=None, preset=None, metadata=None):
+    """The family of a run dir or preset that records none (all those of
+    vq_zoo 0.x): the one place that reads the kind of model from the files.
+
+    - DeepMind Lab: a stage-2 preset (`DMLabVQVAE` or the 3-code
+      `GatedPixelCNN1DPrior`) of a set naming `two_stage_presets`, or a run
+      dir holding `stage2_prior.keras`;
+    - VQ-VAE-2: a preset of the `vqvae2` recipe, a `VQVAE2` or a set naming
+      `bottom_prior_preset`, or a run dir of `prior_<level>.keras` files;
+    - else a VQ-VAE and a prior: speech when the VQ-VAE's decoder is a
+      speech decoder, video when the prior takes a spatial condition (the
+      past frames), else images (also when a file cannot be read: the
+      image family's loader then names it).
+    """
+    configs = {}
+    if run_dir is not None:
+        if run_dir_levels(run_dir):
+            return "vqvae2"
+        if os.path.isfile(os.path.join(run_dir, "stage2_prior.keras")):
+            return "dmlab"
+        for kind in ("vqvae", "prior"):
+            configs[kind] = _keras_file_config(os.path.join(run_dir, f"{kind}.keras"))
+    else:
+        cls = metadata.get("class_name")
+        if metadata.get("two_stage_presets") and cls in ("DMLabVQVAE",
+                                                         "GatedPixelCNN1DPrior"):
+            return "dmlab"
+        if (metadata.get("recipe") == "vqvae2" or cls == "VQVAE2"
+                or metadata.get("bottom_prior_preset")):
+            return "vqvae2"
+        handles = _pair_handles(preset, metadata)
+        for kind, handle in handles.items():
+            configs[kind] = _preset_config(handle)
+    vqvae = (configs.get("vqvae") or {}).get("config") or {}
+    decoder = vqvae.get("decoder")
+    if isinstance(decoder, dict) and decoder.get("class_name") in SPEECH_DECODERS:
+        return "speech"
+    prior = configs.get("prior") or {}
+    if prior.get("class_name") == "LatentVideoPrior" or (
+            (prior.get("config") or {}).get("spatial_condition_shape") is not None):
+        return "video"
+    return "vqvae"
+
+
+# ------------------------------------------------------- loading members
+def _one_line(error):
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def _is_run_dir(path):
+    return os.path.isdir(path) and not os.path.isfile(os.path.join(path, "metadata.json"))
+
+
+def run_dir_levels(path):
+    """The `prior_<level>.keras` files of a VQ-VAE-2 run dir (level names in
+    no order), or an empty list."""
+    if not _is_run_dir(path):
+        return []
+    return [name[len("prior_"):-len(".keras")] for name in sorted(os.listdir(path))
+            if name.startswith("prior_") and name.endswith(".keras")]
+
+
+def _read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def _keras_file_config(path):
+    """The config of a `.keras` file, read from its zip without building
+    anything; None if it cannot be read."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, RecursionError, zipfile.BadZipFile):
+        return None
+
+
+def _preset_metadata(source):
+    from vq_zoo import presets
+
+    try:
+        return presets.load_preset_metadata(source)
+    except (ValueError, OSError) as e:
+        raise FamilyError(f"{source} is not a run dir, a .keras file or a preset: "
+                          f"{_one_line(e)}") from None
+
+
+def _preset_config(handle):
+    from vq_zoo import presets
+
+    try:
+        path = presets.resolve_preset(handle) / presets.CONFIG_FILE
+    except (ValueError, OSError):
+        return None
+    return _read_json(path)
+
+
+def _pair_handles(source, metadata):
+    """`{"vqvae": handle, "prior": handle}` of a preset and the companion
+    its metadata names (one key when it names none)."""
+    from vq_zoo import presets
+
+    autoencoders = {name for family in families().values() for name in family.autoencoders}
+    is_vqvae = metadata.get("class_name") in autoencoders
+    handles = {"vqvae" if is_vqvae else "prior": source}
+    other = "prior" if is_vqvae else "vqvae"
+    companion = metadata.get("companion_preset") or metadata.get(f"{other}_preset")
+    if companion:
+        handles.setdefault(other, presets.companion_handle(source, companion))
+    return handles
+
+
+def load_keras_file(path):
+    """The model of a `.keras` file; a FamilyError naming a missing,
+    truncated or unloadable file."""
+    import keras
+
+    if not os.path.exists(path):
+        raise FamilyError(f"{path} not found (is the run finished?)")
+    if not zipfile.is_zipfile(path):
+        raise FamilyError(f"{path} is truncated or corrupt: not a complete .keras "
+                          "(zip) file")
+    try:
+        return keras.models.load_model(path)
+    except Exception as e:  # noqa: BLE001 (Keras raises many kinds; one line)
+        raise FamilyError(f"could not load {path}: {_one_line(e)}") from None
+
+
+def load_preset_model(handle):
+    """The model of the preset `handle`; a FamilyError (one line) if it
+    cannot be loaded."""
+    from vq_zoo import presets
+
+    try:
+        return presets.load_preset(handle)
+    except (ValueError, OSError, ImportError) as e:
+        raise FamilyError(_one_line(e)) from None
+
+
+def load_models(source, kinds):
+    """`{kind: model}` for `kinds` ("vqvae", "prior") from a run dir (its
+    `<kind>.keras`), a `.keras` file (a VQ-VAE) or a preset (name, folder or
+    URL; the companion preset its metadata names gives the other model).
+    FamilyError (one line) for anything missing or unreadable."""
+    kinds = tuple(kinds)
+    if os.path.isfile(source):
+        if kinds != ("vqvae",):
+            raise FamilyError(f"{source}: pass a run dir or a preset (a .keras file "
+                              "holds one model)")
+        return {"vqvae": load_keras_file(source)}
+    if _is_run_dir(source):
+        return {kind: load_keras_file(os.path.join(source, f"{kind}.keras"))
+                for kind in kinds}
+    metadata = _preset_metadata(source)
+    handles = _pair_handles(source, metadata)
+    models = {}
+    for kind in kinds:
+        if kind not in handles:
+            other = "prior" if "vqvae" in handles else "vqvae"
+            raise FamilyError(
+                f"preset {source} holds a {metadata.get('class_name')} and names no "
+                f"{other} preset (companion_preset in its metadata.json)")
+        models[kind] = load_preset_model(handles[kind])
+    return models
+
+
+__all__ = ["ConditionError", "FamilyError", "ModelFamily", "Samples", "describe_member",
+           "families", "family_name", "generic_facts", "get_family", "load_keras_file",
+           "load_models", "load_preset_model", "register_family", "run_dir_levels",
+           "serialized_facts"]

@@ -1,0 +1,206 @@
+"""The latent video family: a per-frame `VQVAE` and a `LatentVideoPrior`
+over the next frame's codes given the past frames and the action
+(`LatentVideoModel`, arXiv:1711.00937 section 4.4)."""
+
+import os
+
+import numpy as np
+
+from vq_zoo.models.family import ConditionError
+from vq_zoo.models.family import FamilyError
+from vq_zoo.models.family import ModelFamily
+from vq_zoo.models.family import Samples
+from vq_zoo.models.family import load_models
+from vq_zoo.models.family import register_family
+
+LIKELIHOOD_NAMES = {"MeanSquaredError": "MSE", "Categorical": "categorical",
+                    "LogisticMixture": "logistic-mixture"}
+
+
+@register_family("video")
+class LatentVideoFamily(ModelFamily):
+    """Continues context frames under actions: `num` rollouts of
+    `num_frames` frames each, drawn in latent space and decoded.
+
+    Shape contract: `sample(num, context=..., action=..., num_frames=n)`
+    returns `Samples` whose `images` are the rollouts row by row, `c + n`
+    frames to a row (`columns`): the `c` context frames as given, then the
+    generated ones, float32 in [0, 1]; `codes` int32 `(num, n, h, w)`.
+
+    Conditions:
+        context: the frames to continue, oldest first, at least the prior's
+            `history`: image files (paths), uint8 or float frames
+            `(c, H, W, C)` (the same for every rollout) or `(num, c, H, W, C)`.
+        action: the action held while generating: a name of memory-maze's
+            actions (for a prior of 6 actions) or an index (default 0).
+        actions: instead of `action`, every rollout's actions, int
+            `(num, n)` or float `(num, n, action_dim)` (continuous).
+        num_frames: frames to generate after the context (default 10).
+
+    Args:
+        vqvae: the frame `VQVAE`.
+        prior: its `LatentVideoPrior` (or a plain `GatedPixelCNNPrior` over
+            the history alone, as the presets before it).
+
+    Example:
+    >>> family = LatentVideoFamily.from_preset("gated_pixelcnn_video_small_memory_maze_64")
+    >>> rows = family.sample(2, seed=0, context=frames, action="left", num_frames=3)
+    """
+
+    members = ("vqvae", "prior")
+    conditions = ("context", "action", "actions", "num_frames")
+    autoencoders = ("VQVAE",)
+
+    def __init__(self, vqvae, prior):
+        from vq_zoo.models.video.latent_video_model import LatentVideoModel
+
+        try:
+            self.video = LatentVideoModel(vqvae, prior)
+        except ValueError as e:
+            raise FamilyError(" ".join(str(e).split())) from None
+        self.vqvae = vqvae
+        self.prior = prior
+
+    @classmethod
+    def _from_preset(cls, handle, metadata):
+        return cls(**load_models(handle, cls.members))
+
+    @classmethod
+    def _from_run_dir(cls, path):
+        return cls(**load_models(path, cls.members))
+
+    @property
+    def frame_shape(self):
+        """`(H, W, C)` of the frames the VQ-VAE was trained on."""
+        shape = (self.vqvae.get_build_config() or {}).get("input_shape")
+        if not shape or len(shape) != 4:
+            raise FamilyError("this VQ-VAE records no image input shape (build config)")
+        return tuple(int(d) for d in shape[1:])
+
+    def _context(self, context, num):
+        """The context as uint8 or float frames `(num, c, H, W, C)`."""
+        from vq_zoo.utils.images import read_image
+
+        height, width, channels = self.frame_shape
+        history = self.video.history
+        wanted = (f"pass --context with at least {history} frames ({height}x{width} "
+                  f"images, oldest first)" + (" and --action" if self.video.action_kind
+                                              else ""))
+        if isinstance(context, np.ndarray):
+            frames = context if context.ndim != 4 else np.repeat(context[None], num, axis=0)
+            if frames.ndim != 5 or frames.shape[0] != num or frames.shape[1] < history \
+                    or tuple(frames.shape[2:]) != (height, width, channels):
+                raise ConditionError(
+                    f"context of shape {context.shape}: expected (c, {height}, {width}, "
+                    f"{channels}) or ({num}, c, {height}, {width}, {channels}) frames, "
+                    f"c >= {history}")
+            return frames
+        if not context or len(context) < history:
+            raise ConditionError(f"this prior continues a video: {wanted}")
+        frames = []
+        for path in context:
+            path = os.fspath(path)
+            if not os.path.isfile(path):
+                raise FamilyError(f"image not found: {path}")
+            try:
+                frame = read_image(path, channels=channels)
+            except (ValueError, OSError) as e:
+                raise FamilyError(" ".join(str(e).split())) from None
+            if frame.shape[:2] != (height, width):
+                raise FamilyError(f"{path} is {frame.shape[0]}x{frame.shape[1]}: this "
+                                  f"video model takes {height}x{width} frames")
+            frames.append(frame)
+        return np.repeat(np.stack(frames)[None], num, axis=0)
+
+    def _actions(self, action, actions, num, num_frames):
+        """The actions of every rollout, `(num, num_frames)` ints (or the
+        given `actions`), or None for a prior without actions."""
+        video = self.video
+        if actions is not None:
+            return np.asarray(actions)
+        if video.action_kind == "continuous":
+            raise ConditionError("this prior takes continuous actions: roll it out with "
+                                 "LatentVideoModel.rollout (vq_zoo.models.video)")
+        if video.action_kind == "discrete":
+            index = action_index(action, video.action_dim)
+            return np.full((num, num_frames), index, "int32")
+        if action is not None:
+            raise ConditionError("this video prior takes no actions: drop --action")
+        return None
+
+    def sample(self, num, seed=0, temperature=1.0, context=None, action=None,
+               actions=None, num_frames=10, **conditions):
+        """`num` rollouts of `num_frames` frames after `context` (see the
+        class docstring); frame `i` is drawn with seed `seed + i`."""
+        num = self._check_num(num)
+        if conditions.get("speaker") is not None:
+            raise ConditionError("--speaker is for speech models: a video prior takes "
+                                 "--action")
+        if conditions.get("label") is not None:
+            raise ConditionError("a video prior is conditioned on actions: use --action")
+        self._refuse("a video prior", {k: v for k, v in conditions.items()
+                                       if k not in ("speaker", "label")})
+        temperature = self._temperature(temperature)
+        frames = self._context(context, num)
+        taken = self._actions(action, actions, num, num_frames)
+        generated, codes = self.video.rollout(frames, taken, seed=seed,
+                                              temperature=temperature,
+                                              num_frames=num_frames, return_codes=True)
+        shown = (frames.astype(np.float32) / 255.0 if frames.dtype == np.uint8
+                 else frames.astype(np.float32))
+        rows = np.concatenate([shown, np.asarray(generated)], axis=1)
+        return Samples(images=rows.reshape((-1,) + rows.shape[2:]), columns=rows.shape[1],
+                       codes=codes, what=f"{num} rollouts",
+                       details=f"(a row each: {frames.shape[1]} context frames, then "
+                               f"{num_frames} generated)")
+
+    def architecture(self):
+        """The VQ-VAE and the prior in one sentence each, as the video cards
+        state them."""
+        vqvae, prior = self.vqvae, self.prior
+        sentences = []
+        encoder = vqvae.encoder.get_config()
+        quantizer = vqvae.quantizer
+        likelihood = type(getattr(vqvae, "likelihood", None)).__name__
+        if "num_downsamples" in encoder:
+            down = int(encoder["num_downsamples"])
+            sentences.append(
+                f"VQ-VAE: {encoder.get('num_hiddens')} hidden units, "
+                f"{encoder.get('num_residual_layers')} residual block(s) of "
+                f"{encoder.get('num_residual_hiddens')}, {down} stride-2 convolutions "
+                f"({2 ** down}x), {'EMA ' if 'EMA' in type(quantizer).__name__ else ''}"
+                f"codebook K={quantizer.num_embeddings}, D={quantizer.embedding_dim}, "
+                f"{LIKELIHOOD_NAMES.get(likelihood, likelihood)} likelihood; "
+                f"{vqvae.count_params():,} parameters.")
+        if hasattr(prior, "conditioning_filters"):
+            sentences.append(
+                f"Prior: {prior.num_layers} gated PixelCNN layers of {prior.filters} "
+                f"filters, history {self.video.history} frames, conditioning network "
+                f"{prior.conditioning_filters} filters x "
+                f"{len(prior.conditioning_dilations)} blocks; {prior.count_params():,} "
+                "parameters.")
+        return " ".join(sentences) or None
+
+
+def action_index(action, num_actions):
+    """`action` as an index: a name of memory-maze's actions (when the prior
+    has that many) or an integer in [0, num_actions); 0 when None."""
+    from vq_zoo.data.memory_maze import ACTIONS
+
+    names = list(ACTIONS) if num_actions == len(ACTIONS) else []
+    if action is None:
+        return 0
+    if action in names:
+        return names.index(action)
+    try:
+        index = int(action)
+    except (TypeError, ValueError):
+        index = -1
+    if not 0 <= index < num_actions:
+        choices = ", ".join(names) + " or " if names else ""
+        raise ConditionError(f"--action {action}: expected {choices}an index in "
+                             f"0..{num_actions - 1}")
+    return index
+
+
+__all__ = ["LatentVideoFamily", "action_index"]

@@ -1,0 +1,144 @@
+"""The speech family: a speech VQ-VAE (a `SpectrogramVQVAE`, or a `VQVAE`
+with a `WaveNetDecoder`) and a speaker-conditional `GatedPixelCNN1DPrior`
+over its codes (arXiv:1711.00937, section 4.3)."""
+
+import numpy as np
+
+from vq_zoo.models.family import ConditionError
+from vq_zoo.models.family import FamilyError
+from vq_zoo.models.family import ModelFamily
+from vq_zoo.models.family import Samples
+from vq_zoo.models.family import load_models
+from vq_zoo.models.family import register_family
+
+
+@register_family("speech")
+class SpeechVQVAEFamily(ModelFamily):
+    """Speech from codes drawn by the prior for a speaker, decoded by the
+    speech VQ-VAE with that speaker.
+
+    Shape contract: `sample(num, speaker=...)` returns `Samples` with
+    `audio` float32 `(num, T)` in [-1, 1] at `sample_rate` and `codes` int32
+    `(num, prior length)`.
+
+    Conditions:
+        speaker: a name of the decoder's `speaker_names` or an index, for
+            every sample (default: the speakers in turn); `label` is taken
+            as the speaker too.
+
+    Args:
+        vqvae: a speech VQ-VAE (its decoder a `WaveNetDecoder` or a
+            `SpectrogramDecoder`).
+        prior: a `GatedPixelCNN1DPrior` over its codes, conditioned on the
+            speaker.
+
+    Example:
+    >>> family = SpeechVQVAEFamily.from_preset("vqvae_spectrogram_small_speech_16k")
+    >>> samples = family.sample(2, seed=0, speaker="flite_rms")
+    >>> samples.audio.shape, samples.sample_rate    # ((2, 1280), 16000)
+    """
+
+    members = ("vqvae", "prior")
+    conditions = ("speaker", "label")
+    output = "audio"
+    autoencoders = ("SpectrogramVQVAE", "VQVAE")
+
+    def __init__(self, vqvae, prior):
+        from vq_zoo.models.wavenet.voice_conversion import is_speech_vqvae
+
+        if not is_speech_vqvae(vqvae):
+            raise FamilyError("SpeechVQVAEFamily needs a speech VQ-VAE (its decoder a "
+                              f"WaveNetDecoder or a SpectrogramDecoder), got a "
+                              f"{type(vqvae).__name__}")
+        self.vqvae = vqvae
+        self.prior = prior
+
+    @classmethod
+    def _from_preset(cls, handle, metadata):
+        return cls(**load_models(handle, cls.members))
+
+    @classmethod
+    def _from_run_dir(cls, path):
+        return cls(**load_models(path, cls.members))
+
+    @property
+    def sample_rate(self):
+        return int(self.vqvae.decoder.sample_rate)
+
+    @property
+    def speaker_names(self):
+        """The speakers' names (their indices as text where none are
+        recorded)."""
+        return list(self.vqvae.decoder.speaker_names
+                    or [str(i) for i in range(self.prior.num_classes)])
+
+    def sample(self, num, seed=0, temperature=1.0, speaker=None, label=None, **conditions):
+        """`num` utterances (see the class docstring); the codes and the
+        decoder draw with `seed`."""
+        num = self._check_num(num)
+        self._refuse("a speech model", conditions)
+        temperature = self._temperature(temperature)
+        decoder = self.vqvae.decoder
+        if speaker is not None or label is not None:
+            try:
+                chosen = decoder.speaker_index(speaker if speaker is not None else label)
+            except ValueError as e:
+                raise ConditionError(str(e)) from None
+            speakers = np.full((num,), chosen, "int32")
+        else:
+            speakers = np.arange(num, dtype="int32") % self.prior.num_classes
+        codes = self.prior.sample(num, condition=speakers, temperature=temperature,
+                                  seed=seed)
+        audio = np.asarray(self.vqvae.decode(codes, condition=speakers, seed=seed))
+        names = self.speaker_names
+        return Samples(audio=audio[:, :, 0], sample_rate=self.sample_rate,
+                       codes=np.asarray(codes),
+                       what=f"{num} samples ({audio.shape[1] / self.sample_rate:.2f} s "
+                            f"each; speakers {', '.join(names[s] for s in speakers)})")
+
+    def architecture(self):
+        """The architecture paragraph of the speech cards: the encoder, the
+        quantiser, the decoder, the speakers and the prior."""
+        from vq_zoo.models.spectrogram.spectrogram_decoder import SpectrogramDecoder
+
+        vqvae, prior = self.vqvae, self.prior
+        dec, enc, q = vqvae.decoder, vqvae.encoder, vqvae.quantizer
+        speakers = ", ".join(dec.speaker_names or ())
+        tail = (f"Speakers ({dec.num_classes}): {speakers}. VQ-VAE parameters: "
+                f"{vqvae.count_params():,}; prior parameters: {prior.count_params():,}. "
+                f"Prior: {len(prior.blocks)} gated causal blocks, {prior.filters} "
+                f"channels, dilations {list(prior.dilation_rates)}.")
+        if isinstance(dec, SpectrogramDecoder):
+            return (
+                f"Encoder: log-mel frames ({enc.num_mels} bands, {enc.fft_length}-sample "
+                f"Hann windows every {enc.frame_step} samples, each band's mean over the "
+                f"clip removed: `normalize=\"{enc.normalize}\"`), {enc.num_layers} "
+                f"convolutions of {enc.num_hiddens} channels, one of stride "
+                f"{enc.frames_per_code} and a 1x1 to D={q.embedding_dim}; "
+                f"`VectorQuantizerEMA` with K={q.num_embeddings}. Decoder: "
+                f"`SpectrogramDecoder`: the codes jittered in time in training "
+                f"(`TimeJitter`, p={dec.jitter.probability}), {dec.num_blocks} residual "
+                f"blocks of {dec.filters} channels (dilations {list(dec.dilation_rates)}), "
+                f"the speaker embedding ({dec.speaker_dim}) added to every block, to "
+                f"{dec.num_bins} log magnitudes per frame; audio by Griffin-Lim "
+                f"(`librosa.griffinlim`, {dec.griffin_lim_iters} iterations). " + tail)
+        return (
+            f"Encoder: {enc.num_downsamples} strided convolutions (stride 2, window 4, "
+            f"{enc.num_hiddens} channels, ReLU) and a 1x1 convolution to D="
+            f"{q.embedding_dim}; `VectorQuantizerEMA` with K={q.num_embeddings}. Decoder: "
+            f"`WaveNetDecoder`, {len(dec.blocks)} gated causal blocks ({dec.num_cycles} "
+            f"cycles of dilations 1..{2 ** (dec.dilation_cycle - 1)}, {dec.filters} "
+            f"channels, receptive field {dec.receptive_field} samples), local "
+            f"conditioning on the codes repeated {dec.hop_length}x, a speaker embedding "
+            f"of {dec.block_condition_dim}, a 256-way softmax over 8-bit mu-law samples. "
+            + tail)
+
+    @classmethod
+    def describers(cls):
+        from vq_zoo.models.spectrogram.spectrogram_vqvae import SpectrogramVQVAE
+        from vq_zoo.models.vqvae.family import describe_autoencoder
+
+        return {SpectrogramVQVAE: describe_autoencoder}
+
+
+__all__ = ["SpeechVQVAEFamily"]
