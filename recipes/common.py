@@ -82,27 +82,6 @@ PAPER_VQVAE = types.MappingProxyType(dict(
 ))
 
 
-def open_pipeline(config, out_dir, strategy=None, log_dir=None, verbose=1,
-                  extra_callbacks=None, restart=False, stages=None):
-    """The recipe's pipeline in `out_dir`: the paper's `TwoStagePipeline`,
-    or with `stages` (the recipe's stage names in order) a `Pipeline` of
-    those. Its config is recorded (another config in the same run dir is
-    refused), it is seeded with `config.seed` and TensorFlow op determinism
-    on, so the same config gives the same numbers on the same machine, and
-    Keras' dtype policy is `config.precision` while it is open. Use it with
-    `with`."""
-    kwargs = dict(strategy=strategy, log_dir=log_dir, verbose=verbose,
-                  extra_callbacks=extra_callbacks, config=config, restart=restart,
-                  seed=config.seed, precision=config.precision)
-    if stages is None:
-        from vq_zoo.pipeline.two_stage_pipeline import TwoStagePipeline
-
-        return TwoStagePipeline(out_dir, **kwargs)
-    from vq_zoo.pipeline.pipeline import Pipeline
-
-    return Pipeline(out_dir, stages=stages, **kwargs)
-
-
 def in_memory_batches(data, batch_size, shuffle=False, seed=0, repeat=False):
     """A `tf.data` pipeline over arrays (or a tuple of arrays) held in
     memory: shuffled with full-size buffer and `drop_remainder` for
@@ -280,13 +259,6 @@ def report(pipe, vqvae, prior, test_images, test_codes, num_embeddings,
     return metrics
 
 
-def print_summary(pipe, metrics):
-    print(json.dumps(metrics, indent=2))
-    print(f"Artefacts in {pipe.out_dir}: vqvae.keras, prior.keras, samples.png, "
-          "reconstructions.png, metrics.json")
-    print(f"Watch training with: tensorboard --logdir {pipe.log_dir}")
-
-
 def default_out_dir(recipe, config_name):
     return os.path.join("runs", f"{recipe}-{config_name}")
 
@@ -364,7 +336,7 @@ def train_in_memory(pipe, config, splits, sample, num_classes=None):
     Example:
 
     ```python
-    with common.open_pipeline(config, out_dir) as pipe:
+    with context.open_pipeline() as pipe:
         vqvae, prior = common.train_in_memory(
             pipe, config, {"train": x, "validation": v, "test": t}, v[:16])
     ```
@@ -390,17 +362,6 @@ def train_in_memory(pipe, config, splits, sample, num_classes=None):
     prior = train_prior_stage(pipe, config, vqvae, manifests,
                               config.prior_steps_per_epoch, num_classes)
     return vqvae, prior
-
-
-def report_and_print(pipe, vqvae, prior, test_images, test_codes, num_embeddings,
-                     verbose, test_labels=None):
-    """`report` (metrics.json and reconstructions.png), then with `verbose`
-    `print_summary`. Returns the metrics."""
-    metrics = report(pipe, vqvae, prior, test_images, test_codes, num_embeddings,
-                     test_labels=test_labels)
-    if verbose:
-        print_summary(pipe, metrics)
-    return metrics
 
 
 # ---------------------------------------------------------------------------

@@ -375,22 +375,70 @@ def test_export_is_refused_over_a_preset_unless_overwrite(tmp_path, monkeypatch,
     assert meta["companion_preset"] == "vqvae_tiny_t_8"
 
 
-def test_export_takes_the_recipe_data_card(tmp_path, monkeypatch):
-    """A recipe module's DATA_CARD is what the card says about the data."""
-    import types
+def test_export_takes_the_recipe_data_card(tmp_path):
+    """The registered recipe's data card is what the card says about the
+    data (the library asks the registry, never a recipe module by name)."""
+    from vq_zoo.recipe import Recipe, register_recipe, unregister_recipe
 
-    module = types.ModuleType("vq_zoo.recipes.toy.recipe")
-    module.DATA_CARD = {"dataset": "toy_8", "data": "Eight toy images.",
-                        "license": "CC0 (toy)."}
-    monkeypatch.setitem(sys.modules, "vq_zoo.recipes.toy", types.ModuleType("vq_zoo.recipes.toy"))
-    monkeypatch.setitem(sys.modules, "vq_zoo.recipes.toy.recipe", module)
-    run = str(tmp_path / "run")
-    make_run(run, recipe="toy")
-    dest = tmp_path / "dest"
-    assert cli.main(["export", run, "--vqvae-preset", "vqvae_toy", "--prior-preset",
-                     "prior_toy", "--dest", str(dest)]) == 0
+    @register_recipe
+    class ToyRecipe(Recipe):
+        name = "toy"
+        configs = {}
+        data = {"dataset": "toy_8", "data": "Eight toy images.", "license": "CC0 (toy)."}
+
+    try:
+        run = str(tmp_path / "run")
+        make_run(run, recipe="toy")
+        dest = tmp_path / "dest"
+        assert cli.main(["export", run, "--vqvae-preset", "vqvae_toy", "--prior-preset",
+                         "prior_toy", "--dest", str(dest)]) == 0
+    finally:
+        unregister_recipe("toy")
     card = (dest / "vqvae_toy" / "README.md").read_text()
     assert "Eight toy images." in card and "Data license: CC0 (toy)." in card
+
+
+def test_export_reaches_the_recipe_that_made_the_run(tmp_path, capsys):
+    """`vq-zoo export RUN_DIR` calls the export of the recipe named in the
+    run's config.json (no preset names needed where it has its own), and
+    its one-line errors keep their exit status."""
+    from vq_zoo.export.run_presets import RunExportError
+    from vq_zoo.recipe import Recipe, register_recipe, unregister_recipe
+
+    calls = []
+
+    @register_recipe
+    class OwnExport(Recipe):
+        name = "toy_export"
+        configs = {}
+
+        def export(self, run_dir, request):
+            calls.append((run_dir, request.dest, request.vqvae_preset))
+            if request.overwrite:
+                raise RunExportError("toy: refused", 2)
+            return 0
+
+    run = str(tmp_path / "run")
+    make_run(run, recipe="toy_export")
+    try:
+        assert cli.main(["export", run, "--dest", str(tmp_path / "d")]) == 0
+        assert calls == [(run, str(tmp_path / "d"), None)]
+        capsys.readouterr()
+        assert cli.main(["export", run, "--overwrite"]) == 2
+        assert capsys.readouterr().err == "vq-zoo: error: toy: refused\n"
+    finally:
+        unregister_recipe("toy_export")
+    # A recipe no longer registered: the generic export, which needs names.
+    with pytest.raises(SystemExit):
+        cli.main(["export", run])
+    assert "--format preset needs --vqvae-preset and --prior-preset" in \
+        capsys.readouterr().err
+    # A recipe with the generic export (mnist): the same, in one line.
+    mnist_run = str(tmp_path / "mnist_run")
+    make_run(mnist_run)
+    assert cli.main(["export", mnist_run]) == 2
+    assert capsys.readouterr().err == ("vq-zoo: error: --format preset needs "
+                                       "--vqvae-preset and --prior-preset\n")
 
 
 def test_truncated_model_file_and_missing_run(tmp_path, capsys):
@@ -515,12 +563,12 @@ def test_a_full_disk_in_a_later_stage_keeps_the_finished_stages(tmp_path, capsys
 
     from vq_zoo.recipes import common
 
-    real_report = common.report_and_print
+    real_report = common.report
 
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(common, "report_and_print", full_disk)
+    monkeypatch.setattr(common, "report", full_disk)
     run = tmp_path / "new_run"
     assert cli.main(["train", "natural_images", "--config", "smoke",
                      "--out-dir", str(run)]) == 1
@@ -529,7 +577,7 @@ def test_a_full_disk_in_a_later_stage_keeps_the_finished_stages(tmp_path, capsys
     assert f"while writing under {run}" in err
     assert "finished stages (codes, prior, sample, vqvae) are kept" in err
     assert (run / "vqvae.keras").is_file() and (run / "prior.keras").is_file()
-    monkeypatch.setattr(common, "report_and_print", real_report)
+    monkeypatch.setattr(common, "report", real_report)
     assert cli.main(["train", "natural_images", "--config", "smoke",
                      "--out-dir", str(run)]) == 0
     assert "stage 1/" in capsys.readouterr().out or (run / "metrics.json").is_file()

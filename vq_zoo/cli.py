@@ -21,11 +21,9 @@ warnings are hidden; `--verbose` (any command) shows them. `list` and
 
 import argparse
 import dataclasses
-import json
 import os
 import shlex
 import sys
-import time
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 # Limits on what one command makes or reads, so that a small input (a
@@ -49,15 +47,16 @@ def _parser():
 
     sub.add_parser("list", help="list the recipes, their configs and the presets")
 
-    from vq_zoo.recipes import RECIPES  # a dict: no TensorFlow
+    from vq_zoo.recipe import get_recipe, recipe_names  # no TensorFlow
 
+    recipes = {name: get_recipe(name).summary for name in recipe_names()}
     train = sub.add_parser(
         "train", help="run a recipe (resumes if interrupted)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="recipes (`vq-zoo list` adds their configs and the presets):\n"
                + "\n".join(f"  {name:15} {summary[:60]}{'...' if len(summary) > 60 else ''}"
-                           for name, summary in RECIPES.items()))
-    train.add_argument("recipe", help="one of: " + ", ".join(RECIPES))
+                           for name, summary in recipes.items()))
+    train.add_argument("recipe", help="one of: " + ", ".join(recipes))
     train.add_argument("--config", default=None,
                        help="named config (default: 'default' if the recipe has one, else 'paper')")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -181,12 +180,12 @@ def _parser():
 def _cmd_list():
     """Recipes and presets, without importing TensorFlow."""
     from vq_zoo import presets
-    from vq_zoo.recipes import RECIPES, get_configs
+    from vq_zoo.recipe import get_recipe, recipe_names
 
     print("Recipes (vq-zoo train <recipe> [--config NAME]):")
-    for name, summary in RECIPES.items():
-        configs = ", ".join(get_configs(name))
-        print(f"{name}: {summary}\n    configs: {configs}")
+    for name in recipe_names():
+        recipe = get_recipe(name)
+        print(f"{name}: {recipe.summary}\n    configs: {', '.join(recipe.configs)}")
     print(f"\nPresets (from_preset(name); searched in {presets.user_presets_dir()}, "
           "then the shipped ones):")
     try:
@@ -200,167 +199,45 @@ def _cmd_list():
         print("(none)")
     return 0
 
-def _hardware():
-    """The machine of a run, measured at its end: CPU cores and model, the
-    GPUs TensorFlow saw ("no GPU (CPU only)" when none), and the 1-minute
-    load average (other jobs sharing the cores show there)."""
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f
-                        if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    parts = [f"{os.cpu_count()} CPU cores ({cpu}), {platform.system()}"]
-    gpus = []
-    tf = sys.modules.get("tensorflow")
-    if tf is not None:
-        try:
-            for device in tf.config.list_physical_devices("GPU"):
-                details = tf.config.experimental.get_device_details(device)
-                gpus.append(details.get("device_name") or device.name)
-        except Exception:  # a backend without device details
-            pass
-    parts.append(f"{len(gpus)} GPU{'s' if len(gpus) > 1 else ''} "
-                 f"({', '.join(sorted(set(gpus)))})" if gpus else "no GPU (CPU only)")
-    try:
-        parts.append(f"load average {os.getloadavg()[0]:.1f} at the end")
-    except (OSError, AttributeError):
-        pass
-    return "; ".join(parts)
-
 def _check_data_dir(recipe, config_name, config, parser):
     """Refuses `--data-dir` (one line, exit 2) where the recipe's config would
     silently ignore it, naming the recipes and configs that read one."""
-    from vq_zoo.recipes import data_dir_readers, data_dir_use
+    from vq_zoo.recipe import data_dir_readers
 
-    if data_dir_use(recipe, config):
+    if recipe.data_dir_use(config):
         return
     readers = "; ".join(f"{r} ({', '.join(configs)})"
                         for r, configs in data_dir_readers().items())
-    parser.error(f"recipe {recipe} with config {config_name} reads no --data-dir "
+    parser.error(f"recipe {recipe.name} with config {config_name} reads no --data-dir "
                  f"(it would be ignored). Recipes and configs that read one: {readers}")
 
 
-def _write_run_config(out_dir, record):
-    """`out_dir/config.json` (atomically): the recipe, config and command of
-    the run, for `vq-zoo export`."""
-    from vq_zoo.utils.io import write_atomic
+def _cmd_train(args, argv, recipe, name, config, out_dir):
+    """Runs the recipe in a `RunContext`; its pipeline owns the run dir (the
+    lock, the recorded config, `config.json` and each invocation)."""
+    from vq_zoo.pipeline.run_context import RunContext
+    from vq_zoo.pipeline.run_dir import RunDirError
+    from vq_zoo.training.get_strategy import get_strategy
 
-    write_atomic(os.path.join(out_dir, "config.json"),
-                 (json.dumps(record, indent=2) + "\n").encode())
-
-
-def _cmd_train(args, parser, argv=()):
-    from vq_zoo.pipeline.run_dir import RunDirError, RunLock, check_config
-    from vq_zoo.recipes import get_configs
-    from vq_zoo.utils.config import apply_overrides, get_config
-
-    try:
-        configs = get_configs(args.recipe)
-        name = args.config or ("default" if "default" in configs else "paper")
-        config = apply_overrides(get_config(configs, name), args.set)
-    except ValueError as e:
-        parser.error(str(e))
-    out_dir = args.out_dir or os.path.join("runs", f"{args.recipe}-{name}")
     log_dir = args.log_dir or os.path.join(out_dir, "logs")
-    problem = _recipe_config_problem(args.recipe, name, config, args.data_dir)
+    problem = recipe.config_problem(name, config, args.data_dir)
     if problem:
         print(f"vq-zoo: error: {problem}", file=sys.stderr)
         return 2
-    print(f"Recipe {args.recipe}, config {name}: "
+    print(f"Recipe {recipe.name}, config {name}: "
           + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()))
     print(f"Run dir: {out_dir}\nWatch training with: tensorboard --logdir {log_dir}",
           flush=True)
+    context = RunContext(
+        recipe, config, out_dir, config_name=name, strategy=get_strategy(args.strategy),
+        data_dir=args.data_dir, log_dir=log_dir,
+        verbose=2 if os.environ.get("CI") else 1, restart=args.restart,
+        command=shlex.join(["vq-zoo"] + list(argv)))
     try:
-        # One writer per run dir, for the whole run (the recipe's pipeline
-        # takes the same lock again); a run of another config is refused.
-        lock = RunLock(out_dir)
-    except RunDirError as e:
+        recipe.train(context)
+    except RunDirError as e:  # held by another run, made with another config
         print(f"vq-zoo: error: {e}", file=sys.stderr)
         return 2
-    with lock:
-        try:
-            if not args.restart:
-                check_config(out_dir, config)
-            return _train_locked(args, argv, config, name, out_dir, log_dir)
-        except RunDirError as e:
-            print(f"vq-zoo: error: {e}", file=sys.stderr)
-            return 2
-
-
-def _recipe_config_problem(recipe_name, config_name, config, data_dir):
-    """One line saying why `config` cannot run, or None: the recipe's
-    `check_config(config, data_dir)` builds its models on a blank batch
-    before any run dir exists (issue 23.7), so that fields which pass their
-    own checks but not each other's fail here, not after minutes of
-    training."""
-    from vq_zoo.recipes import get_recipe
-
-    recipe, _ = get_recipe(recipe_name)
-    check = getattr(recipe, "check_config", None)
-    if check is None and hasattr(config, "image_size") and hasattr(config, "num_downsamples"):
-        from vq_zoo.recipes.common import check_image_size
-
-        def check(config, data_dir):  # the image recipes: whole code maps
-            check_image_size(config)
-    if check is None:
-        return None
-    try:
-        check(config, data_dir)
-    except Exception as e:  # any error at set-up is the user's config
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        return (f"config {config_name!r} of recipe {recipe_name!r} cannot run "
-                f"({type(e).__name__}): {first}")
-    return None
-
-
-def _train_locked(args, argv, config, name, out_dir, log_dir):
-    from vq_zoo.pipeline.run_dir import RunDirError, config_diff
-
-    path = os.path.join(out_dir, "config.json")
-    record = {
-        "recipe": args.recipe,
-        "config_name": name,
-        "config": dataclasses.asdict(config),
-        "command": shlex.join(["vq-zoo"] + list(argv)),
-        "invocations": [],
-    }
-    if os.path.exists(path) and not args.restart:
-        with open(path) as f:
-            previous = json.load(f)
-        if previous.get("config") == record["config"]:
-            record["invocations"] = previous.get("invocations", [])
-        else:
-            # A run dir made before stages/run.json recorded the config.
-            raise RunDirError(
-                f"{path} holds a run of another config (old -> new):\n  "
-                + "\n  ".join(config_diff(previous.get("config") or {},
-                                          record["config"]))
-                + "\nRerun with --restart to wipe that run, or use a new --out-dir.")
-    os.makedirs(out_dir, exist_ok=True)
-    _write_run_config(out_dir, record)
-    start = time.time()
-
-    from vq_zoo.recipes import get_recipe
-    from vq_zoo.training.get_strategy import get_strategy
-
-    recipe, _ = get_recipe(args.recipe)
-    strategy = get_strategy(args.strategy)
-    recipe.main(config, out_dir=out_dir, strategy=strategy, data_dir=args.data_dir,
-                log_dir=log_dir, verbose=2 if os.environ.get("CI") else 1,
-                restart=args.restart)
-    # Each invocation's wall time (a resumed run adds one; a rerun of a
-    # finished run only recomputes the report), for `vq-zoo export`.
-    record["invocations"].append({
-        "command": record["command"],
-        "wall_time_s": round(time.time() - start, 1),
-        "hardware": _hardware(),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
-    _write_run_config(out_dir, record)
     return 0
 
 
@@ -1145,126 +1022,44 @@ def _decode_levels(args, vqvae, levels, codes):
     return 0
 
 
-def _read_run_json(run_dir, name, hint):
-    path = os.path.join(run_dir, name)
-    if not os.path.exists(path):
-        raise CliError(f"{path} not found ({hint})")
-    try:
-        with open(path) as f:
-            value = json.load(f)
-    except (ValueError, RecursionError) as e:  # RecursionError: nested too deep
-        raise CliError(f"{path} is not valid JSON: {_one_line(e)}") from None
-    if not isinstance(value, dict):
-        raise CliError(f"{path} must hold a JSON object")
-    return value
-
-
 def _cmd_export(args, parser):
-    import pathlib
-    import tempfile
-
-    from vq_zoo import presets
-    from vq_zoo.model_card import data_card
-    from vq_zoo.utils.images import upscaled_png
+    """`export --format preset`: the run's recipe writes its presets
+    (`Recipe.export`; the default, `vq_zoo.export.run_presets`, the VQ-VAE
+    and its prior(s) with the generic card)."""
+    from vq_zoo.export.run_presets import RunExportError, export_run_presets
+    from vq_zoo.export.run_presets import run_recipe_name
+    from vq_zoo.recipe import get_recipe
 
     if args.format == "saved_model":
         return _export_saved_model(args, parser)
-    if not args.vqvae_preset or not args.prior_preset:
+    recipe = None
+    name = run_recipe_name(args.run_dir)
+    if name is not None:
+        try:
+            recipe = get_recipe(name)
+        except ValueError:  # a recipe no longer registered: the generic export
+            pass
+    if recipe is None and (not args.vqvae_preset or not args.prior_preset):
         parser.error("--format preset needs --vqvae-preset and --prior-preset")
-    for option, name in (("--vqvae-preset", args.vqvae_preset),
-                         ("--prior-preset", args.prior_preset),
+    for option, name in (("--vqvae-preset", args.vqvae_preset or "ok"),
+                         ("--prior-preset", args.prior_preset or "ok"),
                          ("--bottom-prior-preset", args.bottom_prior_preset or "ok")):
         if not name.replace("_", "").isalnum() or name != name.lower():
             parser.error(f"{option}: use <model>_<size>_<data>[_<resolution>] in "
                          f"lower case, letters, digits and '_', got {name!r}")
-    if len({args.vqvae_preset, args.prior_preset, args.bottom_prior_preset}
-           - {None}) != 2 + bool(args.bottom_prior_preset):
+    given = [n for n in (args.vqvae_preset, args.prior_preset, args.bottom_prior_preset)
+             if n]
+    if len(set(given)) != len(given):
         parser.error("--vqvae-preset and --prior-preset (and --bottom-prior-preset) "
                      "must differ")
-    # A VQ-VAE-2 run has one prior per level: kind -> the run's file stem.
-    prior_kinds = (("prior_top", "prior_bottom") if args.bottom_prior_preset
-                   else ("prior",))
     if args.upscale < 1:
         parser.error("--upscale must be >= 1")
-    dest = pathlib.Path(args.dest) if args.dest else presets.user_presets_dir()
-    names = dict(zip(("vqvae",) + prior_kinds, (args.vqvae_preset, args.prior_preset,
-                                                args.bottom_prior_preset)))
-    folders = {kind: dest / name for kind, name in names.items()}
-    taken = [str(f) for f in folders.values() if f.exists() and (
-        not f.is_dir() or any(f.iterdir()))]
-    if taken and not args.overwrite:
-        raise CliError(f"{', '.join(taken)} already exist{'s' if len(taken) == 1 else ''}"
-                       "; pass --overwrite to replace the preset there")
-    run = _read_run_json(args.run_dir, "config.json",
-                         "a run made by `vq-zoo train` records its config there")
-    metrics = _read_run_json(args.run_dir, "metrics.json", "is the run finished?")
-    levels = _run_dir_levels(args.run_dir)
-    if levels and not args.bottom_prior_preset:
-        raise CliError(f"{args.run_dir} is a VQ-VAE-2 run (priors "
-                       f"{', '.join(f'prior_{lv}.keras' for lv in sorted(levels))}): "
-                       "pass --bottom-prior-preset NAME too", 2)
-    models = _load_models(args.run_dir, ("vqvae",) + prior_kinds)
-    recipe = run.get("recipe")
-    data = data_card(recipe, run.get("config"))
-    export_command = (f"vq-zoo export {args.run_dir} --vqvae-preset {args.vqvae_preset} "
-                      f"--prior-preset {args.prior_preset}"
-                      + (f" --bottom-prior-preset {args.bottom_prior_preset}"
-                         if args.bottom_prior_preset else ""))
-    common = {
-        "dataset": data["dataset"],
-        "data": data["data"],
-        "data_license": data["license"],
-        "metrics_split": "held-out test split",
-        "recipe": recipe,
-        "config_name": run.get("config_name"),
-        "config": run.get("config"),
-        "command": run.get("command"),
-        "export_command": export_command,
-        "training_invocations": run.get("invocations", []),
-        "metrics": metrics,
-        "metrics_command": run.get("command"),
-        "vqvae_preset": args.vqvae_preset,
-        "prior_preset": args.prior_preset,
-        "run_dir_name": args.run_dir,
-        **({"class_names": _class_names(args.run_dir)} if _class_names(args.run_dir)
-           else {}),
-        **({"bottom_prior_preset": args.bottom_prior_preset,
-            "limitations": data.get("limitations", [])}
-           if args.bottom_prior_preset else {}),
-    }
     try:
-        dest.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CliError(f"cannot write to {dest}: {e.strerror or _one_line(e)}") from None
-    with tempfile.TemporaryDirectory() as scratch:
-        for kind in ("vqvae",) + prior_kinds:
-            pictures = (("samples.png", "reconstructions.png") if kind == "vqvae"
-                        else ("samples.png",))
-            name = names[kind]
-            other = args.prior_preset if kind == "vqvae" else args.vqvae_preset
-            level = f"{kind[len('prior_'):]} " if kind != "prior" else ""
-            description = ((f"VQ-VAE-2 on {data['dataset']}" if prior_kinds != ("prior",)
-                            else f"VQ-VAE on {data['dataset']}") if kind == "vqvae" else
-                           f"gated PixelCNN prior over the {level}codes of {other}")
-            files = {}
-            for picture in pictures:
-                source = os.path.join(args.run_dir, picture)
-                if os.path.exists(source):
-                    files[picture] = os.path.join(scratch, f"{kind}-{picture}")
-                    with open(files[picture], "wb") as f:
-                        f.write(upscaled_png(source, args.upscale))
-            if folders[kind].exists() and not folders[kind].is_dir():
-                raise CliError(f"{folders[kind]} is a file, not a preset folder")
-            try:
-                presets.save_to_preset(
-                    models[kind], folders[kind],
-                    dict(common, description=description, companion_preset=other),
-                    files=files)
-            except OSError as e:
-                raise CliError(f"cannot write {folders[kind]}: "
-                               f"{e.strerror or _one_line(e)}") from None
-            print(f"Wrote preset {folders[kind]}")
-    return 0
+        if recipe is None:  # no record, or a recipe no longer registered
+            return export_run_presets(args.run_dir, args)
+        return recipe.export(args.run_dir, args)
+    except RunExportError as e:
+        raise CliError(str(e), e.status) from None
 
 
 def _class_names(run_dir=None, metadata=None):
@@ -1303,7 +1098,7 @@ def _export_saved_model(args, parser):
 
 
 def _train(args, parser, argv, verbose):
-    """`_cmd_train`, after the checks that need no TensorFlow (recipe,
+    """`vq-zoo train`, after the checks that need no TensorFlow (recipe,
     config, `--set` keys, types and ranges: refused at once, before
     anything is created). Missing data (its loaders raise FileNotFoundError
     or ImportError with the install or download command) or an unwritable
@@ -1311,28 +1106,27 @@ def _train(args, parser, argv, verbose):
     removed again (`--verbose` shows the traceback instead)."""
     import shutil
 
-    from vq_zoo.recipes import get_configs
-    from vq_zoo.utils.config import apply_overrides, get_config
+    from vq_zoo.pipeline.run_dir import finished_stages
+    from vq_zoo.recipe import get_recipe
 
     try:
-        configs = get_configs(args.recipe)
-        name = args.config or ("default" if "default" in configs else "paper")
-        config = apply_overrides(get_config(configs, name), args.set)
+        recipe = get_recipe(args.recipe)
+        name, config = recipe.config(args.config, args.set)
     except ValueError as e:
         parser.error(str(e))
     # Before TensorFlow loads: a --data-dir the config would ignore.
     if args.data_dir is not None:
-        _check_data_dir(args.recipe, name, config, parser)
+        _check_data_dir(recipe, name, config, parser)
     out_dir = args.out_dir or os.path.join("runs", f"{args.recipe}-{name}")
     existed = os.path.lexists(out_dir)
     _import_tensorflow(verbose)
     try:
-        return _cmd_train(args, parser, argv)
+        return _cmd_train(args, argv, recipe, name, config, out_dir)
     except (OSError, ImportError) as e:
         # Only a run dir this invocation made and that holds no finished
         # stage is removed (missing data at start-up): a disk that fills up
         # in a later stage must not take the finished ones with it.
-        kept = _finished_stages(out_dir)
+        kept = finished_stages(out_dir)
         if not existed and os.path.isdir(out_dir) and not kept:
             shutil.rmtree(out_dir, ignore_errors=True)
         if verbose:
@@ -1348,18 +1142,6 @@ def _train(args, parser, argv, verbose):
             message += (f". The finished stages ({', '.join(kept)}) are kept in {out_dir}: "
                         "rerun the same command to resume")
         raise CliError(message) from None
-
-
-def _finished_stages(out_dir):
-    """The stages a run dir records as finished (`stages/<name>.json`, the
-    run's own record `run.json` aside), sorted."""
-    folder = os.path.join(out_dir, "stages")
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return []
-    return sorted(os.path.splitext(n)[0] for n in names
-                  if n.endswith(".json") and n != "run.json")
 
 
 COMMANDS = {

@@ -5,11 +5,11 @@ dimension D, code shape, layers, likelihood, conditioning, parameter count)
 is read from the saved model's Keras config (`config.json`) and weights,
 never from a recipe config that may not match it. What the model cannot
 know comes from the run metadata passed in (see `model_card`): the data and
-its licence (a recipe's `DATA_CARD`, see `data_card`), the command, the
+its licence (the recipe's data card, see `data_card`), the command, the
 measured hardware and wall time, the held-out metrics.
 """
 
-DATA_CARD_KEYS = ("dataset", "data", "license")
+from vq_zoo.recipe import DATA_CARD_KEYS  # noqa: F401 (where it was)
 
 METRIC_ROWS = (
     ("test_mse", "reconstruction MSE, images in [0, 1]"),
@@ -33,35 +33,21 @@ METRIC_ROWS = (
 
 
 def data_card(recipe_name, config=None):
-    """What a recipe says about its data: `{"dataset", "data", "license"}`.
+    """What a recipe says about its data: `{"dataset", "data", "license"}`
+    (and `"limitations"` where it lists some), for the run's `config`.
 
-    Read from the recipe module `vq_zoo.recipes.<name>.recipe` (then its
-    `config` module): a `DATA_CARD` dict, or a `describe_data(config)`
-    function returning one; a recipe without one gets a pointer at its
-    folder.
+    Asked of the registered recipe (`vq_zoo.recipe.get_recipe(name)
+    .data_card(config)`, its keys checked); a recipe no longer registered
+    (a run made by a recipe since removed) gets a pointer at its folder.
     """
-    import importlib
+    from vq_zoo.recipe import get_recipe
 
-    for suffix in ("recipe", "config"):
-        try:
-            module = importlib.import_module(f"vq_zoo.recipes.{recipe_name}.{suffix}")
-        except ImportError:
-            continue
-        card = getattr(module, "DATA_CARD", None)
-        describe = getattr(module, "describe_data", None)
-        if card is None and callable(describe):
-            card = describe(config)
-        if card is not None:
-            missing = [k for k in DATA_CARD_KEYS if k not in card]
-            if missing:
-                raise ValueError(
-                    f"vq_zoo.recipes.{recipe_name}.{suffix}: DATA_CARD needs the keys "
-                    f"{', '.join(DATA_CARD_KEYS)}; missing {', '.join(missing)}"
-                )
-            # An optional list of `limitations` goes into the card too.
-            return {k: card[k] for k in DATA_CARD_KEYS + ("limitations",) if k in card}
-    return dict(dataset=recipe_name, data=f"See `recipes/{recipe_name}/`.",
-                license="See the recipe's data source.")
+    try:
+        recipe = get_recipe(recipe_name)
+    except ValueError:
+        return dict(dataset=recipe_name, data=f"See `recipes/{recipe_name}/`.",
+                    license="See the recipe's data source.")
+    return recipe.checked_data_card(config)
 
 
 # ------------------------------------------------------------ model facts

@@ -15,11 +15,15 @@ changed since is refused (`--restart` scans it again). There are no
 transcripts, so the speech recipe's word-error-rate measures are left out.
 """
 
-import contextlib
 import json
 import os
 
-from vq_zoo.recipes.audio.config import CONFIGS  # noqa: F401 (the registry reads it)
+from vq_zoo.recipe import Recipe
+from vq_zoo.recipe import register_recipe
+from vq_zoo.recipes.audio.config import CONFIGS
+from vq_zoo.recipes.audio.config import data_dir_use
+from vq_zoo.recipes.vctk.recipe import SpeechRecipe
+from vq_zoo.recipes.vctk.recipe import run_speech
 
 DATA_RECORD = "data.json"
 
@@ -75,25 +79,33 @@ def loader(folder):
     return load
 
 
-@contextlib.contextmanager
-def speech_recipe_reading(load):
-    """The speech recipe's module with its data source (`_load_data`)
-    replaced by `load` while the block runs."""
-    from vq_zoo.recipes.vctk import recipe as speech
+@register_recipe
+class AudioRecipe(SpeechRecipe):
+    """The speech recipe's stages, models and report on a folder of the
+    user's recordings (`load_data` reads the folder instead of the corpus)."""
 
-    saved = speech._load_data
-    speech._load_data = load
-    try:
-        yield speech
-    finally:
-        speech._load_data = saved
+    name = "audio"
+    summary = ("Your own recordings: a folder with one subfolder per speaker "
+               "(--data-dir; WAV/FLAC/OGG, any rate) through the vctk recipe's "
+               "speech pipeline; convert and sample by speaker name")
+    configs = CONFIGS
+    data_dir_use = staticmethod(data_dir_use)
+
+    def data_card(self, config=None):
+        return describe_data(config)
+
+    def check_config(self, config, data_dir=None):
+        del config, data_dir  # the folder is read (and checked) by `run`
+
+    def export(self, run_dir, request):
+        # The generic presets and card: the speech cards describe the
+        # shipped corpus' presets.
+        return Recipe.export(self, run_dir, request)
+
+    def run(self, context):
+        # Read (and refused, in one line) before any run dir is made.
+        folder = scan(context.config, context.data_dir, context.verbose)
+        return run_speech(context, loader(folder))
 
 
-def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
-         verbose=1, extra_callbacks=None, restart=False):
-    # Read (and refused, in one line) before any run dir is made.
-    folder = scan(config, data_dir, verbose)
-    with speech_recipe_reading(loader(folder)) as speech:
-        return speech.main(config, out_dir, strategy=strategy, data_dir=None,
-                           log_dir=log_dir, verbose=verbose,
-                           extra_callbacks=extra_callbacks, restart=restart)
+main = AudioRecipe().main  # `main(config, out_dir, ...)`, as before

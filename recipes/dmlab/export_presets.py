@@ -303,6 +303,24 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
     return written
 
 
+def export(run_dir, request):
+    """`vq-zoo export RUN_DIR [--dest D] [--overwrite]` of a dmlab run: the
+    four presets (`from_run`), with the command and the summed wall time of
+    the invocations the run's `config.json` records."""
+    from vq_zoo.export.run_presets import fixed_names_destination
+    from vq_zoo.export.run_presets import read_run_json
+
+    dest = fixed_names_destination(request, list(NAMES.values()), "dmlab")
+    run = read_run_json(run_dir, "config.json",
+                        "a run made by `vq-zoo train` records its config there")
+    read_run_json(run_dir, "metrics.json", "is the run finished?")
+    walls = [i.get("wall_time_s") for i in run.get("invocations") or []]
+    wall = sum(walls) if walls and None not in walls else None
+    for name in from_run(run_dir, dest, wall, None, run.get("command")):
+        print(f"Wrote preset {os.path.join(dest, name)}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m vq_zoo.recipes.dmlab.export_presets")
     parser.add_argument("run_dir")

@@ -42,8 +42,10 @@ import os
 
 import numpy as np
 
-from vq_zoo.metrics.image_quality import psnr
-from vq_zoo.recipes.dmlab.config import CONFIGS  # noqa: F401 (the registry reads it)
+from vq_zoo.recipe import Recipe
+from vq_zoo.recipe import register_recipe
+from vq_zoo.recipes.dmlab.config import CONFIGS
+from vq_zoo.recipes.dmlab.config import data_dir_use
 
 DATA_CARD = dict(
     dataset="memory_maze_84",
@@ -331,6 +333,10 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
     (`{"train": ..., "validation": ...}`, datasets of code triples) the
     3-code prior's bits per code on the codes it was fit and stopped on,
     measured after training as on the test codes (its overfitting)."""
+    # Here, not at the top: the registry imports this module before
+    # TensorFlow, and vq_zoo.metrics loads Keras.
+    from vq_zoo.metrics.image_quality import psnr
+
     vq1, vq2 = chain.frame_vqvae, chain.code_vqvae
     levels = list(vq2.level_names)
     k1 = vq1.quantizer.num_embeddings
@@ -419,16 +425,45 @@ STAGES = ["vqvae", "codes", "prior", "stage2_vqvae", "stage2_codes", "stage2_pri
 
 
 # ------------------------------------------------------------------ main
-def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
-         verbose=1, extra_callbacks=None, restart=False):
+@register_recipe
+class DMLabRecipe(Recipe):
+    name = "dmlab"
+    summary = ("Paper section 4.2: 84x84 first-person frames to 21x21 codes (K=512) "
+               "to 3 codes (27 bits) with a PixelCNN decoder, priors on both "
+               "(memory-maze frames rendered offline, or tfds dmlab)")
+    configs = CONFIGS
+    data = DATA_CARD
+    stages = STAGES
+    artefacts = ("vqvae.keras", "prior.keras", "stage2_vqvae.keras", "stage2_prior.keras",
+                 "samples.png", "reconstructions.png", "metrics.json")
+    data_dir_use = staticmethod(data_dir_use)
+
+    def check_config(self, config, data_dir=None):
+        check_config(config, data_dir)
+
+    def export(self, run_dir, request):
+        """The four presets with one card text (`export_presets.from_run`)."""
+        from vq_zoo.recipes.dmlab import export_presets
+
+        return export_presets.export(run_dir, request)
+
+    def run(self, context):
+        return run_stages(context)
+
+
+main = DMLabRecipe().main  # `main(config, out_dir, ...)`, as before
+
+
+def run_stages(context):
+    """Every stage of a DeepMind Lab run in `context`'s pipeline."""
     from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
     from vq_zoo.recipes import common
     from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
     from vq_zoo.utils.io import write_atomic
     from vq_zoo.utils.images import write_png
 
-    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
-                              extra_callbacks, restart, stages=STAGES) as pipe:
+    config, data_dir, verbose = context.config, context.data_dir, context.verbose
+    with context.open_pipeline(STAGES) as pipe:
         data = make_data(config, data_dir, verbose)
 
         def board(make):
@@ -526,12 +561,5 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
             write_atomic(pipe.path("metrics.json"), json.dumps(metrics, indent=2).encode())
             return metrics
 
-        metrics = pipe.stage("report", report, inputs=report_inputs,
-                             what="measure on the test split")
-        if verbose:
-            print(json.dumps(metrics, indent=2))
-            print(f"Artefacts in {pipe.out_dir}: vqvae.keras, prior.keras, "
-                  "stage2_vqvae.keras, stage2_prior.keras, samples.png, "
-                  "reconstructions.png, metrics.json")
-            print(f"Watch training with: tensorboard --logdir {pipe.log_dir}")
-    return metrics
+        return pipe.stage("report", report, inputs=report_inputs,
+                          what="measure on the test split")

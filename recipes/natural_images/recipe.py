@@ -20,11 +20,12 @@ patches and of a synthetic colour wheel (`vq_zoo.metrics.colour`).
 """
 
 
-from vq_zoo.recipes import common
-from vq_zoo.recipes.natural_images.config import CONFIGS  # noqa: F401 (the registry reads it)
 from vq_zoo.data.natural_images import natural_patches, rotate_hues
-
-
+from vq_zoo.recipe import Recipe
+from vq_zoo.recipe import register_recipe
+from vq_zoo.recipes import common
+from vq_zoo.recipes.natural_images.config import CONFIGS
+from vq_zoo.recipes.natural_images.config import data_dir_use
 
 # What the model cards say about this recipe's data (`vq_zoo.model_card`).
 DATA_CARD = dict(
@@ -46,26 +47,37 @@ DATA_CARD = dict(
             "scikit-learn's `datasets/images/README.txt`).",
 )
 
-def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
-         verbose=1, extra_callbacks=None, restart=False):
-    del data_dir  # the photos ship inside scikit-learn and scikit-image
-    # Opened first: the run dir is locked, its config checked and the
-    # seeds set before any data is made.
-    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
-                              extra_callbacks, restart) as pipe:
-        size = config.image_size
-        train = natural_patches("train", config.train_patches, size, seed=config.seed)
-        if config.hue_rotation:
-            train = rotate_hues(train, seed=config.seed + 3)
-        valid = natural_patches("validation", config.validation_patches, size,
-                                seed=config.seed + 2)
-        test = natural_patches("test", config.test_patches, size, seed=config.seed + 1)
 
-        vqvae, prior = common.train_in_memory(
-            pipe, config, {"train": train, "validation": valid, "test": test},
-            sample=valid[:16])
-        pipe.sample(vqvae, prior, config.num_samples, seed=config.seed)
-        metrics = common.report_and_print(pipe, vqvae, prior, test,
-                                          pipe.code_data("test", 256),
-                                          config.num_embeddings, verbose)
-    return metrics
+
+@register_recipe
+class NaturalImagesRecipe(Recipe):
+    name = "natural_images"
+    summary = ("Embedded default: 32x32 patches of bundled photos, no download; "
+               "VQ-VAE + gated PixelCNN prior")
+    configs = CONFIGS
+    data = DATA_CARD
+    data_dir_use = staticmethod(data_dir_use)
+
+    def run(self, context):
+        # The photos ship inside scikit-learn and scikit-image: no data dir.
+        config = context.config
+        # Opened first: the run dir is locked, its config checked and the
+        # seeds set before any data is made.
+        with context.open_pipeline() as pipe:
+            size = config.image_size
+            train = natural_patches("train", config.train_patches, size, seed=config.seed)
+            if config.hue_rotation:
+                train = rotate_hues(train, seed=config.seed + 3)
+            valid = natural_patches("validation", config.validation_patches, size,
+                                    seed=config.seed + 2)
+            test = natural_patches("test", config.test_patches, size, seed=config.seed + 1)
+
+            vqvae, prior = common.train_in_memory(
+                pipe, config, {"train": train, "validation": valid, "test": test},
+                sample=valid[:16])
+            pipe.sample(vqvae, prior, config.num_samples, seed=config.seed)
+            return common.report(pipe, vqvae, prior, test, pipe.code_data("test", 256),
+                                 config.num_embeddings)
+
+
+main = NaturalImagesRecipe().main  # `main(config, out_dir, ...)`, as before

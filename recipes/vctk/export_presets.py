@@ -307,17 +307,40 @@ def _measured_extras(run_dir, wav_paths):
     return extra
 
 
+def export(recipe, run_dir, request):
+    """`vq-zoo export RUN_DIR` of a speech run: the generic presets (named
+    by `--vqvae-preset` / `--prior-preset`, by default the shipped names),
+    then each rewritten with a speech card and the run's listening examples
+    (`rewrite`)."""
+    import copy
+
+    from vq_zoo import presets
+    from vq_zoo.export.run_presets import export_run_presets
+
+    request = copy.copy(request)
+    request.vqvae_preset = request.vqvae_preset or VQVAE_PRESET
+    request.prior_preset = request.prior_preset or PRIOR_PRESET
+    export_run_presets(run_dir, request, recipe)
+    return rewrite(run_dir, request.dest or str(presets.user_presets_dir()),
+                   request.vqvae_preset, request.prior_preset)
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    return rewrite(argv[0], argv[1])
+
+
+def rewrite(run_dir, dest, vqvae_preset=VQVAE_PRESET, prior_preset=PRIOR_PRESET):
+    """Rewrites the two presets `vq-zoo export` wrote under `dest` from the
+    speech run in `run_dir` with speech cards and its `examples/*.wav`."""
     from vq_zoo import presets
     from vq_zoo.presets import RESERVED_METADATA
 
-    argv = sys.argv[1:] if argv is None else argv
-    run_dir, dest = argv[0], argv[1]
     vqvae, prior = common.load_run_models(run_dir, "vqvae", "prior")
     wav_paths = sorted(glob.glob(os.path.join(run_dir, "examples", "*.wav")))
     wavs = {os.path.basename(p): p for p in wav_paths}
     extra = _measured_extras(run_dir, wav_paths)
-    for kind, name, model in (("vqvae", VQVAE_PRESET, vqvae), ("prior", PRIOR_PRESET, prior)):
+    for kind, name, model in (("vqvae", vqvae_preset, vqvae), ("prior", prior_preset, prior)):
         folder = os.path.join(dest, name)
         with open(os.path.join(folder, "metadata.json")) as f:
             meta = json.load(f)

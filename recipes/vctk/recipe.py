@@ -27,7 +27,10 @@ import os
 
 import numpy as np
 
-from vq_zoo.recipes.vctk.config import CONFIGS  # noqa: F401 (the registry reads it)
+from vq_zoo.recipe import Recipe
+from vq_zoo.recipe import register_recipe
+from vq_zoo.recipes.vctk.config import CONFIGS
+from vq_zoo.recipes.vctk.config import data_dir_use
 
 STAGES = ("corpus", "vqvae", "codes", "prior", "sample", "report")
 
@@ -274,14 +277,50 @@ def check_config(config, data_dir=None):
 
 
 # ----------------------------------------------------------------- main
-def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
-         verbose=1, extra_callbacks=None, restart=False):
-    from vq_zoo.recipes import common
+@register_recipe
+class SpeechRecipe(Recipe):
+    name = "vctk"
+    summary = ("Paper section 4.3: speech to one code per 64 samples (K=512), "
+               "speaker-conditioned WaveNet decoder, voice conversion, speaker-"
+               "conditioned 1D prior (offline espeak-ng/flite corpus, or tfds vctk)")
+    configs = CONFIGS
+    stages = STAGES
+    artefacts = ("vqvae.keras", "prior.keras", "metrics.json", "examples/*.wav")
+    data_dir_use = staticmethod(data_dir_use)
+
+    def data_card(self, config=None):
+        return describe_data(config)
+
+    def check_config(self, config, data_dir=None):
+        check_config(config, data_dir)
+
+    def load_data(self, pipe, config, data_dir):
+        """`({split: (audios, speakers)}, speaker names, texts or None)`:
+        the offline corpus or tfds vctk (the audio recipe reads a folder)."""
+        return _load_data(pipe, config, data_dir)
+
+    def export(self, run_dir, request):
+        """The generic export, then the speech cards and listening examples
+        (`recipes/vctk/export_presets.py`)."""
+        from vq_zoo.recipes.vctk import export_presets
+
+        return export_presets.export(self, run_dir, request)
+
+    def run(self, context):
+        return run_speech(context, self.load_data)
+
+
+main = SpeechRecipe().main  # `main(config, out_dir, ...)`, as before
+
+
+def run_speech(context, load_data):
+    """The stages of a speech run; `load_data(pipe, config, data_dir)` reads
+    the data (`SpeechRecipe.load_data`; the audio recipe reads a folder)."""
     from vq_zoo.training.speech_tensorboard import SpeechTensorBoard
 
-    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
-                              extra_callbacks, restart, stages=STAGES) as pipe:
-        splits, speaker_names, texts = _load_data(pipe, config, data_dir)
+    config = context.config
+    with context.open_pipeline(STAGES) as pipe:
+        splits, speaker_names, texts = load_data(pipe, config, context.data_dir)
         num_speakers = len(speaker_names)
         rate = config.sample_rate
         clips, src, target = eval_clips(config, *splits["test"], num_speakers)
@@ -358,10 +397,6 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
         from vq_zoo.utils.io import write_atomic
 
         write_atomic(pipe.path("metrics.json"), json.dumps(metrics, indent=2).encode())
-        if verbose:
-            print(json.dumps(metrics, indent=2))
-            print(f"Artefacts in {pipe.out_dir}: vqvae.keras, prior.keras, metrics.json, "
-                  "examples/*.wav")
     return metrics
 
 

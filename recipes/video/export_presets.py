@@ -351,19 +351,39 @@ def video_card(name, kind, meta, vqvae, prior):
 
 
 def main(argv=None):
-    import tempfile
-
-    from vq_zoo import presets
-    from vq_zoo.utils.images import upscaled_png
-    from vq_zoo.model_card import data_card
-
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) not in (2, 3):
         print("usage: python -m vq_zoo.recipes.video.export_presets RUN_DIR DEST [NOTE]",
               file=sys.stderr)
         return 2
     run_dir, dest = argv[:2]
-    note = argv[2] if len(argv) == 3 else None
+    return write_presets(run_dir, dest, argv[2] if len(argv) == 3 else None)
+
+
+def export(run_dir, request):
+    """`vq-zoo export RUN_DIR [--dest D] [--overwrite]` of a video run: the
+    two presets with video cards (`write_presets`)."""
+    from vq_zoo.export.run_presets import fixed_names_destination
+    from vq_zoo.export.run_presets import read_run_json
+
+    dest = fixed_names_destination(request, [VQVAE_PRESET, PRIOR_PRESET], "video")
+    read_run_json(run_dir, "config.json",
+                  "a run made by `vq-zoo train` records its config there")
+    read_run_json(run_dir, "metrics.json", "is the run finished?")
+    return write_presets(run_dir, dest, export_command=f"vq-zoo export {run_dir}"
+                         + (f" --dest {request.dest}" if request.dest else ""))
+
+
+def write_presets(run_dir, dest, note=None, export_command=None):
+    """The two presets of the video run in `run_dir`, written under `dest`
+    with video cards, the run's metadata and rollout grids; `note`: a
+    sentence for the card's training section."""
+    import tempfile
+
+    from vq_zoo import presets
+    from vq_zoo.utils.images import upscaled_png
+    from vq_zoo.model_card import data_card
+
     with open(os.path.join(run_dir, "config.json")) as f:
         run = json.load(f)
     with open(os.path.join(run_dir, "metrics.json")) as f:
@@ -375,7 +395,8 @@ def main(argv=None):
         "metrics_split": "held-out test split", "recipe": "video",
         "config_name": run.get("config_name"), "config": run.get("config"),
         "command": run.get("command"),
-        "export_command": f"python -m vq_zoo.recipes.video.export_presets {run_dir} {dest}",
+        "export_command": export_command or
+        f"python -m vq_zoo.recipes.video.export_presets {run_dir} {dest}",
         "training_invocations": run.get("invocations", []), "metrics": metrics,
         "metrics_command": run.get("command"), "vqvae_preset": VQVAE_PRESET,
         "prior_preset": PRIOR_PRESET, "run_dir_name": run_dir,

@@ -34,11 +34,10 @@ import json
 
 import numpy as np
 
-from vq_zoo.metrics.video import action_accuracy
-from vq_zoo.metrics.video import fit_inverse_dynamics
-from vq_zoo.metrics.video import per_horizon_errors
-from vq_zoo.metrics.video import psnr
-from vq_zoo.recipes.video.config import CONFIGS  # noqa: F401 (the registry reads it)
+from vq_zoo.recipe import Recipe
+from vq_zoo.recipe import register_recipe
+from vq_zoo.recipes.video.config import CONFIGS
+from vq_zoo.recipes.video.config import data_dir_use
 
 def describe_data(config=None):
     """The data card of a memory-maze video run (`config`: the run's
@@ -293,6 +292,11 @@ def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_c
     trained on). `test_frames`: float frame batches; `test_prior_data`:
     the prior's test inputs; `train_clips`, `test_clips`: dicts of NumPy
     clips (`frames` uint8, `actions`)."""
+    # Here, not at the top: the registry imports this module before
+    # TensorFlow, and vq_zoo.metrics loads Keras.
+    from vq_zoo.metrics.video import per_horizon_errors
+    from vq_zoo.metrics.video import psnr
+
     vqvae = video.vqvae
     sq = values = 0
     counts = np.zeros(vqvae.quantizer.num_embeddings, np.int64)
@@ -373,6 +377,9 @@ def action_check(video, config, train_clips, frames, actions, generated, others=
     after each context under every action (how often it moves as
     commanded); next to chance (1 / actions) and the majority action's
     rate."""
+    from vq_zoo.metrics.video import action_accuracy
+    from vq_zoo.metrics.video import fit_inverse_dynamics
+
     c = config.context_frames
     train = train_clips["frames"].astype(np.float32) / 255.0
     model = fit_inverse_dynamics(train, train_clips["actions"])
@@ -456,8 +463,40 @@ def check_config(config, data_dir=None):
     prior({k: v[:1] for k, v in inputs.items()})
 
 
-def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
-         verbose=1, extra_callbacks=None, restart=False):
+@register_recipe
+class VideoRecipe(Recipe):
+    name = "video"
+    summary = ("Paper section 4.4: 6 context frames, 10 generated in a per-frame "
+               "VQ-VAE's latent space by a prior conditioned on past codes and "
+               "actions (memory-maze offline, tfds bair_robot_pushing_small, "
+               "Moving MNIST)")
+    configs = CONFIGS
+    stages = STAGES
+    artefacts = ("vqvae.keras", "prior.keras", "samples.png", "actions.png",
+                 "metrics.json")
+    data_dir_use = staticmethod(data_dir_use)
+
+    def data_card(self, config=None):
+        return describe_data(config)
+
+    def check_config(self, config, data_dir=None):
+        check_config(config, data_dir)
+
+    def export(self, run_dir, request):
+        """The two presets with video cards (`export_presets.export`)."""
+        from vq_zoo.recipes.video import export_presets
+
+        return export_presets.export(run_dir, request)
+
+    def run(self, context):
+        return run_stages(context)
+
+
+main = VideoRecipe().main  # `main(config, out_dir, ...)`, as before
+
+
+def run_stages(context):
+    """Every stage of a video run in `context`'s pipeline."""
     from vq_zoo.models.video.latent_video_model import LatentVideoModel
     from vq_zoo.recipes import common
     from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
@@ -465,9 +504,9 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
     from vq_zoo.utils.io import write_atomic
     from vq_zoo.utils.images import write_png
 
+    config, data_dir, verbose = context.config, context.data_dir, context.verbose
     check_config(config, data_dir)
-    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
-                              extra_callbacks, restart, stages=STAGES) as pipe:
+    with context.open_pipeline(STAGES) as pipe:
         clips, channels = make_clips(config, data_dir, verbose)
         size = config.image_size
         first = np.concatenate([np.asarray(x) for x in
@@ -554,11 +593,5 @@ def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
             write_atomic(pipe.path("metrics.json"), json.dumps(metrics, indent=2).encode())
             return metrics
 
-        metrics = pipe.stage("report", report, inputs=["vqvae", "codes", "prior"],
-                             what="measure on the test split")
-        if verbose:
-            print(json.dumps(metrics, indent=2))
-            print(f"Artefacts in {pipe.out_dir}: vqvae.keras, prior.keras, samples.png, "
-                  "actions.png, metrics.json")
-            print(f"Watch training with: tensorboard --logdir {pipe.log_dir}")
-    return metrics
+        return pipe.stage("report", report, inputs=["vqvae", "codes", "prior"],
+                          what="measure on the test split")

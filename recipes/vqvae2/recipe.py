@@ -40,7 +40,10 @@ import os
 
 import numpy as np
 
-from vq_zoo.recipes.vqvae2.config import CONFIGS  # noqa: F401 (the registry reads it)
+from vq_zoo.recipe import Recipe
+from vq_zoo.recipe import register_recipe
+from vq_zoo.recipes.vqvae2.config import CONFIGS
+from vq_zoo.recipes.vqvae2.config import data_dir_use
 
 DATA_CARD = dict(
     dataset="photos_64",
@@ -446,19 +449,39 @@ def stage_names(config):
     return ["vqvae", "codes", *[f"prior_{n}" for n in levels], "sample", "report"]
 
 
-def main(config, out_dir, strategy=None, data_dir=None, log_dir=None,
-         verbose=1, extra_callbacks=None, restart=False):
-    from vq_zoo.recipes import common
+@register_recipe
+class VQVAE2Recipe(Recipe):
+    name = "vqvae2"
+    summary = ("VQ-VAE-2 (arXiv:1906.00446): top and bottom code maps, a top "
+               "prior with attention and a bottom prior conditioned on the top "
+               "codes (64x64 photo crops; ImageNet 256, FFHQ 1024)")
+    configs = CONFIGS
+    data = DATA_CARD
+    data_dir_use = staticmethod(data_dir_use)
 
-    # Opened first: the run dir is locked, its config checked and the seeds
-    # set before any data is made.
-    with common.open_pipeline(config, out_dir, strategy, log_dir, verbose,
-                              extra_callbacks, restart,
-                              stages=stage_names(config)) as pipe:
-        return train_levels(pipe, config, make_data(config, data_dir), verbose)
+    def check_config(self, config, data_dir=None):
+        check_config(config, data_dir)
+
+    def stage_names(self, config):
+        return stage_names(config)
+
+    def artefact_names(self, config):
+        return (["vqvae.keras"] + [f"{s}.keras" for s in stage_names(config)
+                                  if s.startswith("prior_")]
+                + ["samples.png", "reconstructions.png", "metrics.json"])
+
+    def run(self, context):
+        config = context.config
+        # Opened first: the run dir is locked, its config checked and the
+        # seeds set before any data is made.
+        with context.open_pipeline(stage_names(config)) as pipe:
+            return train_levels(pipe, config, make_data(config, context.data_dir))
 
 
-def train_levels(pipe, config, data, verbose=1):
+main = VQVAE2Recipe().main  # `main(config, out_dir, ...)`, as before
+
+
+def train_levels(pipe, config, data):
     """Every stage of the recipe in the open pipeline `pipe` (opened with
     `stage_names(config)`) on `data`, a dict as `make_data` returns (with an
     optional `channels`, default 3): the VQ-VAE-2, the codes, a prior per
@@ -555,12 +578,5 @@ def train_levels(pipe, config, data, verbose=1):
                      json.dumps(metrics, indent=2).encode())
         return metrics
 
-    metrics = pipe.stage("report", report, inputs=report_inputs,
-                         what="measure on the test split")
-    if verbose:
-        print(json.dumps(metrics, indent=2))
-        print(f"Artefacts in {pipe.out_dir}: vqvae.keras, "
-              + ", ".join(f"{s}.keras" for s in prior_stages)
-              + ", samples.png, reconstructions.png, metrics.json")
-        print(f"Watch training with: tensorboard --logdir {pipe.log_dir}")
-    return metrics
+    return pipe.stage("report", report, inputs=report_inputs,
+                      what="measure on the test split")

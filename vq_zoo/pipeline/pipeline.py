@@ -18,8 +18,10 @@ digest of what the stage made (the `.keras` file's sha256, the code
 manifests' sha256) and the digests of the stages it was made from
 (`inputs`); reusing a stage whose inputs have changed since, or code shards
 extracted by another codebook than the model's, is refused with what to do.
-The run dir has one writer at a time (`RunLock`) and one config
-(`stages/run.json`; see `vq_zoo.pipeline.run_dir`).
+The pipeline owns the run dir: it alone takes its lock (one writer at a
+time, `RunLock`), checks and records its config (`stages/run.json`) and,
+for a run started by a command, `config.json` with each invocation (see
+`vq_zoo.pipeline.run_dir`).
 
 Example (VQ-VAE-2: two code levels, two priors):
 
@@ -48,6 +50,8 @@ from vq_zoo.pipeline.run_dir import RUN_RECORD
 from vq_zoo.pipeline.run_dir import RunDirError
 from vq_zoo.pipeline.run_dir import RunLock
 from vq_zoo.pipeline.run_dir import check_config
+from vq_zoo.pipeline.run_dir import open_run_config
+from vq_zoo.pipeline.run_dir import record_invocation
 from vq_zoo.pipeline.run_dir import wipe
 from vq_zoo.pipeline.run_dir import write_run_record
 from vq_zoo.utils.images import image_grid
@@ -175,6 +179,11 @@ class Pipeline:
             `vq_zoo.utils.config.PRECISIONS`: the global dtype policy while
             the pipeline is open (`set_precision`; the previous policy is
             restored on `close`).
+        invocation: None, or for a run started by a command `{"recipe",
+            "config_name", "command", "started"}` (`RunContext.invocation`):
+            the run's `config.json` is written once the run dir is checked,
+            and the invocation (wall time since `started`, machine) is added
+            to it when the pipeline closes without an error.
 
     Use it as a context manager (or call `close()`): it holds the run dir's
     lock until then.
@@ -183,20 +192,28 @@ class Pipeline:
     def __init__(self, out_dir, config=None, strategy=None, log_dir=None,
                  verbose=1, extra_callbacks=None, backup_every=100,
                  tensorboard_every=1, restart=False, stages=(), seed=None,
-                 deterministic=True, precision=None):
+                 deterministic=True, precision=None, invocation=None):
         import tensorflow as tf
 
         if precision is not None:
             _check_precision(precision)  # before the run dir is touched
         self.out_dir = out_dir
         self.lock = RunLock(out_dir)
+        self._run_config = None
         try:
             if restart:
                 wipe(out_dir)
             check_config(out_dir, config)
+            if invocation is not None:
+                run_config = open_run_config(out_dir, config, invocation, restart)
             os.makedirs(os.path.join(out_dir, "stages"), exist_ok=True)
             self.stages = list(stages)
             write_run_record(out_dir, config, self.stages)
+            if invocation is not None:
+                # Written (again) before any stage runs, for `vq-zoo export`.
+                write_atomic(self.path("config.json"),
+                             (json.dumps(run_config, indent=2) + "\n").encode())
+                self._run_config = (run_config, invocation["started"])
         except BaseException:
             self.lock.release()
             raise
@@ -213,9 +230,19 @@ class Pipeline:
             set_determinism(seed, deterministic)
         self._policy_before = None if precision is None else set_precision(precision)
 
-    def close(self):
-        """Releases the run dir's lock and gives TensorFlow's op determinism
-        and Keras' dtype policy back as they were before this pipeline."""
+    def close(self, succeeded=True):
+        """Records the invocation (with `succeeded`, for a run started by a
+        command), releases the run dir's lock and gives TensorFlow's op
+        determinism and Keras' dtype policy back as they were before this
+        pipeline."""
+        try:
+            if succeeded and self._run_config is not None and self.lock.held:
+                record_invocation(self.out_dir, *self._run_config)
+        finally:
+            self._run_config = None
+            self._close()
+
+    def _close(self):
         _restore_op_determinism(self._determinism_before)
         self._determinism_before = None
         if self._policy_before is not None:
@@ -228,8 +255,8 @@ class Pipeline:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, kind, value, traceback):
+        self.close(succeeded=kind is None)
 
     # ------------------------------------------------------------ records
     def path(self, *parts):

@@ -1,4 +1,4 @@
-"""A run directory with one writer and one config.
+"""A run directory with one owner: the pipeline.
 
 `RunLock(out_dir)` holds an exclusive `fcntl.flock` on `out_dir/run.lock` for
 as long as the run lasts: a second training into the same directory is
@@ -6,13 +6,17 @@ refused at once with the pid, host, command and start time of the one that
 holds it. The kernel drops the lock when its process ends, however it ends
 (a SIGKILL included), so a dead run never leaves the directory stuck; the
 file itself stays, and its contents are only read while someone holds it.
-Within one process the lock is re-entrant (the CLI takes it before writing
-`config.json`, the recipe's pipeline takes it again).
+Only the pipeline takes it (`vq_zoo.pipeline.Pipeline`), once per run: a
+second pipeline on the same run dir is refused, in this process as in
+another.
 
 `stages/run.json` records the run's config; reopening the directory with
 another config is refused, naming the keys that differ, unless the run is
-restarted (its artefacts wiped first) or given a new directory.
-No TensorFlow here: the CLI checks a run directory before importing it.
+restarted (its artefacts wiped first) or given a new directory. A run
+started by a command also records `config.json`: the recipe, config and
+command, and each invocation's wall time and machine (`vq-zoo export`
+reads it).
+No TensorFlow here: the command line reads a run directory before importing it.
 """
 
 import json
@@ -24,18 +28,16 @@ import time
 
 LOCK_FILE = "run.lock"
 RUN_RECORD = os.path.join("stages", "run.json")
-# Kept by a restart: the lock being held, and the CLI's record of the
-# command (it starts a new list of invocations on --restart).
-KEPT_ON_RESTART = (LOCK_FILE, "config.json")
+RUN_CONFIG = "config.json"
+# Kept by a restart: the lock being held, and the record of the command
+# (the pipeline starts a new list of invocations on a restart).
+KEPT_ON_RESTART = (LOCK_FILE, RUN_CONFIG)
 
 
 class RunDirError(RuntimeError):
     """A run directory that cannot be used as asked: held by another
     process, made with another config, or holding artefacts that do not
     belong together. The message says what to do."""
-
-
-_HELD = {}  # realpath of the lock file -> [file object, count]
 
 
 def _lock_name():
@@ -51,13 +53,14 @@ def _lock_name():
 
 
 class RunLock:
-    """Exclusive, re-entrant (per process) lock of a run directory.
+    """Exclusive lock of a run directory, taken by its pipeline.
 
     Args:
         out_dir: the run directory (created if missing).
 
     Raises:
-        RunDirError: another process holds it; the message names it.
+        RunDirError: another run holds it (another process, or another
+            pipeline of this one); the message names it.
 
     Example:
     >>> with RunLock("runs/natural_images-default"):
@@ -67,20 +70,16 @@ class RunLock:
     def __init__(self, out_dir):
         self.out_dir = os.fspath(out_dir)
         self.path = os.path.realpath(os.path.join(self.out_dir, _lock_name()))
+        self._file = None
         self._held = False
         self.acquire()
 
     def acquire(self):
         if self._held:
             return self
-        if self.path in _HELD:
-            _HELD[self.path][1] += 1
-            self._held = True
-            return self
         try:
             import fcntl
         except ImportError:  # not POSIX: no lock, as before
-            _HELD[self.path] = [None, 1]
             self._held = True
             return self
         os.makedirs(self.out_dir, exist_ok=True)
@@ -112,20 +111,21 @@ class RunLock:
             "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }) + "\n")
         f.flush()
-        _HELD[self.path] = [f, 1]
+        self._file = f
         self._held = True
         return self
+
+    @property
+    def held(self):
+        return self._held
 
     def release(self):
         if not self._held:
             return
         self._held = False
-        entry = _HELD[self.path]
-        entry[1] -= 1
-        if entry[1] == 0:
-            del _HELD[self.path]
-            if entry[0] is not None:
-                entry[0].close()  # closing the file drops the flock
+        if self._file is not None:
+            self._file.close()  # closing the file drops the flock
+            self._file = None
 
     def __enter__(self):
         return self
@@ -204,8 +204,8 @@ def check_config(out_dir, config):
 
 
 def wipe(out_dir):
-    """Removes every artefact of the run in `out_dir` (not the lock, nor the
-    CLI's `config.json`)."""
+    """Removes every artefact of the run in `out_dir` (not the lock, nor
+    `config.json`, which the restarted run's pipeline writes anew)."""
     if not os.path.isdir(out_dir):
         return
     for name in os.listdir(out_dir):
@@ -231,3 +231,100 @@ def write_run_record(out_dir, config, stages):
         if old == record:
             return
     write_atomic(path, (json.dumps(record, indent=2) + "\n").encode())
+
+
+def finished_stages(out_dir):
+    """The stages a run dir records as finished (`stages/<name>.json`, the
+    run's own record `run.json` aside), sorted."""
+    folder = os.path.join(out_dir, "stages")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return sorted(os.path.splitext(n)[0] for n in names
+                  if n.endswith(".json") and n != "run.json")
+
+
+def machine_description():
+    """The machine of a run, measured at its end: CPU cores and model, the
+    GPUs TensorFlow saw ("no GPU (CPU only)" when none), and the 1-minute
+    load average (other jobs sharing the cores show there)."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    parts = [f"{os.cpu_count()} CPU cores ({cpu}), {platform.system()}"]
+    gpus = []
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        try:
+            for device in tf.config.list_physical_devices("GPU"):
+                details = tf.config.experimental.get_device_details(device)
+                gpus.append(details.get("device_name") or device.name)
+        except Exception:  # a backend without device details
+            pass
+    parts.append(f"{len(gpus)} GPU{'s' if len(gpus) > 1 else ''} "
+                 f"({', '.join(sorted(set(gpus)))})" if gpus else "no GPU (CPU only)")
+    try:
+        parts.append(f"load average {os.getloadavg()[0]:.1f} at the end")
+    except (OSError, AttributeError):
+        pass
+    return "; ".join(parts)
+
+
+def _write_run_config(out_dir, record):
+    from vq_zoo.utils.io import write_atomic
+
+    write_atomic(os.path.join(out_dir, RUN_CONFIG),
+                 (json.dumps(record, indent=2) + "\n").encode())
+
+
+def open_run_config(out_dir, config, invocation, restart=False):
+    """The record `config.json` of a run started by a command
+    (`invocation`: `{"recipe", "config_name", "command"}`): the invocations
+    recorded before are kept when the config is the same (absent fields at
+    their defaults) and the run is not restarted. A `config.json` of
+    another config (a run dir made before `stages/run.json` recorded the
+    config) raises `RunDirError` naming the keys. Nothing is written."""
+    import dataclasses
+
+    record = {
+        "recipe": invocation["recipe"],
+        "config_name": invocation["config_name"],
+        "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config)
+        else dict(config),
+        "command": invocation["command"],
+        "invocations": [],
+    }
+    path = os.path.join(out_dir, RUN_CONFIG)
+    if os.path.exists(path) and not restart:
+        with open(path) as f:
+            previous = json.load(f)
+        old = previous.get("config") or {}
+        new = _jsonable(config)
+        old = {**{k: v for k, v in _defaults(config).items() if k not in old}, **old}
+        if old != new:
+            raise RunDirError(
+                f"{path} holds a run of another config (old -> new):\n  "
+                + "\n  ".join(config_diff(old, new))
+                + "\nRerun with --restart to wipe that run, or use a new --out-dir.")
+        record["invocations"] = previous.get("invocations", [])
+    return record
+
+
+def record_invocation(out_dir, record, started):
+    """Appends this invocation (its command, wall time since `started`,
+    machine and end time) to the run's `config.json` record and writes it
+    (atomically)."""
+    record["invocations"].append({
+        "command": record["command"],
+        "wall_time_s": round(time.time() - started, 1),
+        "hardware": machine_description(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    _write_run_config(out_dir, record)
