@@ -1,6 +1,8 @@
 """`vq-zoo sample` for the model families beyond one VQ-VAE and one prior:
-VQ-VAE-2's levels, DeepMind Lab's two stages and the video prior, each
-checked against the library's own sampler on the shipped presets."""
+VQ-VAE-2's levels, DeepMind Lab's two stages, the video prior and speech,
+each checked against the library's own sampler on the shipped presets (the
+command asks the preset's family, `vq_zoo.models.family`, for its
+samples)."""
 
 import os
 
@@ -184,3 +186,46 @@ def test_encode_and_decode_every_level_of_a_vqvae2(tmp_path, capsys):
     assert "has the code levels top, bottom: pass the .npz" in capsys.readouterr().err
     assert cli.main(["encode", preset("vqvae_pixelcnn_small_memory_maze_21"), paths[0]]) == 1
     assert "encodes maps of 32 integer codes" in capsys.readouterr().err
+
+
+def test_speech_samples_are_the_family_s_audio_as_wavs(tmp_path, capsys):
+    """One WAV per sample (`<stem>_<i>.wav`), each the speech family's
+    audio for that seed and speaker, to 16-bit PCM."""
+    import soundfile
+
+    from vq_zoo.models.family import ModelFamily
+
+    name = preset("vqvae_spectrogram_small_speech_16k")
+    out = str(tmp_path / "s.wav")
+    assert cli.main(["sample", name, "--num", "2", "--seed", "1", "--speaker", "flite_rms",
+                     "--out", out]) == 0
+    assert capsys.readouterr().out.strip().endswith(
+        f"speakers flite_rms, flite_rms) to {tmp_path / 's'}_<i>.wav")
+    expected = ModelFamily.from_preset(name).sample(2, seed=1, speaker="flite_rms")
+    for i in range(2):
+        audio, rate = soundfile.read(str(tmp_path / f"s_{i}.wav"))
+        assert rate == expected.sample_rate == 16000
+        np.testing.assert_allclose(audio, expected.audio[i], atol=1 / 32767 + 1e-6)
+    assert cli.main(["sample", name, "--out", str(tmp_path / "s.png")]) == 2
+    assert capsys.readouterr().err == ("vq-zoo: error: --out "
+                                       f"{tmp_path / 's.png'}: a speech model writes WAV "
+                                       "files (.wav)\n")
+
+
+def test_a_preset_of_an_unknown_family_is_one_line(tmp_path, capsys):
+    """A preset (or run dir) recording a model family this vq_zoo does not
+    know: exit status 1 and one line naming it and the known ones."""
+    import json
+    import shutil
+
+    folder = tmp_path / "newer"
+    shutil.copytree(os.path.join(REPO, "tests", "goldens", "vqvae_tiny"), folder)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["family"] = "diffusion"  # not hashed: config and weights are
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    assert cli.main(["sample", str(folder), "--out", str(tmp_path / "s.png")]) == 1
+    assert capsys.readouterr().err == (
+        f"vq-zoo: error: {folder} records the model family 'diffusion', which this vq_zoo "
+        "does not know (known families: dmlab, speech, video, vqvae, vqvae2); a newer "
+        "vq_zoo may have made it\n")
+    assert not (tmp_path / "s.png").exists()

@@ -314,24 +314,6 @@ def _import_tensorflow(verbose):
 
 
 # ------------------------------------------------------------- models
-def _load_keras_file(file):
-    import zipfile
-
-    import keras
-
-    if not zipfile.is_zipfile(file):
-        raise CliError(f"{file} is truncated or corrupt: not a complete .keras "
-                       "(zip) file")
-    try:
-        return keras.models.load_model(file)
-    except Exception as e:
-        raise CliError(f"could not load {file}: {_one_line(e)}") from None
-
-
-# Preset classes that are autoencoders (the others are priors).
-VQVAE_CLASSES = ("VQVAE", "VQVAE2", "DMLabVQVAE", "SpectrogramVQVAE")
-
-
 def _is_run_dir(path):
     return os.path.isdir(path) and not os.path.isfile(
         os.path.join(path, "metadata.json"))
@@ -340,44 +322,14 @@ def _is_run_dir(path):
 def _load_models(source, kinds):
     """`{kind: model}` for `kinds` ("vqvae", "prior") from a run dir (its
     vqvae.keras / prior.keras), a `.keras` file (a VQ-VAE), or a preset
-    (name, folder or URL; its companion preset gives the other model)."""
-    from vq_zoo import presets
+    (name, folder or URL; its companion preset gives the other model):
+    `vq_zoo.models.family.load_models`, its errors as one line."""
+    from vq_zoo.models.family import FamilyError, load_models
 
-    if os.path.isfile(source):
-        if kinds != ("vqvae",):
-            raise CliError(f"{source}: pass a run dir or a preset (a .keras file "
-                           "holds one model)")
-        return {"vqvae": _load_keras_file(source)}
-    if _is_run_dir(source):
-        models = {}
-        for kind in kinds:
-            file = os.path.join(source, f"{kind}.keras")
-            if not os.path.exists(file):
-                raise CliError(f"{file} not found (is the run finished?)")
-            models[kind] = _load_keras_file(file)
-        return models
     try:
-        metadata = presets.load_preset_metadata(source)
-    except (ValueError, OSError) as e:
-        raise CliError(f"{source} is not a run dir, a .keras file or a preset: "
-                       f"{_one_line(e)}") from None
-    is_vqvae = metadata.get("class_name") in VQVAE_CLASSES
-    handles = {"vqvae" if is_vqvae else "prior": source}
-    other = "prior" if "vqvae" in handles else "vqvae"
-    companion = metadata.get("companion_preset") or metadata.get(f"{other}_preset")
-    if companion:
-        handles.setdefault(other, presets.companion_handle(source, companion))
-    models = {}
-    for kind in kinds:
-        if kind not in handles:
-            raise CliError(
-                f"preset {source} holds a {metadata.get('class_name')} and names no "
-                f"{other} preset (companion_preset in its metadata.json)")
-        try:
-            models[kind] = presets.load_preset(handles[kind])
-        except (ValueError, OSError, ImportError) as e:
-            raise CliError(_one_line(e)) from None
-    return models
+        return load_models(source, kinds)
+    except FamilyError as e:
+        raise CliError(_one_line(e)) from None
 
 
 def _check_before_tensorflow(args, parser):
@@ -503,279 +455,58 @@ def _unused_path(path):
 
 
 def _cmd_sample(args, parser):
-    import numpy as np
+    """`vq-zoo sample`: the model family of the run dir or preset
+    (`vq_zoo.models.family`) draws the samples with the conditions given;
+    this writes them (an image grid, or WAVs for speech)."""
+    from vq_zoo.models.family import ConditionError, FamilyError, ModelFamily
 
     # The arguments were checked before TensorFlow loaded
     # (_check_before_tensorflow).
-    if args.temperature == 0:  # greedy: every sampler divides its logits by it
-        from vq_zoo.models.video.latent_video_model import GREEDY_TEMPERATURE
-
-        args.temperature = GREEDY_TEMPERATURE
     if args.label is not None and args.label.lstrip("-").isdigit():
         args.label = int(args.label)  # an index; else a class name
-    out = args.out or _unused_path(os.path.join(args.model, "cli_samples.png")
-                                   if _is_run_dir(args.model) else "samples.png")
-    metadata = _preset_metadata(args.model)
-    chain = (metadata or {}).get("two_stage_presets")
-    if chain and metadata.get("class_name") in ("DMLabVQVAE", "GatedPixelCNN1DPrior"):
-        return _sample_dmlab_chain(args, out, chain)
-    if (metadata or {}).get("recipe") == "vqvae2" or _run_dir_levels(args.model):
-        return _sample_vqvae2(args, out, metadata)
-    models = _load_models(args.model, ("vqvae", "prior"))
-    vqvae, prior = models["vqvae"], models["prior"]
-    from vq_zoo.models.wavenet.voice_conversion import is_speech_vqvae
-
-    if is_speech_vqvae(vqvae):
-        return _sample_speech(args, vqvae, prior)
-    is_video = getattr(prior, "spatial_condition_shape", None) is not None
-    if args.speaker is not None:
-        raise CliError("--speaker is for speech models: "
-                       + ("a video prior takes --action" if is_video else "use --label"), 2)
-    if is_video:
-        return _sample_video(args, out, vqvae, prior)
-    if args.context is not None or args.action is not None:
-        raise CliError("--context and --action are for video priors", 2)
-    if prior.num_embeddings != vqvae.quantizer.num_embeddings:
-        raise CliError(f"the prior models {prior.num_embeddings} codes, the VQ-VAE "
-                       f"has {vqvae.quantizer.num_embeddings}: not a pair")
-    condition = None
-    num_classes = getattr(prior, "num_classes", None)
-    if prior.has_condition:
-        names = _class_names(args.model, metadata)
-        if args.label is None:
-            raise CliError("this prior is class-conditional: pass --label"
-                           + (f" ({', '.join(names)})" if names else
-                              f" (0..{num_classes - 1})" if num_classes else ""), 2)
-        if isinstance(args.label, str):
-            from vq_zoo.data.image_folder import label_index
-
-            try:
-                args.label = label_index(args.label, names, num_classes)
-            except ValueError as e:
-                raise CliError(str(e), 2) from None
-        if num_classes and not 0 <= args.label < num_classes:
-            raise CliError(f"--label {args.label}: this prior's classes are "
-                           f"0..{num_classes - 1}", 2)
-        condition = np.full((args.num,), args.label, "int32")
-    elif args.label is not None:
-        raise CliError("this prior is unconditional: drop --label", 2)
-    codes = prior.sample(args.num, condition=condition, temperature=args.temperature,
-                         seed=args.seed)
-    _write_grid(out, vqvae.decode(codes), 8, args.upscale)
-    print(f"Wrote {args.num} samples to {out}")
-    return 0
-
-
-def _preset_metadata(source):
-    """The metadata of the preset `source`, or None for a run dir, a file or
-    anything that is no preset (`_load_models` then says what it is)."""
-    from vq_zoo import presets
-
-    if os.path.isfile(source) or _is_run_dir(source):
-        return None
     try:
-        return presets.load_preset_metadata(source)
-    except (ValueError, OSError):
-        return None
-
-
-def _run_dir_levels(source):
-    """The `prior_<level>.keras` files of a VQ-VAE-2 run dir (level names in
-    no order), or an empty list."""
-    if not _is_run_dir(source):
-        return []
-    return [name[len("prior_"):-len(".keras")] for name in sorted(os.listdir(source))
-            if name.startswith("prior_") and name.endswith(".keras")]
-
-
-def _refuse_conditions(what, args):
-    """Refuses every condition flag for an unconditional model family."""
-    if args.label is not None:
-        raise CliError(f"{what} is unconditional: drop --label", 2)
-    for flag, value in (("--speaker", args.speaker), ("--context", args.context),
-                        ("--action", args.action)):
-        if value is not None:
-            raise CliError(f"{flag} is not for {what}", 2)
-
-
-def _load_preset(handle):
-    from vq_zoo import presets
-
-    try:
-        return presets.load_preset(handle)
-    except (ValueError, OSError, ImportError) as e:
+        family = ModelFamily.load(args.model)
+    except FamilyError as e:
         raise CliError(_one_line(e)) from None
-
-
-def _sample_vqvae2(args, out, metadata):
-    """Every level of a VQ-VAE-2, top first (each lower level's prior given
-    the level above), decoded: from a run dir (`vqvae.keras`,
-    `prior_<level>.keras`) or any preset of an exported set (its metadata
-    names `vqvae_preset`, `prior_preset` for the top level and
-    `<level>_prior_preset` for the others)."""
-    from vq_zoo.models.vqvae2.sampling import sample_levels
-
-    _refuse_conditions("a VQ-VAE-2", args)
-    if metadata is None:
-        vqvae = _load_keras_file(os.path.join(args.model, "vqvae.keras"))
-        levels = list(vqvae.level_names)
-        found = _run_dir_levels(args.model)
-        missing = [lv for lv in levels if lv not in found]
-        if missing:
-            raise CliError(f"{args.model}: no prior_{missing[0]}.keras (is the run "
-                           "finished?)")
-        priors = {lv: _load_keras_file(os.path.join(args.model, f"prior_{lv}.keras"))
-                  for lv in levels}
+    suffix = ".wav" if family.output == "audio" else ".png"
+    out = args.out or _unused_path(os.path.join(args.model, "cli_samples" + suffix)
+                                   if _is_run_dir(args.model) else "samples" + suffix)
+    if family.output == "audio" and not out.lower().endswith(".wav"):
+        raise CliError(f"--out {out}: a speech model writes WAV files (.wav)", 2)
+    conditions = {name: value for name, value in (
+        ("label", args.label), ("speaker", args.speaker), ("context", args.context),
+        ("action", args.action)) if value is not None}
+    if "num_frames" in family.conditions:
+        conditions["num_frames"] = args.frames
+    try:
+        samples = family.sample(args.num, seed=args.seed, temperature=args.temperature,
+                                **conditions)
+    except ConditionError as e:
+        raise CliError(str(e), 2) from None
+    except FamilyError as e:
+        raise CliError(_one_line(e)) from None
+    if samples.audio is not None:
+        where = _write_wavs(out, samples.audio, samples.sample_rate)
     else:
-        from vq_zoo.presets import companion_handle
-
-        handles = {"vqvae": metadata.get("vqvae_preset")}
-        if metadata.get("class_name") == "VQVAE2":
-            handles["vqvae"] = args.model
-        if not handles["vqvae"]:
-            raise CliError(f"preset {args.model} names no vqvae_preset in its metadata.json")
-        vqvae = _load_preset(companion_handle(args.model, handles["vqvae"]))
-        levels = list(vqvae.level_names)
-        priors = {}
-        for i, level in enumerate(levels):
-            key = "prior_preset" if i == 0 else f"{level}_prior_preset"
-            if not metadata.get(key):
-                raise CliError(f"preset {args.model} names no {key} (the {level} "
-                               "level's prior) in its metadata.json")
-            priors[level] = _load_preset(companion_handle(args.model, metadata[key]))
-    codes = sample_levels(priors, args.num, args.seed, args.temperature)
-    _write_grid(out, vqvae.decode(codes), 8, args.upscale)
-    shapes = ", ".join(f"{lv} {'x'.join(map(str, codes[lv].shape[1:]))}" for lv in levels)
-    print(f"Wrote {args.num} samples ({shapes} codes each) to {out}")
+        _write_grid(out, samples.images, samples.columns, args.upscale)
+        where = out
+    print(samples.message(where))
     return 0
 
 
-def _sample_dmlab_chain(args, out, names):
-    """DeepMind Lab's two stages: 3 codes from the stage-2 prior, a 21x21
-    map from stage 2's PixelCNN decoder, a frame from stage 1's decoder
-    (the preset set's `two_stage_presets`)."""
-    from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
-
-    from vq_zoo.presets import companion_handle
-
-    _refuse_conditions("the DeepMind Lab two-stage model", args)
-    chain = DMLabTwoStage(*(_load_preset(companion_handle(args.model, names[key]))
-                            for key in ("vqvae", "stage2_vqvae", "stage2_prior")))
-    frames, codes, maps = chain.sample(args.num, seed=args.seed,
-                                       temperature=args.temperature)
-    _write_grid(out, frames, 8, args.upscale)
-    print(f"Wrote {args.num} frames to {out} ({codes.shape[1]} codes each, decoded "
-          f"to {maps.shape[1]}x{maps.shape[2]} stage-1 maps, then to frames)")
-    return 0
-
-
-def _sample_video(args, out, vqvae, prior):
-    """Continues `--context` frames under a held `--action`: `--num`
-    rollouts of `--frames` frames, a row each (the context, then the
-    generated frames)."""
-    import numpy as np
-
-    from vq_zoo.models.video.latent_video_model import LatentVideoModel
-    from vq_zoo.utils.images import read_image
-
-    if args.label is not None:
-        raise CliError("a video prior is conditioned on actions: use --action", 2)
-    try:
-        video = LatentVideoModel(vqvae, prior)
-    except ValueError as e:
-        raise CliError(_one_line(e)) from None
-    height, width, channels = _trained_shape(vqvae)
-    if not args.context or len(args.context) < video.history:
-        raise CliError(
-            f"this prior continues a video: pass --context with at least "
-            f"{video.history} frames ({height}x{width} images, oldest first)"
-            + (" and --action" if video.action_kind else ""), 2)
-    frames = []
-    for path in args.context:
-        if not os.path.isfile(path):
-            raise CliError(f"image not found: {path}")
-        try:
-            frame = read_image(path, channels=channels)
-        except (ValueError, OSError) as e:
-            raise CliError(_one_line(e)) from None
-        if frame.shape[:2] != (height, width):
-            raise CliError(f"{path} is {frame.shape[0]}x{frame.shape[1]}: this video "
-                           f"model takes {height}x{width} frames")
-        frames.append(frame)
-    context = np.repeat(np.stack(frames)[None], args.num, axis=0)
-    actions = None
-    if video.action_kind == "continuous":
-        raise CliError("this prior takes continuous actions: roll it out with "
-                       "LatentVideoModel.rollout (vq_zoo.models.video)", 2)
-    if video.action_kind == "discrete":
-        action = _action_index(args.action, video.action_dim)
-        actions = np.full((args.num, args.frames), action, "int32")
-    elif args.action is not None:
-        raise CliError("this video prior takes no actions: drop --action", 2)
-    generated = video.rollout(context, actions, seed=args.seed,
-                              temperature=args.temperature, num_frames=args.frames)
-    rows = np.concatenate([context.astype(np.float32) / 255.0, np.asarray(generated)],
-                          axis=1)
-    _write_grid(out, rows.reshape((-1,) + rows.shape[2:]), rows.shape[1], args.upscale)
-    print(f"Wrote {args.num} rollouts to {out} (a row each: {len(frames)} context "
-          f"frames, then {args.frames} generated)")
-    return 0
-
-
-def _action_index(action, num_actions):
-    """`--action` as an index: a name of memory-maze's actions (when the
-    prior has that many) or an integer in [0, num_actions)."""
-    from vq_zoo.data.memory_maze import ACTIONS
-
-    names = list(ACTIONS) if num_actions == len(ACTIONS) else []
-    if action is None:
-        return 0
-    if action in names:
-        return names.index(action)
-    try:
-        index = int(action)
-    except ValueError:
-        index = -1
-    if not 0 <= index < num_actions:
-        choices = ", ".join(names) + " or " if names else ""
-        raise CliError(f"--action {action}: expected {choices}an index in "
-                       f"0..{num_actions - 1}", 2)
-    return index
-
-
-def _sample_speech(args, vqvae, prior):
-    import numpy as np
-
+def _write_wavs(out, audio, sample_rate):
+    """Writes `out` for one clip, `<stem>_<i>.wav` for several; returns
+    what to call them in the message."""
     from vq_zoo.utils.audio import write_wav
 
-    out = args.out or _unused_path(os.path.join(args.model, "cli_samples.wav")
-                                   if _is_run_dir(args.model) else "samples.wav")
-    if not out.lower().endswith(".wav"):
-        raise CliError(f"--out {out}: a speech model writes WAV files (.wav)", 2)
-    names = vqvae.decoder.speaker_names or [str(i) for i in range(prior.num_classes)]
-    if args.speaker is not None or args.label is not None:
-        try:
-            chosen = vqvae.decoder.speaker_index(
-                args.speaker if args.speaker is not None else args.label)
-        except ValueError as e:
-            raise CliError(str(e), 2) from None
-        speakers = np.full((args.num,), chosen, "int32")
-    else:
-        speakers = np.arange(args.num, dtype="int32") % prior.num_classes
-    codes = prior.sample(args.num, condition=speakers, temperature=args.temperature,
-                         seed=args.seed)
-    audio = np.asarray(vqvae.decode(codes, condition=speakers, seed=args.seed))
     stem = out[:-4]
-    paths = [out] if args.num == 1 else [f"{stem}_{i}.wav" for i in range(args.num)]
-    for path, a in zip(paths, audio):
+    paths = [out] if len(audio) == 1 else [f"{stem}_{i}.wav" for i in range(len(audio))]
+    for path, clip in zip(paths, audio):
         try:
-            write_wav(path, a[:, 0], vqvae.decoder.sample_rate)
+            write_wav(path, clip, sample_rate)
         except OSError as e:
             raise CliError(f"cannot write {path}: {e.strerror or _one_line(e)}") from None
-    print(f"Wrote {args.num} samples ({audio.shape[1] / vqvae.decoder.sample_rate:.2f} s "
-          f"each; speakers {', '.join(names[s] for s in speakers)}) to "
-          + (out if args.num == 1 else f"{stem}_<i>.wav"))
-    return 0
+    return out if len(audio) == 1 else f"{stem}_<i>.wav"
 
 
 def _cmd_convert(args, parser):

@@ -142,6 +142,8 @@ def vqvae2():
     return vq_zoo.VQVAE2Family.from_preset(preset("gated_pixelcnn_small_natural_64_bottom"))
 
 
+# Also checked through `vq-zoo sample` in tests/cli_sample_test.py.
+@pytest.mark.slow
 def test_vqvae2_family_samples_every_level(vqvae2):
     from vq_zoo.models.vqvae2.sampling import sample_levels
 
@@ -167,6 +169,8 @@ def dmlab():
     return ModelFamily.from_preset(preset("vqvae_pixelcnn_small_memory_maze_21"))
 
 
+# Also checked through `vq-zoo sample` in tests/cli_sample_test.py.
+@pytest.mark.slow
 def test_dmlab_family_samples_through_both_stages(dmlab):
     from vq_zoo import DMLabTwoStage
 
@@ -199,6 +203,8 @@ def context_frames():
     return np.stack([grid[1:65, 1 + 65 * c:1 + 65 * c + 64] for c in range(3)])
 
 
+# Also checked through `vq-zoo sample` in tests/cli_sample_test.py.
+@pytest.mark.slow
 def test_video_family_continues_the_context(video):
     from vq_zoo import LatentVideoModel
 
@@ -254,7 +260,7 @@ def test_speech_family_samples_a_speaker(speech):
     np.testing.assert_array_equal(samples.codes, codes)
     np.testing.assert_array_equal(samples.audio, expected)
     assert samples.sample_rate == 16000 and samples.audio.ndim == 2
-    assert f"speakers flite_rms, flite_rms) to s_<i>.wav" in samples.message("s_<i>.wav")
+    assert "speakers flite_rms, flite_rms) to s_<i>.wav" in samples.message("s_<i>.wav")
     with pytest.raises(ConditionError, match="unknown speaker 'nobody'; known speakers:"):
         family.sample(1, speaker="nobody")
     with pytest.raises(ConditionError, match="--context is not for a speech model"):
