@@ -43,16 +43,51 @@ def test_bad_arguments_are_refused_with_the_choices(argv, message, capsys, tmp_p
     assert os.listdir(tmp_path) == []  # refused before anything was created
 
 
-def test_train_sample_encode(tmp_path, capsys):
-    run = str(tmp_path / "run")
-    assert cli.main(["train", "natural_images", "--config", "smoke", "--out-dir", run,
-                     "--set", "num_samples=4"]) == 0
-    out = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def natural_images_run(tmp_path_factory):
+    """One smoke run of natural_images through the command line, as a disk
+    that fills up in the report leaves it and a rerun finishes it: a new run
+    dir, the report raising ENOSPC (an OSError without a file name) after
+    the VQ-VAE, codes, prior and samples finished, then the same command
+    again. Serves the full-disk test and the sample and encode commands.
+    Returns the run dir and each invocation's (exit code, stdout, stderr)
+    and the files present after the first."""
+    import contextlib
+    import errno
+    import io
+
+    from vq_zoo.recipes import common
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def invoke(argv):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(argv)
+        return code, out.getvalue(), err.getvalue()
+
+    run = tmp_path_factory.mktemp("natural_images") / "new_run"
+    argv = ["train", "natural_images", "--config", "smoke", "--out-dir", str(run),
+            "--set", "num_samples=4"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(common, "report", full_disk)
+        first = invoke(argv)
+    kept = sorted(p.name for p in run.iterdir()) if run.is_dir() else []
+    second = invoke(argv)
+    return {"run": run, "first": first, "kept": kept, "second": second}
+
+
+def test_train_sample_encode(natural_images_run, tmp_path, capsys):
+    run = str(natural_images_run["run"])
+    code, out, _ = natural_images_run["second"]
+    assert code == 0
     assert f"tensorboard --logdir {os.path.join(run, 'logs')}" in out
     assert cli.main(["sample", run, "--num", "3", "--seed", "1",
                      "--out", str(tmp_path / "s.png")]) == 0
     grid = tf.io.decode_png((tmp_path / "s.png").read_bytes())
     assert tuple(grid.shape) == (34, 3 * 33 + 1, 3)
+    capsys.readouterr()
     assert cli.main(["sample", run, "--label", "2"]) == 2  # unconditional prior
     assert "vq-zoo: error: this prior is unconditional: drop --label" in capsys.readouterr().err
     image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
@@ -554,33 +589,22 @@ def test_argument_errors_come_before_tensorflow_loads(tmp_path, args, message):
     assert "tensorflow" not in imported(proc.stderr)
 
 
-def test_a_full_disk_in_a_later_stage_keeps_the_finished_stages(tmp_path, capsys,
-                                                               monkeypatch):
+def test_a_full_disk_in_a_later_stage_keeps_the_finished_stages(natural_images_run):
     """An OSError (here ENOSPC without a file name, as a full disk gives) in
     the report, after the VQ-VAE, codes, prior and samples finished, keeps
-    the new run dir and names it; rerunning resumes from it."""
-    import errno
-
-    from vq_zoo.recipes import common
-
-    real_report = common.report
-
-    def full_disk(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(common, "report", full_disk)
-    run = tmp_path / "new_run"
-    assert cli.main(["train", "natural_images", "--config", "smoke",
-                     "--out-dir", str(run)]) == 1
-    err = capsys.readouterr().err
+    the new run dir and names it; rerunning resumes from it (the module's
+    run, `natural_images_run`)."""
+    run = natural_images_run["run"]
+    code, _, err = natural_images_run["first"]
+    assert code == 1
     assert err.count("\n") == 1 and err.startswith("vq-zoo: error: [Errno 28] No space")
     assert f"while writing under {run}" in err
     assert "finished stages (codes, prior, sample, vqvae) are kept" in err
-    assert (run / "vqvae.keras").is_file() and (run / "prior.keras").is_file()
-    monkeypatch.setattr(common, "report", real_report)
-    assert cli.main(["train", "natural_images", "--config", "smoke",
-                     "--out-dir", str(run)]) == 0
-    assert "stage 1/" in capsys.readouterr().out or (run / "metrics.json").is_file()
+    assert {"vqvae.keras", "prior.keras"} <= set(natural_images_run["kept"])
+    assert "metrics.json" not in natural_images_run["kept"]
+    code, out, _ = natural_images_run["second"]
+    # The rerun resumes: the finished stages are reused, not run again.
+    assert code == 0 and "stage 1/" in out and "(finished earlier: reusing" in out
     assert (run / "metrics.json").is_file()
 
 
