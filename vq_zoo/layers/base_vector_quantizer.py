@@ -12,75 +12,14 @@ from vq_zoo.layers.codebook_remedies import CodebookRemedies
 from vq_zoo.layers.nearest_code import code_counts
 from vq_zoo.layers.nearest_code import l2_normalize
 from vq_zoo.layers.nearest_code import nearest_code
+from vq_zoo.layers.quantizer_outputs import concrete_numpy
+from vq_zoo.layers.quantizer_outputs import is_integer_dtype
+from vq_zoo.layers.quantizer_outputs import read_value
+from vq_zoo.utils.checks import check_bool
+from vq_zoo.utils.checks import check_positive_int
+from vq_zoo.utils.checks import check_real
+from vq_zoo.utils.checks import check_seed
 from vq_zoo.utils.distribute import cross_replica_sum
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"`{name}` must be an integer >= 1. Received: {name}={value!r}"
-        )
-
-
-def _check_real(name, value, condition, expected):
-    """`value` must be a real number (not a bool) with `condition(value)`."""
-    import numbers
-
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not condition(value)
-    ):
-        note = " (a bool is not accepted as a number)" if isinstance(value, bool) else ""
-        raise ValueError(
-            f"`{name}` must be {expected}. Received: {name}={value!r}{note}"
-        )
-
-
-def _check_bool(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(
-            f"`{name}` must be True or False. Received: {name}={value!r}"
-        )
-
-
-def _check_seed(seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ValueError(
-            f"`seed` must be None or an integer. Received: seed={seed!r}"
-        )
-
-
-def _is_integer_dtype(dtype):
-    dtype = keras.backend.standardize_dtype(dtype)
-    return dtype.startswith("int") or dtype.startswith("uint") or dtype == "bool"
-
-
-def _concrete_numpy(x):
-    """Returns `x` as a NumPy array if its value is known now, else None."""
-    if isinstance(x, keras.KerasTensor):
-        return None
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        if not tf.executing_eagerly():
-            return None
-    try:
-        return ops.convert_to_numpy(x)
-    except Exception:  # a traced value (jax.jit): checked at run time instead
-        return None
-
-
-def _read(variable):
-    """The current value of a Keras variable as a tensor (a read the tape
-    sees, so gradients reach the variable). `keras.ops.convert_to_tensor`
-    returns the variable itself, which `tf.custom_gradient` would treat as a
-    captured variable."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.identity(variable.value)
-    return ops.convert_to_tensor(variable.value)
 
 
 def _rotate_gradient(e, q, g):
@@ -177,26 +116,26 @@ class BaseVectorQuantizer(CodebookRemedies, keras.layers.Layer):
         super().__init__(**kwargs)
         # Bools are ints in Python: `embedding_dim=True` would otherwise pass
         # as 1 and `commitment_cost=True` as 1.0; every check refuses them.
-        _check_positive_int("embedding_dim", embedding_dim)
-        _check_positive_int("num_embeddings", num_embeddings)
-        _check_positive_int("kmeans_iters", kmeans_iters)
+        check_positive_int("embedding_dim", embedding_dim)
+        check_positive_int("num_embeddings", num_embeddings)
+        check_positive_int("kmeans_iters", kmeans_iters)
         if distance_chunk_size is not None:
-            _check_positive_int("distance_chunk_size", distance_chunk_size)
-        _check_real("commitment_cost", commitment_cost, lambda v: v >= 0, ">= 0")
-        _check_real("dead_code_threshold", dead_code_threshold,
+            check_positive_int("distance_chunk_size", distance_chunk_size)
+        check_real("commitment_cost", commitment_cost, lambda v: v >= 0, ">= 0")
+        check_real("dead_code_threshold", dead_code_threshold,
                     lambda v: v >= 0, ">= 0 (0 turns restarts off)")
-        _check_real("dead_code_decay", dead_code_decay,
+        check_real("dead_code_decay", dead_code_decay,
                     lambda v: 0 <= v < 1, "in [0, 1)")
         if not isinstance(kmeans_init, (bool, np.bool_)):
             raise ValueError(
                 "`kmeans_init` must be True or False. "
                 f"Received: kmeans_init={kmeans_init!r}"
             )
-        _check_seed(seed)
-        _check_bool("rotation_trick", rotation_trick)
-        _check_bool("use_cosine_similarity", use_cosine_similarity)
+        check_seed(seed)
+        check_bool("rotation_trick", rotation_trick)
+        check_bool("use_cosine_similarity", use_cosine_similarity)
         if codebook_dim is not None:
-            _check_positive_int("codebook_dim", codebook_dim)
+            check_positive_int("codebook_dim", codebook_dim)
         self.rotation_trick = bool(rotation_trick)
         self.use_cosine_similarity = bool(use_cosine_similarity)
         self.codebook_dim = codebook_dim
@@ -314,7 +253,7 @@ class BaseVectorQuantizer(CodebookRemedies, keras.layers.Layer):
                 dtype = np.asarray(inputs).dtype
             except Exception:  # nested tensors: Keras converts them later
                 return
-        if _is_integer_dtype(dtype):
+        if is_integer_dtype(dtype):
             raise ValueError(
                 f"{self.__class__.__name__} expects floating-point vectors "
                 f"(encoder outputs, last axis embedding_dim="
@@ -347,7 +286,7 @@ class BaseVectorQuantizer(CodebookRemedies, keras.layers.Layer):
                 with tf.control_dependencies([check]):
                     return tf.identity(x)
         bad = ops.logical_not(ops.all(ops.isfinite(x), axis=-1))
-        mask = _concrete_numpy(bad)
+        mask = concrete_numpy(bad)
         if mask is None or not mask.any():
             return x
         positions = np.argwhere(mask)
@@ -360,12 +299,12 @@ class BaseVectorQuantizer(CodebookRemedies, keras.layers.Layer):
         )
 
     def _check_indices(self, indices):
-        if not _is_integer_dtype(indices.dtype):
+        if not is_integer_dtype(indices.dtype):
             raise ValueError(
                 "Code indices must be integers in [0, num_embeddings="
                 f"{self.num_embeddings}); received dtype {indices.dtype}"
             )
-        value = _concrete_numpy(indices)
+        value = concrete_numpy(indices)
         if value is not None and value.size:
             lo, hi = int(value.min()), int(value.max())
             if lo < 0 or hi >= self.num_embeddings:
@@ -438,13 +377,13 @@ class BaseVectorQuantizer(CodebookRemedies, keras.layers.Layer):
         if update:
             apply, skipped = self._update_guard(flat)
             if self._remedies_draw_random():
-                rng_state = _read(self.seed_generator.state)
+                rng_state = read_value(self.seed_generator.state)
         if update and self.kmeans_init:
             skipped = ops.logical_or(
                 skipped, self._maybe_kmeans_init(flat, apply)
             )
 
-        codebook = self._search_codebook(_read(self.codebook))
+        codebook = self._search_codebook(read_value(self.codebook))
         flat_indices = self._nearest(
             ops.stop_gradient(flat), ops.stop_gradient(codebook)
         )

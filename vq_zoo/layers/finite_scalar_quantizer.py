@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from vq_zoo.layers import quantizer_outputs as qo
+from vq_zoo.utils.checks import check_positive_int
 
 # Table 1 of arXiv 2309.15505: the recommended levels for a target codebook
 # size, by that size.
@@ -112,9 +113,7 @@ class FiniteScalarQuantizer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.levels = resolve_levels(levels)
         if embedding_dim is not None:
-            from vq_zoo.layers.base_vector_quantizer import _check_positive_int
-
-            _check_positive_int("embedding_dim", embedding_dim)
+            check_positive_int("embedding_dim", embedding_dim)
         if (
             isinstance(epsilon, bool)
             or not isinstance(epsilon, (int, float))

@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from vq_zoo.layers import quantizer_outputs as qo
+from vq_zoo.utils.checks import check_positive_int
 from vq_zoo.utils.distribute import cross_replica_sum
 
 
@@ -84,9 +85,7 @@ class LookupFreeQuantizer(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        from vq_zoo.layers.base_vector_quantizer import _check_positive_int
-
-        _check_positive_int("num_embeddings", num_embeddings)
+        check_positive_int("num_embeddings", num_embeddings)
         bits = int(round(math.log2(num_embeddings)))
         if num_embeddings < 2 or 2 ** bits != num_embeddings:
             raise ValueError(
@@ -94,7 +93,7 @@ class LookupFreeQuantizer(keras.layers.Layer):
                 f"Received: num_embeddings={num_embeddings!r}"
             )
         if embedding_dim is not None:
-            _check_positive_int("embedding_dim", embedding_dim)
+            check_positive_int("embedding_dim", embedding_dim)
         _check_number("commitment_cost", commitment_cost, lambda v: v >= 0, ">= 0")
         _check_number("entropy_loss_weight", entropy_loss_weight, lambda v: v >= 0, ">= 0")
         _check_number("diversity_gamma", diversity_gamma, lambda v: v >= 0, ">= 0")

@@ -1,13 +1,47 @@
 """What the quantizers without a searched codebook (FSQ, LFQ) and the
-residual quantizer share with the VQ layers: input checks, optional float32
+residual quantizer share with the VQ layers: tensor helpers (dtype, a value
+known now, a variable read the tape sees), input checks, optional float32
 projections, the statistics of the output dict, and the list of every
 quantizer class a model accepts."""
 
 import keras
 from keras import ops
 
-from vq_zoo.layers.base_vector_quantizer import _is_integer_dtype
 from vq_zoo.utils.distribute import cross_replica_sum
+
+
+def is_integer_dtype(dtype):
+    """Whether `dtype` is an integer (or bool) dtype."""
+    dtype = keras.backend.standardize_dtype(dtype)
+    return dtype.startswith("int") or dtype.startswith("uint") or dtype == "bool"
+
+
+def concrete_numpy(x):
+    """Returns `x` as a NumPy array if its value is known now, else None."""
+    if isinstance(x, keras.KerasTensor):
+        return None
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly():
+            return None
+    try:
+        return ops.convert_to_numpy(x)
+    except Exception:  # a traced value (jax.jit): checked at run time instead
+        return None
+
+
+def read_value(variable):
+    """The current value of a Keras variable as a tensor (a read the tape
+    sees, so gradients reach the variable). `keras.ops.convert_to_tensor`
+    returns the variable itself, which `tf.custom_gradient` would treat as a
+    captured variable."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.identity(variable.value)
+    return ops.convert_to_tensor(variable.value)
+
 
 # The names a model or recipe may choose a quantizer by (`make_quantizer`).
 QUANTIZER_NAMES = ("vq", "ema", "fsq", "lfq", "rvq")
@@ -15,7 +49,7 @@ QUANTIZER_NAMES = ("vq", "ema", "fsq", "lfq", "rvq")
 
 def check_float_input(layer, inputs, expected_dim):
     dtype = getattr(inputs, "dtype", None)
-    if dtype is not None and _is_integer_dtype(dtype):
+    if dtype is not None and is_integer_dtype(dtype):
         raise ValueError(
             f"{layer.__class__.__name__} expects floating-point vectors "
             f"(encoder outputs, last axis {expected_dim}), got "
@@ -43,10 +77,8 @@ def check_input_shape(layer, input_shape, expected_dim):
 def check_indices(layer, indices, num_embeddings, last_axis=None):
     """Refuses non-integer or out-of-range code indices (eagerly with a
     `ValueError`; in a graph by a `tf.debugging` check)."""
-    from vq_zoo.layers.base_vector_quantizer import _concrete_numpy
-
     name = layer.__class__.__name__
-    if not _is_integer_dtype(indices.dtype):
+    if not is_integer_dtype(indices.dtype):
         raise ValueError(
             f"{name}: code indices must be integers in [0, num_embeddings="
             f"{num_embeddings}); received dtype {indices.dtype}"
@@ -61,7 +93,7 @@ def check_indices(layer, indices, num_embeddings, last_axis=None):
             f"num_quantizers={last_axis} stage codes; received shape "
             f"{tuple(indices.shape)}"
         )
-    value = _concrete_numpy(indices)
+    value = concrete_numpy(indices)
     if value is not None and value.size:
         lo, hi = int(value.min()), int(value.max())
         if lo < 0 or hi >= num_embeddings:

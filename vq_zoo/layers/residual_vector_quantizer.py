@@ -5,10 +5,9 @@ import keras
 from keras import ops
 
 from vq_zoo.layers import quantizer_outputs as qo
-from vq_zoo.layers.base_vector_quantizer import _check_positive_int
-from vq_zoo.layers.base_vector_quantizer import _check_real
-from vq_zoo.layers.base_vector_quantizer import _check_seed
-from vq_zoo.layers.base_vector_quantizer import _read
+from vq_zoo.utils.checks import check_positive_int
+from vq_zoo.utils.checks import check_real
+from vq_zoo.utils.checks import check_seed
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
@@ -93,10 +92,10 @@ class ResidualVectorQuantizer(keras.layers.Layer):
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
         from vq_zoo.layers.vector_quantizer_ema import VectorQuantizerEMA
 
-        _check_positive_int("num_quantizers", num_quantizers)
-        _check_real("quantizer_dropout", quantizer_dropout,
+        check_positive_int("num_quantizers", num_quantizers)
+        check_real("quantizer_dropout", quantizer_dropout,
                     lambda v: 0 <= v <= 1, "in [0, 1]")
-        _check_seed(seed)
+        check_seed(seed)
         quantizer_kwargs = dict(quantizer_kwargs or {})
         for key in ("embedding_dim", "num_embeddings", "commitment_cost",
                     "decay", "seed", "name", "dtype"):
@@ -227,7 +226,7 @@ class ResidualVectorQuantizer(keras.layers.Layer):
     def codebook(self):
         """float32 `(num_quantizers * num_embeddings, code size)`: every
         stage's codebook, first stage first."""
-        return ops.concatenate([_read(s.codebook) for s in self.stages], axis=0)
+        return ops.concatenate([qo.read_value(s.codebook) for s in self.stages], axis=0)
 
     def get_config(self):
         config = super().get_config()

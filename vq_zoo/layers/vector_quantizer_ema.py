@@ -5,7 +5,7 @@ import keras
 from keras import ops
 
 from vq_zoo.layers.base_vector_quantizer import BaseVectorQuantizer
-from vq_zoo.layers.base_vector_quantizer import _check_real
+from vq_zoo.utils.checks import check_real
 from vq_zoo.utils.distribute import cross_replica_sum
 
 
@@ -74,8 +74,8 @@ class VectorQuantizerEMA(BaseVectorQuantizer):
             commitment_cost=commitment_cost,
             **kwargs,
         )
-        _check_real("decay", decay, lambda v: 0 <= v <= 1, "in [0, 1]")
-        _check_real("epsilon", epsilon, lambda v: v > 0, "> 0")
+        check_real("decay", decay, lambda v: 0 <= v <= 1, "in [0, 1]")
+        check_real("epsilon", epsilon, lambda v: v > 0, "> 0")
         self.decay = float(decay)
         self.epsilon = float(epsilon)
 

@@ -1,4 +1,6 @@
-"""Checks of inputs shared by the models: integer ranges, audio, speakers."""
+"""Checks of inputs shared by the models: integer ranges, audio, speakers,
+and the layers' numeric arguments (`check_positive_int`, `check_real`,
+`check_bool`, `check_seed`)."""
 
 import keras
 import numpy as np
@@ -141,3 +143,42 @@ def array_file_shapes(path):
                         shapes[member[:-4]] = header(stream, member)
             return shapes
         return {"": header(f, "")}
+
+
+def check_positive_int(name, value):
+    """`value` must be an int >= 1 (not a bool): else a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"`{name}` must be an integer >= 1. Received: {name}={value!r}"
+        )
+
+
+def check_real(name, value, condition, expected):
+    """`value` must be a real number (not a bool) with `condition(value)`."""
+    import numbers
+
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not condition(value)
+    ):
+        note = " (a bool is not accepted as a number)" if isinstance(value, bool) else ""
+        raise ValueError(
+            f"`{name}` must be {expected}. Received: {name}={value!r}{note}"
+        )
+
+
+def check_bool(name, value):
+    """`value` must be True or False (a NumPy bool too)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"`{name}` must be True or False. Received: {name}={value!r}"
+        )
+
+
+def check_seed(seed):
+    """`seed` must be None or an int (not a bool)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(
+            f"`seed` must be None or an integer. Received: seed={seed!r}"
+        )
