@@ -23,7 +23,7 @@ CONTROLS = ["lfq:no_allreduce"]
 def run_worker(*args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run([sys.executable, WORKER, *args], capture_output=True,
-                          text=True, env=env, timeout=900)
+                          text=True, env=env, timeout=1800)
     lines = [l for l in proc.stdout.splitlines() if l.startswith("REPORT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-4000:]
     return json.loads(lines[-1][len("REPORT "):])

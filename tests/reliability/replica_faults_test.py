@@ -1,7 +1,9 @@
 """Fault injection on 2 replicas: a NaN in one replica's shard skips the
 update on both (the decision is all-reduced), the state stays bit for bit on
 every replica, and the next step equals that of a twin that never saw the bad
-batch. One subprocess (2 logical CPU devices) runs every case."""
+batch (the NaN in replica 0's shard, then one in replica 1's, on one pair
+of layer and twin). One subprocess (2 logical CPU devices) runs every
+case."""
 
 import json
 import os
@@ -19,7 +21,7 @@ CASES = [f"{case}:nan_on_replica_{r}"
 def report():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run([sys.executable, WORKER], capture_output=True, text=True,
-                          env=env, timeout=600)
+                          env=env, timeout=1800)
     lines = [l for l in proc.stdout.splitlines() if l.startswith("REPORT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-4000:]
     return json.loads(lines[-1][len("REPORT "):])

@@ -45,7 +45,16 @@ def test_collapsed_codebook_warns_once_with_the_fix():
 def test_healthy_codebook_and_custom_threshold():
     x = np.random.default_rng(0).uniform(size=(32, 8, 8, 3)).astype("float32")
     assert collapse_warnings(model(4), x) == []  # a few codes, all used
-    # The user's own instance replaces the default one.
-    assert len(collapse_warnings(model(4), x, callbacks=[CodebookHealth(0.999)])) in (0, 1)
+    # The user's own instance replaces the default one: its threshold
+    # decides (it warns exactly when an epoch's logged usage is below it) ...
+    history, health = {}, CodebookHealth(0.999)
+    caught = collapse_warnings(model(4), x, history, callbacks=[health])
+    below = min(history["codebook_usage"]) < 0.999
+    assert len(caught) == int(below) and health.warned == below, history
+    # ... and a collapse that both would see warns once, from the user's.
+    constant = np.full((16, 8, 8, 3), 0.5, "float32")
+    health = CodebookHealth(0.5)
+    assert len(collapse_warnings(model(256), constant, callbacks=[health])) == 1
+    assert health.warned
     with pytest.raises(ValueError, match="min_usage"):
         CodebookHealth(1.5)
