@@ -2,6 +2,7 @@ import numpy as np
 import keras
 import pytest
 
+from tests.harness import run_serialization_test
 from vq_zoo.layers.causal_gated_block import CausalGatedBlock
 
 T, F = 12, 4
@@ -72,7 +73,7 @@ def test_conditioning_changes_output():
 
 def test_weights_config_and_saving(tmp_path):
     block = CausalGatedBlock(F, 3, 2, local_condition_dim=2, name="cb")
-    assert CausalGatedBlock.from_config(block.get_config()).get_config() == block.get_config()
+    run_serialization_test(block)
     x_in, l_in = keras.Input((T, F)), keras.Input((T, 2))
     out, skip = block(x_in, None, l_in)
     assert len(block.trainable_weights) == 7 and not block.non_trainable_weights

@@ -2,6 +2,7 @@ import numpy as np
 import keras
 import pytest
 
+from tests.harness import run_serialization_test
 from vq_zoo.layers.causal_self_attention import CausalSelfAttention
 
 T, C = 7, 6
@@ -86,8 +87,7 @@ def test_dropout_acts_on_the_attention_in_training_only():
 
 def test_config_saving_fit_and_weights(tmp_path):
     layer = CausalSelfAttention(num_heads=2, key_dim=3, value_dim=4, dropout=0.1, name="att")
-    clone = CausalSelfAttention.from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
+    run_serialization_test(layer)
     inputs = keras.Input((T, C))
     model = keras.Model(inputs, inputs + layer(inputs))
     # Query, key, value and output projections, each a kernel and a bias.

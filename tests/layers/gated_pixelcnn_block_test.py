@@ -2,6 +2,7 @@ import numpy as np
 import keras
 import pytest
 
+from tests.harness import run_serialization_test
 from vq_zoo.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 
 H, W, C = 7, 7, 4
@@ -79,8 +80,7 @@ def test_conditioning_changes_output():
 
 def test_weights_config_and_saving(tmp_path):
     block = GatedPixelCNNBlock(C, 3, "B", condition_dim=3, name="blk")
-    clone = GatedPixelCNNBlock.from_config(block.get_config())
-    assert clone.get_config() == block.get_config()
+    run_serialization_test(block)
     v_in = keras.Input((H, W, C))
     h_in = keras.Input((H, W, C))
     c_in = keras.Input((3,))

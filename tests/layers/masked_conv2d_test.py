@@ -2,6 +2,8 @@ import numpy as np
 import keras
 import pytest
 
+from tests.harness import run_layer_test
+from tests.harness import run_model_saving_test
 from vq_zoo.layers.masked_conv2d import MaskedConv2D
 
 
@@ -62,17 +64,13 @@ def test_mask_applied_in_every_call_and_training_keeps_masked_taps():
     assert np.abs(after[mask == 1] - before[mask == 1]).min() > 0
 
 
-def test_config_and_saving_round_trip(tmp_path):
-    layer = MaskedConv2D(4, (3, 5), "B", use_bias=False, name="mc")
-    clone = MaskedConv2D.from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
-    model = keras.Sequential([keras.Input((6, 6, 3)), layer])
-    assert len(layer.trainable_weights) == 1 and not layer.non_trainable_weights
+def test_layer_checks_and_saving_round_trip(tmp_path):
     x = np.random.default_rng(2).normal(size=(2, 6, 6, 3)).astype("float32")
-    path = str(tmp_path / "m.keras")
-    model.save(path)
-    restored = keras.saving.load_model(path)
-    np.testing.assert_array_equal(np.asarray(restored(x)), np.asarray(model(x)))
+    init = dict(filters=4, kernel_size=(3, 5), mask_type="B", use_bias=False, name="mc")
+    layer = run_layer_test(MaskedConv2D, init, x, expected_output_shape=(2, 6, 6, 4),
+                           expected_num_trainable_weights=1,
+                           expected_num_non_trainable_weights=0)
+    run_model_saving_test(keras.Sequential([keras.Input((6, 6, 3)), layer]), x, tmp_path)
 
 
 def test_weight_count_with_bias():

@@ -5,6 +5,8 @@ import keras
 import numpy as np
 import pytest
 
+from tests.harness import run_layer_test
+from tests.harness import run_model_saving_test
 from vq_zoo.models.dmlab.latent_map_decoder import LatentMapDecoder
 
 
@@ -40,17 +42,14 @@ def test_every_output_position_depends_on_every_vector():
         assert (changed > 0).mean() > 0.5
 
 
-def test_config_and_keras_round_trip(tmp_path):
-    layer = LatentMapDecoder((8, 8), channels=3, hidden_units=8, name="cond")
-    again = LatentMapDecoder.from_config(layer.get_config())
-    assert again.get_config() == layer.get_config()
-    inputs = keras.Input((3, 4))
-    model = keras.Model(inputs, layer(inputs))
+def test_layer_checks_and_keras_round_trip(tmp_path):
     x = np.random.default_rng(2).normal(size=(2, 3, 4)).astype("float32")
-    model.save(tmp_path / "m.keras")
-    loaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
-    assert len(layer.trainable_weights) == 8
+    init = dict(shape=(8, 8), channels=3, hidden_units=8, name="cond")
+    layer = run_layer_test(LatentMapDecoder, init, x, expected_output_shape=(2, 8, 8, 3),
+                           expected_num_trainable_weights=8,
+                           expected_num_non_trainable_weights=0)
+    inputs = keras.Input((3, 4))
+    run_model_saving_test(keras.Model(inputs, layer(inputs)), x, tmp_path)
 
 
 def test_refusals():

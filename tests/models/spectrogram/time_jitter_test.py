@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.harness import run_layer_test
 from vq_zoo.models.spectrogram.time_jitter import TimeJitter
 
 
@@ -48,8 +49,14 @@ def test_gradient_reaches_the_copied_steps():
     assert not np.array_equal(np.asarray(y)[0, :, 0], x[0, :, 0])  # it did move
 
 
-def test_config_round_trip_and_bad_arguments():
-    layer = TimeJitter(0.2, seed=4)
+def test_layer_checks_and_bad_arguments():
+    x = np.random.default_rng(0).normal(size=(2, 7, 3)).astype("float32")
+    # No weights; its random state is a variable, not a weight. No training
+    # check: nothing to train (the gradient test above covers the copies).
+    layer = run_layer_test(TimeJitter, dict(probability=0.2, seed=4), x,
+                           expected_output_shape=(2, 7, 3), expected_output=x,
+                           expected_num_trainable_weights=0,
+                           expected_num_non_trainable_weights=0, run_training_check=False)
     again = TimeJitter.from_config(layer.get_config())
     assert again.probability == 0.2 and again.seed == 4
     with pytest.raises(ValueError, match="`probability` must be a number in \\[0, 1\\]"):
