@@ -59,7 +59,8 @@ def test_import_is_lazy_and_a_submodule_import_is_quiet_too():
 def test_keras_finds_the_classes_after_import_vq_zoo(tmp_path):
     # A .keras file of a model holding a vq_zoo layer, then loaded in fresh
     # processes: after `import keras; import vq_zoo` (registered at import)
-    # and after the first use of a public name (registered then).
+    # after the first use of a public name (registered then) and after
+    # `import vq_zoo; import keras` (registered once Keras has loaded).
     save = run_script(
         "import keras, numpy as np, vq_zoo\n"
         "x = keras.Input((3, 2))\n"
@@ -73,7 +74,9 @@ def test_keras_finds_the_classes_after_import_vq_zoo(tmp_path):
              " np.load('out.npy'))\n"
              "print(type(model.layers[1]).__module__)\n")
     for first in ("import keras, vq_zoo\n",
-                  "import vq_zoo\nvq_zoo.VQVAE\nimport keras\n"):
+                  "import vq_zoo\nvq_zoo.VQVAE\nimport keras\n",
+                  "import vq_zoo\nimport keras\n",
+                  "import vq_zoo\nfrom vq_zoo.data import natural_images\nimport keras\n"):
         proc = run_script(first + check, cwd=tmp_path)
         assert proc.returncode == 0, (first, proc.stderr[-2000:])
         assert proc.stdout.strip() == "vq_zoo.layers.vector_quantizer", proc.stdout

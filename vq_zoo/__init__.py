@@ -11,7 +11,8 @@ load on first use. Three things hold however vq_zoo is used:
   command decides itself (`--verbose`).
 - Keras knows every vq_zoo class (for `keras.saving.load_model`) once a
   name of `vq_zoo` (`vq_zoo.VQVAE`, `vq_zoo.load_preset`, ...) is first
-  used, or at `import vq_zoo` in a program that has imported Keras already.
+  used, at `import vq_zoo` in a program that has imported Keras already,
+  or as soon as such a program imports Keras after `import vq_zoo`.
 - Subpackages (`vq_zoo.layers`, `vq_zoo.presets`, ...) load alone.
 """
 
@@ -110,3 +111,8 @@ if "keras" in _sys.modules:
     # A Keras program: register now, so `keras.saving.load_model` finds the
     # classes after a bare `import vq_zoo` (TensorFlow is loaded already).
     _register_with_keras()
+else:
+    # `import vq_zoo` then `import keras`: register once Keras has loaded.
+    from vq_zoo.utils.quiet_tensorflow import after_keras_import as _after_keras
+
+    _after_keras(_register_with_keras)

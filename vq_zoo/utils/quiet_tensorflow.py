@@ -114,3 +114,69 @@ def uninstall():
     """Takes the finder of `quiet_when_imported` off `sys.meta_path`."""
     while _QuietTensorFlowFinder in sys.meta_path:
         sys.meta_path.remove(_QuietTensorFlowFinder)
+
+
+class _AfterKerasLoader:
+    """Keras' own loader; once Keras has loaded, runs the callbacks of
+    `after_keras_import` unless a vq_zoo module is being imported right now
+    (Keras first imported from inside vq_zoo: registering would import
+    vq_zoo's half-loaded modules; the public name being used registers
+    then)."""
+
+    def __init__(self, loader, callbacks):
+        self._loader = loader
+        self._callbacks = callbacks
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        if not _vq_zoo_importing():
+            for callback in self._callbacks:
+                callback()
+
+
+def _vq_zoo_importing():
+    for name, module in list(sys.modules.items()):
+        if name.startswith("vq_zoo.") and getattr(
+                getattr(module, "__spec__", None), "_initializing", False):
+            return True
+    return False
+
+
+class _AfterKerasFinder:
+    """A `sys.meta_path` finder that answers only for `keras`, wrapping its
+    loader in `_AfterKerasLoader`, then takes itself off `sys.meta_path`."""
+
+    callbacks = []
+
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        while cls in sys.meta_path:
+            sys.meta_path.remove(cls)
+        for finder in sys.meta_path:
+            find_spec = getattr(finder, "find_spec", None)
+            spec = find_spec(fullname, path, target) if find_spec else None
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _AfterKerasLoader(spec.loader, list(cls.callbacks))
+                return spec
+        return None
+
+
+def after_keras_import(callback):
+    """Calls `callback()` once Keras is first imported in this process (not
+    when that import happens inside a vq_zoo module's own import). Imports
+    nothing itself; does nothing once Keras is imported."""
+    if "keras" in sys.modules:
+        return
+    if callback not in _AfterKerasFinder.callbacks:
+        _AfterKerasFinder.callbacks.append(callback)
+    if _AfterKerasFinder not in sys.meta_path:
+        sys.meta_path.insert(0, _AfterKerasFinder)
