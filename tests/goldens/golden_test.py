@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.harness import run_preset_test
 from vq_zoo import GatedPixelCNNPrior
 from vq_zoo import VQVAE
 
@@ -57,7 +58,11 @@ def test_vqvae_golden_preset():
     """The tiny EMA VQVAE preset loads by `from_preset`, with every weight
     (the EMA statistics included) at its saved path, and gives the saved
     codes exactly and the saved reconstructions and decodings to 1e-5."""
-    model = VQVAE.from_preset(HERE / "vqvae_tiny")
+    # (run_preset_test also checks that an unknown name is refused and that
+    # load_weights=False builds the same architecture with other values.)
+    model = run_preset_test(VQVAE, str(HERE / "vqvae_tiny"), expected("inputs"),
+                            expected_output=expected("vqvae_codes"), atol=0,
+                            compare=lambda m, x: m.encode(x))
     assert_weights_by_path(model, "vqvae_weights.npz")
     assert float(model.quantizer.weights[-1].numpy()) > 0  # EMA state moved
     inputs = expected("inputs")
@@ -77,7 +82,9 @@ def test_gated_pixelcnn_prior_golden_preset():
     """The tiny GatedPixelCNNPrior preset gives the saved logits and
     log-probabilities of the golden codes, and the saved seeded sample
     exactly."""
-    prior = GatedPixelCNNPrior.from_preset(HERE / "gated_pixelcnn_prior_tiny")
+    prior = run_preset_test(GatedPixelCNNPrior, str(HERE / "gated_pixelcnn_prior_tiny"),
+                            expected("vqvae_codes"), expected_output=expected("prior_logits"),
+                            atol=1e-5, compare=lambda m, x: m(x, training=False))
     assert_weights_by_path(prior, "prior_weights.npz")
     codes = expected("vqvae_codes")
     np.testing.assert_allclose(

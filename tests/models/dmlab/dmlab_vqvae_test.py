@@ -8,6 +8,8 @@ import keras
 import numpy as np
 import pytest
 
+from tests.harness import run_model_saving_test
+from tests.harness import run_serialization_test
 from vq_zoo.layers.vector_quantizer_ema import VectorQuantizerEMA
 from vq_zoo.models.dmlab import CodeMapEncoder
 from vq_zoo.models.dmlab import DMLabVQVAE
@@ -144,16 +146,11 @@ def test_greedy_decoding_is_a_fixed_point_of_the_argmax_and_saving_keeps_it(tmp_
     forced = np.asarray(model.decoder({"codes": greedy, "condition": condition}))
     np.testing.assert_array_equal(forced.argmax(-1), greedy)
     # (Sampled decoding runs in tests/recipes/dmlab_test.py's chain.)
-    model.save(tmp_path / "m.keras")
-    loaded = keras.models.load_model(tmp_path / "m.keras")
-    assert isinstance(loaded, DMLabVQVAE) and loaded.level_names == model.level_names
-    assert len(loaded.weights) == len(model.weights)
-    for a, b in zip(loaded.weights, model.weights):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    loaded = run_model_saving_test(model, x, tmp_path, rtol=1e-6)
+    assert loaded.level_names == model.level_names
     np.testing.assert_array_equal(np.asarray(loaded.encode_sequence(x)),
                                   np.asarray(model.encode_sequence(x)))
-    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6)
-    again = DMLabVQVAE.from_config(model.get_config())
+    again = run_serialization_test(model)
     assert [tuple(w.shape) for w in again.weights] == [tuple(w.shape) for w in model.weights]
 
 

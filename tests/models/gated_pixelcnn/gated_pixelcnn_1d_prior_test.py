@@ -2,6 +2,8 @@ import numpy as np
 import keras
 import pytest
 
+from tests.harness import run_model_saving_test
+from tests.harness import run_serialization_test
 from tests.models.gated_pixelcnn import markov
 from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import GatedPixelCNN1DPrior
 
@@ -77,12 +79,8 @@ def test_saving_round_trip(tmp_path):
     inputs = {"codes": rng.integers(0, K, (8, T)), "condition": rng.integers(0, 3, (8,))}
     prior.compile(optimizer="adam")
     prior.fit(inputs, epochs=1, verbose=0)
-    config = prior.get_config()
-    assert GatedPixelCNN1DPrior.from_config(config).get_config() == config
-    path = str(tmp_path / "prior1d.keras")
-    prior.save(path)
-    restored = keras.saving.load_model(path)
-    np.testing.assert_array_equal(np.asarray(restored(inputs)), np.asarray(prior(inputs)))
+    run_serialization_test(prior)
+    run_model_saving_test(prior, inputs, tmp_path)
 
 
 def test_bad_inputs_raise_value_error():

@@ -2,6 +2,8 @@ import numpy as np
 import keras
 import pytest
 
+from tests.harness import run_model_saving_test
+from tests.harness import run_serialization_test
 from tests.models.gated_pixelcnn import markov
 from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_prior import GatedPixelCNNPrior
 
@@ -145,13 +147,8 @@ def test_saving_round_trip(tmp_path):
     }
     prior.compile(optimizer="adam")
     prior.fit(inputs, epochs=1, verbose=0)  # never called directly
-    config = prior.get_config()
-    assert GatedPixelCNNPrior.from_config(config).get_config() == config
-    path = str(tmp_path / "prior.keras")
-    prior.save(path)
-    restored = keras.saving.load_model(path)
-    assert isinstance(restored, GatedPixelCNNPrior)
-    np.testing.assert_array_equal(np.asarray(restored(inputs)), np.asarray(prior(inputs)))
+    run_serialization_test(prior)
+    restored = run_model_saving_test(prior, inputs, tmp_path)
     condition = {k: v[:2] for k, v in inputs.items() if k != "codes"}
     np.testing.assert_array_equal(
         np.asarray(restored.sample(2, condition, seed=1)),
@@ -244,11 +241,8 @@ def test_attention_prior_trains_saves_and_samples(tmp_path):
     prior.fit(inputs, epochs=1, verbose=0)
     config = prior.get_config()
     assert config["attention_every"] == 2 and config["dropout"] == 0.2
-    assert GatedPixelCNNPrior.from_config(config).get_config() == config
-    path = str(tmp_path / "attention_prior.keras")
-    prior.save(path)
-    restored = keras.saving.load_model(path)
-    np.testing.assert_array_equal(np.asarray(restored(inputs)), np.asarray(prior(inputs)))
+    run_serialization_test(prior)
+    restored = run_model_saving_test(prior, inputs, tmp_path)
     labels = np.array([0, 2])
     np.testing.assert_array_equal(
         np.asarray(restored.sample(2, labels, seed=3)),

@@ -2,6 +2,8 @@ import keras
 import numpy as np
 import pytest
 
+from tests.harness import run_model_saving_test
+from tests.harness import run_serialization_test
 from vq_zoo.models.video.latent_video_model import LatentVideoModel
 from vq_zoo.models.video.latent_video_model import stack_history
 from vq_zoo.models.video.latent_video_model import with_action_channels
@@ -45,14 +47,9 @@ def test_config_and_saved_model_round_trips(kind, dim, channels, tmp_path):
     _randomise(prior)
     x = inputs_for(prior)
     expected = np.asarray(prior(x))
-    config = prior.get_config()
-    rebuilt = LatentVideoPrior.from_config(config)
-    assert rebuilt.get_config() == config
+    rebuilt = run_serialization_test(prior)
     assert len(rebuilt.weights) == len(prior.weights)
-    path = str(tmp_path / "prior.keras")
-    prior.save(path)
-    loaded = keras.models.load_model(path)
-    assert type(loaded) is LatentVideoPrior
+    loaded = run_model_saving_test(prior, x, tmp_path)
     np.testing.assert_allclose(np.asarray(loaded(x)), expected, atol=1e-5)
 
 

@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import pytest
 
+from tests.harness import run_model_saving_test
+from tests.harness import run_serialization_test
 from vq_zoo.layers.finite_scalar_quantizer import FiniteScalarQuantizer
 from vq_zoo.layers.lookup_free_quantizer import LookupFreeQuantizer
 from vq_zoo.layers.residual_vector_quantizer import ResidualVectorQuantizer
@@ -53,13 +55,10 @@ def test_vqvae_trains_encodes_and_decodes_with_each_quantizer(choice, tmp_path):
             model.quantizer.encode(model.encoder(X, training=False)))
     # Decoding the codes gives the reconstruction of the forward pass.
     np.testing.assert_allclose(model.decode(codes), model.predict(X, verbose=0), atol=1e-5)
-    model.save(tmp_path / "m.keras")
-    loaded = keras.models.load_model(tmp_path / "m.keras")
+    loaded = run_model_saving_test(model, X, tmp_path, atol=1e-6,
+                                   compare=lambda m, x: m.predict(x, verbose=0))
     np.testing.assert_array_equal(np.asarray(loaded.encode(X)), codes)
-    np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0),
-                               atol=1e-6)
-    clone = VQVAE.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
+    run_serialization_test(model)
 
 
 def test_a_prior_models_the_residual_code_map():
@@ -113,11 +112,9 @@ def test_vqvae2_with_other_quantizers(quantizer, kwargs, n, tmp_path):
     np.testing.assert_allclose(model.decode(codes), model.predict(x, verbose=0), atol=1e-5)
     # Lower levels may be left out (their mean latent).
     assert model.decode({"top": codes["top"]}).shape == x.shape
-    assert VQVAE2.from_config(model.get_config()).get_config() == model.get_config()
-    model.save(tmp_path / "m.keras")
-    loaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
-                               atol=1e-6)
+    run_serialization_test(model)
+    run_model_saving_test(model, x, tmp_path, atol=1e-6,
+                          compare=lambda m, x: m.predict(x, verbose=0))
 
 
 def test_recipe_quantizer_fields_build_each_quantizer():

@@ -3,6 +3,8 @@ import pytest
 import tensorflow as tf
 import keras
 
+from tests.harness import run_layer_test
+from tests.harness import run_serialization_test
 from vq_zoo.layers.residual_stack import ResidualStack
 from vq_zoo.metrics.codebook_usage import CodebookUsage
 from vq_zoo.models.vqvae.vqvae import VQVAE
@@ -154,14 +156,21 @@ def test_jit_compiled_step_equals_plain_step(ema):
 
 
 def test_config_round_trips():
-    model = small(ema=False, data_variance=0.3, commitment_cost=0.5)
-    clone = VQVAE.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
-    for obj in [ResidualStack(8, 2, 4, rank=1), CodebookUsage(7),
+    for obj in [small(ema=False, data_variance=0.3, commitment_cost=0.5),
+                ResidualStack(8, 2, 4, rank=1), CodebookUsage(7),
                 VQVAEImageEncoder(8, 1, 4, embedding_dim=3, num_downsamples=3),
                 VQVAEImageDecoder(8, 1, 4, output_channels=2, num_upsamples=1)]:
-        again = obj.__class__.from_config(obj.get_config())
-        assert again.get_config() == obj.get_config()
+        run_serialization_test(obj)
+
+
+def test_encoder_and_decoder_layer_checks():
+    run_layer_test(VQVAEImageEncoder, dict(num_hiddens=8, num_residual_layers=1,
+                                           num_residual_hiddens=4, embedding_dim=3),
+                   X[:2], expected_output_shape=(2, 4, 4, 3))
+    codes = RNG.normal(size=(2, 4, 4, 3)).astype("float32")
+    run_layer_test(VQVAEImageDecoder, dict(num_hiddens=8, num_residual_layers=1,
+                                           num_residual_hiddens=4, output_channels=2),
+                   codes, expected_output_shape=(2, 16, 16, 2))
 
 
 def test_bad_input_is_refused():

@@ -2,6 +2,8 @@ import keras
 import numpy as np
 import pytest
 
+from tests.harness import run_model_saving_test
+from tests.harness import run_serialization_test
 from vq_zoo.models.vqvae2.vqvae2 import VQVAE2
 
 RNG = np.random.default_rng(0)
@@ -90,13 +92,8 @@ def test_round_trip_config_keras_and_preset(tmp_path):
     model = small(num_embeddings=[16, 32], quantizer_kwargs={"dead_code_threshold": 0.1})
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.fit(X, batch_size=4, epochs=1, verbose=0)
-    clone = VQVAE2.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
-    model.save(tmp_path / "m.keras")
-    loaded = keras.models.load_model(tmp_path / "m.keras")
-    for a, b in zip(model.weights + model.optimizer.variables,
-                    loaded.weights + loaded.optimizer.variables):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    run_serialization_test(model)
+    run_model_saving_test(model, X[:2], tmp_path, compare=lambda m, x: m.encode(x))
     model.save_to_preset(str(tmp_path / "preset"))
     restored = VQVAE2.from_preset(str(tmp_path / "preset"))
     for k, v in model.encode(X[:2]).items():
