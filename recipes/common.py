@@ -380,6 +380,8 @@ def load_run_models(run_dir, *stages):
     """
     import keras
 
+    from vq_zoo import VQVAE  # noqa: F401 (every vq_zoo class registered with Keras)
+
     return [keras.models.load_model(os.path.join(run_dir, f"{stage}.keras"))
             for stage in stages]
 

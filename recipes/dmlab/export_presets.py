@@ -249,6 +249,8 @@ def _cpu_name():
 def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, notes=""):
     import keras
 
+    from vq_zoo import VQVAE  # noqa: F401 (every vq_zoo class registered with Keras)
+
     from vq_zoo import presets
     from vq_zoo.utils.images import image_grid, read_image, write_png
 

@@ -70,6 +70,8 @@ def load_run_models(run_dir, kinds):
 
     import keras
 
+    from vq_zoo import VQVAE  # noqa: F401 (every vq_zoo class registered with Keras)
+
     models = {}
     for kind in kinds:
         path = os.path.join(run_dir, f"{kind}.keras")
