@@ -289,8 +289,8 @@ def video_card(name, kind, meta, vqvae, prior):
         "|---|---|---|",
         *target_rows(m),
         "",
-        "The preset this one replaces (28 episodes of 100 steps, the action only a global "
-        "condition of the gated blocks, rollouts at temperature 1) measured rollouts "
+        "The preset issue 20 started from (28 episodes of 100 steps, the action only a "
+        "global condition of the gated blocks, rollouts at temperature 1) measured rollouts "
         f"{' / '.join(map(str, PREVIOUS['rollout']))} dB against copy-last "
         f"{' / '.join(map(str, PREVIOUS['copy']))} at horizons 1 / 4 / 10 and an action "
         f"accuracy of {PREVIOUS['action']} against {PREVIOUS['action_true']} on true "
