@@ -76,7 +76,8 @@ def test_keras_finds_the_classes_after_import_vq_zoo(tmp_path):
     for first in ("import keras, vq_zoo\n",
                   "import vq_zoo\nvq_zoo.VQVAE\nimport keras\n",
                   "import vq_zoo\nimport keras\n",
-                  "import vq_zoo\nfrom vq_zoo.data import natural_images\nimport keras\n"):
+                  "import vq_zoo\nfrom vq_zoo.data import natural_images\nimport keras\n",
+                  "import vq_zoo\nimport vq_zoo.metrics.image_quality\nimport keras\n"):
         proc = run_script(first + check, cwd=tmp_path)
         assert proc.returncode == 0, (first, proc.stderr[-2000:])
         assert proc.stdout.strip() == "vq_zoo.layers.vector_quantizer", proc.stdout

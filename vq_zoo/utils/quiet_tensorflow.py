@@ -118,10 +118,10 @@ def uninstall():
 
 class _AfterKerasLoader:
     """Keras' own loader; once Keras has loaded, runs the callbacks of
-    `after_keras_import` unless a vq_zoo module is being imported right now
-    (Keras first imported from inside vq_zoo: registering would import
-    vq_zoo's half-loaded modules; the public name being used registers
-    then)."""
+    `after_keras_import`, or, when a vq_zoo module is being imported right
+    now (Keras first imported from inside vq_zoo, where registering would
+    import vq_zoo's half-loaded modules), on the first lookup of a vq_zoo
+    class Keras does not know (`_register_on_lookup`)."""
 
     def __init__(self, loader, callbacks):
         self._loader = loader
@@ -138,6 +138,36 @@ class _AfterKerasLoader:
         if not _vq_zoo_importing():
             for callback in self._callbacks:
                 callback()
+            return
+        # Keras first imported inside a vq_zoo import: register on the first
+        # lookup of a `vq_zoo>` name that Keras does not know yet instead.
+        _register_on_lookup(self._callbacks)
+
+
+def _register_on_lookup(callbacks):
+    """Wraps Keras' lookup of registered classes (what `load_model` asks
+    for each serialised class) so that a miss on a `vq_zoo>` name runs the
+    callbacks (which register every vq_zoo class) and looks again. A Keras
+    without that function is left as it is."""
+    try:
+        from keras.src.saving import object_registration
+    except ImportError:
+        return
+    lookup = getattr(object_registration, "get_registered_object", None)
+    if lookup is None or getattr(lookup, "_vq_zoo_wrapped", False):
+        return
+
+    def get_registered_object(name, custom_objects=None, module_objects=None):
+        found = lookup(name, custom_objects=custom_objects, module_objects=module_objects)
+        if found is None and isinstance(name, str) and name.startswith("vq_zoo>"):
+            for callback in callbacks:
+                callback()
+            found = lookup(name, custom_objects=custom_objects,
+                           module_objects=module_objects)
+        return found
+
+    get_registered_object._vq_zoo_wrapped = True
+    object_registration.get_registered_object = get_registered_object
 
 
 def _vq_zoo_importing():
@@ -171,9 +201,10 @@ class _AfterKerasFinder:
 
 
 def after_keras_import(callback):
-    """Calls `callback()` once Keras is first imported in this process (not
-    when that import happens inside a vq_zoo module's own import). Imports
-    nothing itself; does nothing once Keras is imported."""
+    """Calls `callback()` once Keras is first imported in this process (when
+    that import happens inside a vq_zoo module's own import: on Keras' first
+    lookup of an unknown `vq_zoo>` class). Imports nothing itself; does
+    nothing once Keras is imported."""
     if "keras" in sys.modules:
         return
     if callback not in _AfterKerasFinder.callbacks:
