@@ -207,11 +207,13 @@ class ModelFamily:
 
     @classmethod
     def _from_preset(cls, handle, metadata):
-        raise NotImplementedError(f"{cls.__name__} does not load presets")
+        """By default each member's `.keras` file (`load_models`)."""
+        return cls(**load_models(handle, cls.members))
 
     @classmethod
     def _from_run_dir(cls, path):
-        raise NotImplementedError(f"{cls.__name__} does not load run dirs")
+        """By default each member's `.keras` file (`load_models`)."""
+        return cls(**load_models(path, cls.members))
 
     # -------------------------------------------------------- sampling
     def sample(self, num, seed=0, temperature=1.0, **conditions):

@@ -8,7 +8,6 @@ from vq_zoo.models.family import ConditionError
 from vq_zoo.models.family import FamilyError
 from vq_zoo.models.family import ModelFamily
 from vq_zoo.models.family import Samples
-from vq_zoo.models.family import load_models
 from vq_zoo.models.family import register_family
 
 
@@ -52,14 +51,6 @@ class SpeechVQVAEFamily(ModelFamily):
                               f"{type(vqvae).__name__}")
         self.vqvae = vqvae
         self.prior = prior
-
-    @classmethod
-    def _from_preset(cls, handle, metadata):
-        return cls(**load_models(handle, cls.members))
-
-    @classmethod
-    def _from_run_dir(cls, path):
-        return cls(**load_models(path, cls.members))
 
     @property
     def sample_rate(self):
