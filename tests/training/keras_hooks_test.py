@@ -10,7 +10,11 @@ user's run:
 - `keras.src.saving.serialization_lib.SafeModeScope`, which vq_zoo/presets.py
   wraps preset loading in (nested deserialisation stays in safe mode);
 - `tf.distribute` strategies' `extended._in_multi_worker_mode()`, read by
-  vq_zoo/training/_cluster.py.
+  vq_zoo/training/_cluster.py;
+- `keras.src.saving.object_registration.get_registered_object`, which
+  vq_zoo/utils/quiet_tensorflow.py wraps (when Keras was first imported
+  inside a vq_zoo import) to register vq_zoo's classes on the first lookup
+  of an unknown `vq_zoo>` name.
 
 The last test lists every `keras.src` import in the package: a new one must
 get a test here.
@@ -36,6 +40,7 @@ PRIVATE_IMPORTS = {
     ("keras.src", "tree"): "test_multi_worker_patch_means_scalars_and_passes_the_rest_on",
     ("keras.src.saving.serialization_lib", "SafeModeScope"): "test_safe_mode_scope_is_enforced_in_nested_deserialization",
     ("keras.src.saving", "serialization_lib"): "test_serialization_lib_deserialize_is_the_public_one",
+    ("keras.src.saving", "object_registration"): "test_deserialization_looks_classes_up_through_the_module_function",
 }
 
 
@@ -194,6 +199,29 @@ def test_serialization_lib_deserialize_is_the_public_one():
     from keras.src.saving import serialization_lib
 
     assert serialization_lib.deserialize_keras_object is keras.saving.deserialize_keras_object
+
+
+def test_deserialization_looks_classes_up_through_the_module_function(monkeypatch):
+    # Deserialising a registered class asks the module attribute at call time
+    # (so a wrapper set on the module sees the lookup), by the registered name,
+    # with the keyword arguments the wrapper passes on.
+    from keras.src.saving import object_registration
+
+    @keras.saving.register_keras_serializable(package="hooks_test")
+    class Probe(keras.layers.Layer):
+        pass
+
+    lookup = object_registration.get_registered_object
+    asked = []
+
+    def recording(name, custom_objects=None, module_objects=None):
+        asked.append(name)
+        return lookup(name, custom_objects=custom_objects, module_objects=module_objects)
+
+    monkeypatch.setattr(object_registration, "get_registered_object", recording)
+    layer = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(Probe()))
+    assert type(layer) is Probe
+    assert "hooks_test>Probe" in asked
 
 
 # --------------------------------------------------------- tf.distribute
