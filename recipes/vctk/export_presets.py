@@ -27,37 +27,11 @@ def _fmt(v):
 
 
 def _architecture(vqvae, prior):
-    """The architecture paragraph of either speech VQ-VAE."""
-    from vq_zoo.models.spectrogram.spectrogram_decoder import SpectrogramDecoder
+    """The architecture paragraph of either speech VQ-VAE (the speech
+    family's, `SpeechVQVAEFamily.architecture`)."""
+    from vq_zoo.models.wavenet.family import SpeechVQVAEFamily
 
-    dec, enc, q = vqvae.decoder, vqvae.encoder, vqvae.quantizer
-    speakers = ", ".join(dec.speaker_names or ())
-    tail = (f"Speakers ({dec.num_classes}): {speakers}. VQ-VAE parameters: "
-            f"{vqvae.count_params():,}; prior parameters: {prior.count_params():,}. "
-            f"Prior: {len(prior.blocks)} gated causal blocks, {prior.filters} channels, "
-            f"dilations {list(prior.dilation_rates)}.")
-    if isinstance(dec, SpectrogramDecoder):
-        return (
-            f"Encoder: log-mel frames ({enc.num_mels} bands, {enc.fft_length}-sample Hann "
-            f"windows every {enc.frame_step} samples, each band's mean over the clip "
-            f"removed: `normalize=\"{enc.normalize}\"`), {enc.num_layers} convolutions of "
-            f"{enc.num_hiddens} channels, one of stride {enc.frames_per_code} and a 1x1 "
-            f"to D={q.embedding_dim}; `VectorQuantizerEMA` with K={q.num_embeddings}. "
-            f"Decoder: `SpectrogramDecoder`: the codes jittered in time in training "
-            f"(`TimeJitter`, p={dec.jitter.probability}), {dec.num_blocks} residual blocks "
-            f"of {dec.filters} channels (dilations {list(dec.dilation_rates)}), the "
-            f"speaker embedding ({dec.speaker_dim}) added to every block, to "
-            f"{dec.num_bins} log magnitudes per frame; audio by Griffin-Lim "
-            f"(`librosa.griffinlim`, {dec.griffin_lim_iters} iterations). " + tail)
-    return (
-        f"Encoder: {enc.num_downsamples} strided convolutions (stride 2, window 4, "
-        f"{enc.num_hiddens} channels, ReLU) and a 1x1 convolution to D="
-        f"{q.embedding_dim}; `VectorQuantizerEMA` with K={q.num_embeddings}. Decoder: "
-        f"`WaveNetDecoder`, {len(dec.blocks)} gated causal blocks ({dec.num_cycles} cycles "
-        f"of dilations 1..{2 ** (dec.dilation_cycle - 1)}, {dec.filters} channels, "
-        f"receptive field {dec.receptive_field} samples), local conditioning on the "
-        f"codes repeated {dec.hop_length}x, a speaker embedding of "
-        f"{dec.block_condition_dim}, a 256-way softmax over 8-bit mu-law samples. " + tail)
+    return SpeechVQVAEFamily(vqvae, prior).architecture()
 
 
 def _row(label, value):

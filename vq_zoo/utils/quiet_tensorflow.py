@@ -91,14 +91,21 @@ class _QuietTensorFlowFinder:
         if fullname != "tensorflow":
             return None
         uninstall()
-        for finder in sys.meta_path:
-            find_spec = getattr(finder, "find_spec", None)
-            spec = find_spec(fullname, path, target) if find_spec else None
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _QuietLoader(spec.loader)
-                return spec
-        return None
+        return _spec_with_loader(fullname, path, target, _QuietLoader)
+
+
+def _spec_with_loader(fullname, path, target, wrap):
+    """The spec the other finders of `sys.meta_path` give `fullname`, its
+    loader wrapped by `wrap(loader)` (a loader without `exec_module` is left
+    as it is); None when none finds it."""
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        spec = find_spec(fullname, path, target) if find_spec else None
+        if spec is not None:
+            if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                spec.loader = wrap(spec.loader)
+            return spec
+    return None
 
 
 def quiet_when_imported():
@@ -190,14 +197,9 @@ class _AfterKerasFinder:
             return None
         while cls in sys.meta_path:
             sys.meta_path.remove(cls)
-        for finder in sys.meta_path:
-            find_spec = getattr(finder, "find_spec", None)
-            spec = find_spec(fullname, path, target) if find_spec else None
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _AfterKerasLoader(spec.loader, list(cls.callbacks))
-                return spec
-        return None
+        callbacks = list(cls.callbacks)
+        return _spec_with_loader(fullname, path, target,
+                                 lambda loader: _AfterKerasLoader(loader, callbacks))
 
 
 def after_keras_import(callback):
