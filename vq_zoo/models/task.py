@@ -84,6 +84,20 @@ class Task(PresetMixin, keras.Model):
         if hasattr(self, "optimizer") and self.built:
             self.optimizer.build(self.trainable_variables)
 
+    def make_train_function(self, force=False):
+        # Keras' TensorFlow trainer, with no strategy set, leaves the
+        # optimizer unbuilt until the first trace of the step; a
+        # `tf.function` whose first trace creates variables is traced a
+        # second time, so every `fit` traced the whole step twice. Building
+        # the optimizer here, once every layer is built, makes it one trace
+        # (the variables and their initial values are the same).
+        optimizer = getattr(self, "optimizer", None)
+        if (optimizer is not None and not optimizer.built and self.built
+                and all(layer.built for layer in self._flatten_layers())):
+            with self.distribute_strategy.scope():
+                optimizer.build(self.trainable_variables)
+        return super().make_train_function(force)
+
     # ------------------------------------------------------------ to override
     def compute_loss_terms(self, data, training):
         """`(scalars, code_counts)` for one batch; see the class docstring."""
