@@ -35,7 +35,15 @@ class VideoConfig(ImageRecipeConfig):
     n, 0 = all). The prior trains on every frame `t >= history` of the
     training clips. `use_actions=False` gives the action-unconditional
     variant. The report rolls out `rollout_clips` test clips at
-    `rollout_temperature`.
+    `rollout_temperature` and `rollout_guidance`.
+
+    Classifier-free guidance of the action (Ho & Salimans 2022; discrete
+    actions): `action_dropout > 0` gives the prior a "no action" condition
+    (`LatentVideoPrior(null_action=True)`) and replaces each training
+    example's action by it with that probability (the training split only);
+    the rollouts then draw from `l_uncond + s * (l_cond - l_uncond)` with
+    `s = rollout_guidance` (1: no guidance, exactly the conditional prior),
+    also measured at each of `other_rollout_guidances`.
     """
 
     image_size: int = 64
@@ -65,12 +73,19 @@ class VideoConfig(ImageRecipeConfig):
     # (`LatentVideoPrior`): one residual dilated 3x3 block per dilation.
     conditioning_filters: int = dataclasses.field(default=64, metadata={"check": "positive"})
     conditioning_dilations: str = "1,2,4"
+    # Classifier-free guidance: the probability that a training example's
+    # action is replaced by "no action" (0: no null condition, no guidance).
+    action_dropout: float = 0.0
     # Report (temperature 0: greedy decoding)
     rollout_clips: int = dataclasses.field(default=32, metadata={"check": "positive"})
     rollout_temperature: float = dataclasses.field(default=1.0,
                                                    metadata={"check": "non_negative"})
+    # The guidance scale s of the rollouts (1: none; needs action_dropout > 0)
+    rollout_guidance: float = dataclasses.field(default=1.0,
+                                                metadata={"check": "non_negative"})
     # Also measured in the report (comma-separated; "" for none)
     other_rollout_temperatures: str = ""
+    other_rollout_guidances: str = ""
     num_samples: int = 4
 
 
@@ -131,6 +146,7 @@ CONFIGS = {
         prior_epochs=1, context_frames=3, horizon=3, clip_stride=3,
         conditioning_filters=8, conditioning_dilations="1", rollout_clips=2, num_samples=2,
         rollout_temperature=0.0, other_rollout_temperatures="1",
+        action_dropout=0.2, other_rollout_guidances="2",
         validation_fraction=0.3, test_fraction=0.3,
     ),
 }

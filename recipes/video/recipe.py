@@ -159,9 +159,15 @@ def clip_encoder(vqvae):
     return encode
 
 
-def prior_examples(video, code_clips, batch_size, shuffle=False, seed=0, repeat=False):
+def prior_examples(video, code_clips, batch_size, shuffle=False, seed=0, repeat=False,
+                   action_dropout=0.0):
     """The prior's training examples (`LatentVideoModel.prior_inputs`) of a
-    dataset of code clips (`{"codes": (T, h, w), "actions": ...}`)."""
+    dataset of code clips (`{"codes": (T, h, w), "actions": ...}`).
+
+    `action_dropout > 0` (for the training split only): each example's
+    action replaced by "no action" with that probability
+    (`LatentVideoModel.drop_actions`), drawn anew at every pass over the
+    data from `seed`."""
     import tensorflow as tf
 
     ds = code_clips.map(lambda c: video.prior_inputs(c["codes"], c.get("actions")))
@@ -170,7 +176,15 @@ def prior_examples(video, code_clips, batch_size, shuffle=False, seed=0, repeat=
         ds = ds.shuffle(20000, seed=seed)
     if repeat:
         ds = ds.repeat()
-    return ds.batch(batch_size, drop_remainder=shuffle).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=shuffle)
+    if action_dropout:
+        # One stateless seed per batch from a random stream that differs
+        # at every pass (epochs see other examples dropped).
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip(ds, seeds).map(
+            lambda batch, r: video.drop_actions(batch, action_dropout,
+                                                tf.stack([r, tf.cast(seed, tf.int64)])))
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def build_prior(config, manifest, embedding_dim):
@@ -185,13 +199,15 @@ def build_prior(config, manifest, embedding_dim):
         history=config.history, action_kind=kind, action_dim=dim or 1,
         filters=config.prior_filters, num_layers=config.prior_layers,
         conditioning_filters=config.conditioning_filters,
-        conditioning_dilations=config.conditioning_dilations, name="prior")
+        conditioning_dilations=config.conditioning_dilations,
+        **({"null_action": True} if config.action_dropout else {}), name="prior")
     prior.compile(optimizer=keras.optimizers.Adam(config.prior_learning_rate))
     return prior
 
 
 # -------------------------------------------------------------- pictures
-def rollout_grid_frames(video, clips, context_frames, seed=0, temperature=1.0):
+def rollout_grid_frames(video, clips, context_frames, seed=0, temperature=1.0,
+                        guidance=1.0):
     """Frames of a grid, one row of `context | generated` above one row of
     `context | true` per clip (`clips`: dict of NumPy clips), `T` columns;
     and the generated frames and their codes."""
@@ -202,7 +218,8 @@ def rollout_grid_frames(video, clips, context_frames, seed=0, temperature=1.0):
     if actions is not None:
         actions = actions[:, context_frames - 1:context_frames - 1 + horizon]
     generated, codes = video.rollout(context, actions, seed=seed, temperature=temperature,
-                                     num_frames=horizon, return_codes=True)
+                                     num_frames=horizon, return_codes=True,
+                                     guidance=guidance)
     context = context.astype(np.float32) / 255.0
     true = frames[:, context_frames:].astype(np.float32) / 255.0
     rows = []
@@ -213,19 +230,20 @@ def rollout_grid_frames(video, clips, context_frames, seed=0, temperature=1.0):
 
 
 def action_grid_frames(video, clip_frames, context_frames, horizon, seed=0,
-                       temperature=1.0):
+                       temperature=1.0, guidance=1.0):
     """Frames of a grid: one context (`(T, H, W, C)` uint8, the first
     `context_frames` used) rolled out `horizon` frames under each discrete
     action held throughout, one row per action (context | generated)."""
     n = video.action_dim
     context = np.repeat(clip_frames[None, :context_frames], n, axis=0)
     actions = np.repeat(np.arange(n, dtype=np.int32)[:, None], horizon, axis=1)
-    generated = video.rollout(context, actions, seed=seed, temperature=temperature)
+    generated = video.rollout(context, actions, seed=seed, temperature=temperature,
+                              guidance=guidance)
     rows = np.concatenate([context.astype(np.float32) / 255.0, generated], axis=1)
     return rows.reshape((-1,) + rows.shape[2:])
 
 
-def clip_grid_frames(video, clip, context_frames, seed=0, temperature=1.0):
+def clip_grid_frames(video, clip, context_frames, seed=0, temperature=1.0, guidance=1.0):
     """Frames of one clip's grid (`clip`: a dict of one NumPy clip, `frames`
     uint8 `(T, H, W, C)` and discrete `actions` `(T,)`), `T` columns, each
     row the context then `T - context_frames` frames: the true future; the
@@ -241,7 +259,7 @@ def clip_grid_frames(video, clip, context_frames, seed=0, temperature=1.0):
                               np.repeat(np.arange(n, dtype=np.int32)[:, None], horizon, 1)])
     context = np.repeat(frames[None, :c], n + 1, axis=0)
     generated = video.rollout(context, actions, seed=seed, temperature=temperature,
-                              num_frames=horizon)
+                              num_frames=horizon, guidance=guidance)
     context = np.repeat(frames[None, :c], n + 2, axis=0).astype(np.float32) / 255.0
     true = frames[None, c:].astype(np.float32) / 255.0
     rows = np.concatenate([context, np.concatenate([true, generated])], axis=1)
@@ -265,7 +283,8 @@ def prior_tensorboard(log_dir, make_video, sample_clips, config, every_n_epochs=
             video = make_video(self.model)
             grid, _, _ = rollout_grid_frames(video, sample_clips, config.context_frames,
                                              seed=config.seed,
-                                             temperature=config.rollout_temperature)
+                                             temperature=config.rollout_temperature,
+                                             guidance=config.rollout_guidance)
             with self.summaries_at(step):
                 tf.summary.image(
                     "rollouts", image_grid(grid, columns=columns)[None],
@@ -276,7 +295,8 @@ def prior_tensorboard(log_dir, make_video, sample_clips, config, every_n_epochs=
                     frames = action_grid_frames(
                         video, sample_clips["frames"][0], config.context_frames,
                         config.horizon, seed=config.seed,
-                        temperature=config.rollout_temperature)
+                        temperature=config.rollout_temperature,
+                        guidance=config.rollout_guidance)
                     tf.summary.image(
                         "actions", image_grid(frames, columns=columns)[None],
                         description="One context rolled out under each action held "
@@ -319,7 +339,7 @@ def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_c
     rollout_actions = None if actions is None else actions[:, c - 1:-1]
     generated = video.rollout(frames[:, :c], rollout_actions, seed=config.seed,
                               temperature=config.rollout_temperature,
-                              num_frames=config.horizon)
+                              num_frames=config.horizon, guidance=config.rollout_guidance)
     last = np.repeat(frames[:, c - 1:c].astype(np.float32) / 255.0, config.horizon, axis=1)
     reconstructed = video.decode_codes(video.encode_frames(frames[:, c:]))
     model_errors = per_horizon_errors(generated, true)
@@ -337,6 +357,7 @@ def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_c
         "test_prior_bits_per_code": float(prior_logs["bits_per_code"]),
         "rollout_clips": int(len(frames)),
         "rollout_temperature": config.rollout_temperature,
+        "rollout_guidance": config.rollout_guidance,
         "rollout_psnr_db": model_errors["psnr_db"],
         "rollout_ssim": model_errors["ssim"],
         "copy_last_frame_psnr_db": copy_errors["psnr_db"],
@@ -349,14 +370,24 @@ def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_c
     others = {}
     for t in other_temperatures(config):
         others[t] = video.rollout(frames[:, :c], rollout_actions, seed=config.seed,
-                                  temperature=t, num_frames=config.horizon)
+                                  temperature=t, num_frames=config.horizon,
+                                  guidance=config.rollout_guidance)
     if others:
         metrics["rollouts_at_other_temperatures"] = {
             str(t): {"rollout_psnr_db": e["psnr_db"], "rollout_ssim": e["ssim"]}
             for t, e in ((t, per_horizon_errors(g, true)) for t, g in others.items())}
+    guided = {}
+    for s in other_guidances(config):
+        guided[s] = video.rollout(frames[:, :c], rollout_actions, seed=config.seed,
+                                  temperature=config.rollout_temperature,
+                                  num_frames=config.horizon, guidance=s)
+    if guided:
+        metrics["rollouts_at_other_guidances"] = {
+            str(s): {"rollout_psnr_db": e["psnr_db"], "rollout_ssim": e["ssim"]}
+            for s, e in ((s, per_horizon_errors(g, true)) for s, g in guided.items())}
     if video.action_kind == "discrete":
         metrics.update(action_check(video, config, train_clips, frames, actions, generated,
-                                    others))
+                                    others, guided))
     return metrics
 
 
@@ -368,7 +399,22 @@ def other_temperatures(config):
     return [t for t in values if t != config.rollout_temperature]
 
 
-def action_check(video, config, train_clips, frames, actions, generated, others=None):
+def other_guidances(config):
+    """The guidance scales of `config.other_rollout_guidances` ("1,2,3": 1
+    is no guidance), the report's own one left out."""
+    text = config.other_rollout_guidances.strip()
+    try:
+        values = [float(s) for s in text.split(",") if s.strip()] if text else []
+    except ValueError:
+        values = [float("nan")]
+    if not all(0 <= s < float("inf") for s in values):
+        raise ValueError("`other_rollout_guidances` must be comma-separated numbers >= 0 "
+                         f"(e.g. '1,2,3'), got {config.other_rollout_guidances!r}")
+    return [s for s in values if s != config.rollout_guidance]
+
+
+def action_check(video, config, train_clips, frames, actions, generated, others=None,
+                 guided=None):
     """The inverse-dynamics check: a classifier of the action from true
     frame pairs (trained on the training clips) scores (a) true test pairs,
     (b) VQ-VAE reconstructions of them (the ceiling for decoded frames),
@@ -397,17 +443,22 @@ def action_check(video, config, train_clips, frames, actions, generated, others=
     context = np.repeat(frames[:, :c], n, axis=0)
     commanded = np.tile(np.arange(n, dtype=np.int32), len(frames))
     one_step = video.rollout(context, commanded[:, None], seed=config.seed + 1,
-                             temperature=config.rollout_temperature)
+                             temperature=config.rollout_temperature,
+                             guidance=config.rollout_guidance)
     counterfactual_acc = action_accuracy(model, np.repeat(test[:, c - 1], n, axis=0),
                                          one_step[:, 0], commanded)
     counts = np.bincount(actions[:, :-1].ravel(), minlength=n)
-    extra = {}
-    for t, frames_t in (others or {}).items():
+    def rollout_accuracy(frames_t):
         before = np.concatenate([test[:, c - 1:c], frames_t[:, :-1]], axis=1)
-        extra[str(t)] = action_accuracy(model, before.reshape(flat), frames_t.reshape(flat),
-                                        actions[:, c - 1:-1].reshape(-1))
+        return action_accuracy(model, before.reshape(flat), frames_t.reshape(flat),
+                               actions[:, c - 1:-1].reshape(-1))
+
+    extra = {str(t): rollout_accuracy(f) for t, f in (others or {}).items()}
+    extra_guided = {str(s): rollout_accuracy(f) for s, f in (guided or {}).items()}
     return {
         **({"action_check_rollout_at_other_temperatures": extra} if extra else {}),
+        **({"action_check_rollout_at_other_guidances": extra_guided}
+           if extra_guided else {}),
         "action_check_chance": 1.0 / n,
         "action_check_majority_rate": float(counts.max() / counts.sum()),
         "action_check_true_frames": true_acc,
@@ -440,6 +491,17 @@ def check_config(config, data_dir=None):
     if config.history > config.context_frames:
         raise ValueError(f"`history`={config.history} must be <= `context_frames`="
                          f"{config.context_frames}")
+    kind, _ = action_spec(config)
+    if config.action_dropout and kind != "discrete":
+        raise ValueError(
+            f"`action_dropout`={config.action_dropout} (classifier-free guidance) needs "
+            f"discrete actions; this config's are {kind or 'absent'}")
+    guidances = [config.rollout_guidance] + other_guidances(config)
+    if not config.action_dropout and any(s != 1.0 for s in guidances):
+        raise ValueError(
+            "`rollout_guidance` / `other_rollout_guidances` other than 1 need a prior "
+            "trained with `action_dropout` > 0 (the 'no action' condition), got "
+            f"action_dropout=0 and guidances {guidances}")
     length = config.context_frames + config.horizon
     common.check_image_size(config)
     if config.source == "memory_maze":
@@ -453,7 +515,6 @@ def check_config(config, data_dir=None):
     prior = build_prior(config, manifest, int(vqvae.quantizer.embedding_dim))
     video = LatentVideoModel(vqvae, prior)
     clip = np.zeros((1, length) + codes.shape[1:], "int32")
-    kind, _ = action_spec(config)
     actions = None
     if kind == "discrete":
         actions = np.zeros((1, length), "int32")
@@ -550,7 +611,8 @@ def run_stages(context):
         prior = pipe.train(
             "prior", build,
             prior_examples(reader, code_clips("train"), config.prior_batch_size, True,
-                           config.seed, repeat=bool(prior_steps)),
+                           config.seed, repeat=bool(prior_steps),
+                           action_dropout=config.action_dropout),
             epochs=config.prior_epochs, steps_per_epoch=prior_steps,
             validation_data=prior_examples(reader, code_clips("validation"), 128),
             inputs=["codes"],
@@ -564,19 +626,23 @@ def run_stages(context):
         def draw(num, seed):
             picked = {k: v[:num] for k, v in test_clips.items()}
             temperature = config.rollout_temperature
+            guidance = config.rollout_guidance
             grid, _, codes = rollout_grid_frames(video, picked, config.context_frames,
-                                                 seed=seed, temperature=temperature)
+                                                 seed=seed, temperature=temperature,
+                                                 guidance=guidance)
             if video.action_kind == "discrete":
                 frames = action_grid_frames(video, picked["frames"][0],
                                             config.context_frames, config.horizon,
-                                            seed=seed, temperature=temperature)
+                                            seed=seed, temperature=temperature,
+                                            guidance=guidance)
                 write_png(pipe.path("actions.png"),
                           image_grid(frames, columns=frames.shape[0] // video.action_dim))
                 columns = config.context_frames + config.horizon
                 for i in range(len(picked["frames"])):
                     frames = clip_grid_frames(
                         video, {k: v[i] for k, v in picked.items()},
-                        config.context_frames, seed=seed, temperature=temperature)
+                        config.context_frames, seed=seed, temperature=temperature,
+                        guidance=guidance)
                     write_png(pipe.path(f"clip_{i}.png"), image_grid(frames, columns=columns))
             return grid, codes
 

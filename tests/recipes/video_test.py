@@ -58,6 +58,12 @@ def test_smoke_config_end_to_end_and_resumes(tmp_path):
                 "action_check_every_action_one_step"):
         assert 0.0 <= metrics[key] <= 1.0
     assert metrics["test_prior_bits_per_code"] > 0
+    # Classifier-free guidance (action_dropout 0.2): the report's rollouts
+    # at guidance 1 and, measured beside them, 2.
+    assert metrics["rollout_guidance"] == 1.0
+    guided = metrics["rollouts_at_other_guidances"]["2.0"]
+    assert len(guided["rollout_psnr_db"]) == horizon
+    assert 0.0 <= metrics["action_check_rollout_at_other_guidances"]["2.0"] <= 1.0
     with open(os.path.join(out, "stages", "prior.json")) as f:
         prior_record = json.load(f)
     # Rerun: every stage resumes from disk, same report.
@@ -65,3 +71,34 @@ def test_smoke_config_end_to_end_and_resumes(tmp_path):
     assert again == metrics
     with open(os.path.join(out, "stages", "prior.json")) as f:
         assert json.load(f) == prior_record
+
+
+def test_action_dropout_reaches_the_training_examples_only():
+    import tensorflow as tf
+
+    from vq_zoo.models.video.latent_video_model import LatentVideoModel
+    from vq_zoo.models.vqvae.vqvae import VQVAE
+
+    config = CONFIGS["smoke"]
+    vqvae = VQVAE.image_model(num_hiddens=8, num_residual_layers=1, num_residual_hiddens=4,
+                              embedding_dim=4, num_embeddings=16, channels=3)
+    vqvae.build((None, 16, 16, 3))
+    prior = recipe.build_prior(config, {"num_embeddings": 16, "code_shape": (6, 4, 4)}, 4)
+    assert prior.null_action  # action_dropout > 0
+    video = LatentVideoModel(vqvae, prior)
+    rng = np.random.default_rng(0)
+    clips = tf.data.Dataset.from_tensor_slices({
+        "codes": rng.integers(0, 16, (100, 6, 4, 4)).astype(np.int32),
+        "actions": rng.integers(0, 6, (100, 6)).astype(np.int32)})
+
+    def labels(ds):
+        return np.concatenate([b["condition"] for b in ds.as_numpy_iterator()])
+
+    train = recipe.prior_examples(video, clips, 50, shuffle=True, seed=1,
+                                  action_dropout=config.action_dropout)
+    first, second = labels(train), labels(train)  # 400 examples a pass
+    assert abs((first == 6).mean() - 0.2) < 0.08 and abs((second == 6).mean() - 0.2) < 0.08
+    # Each pass drops other examples (the shuffle aside: the same multiset).
+    assert (first != second).any()
+    validation = recipe.prior_examples(video, clips, 50)
+    assert not (labels(validation) == 6).any()

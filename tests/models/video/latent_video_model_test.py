@@ -164,3 +164,62 @@ def test_bad_arguments():
     plain = GatedPixelCNNPrior(num_embeddings=16, shape=(4, 4), filters=8, num_layers=1)
     with pytest.raises(ValueError, match="spatial_condition_shape"):
         LatentVideoModel(video.vqvae, plain)
+
+
+# ------------------------------------------------- classifier-free guidance
+def make_guided_video(seed=0):
+    keras.utils.set_random_seed(seed)
+    vqvae = VQVAE.image_model(num_hiddens=8, num_residual_layers=1,
+                              num_residual_hiddens=4, embedding_dim=4,
+                              num_embeddings=16, channels=3)
+    vqvae.build((None, 16, 16, 3))
+    prior = LatentVideoModel.build_prior(
+        16, (4, 4), 4, history=2, action_dim=6, filters=8, num_layers=2,
+        conditioning_filters=8, conditioning_dilations=(1,), null_action=True)
+    rng = np.random.default_rng(seed + 1)
+    for w in prior.weights:  # visible action paths (the last projection starts at 0)
+        w.assign(rng.normal(scale=0.3, size=w.shape).astype(np.float32))
+    return LatentVideoModel(vqvae, prior)
+
+
+def test_drop_actions_replaces_only_the_action_at_the_rate():
+    video = make_guided_video()
+    assert (video.action_dim, video.null_action) == (6, True)
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 16, (300, 5, 4, 4)).astype(np.int32)
+    actions = rng.integers(0, 6, (300, 5)).astype(np.int32)
+    inputs = video.prior_inputs(codes, actions)  # 900 examples
+    out = {k: np.asarray(v) for k, v in video.drop_actions(inputs, 0.25, (3, 4)).items()}
+    dropped = out["condition"] == 6
+    assert abs(dropped.mean() - 0.25) < 0.06  # 4 standard deviations
+    np.testing.assert_array_equal(out["codes"], inputs["codes"])
+    d = 2 * 4  # the history's channels: 2 frames of 4-d codebook vectors
+    np.testing.assert_array_equal(out["spatial_condition"][..., :d],
+                                  inputs["spatial_condition"][..., :d])
+    np.testing.assert_array_equal(out["spatial_condition"][~dropped],
+                                  inputs["spatial_condition"][~dropped])
+    np.testing.assert_array_equal(out["condition"][~dropped], inputs["condition"][~dropped])
+    assert not out["spatial_condition"][dropped][..., d:].any()
+    # The same seed drops the same examples, another seed others.
+    again = np.asarray(video.drop_actions(inputs, 0.25, (3, 4))["condition"])
+    np.testing.assert_array_equal(again, out["condition"])
+    other = np.asarray(video.drop_actions(inputs, 0.25, (3, 5))["condition"])
+    assert (other != out["condition"]).any()
+    with pytest.raises(ValueError, match="Action dropout needs a prior with a 'no action'"):
+        make_video().drop_actions(inputs, 0.25, (3, 4))
+
+
+def test_rollout_guidance():
+    video = make_guided_video()
+    rng = np.random.default_rng(2)
+    context = rng.integers(0, 256, (2, 2, 16, 16, 3), dtype=np.uint8)
+    actions = rng.integers(0, 6, (2, 2)).astype(np.int32)
+    plain = video.rollout(context, actions, seed=1, temperature=0, return_codes=True)[1]
+    same = video.rollout(context, actions, seed=1, temperature=0, guidance=1.0,
+                         return_codes=True)[1]
+    np.testing.assert_array_equal(same, plain)
+    guided = video.rollout(context, actions, seed=1, temperature=0, guidance=4.0,
+                           return_codes=True)[1]
+    assert guided.shape == plain.shape and (guided != plain).any()
+    with pytest.raises(ValueError, match="`guidance`=2 needs a prior trained with action"):
+        make_video().rollout(context, actions, guidance=2.0)

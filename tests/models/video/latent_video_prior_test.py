@@ -161,3 +161,71 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="`temperature` must be >= 0"):
         LatentVideoModel(matching, prior).rollout_codes(
             np.zeros((1, 2, 8, 8), np.int32), np.zeros((1, 1), np.int32), temperature=-1)
+
+
+# ------------------------------------------------- classifier-free guidance
+def test_null_action_adds_one_label_and_is_saved(tmp_path):
+    prior = make_prior(null_action=True)
+    assert (prior.num_classes, prior.null_label) == (7, 6)
+    assert prior.spatial_condition_shape == make_prior().spatial_condition_shape
+    assert make_prior().null_label is None
+    _randomise(prior)
+    x = inputs_for(prior)
+    x["condition"][0] = 6  # "no action" is a valid input
+    rebuilt = run_serialization_test(prior)
+    assert rebuilt.null_action is True
+    loaded = run_model_saving_test(prior, x, tmp_path)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(prior(x)), atol=1e-5)
+    with pytest.raises(ValueError, match="`null_action`.*needs discrete actions"):
+        make_prior("continuous", 4, null_action=True)
+    with pytest.raises(ValueError, match="`null_action` must be True or False"):
+        make_prior(null_action=1)
+
+
+def test_guided_cached_sampling_equals_a_naive_guided_sampler():
+    # Reference: the full forward pass at each position, once under the
+    # condition and once under "no action" (built here: label 6, the action
+    # channels zeroed), combined in NumPy, drawn with the same Gumbel noise.
+    from vq_zoo.generation.sampler import gumbel_noise
+
+    keras.utils.set_random_seed(0)
+    prior = LatentVideoPrior(16, (4, 4), embedding_dim=3, history=2, action_dim=6,
+                             filters=8, num_layers=2, conditioning_filters=8,
+                             conditioning_dilations=(1,), null_action=True)
+    _randomise(prior)
+    rng = np.random.default_rng(5)
+    history = rng.normal(size=(3, 4, 4, 6)).astype(np.float32)
+    labels = np.array([1, 4, 2], np.int32)
+    cond = {"condition": labels,
+            "spatial_condition": with_action_channels(history, labels, "discrete", 6)}
+    null = {"condition": np.full(3, 6, np.int32),
+            "spatial_condition": np.concatenate([history, np.zeros((3, 4, 4, 6), np.float32)],
+                                                axis=-1)}
+    s, t = 2.5, 0.8
+    noise = np.asarray(gumbel_noise((3, 4, 4, 16), seed=7)).reshape(3, 16, 16)
+    codes = np.zeros((3, 16), np.int32)
+    for p in range(16):
+        lc = np.asarray(prior({"codes": codes.reshape(3, 4, 4), **cond})).reshape(3, 16, 16)
+        lu = np.asarray(prior({"codes": codes.reshape(3, 4, 4), **null})).reshape(3, 16, 16)
+        logits = lu[:, p] + s * (lc[:, p] - lu[:, p])
+        codes[:, p] = np.argmax(logits / t + noise[:, p], axis=-1)
+    guided = np.asarray(prior.sample(3, cond, t, seed=7, guidance=s))
+    np.testing.assert_array_equal(guided.reshape(3, 16), codes)
+    plain = np.asarray(prior.sample(3, cond, t, seed=7))
+    assert (plain != guided).any()  # the scale matters here
+    # The prior's own null condition is the one built above.
+    made = prior.null_condition(cond)
+    np.testing.assert_array_equal(np.asarray(made["condition"]), null["condition"])
+    np.testing.assert_array_equal(np.asarray(made["spatial_condition"]),
+                                  null["spatial_condition"])
+
+
+def test_guidance_arguments():
+    prior = make_prior(null_action=True)
+    x = inputs_for(prior, batch=1)
+    cond = {"condition": x["condition"], "spatial_condition": x["spatial_condition"]}
+    for bad in (-1.0, float("nan"), float("inf"), "2", True):
+        with pytest.raises(ValueError, match="`guidance` must be a finite number >= 0"):
+            prior.sample(1, cond, guidance=bad)
+    with pytest.raises(ValueError, match="no 'no action' condition: guidance needs"):
+        make_prior().sample(1, cond, guidance=2.0)

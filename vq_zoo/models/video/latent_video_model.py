@@ -40,17 +40,49 @@ def with_action_channels(spatial, actions, action_kind, action_dim):
     `(..., h, w, k * D)` with the action broadcast over the grid appended
     as channels (discrete actions `(...)` ints as one-hots of `action_dim`,
     continuous ones `(..., action_dim)` as they are), `(..., h, w, k * D +
-    action_dim)`. Works on NumPy arrays and tensors."""
+    action_dim)`. The discrete label `action_dim` is "no action" (the null
+    condition of classifier-free guidance): all-zero channels. Works on
+    NumPy arrays and tensors."""
     from keras import ops
 
     if action_kind == "discrete":
-        a = ops.one_hot(ops.cast(actions, "int32"), action_dim, dtype="float32")
+        # One class more, then dropped: the "no action" label gives zeros.
+        a = ops.one_hot(ops.cast(actions, "int32"), action_dim + 1,
+                        dtype="float32")[..., :action_dim]
     else:
         a = ops.cast(actions, "float32")
     a = a[..., None, None, :]
     shape = ops.shape(spatial)
     a = ops.broadcast_to(a, tuple(shape[:-1]) + (action_dim,))
     return ops.concatenate([ops.cast(spatial, "float32"), a], axis=-1)
+
+
+def drop_actions(inputs, rate, seed, action_dim):
+    """Action dropout for classifier-free guidance: a batch of prior
+    inputs (a dict of tensors, `condition` int labels `(batch,)` and
+    `spatial_condition` `(batch, h, w, channels)` whose last `action_dim`
+    channels are the action's one-hot) with each example's action replaced,
+    with probability `rate`, by "no action": the label `action_dim` and
+    zeros in the action channels. The codes and the past frames' channels
+    are unchanged. Draws with TensorFlow's stateless RNG from `seed` (a
+    pair of ints or an int tensor of shape `(2,)`), for `tf.data` maps:
+    the same seed drops the same examples."""
+    import tensorflow as tf
+
+    if not 0.0 <= float(rate) < 1.0:
+        raise ValueError(f"`rate` must be in [0, 1), got {rate!r}")
+    labels = tf.convert_to_tensor(inputs["condition"])
+    spatial = tf.convert_to_tensor(inputs["spatial_condition"])
+    dropped = tf.random.stateless_uniform(tf.shape(labels)[:1], seed) < rate
+    keep = tf.cast(tf.logical_not(dropped), spatial.dtype)[:, None, None, None]
+    channels = spatial.shape[-1]
+    mask = tf.concat([tf.ones([channels - action_dim], spatial.dtype),
+                      tf.zeros([action_dim], spatial.dtype)], 0)
+    out = dict(inputs)
+    out["condition"] = tf.where(dropped, tf.cast(action_dim, labels.dtype), labels)
+    # keep: 1 everywhere; dropped: the history channels only.
+    out["spatial_condition"] = spatial * (keep + (1.0 - keep) * mask)
+    return out
 
 
 class LatentVideoModel:
@@ -140,8 +172,11 @@ class LatentVideoModel:
         self.prior = prior
         self._codebook = np.asarray(ops.convert_to_numpy(quantizer.codebook), np.float32)
         self.history = shape[-1] // dim
+        # A guidance-ready LatentVideoPrior has one label more ("no action").
+        self.null_action = bool(getattr(prior, "null_action", False))
         if prior.num_classes is not None:
-            self.action_kind, self.action_dim = "discrete", int(prior.num_classes)
+            self.action_kind = "discrete"
+            self.action_dim = int(prior.num_classes) - int(self.null_action)
         elif prior.condition_dim is not None:
             self.action_kind, self.action_dim = "continuous", int(prior.condition_dim)
         else:
@@ -179,6 +214,9 @@ class LatentVideoModel:
             conditioning_filters, conditioning_dilations: the conditioning
                 network over the past frames and the action (one residual
                 dilated 3x3 block per dilation).
+            **kwargs may also hold `null_action=True`: the "no action"
+                condition that classifier-free guidance needs (see
+                `LatentVideoPrior`; `drop_actions` in training).
             **kwargs: more `GatedPixelCNNPrior` arguments (`kernel_size`,
                 `attention_every`, `dropout`, `name`, ...).
         """
@@ -303,9 +341,19 @@ class LatentVideoModel:
             inputs = {n: np.asarray(ops.convert_to_numpy(v)) for n, v in inputs.items()}
         return inputs
 
+    def drop_actions(self, inputs, rate, seed):
+        """`drop_actions` for this model's prior inputs (a batch of
+        `prior_inputs`): each example's action replaced by "no action"
+        with probability `rate`. Needs a prior with `null_action`."""
+        if not self.null_action:
+            raise ValueError(
+                "Action dropout needs a prior with a 'no action' condition "
+                "(LatentVideoPrior(..., null_action=True), discrete actions)")
+        return drop_actions(inputs, rate, seed, self.action_dim)
+
     # ---------------------------------------------------------- generation
     def rollout_codes(self, context_codes, actions=None, num_frames=None, seed=None,
-                      temperature=1.0):
+                      temperature=1.0, guidance=1.0):
         """Draws the next frames' codes one frame after another, each with
         the prior's cached sampler conditioned on the last `k` frames'
         codes (true context, then drawn) and the commanded action.
@@ -320,6 +368,12 @@ class LatentVideoModel:
                 argmax of its logits given the codes before it: the prior's
                 sampler at temperature `GREEDY_TEMPERATURE`, 1e-6, where the
                 logits decide and the Gumbel noise cannot).
+            guidance: float >= 0, classifier-free guidance of the action
+                (Ho & Salimans 2022): each code drawn from `l_uncond + s *
+                (l_cond - l_uncond)` (at `temperature`), `l_uncond` the
+                logits under "no action"; 1 (the default) is plain
+                conditional sampling, exactly. Needs a prior trained with
+                action dropout (`null_action`).
 
         Returns:
             int32 codes `(batch, n, h, w)`.
@@ -342,6 +396,15 @@ class LatentVideoModel:
         if not temperature >= 0:
             raise ValueError(f"`temperature` must be >= 0 (0: greedy), got {temperature!r}")
         temperature = float(temperature) or GREEDY_TEMPERATURE
+        from vq_zoo.models.video.latent_video_prior import _check_guidance
+
+        guidance = _check_guidance(guidance)
+        if guidance != 1.0 and not self.null_action:
+            raise ValueError(
+                f"`guidance`={guidance:g} needs a prior trained with action dropout "
+                "(null_action=True): this one has no 'no action' condition; use "
+                "guidance=1")
+        extra = {"guidance": guidance} if guidance != 1.0 else {}
         codes = list(np.moveaxis(context_codes[:, -self.history:], 1, 0))
         drawn = []
         for i in range(num_frames):
@@ -349,21 +412,24 @@ class LatentVideoModel:
             condition = self.condition(past, None if actions is None else actions[:, i])
             frame = np.asarray(self.prior.sample(
                 batch, condition=condition, temperature=temperature,
-                seed=None if seed is None else int(seed) + i), np.int32)
+                seed=None if seed is None else int(seed) + i, **extra), np.int32)
             codes.append(frame)
             drawn.append(frame)
         return np.stack(drawn, axis=1)
 
     def rollout(self, context_frames, actions=None, seed=None, temperature=1.0,
-                num_frames=None, return_codes=False):
+                num_frames=None, return_codes=False, guidance=1.0):
         """Generates the frames after `context_frames` under `actions`, in
         latent space, and decodes them at the end (see the class shape
-        contract). Returns float32 frames `(batch, n, H, W, C)`, and with
+        contract; `temperature` and `guidance` as in `rollout_codes`).
+        Returns float32 frames `(batch, n, H, W, C)`, and with
         `return_codes` also their int32 codes `(batch, n, h, w)`."""
         context = self.encode_frames(context_frames)
-        codes = self.rollout_codes(context, actions, num_frames, seed, temperature)
+        codes = self.rollout_codes(context, actions, num_frames, seed, temperature,
+                                   guidance)
         frames = self.decode_codes(codes)
         return (frames, codes) if return_codes else frames
 
 
-__all__ = ["LatentVideoModel", "stack_history", "with_action_channels", "ACTION_KINDS"]
+__all__ = ["LatentVideoModel", "drop_actions", "stack_history", "with_action_channels",
+           "ACTION_KINDS"]
