@@ -110,6 +110,10 @@ def _parser():
                              "default 0, e.g. noop)")
     sample.add_argument("--frames", type=int, default=10,
                         help="video: frames to generate after the context (default 10)")
+    sample.add_argument("--guidance", type=float, default=None,
+                        help="video: classifier-free guidance scale of the action (1: "
+                             "none; above 1 the action counts more; needs a prior "
+                             "trained with action dropout)")
 
     encode = sub.add_parser("encode", help="encode image files, or a whole folder, to codes")
     encode.add_argument("model", metavar="RUN_OR_PRESET",
@@ -354,6 +358,10 @@ def _check_before_tensorflow(args, parser):
             parser.error("--upscale must be >= 1")
         if args.frames < 1:
             parser.error("--frames must be >= 1")
+        if args.guidance is not None and not (args.guidance >= 0
+                                              and math.isfinite(args.guidance)):
+            parser.error(f"--guidance must be a finite number >= 0 (1: none), got "
+                         f"{args.guidance}")
         if args.out and not args.out.lower().endswith(".wav"):
             _check_image_out(parser, args.out)
     elif args.command == "decode":
@@ -475,7 +483,7 @@ def _cmd_sample(args, parser):
         raise CliError(f"--out {out}: a speech model writes WAV files (.wav)", 2)
     conditions = {name: value for name, value in (
         ("label", args.label), ("speaker", args.speaker), ("context", args.context),
-        ("action", args.action)) if value is not None}
+        ("action", args.action), ("guidance", args.guidance)) if value is not None}
     if "num_frames" in family.conditions:
         conditions["num_frames"] = args.frames
     try:

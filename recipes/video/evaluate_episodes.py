@@ -4,8 +4,8 @@ context frame and the VQ-VAE ceiling, per horizon, and the rollouts'
 inverse-dynamics action accuracy against the true frames'.
 
     python -m vq_zoo.recipes.video.evaluate_episodes EPISODES_DIR FIRST LAST \\
-        TRAIN_DIR OUT.json [--temperatures 0,1] [--max-clips 350] \\
-        [--run RUN_DIR]
+        TRAIN_DIR OUT.json [--temperatures 0,1] [--guidances 1,2] \\
+        [--max-clips 350] [--run RUN_DIR]
 
 Episodes `FIRST..LAST-1` of EPISODES_DIR (files sorted by seed and index,
 as `vq_zoo.data.memory_maze.episode_files`) are cut into clips of 16 frames
@@ -13,7 +13,11 @@ as `vq_zoo.data.memory_maze.episode_files`) are cut into clips of 16 frames
 are `--max-clips` clips; the
 inverse-dynamics classifier is fitted on the training split of TRAIN_DIR
 (the run's own episodes, split as the recipe splits them). Without `--run`
-the shipped presets are evaluated. Writes OUT.json.
+the shipped presets are evaluated. Every temperature is rolled out at every
+guidance scale (`--guidances`, classifier-free guidance of the action, 1:
+none; other scales need a prior trained with action dropout); the records
+are keyed by the temperature (guidance 1) or `"<temperature>@<guidance>"`.
+Writes OUT.json.
 """
 
 import argparse
@@ -34,6 +38,7 @@ def main(argv=None):
     parser.add_argument("train_dir")
     parser.add_argument("out")
     parser.add_argument("--temperatures", default="0,1")
+    parser.add_argument("--guidances", default="1")
     parser.add_argument("--max-clips", type=int, default=350)
     parser.add_argument("--run", default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -109,12 +114,14 @@ def main(argv=None):
             actions[:, :-1].reshape(-1)),
         "rollouts": {},
     }
-    for t in [float(x) for x in args.temperatures.split(",")]:
+    runs = [(float(t), float(g)) for t in args.temperatures.split(",")
+            for g in args.guidances.split(",")]
+    for t, g in runs:
         start = time.time()
         generated = video.rollout(frames[:, :c], actions[:, c - 1:-1], seed=args.seed,
-                                  temperature=t, num_frames=horizon)
+                                  temperature=t, num_frames=horizon, guidance=g)
         before = np.concatenate([test[:, c - 1:c], generated[:, :-1]], axis=1)
-        record["rollouts"][str(t)] = {
+        record["rollouts"][str(t) if g == 1 else f"{t}@{g}"] = {
             **metrics.per_horizon_errors(generated, true),
             "action_check": metrics.action_accuracy(
                 inverse, before.reshape(flat), generated.reshape(flat),

@@ -3,7 +3,7 @@ of tries in `recipes/video/README.md` comes from this script.
 
     python -m vq_zoo.recipes.video.prior_trials RUN_DIR DATA_DIR OUT.json \\
         [--set KEY=VALUE ...] [--epochs 2] [--steps-per-epoch 0] \\
-        [--temperatures 0,1] [--clips 48]
+        [--temperatures 0,1] [--guidances 1] [--clips 48]
 
 RUN_DIR holds a trained `vqvae.keras` and its `config.json` (a video run
 after its `vqvae` stage); DATA_DIR its memory-maze episodes. The script
@@ -14,7 +14,10 @@ fields only: `history`, `prior_filters`, `prior_layers`,
 training clips, then measures on the first `--clips` test clips (episodes
 never trained on) at each temperature: rollout PSNR at horizons 1, 4 and
 10 next to copying the last context frame, and the inverse-dynamics action
-accuracy of the rollouts next to the true frames'. Appends one JSON record
+accuracy of the rollouts next to the true frames'. With `--set
+action_dropout=0.15` the prior trains with classifier-free guidance's
+action dropout, and each temperature is also rolled out at each of
+`--guidances` (keys `"<temperature>@<guidance>"`; 1 is no guidance). Appends one JSON record
 to OUT.json (a list), with the wall time of training.
 """
 
@@ -35,7 +38,7 @@ def _clips(config, data_dir, split):
 
 
 def run_trial(run_dir, data_dir, overrides, epochs, steps_per_epoch, temperatures,
-              num_clips):
+              num_clips, guidances=(1.0,)):
     import keras
     import tensorflow as tf
 
@@ -68,7 +71,8 @@ def run_trial(run_dir, data_dir, overrides, epochs, steps_per_epoch, temperature
         ds = tf.data.Dataset.from_tensor_slices(
             {"codes": codes[split], "actions": splits[split]["actions"]})
         return recipe.prior_examples(video, ds, config.prior_batch_size if shuffle else 128,
-                                     shuffle, config.seed, repeat=repeat)
+                                     shuffle, config.seed, repeat=repeat,
+                                     action_dropout=config.action_dropout if shuffle else 0.0)
 
     start = time.time()
     history = prior.fit(examples("train", True, bool(steps_per_epoch)), epochs=epochs,
@@ -98,15 +102,15 @@ def run_trial(run_dir, data_dir, overrides, epochs, steps_per_epoch, temperature
         "copy_last_psnr_db": [round(v, 2) for v in copy["psnr_db"]],
         "action_check_true_frames": round(true_acc, 3), "rollouts": {},
     }
-    for t in temperatures:
+    for t, g in [(t, g) for t in temperatures for g in guidances]:
         generated = video.rollout(test["frames"][:, :c], test["actions"][:, c - 1:-1],
                                   seed=config.seed, temperature=t,
-                                  num_frames=config.horizon)
+                                  num_frames=config.horizon, guidance=g)
         errors = metrics.per_horizon_errors(generated, true)
         before = np.concatenate([test_f[:, c - 1:c], generated[:, :-1]], axis=1)
         acc = metrics.action_accuracy(inverse, before.reshape(flat), generated.reshape(flat),
                                       test["actions"][:, c - 1:-1].reshape(-1))
-        record["rollouts"][str(t)] = {
+        record["rollouts"][str(t) if g == 1 else f"{t}@{g}"] = {
             "psnr_db": [round(v, 2) for v in errors["psnr_db"]],
             "ssim": [round(v, 3) for v in errors["ssim"]],
             "action_check": round(acc, 3)}
@@ -123,11 +127,13 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--steps-per-epoch", type=int, default=0)
     parser.add_argument("--temperatures", default="0,1")
+    parser.add_argument("--guidances", default="1")
     parser.add_argument("--clips", type=int, default=48)
     args = parser.parse_args(argv)
     temperatures = [float(t) for t in args.temperatures.split(",")]
+    guidances = [float(g) for g in args.guidances.split(",")]
     record = run_trial(args.run_dir, args.data_dir, args.overrides, args.epochs,
-                       args.steps_per_epoch, temperatures, args.clips)
+                       args.steps_per_epoch, temperatures, args.clips, guidances)
     print(json.dumps(record))
     records = []
     if os.path.exists(args.out):

@@ -223,3 +223,22 @@ def test_rollout_guidance():
     assert guided.shape == plain.shape and (guided != plain).any()
     with pytest.raises(ValueError, match="`guidance`=2 needs a prior trained with action"):
         make_video().rollout(context, actions, guidance=2.0)
+
+
+def test_family_sample_takes_the_guidance():
+    from vq_zoo.models.family import ConditionError
+    from vq_zoo.models.video.family import LatentVideoFamily
+
+    video = make_guided_video()
+    family = LatentVideoFamily(video.vqvae, video.prior)
+    context = np.random.default_rng(3).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    rows = family.sample(2, seed=1, temperature=0, context=context, action="left",
+                         num_frames=2, guidance=3.0)
+    expected = video.rollout_codes(video.encode_frames(np.repeat(context[None], 2, 0)),
+                                   np.full((2, 2), 2, np.int32), seed=1, temperature=0,
+                                   guidance=3.0)
+    np.testing.assert_array_equal(rows.codes, expected)
+    plain = make_video()
+    with pytest.raises(ConditionError, match="--guidance 3: this video prior was trained"):
+        LatentVideoFamily(plain.vqvae, plain.prior).sample(
+            1, context=context, num_frames=1, guidance=3.0)

@@ -35,6 +35,9 @@ class LatentVideoFamily(ModelFamily):
         actions: instead of `action`, every rollout's actions, int
             `(num, n)` or float `(num, n, action_dim)` (continuous).
         num_frames: frames to generate after the context (default 10).
+        guidance: the classifier-free guidance scale of the action (default
+            1: none; `LatentVideoModel.rollout`), for a prior trained with
+            action dropout.
 
     Args:
         vqvae: the frame `VQVAE`.
@@ -47,7 +50,7 @@ class LatentVideoFamily(ModelFamily):
     """
 
     members = ("vqvae", "prior")
-    conditions = ("context", "action", "actions", "num_frames")
+    conditions = ("context", "action", "actions", "num_frames", "guidance")
     autoencoders = ("VQVAE",)
 
     def __init__(self, vqvae, prior):
@@ -120,7 +123,7 @@ class LatentVideoFamily(ModelFamily):
         return None
 
     def sample(self, num, seed=0, temperature=1.0, context=None, action=None,
-               actions=None, num_frames=10, **conditions):
+               actions=None, num_frames=10, guidance=1.0, **conditions):
         """`num` rollouts of `num_frames` frames after `context` (see the
         class docstring); frame `i` is drawn with seed `seed + i`."""
         num = self._check_num(num)
@@ -132,11 +135,16 @@ class LatentVideoFamily(ModelFamily):
         self._refuse("a video prior", {k: v for k, v in conditions.items()
                                        if k not in ("speaker", "label")})
         temperature = self._temperature(temperature)
+        if guidance != 1.0 and not self.video.null_action:
+            raise ConditionError(f"--guidance {guidance:g}: this video prior was trained "
+                                 "without action dropout (no 'no action' condition); "
+                                 "drop --guidance")
         frames = self._context(context, num)
         taken = self._actions(action, actions, num, num_frames)
         generated, codes = self.video.rollout(frames, taken, seed=seed,
                                               temperature=temperature,
-                                              num_frames=num_frames, return_codes=True)
+                                              num_frames=num_frames, return_codes=True,
+                                              guidance=guidance)
         shown = (frames.astype(np.float32) / 255.0 if frames.dtype == np.uint8
                  else frames.astype(np.float32))
         rows = np.concatenate([shown, np.asarray(generated)], axis=1)
