@@ -42,6 +42,31 @@ def _temperature_words(t):
             "drawn before it)" if float(t) == 0 else f"sampled at temperature {t}")
 
 
+def _decoding_words(m):
+    """How the card's rollouts were drawn: the temperature and, when not
+    1, the classifier-free guidance scale."""
+    g = float(m.get("rollout_guidance", 1.0))
+    return _temperature_words(m["rollout_temperature"]) + (
+        f", with classifier-free guidance of the action at scale {g:g}" if g != 1 else "")
+
+
+def guidance_lines(m):
+    """The card's table of the rollouts at the other guidance scales."""
+    others = m.get("rollouts_at_other_guidances") or {}
+    if not others:
+        return []
+    h = len(m["rollout_psnr_db"])
+    acc = m.get("action_check_rollout_at_other_guidances") or {}
+    lines = ["", "The same rollouts at other guidance scales (same temperature and seed; "
+             "1 is no guidance):", "",
+             "| guidance | " + " | ".join(f"h{i + 1} PSNR" for i in range(h))
+             + " | action accuracy |", "|---|" + "---|" * (h + 1)]
+    for key, e in others.items():
+        lines.append(f"| {float(key):g} | " + _row(e["rollout_psnr_db"]) + " | "
+                     + (f"{acc[key]:.3f}" if key in acc else "-") + " |")
+    return lines
+
+
 def target_rows(m):
     """Table rows of the issue-20 targets: rollout PSNR above copy-last at
     horizons 1, 4 and 10, and the rollouts' action accuracy at least 80% of
@@ -160,7 +185,13 @@ def video_card(name, kind, meta, vqvae, prior):
             f"(dilations {', '.join(map(str, dilations))}, {prior.conditioning_filters} "
             "filters, the action concatenated again at each block; a receptive field of "
             f"{1 + 2 * sum(dilations)} codes) so that a turn can pan the past frame across "
-            "the grid; the action is also a global condition of every gated block.", ""]
+            "the grid; the action is also a global condition of every gated block."
+            + (f" Trained with action dropout: each training example's action replaced "
+               f"with probability {c.get('action_dropout')} by a 'no action' condition (an "
+               "extra label, zero action channels), so that rollouts can use classifier-free "
+               "guidance of the action (Ho & Salimans 2022, arXiv:2207.12598): each code "
+               "drawn from l_uncond + s (l_cond - l_uncond)."
+               if getattr(prior, "null_action", False) else ""), ""]
     lines += [
         "```python",
         "import numpy as np",
@@ -169,7 +200,9 @@ def video_card(name, kind, meta, vqvae, prior):
         f"# context: uint8 (batch, {c['context_frames']}, {c['image_size']}, "
         f"{c['image_size']}, 3); actions: int (batch, {c['horizon']}) in 0..5",
         "# (actions[:, i] is taken at the frame before generated frame i)",
-        f"frames = video.rollout(context, actions, temperature={t:g}, seed=0)"
+        f"frames = video.rollout(context, actions, temperature={t:g}"
+        + (f", guidance={float(m.get('rollout_guidance', 1.0)):g}"
+           if float(m.get("rollout_guidance", 1.0)) != 1 else "") + ", seed=0)"
         + ("   # greedy" if float(t) == 0 else "")
         + f"   # float32 (batch, {c['horizon']}, {c['image_size']}, {c['image_size']}, 3)",
         "```",
@@ -224,7 +257,7 @@ def video_card(name, kind, meta, vqvae, prior):
         f"Test split: the last {len(split['test'])} episodes (mazes never "
         f"trained on), {m['test_frames']} frames of test clips; rollouts of "
         f"{m['rollout_clips']} test clips ({c['context_frames']} true context frames, then "
-        f"{h} generated under the true actions, {_temperature_words(t)}, seed {c['seed']}). "
+        f"{h} generated under the true actions, {_decoding_words(m)}, seed {c['seed']}). "
         "Measured by the run's `report` stage (`metrics.json`); PSNR is that of the mean "
         "squared error over the clips, SSIM is `tf.image.ssim` (11x11 Gaussian windows) "
         "averaged over the clips (`vq_zoo.metrics.video`).",
@@ -238,7 +271,7 @@ def video_card(name, kind, meta, vqvae, prior):
         f"| prior bits per code (teacher-forced, true past frames) | "
         f"{m['test_prior_bits_per_code']:.3f} |",
         "",
-        f"Rollout error against the true frames at each horizon ({_temperature_words(t)}):",
+        f"Rollout error against the true frames at each horizon ({_decoding_words(m)}):",
         "",
         "| horizon | " + " | ".join(str(i + 1) for i in range(h)) + " |",
         "|---|" + "---|" * h,
@@ -262,6 +295,7 @@ def video_card(name, kind, meta, vqvae, prior):
         for key, e in others.items():
             lines.append(f"| {key} | " + _row(e["rollout_psnr_db"]) + " | "
                          + (f"{acc[key]:.3f}" if key in acc else "-") + " |")
+    lines += guidance_lines(m)
     extra = meta.get("extra_evaluation")
     if extra:
         lines += ["", *extra_evaluation_lines(extra)]
@@ -304,7 +338,7 @@ def video_card(name, kind, meta, vqvae, prior):
         "",
         "[`samples.png`](samples.png): test clips, two rows each: "
         f"{c['context_frames']} context frames then {h} generated frames (top) and the "
-        f"true frames (bottom); {_temperature_words(t)}.",
+        f"true frames (bottom); {_decoding_words(m)}.",
         "",
         "![rollouts](samples.png)",
         "",
