@@ -115,34 +115,76 @@ def wheel(tmp_path_factory):
 
 # ------------------------------------------------- order for two workers
 # The default run spreads whole files over two xdist workers (`--dist
-# loadfile`, pytest.ini). The files below each hold minutes of training
-# (smoke pipelines, 1-vs-2-replica fits, wheel builds); dealt out first, the
+# loadfile`, pytest.ini). The files below are the default suite's most
+# expensive (the wheel build, a smoke pipeline, a 1-vs-2-replica fit, many
+# small fits); dealt out first, the
 # cheap files fill the gaps and neither worker is left finishing one of
 # them alone at the end. Most expensive first (measured with
 # `pytest --durations`); a file not listed keeps its collection order after
 # them. With pytest.ini's `--no-loadscope-reorder`, xdist keeps this order
 # (by default it deals the files with the most tests first).
 EXPENSIVE_FIRST = [
-    "tests/cli_test.py",
-    "tests/recipes/images_test.py",
-    "tests/recipes/vqvae2_test.py",
-    "tests/distribute/replica_equality_test.py",
-    "tests/layers/quantizer_replica_test.py",
-    "tests/reliability/replica_faults_test.py",
-    "tests/recipes/dmlab_test.py",
-    "tests/recipes/vctk_test.py",
-    "tests/recipes/video_test.py",
-    "tests/recipes/audio_test.py",
-    "tests/recipes/natural_images_test.py",
-    "tests/recipes/mnist_test.py",
-    "tests/presets_test.py",
-    "tests/cli_sample_test.py",
-    "tests/export_test.py",
     "tests/packaging_test.py",
+    "tests/recipes/natural_images_test.py",
+    "tests/distribute/replica_equality_test.py",
+    "tests/utils/config_test.py",
+    "tests/cli_test.py",
+    "tests/reliability/config_checks_test.py",
+    "tests/layers/vector_quantizer_test.py",
+    "tests/presets_test.py",
+    "tests/models/gated_pixelcnn/gated_pixelcnn_prior_test.py",
 ]
 
 
+# ------------------------------------------------- the slow tier
+def _slow_listed():
+    """The node ids of tests/slow_tests.txt (written by tests/tiers.py)."""
+    path = REPO / "tests" / "slow_tests.txt"
+    return {line.split(None, 1)[1].strip() for line in path.read_text().splitlines()
+            if line.strip() and not line.startswith("#")}
+
+
+def _shared_fixtures(item):
+    """The module-, package- or session-scoped fixtures `item` uses that
+    this project defines (pytest's own are left out), each as (where it is
+    defined, its name): two modules' fixtures of one name are two."""
+    found = set()
+    for name, defs in item._fixtureinfo.name2fixturedefs.items():
+        fixturedef = defs[-1]
+        module = getattr(fixturedef.func, "__module__", "") or ""
+        if fixturedef.scope != "function" and not module.startswith("_pytest"):
+            found.add((module, name))
+    return found
+
+
+def _mark_slow_tier(items):
+    """Marks `slow` the tests of tests/slow_tests.txt and the tests that
+    share a module- or session-scoped fixture with them, unless one of
+    tests/tiers.py's core tests uses that fixture (it then stays in the
+    default run anyway)."""
+    import pytest as _pytest
+
+    from tests import tiers
+
+    listed = _slow_listed()
+
+    def nodeid(item):
+        return item.nodeid.replace(os.sep, "/")
+
+    slow = {nodeid(i) for i in items if nodeid(i) in listed or i.get_closest_marker("slow")}
+    kept_fixtures = set().union(*[_shared_fixtures(i) for i in items
+                                  if tiers.is_core(nodeid(i))] or [set()])
+    moved_fixtures = set().union(*[_shared_fixtures(i) for i in items
+                                   if nodeid(i) in slow] or [set()]) - kept_fixtures
+    for item in items:
+        if nodeid(item) in slow or (_shared_fixtures(item) & moved_fixtures
+                                    and not tiers.is_core(nodeid(item))):
+            if not item.get_closest_marker("slow"):
+                item.add_marker(_pytest.mark.slow)
+
+
 def pytest_collection_modifyitems(session, config, items):
+    _mark_slow_tier(items)
     rank = {name: i for i, name in enumerate(EXPENSIVE_FIRST)}
 
     def key(item):
