@@ -83,6 +83,13 @@ def test_train_sample_encode(natural_images_run, tmp_path, capsys):
     code, out, _ = natural_images_run["second"]
     assert code == 0
     assert f"tensorboard --logdir {os.path.join(run, 'logs')}" in out
+    # The run records its family; it is the one the files show.
+    import json
+
+    from vq_zoo.models.family import _derived_family
+    from vq_zoo.models.family import family_name
+    record = json.loads((natural_images_run["run"] / "config.json").read_text())
+    assert record["family"] == family_name(run) == _derived_family(run_dir=run) == "vqvae"
     assert cli.main(["sample", run, "--num", "3", "--seed", "1",
                      "--out", str(tmp_path / "s.png")]) == 0
     grid = tf.io.decode_png((tmp_path / "s.png").read_bytes())
@@ -140,6 +147,7 @@ def test_export_writes_presets_that_load_back_equal(tmp_path, capsys):
                          "README.md", "samples.png"} | extra, files
         meta = json.load(open(dest / name / "metadata.json"))
         assert meta["recipe"] == "mnist" and meta["dataset"] == "mnist_28"
+        assert meta["family"] == record["family"] == "vqvae"
         assert meta["config"] == record["config"] and meta["command"] == record["command"]
         assert meta["metrics"] == metrics
         card = (dest / name / "README.md").read_text()

@@ -38,6 +38,21 @@ def test_every_recipe_folder_is_registered_under_its_name_with_a_readme():
             assert set(recipe.checked_data_card(config)) >= {"dataset", "data", "license"}
 
 
+def test_every_config_of_every_recipe_names_a_registered_family():
+    from vq_zoo.models.family import families
+
+    known = set(families())
+    for name in recipe_names():
+        recipe = get_recipe(name)
+        for config_name, config in recipe.configs.items():
+            assert recipe.family_of(config) in known, (name, config_name)
+    # The images recipe trains VQ-VAE-2 when its config says so.
+    images = get_recipe("images")
+    config = images.configs["smoke"]
+    assert images.family_of(config) == "vqvae"
+    assert images.family_of(dataclasses.replace(config, model="vqvae2")) == "vqvae2"
+
+
 def test_a_second_recipe_under_a_taken_name_is_refused_naming_both(toy_name):
     @register_recipe
     class First(Recipe):

@@ -127,6 +127,10 @@ class Recipe:
             `vqvae`, `codes`, `prior`, `sample`); or override
             `stage_names(config)`.
         artefacts: the run dir's files the closing report names.
+        family: the model family (`vq_zoo.models.family`) its runs train,
+            recorded in the run's `config.json` and the exported presets'
+            `metadata.json`; or override `family_of(config)` when the
+            config chooses it.
 
     Example:
 
@@ -142,6 +146,13 @@ class Recipe:
     stages = None
     artefacts = ("vqvae.keras", "prior.keras", "samples.png", "reconstructions.png",
                  "metrics.json")
+    family = None
+
+    def family_of(self, config):
+        """The model family a run of `config` trains (a name of
+        `vq_zoo.models.family.families()`)."""
+        del config  # one family for every config unless a recipe says otherwise
+        return self.family
 
     # ------------------------------------------------------------ configs
     def default_config_name(self):

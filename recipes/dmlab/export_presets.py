@@ -289,7 +289,7 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
             model = keras.models.load_model(os.path.join(run_dir, f"{stage}.keras"))
             metadata = {
                 "dataset": DATA_CARD["dataset"], "data": DATA_CARD["data"],
-                "data_license": DATA_CARD["license"], "recipe": "dmlab",
+                "data_license": DATA_CARD["license"], "recipe": "dmlab", "family": "dmlab",
                 "config_name": SIZE, "config": config, "command": invocation["command"],
                 "training_invocations": [invocation], "metrics": metrics,
                 "metrics_split": "held-out test episodes",

@@ -428,6 +428,7 @@ STAGES = ["vqvae", "codes", "prior", "stage2_vqvae", "stage2_codes", "stage2_pri
 @register_recipe
 class DMLabRecipe(Recipe):
     name = "dmlab"
+    family = "dmlab"
     summary = ("Paper section 4.2: 84x84 first-person frames to 21x21 codes (K=512) "
                "to 3 codes (27 bits) with a PixelCNN decoder, priors on both "
                "(memory-maze frames rendered offline, or tfds dmlab)")

@@ -35,6 +35,7 @@ DATA_CARD = dict(
 @register_recipe
 class ImageNetRecipe(Recipe):
     name = "imagenet"
+    family = "vqvae"
     summary = ("Paper section 4.2: 128x128 ImageNet to 32x32 codes, K=512, "
                "class-conditional gated PixelCNN prior (tfds imagenet2012, "
                "or imagenet_resized)")

@@ -164,6 +164,7 @@ def vqvae2_config(config):
 @register_recipe
 class ImagesRecipe(Recipe):
     name = "images"
+    family = "vqvae"
     summary = ("Your own images: a folder (--data-dir; class subfolders) or "
                "--set dataset=tfds:NAME to codes, a (class-conditional) prior, "
                "samples and a report; --set model=vqvae2 for two levels")
@@ -172,6 +173,9 @@ class ImagesRecipe(Recipe):
 
     def data_card(self, config=None):
         return describe_data(config)
+
+    def family_of(self, config):
+        return "vqvae2" if config.model == "vqvae2" else "vqvae"
 
     def stage_names(self, config):
         if config.model == "vqvae2":

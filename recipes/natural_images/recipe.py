@@ -52,6 +52,7 @@ DATA_CARD = dict(
 @register_recipe
 class NaturalImagesRecipe(Recipe):
     name = "natural_images"
+    family = "vqvae"
     summary = ("Embedded default: 32x32 patches of bundled photos, no download; "
                "VQ-VAE + gated PixelCNN prior")
     configs = CONFIGS

@@ -280,6 +280,7 @@ def check_config(config, data_dir=None):
 @register_recipe
 class SpeechRecipe(Recipe):
     name = "vctk"
+    family = "speech"
     summary = ("Paper section 4.3: speech to one code per 64 samples (K=512), "
                "speaker-conditioned WaveNet decoder, voice conversion, speaker-"
                "conditioned 1D prior (offline espeak-ng/flite corpus, or tfds vctk)")

@@ -527,6 +527,7 @@ def check_config(config, data_dir=None):
 @register_recipe
 class VideoRecipe(Recipe):
     name = "video"
+    family = "video"
     summary = ("Paper section 4.4: 6 context frames, 10 generated in a per-frame "
                "VQ-VAE's latent space by a prior conditioned on past codes and "
                "actions (memory-maze offline, tfds bair_robot_pushing_small, "

@@ -452,6 +452,7 @@ def stage_names(config):
 @register_recipe
 class VQVAE2Recipe(Recipe):
     name = "vqvae2"
+    family = "vqvae2"
     summary = ("VQ-VAE-2 (arXiv:1906.00446): top and bottom code maps, a top "
                "prior with attention and a bottom prior conditioned on the top "
                "codes (64x64 photo crops; ImageNet 256, FFHQ 1024)")

@@ -177,6 +177,7 @@ def export_run_presets(run_dir, request, recipe=None):
         "data_license": data["license"],
         "metrics_split": "held-out test split",
         "recipe": recipe_name,
+        **({"family": run["family"]} if run.get("family") else {}),
         "config_name": run.get("config_name"),
         "config": run.get("config"),
         "command": run.get("command"),

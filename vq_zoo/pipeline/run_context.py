@@ -59,8 +59,11 @@ class RunContext:
         without a command)."""
         if self.command is None:
             return None
+        family = (None if isinstance(self.recipe, str)
+                  else self.recipe.family_of(self.config))
         return {"recipe": self.recipe_name, "config_name": self.config_name,
-                "command": self.command, "started": self.started}
+                "command": self.command, "started": self.started,
+                **({"family": family} if family else {})}
 
     def open_pipeline(self, stages=None):
         """The run dir's pipeline (use it with `with`): the paper's

@@ -299,6 +299,7 @@ def open_run_config(out_dir, config, invocation, restart=False):
         "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config)
         else dict(config),
         "command": invocation["command"],
+        **({"family": invocation["family"]} if invocation.get("family") else {}),
         "invocations": [],
     }
     path = os.path.join(out_dir, RUN_CONFIG)
