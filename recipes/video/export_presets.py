@@ -287,7 +287,9 @@ def video_card(name, kind, meta, vqvae, prior):
                      + _row(m["reconstruction_ssim_by_horizon"], 3) + " |")
     others = m.get("rollouts_at_other_temperatures") or {}
     if others:
-        lines += ["", "The same rollouts sampled at other temperatures (same seed):", "",
+        g = float(m.get("rollout_guidance", 1.0))
+        lines += ["", "The same rollouts sampled at other temperatures (same seed"
+                  + (f", guidance {g:g}" if g != 1 else "") + "; 0 is greedy):", "",
                   "| temperature | " + " | ".join(f"h{i + 1} PSNR" for i in range(h))
                   + " | action accuracy |",
                   "|---|" + "---|" * (h + 1)]
@@ -331,7 +333,10 @@ def video_card(name, kind, meta, vqvae, prior):
         "frames (on its own, smaller test split). What changed: "
         f"{c['episodes']} episodes of {c['steps_per_episode']} steps, the action fed into "
         "a dilated conditioning network over the past frames, "
-        f"{c['prior_epochs']} prior epochs instead of 8, and the decoding of the evaluated "
+        f"{c['prior_epochs']} prior epochs instead of 8, "
+        + ("action dropout in training and classifier-free guidance of the action "
+           "in the rollouts, " if getattr(prior, "null_action", False) else "")
+        + "and the decoding of the evaluated "
         "rollouts. The tries and what each measured: `recipes/video/README.md`.",
         "",
         "## Pictures",
