@@ -431,7 +431,7 @@ def write_presets(run_dir, dest, note=None, export_command=None):
     vqvae, prior = common.load_run_models(run_dir, "vqvae", "prior")
     shared = {
         "dataset": data["dataset"], "data": data["data"], "data_license": data["license"],
-        "metrics_split": "held-out test split", "recipe": "video",
+        "metrics_split": "held-out test split", "recipe": "video", "family": "video",
         "config_name": run.get("config_name"), "config": run.get("config"),
         "command": run.get("command"),
         "export_command": export_command or
