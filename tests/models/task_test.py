@@ -97,3 +97,37 @@ def test_prior_loss_is_the_cross_entropy():
     assert logs["loss"] == pytest.approx(nll, rel=1e-5)
     assert logs["bits_per_code"] == pytest.approx(nll / np.log(2), rel=1e-5)
     assert "skipped_updates" not in logs  # evaluation skips no update
+
+
+def test_a_built_model_traces_its_training_step_once_per_fit():
+    """The optimizer is built before the step is traced: Keras' TensorFlow
+    trainer (no strategy) builds it inside the first trace, and tf.function
+    then traces the whole step a second time. The weights after the fit
+    equal those of Keras' own path (the same variables, the same start)."""
+    rng = np.random.default_rng(3)
+    x = rng.uniform(size=(16, 8, 8, 3)).astype("float32")
+    init = small_vqvae().get_weights()
+
+    def fit(keras_path):
+        traces = []
+        model = small_vqvae()
+        model.set_weights(init)
+        original = type(model).train_step
+
+        def counted(data):
+            traces.append(1)
+            return original(model, data)
+
+        model.train_step = counted
+        if keras_path:
+            model.make_train_function = lambda force=False: keras.Model.make_train_function(
+                model, force)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        model.fit(x, batch_size=8, epochs=2, verbose=0, shuffle=False)
+        return len(traces), model.get_weights()
+
+    ours, ours_weights = fit(keras_path=False)
+    theirs, theirs_weights = fit(keras_path=True)
+    assert theirs == 2 and ours == 1
+    for a, b in zip(ours_weights, theirs_weights):
+        np.testing.assert_array_equal(a, b)
