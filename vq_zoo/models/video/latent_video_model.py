@@ -57,31 +57,46 @@ def with_action_channels(spatial, actions, action_kind, action_dim):
     return ops.concatenate([ops.cast(spatial, "float32"), a], axis=-1)
 
 
+def with_null_action(labels, spatial, action_dim, where=None):
+    """Prior conditions with the action replaced by "no action" (the null
+    condition of classifier-free guidance): `(labels, spatial)` where each
+    chosen example's label is `action_dim` and the last `action_dim`
+    channels of its spatial map (the action's one-hot) are zeros; the past
+    frames' channels and the other examples are unchanged. `where` is a
+    bool `(batch,)` choosing the examples, None for all of them. Dtypes are
+    kept. Works on NumPy arrays and tensors (and in `tf.data` maps)."""
+    from keras import ops
+
+    labels, spatial = ops.convert_to_tensor(labels), ops.convert_to_tensor(spatial)
+    channels = spatial.shape[-1]
+    is_action = ops.arange(channels) >= channels - action_dim
+    null_label = ops.cast(action_dim, labels.dtype)
+    if where is None:
+        return (ops.full(ops.shape(labels), null_label, labels.dtype),
+                ops.where(is_action, ops.zeros_like(spatial), spatial))
+    chosen = ops.logical_and(ops.reshape(where, (-1, 1, 1, 1)), is_action)
+    return (ops.where(where, null_label, labels),
+            ops.where(chosen, ops.zeros_like(spatial), spatial))
+
+
 def drop_actions(inputs, rate, seed, action_dim):
     """Action dropout for classifier-free guidance: a batch of prior
     inputs (a dict of tensors, `condition` int labels `(batch,)` and
     `spatial_condition` `(batch, h, w, channels)` whose last `action_dim`
     channels are the action's one-hot) with each example's action replaced,
-    with probability `rate`, by "no action": the label `action_dim` and
-    zeros in the action channels. The codes and the past frames' channels
-    are unchanged. Draws with TensorFlow's stateless RNG from `seed` (a
-    pair of ints or an int tensor of shape `(2,)`), for `tf.data` maps:
-    the same seed drops the same examples."""
+    with probability `rate`, by "no action" (`with_null_action`). The codes
+    and the past frames' channels are unchanged. Draws with TensorFlow's
+    stateless RNG from `seed` (a pair of ints or an int tensor of shape
+    `(2,)`), for `tf.data` maps: the same seed drops the same examples."""
     import tensorflow as tf
 
     if not 0.0 <= float(rate) < 1.0:
         raise ValueError(f"`rate` must be in [0, 1), got {rate!r}")
     labels = tf.convert_to_tensor(inputs["condition"])
-    spatial = tf.convert_to_tensor(inputs["spatial_condition"])
     dropped = tf.random.stateless_uniform(tf.shape(labels)[:1], seed) < rate
-    keep = tf.cast(tf.logical_not(dropped), spatial.dtype)[:, None, None, None]
-    channels = spatial.shape[-1]
-    mask = tf.concat([tf.ones([channels - action_dim], spatial.dtype),
-                      tf.zeros([action_dim], spatial.dtype)], 0)
     out = dict(inputs)
-    out["condition"] = tf.where(dropped, tf.cast(action_dim, labels.dtype), labels)
-    # keep: 1 everywhere; dropped: the history channels only.
-    out["spatial_condition"] = spatial * (keep + (1.0 - keep) * mask)
+    out["condition"], out["spatial_condition"] = with_null_action(
+        labels, inputs["spatial_condition"], action_dim, where=dropped)
     return out
 
 
@@ -432,4 +447,4 @@ class LatentVideoModel:
 
 
 __all__ = ["LatentVideoModel", "drop_actions", "stack_history", "with_action_channels",
-           "ACTION_KINDS"]
+           "with_null_action", "ACTION_KINDS"]

@@ -207,12 +207,12 @@ class LatentVideoPrior(GatedPixelCNNPrior):
             raise ValueError(
                 "`condition` must be a dict with keys 'condition' and "
                 f"'spatial_condition', got {type(condition).__name__}")
-        labels = ops.convert_to_tensor(condition["condition"])
-        spatial = ops.cast(ops.convert_to_tensor(condition["spatial_condition"]), "float32")
-        a = self.action_channels
-        return {"condition": ops.full(ops.shape(labels), self.null_label, "int32"),
-                "spatial_condition": ops.concatenate(
-                    [spatial[..., :-a], ops.zeros_like(spatial[..., -a:])], axis=-1)}
+        from vq_zoo.models.video.latent_video_model import with_null_action
+
+        labels, spatial = with_null_action(
+            ops.cast(condition["condition"], "int32"),
+            ops.cast(condition["spatial_condition"], "float32"), self.action_channels)
+        return {"condition": labels, "spatial_condition": spatial}
 
     def sample(self, num, condition=None, temperature=1.0, seed=None, guidance=1.0):
         """As `GatedPixelCNNPrior.sample`, with classifier-free guidance:
