@@ -75,7 +75,7 @@ class SpeechConfig:
     num_mels: int = 80
     encoder_layers: int = 3
     input_normalization: str = dataclasses.field(
-        default="utterance", metadata={"choices": ("utterance", "none")})
+        default="utterance", metadata={"choices": ("utterance", "instance", "none")})
     decoder_filters: int = 128
     decoder_blocks: int = 8
     jitter: float = 0.12

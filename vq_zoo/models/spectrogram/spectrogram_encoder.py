@@ -5,7 +5,7 @@ import keras
 import numpy as np
 from keras import ops
 
-NORMALIZATIONS = ("none", "utterance")
+NORMALIZATIONS = ("none", "utterance", "instance")
 
 
 def _positive_int(name, value):
@@ -32,6 +32,16 @@ def log_magnitude(audio, fft_length, frame_step, floor):
                           center=True)
     magnitude = ops.sqrt(real * real + imag * imag)
     return ops.log(magnitude[:, :-1] + floor)
+
+
+def instance_normalize(x, epsilon=1e-5):
+    """`x` `(batch, time, channels)` with each channel of each example at
+    zero mean and unit variance over time (statistics in float32)."""
+    dtype = x.dtype
+    x = ops.cast(x, "float32")
+    mean = ops.mean(x, axis=1, keepdims=True)
+    variance = ops.mean(ops.square(x - mean), axis=1, keepdims=True)
+    return ops.cast((x - mean) * ops.rsqrt(variance + epsilon), dtype)
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
@@ -62,8 +72,9 @@ class SpectrogramEncoder(keras.layers.Layer):
         frame_step: int, samples between frames. Defaults to 160 (10 ms at
             16 kHz).
         sample_rate: int. Defaults to 16000.
-        normalize: `"utterance"` (subtract each band's mean over the clip)
-            or `"none"`. Defaults to `"utterance"`.
+        normalize: `"utterance"` (subtract each band's mean over the clip),
+            `"instance"` (that, and instance-normalised hidden layers) or
+            `"none"`. Defaults to `"utterance"`.
         floor: float added to magnitudes before the log. Defaults to 1e-2.
         **kwargs: base layer arguments.
 
@@ -136,7 +147,7 @@ class SpectrogramEncoder(keras.layers.Layer):
                               window="hann", center=True)
         magnitude = ops.sqrt(real * real + imag * imag)[:, :-1]
         mel = ops.log(ops.matmul(magnitude, ops.convert_to_tensor(self._mel)) + self.floor)
-        if self.normalize == "utterance":
+        if self.normalize in ("utterance", "instance"):
             mel = mel - ops.mean(mel, axis=1, keepdims=True)
         return mel
 
@@ -155,8 +166,13 @@ class SpectrogramEncoder(keras.layers.Layer):
     def call(self, audio):
         x = ops.cast(self.features(audio), self.compute_dtype)
         for conv in self.convs:
-            x = conv(x)
-        return self.to_latents(self.strided(x))
+            x = self._normalized(conv(x))
+        return self.to_latents(self._normalized(self.strided(x)))
+
+    def _normalized(self, x):
+        if self.normalize != "instance":
+            return x
+        return instance_normalize(x)
 
     def compute_output_shape(self, input_shape):
         time = input_shape[1]
@@ -173,4 +189,4 @@ class SpectrogramEncoder(keras.layers.Layer):
         return config
 
 
-__all__ = ["SpectrogramEncoder", "log_magnitude", "pad_to_multiple"]
+__all__ = ["SpectrogramEncoder", "instance_normalize", "log_magnitude", "pad_to_multiple"]
