@@ -6,7 +6,10 @@ is read from the saved model's Keras config (`config.json`) and weights,
 never from a recipe config that may not match it. What the model cannot
 know comes from the run metadata passed in (see `model_card`): the data and
 its licence (the recipe's data card, see `data_card`), the command, the
-measured hardware and wall time, the held-out metrics.
+measured hardware and wall time, the held-out metrics. What the preset is,
+the code that uses it and the caption of its reconstructions are its model
+family's words (`ModelFamily.card_intro`, `card_usage`,
+`card_reconstructions`; the family from `vq_zoo.models.family.card_family`).
 """
 
 from vq_zoo.recipe import DATA_CARD_KEYS  # noqa: F401 (where it was)
@@ -121,68 +124,13 @@ def model_card(name, model, metadata, files=()):
         files: the extra files of the preset folder (`samples.png`,
             `reconstructions.png`), shown in the card when present.
     """
+    from vq_zoo.models.family import card_family
+
     facts = describe_model(model)
-    cls = facts["class_name"]
-    other = metadata.get("companion_preset")
+    family = card_family(model, metadata)
     files = set(files)
-    is_vqvae = facts.get("embedding_dim") is not None
-    lines = [f"# {name}", ""]
-    codes = "x".join(map(str, facts.get("code_shape") or [])) or "?"
-    hierarchy = metadata.get("bottom_prior_preset")  # a VQ-VAE-2 export
-    if hierarchy:
-        vq, top, bottom = (metadata.get("vqvae_preset"), metadata.get("prior_preset"),
-                           metadata["bottom_prior_preset"])
-        role = ("the VQ-VAE-2" if name == vq else "the top prior" if name == top
-                else "the bottom prior")
-        if cls == "VQVAE2":
-            lines.append(f"A VQ-VAE-2 (arXiv:1906.00446): images to "
-                         f"{len(facts.get('level_code_shapes') or {})} levels of codes.")
-        else:
-            lines.append(f"An autoregressive prior (`{cls}`, gated PixelCNN, "
-                         f"arXiv:1606.05328) over {codes} maps of "
-                         f"{facts.get('num_embeddings')} codes of the VQ-VAE-2 preset `{vq}`.")
-        lines[-1] += (f" This preset is {role} of three that work together: `{vq}` "
-                      f"(VQ-VAE-2), `{top}` (top prior), `{bottom}` (bottom prior, "
-                      "given the top codes).")
-        usage = ["import vq_zoo",
-                 f"vqvae = vq_zoo.VQVAE2.from_preset(\"{vq}\")",
-                 f"top_prior = vq_zoo.GatedPixelCNNPrior.from_preset(\"{top}\")",
-                 f"bottom_prior = vq_zoo.GatedPixelCNNPrior.from_preset(\"{bottom}\")",
-                 "top = top_prior.sample(16, seed=0)",
-                 "bottom = bottom_prior.sample(16, condition=top, seed=1)",
-                 "images = vqvae.decode({\"top\": top, \"bottom\": bottom})",
-                 "codes = vqvae.encode(images)    # {\"top\": ..., \"bottom\": ...}",
-                 "top_only = vqvae.decode({\"top\": codes[\"top\"]})"]
-    elif is_vqvae:
-        lines.append(
-            f"A VQ-VAE (arXiv:1711.00937): images to {codes} maps of "
-            f"{facts['num_embeddings']} codes."
-            + (f" Its prior over the codes is the preset `{other}`." if other else ""))
-        shape = ", ".join(map(str, facts.get("input_shape") or ["h", "w", "c"]))
-        usage = ["import vq_zoo",
-                 f"vqvae = vq_zoo.VQVAE.from_preset(\"{name}\")",
-                 f"codes = vqvae.encode(images)   # images in [0, 1], (n, {shape})",
-                 "recon = vqvae.decode(codes)"]
-    elif facts.get("num_embeddings") is not None:
-        conditional = bool(facts.get("num_classes"))
-        lines.append(
-            f"An autoregressive prior (`{cls}`, gated PixelCNN, arXiv:1606.05328) "
-            f"over {codes} maps of {facts['num_embeddings']} codes"
-            + (f" of the VQ-VAE preset `{other}`" if other else "")
-            + (f", conditioned on the class label (0..{facts['num_classes'] - 1})."
-               if conditional else ", unconditional."))
-        usage = ["import vq_zoo"]
-        if other:
-            usage.append(f"vqvae = vq_zoo.VQVAE.from_preset(\"{other}\")")
-        usage.append(f"prior = vq_zoo.{cls}.from_preset(\"{name}\")")
-        n = min(int(facts["num_classes"]), 10) if conditional else 16
-        usage.append(f"codes = prior.sample({n}, condition=list(range({n})), seed=0)"
-                     if conditional else f"codes = prior.sample({n}, seed=0)")
-        if other:
-            usage.append("images = vqvae.decode(codes)")
-    else:
-        lines.append(f"A `{cls}` preset of vq_zoo.")
-        usage = ["import vq_zoo", f"model = vq_zoo.load_preset(\"{name}\")"]
+    lines = [f"# {name}", "", family.card_intro(name, facts, metadata)]
+    usage = family.card_usage(name, facts, metadata)
     if metadata.get("description"):
         lines += ["", f"Description: {metadata['description']}"]
     lines += ["", "```python", *usage, "```", "", "## Architecture", "",
@@ -227,14 +175,9 @@ def model_card(name, model, metadata, files=()):
         pictures += ["Samples (prior, decoded by the VQ-VAE"
                      + ("; one row per class" if facts.get("num_classes") else "")
                      + "):", "", "![samples](samples.png)", ""]
-    if "reconstructions.png" in files and cls == "VQVAE2":
-        pictures += ["Held-out test images in groups of rows: originals, decoded from the "
-                     "top level only (lower levels replaced by their codebook's mean "
-                     "vector), decoded from all levels:",
-                     "", "![reconstructions](reconstructions.png)", ""]
-    elif "reconstructions.png" in files:
-        pictures += ["Held-out images (odd rows) and their reconstructions (even rows):",
-                     "", "![reconstructions](reconstructions.png)", ""]
+    if "reconstructions.png" in files:
+        pictures += [family.card_reconstructions(facts), "",
+                     "![reconstructions](reconstructions.png)", ""]
     if pictures:
         lines += [""] + pictures[:-1]
     if metadata.get("recipe"):

@@ -315,6 +315,67 @@ def test_the_card_writer_asks_the_families(dmlab, video):
     assert facts["parameter_count"] == one_d.count_params()
 
 
+def test_the_default_cards_are_written_again_byte_for_byte(vqvae2):
+    """The shipped cards that the default card writer wrote (the natural
+    patches pair, the VQ-VAE-2 set) come out of it again to the byte, from
+    each preset's model and metadata.json: their families' words are the
+    words the card writer had before it asked the families."""
+    from vq_zoo.model_card import model_card
+
+    pair = ModelFamily.from_preset(preset("vqvae_small_natural_patches_32"))
+    models = {"vqvae_small_natural_patches_32": pair.vqvae,
+              "gated_pixelcnn_small_natural_patches_32": pair.prior,
+              "vqvae2_small_natural_64": vqvae2.vqvae,
+              "gated_pixelcnn_attention_small_natural_64_top": vqvae2.priors["top"],
+              "gated_pixelcnn_small_natural_64_bottom": vqvae2.priors["bottom"]}
+    for name, model in models.items():
+        with open(os.path.join(preset(name), "metadata.json")) as f:
+            metadata = json.load(f)
+        with open(os.path.join(preset(name), "README.md")) as f:
+            shipped = f.read()
+        assert model_card(name, model, metadata, list(metadata["extra_files"])) == shipped, name
+
+
+def test_the_card_says_what_the_family_of_the_preset_says(monkeypatch):
+    """The card's first sentence, its code and its reconstructions' caption
+    are the preset's family's: the recorded family's where its metadata
+    records one this vq_zoo knows, else the family its files show."""
+    from vq_zoo import presets
+    from vq_zoo.model_card import model_card
+
+    monkeypatch.setattr(family_module, "_FAMILIES", dict(family_module.families()))
+
+    @family_module.register_family("toy")
+    class ToyFamily(ModelFamily):
+        @classmethod
+        def card_intro(cls, name, facts, metadata):
+            return f"A toy `{facts['class_name']}` called {name}."
+
+        @classmethod
+        def card_usage(cls, name, facts, metadata):
+            return ["toy = 1"]
+
+        @classmethod
+        def card_reconstructions(cls, facts):
+            return "Toy rows:"
+
+    model = presets.load_preset(os.path.join(GOLDENS, "vqvae_tiny"))
+    card = model_card("t", model, {"family": "toy"}, files=["reconstructions.png"])
+    assert card.startswith("# t\n\nA toy `VQVAE` called t.\n\n```python\ntoy = 1\n```\n")
+    assert "\nToy rows:\n\n![reconstructions](reconstructions.png)\n" in card
+    for metadata in ({}, {"family": "diffusion"}):  # none, unknown: the files decide
+        card = model_card("t", model, metadata, files=["reconstructions.png"])
+        assert card.startswith("# t\n\nA VQ-VAE (arXiv:1711.00937): images to 4x4 maps of ")
+        assert ("\nHeld-out images (odd rows) and their reconstructions (even rows):\n\n"
+                "![reconstructions]") in card
+    # A VQ-VAE-2 set names its three presets; a VQ-VAE-2 family preset that
+    # names none is worded as one model.
+    card = model_card("t", model, {"family": "vqvae2", "vqvae_preset": "a",
+                                   "prior_preset": "b", "bottom_prior_preset": "t"})
+    assert "This preset is the bottom prior of three that work together" in card
+    assert model_card("t", model, {"family": "vqvae2"}) == model_card("t", model, {})
+
+
 # ------------------------------------------------- unknown and recorded
 def copy_preset(tmp_path, source, family=None):
     """A copy of the preset folder `source` recording `family` and no

@@ -152,6 +152,9 @@ class ModelFamily:
         - `sample(num, seed, temperature, **conditions)` returning `Samples`;
         - `describers()`: `{model class: function(model) -> facts}` for the
           model classes whose card this family words (`describe_member`).
+        - optionally `card_intro`, `card_usage`, `card_reconstructions`: what
+          a member's card says it is and how to use it (the defaults word a
+          one-level VQ-VAE and its prior).
 
     `ModelFamily.from_preset(handle)` and `ModelFamily.from_run_dir(path)`
     return the family the preset or run dir belongs to (as keras-hub's
@@ -282,6 +285,76 @@ class ModelFamily:
                          f"{facts['parameter_count']:,} parameters.")
         return "\n".join(lines)
 
+    # -------------------------------------------------------- the card
+    # What a preset's card (`vq_zoo.model_card`) says of the model beyond
+    # its architecture: a sentence on what it is, the code that loads and
+    # uses it, the caption of its reconstructions. Class methods: a card is
+    # written for one member as it is saved, without the others. `facts`
+    # are the member's (`describe_member`), `metadata` the preset's. These
+    # defaults word a VQ-VAE with one level of codes or its prior, which
+    # every family but VQ-VAE-2 holds; a member that is neither gets its
+    # class.
+    @staticmethod
+    def _card_role(facts):
+        """"vqvae" for an autoencoder (facts name its code dimension D),
+        "prior" for a model of codes (K alone), else None."""
+        if facts.get("embedding_dim") is not None:
+            return "vqvae"
+        if facts.get("num_embeddings") is not None:
+            return "prior"
+        return None
+
+    @classmethod
+    def card_intro(cls, name, facts, metadata):
+        """The card's first sentence: what the preset `name` is and which
+        preset it works with (`companion_preset` of its metadata)."""
+        role, other = cls._card_role(facts), metadata.get("companion_preset")
+        codes = "x".join(map(str, facts.get("code_shape") or [])) or "?"
+        if role == "vqvae":
+            return (f"A VQ-VAE (arXiv:1711.00937): images to {codes} maps of "
+                    f"{facts['num_embeddings']} codes."
+                    + (f" Its prior over the codes is the preset `{other}`." if other
+                       else ""))
+        if role == "prior":
+            classes = facts.get("num_classes")
+            return (f"An autoregressive prior (`{facts['class_name']}`, gated PixelCNN, "
+                    f"arXiv:1606.05328) over {codes} maps of {facts['num_embeddings']} codes"
+                    + (f" of the VQ-VAE preset `{other}`" if other else "")
+                    + (f", conditioned on the class label (0..{classes - 1})."
+                       if classes else ", unconditional."))
+        return f"A `{facts['class_name']}` preset of vq_zoo."
+
+    @classmethod
+    def card_usage(cls, name, facts, metadata):
+        """The lines of the card's Python example: load the preset `name`
+        (and its companion) and use it."""
+        role, other = cls._card_role(facts), metadata.get("companion_preset")
+        if role == "vqvae":
+            shape = ", ".join(map(str, facts.get("input_shape") or ["h", "w", "c"]))
+            return ["import vq_zoo",
+                    f"vqvae = vq_zoo.VQVAE.from_preset(\"{name}\")",
+                    f"codes = vqvae.encode(images)   # images in [0, 1], (n, {shape})",
+                    "recon = vqvae.decode(codes)"]
+        if role == "prior":
+            usage = ["import vq_zoo"]
+            if other:
+                usage.append(f"vqvae = vq_zoo.VQVAE.from_preset(\"{other}\")")
+            usage.append(f"prior = vq_zoo.{facts['class_name']}.from_preset(\"{name}\")")
+            if facts.get("num_classes"):
+                n = min(int(facts["num_classes"]), 10)
+                usage.append(f"codes = prior.sample({n}, condition=list(range({n})), seed=0)")
+            else:
+                usage.append("codes = prior.sample(16, seed=0)")
+            if other:
+                usage.append("images = vqvae.decode(codes)")
+            return usage
+        return ["import vq_zoo", f"model = vq_zoo.load_preset(\"{name}\")"]
+
+    @classmethod
+    def card_reconstructions(cls, facts):
+        """The caption of the card's `reconstructions.png`."""
+        return "Held-out images (odd rows) and their reconstructions (even rows):"
+
 
 def describe_member(model):
     """Facts about one model for its card (`class_name`, `parameter_count`,
@@ -336,7 +409,25 @@ def family_name(source, metadata=None):
     return _derived_family(preset=source, metadata=metadata)
 
 
-def _derived_family(run_dir=None, preset=None, metadata=None):
+def card_family(model, metadata):
+    """The family class that words the card of `model`, saved as a preset
+    with `metadata`: the family it records, else (none, or one this vq_zoo
+    does not know) the one its metadata and the model's own config show
+    (`_derived_family`; its companion presets are not read, they may not be
+    written yet)."""
+    known = families()
+    if metadata.get("family") in known:
+        return known[metadata["family"]]
+    return known[_derived_family(metadata={"class_name": type(model).__name__, **metadata},
+                                 model=model)]
+
+
+def _autoencoder_classes():
+    """The class names of every family's autoencoders."""
+    return {name for family in families().values() for name in family.autoencoders}
+
+
+def _derived_family(run_dir=None, preset=None, metadata=None, model=None):
     """The family of a run dir or preset that records none (all those of
     vq_zoo 0.x): the one place that reads the kind of model from the files.
 
@@ -349,6 +440,9 @@ def _derived_family(run_dir=None, preset=None, metadata=None):
       speech decoder, video when the prior takes a spatial condition (the
       past frames), else images (also when a file cannot be read: the
       image family's loader then names it).
+
+    `model`: the preset's own model, as it is being saved, read instead of
+    the preset's files (its companion's are then not read).
     """
     configs = {}
     if run_dir is not None:
@@ -366,9 +460,14 @@ def _derived_family(run_dir=None, preset=None, metadata=None):
         if (metadata.get("recipe") == "vqvae2" or cls == "VQVAE2"
                 or metadata.get("bottom_prior_preset")):
             return "vqvae2"
-        handles = _pair_handles(preset, metadata)
-        for kind, handle in handles.items():
-            configs[kind] = _preset_config(handle)
+        if model is not None:
+            import keras
+
+            kind = "vqvae" if cls in _autoencoder_classes() else "prior"
+            configs[kind] = keras.saving.serialize_keras_object(model)
+        else:
+            for kind, handle in _pair_handles(preset, metadata).items():
+                configs[kind] = _preset_config(handle)
     vqvae = (configs.get("vqvae") or {}).get("config") or {}
     decoder = vqvae.get("decoder")
     if isinstance(decoder, dict) and decoder.get("class_name") in SPEECH_DECODERS:
@@ -442,8 +541,7 @@ def _pair_handles(source, metadata):
     its metadata names (one key when it names none)."""
     from vq_zoo import presets
 
-    autoencoders = {name for family in families().values() for name in family.autoencoders}
-    is_vqvae = metadata.get("class_name") in autoencoders
+    is_vqvae = metadata.get("class_name") in _autoencoder_classes()
     handles = {"vqvae" if is_vqvae else "prior": source}
     other = "prior" if is_vqvae else "vqvae"
     companion = metadata.get("companion_preset") or metadata.get(f"{other}_preset")
@@ -506,7 +604,7 @@ def load_models(source, kinds):
     return models
 
 
-__all__ = ["ConditionError", "FamilyError", "ModelFamily", "Samples", "describe_member",
-           "families", "family_name", "generic_facts", "get_family", "load_keras_file",
-           "load_models", "load_preset_model", "register_family", "run_dir_levels",
-           "serialized_facts"]
+__all__ = ["ConditionError", "FamilyError", "ModelFamily", "Samples", "card_family",
+           "describe_member", "families", "family_name", "generic_facts", "get_family",
+           "load_keras_file", "load_models", "load_preset_model", "register_family",
+           "run_dir_levels", "serialized_facts"]

@@ -107,6 +107,54 @@ class VQVAE2Family(ModelFamily):
 
         return {VQVAE2: describe_vqvae2}
 
+    # -------------------------------------------------------- the card
+    # A preset of an exported set names the three (`vqvae_preset`,
+    # `prior_preset`, `bottom_prior_preset`); one saved on its own gets the
+    # default words.
+    @classmethod
+    def card_intro(cls, name, facts, metadata):
+        bottom = metadata.get("bottom_prior_preset")
+        if not bottom:
+            return super().card_intro(name, facts, metadata)
+        vq, top = metadata.get("vqvae_preset"), metadata.get("prior_preset")
+        role = ("the VQ-VAE-2" if name == vq else "the top prior" if name == top
+                else "the bottom prior")
+        if facts["class_name"] in cls.autoencoders:
+            text = (f"A VQ-VAE-2 (arXiv:1906.00446): images to "
+                    f"{len(facts.get('level_code_shapes') or {})} levels of codes.")
+        else:
+            codes = "x".join(map(str, facts.get("code_shape") or [])) or "?"
+            text = (f"An autoregressive prior (`{facts['class_name']}`, gated PixelCNN, "
+                    f"arXiv:1606.05328) over {codes} maps of "
+                    f"{facts.get('num_embeddings')} codes of the VQ-VAE-2 preset `{vq}`.")
+        return text + (f" This preset is {role} of three that work together: `{vq}` "
+                       f"(VQ-VAE-2), `{top}` (top prior), `{bottom}` (bottom prior, "
+                       "given the top codes).")
+
+    @classmethod
+    def card_usage(cls, name, facts, metadata):
+        bottom = metadata.get("bottom_prior_preset")
+        if not bottom:
+            return super().card_usage(name, facts, metadata)
+        vq, top = metadata.get("vqvae_preset"), metadata.get("prior_preset")
+        return ["import vq_zoo",
+                f"vqvae = vq_zoo.VQVAE2.from_preset(\"{vq}\")",
+                f"top_prior = vq_zoo.GatedPixelCNNPrior.from_preset(\"{top}\")",
+                f"bottom_prior = vq_zoo.GatedPixelCNNPrior.from_preset(\"{bottom}\")",
+                "top = top_prior.sample(16, seed=0)",
+                "bottom = bottom_prior.sample(16, condition=top, seed=1)",
+                "images = vqvae.decode({\"top\": top, \"bottom\": bottom})",
+                "codes = vqvae.encode(images)    # {\"top\": ..., \"bottom\": ...}",
+                "top_only = vqvae.decode({\"top\": codes[\"top\"]})"]
+
+    @classmethod
+    def card_reconstructions(cls, facts):
+        if facts["class_name"] not in cls.autoencoders:
+            return super().card_reconstructions(facts)
+        return ("Held-out test images in groups of rows: originals, decoded from the "
+                "top level only (lower levels replaced by their codebook's mean "
+                "vector), decoded from all levels:")
+
 
 def describe_vqvae2(model):
     """Card facts of a `VQVAE2`: each level's code map and K, and a sentence
