@@ -172,3 +172,51 @@ def test_layer_configs_round_trip():
     model = small_model(adversary_weight=0.3)
     for layer in (model, model.encoder, model.decoder, model.adversary):
         run_serialization_test(layer)
+
+
+def numpy_instance_normalize(x, epsilon=1e-5):
+    mean = x.mean(axis=1, keepdims=True)
+    return (x - mean) / np.sqrt(x.var(axis=1, keepdims=True) + epsilon)
+
+
+def test_instance_normalized_encoder_matches_a_numpy_forward_pass():
+    keras.utils.set_random_seed(1)
+    encoder = SpectrogramEncoder(8, 4, num_layers=2, num_mels=16, normalize="instance")
+    audio = np.random.default_rng(0).normal(0, 0.3, (2, 1280, 1)).astype("float32")
+    latents = keras.ops.convert_to_numpy(encoder(audio))
+    # The reference: the same weights, the convolutions by NumPy, each
+    # hidden layer normalised per channel over time.
+    mel = keras.ops.convert_to_numpy(encoder.features(audio)).astype(np.float64)
+    np.testing.assert_allclose(mel.mean(axis=1), 0.0, atol=1e-5)
+
+    def conv(x, layer, stride=1, relu=True):
+        kernel, bias = (w.astype(np.float64) for w in layer.get_weights())
+        width = kernel.shape[0]
+        steps = -(-x.shape[1] // stride)
+        pad = max((steps - 1) * stride + width - x.shape[1], 0)
+        x = np.pad(x, [(0, 0), (pad // 2, pad - pad // 2), (0, 0)])
+        out = np.stack([np.einsum("bkc,kcd->bd", x[:, t * stride:t * stride + width], kernel)
+                        for t in range(steps)], axis=1) + bias
+        return np.maximum(out, 0.0) if relu else out
+
+    x = mel
+    for layer in encoder.convs:
+        x = numpy_instance_normalize(conv(x, layer))
+    x = numpy_instance_normalize(conv(x, encoder.strided, stride=encoder.frames_per_code))
+    expected = conv(x, encoder.to_latents, relu=False)
+    np.testing.assert_allclose(latents, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_instance_normalization_removes_each_channels_gain_and_offset():
+    from vq_zoo.models.spectrogram.spectrogram_encoder import instance_normalize
+
+    x = np.random.default_rng(2).normal(size=(3, 40, 5)).astype("float32")
+    scale = np.array([0.5, 2.0, 7.0, 1.0, 3.0], "float32")
+    offset = np.array([-4.0, 0.0, 1.5, 9.0, -0.5], "float32")
+    plain = keras.ops.convert_to_numpy(instance_normalize(x))
+    moved = keras.ops.convert_to_numpy(instance_normalize(x * scale + offset))
+    np.testing.assert_allclose(plain, numpy_instance_normalize(x), atol=1e-5)
+    np.testing.assert_allclose(moved, plain, atol=1e-4)
+    model = small_model(normalize="instance")
+    run_serialization_test(model.encoder)
+    assert model.encoder.get_config()["normalize"] == "instance"
