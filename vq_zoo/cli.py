@@ -518,7 +518,9 @@ def _write_wavs(out, audio, sample_rate):
 
 
 def _cmd_convert(args, parser):
-    from vq_zoo.models.wavenet.voice_conversion import convert_file, is_speech_vqvae
+    """`vq-zoo convert`: the family of the model's autoencoder (a speech
+    VQ-VAE's) converts the utterance (`ModelFamily.convert_speech`)."""
+    from vq_zoo.models.family import FamilyError
     from vq_zoo.utils.audio import write_wav
 
     if not args.temperature > 0:
@@ -528,15 +530,11 @@ def _cmd_convert(args, parser):
     if not os.path.exists(args.input):
         raise CliError(f"--input {args.input} not found")
     _check_writable(args.output, "--output")
-    vqvae = _load_models(args.model, ("vqvae",))["vqvae"]
-    if not is_speech_vqvae(vqvae):
-        raise CliError(f"{args.model} is not a speech VQ-VAE (no speaker-conditioned "
-                       "speech decoder)")
+    family, vqvae = _load_autoencoder(args.model)
     try:
-        vqvae.decoder.speaker_index(args.speaker)
-        audio, rate = convert_file(vqvae, args.input, args.speaker, seed=args.seed,
-                                   temperature=args.temperature)
-    except (ValueError, ImportError) as e:  # ImportError: Griffin-Lim needs librosa
+        audio, rate = family.convert_speech(vqvae, args.model, args.input, args.speaker,
+                                            seed=args.seed, temperature=args.temperature)
+    except FamilyError as e:
         raise CliError(_one_line(e)) from None
     try:
         write_wav(args.output, audio, rate)
@@ -567,20 +565,29 @@ def _trained_shape(vqvae):
     return tuple(int(d) for d in shape[1:])
 
 
+def _load_autoencoder(source):
+    """`(family class, autoencoder)` of `source` (a run dir, a `.keras` file or
+    a preset): `vq_zoo.models.family.load_autoencoder`, its errors as one
+    line."""
+    from vq_zoo.models.family import FamilyError, load_autoencoder
+
+    try:
+        return load_autoencoder(source)
+    except FamilyError as e:
+        raise CliError(_one_line(e)) from None
+
+
 def _image_vqvae(args):
-    """The VQ-VAE (or VQ-VAE-2) of `args.model`, refusing one whose inputs
-    are integer codes (DeepMind Lab's stage 2)."""
-    vqvae = _load_models(args.model, ("vqvae",))["vqvae"]
-    if getattr(vqvae, "input_classes", None) is not None:
-        raise CliError(f"{args.model} encodes maps of {vqvae.input_classes} integer "
-                       "codes (another model's codes), not images")
-    return vqvae
+    """`(family class, autoencoder)` of `args.model`, refused where it does
+    not encode images (DeepMind Lab's stage 2 encodes codes)."""
+    from vq_zoo.models.family import FamilyError
 
-
-def _levels(vqvae):
-    """Level names of a model with several code levels, else None."""
-    names = getattr(vqvae, "level_names", None)
-    return list(names) if names is not None and len(names) > 1 else None
+    family, vqvae = _load_autoencoder(args.model)
+    try:
+        family.check_image_autoencoder(vqvae, args.model)
+    except FamilyError as e:
+        raise CliError(_one_line(e)) from None
+    return family, vqvae
 
 
 def _cmd_encode(args, parser):
@@ -595,8 +602,8 @@ def _cmd_encode(args, parser):
     for path in args.images:
         if not os.path.isfile(path):
             raise CliError(f"image not found: {path}")
-    vqvae = _image_vqvae(args)
-    levels = _levels(vqvae)
+    family, vqvae = _image_vqvae(args)
+    levels = family.code_levels(vqvae)
     suffix = ".npz" if levels else ".npy"
     out = args.out if args.out.endswith(suffix) else (
         os.path.splitext(args.out)[0] if args.out.endswith((".npy", ".npz")) else args.out
@@ -615,11 +622,7 @@ def _cmd_encode(args, parser):
         raise CliError("all images must have the same size, got " + ", ".join(
             f"{h}x{w} ({path})" for (h, w), path in sizes.items()))
     h, w = images[0].shape[:2]
-    if levels:
-        fh = fw = int(vqvae.downsampling)
-    else:
-        code_h, code_w = vqvae.encoder.compute_output_shape((1, height, width, channels))[1:3]
-        fh, fw = height // code_h, width // code_w
+    fh, fw = family.downsampling(vqvae, (height, width, channels))
     if h % fh or w % fw:
         raise CliError(
             f"{args.images[0]} is {h}x{w}: this model downsamples by {fh}x{fw}, so "
@@ -631,12 +634,11 @@ def _cmd_encode(args, parser):
               f"{h // fh}x{w // fw} codes each)", file=sys.stderr)
     batch = np.stack(images) / 255.0
     buffer = io.BytesIO()
+    codes = family.encode_images(vqvae, batch)
     if levels:
-        codes = {k: np.asarray(v) for k, v in vqvae.encode_levels(batch).items()}
         np.savez(buffer, **codes)
         shapes = ", ".join(f"{k} {v.shape}" for k, v in codes.items())
     else:
-        codes = np.asarray(vqvae.encode(batch))
         np.save(buffer, codes)
         shapes = f"shape {codes.shape}"
     _write_output(out, data=buffer.getvalue())
@@ -657,7 +659,7 @@ def _encode_folder(args, parser):
         parser.error("--batch-size must be >= 1")
     out = os.path.splitext(args.out)[0] + ".npz" if args.out.endswith(".npy") else (
         args.out if args.out.endswith(".npz") else args.out + ".npz")
-    vqvae = _image_vqvae(args)
+    _, vqvae = _image_vqvae(args)
     try:
         arrays, folder = encode_folder(vqvae, args.images[0], out, args.batch_size)
     except (ImageFolderError, ExportError) as e:
@@ -702,23 +704,23 @@ def _cmd_decode(args, parser):
         if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.integer):
             raise CliError(f"{args.codes}: codes must be integers, got "
                            f"{getattr(value, 'dtype', type(value).__name__)}")
-    vqvae = _image_vqvae(args)
-    levels = _levels(vqvae)
+    family, vqvae = _image_vqvae(args)
+    levels = family.code_levels(vqvae)
     if levels or isinstance(codes, dict):
-        return _decode_levels(args, vqvae, levels, codes)
-    height, width, channels = _trained_shape(vqvae)
-    rank = len(vqvae.encoder.compute_output_shape((1, height, width, channels))) - 2
+        return _decode_levels(args, family, vqvae, levels, codes)
+    rank = family.code_rank(vqvae, _trained_shape(vqvae))
     if codes.ndim == rank:
         codes = codes[None]
     if codes.ndim != rank + 1 or codes.shape[0] == 0:
         raise CliError(f"{args.codes}: expected codes of shape (n, {', '.join(['h', 'w'][:rank])})"
                        f" or ({', '.join(['h', 'w'][:rank])}), got {codes.shape}")
     _check_decode_count(args.codes, len(codes))
-    k = vqvae.quantizer.num_embeddings
+    k = family.num_codes(vqvae)
     if codes.min() < 0 or codes.max() >= k:
         raise CliError(f"{args.codes}: codes must be in [0, {k}) for this model, got "
                        f"values in [{codes.min()}, {codes.max()}]")
-    _write_grid(args.out, vqvae.decode(codes.astype("int32")), args.columns, args.upscale)
+    _write_grid(args.out, family.decode_codes(vqvae, codes.astype("int32")), args.columns,
+                args.upscale)
     print(f"Wrote {len(codes)} decoded images to {args.out}")
     return 0
 
@@ -729,11 +731,9 @@ def _check_decode_count(path, count):
                        f"{MAX_IMAGES} in one grid; split the file")
 
 
-def _decode_levels(args, vqvae, levels, codes):
+def _decode_levels(args, family, vqvae, levels, codes):
     """`decode` of a VQ-VAE-2's `.npz` (one array per level, as `encode`
     writes it; lower levels may be left out)."""
-    import numpy as np
-
     if not levels:
         raise CliError(f"{args.codes} holds several arrays ({', '.join(codes)}): "
                        f"{args.model} has one level of codes (pass a .npy)")
@@ -747,13 +747,13 @@ def _decode_levels(args, vqvae, levels, codes):
         _check_decode_count(args.codes, len(value))
         # Checked in the file's own integer type: a cast first would wrap
         # int64 codes >= 2**32 into range (2**32 + 3 would decode as 3).
-        k = int(vqvae.num_embeddings[levels.index(level)])
+        k = family.num_codes(vqvae, level)
         if value.size and (value.min() < 0 or value.max() >= k):
             raise CliError(f"{args.codes}: {level} codes must be in [0, {k}) for this "
                            f"model, got values in [{value.min()}, {value.max()}]")
     codes = {k: v.astype("int32") for k, v in codes.items()}
     try:
-        images = np.asarray(vqvae.decode(codes))
+        images = family.decode_codes(vqvae, codes)
     except ValueError as e:
         raise CliError(f"{args.codes}: {_one_line(e)}") from None
     _write_grid(args.out, images, args.columns, args.upscale)

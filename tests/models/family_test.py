@@ -315,6 +315,53 @@ def test_the_card_writer_asks_the_families(dmlab, video):
     assert facts["parameter_count"] == one_d.count_params()
 
 
+def test_each_autoencoder_s_codes_are_its_family_s(mnist, vqvae2, dmlab, speech, video):
+    """`vq-zoo encode`, `decode` and `convert` load the autoencoder alone and
+    ask the family whose autoencoder it is (`autoencoder_family`, found from
+    the model as the families declare it): a VQ-VAE-2's codes are a dict of
+    its levels, DeepMind Lab's stage 2 encodes codes, not images, and only
+    the speech family converts speech."""
+    find = family_module.autoencoder_family
+    assert find(mnist.vqvae) is vq_zoo.VQVAEFamily
+    assert find(dmlab.frame_vqvae) is vq_zoo.VQVAEFamily  # stage 1: an image VQ-VAE
+    assert find(video.vqvae) is vq_zoo.VQVAEFamily  # its codes are an image VQ-VAE's
+    assert find(vqvae2.vqvae) is vq_zoo.VQVAE2Family
+    assert find(dmlab.code_vqvae) is vq_zoo.DMLabFamily
+    assert find(speech.vqvae) is vq_zoo.SpeechVQVAEFamily
+    assert find(mnist.prior) is ModelFamily  # no family's autoencoder
+    from vq_zoo.models.wavenet.speech_vqvae import speech_vqvae
+
+    wavenet = speech_vqvae(num_speakers=2, num_hiddens=8, embedding_dim=4, num_embeddings=16,
+                           num_downsamples=3, filters=8, dilation_cycle=2, num_cycles=1,
+                           crop_length=64)  # the paper's: a VQVAE with a WaveNet decoder
+    assert type(wavenet) is vq_zoo.VQVAE and find(wavenet) is vq_zoo.SpeechVQVAEFamily
+
+    images = np.random.default_rng(0).random((2, 64, 64, 3), "float32")
+    family, model = find(vqvae2.vqvae), vqvae2.vqvae
+    assert family.code_levels(model) == ["top", "bottom"]
+    codes = family.encode_images(model, images)
+    assert {k: v.shape for k, v in codes.items()} == {"top": (2, 8, 8), "bottom": (2, 16, 16)}
+    np.testing.assert_array_equal(codes["bottom"], model.encode_levels(images)["bottom"])
+    assert family.downsampling(model, (64, 64, 3)) == (8, 8)  # the top level's
+    assert [family.num_codes(model, level) for level in codes] == list(model.num_embeddings)
+    digits = np.random.default_rng(1).random((2, 28, 28, 1), "float32")
+    family, model = find(mnist.vqvae), mnist.vqvae
+    assert family.code_levels(model) is None
+    codes = family.encode_images(model, digits)
+    assert codes.shape == (2, 7, 7) and family.downsampling(model, (28, 28, 1)) == (4, 4)
+    assert family.code_rank(model, (28, 28, 1)) == 2
+    assert family.num_codes(model) == mnist.prior.num_embeddings
+    np.testing.assert_array_equal(family.decode_codes(model, codes), model.decode(codes))
+
+    with pytest.raises(FamilyError, match="^m encodes maps of 32 integer codes "
+                                          "\\(another model's codes\\), not images$"):
+        find(dmlab.code_vqvae).check_image_autoencoder(dmlab.code_vqvae, "m")
+    vq_zoo.VQVAEFamily.check_image_autoencoder(mnist.vqvae, "m")
+    with pytest.raises(FamilyError, match="^m is not a speech VQ-VAE \\(no speaker-"
+                                          "conditioned speech decoder\\)$"):
+        find(mnist.vqvae).convert_speech(mnist.vqvae, "m", "in.wav", "0")
+
+
 def test_the_default_cards_are_written_again_byte_for_byte(vqvae2):
     """The shipped cards that the default card writer wrote (the natural
     patches pair, the VQ-VAE-2 set) come out of it again to the byte, from

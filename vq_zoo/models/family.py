@@ -2,9 +2,10 @@
 and its prior, a VQ-VAE-2 and one prior per level, ...), as one object.
 
 A family loads itself from a run dir or a preset, samples with its own
-conditions and describes its models for their cards. `vq-zoo sample` and
-the card writer (`vq_zoo.model_card`) call this interface and never look
-at a family's config keys. Each family lives in its model folder,
+conditions, describes its models for their cards and handles its
+autoencoder's codes. `vq-zoo sample`, `encode`, `decode`, `convert` and the
+card writer (`vq_zoo.model_card`) call this interface and never look at a
+family's config keys. Each family lives in its model folder,
 `vq_zoo/models/<folder>/family.py`, and registers itself by name with
 `@register_family("name")`; the registry finds those files itself, so a new
 family is one folder plus its recipe.
@@ -154,7 +155,11 @@ class ModelFamily:
           model classes whose card this family words (`describe_member`).
         - optionally `card_intro`, `card_usage`, `card_reconstructions`: what
           a member's card says it is and how to use it (the defaults word a
-          one-level VQ-VAE and its prior).
+          one-level VQ-VAE and its prior);
+        - optionally the methods on their autoencoder's codes that `vq-zoo
+          encode`, `decode` and `convert` call (`code_levels`,
+          `encode_images`, `decode_codes`, `convert_speech`, ...; the
+          defaults serve a one-level VQ-VAE of images).
 
     `ModelFamily.from_preset(handle)` and `ModelFamily.from_run_dir(path)`
     return the family the preset or run dir belongs to (as keras-hub's
@@ -354,6 +359,93 @@ class ModelFamily:
     def card_reconstructions(cls, facts):
         """The caption of the card's `reconstructions.png`."""
         return "Held-out images (odd rows) and their reconstructions (even rows):"
+
+    # -------------------------------------------------------- codes
+    # What `vq-zoo encode`, `decode` and `convert` do with the family's
+    # autoencoder alone (`load_autoencoder`: its prior is not loaded).
+    # Class methods of the autoencoder `vqvae`; these defaults serve a
+    # VQ-VAE with one level of codes (its `encoder` and `quantizer`).
+    @classmethod
+    def check_image_autoencoder(cls, vqvae, source):
+        """A FamilyError unless `vqvae` (loaded from `source`) encodes
+        images: a VQ-VAE of integer inputs encodes another model's codes."""
+        if getattr(vqvae, "input_classes", None) is not None:
+            raise FamilyError(f"{source} encodes maps of {vqvae.input_classes} integer "
+                              "codes (another model's codes), not images")
+
+    @classmethod
+    def code_levels(cls, vqvae):
+        """The names of the code levels of an autoencoder that has several
+        (its codes are a dict level -> array, a `.npz`), else None (one
+        array, a `.npy`)."""
+        return None
+
+    @classmethod
+    def downsampling(cls, vqvae, image_shape):
+        """`(fh, fw)`: image pixels per code down and across, for images of
+        the shape `(H, W, C)` it was trained on."""
+        height, width, channels = image_shape
+        code_h, code_w = vqvae.encoder.compute_output_shape((1, height, width, channels))[1:3]
+        return height // code_h, width // code_w
+
+    @classmethod
+    def code_rank(cls, vqvae, image_shape):
+        """The spatial axes of one code map (2 for images of `image_shape`)."""
+        return len(vqvae.encoder.compute_output_shape((1, *image_shape))) - 2
+
+    @classmethod
+    def num_codes(cls, vqvae, level=None):
+        """K, the codebook size of `level` (one of `code_levels`; None: the
+        one level)."""
+        return vqvae.quantizer.num_embeddings
+
+    @classmethod
+    def encode_images(cls, vqvae, images):
+        """The codes of float `images` `(n, H, W, C)` in [0, 1]: an int
+        array, or a dict level -> array (see `code_levels`)."""
+        return np.asarray(vqvae.encode(images))
+
+    @classmethod
+    def decode_codes(cls, vqvae, codes):
+        """Images (float `(n, H, W, C)` in [0, 1]) from int32 `codes` as
+        `encode_images` gives them (a dict may leave lower levels out)."""
+        return np.asarray(vqvae.decode(codes))
+
+    @classmethod
+    def convert_speech(cls, vqvae, source, path, speaker, seed=0, temperature=1.0):
+        """`(audio, sample_rate)`: the utterance in the audio file `path`
+        spoken by `speaker`. A FamilyError (one line) for a model that is
+        not a speech VQ-VAE, a bad file or an unknown speaker."""
+        raise FamilyError(f"{source} is not a speech VQ-VAE (no speaker-conditioned "
+                          "speech decoder)")
+
+
+def autoencoder_family(model):
+    """The family class whose autoencoder `model` is: the family whose
+    `autoencoders` names its class (or, failing that, the nearest base
+    class one names); where several name it (a `VQVAE`: the image, video
+    and speech families), the one `_derived_family` reads from the model's
+    config; `ModelFamily` (one level of codes) where none does."""
+    known = families()
+    for klass in type(model).__mro__:
+        named = [name for name, family in known.items()
+                 if klass.__name__ in family.autoencoders]
+        if len(named) > 1:
+            derived = _derived_family(metadata={"class_name": klass.__name__}, model=model)
+            named = [derived] if derived in named else named
+        if named:
+            return known[named[0]]
+    return ModelFamily
+
+
+def load_autoencoder(source):
+    """`(family class, model)`: the autoencoder of a run dir (its
+    `vqvae.keras`), a `.keras` file or a preset (a prior's companion), its
+    prior not loaded, and the family whose autoencoder it is
+    (`autoencoder_family`). FamilyError (one line) for anything missing or
+    unreadable."""
+    model = load_models(source, ("vqvae",))["vqvae"]
+    return autoencoder_family(model), model
 
 
 def describe_member(model):
@@ -604,7 +696,7 @@ def load_models(source, kinds):
     return models
 
 
-__all__ = ["ConditionError", "FamilyError", "ModelFamily", "Samples", "card_family",
-           "describe_member", "families", "family_name", "generic_facts", "get_family",
-           "load_keras_file", "load_models", "load_preset_model", "register_family",
-           "run_dir_levels", "serialized_facts"]
+__all__ = ["ConditionError", "FamilyError", "ModelFamily", "Samples", "autoencoder_family",
+           "card_family", "describe_member", "families", "family_name", "generic_facts",
+           "get_family", "load_autoencoder", "load_keras_file", "load_models",
+           "load_preset_model", "register_family", "run_dir_levels", "serialized_facts"]

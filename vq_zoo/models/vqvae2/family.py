@@ -147,6 +147,25 @@ class VQVAE2Family(ModelFamily):
                 "codes = vqvae.encode(images)    # {\"top\": ..., \"bottom\": ...}",
                 "top_only = vqvae.decode({\"top\": codes[\"top\"]})"]
 
+    # -------------------------------------------------------- codes
+    # One array per level, top first (a dict; a `.npz` for the command).
+    @classmethod
+    def code_levels(cls, vqvae):
+        names = list(vqvae.level_names)
+        return names if len(names) > 1 else None
+
+    @classmethod
+    def downsampling(cls, vqvae, image_shape):
+        return int(vqvae.downsampling), int(vqvae.downsampling)
+
+    @classmethod
+    def num_codes(cls, vqvae, level=None):
+        return int(vqvae.num_embeddings[list(vqvae.level_names).index(level)])
+
+    @classmethod
+    def encode_images(cls, vqvae, images):
+        return {k: np.asarray(v) for k, v in vqvae.encode_levels(images).items()}
+
     @classmethod
     def card_reconstructions(cls, facts):
         if facts["class_name"] not in cls.autoencoders:

@@ -125,6 +125,21 @@ class SpeechVQVAEFamily(ModelFamily):
             + tail)
 
     @classmethod
+    def convert_speech(cls, vqvae, source, path, speaker, seed=0, temperature=1.0):
+        """`(audio, sample_rate)`: the utterance in `path` (any rate; WAV or
+        what sox reads) spoken by `speaker` (a name of the decoder's
+        `speaker_names` or an index): `voice_conversion.convert_file`."""
+        from vq_zoo.models.wavenet.voice_conversion import convert_file
+        from vq_zoo.models.wavenet.voice_conversion import is_speech_vqvae
+
+        if not is_speech_vqvae(vqvae):
+            return super().convert_speech(vqvae, source, path, speaker, seed, temperature)
+        try:
+            return convert_file(vqvae, path, speaker, seed=seed, temperature=temperature)
+        except (ValueError, ImportError) as e:  # ImportError: Griffin-Lim needs librosa
+            raise FamilyError(" ".join(str(e).split()) or type(e).__name__) from None
+
+    @classmethod
     def describers(cls):
         from vq_zoo.models.spectrogram.spectrogram_vqvae import SpectrogramVQVAE
         from vq_zoo.models.vqvae.family import describe_autoencoder
