@@ -20,6 +20,8 @@ Example:
 
 import os
 
+from vq_zoo.utils.checks import check_int
+
 NAME = "dmlab"
 SPLITS = ("train", "validation", "test")
 NATIVE_SHAPE = (360, 480, 3)
@@ -54,8 +56,7 @@ def dmlab_frames(split="train", size=84, data_dir=None, download=False,
 
     if split.split("[")[0] not in SPLITS:
         raise ValueError(f"`split` must be one of {SPLITS} (or a slice), got {split!r}")
-    if not isinstance(size, int) or size < 1:
-        raise ValueError(f"`size` must be an integer >= 1, got {size!r}")
+    check_int("size", size)
     data_dir = os.path.expanduser(data_dir or os.path.join("~", "tensorflow_datasets"))
     if download:
         _check_prepared(data_dir, download)

@@ -55,6 +55,9 @@ import sys
 
 import numpy as np
 
+from vq_zoo.utils.checks import check_choice
+from vq_zoo.utils.checks import check_int
+
 ACTIONS = ("noop", "forward", "left", "right", "forward_left", "forward_right")
 NOOP, FORWARD, LEFT, RIGHT, FORWARD_LEFT, FORWARD_RIGHT = range(6)
 MAZES = ("9x9", "11x11", "13x13", "15x15")
@@ -79,10 +82,8 @@ def make_env(maze="9x9", resolution=84, seed=0):
     """A memory-maze dm_env environment with discrete actions, rendering
     `resolution` x `resolution` RGB frames under `timestep.observation
     ["image"]`."""
-    if maze not in MAZES:
-        raise ValueError(f"`maze` must be one of {MAZES}, got {maze!r}")
-    if not isinstance(resolution, int) or resolution < 16:
-        raise ValueError(f"`resolution` must be an integer >= 16, got {resolution!r}")
+    check_choice("maze", maze, MAZES)
+    check_int("resolution", resolution, 16)
     tasks = _import_tasks()
     make = getattr(tasks, "memory_maze_" + maze)
     return make(camera_resolution=resolution, target_color_in_image=False,
@@ -150,8 +151,7 @@ def run_episode(steps, seed=0, maze="9x9", resolution=84, env=None):
     """`{"frames": uint8 (steps, H, W, 3), "actions": int32 (steps,)}`: one
     episode of the exploring policy in a maze drawn from `seed` (or in
     `env`, reset)."""
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"`steps` must be an integer >= 1, got {steps!r}")
+    check_int("steps", steps)
     env = env or make_env(maze, resolution, seed)
     policy = ExploringPolicy(seed=seed + 7919)
     timestep = env.reset()
@@ -227,10 +227,8 @@ def generate_episodes(out_dir, num_episodes, steps_per_episode, seed=0,
     for name, value in [("num_episodes", num_episodes),
                         ("steps_per_episode", steps_per_episode),
                         ("processes", processes), ("resolution", resolution)]:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
-    if maze not in MAZES:
-        raise ValueError(f"`maze` must be one of {MAZES}, got {maze!r}")
+        check_int(name, value)
+    check_choice("maze", maze, MAZES)
     import importlib.util
 
     if importlib.util.find_spec("memory_maze") is None:

@@ -35,9 +35,10 @@ import tempfile
 import numpy as np
 
 from vq_zoo.data.natural_images import SPLITS
-from vq_zoo.utils.io import atomic_path
 from vq_zoo.data.natural_images import source_images
 from vq_zoo.data.natural_images import split_names
+from vq_zoo.utils.checks import check_choice
+from vq_zoo.utils.io import atomic_path
 
 OPENCV_PACKAGE = "opencv-doc"
 OPENCV_DATA = "usr/share/doc/opencv-doc/examples/data"
@@ -168,8 +169,7 @@ def opencv_photos(cache_dir=None, fetch=True):
 
 def opencv_split_names(split):
     """The OpenCV scenes of `split`."""
-    if split not in SPLITS:
-        raise ValueError(f"`split` must be one of {SPLITS}, got {split!r}")
+    check_choice("split", split, SPLITS)
     if split in OPENCV_SPLITS:
         return list(OPENCV_SPLITS[split])
     held_out = {s for names in OPENCV_SPLITS.values() for s in names}

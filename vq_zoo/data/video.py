@@ -34,6 +34,9 @@ import os
 
 import numpy as np
 
+from vq_zoo.utils.checks import check_choice
+from vq_zoo.utils.checks import check_int
+
 SOURCES = ("memory_maze", "bair", "moving_mnist")
 BAIR = "bair_robot_pushing_small"
 MOVING_MNIST = "moving_mnist"
@@ -41,9 +44,8 @@ SPLITS = ("train", "validation", "test")
 
 
 def _check_clip_args(clip_length, clip_stride):
-    for name, value in [("clip_length", clip_length), ("clip_stride", clip_stride)]:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
+    check_int("clip_length", clip_length)
+    check_int("clip_stride", clip_stride)
 
 
 def clip_starts(length, clip_length, clip_stride):
@@ -113,8 +115,7 @@ def memory_maze_clips(directory, split="train", clip_length=16, clip_stride=16,
 
     from vq_zoo.data import memory_maze
 
-    if split not in SPLITS:
-        raise ValueError(f"`split` must be one of {SPLITS}, got {split!r}")
+    check_choice("split", split, SPLITS)
     _check_clip_args(clip_length, clip_stride)
     files = memory_maze.episode_files(os.path.expanduser(directory), max_episodes)
     chosen = memory_maze.split_episodes(len(files), validation_fraction,
@@ -184,8 +185,7 @@ def moving_mnist_sequences(num_sequences, sequence_length=20, split="train", see
     for name, value in [("num_sequences", num_sequences),
                         ("sequence_length", sequence_length),
                         ("digits_per_sequence", digits_per_sequence)]:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
+        check_int(name, value)
     images, _ = load_mnist(split)
     digits = np.round(images * 255).astype(np.uint8)
     rng = np.random.default_rng(seed)
@@ -226,8 +226,7 @@ def moving_mnist_clips(split="train", clip_length=16, clip_stride=4, num_sequenc
     """
     import tensorflow as tf
 
-    if split not in SPLITS:
-        raise ValueError(f"`split` must be one of {SPLITS}, got {split!r}")
+    check_choice("split", split, SPLITS)
     if test_source not in ("tfds", "generated"):
         raise ValueError(f"`test_source` must be 'tfds' or 'generated', got {test_source!r}")
     _check_clip_args(clip_length, clip_stride)

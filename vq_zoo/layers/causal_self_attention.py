@@ -4,6 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from vq_zoo.utils.checks import check_int
+
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
 class CausalSelfAttention(keras.layers.Layer):
@@ -178,8 +180,7 @@ class CausalSelfAttention(keras.layers.Layer):
             A dict with `"key"` `(batch, max_length, num_heads, key_dim)` and
             `"value"` `(batch, max_length, num_heads, value_dim)`, zeros.
         """
-        if not isinstance(max_length, int) or max_length < 1:
-            raise ValueError(f"`max_length` must be an integer >= 1, got {max_length!r}")
+        check_int("max_length", max_length)
         dtype = dtype or self.compute_dtype
         values = self.value_dim or self.key_dim
         return {

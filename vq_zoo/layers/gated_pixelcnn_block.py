@@ -95,8 +95,8 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(filters, int) or filters < 1:
-            raise ValueError(f"`filters` must be an integer >= 1, got {filters!r}")
+        from vq_zoo.utils.checks import check_int
+        check_int("filters", filters)
         if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"`kernel_size` must be an odd int >= 1, got {kernel_size!r}")
         if mask_type not in ("A", "B"):

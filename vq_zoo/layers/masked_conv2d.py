@@ -4,6 +4,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from vq_zoo.utils.checks import check_choice
+from vq_zoo.utils.checks import check_int
+
 MASK_TYPES = ("A", "B", "vertical")
 
 
@@ -77,8 +80,7 @@ class MaskedConv2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(filters, int) or filters < 1:
-            raise ValueError(f"`filters` must be an integer >= 1, got {filters!r}")
+        check_int("filters", filters)
         if isinstance(kernel_size, int):
             kernel_size = (kernel_size, kernel_size)
         kernel_size = tuple(kernel_size)
@@ -89,10 +91,7 @@ class MaskedConv2D(keras.layers.Layer):
                 "`kernel_size` must be an odd int or a pair of odd ints, got "
                 f"{kernel_size!r}"
             )
-        if mask_type not in MASK_TYPES:
-            raise ValueError(
-                f"`mask_type` must be one of {MASK_TYPES}, got {mask_type!r}"
-            )
+        check_choice("mask_type", mask_type, MASK_TYPES)
         self.filters = filters
         self.kernel_size = kernel_size
         self.mask_type = mask_type

@@ -3,16 +3,7 @@
 import keras
 from keras import ops
 
-
-def check_integer(name, value, minimum):
-    """Raises a ValueError naming `name` unless `value` is an int (not a
-    bool) >= `minimum`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        note = " (a bool is not accepted as an integer)" if isinstance(value, bool) else ""
-        raise ValueError(
-            f"`{name}` must be an integer >= {minimum}. Received: "
-            f"{name}={value!r}{note}"
-        )
+from vq_zoo.utils.checks import check_integer
 
 
 def check_residual_arguments(num_hiddens, num_residual_layers, num_residual_hiddens):

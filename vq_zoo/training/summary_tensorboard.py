@@ -7,6 +7,7 @@ import os
 import keras
 
 from vq_zoo.training._cluster import worker_role
+from vq_zoo.utils.checks import check_positive_int
 
 
 class SummaryTensorBoard(keras.callbacks.TensorBoard):
@@ -43,12 +44,7 @@ class SummaryTensorBoard(keras.callbacks.TensorBoard):
 
     def __init__(self, log_dir, every_n_epochs=1, run_name="images", **kwargs):
         super().__init__(log_dir=log_dir, **kwargs)
-        if isinstance(every_n_epochs, bool) or not isinstance(every_n_epochs, int) \
-                or every_n_epochs < 1:
-            raise ValueError(
-                "`every_n_epochs` must be an integer >= 1. Received: "
-                f"every_n_epochs={every_n_epochs!r}"
-            )
+        check_positive_int("every_n_epochs", every_n_epochs)
         if not run_name or os.sep in run_name or run_name in ("train", "validation"):
             raise ValueError(
                 "`run_name` must be a plain directory name other than 'train' "

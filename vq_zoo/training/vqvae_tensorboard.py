@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from vq_zoo.training.summary_tensorboard import SummaryTensorBoard
+from vq_zoo.utils.checks import check_positive_int
 from vq_zoo.utils.images import image_grid
 from vq_zoo.utils.io import write_atomic
 
@@ -93,10 +94,7 @@ class VQVAETensorBoard(SummaryTensorBoard):
             ("num_prior_samples", num_prior_samples),
             ("columns", columns),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"`{arg}` must be an integer >= 1. Received: {arg}={value!r}"
-                )
+            check_positive_int(arg, value)
         if sample is None and sample_fn is None:
             raise ValueError(
                 "Pass `sample` (held-out images, for a VQ-VAE), `sample_fn` "

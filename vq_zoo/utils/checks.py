@@ -1,20 +1,20 @@
 """Checks of inputs shared by the models: integer ranges, audio, speakers,
-and the layers' numeric arguments (`check_positive_int`, `check_real`,
-`check_bool`, `check_seed`)."""
+the layers' numeric arguments (`check_positive_int`, `check_real`, `check_bool`,
+`check_seed`) and the models' and data builders' (`check_int`, `check_choice`)."""
 
-import keras
 import numpy as np
+# Keras and TensorFlow are imported where used: the data builders use this.
 
 
 def int_range_assertions(x, upper, name):
-    """Checks that the integer tensor `x` lies in `[0, upper)`.
+    """Checks that the integer tensor `x` lies in `[0, upper)`; a
+    non-integer dtype is refused. Eagerly, raises a `ValueError` naming
+    `name`, the range and the values found, and returns `[]`; in a graph,
+    returns the assertion ops, which a caller puts in
+    `tf.control_dependencies` of whatever must not run on bad values
+    (`Task.train_step` holds the whole step behind them)."""
+    import keras
 
-    Eagerly, raises a `ValueError` naming `name`, the range and the values
-    found, and returns `[]`; in a graph, returns the assertion ops, which a
-    caller puts in `tf.control_dependencies` of whatever must not run on bad
-    values (`Task.train_step` holds the whole step behind them). A
-    non-integer dtype is refused in both cases.
-    """
     dtype = keras.backend.standardize_dtype(x.dtype)
     if not dtype.startswith(("int", "uint")):
         raise ValueError(f"`{name}` must be integers in [0, {upper}), got dtype {dtype}")
@@ -182,3 +182,34 @@ def check_seed(seed):
         raise ValueError(
             f"`seed` must be None or an integer. Received: seed={seed!r}"
         )
+
+
+# Two wordings, both matched by tests: Keras' "`name` must be ... Received:
+# name=value" (the layers' arguments, above) and "`name` must be ..., got
+# value" (the models' and data builders', below).
+def check_integer(name, value, minimum):
+    """Raises a ValueError naming `name` unless `value` is an int (not a
+    bool) >= `minimum` (Keras' wording, as `check_positive_int`)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        note = " (a bool is not accepted as an integer)" if isinstance(value, bool) else ""
+        raise ValueError(
+            f"`{name}` must be an integer >= {minimum}. Received: "
+            f"{name}={value!r}{note}"
+        )
+
+
+def check_int(name, value, minimum=1, numpy=False):
+    """`value` as an int: an integer >= `minimum`, not a bool (a NumPy
+    integer too where `numpy`); else a ValueError naming it."""
+    types = (int, np.integer) if numpy else int
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, types) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_choice(name, value, choices):
+    """`value` must be one of `choices` (a tuple, written as Python writes
+    it in the message); else a ValueError naming it."""
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {choices}, got {value!r}")
+    return value

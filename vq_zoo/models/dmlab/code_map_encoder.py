@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from vq_zoo.utils.checks import check_int
+
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
 class CodeMapEncoder(keras.layers.Layer):
@@ -48,8 +50,7 @@ class CodeMapEncoder(keras.layers.Layer):
                                    ("filters", filters, 1),
                                    ("num_downsamples", num_downsamples, 0),
                                    ("hidden_units", hidden_units, 1)]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < lower:
-                raise ValueError(f"`{name}` must be an integer >= {lower}, got {value!r}")
+            check_int(name, value, lower)
         self.num_embeddings = num_embeddings
         self.num_latents = num_latents
         self.embedding_dim = embedding_dim

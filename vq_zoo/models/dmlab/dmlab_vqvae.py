@@ -8,6 +8,8 @@ import numpy as np
 from keras import ops
 
 from vq_zoo.models.vqvae.vqvae import VQVAE
+from vq_zoo.utils.checks import check_choice
+from vq_zoo.utils.checks import check_int
 
 # What a corrupted decoder input code becomes (`DMLabVQVAE.input_noise_source`).
 INPUT_NOISE_SOURCES = ("random", "model")
@@ -99,10 +101,7 @@ class DMLabVQVAE(VQVAE):
                 or not 0 <= input_noise < 1):
             raise ValueError(
                 f"`input_noise` must be a fraction in [0, 1), got {input_noise!r}")
-        if input_noise_source not in INPUT_NOISE_SOURCES:
-            raise ValueError(
-                f"`input_noise_source` must be one of {INPUT_NOISE_SOURCES}, got "
-                f"{input_noise_source!r}")
+        check_choice("input_noise_source", input_noise_source, INPUT_NOISE_SOURCES)
         if not quantizers:
             raise ValueError("`quantizers` must hold at least one quantizer, got none")
         dims = sorted({int(q.embedding_dim) for q in quantizers})
@@ -197,10 +196,7 @@ class DMLabVQVAE(VQVAE):
         ]
         from vq_zoo.models.dmlab.latent_map_decoder import LatentMapDecoder
 
-        if (isinstance(spatial_channels, bool) or not isinstance(spatial_channels, int)
-                or spatial_channels < 0):
-            raise ValueError(
-                f"`spatial_channels` must be an integer >= 0, got {spatial_channels!r}")
+        check_int("spatial_channels", spatial_channels, 0)
         spatial = dict(spatial_condition_shape=tuple(shape) + (spatial_channels,),
                        conditioning_layers=conditioning_layers) if spatial_channels else {}
         model = cls(

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from vq_zoo.utils.checks import check_int
+
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
 class LatentMapDecoder(keras.layers.Layer):
@@ -53,8 +55,7 @@ class LatentMapDecoder(keras.layers.Layer):
                 f"`shape` must be a pair of positive ints (height, width), got {shape!r}")
         for name, value in [("channels", channels), ("hidden_units", hidden_units),
                             ("upsample", upsample)]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
+            check_int(name, value)
         self.shape = shape
         self.channels = channels
         self.hidden_units = hidden_units

@@ -8,6 +8,7 @@ from vq_zoo.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from vq_zoo.layers.residual_stack import ResidualStack
 from vq_zoo.models.gated_pixelcnn.autoregressive_prior import AutoregressivePrior
 from vq_zoo.models.gated_pixelcnn.autoregressive_prior import _output_filters
+from vq_zoo.utils.checks import check_int
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
@@ -127,8 +128,7 @@ class GatedPixelCNNPrior(AutoregressivePrior):
             ("filters", filters),
             ("num_layers", num_layers),
         ]:
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
+            check_int(name, value)
         shape = tuple(shape) if isinstance(shape, (tuple, list)) else shape
         if (
             not isinstance(shape, tuple)
@@ -151,8 +151,7 @@ class GatedPixelCNNPrior(AutoregressivePrior):
                 raise ValueError(
                     f"`{name}` must be None or an integer >= {lower}, got {value!r}"
                 )
-        if not isinstance(num_heads, int) or isinstance(num_heads, bool) or num_heads < 1:
-            raise ValueError(f"`num_heads` must be an integer >= 1, got {num_heads!r}")
+        check_int("num_heads", num_heads)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}")
         if conditioning_layers and spatial_condition_shape is None:

@@ -4,6 +4,7 @@
 import numpy as np
 
 from vq_zoo.models._frames import frames_to_floats
+from vq_zoo.utils.checks import check_int
 
 ACTION_KINDS = (None, "discrete", "continuous")
 # What `temperature=0` (greedy decoding) passes to the prior's sampler.
@@ -237,8 +238,7 @@ class LatentVideoModel:
         """
         from vq_zoo.models.video.latent_video_prior import LatentVideoPrior
 
-        if not isinstance(history, int) or isinstance(history, bool) or history < 1:
-            raise ValueError(f"`history` must be an integer >= 1, got {history!r}")
+        check_int("history", history)
         return LatentVideoPrior(
             int(num_embeddings), tuple(int(s) for s in code_shape), int(embedding_dim),
             history=history, action_kind=action_kind, action_dim=action_dim,

@@ -7,6 +7,8 @@ import keras
 from keras import ops
 
 from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_prior import GatedPixelCNNPrior
+from vq_zoo.utils.checks import check_choice
+from vq_zoo.utils.checks import check_int
 
 ACTION_KINDS = (None, "discrete", "continuous")
 
@@ -111,11 +113,8 @@ class LatentVideoPrior(GatedPixelCNNPrior):
                  conditioning_dilations=(1, 2, 4), null_action=False, **kwargs):
         for name, value in [("embedding_dim", embedding_dim), ("history", history),
                             ("conditioning_filters", conditioning_filters)]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
-        if action_kind not in ACTION_KINDS:
-            raise ValueError(
-                f"`action_kind` must be one of {ACTION_KINDS}, got {action_kind!r}")
+            check_int(name, value)
+        check_choice("action_kind", action_kind, ACTION_KINDS)
         if action_kind is not None and (
                 isinstance(action_dim, bool) or not isinstance(action_dim, int)
                 or action_dim < 1):

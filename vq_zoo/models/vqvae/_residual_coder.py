@@ -5,9 +5,9 @@ import keras
 
 from vq_zoo.layers.layer_chain import LayerChain
 from vq_zoo.layers.residual_stack import ResidualStack
-from vq_zoo.layers.residual_stack import check_integer
 from vq_zoo.layers.residual_stack import check_residual_arguments
 from vq_zoo.layers.residual_stack import residual_config
+from vq_zoo.utils.checks import check_integer
 
 
 class ResidualCoder(LayerChain):

@@ -13,7 +13,7 @@ from vq_zoo.models.vqvae.vqvae import stage_codes
 from vq_zoo.models.vqvae.vqvae import _resolve_likelihood
 from vq_zoo.models.vqvae.vqvae_image_decoder import VQVAEImageDecoder
 from vq_zoo.models.vqvae.vqvae_image_encoder import VQVAEImageEncoder
-from vq_zoo.layers.residual_stack import check_integer
+from vq_zoo.utils.checks import check_integer
 
 
 def level_names_for(num_levels):
