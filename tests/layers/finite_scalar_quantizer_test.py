@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.harness import run_model_saving_test
+from tests.harness import run_serialization_test
 from vq_zoo.layers.finite_scalar_quantizer import FSQ_LEVEL_PRESETS
 from vq_zoo.layers.finite_scalar_quantizer import FiniteScalarQuantizer
 
@@ -153,19 +155,14 @@ def test_fit_step_trains_the_projections():
 
 def test_config_round_trip():
     fsq = FiniteScalarQuantizer((8, 6, 5), embedding_dim=12, epsilon=1e-2, name="q")
-    clone = FiniteScalarQuantizer.from_config(fsq.get_config())
-    assert clone.get_config() == fsq.get_config() and clone.levels == (8, 6, 5)
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(fsq))
-    assert type(restored) is FiniteScalarQuantizer and restored.get_config() == fsq.get_config()
+    assert run_serialization_test(fsq).levels == (8, 6, 5)
 
 
 def test_keras_file_round_trip(tmp_path):
     inputs = keras.Input((5, 8))
     model = keras.Model(inputs, FiniteScalarQuantizer((8, 5, 5, 5), embedding_dim=8)(inputs)["quantized"])
     x = RNG.normal(size=(3, 5, 8)).astype("float32")
-    model.save(tmp_path / "m.keras")
-    loaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    run_model_saving_test(model, x, tmp_path)
 
 
 @pytest.mark.parametrize(

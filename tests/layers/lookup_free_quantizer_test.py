@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.harness import run_model_saving_test
+from tests.harness import run_serialization_test
 from vq_zoo.layers.lookup_free_quantizer import LookupFreeQuantizer
 
 RNG = np.random.default_rng(23)
@@ -144,14 +146,11 @@ def test_config_and_keras_file_round_trip(tmp_path):
     lfq = LookupFreeQuantizer(num_embeddings=32, embedding_dim=7, commitment_cost=0.5,
                               entropy_loss_weight=0.2, diversity_gamma=0.5,
                               entropy_temperature=0.1, name="q")
-    clone = LookupFreeQuantizer.from_config(lfq.get_config())
-    assert clone.get_config() == lfq.get_config()
+    run_serialization_test(lfq)
     inputs = keras.Input((4, 7))
     model = keras.Model(inputs, lfq(inputs)["quantized"])
     x = RNG.normal(size=(2, 4, 7)).astype("float32")
-    model.save(tmp_path / "m.keras")
-    loaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    run_model_saving_test(model, x, tmp_path)
 
 
 @pytest.mark.parametrize(

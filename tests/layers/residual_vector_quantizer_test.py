@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.harness import run_model_saving_test
+from tests.harness import run_serialization_test
 from tests.layers.numpy_reference import nearest
 from vq_zoo.layers.residual_vector_quantizer import ResidualVectorQuantizer
 from vq_zoo.layers.vector_quantizer import VectorQuantizer
@@ -153,11 +155,8 @@ def test_config_round_trip():
         num_quantizers=2, embedding_dim=4, num_embeddings=8, commitment_cost=0.5,
         ema=False, decay=0.9, quantizer_dropout=0.25, seed=4,
         quantizer_kwargs=dict(use_cosine_similarity=True, codebook_dim=3), name="q")
-    clone = ResidualVectorQuantizer.from_config(rvq.get_config())
-    assert clone.get_config() == rvq.get_config()
+    clone = run_serialization_test(rvq)
     assert isinstance(clone.stages[0], VectorQuantizer) and clone.stages[1].codebook_dim == 3
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(rvq))
-    assert restored.get_config() == rvq.get_config()
     assert isinstance(make().stages[0], VectorQuantizerEMA)
 
 
@@ -167,11 +166,7 @@ def test_keras_file_round_trip(tmp_path):
     model = keras.Model(inputs, rvq(inputs)["quantized"])
     x = RNG.normal(size=(3, 5, 4)).astype("float32")
     rvq(x, training=True)  # move the EMA state off its initial value
-    model.save(tmp_path / "m.keras")
-    loaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-    for a, b in zip(model.weights, loaded.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    run_model_saving_test(model, x, tmp_path)
 
 
 @pytest.mark.parametrize(

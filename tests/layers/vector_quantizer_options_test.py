@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.harness import run_model_saving_test
+from tests.harness import run_serialization_test
 from tests.layers.numpy_reference import quantize_reference
 from vq_zoo.layers.vector_quantizer import VectorQuantizer
 from vq_zoo.layers.vector_quantizer_ema import VectorQuantizerEMA
@@ -155,17 +157,12 @@ def test_projections_compute_in_float32_under_mixed_bfloat16():
 def test_config_and_keras_file_round_trip_with_options(cls, tmp_path):
     layer = cls(embedding_dim=8, num_embeddings=9, rotation_trick=True,
                 use_cosine_similarity=True, codebook_dim=4, name="q")
-    clone = cls.from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
+    run_serialization_test(layer)
     inputs = keras.Input((5, 8))
     model = keras.Model(inputs, layer(inputs)["quantized"])
     x = RNG.normal(size=(3, 5, 8)).astype("float32")
     layer(x, training=True)
-    model.save(tmp_path / "m.keras")
-    loaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-    for a, b in zip(model.weights, loaded.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    run_model_saving_test(model, x, tmp_path)
 
 
 @pytest.mark.parametrize(

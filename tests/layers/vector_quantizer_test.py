@@ -3,6 +3,8 @@ import pytest
 import tensorflow as tf
 import keras
 
+from tests.harness import run_model_saving_test
+from tests.harness import run_serialization_test
 from tests.layers.numpy_reference import quantize_reference
 from vq_zoo.layers.vector_quantizer import VectorQuantizer
 from vq_zoo.layers.vector_quantizer_ema import VectorQuantizerEMA
@@ -110,11 +112,7 @@ def test_config_round_trip(cls):
     layer = cls(embedding_dim=4, num_embeddings=9, commitment_cost=0.5,
                 kmeans_init=True, kmeans_iters=3, dead_code_threshold=0.2,
                 dead_code_decay=0.9, distance_chunk_size=4, seed=3, name="q")
-    clone = cls.from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
-    restored = keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(layer))
-    assert type(restored) is cls and restored.get_config() == layer.get_config()
+    run_serialization_test(layer)
 
 
 @pytest.mark.parametrize("cls", [VectorQuantizer, VectorQuantizerEMA])
@@ -124,11 +122,7 @@ def test_keras_file_round_trip(cls, tmp_path):
     model = keras.Model(inputs, vq(inputs)["quantized"])
     x = RNG.normal(size=(3, 5, 6)).astype("float32")
     vq(x, training=True)  # move the EMA state off its initial value
-    model.save(tmp_path / "m.keras")
-    loaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-    for a, b in zip(model.weights, loaded.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    run_model_saving_test(model, x, tmp_path)
 
 
 # ---------------------------------------------------------------- bad input
