@@ -111,12 +111,19 @@ class VQVAE2Family(ModelFamily):
     # A preset of an exported set names the three (`vqvae_preset`,
     # `prior_preset`, `bottom_prior_preset`); one saved on its own gets the
     # default words.
+    @staticmethod
+    def _card_set(metadata):
+        """`(vqvae, top prior, bottom prior)` preset names of an exported
+        set, or None."""
+        bottom = metadata.get("bottom_prior_preset")
+        return (metadata.get("vqvae_preset"), metadata.get("prior_preset"), bottom) \
+            if bottom else None
+
     @classmethod
     def card_intro(cls, name, facts, metadata):
-        bottom = metadata.get("bottom_prior_preset")
-        if not bottom:
+        if not cls._card_set(metadata):
             return super().card_intro(name, facts, metadata)
-        vq, top = metadata.get("vqvae_preset"), metadata.get("prior_preset")
+        vq, top, bottom = cls._card_set(metadata)
         role = ("the VQ-VAE-2" if name == vq else "the top prior" if name == top
                 else "the bottom prior")
         if facts["class_name"] in cls.autoencoders:
@@ -133,10 +140,9 @@ class VQVAE2Family(ModelFamily):
 
     @classmethod
     def card_usage(cls, name, facts, metadata):
-        bottom = metadata.get("bottom_prior_preset")
-        if not bottom:
+        if not cls._card_set(metadata):
             return super().card_usage(name, facts, metadata)
-        vq, top = metadata.get("vqvae_preset"), metadata.get("prior_preset")
+        vq, top, bottom = cls._card_set(metadata)
         return ["import vq_zoo",
                 f"vqvae = vq_zoo.VQVAE2.from_preset(\"{vq}\")",
                 f"top_prior = vq_zoo.GatedPixelCNNPrior.from_preset(\"{top}\")",
