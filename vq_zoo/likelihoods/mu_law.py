@@ -6,13 +6,7 @@ from keras import ops
 
 from vq_zoo.likelihoods.likelihood import Likelihood
 from vq_zoo.likelihoods.likelihood import register
-
-
-def _check_classes(num_classes):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
-            or num_classes < 2:
-        raise ValueError(f"`num_classes` must be an integer >= 2, got {num_classes!r}")
-    return int(num_classes)
+from vq_zoo.utils.checks import check_int
 
 
 def mu_law_encode(x, num_classes=256):
@@ -21,7 +15,7 @@ def mu_law_encode(x, num_classes=256):
     section 2.2). Values outside [-1, 1] are clipped; NaN maps to the
     middle code (silence), so that a batch holding one is skipped by its
     non-finite loss rather than failing on an out-of-range code."""
-    mu = float(_check_classes(num_classes) - 1)
+    mu = float(check_int("num_classes", num_classes, 2, numpy=True) - 1)
     x = ops.cast(x, "float32")
     x = ops.clip(ops.where(ops.isnan(x), 0.0, x), -1.0, 1.0)
     y = ops.sign(x) * ops.log1p(mu * ops.abs(x)) / np.log1p(mu)
@@ -31,7 +25,7 @@ def mu_law_encode(x, num_classes=256):
 def mu_law_decode(q, num_classes=256):
     """Ints in [0, num_classes) back to audio in [-1, 1] (the inverse of
     `mu_law_encode` at the bin centres)."""
-    mu = float(_check_classes(num_classes) - 1)
+    mu = float(check_int("num_classes", num_classes, 2, numpy=True) - 1)
     y = 2.0 * ops.cast(q, "float32") / mu - 1.0
     return ops.sign(y) * ops.expm1(ops.abs(y) * np.log1p(mu)) / mu
 
@@ -62,7 +56,7 @@ class MuLaw(Likelihood):
     """
 
     def __init__(self, num_classes=256):
-        self.num_classes = _check_classes(num_classes)
+        self.num_classes = check_int("num_classes", num_classes, 2, numpy=True)
 
     def output_channels(self, channels):
         if channels != 1:

@@ -2,6 +2,8 @@
 
 import keras
 
+from vq_zoo.utils.checks import check_int
+
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
 class SpeechEncoder(keras.layers.Layer):
@@ -39,8 +41,7 @@ class SpeechEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         for name, value in [("num_hiddens", num_hiddens), ("embedding_dim", embedding_dim),
                             ("num_downsamples", num_downsamples)]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
+            check_int(name, value)
         self.num_hiddens = num_hiddens
         self.embedding_dim = embedding_dim
         self.num_downsamples = num_downsamples

@@ -2,7 +2,6 @@
 latents and a speaker, of any length, with cached (Fast WaveNet) sampling."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from vq_zoo.layers.causal_gated_block import CausalGatedBlock
@@ -12,12 +11,7 @@ from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import causal_initial_
 from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import causal_step
 from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import embed_shifted
 from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import run_causal_blocks
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
-    return int(value)
+from vq_zoo.utils.checks import check_int
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
@@ -129,17 +123,18 @@ class WaveNetDecoder(AutoregressivePrior):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.sample_rate = _positive_int("sample_rate", sample_rate)
-        self.num_embeddings = _positive_int("num_embeddings", num_embeddings)
-        self.filters = _positive_int("filters", filters)
-        self.dilation_cycle = _positive_int("dilation_cycle", dilation_cycle)
-        self.num_cycles = _positive_int("num_cycles", num_cycles)
-        self.kernel_size = _positive_int("kernel_size", kernel_size)
-        self.hop_length = _positive_int("hop_length", hop_length)
+        self.sample_rate = check_int("sample_rate", sample_rate, numpy=True)
+        self.num_embeddings = check_int("num_embeddings", num_embeddings, numpy=True)
+        self.filters = check_int("filters", filters, numpy=True)
+        self.dilation_cycle = check_int("dilation_cycle", dilation_cycle, numpy=True)
+        self.num_cycles = check_int("num_cycles", num_cycles, numpy=True)
+        self.kernel_size = check_int("kernel_size", kernel_size, numpy=True)
+        self.hop_length = check_int("hop_length", hop_length, numpy=True)
         output_filters = 2 * filters if output_filters is None else output_filters
-        self.output_filters = _positive_int("output_filters", output_filters)
+        self.output_filters = check_int("output_filters", output_filters, numpy=True)
         if local_condition_dim is not None:
-            local_condition_dim = _positive_int("local_condition_dim", local_condition_dim)
+            local_condition_dim = check_int("local_condition_dim", local_condition_dim,
+                                            numpy=True)
         self.local_condition_dim = local_condition_dim
         if speaker_names is not None:
             speaker_names = tuple(str(s) for s in speaker_names)
@@ -316,7 +311,7 @@ class WaveNetDecoder(AutoregressivePrior):
                 )
         elif length is None:
             raise ValueError("Without a local condition pass `length` (samples).")
-        length = _positive_int("length", length)
+        length = check_int("length", length, numpy=True)
         from vq_zoo.generation.sampler import gumbel_noise
 
         noise = gumbel_noise((num, length, self.num_embeddings), seed)
