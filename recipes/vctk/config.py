@@ -73,6 +73,8 @@ class SpeechConfig:
     frame_step: int = 160
     frames_per_code: int = 2
     num_mels: int = 80
+    # 0: the encoder reads log-mel bands; n: their first n cepstra (MFCCs)
+    num_cepstra: int = dataclasses.field(default=0, metadata={"check": "non_negative"})
     encoder_layers: int = 3
     input_normalization: str = dataclasses.field(
         default="utterance", metadata={"choices": ("utterance", "instance", "none")})

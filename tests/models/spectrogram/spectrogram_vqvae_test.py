@@ -220,3 +220,20 @@ def test_instance_normalization_removes_each_channels_gain_and_offset():
     model = small_model(normalize="instance")
     run_serialization_test(model.encoder)
     assert model.encoder.get_config()["normalize"] == "instance"
+
+
+def test_cepstral_features_are_scipys_dct_of_the_log_mel_bands():
+    import scipy.fft
+
+    audio = np.random.default_rng(3).normal(0, 0.3, (2, 1600, 1)).astype("float32")
+    mel = SpectrogramEncoder(8, 4, num_mels=24, normalize="none")
+    mfcc = SpectrogramEncoder(8, 4, num_mels=24, normalize="utterance", num_cepstra=10)
+    bands = keras.ops.convert_to_numpy(mel.features(audio)).astype(np.float64)
+    expected = scipy.fft.dct(bands, type=2, norm="ortho", axis=-1)[..., :10]
+    expected -= expected.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(mfcc.features(audio)), expected,
+                               atol=1e-4)
+    assert tuple(mfcc(audio).shape) == (2, 5, 4)
+    run_serialization_test(mfcc)
+    with pytest.raises(ValueError, match="`num_cepstra` must be an integer in \\[0, num_mels=24\\]"):
+        SpectrogramEncoder(8, 4, num_mels=24, num_cepstra=25)

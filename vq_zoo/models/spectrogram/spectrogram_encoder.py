@@ -34,6 +34,16 @@ def log_magnitude(audio, fft_length, frame_step, floor):
     return ops.log(magnitude[:, :-1] + floor)
 
 
+def dct_matrix(size, num):
+    """The orthonormal DCT-II `(size, num)`: `x @ dct_matrix(size, num)` is
+    the first `num` coefficients of the DCT of `x`'s last axis."""
+    n = np.arange(size)[:, None]
+    k = np.arange(num)[None, :]
+    basis = np.cos(np.pi * (2 * n + 1) * k / (2 * size)) * np.sqrt(2.0 / size)
+    basis[:, 0] /= np.sqrt(2.0)
+    return basis.astype("float32")
+
+
 def instance_normalize(x, epsilon=1e-5):
     """`x` `(batch, time, channels)` with each channel of each example at
     zero mean and unit variance over time (statistics in float32)."""
@@ -76,6 +86,10 @@ class SpectrogramEncoder(keras.layers.Layer):
             `"instance"` (that, and instance-normalised hidden layers) or
             `"none"`. Defaults to `"utterance"`.
         floor: float added to magnitudes before the log. Defaults to 1e-2.
+        num_cepstra: int, 0 to read the log-mel bands; else the first
+            `num_cepstra` cepstral coefficients (orthonormal DCT-II of the
+            log-mel bands: MFCCs), a smooth spectral envelope without the
+            harmonics of the voice's pitch. Defaults to 0.
         **kwargs: base layer arguments.
 
     Example:
@@ -90,7 +104,7 @@ class SpectrogramEncoder(keras.layers.Layer):
 
     def __init__(self, num_hiddens, embedding_dim, num_layers=3, frames_per_code=2,
                  num_mels=80, fft_length=512, frame_step=160, sample_rate=16000,
-                 normalize="utterance", floor=1e-2, **kwargs):
+                 normalize="utterance", floor=1e-2, num_cepstra=0, **kwargs):
         super().__init__(**kwargs)
         self.num_hiddens = _positive_int("num_hiddens", num_hiddens)
         self.embedding_dim = _positive_int("embedding_dim", embedding_dim)
@@ -112,6 +126,12 @@ class SpectrogramEncoder(keras.layers.Layer):
         from vq_zoo.utils.audio_features import mel_filterbank
 
         self._mel = mel_filterbank(self.num_mels, self.fft_length, self.sample_rate)
+        if isinstance(num_cepstra, bool) or not isinstance(num_cepstra, (int, np.integer)) \
+                or not 0 <= num_cepstra <= self.num_mels:
+            raise ValueError(f"`num_cepstra` must be an integer in [0, num_mels={self.num_mels}] "
+                             f"(0: log-mel bands), got {num_cepstra!r}")
+        self.num_cepstra = int(num_cepstra)
+        self._dct = dct_matrix(self.num_mels, self.num_cepstra) if self.num_cepstra else None
         self.convs = [
             keras.layers.Conv1D(self.num_hiddens, 5, padding="same", activation="relu",
                                 dtype=self.dtype_policy, name=f"conv{i}")
@@ -147,6 +167,8 @@ class SpectrogramEncoder(keras.layers.Layer):
                               window="hann", center=True)
         magnitude = ops.sqrt(real * real + imag * imag)[:, :-1]
         mel = ops.log(ops.matmul(magnitude, ops.convert_to_tensor(self._mel)) + self.floor)
+        if self._dct is not None:
+            mel = ops.matmul(mel, ops.convert_to_tensor(self._dct))
         if self.normalize in ("utterance", "instance"):
             mel = mel - ops.mean(mel, axis=1, keepdims=True)
         return mel
@@ -156,7 +178,7 @@ class SpectrogramEncoder(keras.layers.Layer):
         if len(shape) != 3 or shape[-1] != 1:
             raise ValueError(
                 f"SpectrogramEncoder expects mono audio (batch, time, 1), got {shape}")
-        frames = (shape[0], None, self.num_mels)
+        frames = (shape[0], None, self.num_cepstra or self.num_mels)
         for conv in self.convs:
             conv.build(frames)
             frames = (shape[0], None, self.num_hiddens)
@@ -185,8 +207,9 @@ class SpectrogramEncoder(keras.layers.Layer):
                       num_layers=self.num_layers, frames_per_code=self.frames_per_code,
                       num_mels=self.num_mels, fft_length=self.fft_length,
                       frame_step=self.frame_step, sample_rate=self.sample_rate,
-                      normalize=self.normalize, floor=self.floor)
+                      normalize=self.normalize, floor=self.floor,
+                      num_cepstra=self.num_cepstra)
         return config
 
 
-__all__ = ["SpectrogramEncoder", "instance_normalize", "log_magnitude", "pad_to_multiple"]
+__all__ = ["SpectrogramEncoder", "dct_matrix", "instance_normalize", "log_magnitude", "pad_to_multiple"]

@@ -84,7 +84,7 @@ class SpectrogramVQVAE(QuantizedModel):
                      speaker_dim=64, speaker_names=None, jitter=0.12,
                      griffin_lim_iters=32, magnitude_power=1.0, commitment_cost=0.25,
                      ema=True, decay=0.99, crop_length=None, quantizer_kwargs=None,
-                     seed=None, adversary_weight=0.0, adversary_hidden=128):
+                     seed=None, adversary_weight=0.0, adversary_hidden=128, num_cepstra=0):
         """The model from its sizes, built for `crop_length` samples
         (default one code); uncompiled."""
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
@@ -105,7 +105,7 @@ class SpectrogramVQVAE(QuantizedModel):
         model = cls(
             SpectrogramEncoder(num_hiddens, embedding_dim, encoder_layers, frames_per_code,
                                num_mels, fft_length, frame_step, sample_rate, normalize,
-                               name="encoder"),
+                               num_cepstra=num_cepstra, name="encoder"),
             quantizer,
             SpectrogramDecoder(num_speakers, filters, num_blocks, dilation_cycle,
                                frames_per_code=frames_per_code, fft_length=fft_length,
