@@ -22,7 +22,7 @@ class DMLabTwoStage:
     Example:
     >>> chain = DMLabTwoStage(frame_vqvae, code_vqvae, code_prior)
     >>> codes = chain.encode(frames)                   # (n, 3) int32: 27 bits
-    >>> again = chain.decode(codes, greedy=True)       # (n, 84, 84, 3) floats
+    >>> again = chain.decode(codes, decoding="consensus", num_samples=16, seed=0)
     >>> samples, codes, maps = chain.sample(8, seed=0)
     """
 
@@ -58,25 +58,35 @@ class DMLabTwoStage:
         """Both stages: int32 codes `(batch, num_latents)`."""
         return np.asarray(self.code_vqvae.encode_sequence(self.encode_maps(frames)))
 
-    def decode_maps(self, codes, seed=None, temperature=1.0, greedy=False):
-        """Stage 2's decoder: int32 code maps from the codes."""
+    def decode_maps(self, codes, seed=None, temperature=1.0, greedy=False, decoding=None,
+                    num_samples=16):
+        """Stage 2's decoder: int32 code maps from the codes, by
+        `decoding` (`"sample"`, `"greedy"` or `"consensus"` of
+        `num_samples` draws; `DMLabVQVAE.decode`)."""
         return np.asarray(self.code_vqvae.decode(
             np.asarray(codes, np.int32), seed=seed, temperature=temperature,
-            greedy=greedy))
+            greedy=greedy, decoding=decoding, num_samples=num_samples))
 
-    def decode(self, codes, seed=None, temperature=1.0, greedy=False):
+    def decode(self, codes, seed=None, temperature=1.0, greedy=False, decoding=None,
+               num_samples=16):
         """Frames `(batch, 84, 84, 3)` from the codes: stage 2's PixelCNN
-        draws (or, `greedy`, takes the most likely) code map, stage 1's
-        decoder renders it."""
-        maps = self.decode_maps(codes, seed, temperature, greedy)
+        makes a code map (draws one; `greedy`: takes the most likely code
+        at each position in turn; `decoding="consensus"`: takes the code
+        most of `num_samples` draws agree on), stage 1's decoder renders
+        it."""
+        maps = self.decode_maps(codes, seed, temperature, greedy, decoding, num_samples)
         return np.asarray(self.frame_vqvae.decode(maps))
 
-    def reconstruct(self, frames, seed=None, greedy=True):
+    def reconstruct(self, frames, seed=None, greedy=True, decoding=None, num_samples=16):
         """`(stage-1 reconstruction, 27-bit reconstruction, maps, decoded
-        maps)` of `frames`."""
+        maps)` of `frames`; the map decoded greedily unless `decoding`
+        says otherwise."""
         maps = self.encode_maps(frames)
         codes = np.asarray(self.code_vqvae.encode_sequence(maps))
-        decoded = self.decode_maps(codes, seed=seed, greedy=greedy)
+        if decoding is not None:
+            greedy = False
+        decoded = self.decode_maps(codes, seed=seed, greedy=greedy, decoding=decoding,
+                                   num_samples=num_samples)
         return (np.asarray(self.frame_vqvae.decode(maps)),
                 np.asarray(self.frame_vqvae.decode(decoded)), maps, decoded)
 

@@ -13,6 +13,8 @@ from vq_zoo.utils.checks import check_int
 
 # What a corrupted decoder input code becomes (`DMLabVQVAE.input_noise_source`).
 INPUT_NOISE_SOURCES = ("random", "model")
+# How `DMLabVQVAE.decode` makes a map from the codes.
+DECODINGS = ("sample", "greedy", "consensus")
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
@@ -41,7 +43,8 @@ class DMLabVQVAE(VQVAE):
     Shape contract: `call(x)` maps int maps `(batch, height, width)` to the
     decoder's teacher-forced logits `(batch, height, width, K)`;
     `decode(codes)` samples int32 maps `(batch, height, width)`
-    (`greedy=True`: the most likely code at each position in turn).
+    (`decoding="greedy"`: the most likely code at each position in turn;
+    `"consensus"`: the code most of `num_samples` sampled maps agree on).
 
     Args:
         encoder: a layer mapping int maps to `(batch, num_latents,
@@ -352,20 +355,62 @@ class DMLabVQVAE(VQVAE):
         return ops.stack([q.lookup(ops.cast(c, "int32"))
                           for c, q in zip(columns, self.quantizers)], axis=1)
 
-    def decode(self, indices, condition=None, seed=None, temperature=1.0, greedy=False):
-        """Samples int32 code maps `(batch, height, width)` from the decoder
-        given the codes (a dict of levels, a list, or `(batch,
-        num_latents)` ints). `greedy=True` takes the most likely code at
-        each position in raster order instead of sampling (no noise; the
-        map the reconstruction accuracy is measured on)."""
+    def decode(self, indices, condition=None, seed=None, temperature=1.0, greedy=False,
+               decoding=None, num_samples=16):
+        """int32 code maps `(batch, height, width)` from the decoder given
+        the codes (a dict of levels, a list, or `(batch, num_latents)`
+        ints), by one of `DECODINGS`:
+
+        - `"sample"` (the default): one map drawn by the cached sampler at
+          `temperature`, with `seed`;
+        - `"greedy"` (or `greedy=True`): the most likely code at each
+          position in raster order given the codes chosen before it (no
+          noise, no seed);
+        - `"consensus"`: `num_samples` maps drawn as `decode_samples` does
+          and, at each position, the code most of them agree on
+          (`vq_zoo.generation.consensus_codes`): the minimum-Bayes-risk map
+          for the fraction of positions wrong. `num_samples=1` is
+          `"sample"` with the same seed, bit for bit.
+        """
+        if decoding is None:
+            decoding = "greedy" if greedy else "sample"
+        elif greedy and decoding != "greedy":
+            raise ValueError(f"`greedy=True` contradicts `decoding={decoding!r}`; "
+                             "give one of them")
+        check_choice("decoding", decoding, DECODINGS)
+        if decoding == "consensus":
+            from vq_zoo.generation.consensus import consensus_codes
+
+            samples = self.decode_samples(indices, num_samples, condition, seed, temperature)
+            return consensus_codes(samples, self.decoder.num_embeddings)
         vectors = self.lookup(indices)
         if vectors.shape[0] == 0:
             raise ValueError("DMLabVQVAE.decode got an empty batch of codes.")
         inputs = self._decoder_inputs(vectors, condition)
-        if greedy:
+        if decoding == "greedy":
             return self._greedy(inputs)
         return self.decoder.sample(int(vectors.shape[0]), condition=inputs,
                                    temperature=temperature, seed=seed)
+
+    def decode_samples(self, indices, num_samples, condition=None, seed=None,
+                       temperature=1.0):
+        """`num_samples` maps drawn for each example's codes, int32
+        `(batch, num_samples, height, width)`, by one call of the cached
+        sampler on the codes repeated (draw `j` of example `i` is row
+        `i * num_samples + j` of that call, so one draw is `decode`'s
+        sample for the same seed). The sampler holds `batch * num_samples`
+        maps at once."""
+        num_samples = check_int("num_samples", num_samples, numpy=True)
+        vectors = self.lookup(indices)
+        batch = int(vectors.shape[0])
+        if batch == 0:
+            raise ValueError("DMLabVQVAE.decode got an empty batch of codes.")
+        if condition is not None:
+            condition = ops.repeat(condition, num_samples, axis=0)
+        inputs = self._decoder_inputs(ops.repeat(vectors, num_samples, axis=0), condition)
+        maps = self.decoder.sample(batch * num_samples, condition=inputs,
+                                   temperature=temperature, seed=seed)
+        return ops.reshape(maps, (batch, num_samples) + tuple(self.decoder.shape))
 
     def _greedy(self, inputs):
         from vq_zoo.generation.sampler import compile_loop
