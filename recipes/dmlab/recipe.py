@@ -25,9 +25,11 @@ Stages (each resumes on its own, in this order):
 7. `sample`: 3 codes from the prior -> a 21x21 map from stage 2's decoder
    -> a frame from stage 1's decoder (`samples.png`, `sample_codes.npz`).
 8. `report`: held-out (test split, whole episodes never trained on)
-   metrics in `metrics.json`, and `reconstructions.png`: rows of frames |
-   stage-1 reconstructions | 27-bit reconstructions (stage 2's greedy map
-   decoded by stage 1) | 27-bit reconstructions from a sampled map.
+   metrics in `metrics.json` (the map decoded from the codes greedily,
+   sampled, and by the consensus of `stage2_decoding_samples` draws), and
+   `reconstructions.png`: rows of frames | stage-1 reconstructions |
+   27-bit reconstructions (stage 2's map by `stage2_decoding`, decoded by
+   stage 1) | 27-bit reconstructions from a sampled map.
 
 TensorBoard (`<run>/logs`): every scalar of every stage; stage 1's
 reconstructions and code histogram (`logs/vqvae/vqvae`); the priors'
@@ -258,23 +260,25 @@ def stack_levels(levels):
 
 
 # -------------------------------------------------------------- pictures
-def chain_rows(chain, frames, seed=0):
-    """`[frames, stage-1 reconstructions, 27-bit reconstructions (greedy
-    map), 27-bit reconstructions (sampled map)]`, floats."""
+def chain_rows(chain, frames, seed=0, decoding="greedy", num_samples=16):
+    """`[frames, stage-1 reconstructions, 27-bit reconstructions (the map
+    decoded by `decoding`: "greedy", "sample" or "consensus" of
+    `num_samples` draws), 27-bit reconstructions (sampled map)]`, floats."""
     maps = chain.encode_maps(frames)
     codes = np.asarray(chain.code_vqvae.encode_sequence(maps))
     return [np.asarray(frames, np.float32),
             np.asarray(chain.frame_vqvae.decode(maps)),
-            chain.decode(codes, greedy=True),
+            chain.decode(codes, seed=seed, decoding=decoding, num_samples=num_samples),
             chain.decode(codes, seed=seed)]
 
 
-def chain_grid(chain, frames, columns=8, upscale=1):
+def chain_grid(chain, frames, columns=8, upscale=1, decoding="greedy", num_samples=16):
     """An image grid of groups of 4 rows: frames | stage-1 reconstructions |
-    27-bit reconstructions, greedy | 27-bit reconstructions, sampled."""
+    27-bit reconstructions, map by `decoding` | 27-bit reconstructions,
+    sampled map."""
     from vq_zoo.utils.images import image_grid
 
-    rows = chain_rows(chain, frames)
+    rows = chain_rows(chain, frames, decoding=decoding, num_samples=num_samples)
     tiles = []
     for start in range(0, max(1, len(frames) - columns + 1), columns):
         for row in rows:
@@ -319,15 +323,19 @@ def _usage(counts):
 
 
 def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_data,
-                     train_maps=None, fit_triples=None):
+                     train_maps=None, fit_triples=None, decoding="greedy", num_samples=16):
     """Metrics on the test split (episodes never trained on): stage 1's
     reconstruction MSE / PSNR and code perplexity / usage; stage 2's
-    reconstruction of the 21x21 maps (accuracy of the greedy map given the
-    3 codes, of a sampled map, and of the decoder's per-position argmax
-    given the true
-    preceding codes; its NLL in bits per code), the frame MSE / PSNR after
-    both stages, and each codebook's perplexity / usage; both priors' bits
-    per code on the test codes (`map_data`, `triple_data`: datasets of
+    reconstruction of the 21x21 maps given the 3 codes by each decoding
+    (the accuracy and the frame PSNR after both stages of the greedy map,
+    of a sampled map, of the consensus of `num_samples` sampled maps, and
+    the PSNR of the mean of those maps' frames; the accuracy of the
+    decoder's per-position argmax given the true preceding codes; its NLL
+    in bits per code); `test_stage2_mse`, `test_stage2_psnr_db`,
+    `test_stage2_psnr_db_vs_stage1` and `test_stage2_map_accuracy` are
+    those of `decoding` ("greedy", "sample" or "consensus", recorded as
+    `stage2_decoding`); each codebook's perplexity / usage; both priors'
+    bits per code on the test codes (`map_data`, `triple_data`: datasets of
     their inputs). `train_maps` gives the baseline accuracy of predicting
     the most frequent training code everywhere; `fit_triples`
     (`{"train": ..., "validation": ...}`, datasets of code triples) the
@@ -335,6 +343,7 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
     measured after training as on the test codes (its overfitting)."""
     # Here, not at the top: the registry imports this module before
     # TensorFlow, and vq_zoo.metrics loads Keras.
+    from vq_zoo.generation.consensus import consensus_codes
     from vq_zoo.metrics.image_quality import psnr
 
     vq1, vq2 = chain.frame_vqvae, chain.code_vqvae
@@ -342,10 +351,13 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
     k1 = vq1.quantizer.num_embeddings
     counts1 = np.zeros(k1, np.int64)
     counts2 = {n: np.zeros(k, np.int64) for n, k in zip(levels, vq2.num_embeddings)}
-    sq1 = sq2 = sq_mid = 0.0
+    sq1 = 0.0
     values = frames_seen = 0
-    greedy_hits = forced_hits = sampled_hits = positions = mode_hits = 0
-    sq_sampled = 0.0
+    forced_hits = positions = mode_hits = 0
+    rules = ("greedy", "sample", "consensus")
+    hits = dict.fromkeys(rules, 0)
+    sq = dict.fromkeys(rules + ("frame_mean",), 0.0)
+    sq_mid = dict.fromkeys(rules, 0.0)
     mode = None
     if train_maps is not None:
         mode = int(np.bincount(np.asarray(train_maps).ravel(), minlength=k1).argmax())
@@ -354,19 +366,27 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
         maps = np.asarray(vq1.encode(x))
         codes = vq2.encode_levels(maps)
         triples = np.stack([np.asarray(codes[n]) for n in levels], axis=1)
-        greedy = np.asarray(vq2.decode(triples, greedy=True))
-        sampled = np.asarray(vq2.decode(triples, seed=frames_seen))
-        logits = np.asarray(vq2.predict_on_batch(maps))
         stage1 = np.asarray(vq1.decode(maps), np.float64)
-        two = np.asarray(vq1.decode(greedy), np.float64)
+        samples = np.asarray(vq2.decode_samples(triples, num_samples,
+                                                seed=10 ** 6 + frames_seen))
+        decoded = {"greedy": np.asarray(vq2.decode(triples, greedy=True)),
+                   "sample": np.asarray(vq2.decode(triples, seed=frames_seen)),
+                   "consensus": np.asarray(consensus_codes(
+                       samples, vq2.decoder.num_embeddings))}
+        for rule, m in decoded.items():
+            two = np.asarray(vq1.decode(m), np.float64)
+            sq[rule] += float(np.sum((two - x) ** 2))
+            sq_mid[rule] += float(np.sum((two - stage1) ** 2))
+            hits[rule] += int((m == maps).sum())
+        # The mean of the sampled maps' frames: the minimum-Bayes-risk
+        # frame for the squared error (blurred where the draws differ).
+        mean = np.mean([np.asarray(vq1.decode(samples[:, j]), np.float64)
+                        for j in range(num_samples)], axis=0)
+        sq["frame_mean"] += float(np.sum((mean - x) ** 2))
+        logits = np.asarray(vq2.predict_on_batch(maps))
         sq1 += float(np.sum((stage1 - x) ** 2))
-        sq2 += float(np.sum((two - x) ** 2))
-        sq_mid += float(np.sum((two - stage1) ** 2))
-        sq_sampled += float(np.sum((np.asarray(vq1.decode(sampled), np.float64) - x) ** 2))
-        sampled_hits += int((sampled == maps).sum())
         values += x.size
         frames_seen += len(x)
-        greedy_hits += int((greedy == maps).sum())
         forced_hits += int((logits.argmax(-1) == maps).sum())
         if mode is not None:
             mode_hits += int((maps == mode).sum())
@@ -374,7 +394,7 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
         counts1 += np.bincount(maps.ravel(), minlength=k1)
         for n in levels:
             counts2[n] += np.bincount(np.asarray(codes[n]).ravel(), minlength=len(counts2[n]))
-    mse1, mse2 = sq1 / values, sq2 / values
+    mse1, mse2 = sq1 / values, sq[decoding] / values
     perplexity1, usage1 = _usage(counts1)
     metrics = {
         "test_frames": frames_seen,
@@ -384,13 +404,20 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
         "test_psnr_db": psnr(mse1),
         "test_perplexity": perplexity1,
         "test_codebook_usage": usage1,
-        "test_stage2_map_accuracy_greedy": greedy_hits / positions,
+        "stage2_decoding": decoding,
+        "stage2_decoding_samples": num_samples,
+        "test_stage2_map_accuracy": hits[decoding] / positions,
+        "test_stage2_map_accuracy_greedy": hits["greedy"] / positions,
         "test_stage2_map_accuracy_teacher_forced": forced_hits / positions,
         "test_stage2_mse": mse2,
         "test_stage2_psnr_db": psnr(mse2),
-        "test_stage2_psnr_db_vs_stage1": psnr(sq_mid / values),
-        "test_stage2_map_accuracy_sampled": sampled_hits / positions,
-        "test_stage2_psnr_db_sampled": psnr(sq_sampled / values),
+        "test_stage2_psnr_db_vs_stage1": psnr(sq_mid[decoding] / values),
+        "test_stage2_psnr_db_greedy": psnr(sq["greedy"] / values),
+        "test_stage2_map_accuracy_sampled": hits["sample"] / positions,
+        "test_stage2_psnr_db_sampled": psnr(sq["sample"] / values),
+        "test_stage2_map_accuracy_consensus": hits["consensus"] / positions,
+        "test_stage2_psnr_db_consensus": psnr(sq["consensus"] / values),
+        "test_stage2_psnr_db_frame_mean": psnr(sq["frame_mean"] / values),
     }
     if mode is not None:
         metrics["baseline_map_accuracy_most_frequent_code"] = mode_hits / positions
@@ -552,13 +579,16 @@ def run_stages(context):
             test = np.concatenate([np.asarray(x) for x in data["test"]])
             step = max(1, len(test) // 16)
             write_png(pipe.path("reconstructions.png"),
-                      chain_grid(chain, test[::step][:16]))
+                      chain_grid(chain, test[::step][:16], decoding=config.stage2_decoding,
+                                 num_samples=config.stage2_decoding_samples))
             train_maps = np.concatenate([np.asarray(x) for x in maps("train", 256)])
             metrics = held_out_metrics(chain, prior, stage2_prior, data["test"],
                                        maps("test", 128), triples("test", 256),
                                        train_maps=train_maps,
                                        fit_triples={s: triples(s, 256)
-                                                    for s in ("train", "validation")})
+                                                    for s in ("train", "validation")},
+                                       decoding=config.stage2_decoding,
+                                       num_samples=config.stage2_decoding_samples)
             write_atomic(pipe.path("metrics.json"), json.dumps(metrics, indent=2).encode())
             return metrics
 

@@ -100,6 +100,20 @@ def test_metrics_and_the_sampling_chain(run):
     logits = np.asarray(models["stage2_vqvae"](maps))
     assert metrics["test_stage2_map_accuracy_teacher_forced"] == pytest.approx(
         (logits.argmax(-1) == maps).mean())
+    # Each decoding of the map is measured; the config's (the consensus of
+    # 4 draws) is the reported one, and is the library's decoding of the
+    # test codes with the report's seed (one batch: 10**6).
+    assert (metrics["stage2_decoding"], metrics["stage2_decoding_samples"]) == ("consensus", 4)
+    for rule in ("greedy", "sampled", "consensus"):
+        assert 0.0 <= metrics[f"test_stage2_map_accuracy_{rule}"] <= 1.0, rule
+        assert np.isfinite(metrics[f"test_stage2_psnr_db_{rule}"]), rule
+    assert np.isfinite(metrics["test_stage2_psnr_db_frame_mean"])
+    assert metrics["test_stage2_psnr_db"] == metrics["test_stage2_psnr_db_consensus"]
+    triples = np.asarray(models["stage2_vqvae"].encode_sequence(maps))
+    consensus = np.asarray(models["stage2_vqvae"].decode(
+        triples, decoding="consensus", num_samples=4, seed=10 ** 6))
+    assert metrics["test_stage2_map_accuracy"] == pytest.approx((consensus == maps).mean())
+    assert metrics["test_stage2_map_accuracy_consensus"] == metrics["test_stage2_map_accuracy"]
     # The sampling stage's draws: codes of the prior, maps of the decoder.
     drawn = np.load(os.path.join(out, "sample_codes.npz"))
     assert drawn["codes"].shape == (SMOKE.num_samples, 2)
