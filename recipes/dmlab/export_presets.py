@@ -33,6 +33,11 @@ NAMES = {
     "stage2_vqvae": "vqvae_pixelcnn_small_memory_maze_21",
     "stage2_prior": "gated_pixelcnn_1d_small_memory_maze_3",
 }
+# The family each preset loads as: stage 1 and its map prior are an image
+# VQ-VAE and its prior (the one-stage baseline, sampled as a pair); stage 2
+# and the 3-code prior are the two-stage model (`DMLabFamily`).
+FAMILIES = {"vqvae": "vqvae", "prior": "vqvae", "stage2_vqvae": "dmlab",
+            "stage2_prior": "dmlab"}
 ROLES = {
     "vqvae": "Stage 1 of the DeepMind Lab model: a VQ-VAE from 84x84 RGB frames to "
              "21x21 maps of K=512 codes.",
@@ -315,7 +320,8 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
             model = keras.models.load_model(os.path.join(run_dir, f"{stage}.keras"))
             metadata = {
                 "dataset": DATA_CARD["dataset"], "data": DATA_CARD["data"],
-                "data_license": DATA_CARD["license"], "recipe": "dmlab", "family": "dmlab",
+                "data_license": DATA_CARD["license"], "recipe": "dmlab",
+                "family": FAMILIES[stage],
                 "config_name": SIZE, "config": config, "command": invocation["command"],
                 "training_invocations": [invocation], "metrics": metrics,
                 "metrics_split": "held-out test episodes",

@@ -220,3 +220,12 @@ def test_the_shipped_presets_chain_and_agree():
     metas = [presets.load_preset_metadata(n) for n in NAMES.values()]
     assert all(m["metrics"] == metas[0]["metrics"] for m in metas)
     assert metas[0]["metrics"]["bits_per_frame_stage2"] == 27.0
+    # Their reported decoding of the map is config small's, and the cards
+    # say it.
+    small = CONFIGS["small"]
+    metrics = metas[0]["metrics"]
+    assert (metrics["stage2_decoding"], metrics["stage2_decoding_samples"]) == (
+        small.stage2_decoding, small.stage2_decoding_samples)
+    card = open(os.path.join(presets.resolve_preset(NAMES["stage2_vqvae"]), "README.md")).read()
+    assert (f"frames after both stages within 4 dB PSNR of stage 1 (consensus of "
+            f"{small.stage2_decoding_samples} sampled maps)") in card
