@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from vq_zoo.utils.checks import check_int
+
 from vq_zoo.layers.gated_pixelcnn_block import gate
 
 
@@ -66,8 +68,7 @@ class CausalGatedBlock(keras.layers.Layer):
             ("kernel_size", kernel_size),
             ("dilation_rate", dilation_rate),
         ]:
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
+            check_int(name, value)
         for name, value in [
             ("condition_dim", condition_dim),
             ("local_condition_dim", local_condition_dim),

@@ -213,3 +213,17 @@ def check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {choices}, got {value!r}")
     return value
+
+
+def checked_int_range(x, upper, name):
+    """Raises a ValueError (eagerly) or asserts (in a graph) that
+    `0 <= x < upper`; returns `x` as int32."""
+    import tensorflow as tf
+    from keras import ops
+
+    checks = int_range_assertions(x, upper, name)
+    x = ops.cast(x, "int32")
+    if not checks:
+        return x
+    with tf.control_dependencies(checks):
+        return tf.identity(x)

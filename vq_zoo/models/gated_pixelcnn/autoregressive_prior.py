@@ -12,25 +12,12 @@ import numpy as np
 from keras import ops
 
 from vq_zoo.models.task import Task
-from vq_zoo.utils.checks import int_range_assertions
+from vq_zoo.utils.checks import checked_int_range
 
 METRIC_NAMES = ("loss", "nats_per_code", "bits_per_code")
 
 
-def _check_int_range(x, upper, name):
-    """Raises a ValueError (eagerly) or asserts (in a graph) that
-    `0 <= x < upper`; returns `x` as int32."""
-    import tensorflow as tf
-
-    checks = int_range_assertions(x, upper, name)
-    x = ops.cast(x, "int32")
-    if not checks:
-        return x
-    with tf.control_dependencies(checks):
-        return tf.identity(x)
-
-
-def _output_filters(output_filters, filters):
+def resolve_output_filters(output_filters, filters):
     """The output head's hidden width: `output_filters`, or `2 * filters`
     when None; a ValueError unless it is an integer >= 1."""
     output_filters = 2 * filters if output_filters is None else output_filters
@@ -229,7 +216,7 @@ class AutoregressivePrior(Task):
                 f"`codes` must have shape (batch, {', '.join(map(str, self.shape))}), "
                 f"got {tuple(codes.shape)}"
             )
-        return _check_int_range(codes, self.num_embeddings, "codes")
+        return checked_int_range(codes, self.num_embeddings, "codes")
 
     def _check_condition(self, condition, batch):
         """Checks a condition given as a tensor (the only kind this model
@@ -273,7 +260,7 @@ class AutoregressivePrior(Task):
                         f"`condition` must be int labels of shape ({batch},), "
                         f"got {tuple(glob.shape)}"
                     )
-                glob = _check_int_range(glob, self.num_classes, "condition")
+                glob = checked_int_range(glob, self.num_classes, "condition")
             elif (
                 len(glob.shape) != 2
                 or glob.shape[1] != self.condition_dim
@@ -307,7 +294,7 @@ class AutoregressivePrior(Task):
                     f"got {tuple(spatial.shape)}"
                 )
             if self.spatial_condition_classes is not None:
-                spatial = _check_int_range(
+                spatial = checked_int_range(
                     spatial, self.spatial_condition_classes, "spatial_condition"
                 )
         elif spatial is not None:

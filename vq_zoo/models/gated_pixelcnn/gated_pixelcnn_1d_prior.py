@@ -3,9 +3,11 @@
 import keras
 from keras import ops
 
+from vq_zoo.utils.checks import check_int
+
 from vq_zoo.layers.causal_gated_block import CausalGatedBlock
 from vq_zoo.models.gated_pixelcnn.autoregressive_prior import AutoregressivePrior
-from vq_zoo.models.gated_pixelcnn.autoregressive_prior import _output_filters
+from vq_zoo.models.gated_pixelcnn.autoregressive_prior import resolve_output_filters
 
 
 # The stack of `CausalGatedBlock`s that `GatedPixelCNN1DPrior` and
@@ -153,8 +155,7 @@ class GatedPixelCNN1DPrior(AutoregressivePrior):
             ("filters", filters),
             ("kernel_size", kernel_size),
         ]:
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
+            check_int(name, value)
         dilation_rates = tuple(dilation_rates)
         if not dilation_rates or any(
             not isinstance(d, int) or d < 1 for d in dilation_rates
@@ -169,7 +170,7 @@ class GatedPixelCNN1DPrior(AutoregressivePrior):
         self.filters = filters
         self.dilation_rates = dilation_rates
         self.kernel_size = kernel_size
-        self.output_filters = _output_filters(output_filters, filters)
+        self.output_filters = resolve_output_filters(output_filters, filters)
         self._init_conditioning(
             filters, condition_dim, num_classes, spatial_condition_shape,
             spatial_condition_classes,

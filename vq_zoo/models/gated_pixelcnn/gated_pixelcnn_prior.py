@@ -7,7 +7,7 @@ from vq_zoo.layers.causal_self_attention import CausalSelfAttention
 from vq_zoo.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from vq_zoo.layers.residual_stack import ResidualStack
 from vq_zoo.models.gated_pixelcnn.autoregressive_prior import AutoregressivePrior
-from vq_zoo.models.gated_pixelcnn.autoregressive_prior import _output_filters
+from vq_zoo.models.gated_pixelcnn.autoregressive_prior import resolve_output_filters
 from vq_zoo.utils.checks import check_int
 
 
@@ -164,7 +164,7 @@ class GatedPixelCNNPrior(AutoregressivePrior):
         self.filters = filters
         self.num_layers = num_layers
         self.kernel_size = kernel_size
-        self.output_filters = _output_filters(output_filters, filters)
+        self.output_filters = resolve_output_filters(output_filters, filters)
         self._init_conditioning(
             filters, condition_dim, num_classes, spatial_condition_shape,
             spatial_condition_classes,

@@ -4,7 +4,7 @@ the encoder to make the codes useless for telling the speaker."""
 import keras
 from keras import ops
 
-from vq_zoo.models.spectrogram.spectrogram_encoder import _positive_int
+from vq_zoo.utils.checks import check_int
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
@@ -46,8 +46,8 @@ class SpeakerAdversary(keras.layers.Layer):
 
     def __init__(self, num_speakers, hidden=128, weight=0.5, **kwargs):
         super().__init__(**kwargs)
-        self.num_speakers = _positive_int("num_speakers", num_speakers)
-        self.hidden = _positive_int("hidden", hidden)
+        self.num_speakers = check_int("num_speakers", num_speakers, numpy=True)
+        self.hidden = check_int("hidden", hidden, numpy=True)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
             raise ValueError(f"`weight` must be a number >= 0, got {weight!r}")
         self.weight = float(weight)

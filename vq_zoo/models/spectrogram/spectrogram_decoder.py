@@ -5,7 +5,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from vq_zoo.models.spectrogram.spectrogram_encoder import _positive_int
+from vq_zoo.utils.checks import check_int
 from vq_zoo.models.spectrogram.time_jitter import TimeJitter
 
 LIBROSA_INSTALL = "pip install 'vq_zoo[speech]' (librosa)"
@@ -75,17 +75,17 @@ class SpectrogramDecoder(keras.layers.Layer):
                  floor=1e-2, griffin_lim_iters=32, magnitude_power=1.0, seed=None,
                  **kwargs):
         super().__init__(**kwargs)
-        self.num_speakers = _positive_int("num_speakers", num_speakers)
-        self.filters = _positive_int("filters", filters)
-        self.num_blocks = _positive_int("num_blocks", num_blocks)
-        self.dilation_cycle = _positive_int("dilation_cycle", dilation_cycle)
-        self.kernel_size = _positive_int("kernel_size", kernel_size)
-        self.frames_per_code = _positive_int("frames_per_code", frames_per_code)
-        self.fft_length = _positive_int("fft_length", fft_length)
-        self.frame_step = _positive_int("frame_step", frame_step)
-        self.sample_rate = _positive_int("sample_rate", sample_rate)
-        self.speaker_dim = _positive_int("speaker_dim", speaker_dim)
-        self.griffin_lim_iters = _positive_int("griffin_lim_iters", griffin_lim_iters)
+        self.num_speakers = check_int("num_speakers", num_speakers, numpy=True)
+        self.filters = check_int("filters", filters, numpy=True)
+        self.num_blocks = check_int("num_blocks", num_blocks, numpy=True)
+        self.dilation_cycle = check_int("dilation_cycle", dilation_cycle, numpy=True)
+        self.kernel_size = check_int("kernel_size", kernel_size, numpy=True)
+        self.frames_per_code = check_int("frames_per_code", frames_per_code, numpy=True)
+        self.fft_length = check_int("fft_length", fft_length, numpy=True)
+        self.frame_step = check_int("frame_step", frame_step, numpy=True)
+        self.sample_rate = check_int("sample_rate", sample_rate, numpy=True)
+        self.speaker_dim = check_int("speaker_dim", speaker_dim, numpy=True)
+        self.griffin_lim_iters = check_int("griffin_lim_iters", griffin_lim_iters, numpy=True)
         if not float(magnitude_power) > 0:
             raise ValueError(f"`magnitude_power` must be > 0, got {magnitude_power!r}")
         self.magnitude_power = float(magnitude_power)

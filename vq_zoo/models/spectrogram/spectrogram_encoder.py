@@ -5,13 +5,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from vq_zoo.utils.checks import check_int
+
 NORMALIZATIONS = ("none", "utterance", "instance")
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 def pad_to_multiple(audio, multiple):
@@ -106,14 +102,14 @@ class SpectrogramEncoder(keras.layers.Layer):
                  num_mels=80, fft_length=512, frame_step=160, sample_rate=16000,
                  normalize="utterance", floor=1e-2, num_cepstra=0, **kwargs):
         super().__init__(**kwargs)
-        self.num_hiddens = _positive_int("num_hiddens", num_hiddens)
-        self.embedding_dim = _positive_int("embedding_dim", embedding_dim)
-        self.num_layers = _positive_int("num_layers", num_layers)
-        self.frames_per_code = _positive_int("frames_per_code", frames_per_code)
-        self.num_mels = _positive_int("num_mels", num_mels)
-        self.fft_length = _positive_int("fft_length", fft_length)
-        self.frame_step = _positive_int("frame_step", frame_step)
-        self.sample_rate = _positive_int("sample_rate", sample_rate)
+        self.num_hiddens = check_int("num_hiddens", num_hiddens, numpy=True)
+        self.embedding_dim = check_int("embedding_dim", embedding_dim, numpy=True)
+        self.num_layers = check_int("num_layers", num_layers, numpy=True)
+        self.frames_per_code = check_int("frames_per_code", frames_per_code, numpy=True)
+        self.num_mels = check_int("num_mels", num_mels, numpy=True)
+        self.fft_length = check_int("fft_length", fft_length, numpy=True)
+        self.frame_step = check_int("frame_step", frame_step, numpy=True)
+        self.sample_rate = check_int("sample_rate", sample_rate, numpy=True)
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"`normalize` must be one of {NORMALIZATIONS}, got {normalize!r}")
         self.normalize = normalize

@@ -350,11 +350,9 @@ class VQVAE(QuantizedModel):
                     f"VQVAE.{where} expects integer inputs in [0, {self.input_classes}) "
                     f"(`input_classes`), got dtype {dtype}"
                 )
-            from vq_zoo.models.gated_pixelcnn.autoregressive_prior import (
-                _check_int_range,
-            )
+            from vq_zoo.utils.checks import checked_int_range
 
-            return _check_int_range(x, self.input_classes, "inputs")
+            return checked_int_range(x, self.input_classes, "inputs")
         if not _is_float(dtype):
             raise ValueError(
                 f"VQVAE.{where} expects floating-point data (e.g. images scaled to "

@@ -6,7 +6,7 @@ from keras import ops
 
 from vq_zoo.layers.causal_gated_block import CausalGatedBlock
 from vq_zoo.models.gated_pixelcnn.autoregressive_prior import AutoregressivePrior
-from vq_zoo.models.gated_pixelcnn.autoregressive_prior import _check_int_range
+from vq_zoo.utils.checks import checked_int_range
 from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import causal_initial_state
 from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import causal_step
 from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import embed_shifted
@@ -204,7 +204,7 @@ class WaveNetDecoder(AutoregressivePrior):
                 f"`codes` must be int samples of shape (batch, time), got "
                 f"{tuple(codes.shape)}"
             )
-        return _check_int_range(codes, self.num_embeddings, "codes")
+        return checked_int_range(codes, self.num_embeddings, "codes")
 
     def _split(self, inputs):
         codes, condition, spatial = super()._split(inputs)
