@@ -100,10 +100,18 @@ class SpeechVQVAEFamily(ModelFamily):
                 f"Prior: {len(prior.blocks)} gated causal blocks, {prior.filters} "
                 f"channels, dilations {list(prior.dilation_rates)}.")
         if isinstance(dec, SpectrogramDecoder):
+            frames = f"log-mel frames ({enc.num_mels} bands"
+            if getattr(enc, "num_cepstra", 0):
+                frames = (f"the first {enc.num_cepstra} cepstra of log-mel frames "
+                          f"({enc.num_mels} bands")
+            removed = {"none": "nothing removed",
+                       "utterance": "each band's mean over the clip removed",
+                       "instance": "each band's mean over the clip removed, every hidden "
+                                   "layer instance-normalised over the clip"}[enc.normalize]
             return (
-                f"Encoder: log-mel frames ({enc.num_mels} bands, {enc.fft_length}-sample "
-                f"Hann windows every {enc.frame_step} samples, each band's mean over the "
-                f"clip removed: `normalize=\"{enc.normalize}\"`), {enc.num_layers} "
+                f"Encoder: {frames}, {enc.fft_length}-sample "
+                f"Hann windows every {enc.frame_step} samples, {removed}: "
+                f"`normalize=\"{enc.normalize}\"`), {enc.num_layers} "
                 f"convolutions of {enc.num_hiddens} channels, one of stride "
                 f"{enc.frames_per_code} and a 1x1 to D={q.embedding_dim}; "
                 f"`VectorQuantizerEMA` with K={q.num_embeddings}. Decoder: "
