@@ -119,15 +119,17 @@ CONFIGS = {
     "paper": SpeechConfig(data="tfds"),
     # The shipped preset (see README.md for what was tried): a spectrogram
     # decoder inverted by Griffin-Lim, codes at 50 Hz (2 frames of 10 ms)
-    # with K=64 and time jitter; the corpus is 96 sentences x 8 voices
-    # (72 training sentences, about 30 minutes of audio).
+    # with K=32, an instance-normalised encoder and time jitter; the corpus
+    # is 96 sentences x 8 voices (72 training sentences, about 30 minutes
+    # of audio).
     "small": SpeechConfig(
         num_sentences=96, decoder="spectrogram", crop_length=20480,
-        num_hiddens=128, embedding_dim=32, num_embeddings=64,
+        input_normalization="instance",
+        num_hiddens=128, embedding_dim=32, num_embeddings=32,
         dead_code_threshold=0.01, frames_per_code=2, decoder_filters=128,
         decoder_blocks=8, speaker_dim=64, jitter=0.12, griffin_lim_iters=64,
         learning_rate=1e-3,
-        batch_size=16, vqvae_epochs=40, vqvae_steps_per_epoch=250,
+        batch_size=16, vqvae_epochs=60, vqvae_steps_per_epoch=250,
         prior_length=64, prior_filters=64, prior_layers=8,
         prior_learning_rate=2e-3, prior_batch_size=32, prior_epochs=10,
         prior_steps_per_epoch=200, num_eval_clips=8, eval_seconds=1.28,
