@@ -5,6 +5,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from vq_zoo.utils.checks import check_choice
 from vq_zoo.utils.checks import check_int
 
 NORMALIZATIONS = ("none", "utterance", "instance")
@@ -110,9 +111,7 @@ class SpectrogramEncoder(keras.layers.Layer):
         self.fft_length = check_int("fft_length", fft_length, numpy=True)
         self.frame_step = check_int("frame_step", frame_step, numpy=True)
         self.sample_rate = check_int("sample_rate", sample_rate, numpy=True)
-        if normalize not in NORMALIZATIONS:
-            raise ValueError(f"`normalize` must be one of {NORMALIZATIONS}, got {normalize!r}")
-        self.normalize = normalize
+        self.normalize = check_choice("normalize", normalize, NORMALIZATIONS)
         if not float(floor) > 0:
             raise ValueError(f"`floor` must be > 0, got {floor!r}")
         self.floor = float(floor)

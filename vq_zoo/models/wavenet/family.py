@@ -101,7 +101,7 @@ class SpeechVQVAEFamily(ModelFamily):
                 f"channels, dilations {list(prior.dilation_rates)}.")
         if isinstance(dec, SpectrogramDecoder):
             frames = f"log-mel frames ({enc.num_mels} bands"
-            if getattr(enc, "num_cepstra", 0):
+            if enc.num_cepstra:
                 frames = (f"the first {enc.num_cepstra} cepstra of log-mel frames "
                           f"({enc.num_mels} bands")
             removed = {"none": "nothing removed",
