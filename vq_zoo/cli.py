@@ -25,6 +25,8 @@ import os
 import shlex
 import sys
 
+from vq_zoo.utils.messages import one_line as _one_line
+
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 # Limits on what one command makes or reads, so that a small input (a
 # number, a header, a compressed file) cannot take all the memory: images
@@ -253,11 +255,6 @@ class CliError(Exception):
     def __init__(self, message, status=1):
         super().__init__(message)
         self.status = status
-
-
-def _one_line(error):
-    text = " ".join(str(error).split())
-    return text or type(error).__name__
 
 
 def _our_file(filename):

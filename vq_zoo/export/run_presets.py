@@ -14,6 +14,7 @@ import json
 import os
 
 from vq_zoo.export.saved_model import ExportError
+from vq_zoo.utils.messages import one_line as _one_line
 
 
 class RunExportError(ExportError):
@@ -23,10 +24,6 @@ class RunExportError(ExportError):
     def __init__(self, message, status=1):
         super().__init__(message)
         self.status = status
-
-
-def _one_line(error):
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def read_run_json(run_dir, name, hint):

@@ -32,6 +32,8 @@ import zipfile
 
 import numpy as np
 
+from vq_zoo.utils.messages import one_line as _one_line
+
 # Classes of the speech decoders: a VQ-VAE with one of them is a speech
 # VQ-VAE (read from its config, before anything is built).
 SPEECH_DECODERS = ("WaveNetDecoder", "SpectrogramDecoder")
@@ -572,11 +574,6 @@ def _derived_family(run_dir=None, preset=None, metadata=None, model=None):
 
 
 # ------------------------------------------------------- loading members
-def _one_line(error):
-    text = " ".join(str(error).split())
-    return text or type(error).__name__
-
-
 def _is_run_dir(path):
     return os.path.isdir(path) and not os.path.isfile(os.path.join(path, "metadata.json"))
 

@@ -11,6 +11,7 @@ from vq_zoo.models.family import FamilyError
 from vq_zoo.models.family import ModelFamily
 from vq_zoo.models.family import Samples
 from vq_zoo.models.family import register_family
+from vq_zoo.utils.messages import one_line
 
 LIKELIHOOD_NAMES = {"MeanSquaredError": "MSE", "Categorical": "categorical",
                     "LogisticMixture": "logistic-mixture"}
@@ -59,7 +60,7 @@ class LatentVideoFamily(ModelFamily):
         try:
             self.video = LatentVideoModel(vqvae, prior)
         except ValueError as e:
-            raise FamilyError(" ".join(str(e).split())) from None
+            raise FamilyError(one_line(e)) from None
         self.vqvae = vqvae
         self.prior = prior
 
@@ -99,7 +100,7 @@ class LatentVideoFamily(ModelFamily):
             try:
                 frame = read_image(path, channels=channels)
             except (ValueError, OSError) as e:
-                raise FamilyError(" ".join(str(e).split())) from None
+                raise FamilyError(one_line(e)) from None
             if frame.shape[:2] != (height, width):
                 raise FamilyError(f"{path} is {frame.shape[0]}x{frame.shape[1]}: this "
                                   f"video model takes {height}x{width} frames")

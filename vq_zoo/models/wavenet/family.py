@@ -9,6 +9,7 @@ from vq_zoo.models.family import FamilyError
 from vq_zoo.models.family import ModelFamily
 from vq_zoo.models.family import Samples
 from vq_zoo.models.family import register_family
+from vq_zoo.utils.messages import one_line
 
 
 @register_family("speech")
@@ -145,7 +146,7 @@ class SpeechVQVAEFamily(ModelFamily):
         try:
             return convert_file(vqvae, path, speaker, seed=seed, temperature=temperature)
         except (ValueError, ImportError) as e:  # ImportError: Griffin-Lim needs librosa
-            raise FamilyError(" ".join(str(e).split()) or type(e).__name__) from None
+            raise FamilyError(one_line(e)) from None
 
     @classmethod
     def describers(cls):
