@@ -5,7 +5,7 @@ inverse-dynamics action accuracy against the true frames'.
 
     python -m vq_zoo.recipes.video.evaluate_episodes EPISODES_DIR FIRST LAST \\
         TRAIN_DIR OUT.json [--temperatures 0,1] [--guidances 1,2] \\
-        [--max-clips 350] [--run RUN_DIR]
+        [--consensus 1,8] [--max-clips 350] [--run RUN_DIR]
 
 Episodes `FIRST..LAST-1` of EPISODES_DIR (files sorted by seed and index,
 as `vq_zoo.data.memory_maze.episode_files`) are cut into clips of 16 frames
@@ -16,7 +16,10 @@ inverse-dynamics classifier is fitted on the training split of TRAIN_DIR
 the shipped presets are evaluated. Every temperature is rolled out at every
 guidance scale (`--guidances`, classifier-free guidance of the action, 1:
 none; other scales need a prior trained with action dropout); the records
-are keyed by the temperature (guidance 1) or `"<temperature>@<guidance>"`.
+are keyed by the temperature (guidance 1) or `"<temperature>@<guidance>"`,
+and each is rolled out with every `--consensus` number of draws per frame
+(1: one draw; N > 1: consensus decoding of N draws, `LatentVideoModel.
+rollout(num_samples=N)`), keyed with `"xN"` appended for N > 1.
 Writes OUT.json.
 """
 
@@ -39,6 +42,7 @@ def main(argv=None):
     parser.add_argument("out")
     parser.add_argument("--temperatures", default="0,1")
     parser.add_argument("--guidances", default="1")
+    parser.add_argument("--consensus", default="1")
     parser.add_argument("--max-clips", type=int, default=350)
     parser.add_argument("--run", default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -114,14 +118,16 @@ def main(argv=None):
             actions[:, :-1].reshape(-1)),
         "rollouts": {},
     }
-    runs = [(float(t), float(g)) for t in args.temperatures.split(",")
-            for g in args.guidances.split(",")]
-    for t, g in runs:
+    runs = [(float(t), float(g), int(n)) for t in args.temperatures.split(",")
+            for g in args.guidances.split(",") for n in args.consensus.split(",")]
+    for t, g, n in runs:
         start = time.time()
         generated = video.rollout(frames[:, :c], actions[:, c - 1:-1], seed=args.seed,
-                                  temperature=t, num_frames=horizon, guidance=g)
+                                  temperature=t, num_frames=horizon, guidance=g,
+                                  num_samples=n)
         before = np.concatenate([test[:, c - 1:c], generated[:, :-1]], axis=1)
-        record["rollouts"][str(t) if g == 1 else f"{t}@{g}"] = {
+        key = (str(t) if g == 1 else f"{t}@{g}") + (f"x{n}" if n > 1 else "")
+        record["rollouts"][key] = {
             **metrics.per_horizon_errors(generated, true),
             "action_check": metrics.action_accuracy(
                 inverse, before.reshape(flat), generated.reshape(flat),

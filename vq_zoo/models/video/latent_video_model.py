@@ -3,6 +3,7 @@
 
 import numpy as np
 
+from vq_zoo.generation.consensus import consensus_codes
 from vq_zoo.models._frames import frames_to_floats
 from vq_zoo.utils.checks import check_int
 
@@ -368,7 +369,7 @@ class LatentVideoModel:
 
     # ---------------------------------------------------------- generation
     def rollout_codes(self, context_codes, actions=None, num_frames=None, seed=None,
-                      temperature=1.0, guidance=1.0):
+                      temperature=1.0, guidance=1.0, num_samples=1):
         """Draws the next frames' codes one frame after another, each with
         the prior's cached sampler conditioned on the last `k` frames'
         codes (true context, then drawn) and the commanded action.
@@ -389,6 +390,12 @@ class LatentVideoModel:
                 logits under "no action"; 1 (the default) is plain
                 conditional sampling, exactly. Needs a prior trained with
                 action dropout (`null_action`).
+            num_samples: int >= 1. Above 1, consensus (minimum-Bayes-risk)
+                decoding of each frame: `num_samples` draws of the frame
+                (at `temperature` and `guidance`, given the same past),
+                and at each of its positions the code most draws agree on
+                (`vq_zoo.generation.consensus_codes`); that frame is the
+                past of the next. 1 (the default): the one draw.
 
         Returns:
             int32 codes `(batch, n, h, w)`.
@@ -419,29 +426,39 @@ class LatentVideoModel:
                 f"`guidance`={guidance:g} needs a prior trained with action dropout "
                 "(null_action=True): this one has no 'no action' condition; use "
                 "guidance=1")
+        num_samples = check_int("num_samples", num_samples, numpy=True)
         extra = {"guidance": guidance} if guidance != 1.0 else {}
         codes = list(np.moveaxis(context_codes[:, -self.history:], 1, 0))
         drawn = []
         for i in range(num_frames):
             past = np.stack(codes[-self.history:], axis=1)
-            condition = self.condition(past, None if actions is None else actions[:, i])
+            action = None if actions is None else actions[:, i]
+            if num_samples > 1:  # each example's draws side by side
+                past = np.repeat(past, num_samples, axis=0)
+                action = None if action is None else np.repeat(action, num_samples, axis=0)
             frame = np.asarray(self.prior.sample(
-                batch, condition=condition, temperature=temperature,
-                seed=None if seed is None else int(seed) + i, **extra), np.int32)
+                batch * num_samples, condition=self.condition(past, action),
+                temperature=temperature, seed=None if seed is None else int(seed) + i,
+                **extra), np.int32)
+            if num_samples > 1:
+                frame = np.asarray(consensus_codes(
+                    frame.reshape((batch, num_samples) + frame.shape[1:]),
+                    self.prior.num_embeddings), np.int32)
             codes.append(frame)
             drawn.append(frame)
         return np.stack(drawn, axis=1)
 
     def rollout(self, context_frames, actions=None, seed=None, temperature=1.0,
-                num_frames=None, return_codes=False, guidance=1.0):
+                num_frames=None, return_codes=False, guidance=1.0, num_samples=1):
         """Generates the frames after `context_frames` under `actions`, in
         latent space, and decodes them at the end (see the class shape
-        contract; `temperature` and `guidance` as in `rollout_codes`).
+        contract; `temperature`, `guidance` and `num_samples` as in
+        `rollout_codes`).
         Returns float32 frames `(batch, n, H, W, C)`, and with
         `return_codes` also their int32 codes `(batch, n, h, w)`."""
         context = self.encode_frames(context_frames)
         codes = self.rollout_codes(context, actions, num_frames, seed, temperature,
-                                   guidance)
+                                   guidance, num_samples)
         frames = self.decode_codes(codes)
         return (frames, codes) if return_codes else frames
 

@@ -1,0 +1,110 @@
+"""Consensus rollouts (`LatentVideoModel.rollout_codes(num_samples=N)`)
+against the exact per-position marginals of a tiny video prior (every
+2x2 frame of K=3 codes enumerated, its probability from the prior's
+teacher-forced forward pass), frame after frame; and one draw of consensus
+against plain sampling."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+
+from vq_zoo.models.video.latent_video_model import LatentVideoModel
+from vq_zoo.models.vqvae.vqvae import VQVAE
+
+K, SHAPE, ACTIONS = 3, (2, 2), 6
+
+
+def tiny_video():
+    """Frames of 2x2 codes, K=3, two past frames and a discrete action.
+    The prior's weights are drawn at a larger scale than Keras'
+    initialisers, so that most positions' marginals have a clear mode
+    (0.45 to 0.9 likely) that depends on the past and the action, and one
+    draw misses some of them."""
+    keras.utils.set_random_seed(0)
+    vqvae = VQVAE.image_model(num_hiddens=8, num_residual_layers=1, num_residual_hiddens=4,
+                              embedding_dim=4, num_embeddings=K, channels=3)
+    vqvae.build((None, 8, 8, 3))
+    prior = LatentVideoModel.build_prior(
+        K, SHAPE, 4, history=2, action_kind="discrete", action_dim=ACTIONS, filters=8,
+        num_layers=2, conditioning_filters=8, conditioning_dilations=(1,))
+    video = LatentVideoModel(vqvae, prior)
+    rng = np.random.default_rng(2)
+    for w in prior.weights:
+        w.assign(rng.normal(0, 0.35, w.shape).astype("float32"))
+    return video
+
+
+def exact_marginals(video, past, action):
+    """`(batch, positions, K)`: the marginal of each position of the next
+    frame given `past` `(batch, 2, 2, 2)` and `action` `(batch,)`, from
+    the prior's teacher-forced logits of all K^4 frames."""
+    positions = int(np.prod(SHAPE))
+    every = np.array(list(itertools.product(range(K), repeat=positions)), np.int32)
+    out = []
+    for i in range(len(past)):
+        cond = video.condition(np.repeat(past[i:i + 1], len(every), 0),
+                               np.repeat(action[i:i + 1], len(every), 0))
+        logits = np.asarray(video.prior({**cond, "codes": every.reshape((-1,) + SHAPE)}),
+                            np.float64).reshape(len(every), positions, K)
+        logp = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+        joint = np.exp(np.take_along_axis(logp, every[..., None], -1)[..., 0].sum(-1))
+        assert abs(joint.sum() - 1) < 1e-6
+        out.append(np.stack([np.bincount(every[:, p], weights=joint, minlength=K)
+                             for p in range(positions)]))
+    return np.stack(out)
+
+
+def clear_modes(marginals, num):
+    """Each position's most probable code, and where it is told apart from
+    the second (a margin of 10 standard errors of the difference of two
+    frequencies over `num` draws)."""
+    top2 = np.sort(marginals, axis=-1)[..., -2:]
+    clear = top2[..., 1] - top2[..., 0] > 10 * np.sqrt(2 * top2[..., 1] / num)
+    return marginals.argmax(-1), clear
+
+
+def test_each_frame_is_the_mode_of_its_marginals_given_the_consensus_past():
+    video = tiny_video()
+    rng = np.random.default_rng(3)
+    context = rng.integers(0, K, (6, 2) + SHAPE).astype(np.int32)
+    actions = rng.integers(0, ACTIONS, (6, 2)).astype(np.int32)
+    num = 3000
+    codes = video.rollout_codes(context, actions, seed=5, num_samples=num)
+    assert codes.shape == (6, 2) + SHAPE and codes.dtype == np.int32
+    checked = 0
+    past = context
+    for frame in range(2):
+        mode, clear = clear_modes(exact_marginals(video, past, actions[:, frame]), num)
+        got = codes[:, frame].reshape(len(codes), -1)
+        np.testing.assert_array_equal(got[clear], mode[clear])
+        checked += clear.sum()
+        # The next frame's past is the consensus frame just decided.
+        past = np.concatenate([past[:, 1:], codes[:, frame:frame + 1]], axis=1)
+    assert checked >= 36  # of the 48 positions
+    # Plain draws at the same seed are not the modes: the check above tells
+    # consensus from sampling.
+    drawn = video.rollout_codes(context, actions, seed=5)[:, 0].reshape(6, -1)
+    mode, clear = clear_modes(exact_marginals(video, context, actions[:, 0]), num)
+    assert (drawn != mode)[clear].any()
+
+
+def test_one_draw_of_consensus_is_plain_sampling_with_the_same_seed():
+    video = tiny_video()
+    rng = np.random.default_rng(4)
+    context = rng.integers(0, K, (3, 2) + SHAPE).astype(np.int32)
+    actions = rng.integers(0, ACTIONS, (3, 3)).astype(np.int32)
+    for seed in (0, 9):
+        np.testing.assert_array_equal(
+            video.rollout_codes(context, actions, seed=seed, num_samples=1),
+            video.rollout_codes(context, actions, seed=seed))
+
+
+def test_num_samples_refusals():
+    video = tiny_video()
+    context = np.zeros((1, 2) + SHAPE, np.int32)
+    actions = np.zeros((1, 1), np.int32)
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="`num_samples` must be an integer >= 1, got"):
+            video.rollout_codes(context, actions, num_samples=bad)
