@@ -83,6 +83,13 @@ class SpeechConfig:
     jitter: float = 0.12
     # Reversed-gradient speaker classifier on the codes (0 = none)
     adversary_weight: float = 0.0
+    # The spectrogram decoder also reads the source's pitch contour (Polyak
+    # et al. 2021): per STFT frame the speaker-normalised log F0 (YIN,
+    # vq_zoo.data.pitch; each training speaker's voiced-frame mean and std)
+    # and a voiced flag. Reconstructions and conversions use the source's
+    # contour; prior samples borrow a training clip's (the prior models no
+    # pitch).
+    pitch_condition: bool = False
     griffin_lim_iters: int = 32
     magnitude_power: float = 1.0
     learning_rate: float = 2e-4

@@ -49,13 +49,28 @@ def conversion_targets(speakers, sentence_index, num_speakers):
     return ((speakers + shift) % num_speakers).astype("int32")
 
 
-def decode_utterances(vqvae, audios, speakers, seed=0):
+def decode_utterances(vqvae, audios, speakers, seed=0, pitch=None):
     """Each utterance encoded and decoded with `speakers` (one clip at a
-    time, so no padding between utterances), cropped to its length."""
+    time, so no padding between utterances), cropped to its length. `pitch`:
+    each utterance's own contour `(frames, 2)`, for a decoder with
+    `pitch_condition` (a conversion keeps its source's contour)."""
     from vq_zoo.models.wavenet.voice_conversion import reconstruct
 
-    return [reconstruct(vqvae, a[None], [s], seed=seed)[0]
-            for a, s in zip(audios, np.asarray(speakers))]
+    if pitch is None:
+        return [reconstruct(vqvae, a[None], [s], seed=seed)[0]
+                for a, s in zip(audios, np.asarray(speakers))]
+    from vq_zoo.data.pitch import frames_of
+
+    dec = vqvae.decoder
+    out = []
+    for a, s, p in zip(audios, np.asarray(speakers), pitch):
+        x = np.pad(a, (0, -a.size % dec.hop_length))[None, :, None].astype(np.float32)
+        codes = np.asarray(vqvae.encode(x))
+        contour = frames_of(p, 0, codes.shape[1] * dec.frames_per_code, dec.frame_step)
+        audio = np.asarray(vqvae.decode(codes, condition=np.asarray([s], "int32"),
+                                        seed=seed, pitch=contour[None]))
+        out.append(audio[0, :a.size, 0])
+    return out
 
 
 def code_chunks(audios, speakers, length, max_per_utterance=8):
@@ -115,11 +130,13 @@ def _labels_at_codes(segments, num_codes, code_seconds, phones):
 
 
 def evaluate(vqvae, splits, texts, speaker_names, wer_sentences=6, probe_sentences=12,
-             probe_seconds=1.0, seed=0, alignment_cache=None, verbose=False):
+             probe_seconds=1.0, seed=0, alignment_cache=None, verbose=False, pitch=None):
     """`(metrics, examples)`: the held-out measurements (a flat JSON-able
     dict, see the module docstring) and listening examples `{file name:
     audio}` (original, reconstruction and conversions to two other speakers
-    for two test sentences)."""
+    for two test sentences). `pitch`: `{"test": [contour of each test
+    utterance]}` for a pitch-conditioned decoder (reconstructions and
+    conversions read their source's contour)."""
     from vq_zoo.metrics import code_probes
     from vq_zoo.metrics.speaker_id import SpeakerClassifier
 
@@ -143,9 +160,15 @@ def evaluate(vqvae, splits, texts, speaker_names, wer_sentences=6, probe_sentenc
     src = test_spk[idx]
     tgt = conversion_targets(src, sentence_of, n)
     originals = [test_audio[i] for i in idx]
+    contours = None if pitch is None else [pitch["test"][i] for i in idx]
+    if getattr(vqvae.decoder, "pitch_condition", False) and contours is None:
+        raise ValueError("this model's decoder is conditioned on the pitch contour: "
+                         "pass `pitch` ({'test': [contour of each test utterance]})")
+    if contours is not None:
+        metrics["pitch_condition"] = True
     log(f"  decoding {len(idx)} held-out utterances (reconstructions, conversions)")
-    recon = decode_utterances(vqvae, originals, src, seed)
-    conv = decode_utterances(vqvae, originals, tgt, seed)
+    recon = decode_utterances(vqvae, originals, src, seed, contours)
+    conv = decode_utterances(vqvae, originals, tgt, seed, contours)
     metrics["eval_utterances"] = len(idx)
     metrics["eval_seconds"] = float(sum(a.size for a in originals) / rate)
 
@@ -264,7 +287,8 @@ def evaluate(vqvae, splits, texts, speaker_names, wer_sentences=6, probe_sentenc
             if t != s and t not in others:
                 others.append(t)
         for t in others[:2]:
-            out = decode_utterances(vqvae, [originals[j]], [t], seed)[0]
+            out = decode_utterances(vqvae, [originals[j]], [t], seed,
+                                    None if contours is None else [contours[j]])[0]
             examples[f"conversion_{a}_to_{speaker_names[t]}.wav"] = out
     return metrics, examples
 

@@ -113,24 +113,37 @@ def _load_data(pipe, config, data_dir):
     return splits, info["speakers"], texts
 
 
-def random_crops(audios, speakers, length, num, rng):
+def random_crops(audios, speakers, length, num, rng, pitch=None, frame_step=160):
     """`num` random `length`-sample crops `(num, length, 1)` and their
-    speakers; an utterance shorter than a crop is zero-padded."""
+    speakers; an utterance shorter than a crop is zero-padded. With `pitch`
+    (each utterance's contour, `(frames, 2)` per `frame_step` samples) the
+    crops start at multiples of `frame_step` and their contours `(num,
+    length // frame_step, 2)` come third."""
     picks = rng.integers(0, len(audios), num)
     out = np.zeros((num, length, 1), np.float32)
+    contours = []
     for i, u in enumerate(picks):
         a = audios[u]
         start = rng.integers(0, max(1, a.size - length + 1))
+        if pitch is not None:
+            from vq_zoo.data.pitch import frames_of
+
+            start -= start % frame_step
+            contours.append(frames_of(pitch[u], start, length // frame_step, frame_step))
         piece = a[start:start + length]
         out[i, :piece.size, 0] = piece
-    return out, np.asarray(speakers)[picks].astype("int32")
+    speakers = np.asarray(speakers)[picks].astype("int32")
+    if pitch is None:
+        return out, speakers
+    return out, speakers, np.stack(contours)
 
 
-def chunks(audios, speakers, length, max_per_utterance=None):
+def chunks(audios, speakers, length, max_per_utterance=None, pitch=None, frame_step=160):
     """Non-overlapping `length`-sample chunks of every utterance (the last
-    partial chunk dropped; an utterance shorter than a chunk is padded)."""
-    xs, ys = [], []
-    for a, s in zip(audios, speakers):
+    partial chunk dropped; an utterance shorter than a chunk is padded);
+    with `pitch` (see `random_crops`) their contours come third."""
+    xs, ys, ps = [], [], []
+    for j, (a, s) in enumerate(zip(audios, speakers)):
         n = max(1, a.size // length)
         if max_per_utterance:
             n = min(n, max_per_utterance)
@@ -138,10 +151,34 @@ def chunks(audios, speakers, length, max_per_utterance=None):
         for i in range(n):
             xs.append(padded[i * length:(i + 1) * length])
             ys.append(s)
-    return np.stack(xs)[..., None].astype(np.float32), np.asarray(ys, "int32")
+            if pitch is not None:
+                from vq_zoo.data.pitch import frames_of
+
+                ps.append(frames_of(pitch[j], i * length, length // frame_step, frame_step))
+    out = np.stack(xs)[..., None].astype(np.float32), np.asarray(ys, "int32")
+    return out if pitch is None else out + (np.stack(ps),)
 
 
-def _train_crops(config, splits, seed):
+def pitch_contours(pipe, config, splits, num_speakers):
+    """`({split: [contour (frames, 2) of each utterance]}, statistics)`:
+    the YIN contours of every utterance (cached in the run dir's
+    `pitch_<split>.npz`), normalised with its speaker's log-F0 mean and
+    standard deviation over the voiced frames of the training split
+    (`statistics`, `(num_speakers, 2)`)."""
+    from vq_zoo.data import pitch
+
+    settings = dict(sample_rate=config.sample_rate, frame_step=config.frame_step)
+    raw = {split: pitch.corpus_contours(splits[split][0], pipe.path(f"pitch_{split}.npz"),
+                                        verbose=bool(pipe.verbose), **settings)
+           for split in ("train", "validation", "test")}
+    stats = pitch.speaker_statistics(raw["train"], splits["train"][1], num_speakers)
+    out = {split: [pitch.normalized_contour(f0, v, *stats[s])
+                   for (f0, v), s in zip(raw[split], splits[split][1])]
+           for split in raw}
+    return out, stats
+
+
+def _train_crops(config, splits, seed, pitch=None):
     import tensorflow as tf
 
     audios, speakers = splits["train"]
@@ -150,12 +187,14 @@ def _train_crops(config, splits, seed):
     def gen():
         rng = np.random.default_rng(seed)
         while True:
-            x, y = random_crops(audios, speakers, length, batch, rng)
-            yield x, y
+            yield random_crops(audios, speakers, length, batch, rng, pitch,
+                               config.frame_step)
 
-    return tf.data.Dataset.from_generator(gen, output_signature=(
-        tf.TensorSpec((batch, length, 1), tf.float32),
-        tf.TensorSpec((batch,), tf.int32))).prefetch(2)
+    signature = (tf.TensorSpec((batch, length, 1), tf.float32),
+                 tf.TensorSpec((batch,), tf.int32))
+    if pitch is not None:
+        signature += (tf.TensorSpec((batch, length // config.frame_step, 2), tf.float32),)
+    return tf.data.Dataset.from_generator(gen, output_signature=signature).prefetch(2)
 
 
 def _batches(data, batch_size):
@@ -195,7 +234,7 @@ def hop_length(config):
     return 2 ** config.num_downsamples
 
 
-def build_vqvae(config, speaker_names):
+def build_vqvae(config, speaker_names, pitch_statistics=None):
     import keras
 
     quantizer_kwargs = dict(dead_code_threshold=config.dead_code_threshold,
@@ -215,6 +254,7 @@ def build_vqvae(config, speaker_names):
             griffin_lim_iters=config.griffin_lim_iters,
             magnitude_power=config.magnitude_power,
             adversary_weight=config.adversary_weight,
+            pitch_condition=config.pitch_condition, pitch_statistics=pitch_statistics,
             commitment_cost=config.commitment_cost, decay=config.decay,
             crop_length=config.crop_length, quantizer_kwargs=quantizer_kwargs,
             seed=config.seed)
@@ -264,13 +304,20 @@ def check_config(config, data_dir=None):
     else:  # the data's own speakers, known once it is read: two stand-ins
         names = ["speaker_a", "speaker_b"]
     hop = hop_length(config)
+    if config.pitch_condition and config.decoder != "spectrogram":
+        raise ValueError(f"pitch_condition=True needs decoder='spectrogram' (the WaveNet "
+                         f"decoder reads no pitch), got decoder={config.decoder!r}")
     if config.crop_length < hop or config.crop_length % hop:
         raise ValueError(f"crop_length={config.crop_length} must be a positive multiple of "
                          f"the samples per code, {hop}")
     vqvae = build_vqvae(config, names)
     audio = np.zeros((len(names), config.crop_length, 1), "float32")
     speakers = np.arange(len(names), dtype="int32")
-    vqvae.compute_loss_terms((audio, speakers), training=False)
+    batch = (audio, speakers)
+    if config.pitch_condition:
+        batch += (np.zeros((len(names), config.crop_length // config.frame_step, 2),
+                           "float32"),)
+    vqvae.compute_loss_terms(batch, training=False)
     prior = build_prior(config, len(names))
     prior({"codes": np.zeros((1, config.prior_length), "int32"),
            "condition": np.zeros((1,), "int32")})
@@ -305,6 +352,7 @@ class SpeechRecipe(Recipe):
         (`recipes/vctk/export_presets.py`)."""
         from vq_zoo.recipes.vctk import export_presets
 
+        refuse_pitch_export(run_dir)
         return export_presets.export(self, run_dir, request)
 
     def run(self, context):
@@ -312,6 +360,23 @@ class SpeechRecipe(Recipe):
 
 
 main = SpeechRecipe().main  # `main(config, out_dir, ...)`, as before
+
+
+def refuse_pitch_export(run_dir):
+    """A `RunExportError` (one line) for a run whose decoder reads the pitch
+    contour: its presets, cards and `vq-zoo convert` / `sample` need the
+    source's contour, which they do not pass yet."""
+    path = os.path.join(str(run_dir), "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        recorded = json.load(f)
+    if (recorded.get("config") or {}).get("pitch_condition"):
+        from vq_zoo.export.run_presets import RunExportError
+
+        raise RunExportError(f"{run_dir} was trained with pitch_condition=True (a decoder that "
+                         "reads the source's pitch contour): export does not support such "
+                         "a run yet")
 
 
 def run_speech(context, load_data):
@@ -326,19 +391,25 @@ def run_speech(context, load_data):
         rate = config.sample_rate
         clips, src, target = eval_clips(config, *splits["test"], num_speakers)
         board_clips = min(4, len(clips))
+        pitch, pitch_stats = None, None
+        if config.pitch_condition:
+            pitch, pitch_stats = pitch_contours(pipe, config, splits, num_speakers)
         valid = random_crops(*splits["validation"], config.crop_length,
                              max(config.batch_size, 8 * config.batch_size // 2),
-                             np.random.default_rng(config.seed + 1))
+                             np.random.default_rng(config.seed + 1),
+                             None if pitch is None else pitch["validation"],
+                             config.frame_step)
+        board = lambda d: SpeechTensorBoard(  # noqa: E731
+            d, clips[:board_clips], src[:board_clips], target[:board_clips],
+            sample_rate=rate, every_n_epochs=config.audio_every_n_epochs or config.vqvae_epochs,
+            seed=config.seed)
         vqvae = pipe.train(
-            "vqvae", lambda: build_vqvae(config, speaker_names),
-            _train_crops(config, splits, config.seed),
+            "vqvae", lambda: build_vqvae(config, speaker_names, pitch_stats),
+            _train_crops(config, splits, config.seed, None if pitch is None else pitch["train"]),
             epochs=config.vqvae_epochs, steps_per_epoch=config.vqvae_steps_per_epoch,
             validation_data=_batches(valid, config.batch_size),
-            tensorboard=lambda d: SpeechTensorBoard(
-                d, clips[:board_clips], src[:board_clips], target[:board_clips],
-                sample_rate=rate,
-                every_n_epochs=config.audio_every_n_epochs or config.vqvae_epochs,
-                seed=config.seed))
+            # The audio board decodes without a contour: scalars only then.
+            tensorboard=None if pitch is not None else board)
 
         chunk = config.prior_length * vqvae.decoder.hop_length
 
@@ -358,7 +429,14 @@ def run_speech(context, load_data):
         def prior_samples(prior, num, seed):
             speakers = np.arange(num, dtype="int32") % num_speakers
             codes = prior.sample(num, condition=speakers, seed=seed)
-            audio = np.asarray(vqvae.decode(codes, condition=speakers, seed=seed))
+            extra = {}
+            if pitch is not None:
+                # The prior models no pitch: each sample borrows the contour
+                # of its speaker's first training utterance.
+                extra["pitch"] = borrowed_contours(config, splits["train"][1],
+                                                   pitch["train"], speakers,
+                                                   np.asarray(codes).shape[1])
+            audio = np.asarray(vqvae.decode(codes, condition=speakers, seed=seed, **extra))
             return audio, np.asarray(codes), speakers
 
         prior = pipe.train(
@@ -393,7 +471,7 @@ def run_speech(context, load_data):
                    what="sample the prior, decode to WAVs")
         metrics = pipe.stage(
             "report", lambda: report(pipe, config, vqvae, prior, splits, speaker_names,
-                                     texts),
+                                     texts, pitch),
             inputs=["vqvae", "prior"], what="held-out metrics and listening examples")
         from vq_zoo.utils.io import write_atomic
 
@@ -402,17 +480,37 @@ def run_speech(context, load_data):
 
 
 # --------------------------------------------------------------- report
-def report(pipe, config, vqvae, prior, splits, speaker_names, texts):
+def borrowed_contours(config, train_speakers, train_pitch, speakers, num_codes):
+    """For each of `speakers`, the contour of the first `num_codes *
+    frames_per_code` frames of that speaker's first training utterance
+    (zero-padded): the pitch a prior sample is decoded with."""
+    from vq_zoo.data.pitch import frames_of
+
+    train_speakers = list(np.asarray(train_speakers))
+    frames = num_codes * config.frames_per_code
+    return np.stack([frames_of(train_pitch[train_speakers.index(s)], 0, frames,
+                               config.frame_step) for s in speakers])
+
+
+def report(pipe, config, vqvae, prior, splits, speaker_names, texts, pitch=None):
     """Held-out metrics (`evaluation.evaluate` plus the models' own test
     losses), the listening examples in `examples/`, and the metrics as
-    TensorBoard scalars (`logs/report`)."""
+    TensorBoard scalars (`logs/report`). `pitch`: each split's contours,
+    for a pitch-conditioned decoder (reconstructions and conversions read
+    their source's)."""
     from vq_zoo.recipes.vctk import evaluation
     from vq_zoo.utils.audio import write_wav
 
     rate = config.sample_rate
-    tx, ty = chunks(*splits["test"], config.crop_length, max_per_utterance=4)
-    logs = vqvae.evaluate(tx, ty, batch_size=config.batch_size, verbose=0,
-                          return_dict=True)
+    if pitch is None:
+        tx, ty = chunks(*splits["test"], config.crop_length, max_per_utterance=4)
+        logs = vqvae.evaluate(tx, ty, batch_size=config.batch_size, verbose=0,
+                              return_dict=True)
+    else:
+        test = chunks(*splits["test"], config.crop_length, max_per_utterance=4,
+                      pitch=pitch["test"], frame_step=config.frame_step)
+        logs = vqvae.evaluate(_batches(test, config.batch_size), verbose=0,
+                              return_dict=True)
     if not getattr(prior, "compiled", False):
         prior.compile()
     keys = {"codes": "codes", "condition": "speakers"}
@@ -429,7 +527,8 @@ def report(pipe, config, vqvae, prior, splits, speaker_names, texts):
         vqvae, {"train": splits["train"], "test": splits["test"]}, texts, speaker_names,
         wer_sentences=config.wer_sentences, probe_sentences=config.probe_sentences,
         probe_seconds=max(1.0, config.eval_seconds), seed=config.seed,
-        alignment_cache=pipe.path("alignments.json"), verbose=bool(pipe.verbose))
+        alignment_cache=pipe.path("alignments.json"), verbose=bool(pipe.verbose),
+        pitch=None if pitch is None else {"test": pitch["test"]})
     metrics.update(found)
     os.makedirs(pipe.path("examples"), exist_ok=True)
     for name, audio in examples.items():

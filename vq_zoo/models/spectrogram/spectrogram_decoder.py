@@ -22,15 +22,24 @@ class SpectrogramDecoder(keras.layers.Layer):
     kernel_size) -> relu -> 1x1 conv`, dilations `1, 2, ...,
     2 ** (dilation_cycle - 1)` repeated), each block adding a projection of
     the speaker embedding to its input; a 1x1 convolution gives
-    `fft_length // 2 + 1` log magnitudes per frame. The speaker is a
+    `fft_length // 2 + 1` log magnitudes per frame. With
+    `pitch_condition=True` the decoder also reads the pitch contour of the
+    source audio (Polyak et al. 2021), two features per STFT frame (the
+    source speaker's normalised log-F0, 0 where unvoiced, and the voiced
+    flag; `vq_zoo.data.pitch.normalized_contour`): they are concatenated to
+    the repeated code vectors, i.e. a convolution (window 3) of them is
+    added to the residual stream before the first block, so the decoder need
+    not invent the prosody the codes do not carry; the speaker embedding
+    renders the contour in the (target) speaker's range. The speaker is a
     condition, so the codes need not carry it: swapping it converts the
     voice. `to_audio` inverts magnitudes by Griffin-Lim (`librosa.
     griffinlim`, its fast momentum variant) with the encoder's STFT
     settings.
 
-    Shape contract: `call(latents, speakers)`: float `(batch, codes,
-    latent_dim)` and int `(batch,)` to `(batch, codes * frames_per_code,
-    fft_length // 2 + 1)`.
+    Shape contract: `call(latents, speakers, pitch=None)`: float `(batch,
+    codes, latent_dim)`, int `(batch,)` and (only with `pitch_condition`)
+    float `(batch, codes * frames_per_code, 2)` to `(batch, codes *
+    frames_per_code, fft_length // 2 + 1)`.
 
     Args:
         num_speakers: int, speakers of the embedding.
@@ -54,6 +63,11 @@ class SpectrogramDecoder(keras.layers.Layer):
         magnitude_power: float, magnitudes are raised to this power before
             Griffin-Lim (above 1 sharpens harmonics against the smoothing of
             a regression decoder). Defaults to 1.0.
+        pitch_condition: bool, whether the decoder reads a pitch contour.
+            Defaults to False.
+        pitch_statistics: None, or `num_speakers` pairs `(mean, std)` of
+            each training speaker's log F0 over its voiced frames (what
+            `pitch_features` normalises a source's contour with).
         **kwargs: base layer arguments.
 
     Example:
@@ -67,13 +81,15 @@ class SpectrogramDecoder(keras.layers.Layer):
         transform. IEEE TASSP 1984.
         Perraudin, Balazs, Sondergaard. A fast Griffin-Lim algorithm.
         WASPAA 2013.
+        Polyak et al. Speech Resynthesis from Discrete Disentangled
+        Self-Supervised Representations. arXiv:2104.00355.
     """
 
     def __init__(self, num_speakers, filters=128, num_blocks=8, dilation_cycle=4,
                  kernel_size=3, frames_per_code=2, fft_length=512, frame_step=160,
                  sample_rate=16000, speaker_dim=64, speaker_names=None, jitter=0.12,
                  floor=1e-2, griffin_lim_iters=32, magnitude_power=1.0, seed=None,
-                 **kwargs):
+                 pitch_condition=False, pitch_statistics=None, **kwargs):
         super().__init__(**kwargs)
         self.num_speakers = check_int("num_speakers", num_speakers, numpy=True)
         self.filters = check_int("filters", filters, numpy=True)
@@ -101,6 +117,24 @@ class SpectrogramDecoder(keras.layers.Layer):
                     f"speaker of `num_speakers`), got {len(speaker_names)}")
         self.speaker_names = speaker_names
         self.seed = seed
+        if not isinstance(pitch_condition, (bool, np.bool_)):
+            raise ValueError(f"`pitch_condition` must be a bool, got {pitch_condition!r}")
+        self.pitch_condition = bool(pitch_condition)
+        if pitch_statistics is not None:
+            stats = np.asarray(pitch_statistics, np.float64)
+            if stats.shape != (self.num_speakers, 2) or not np.all(np.isfinite(stats)) \
+                    or not np.all(stats[:, 1] > 0):
+                raise ValueError(
+                    f"`pitch_statistics` must be {self.num_speakers} pairs (mean, std > 0) "
+                    f"of log F0, one per speaker, got shape {stats.shape}")
+            if not self.pitch_condition:
+                raise ValueError("`pitch_statistics` is only for a decoder with "
+                                 "pitch_condition=True")
+            pitch_statistics = tuple((float(m), float(d)) for m, d in stats)
+        self.pitch_statistics = pitch_statistics
+        self.pitch_conv = keras.layers.Conv1D(
+            self.filters, 3, padding="same", dtype=self.dtype_policy,
+            name="pitch_conv") if self.pitch_condition else None
         self.jitter = TimeJitter(jitter, seed=seed, dtype=self.dtype_policy, name="jitter")
         self.dilation_rates = tuple(2 ** (i % self.dilation_cycle)
                                     for i in range(self.num_blocks))
@@ -150,7 +184,36 @@ class SpectrogramDecoder(keras.layers.Layer):
         return speaker_index(speaker, self.speaker_names, self.num_speakers)
 
     # ---------------------------------------------------------- forward
-    def build(self, latents_shape, speakers_shape=None):
+    def pitch_features(self, f0, voiced, source_speaker):
+        """The pitch condition `(frames, 2)` of one source clip: its F0
+        `(frames,)` in Hz and voiced flags, normalised with the statistics
+        of `source_speaker` (an index or a name; `pitch_statistics`)."""
+        from vq_zoo.data.pitch import normalized_contour
+
+        if not self.pitch_condition or self.pitch_statistics is None:
+            raise ValueError("this decoder has no pitch statistics (pitch_condition="
+                             f"{self.pitch_condition}, pitch_statistics=None)")
+        mean, std = self.pitch_statistics[self.speaker_index(source_speaker)]
+        return normalized_contour(f0, voiced, mean, std)
+
+    def _check_pitch(self, pitch, frames):
+        if not self.pitch_condition:
+            if pitch is not None:
+                raise ValueError("this SpectrogramDecoder has pitch_condition=False: "
+                                 "pass no `pitch`")
+            return None
+        if pitch is None:
+            raise ValueError(
+                "this SpectrogramDecoder is conditioned on the source's pitch contour "
+                "(pitch_condition=True): pass `pitch` (batch, frames, 2)")
+        if len(pitch.shape) != 3 or pitch.shape[2] != 2 or (
+                frames is not None and pitch.shape[1] is not None
+                and pitch.shape[1] != frames):
+            raise ValueError(f"`pitch` must be (batch, {frames}, 2) (normalised log F0, "
+                             f"voiced: one row per STFT frame), got {tuple(pitch.shape)}")
+        return pitch
+
+    def build(self, latents_shape, speakers_shape=None, pitch_shape=None):
         latent_shape = tuple(latents_shape)
         if len(latent_shape) != 3:
             raise ValueError(f"SpectrogramDecoder expects latents (batch, codes, dim), got "
@@ -165,12 +228,21 @@ class SpectrogramDecoder(keras.layers.Layer):
             conv.build(frames)
             mix.build(frames)
         self.output_conv.build(frames)
+        if self.pitch_conv is not None:
+            self.pitch_conv.build((None, None, 2))
 
-    def call(self, latents, speakers, training=None):
+    def call(self, latents, speakers, pitch=None, training=None):
+        codes = latents.shape[1]
+        pitch = self._check_pitch(
+            pitch, None if codes is None else codes * self.frames_per_code)
         x = self.jitter(latents, training=training)
         x = self.input_conv(x)
         if self.frames_per_code > 1:
             x = ops.repeat(x, self.frames_per_code, axis=1)
+        if pitch is not None:
+            # Concatenating the contour to the code vectors before a linear
+            # map is adding a linear map of it.
+            x = x + self.pitch_conv(ops.cast(pitch, x.dtype))
         speaker = self.speaker_embedding(ops.cast(speakers, "int32"))
         for proj, conv, mix in zip(self.speaker_projections, self.dilated_convs,
                                    self.mix_convs):
@@ -178,7 +250,7 @@ class SpectrogramDecoder(keras.layers.Layer):
             x = x + mix(ops.relu(conv(h)))
         return self.output_conv(ops.relu(x))
 
-    def compute_output_shape(self, latents_shape, speakers_shape=None):
+    def compute_output_shape(self, latents_shape, speakers_shape=None, pitch_shape=None):
         latent_shape = latents_shape
         codes = latent_shape[1]
         frames = None if codes is None else codes * self.frames_per_code
@@ -225,6 +297,8 @@ class SpectrogramDecoder(keras.layers.Layer):
             jitter=self.jitter.probability, floor=self.floor,
             griffin_lim_iters=self.griffin_lim_iters,
             magnitude_power=self.magnitude_power, seed=self.seed)
+        if self.pitch_condition:  # absent otherwise: older configs stay as they were
+            config.update(pitch_condition=True, pitch_statistics=self.pitch_statistics)
         return config
 
 

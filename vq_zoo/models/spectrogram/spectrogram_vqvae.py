@@ -26,7 +26,11 @@ class SpectrogramVQVAE(QuantizedModel):
     and int speakers `(batch,)`; `encode(audio)` gives int32 codes
     `(batch, ceil(time / hop_length))`; `decode(codes, condition=speakers)`
     gives audio `(batch, codes * hop_length, 1)`; the speaker of `decode`
-    need not be the input's (voice conversion).
+    need not be the input's (voice conversion). A decoder with
+    `pitch_condition=True` also reads the source's pitch contour: batches
+    are `(audio, speakers, pitch)` with pitch float `(batch, frames, 2)`
+    (one row per STFT frame, `vq_zoo.data.pitch.normalized_contour`), and
+    `decode(codes, condition=speakers, pitch=pitch)`.
 
     Args:
         encoder: a `SpectrogramEncoder`.
@@ -84,7 +88,8 @@ class SpectrogramVQVAE(QuantizedModel):
                      speaker_dim=64, speaker_names=None, jitter=0.12,
                      griffin_lim_iters=32, magnitude_power=1.0, commitment_cost=0.25,
                      ema=True, decay=0.99, crop_length=None, quantizer_kwargs=None,
-                     seed=None, adversary_weight=0.0, adversary_hidden=128, num_cepstra=0):
+                     seed=None, adversary_weight=0.0, adversary_hidden=128, num_cepstra=0,
+                     pitch_condition=False, pitch_statistics=None):
         """The model from its sizes, built for `crop_length` samples
         (default one code); uncompiled."""
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
@@ -113,7 +118,8 @@ class SpectrogramVQVAE(QuantizedModel):
                                speaker_dim=speaker_dim, speaker_names=speaker_names,
                                jitter=jitter, griffin_lim_iters=griffin_lim_iters,
                                magnitude_power=magnitude_power, seed=seed,
-                               name="decoder"),
+                               pitch_condition=pitch_condition,
+                               pitch_statistics=pitch_statistics, name="decoder"),
             adversary=SpeakerAdversary(num_speakers, adversary_hidden, adversary_weight,
                                        name="adversary") if adversary_weight > 0 else None)
         model.build((None, crop_length or frame_step * frames_per_code, 1))
@@ -135,7 +141,11 @@ class SpectrogramVQVAE(QuantizedModel):
                              f"{input_shape}")
         x = ops.zeros((1,) + input_shape[1:])
         vq = self.quantizer(self.encoder(x), training=False)
-        self.decoder(vq["quantized"], ops.zeros((1,), "int32"), training=False)
+        pitch = None
+        if self.decoder.pitch_condition:
+            frames = vq["quantized"].shape[1] * self.decoder.frames_per_code
+            pitch = ops.zeros((1, frames, 2))
+        self.decoder(vq["quantized"], ops.zeros((1,), "int32"), pitch=pitch, training=False)
         if self.adversary is not None:
             self.adversary(vq["quantized"])
 
@@ -143,7 +153,7 @@ class SpectrogramVQVAE(QuantizedModel):
         if not self.built:
             import tensorflow as tf
 
-            x, _ = self._unpack(data)
+            x = self._unpack(data)[0]
             with tf.init_scope():
                 self.build(tuple(x.shape))
 
@@ -163,7 +173,14 @@ class SpectrogramVQVAE(QuantizedModel):
         if not isinstance(data, (tuple, list)) or len(data) < 2:
             raise ValueError("SpectrogramVQVAE trains on (audio, speakers) batches: the "
                              "decoder is conditioned on the speaker")
-        return self._check_audio(data[0], "fit"), data[1]
+        pitch = data[2] if len(data) > 2 else None
+        if self.decoder.pitch_condition and pitch is None:
+            raise ValueError("this SpectrogramVQVAE's decoder is conditioned on the pitch "
+                             "(pitch_condition=True): batches must be (audio, speakers, "
+                             "pitch (batch, frames, 2))")
+        if not self.decoder.pitch_condition:
+            pitch = None  # a sample weight, as Keras passes a third element
+        return self._check_audio(data[0], "fit"), data[1], pitch
 
     def _batch_ranges(self, data):
         speakers = ops.convert_to_tensor(self._unpack(data)[1])
@@ -175,14 +192,16 @@ class SpectrogramVQVAE(QuantizedModel):
         return super()._batch_assertions(data) + audio_peak_assertions(self._unpack(data)[0])
 
     # ------------------------------------------------------------- forward
-    def _forward(self, x, speakers, training):
+    def _forward(self, x, speakers, training, pitch=None):
         vq = self.quantizer(self.encoder(x, training=training), training=training)
-        frames = self.decoder(vq["quantized"], speakers, training=training)
+        if pitch is not None:
+            pitch = ops.convert_to_tensor(pitch)
+        frames = self.decoder(vq["quantized"], speakers, pitch=pitch, training=training)
         return vq, frames
 
     def compute_loss_terms(self, data, training):
-        x, speakers = self._unpack(data)
-        vq, frames = self._forward(x, speakers, training)
+        x, speakers, pitch = self._unpack(data)
+        vq, frames = self._forward(x, speakers, training, pitch)
         target = self.encoder.log_magnitude(x)
         reconstruction = ops.mean(ops.abs(ops.cast(frames, "float32") - target))
         scalars, counts = self._vq_scalars(reconstruction, [vq])
@@ -195,12 +214,12 @@ class SpectrogramVQVAE(QuantizedModel):
     def call(self, inputs, training=None):
         """Predicted log magnitudes `(batch, frames, bins)` of `(audio,
         speakers)`."""
-        x, speakers = self._unpack(inputs)
-        return self._forward(x, speakers, training)[1]
+        x, speakers, pitch = self._unpack(inputs)
+        return self._forward(x, speakers, training, pitch)[1]
 
     def predict_step(self, data):
-        x, speakers = self._unpack(data)
-        return self._forward(x, speakers, False)[1]
+        x, speakers, pitch = self._unpack(data)
+        return self._forward(x, speakers, False, pitch)[1]
 
     # ------------------------------------------------------------- codes
     def encode_levels(self, x):
@@ -221,24 +240,46 @@ class SpectrogramVQVAE(QuantizedModel):
                              f"{self.decoder.num_speakers} speakers")
         return speakers
 
-    def decode_frames(self, indices, condition=None):
+    def decode_frames(self, indices, condition=None, pitch=None):
         """Predicted log magnitudes `(batch, codes * frames_per_code, bins)`
-        of int codes `(batch, codes)` spoken by `condition`."""
+        of int codes `(batch, codes)` spoken by `condition` (with the pitch
+        contour `pitch` `(batch, codes * frames_per_code, 2)` of the source
+        where the decoder is pitch-conditioned)."""
         (indices,) = self._codes_by_level(indices)
         indices = np.asarray(indices)
         if indices.ndim != 2 or indices.shape[0] == 0 or indices.shape[1] == 0:
             raise ValueError(f"`codes` must be int (batch, steps) with batch, steps >= 1, "
                              f"got shape {indices.shape}")
         speakers = self._speakers(condition, indices.shape[0])
+        frames = indices.shape[1] * self.decoder.frames_per_code
+        if self.decoder.pitch_condition:
+            if pitch is None:
+                # A FamilyError (a ValueError): `vq-zoo sample` and `convert`
+                # report it in one line.
+                from vq_zoo.models.family import FamilyError
+
+                raise FamilyError(
+                    "this model's decoder is conditioned on the source's pitch contour "
+                    "(pitch_condition=True): decoding needs `pitch`; vq-zoo convert, "
+                    "sample and export do not support such a model yet")
+            pitch = np.asarray(pitch, np.float32)
+            if pitch.shape != (indices.shape[0], frames, 2):
+                raise ValueError(f"`pitch` must be ({indices.shape[0]}, {frames}, 2) (one "
+                                 f"row per STFT frame of the codes), got {pitch.shape}")
+            pitch = ops.convert_to_tensor(pitch)
+        elif pitch is not None:
+            raise ValueError("this model's decoder has pitch_condition=False: pass no "
+                             "`pitch`")
         vectors = self.quantizer.lookup(ops.convert_to_tensor(indices.astype("int32")))
         return ops.convert_to_numpy(self.decoder(vectors, ops.convert_to_tensor(speakers),
-                                                 training=False))
+                                                 pitch=pitch, training=False))
 
-    def decode(self, indices, condition=None, seed=0, temperature=1.0):
+    def decode(self, indices, condition=None, seed=0, temperature=1.0, pitch=None):
         """Audio `(batch, codes * hop_length, 1)` of the codes spoken by
         `condition` (Griffin-Lim from the decoded spectrogram, seeded by
-        `seed`; `temperature` is unused: nothing is sampled)."""
-        frames = self.decode_frames(indices, condition)
+        `seed`; `temperature` is unused: nothing is sampled); `pitch`: the
+        source's contour, for a pitch-conditioned decoder only."""
+        frames = self.decode_frames(indices, condition, pitch)
         return self.decoder.to_audio(frames, seed=seed)[..., None]
 
     # ------------------------------------------------------------ config
