@@ -418,6 +418,23 @@ def test_export_is_refused_over_a_preset_unless_overwrite(tmp_path, monkeypatch,
     assert meta["companion_preset"] == "vqvae_tiny_t_8"
 
 
+def test_export_notes_are_refused_where_the_cards_carry_none(tmp_path, capsys):
+    """`--notes FILE` reaches the recipes whose cards carry notes (dmlab,
+    video); the generic card refuses it in one line and writes nothing."""
+    run = str(tmp_path / "run")
+    make_run(run)
+    notes = tmp_path / "NOTES.md"
+    notes.write_text("A note.\n")
+    dest = tmp_path / "presets"
+    assert cli.main(["export", run, "--vqvae-preset", "vqvae_tiny_t_8", "--prior-preset",
+                     "gated_pixelcnn_tiny_t_8", "--dest", str(dest),
+                     "--notes", str(notes)]) == 2
+    assert capsys.readouterr().err == (
+        "vq-zoo: error: --notes: the cards of a mnist run carry no notes (the dmlab and "
+        "video recipes' do); drop --notes\n")
+    assert not dest.exists()
+
+
 def test_export_takes_the_recipe_data_card(tmp_path):
     """The registered recipe's data card is what the card says about the
     data (the library asks the registry, never a recipe module by name)."""

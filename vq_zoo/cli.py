@@ -166,6 +166,10 @@ def _parser():
     export.add_argument("--upscale", type=int, default=4,
                         help="nearest-neighbour upscaling of the copied sample and "
                              "reconstruction grids (default 4)")
+    export.add_argument("--notes", default=None, metavar="FILE",
+                        help="a Markdown file of notes for the cards, on what the run "
+                             "dir does not record (dmlab: after the targets; video: in "
+                             "the training section); the other recipes refuse it")
     convert = sub.add_parser(
         "convert", help="voice conversion: re-speak a WAV with another speaker")
     convert.add_argument("model", metavar="RUN_OR_PRESET",

@@ -8,7 +8,7 @@ know comes from the run metadata passed in (see `model_card`): the data and
 its licence (the recipe's data card, see `data_card`), the command, the
 measured hardware and wall time, the held-out metrics. What the preset is,
 the code that uses it and the caption of its reconstructions are its model
-family's words (`ModelFamily.card_intro`, `card_usage`,
+family's words (`ModelFamily.card_intro`, `card_usage`, `card_commands`,
 `card_reconstructions`; the family from `vq_zoo.models.family.card_family`).
 """
 
@@ -133,7 +133,11 @@ def model_card(name, model, metadata, files=()):
     usage = family.card_usage(name, facts, metadata)
     if metadata.get("description"):
         lines += ["", f"Description: {metadata['description']}"]
-    lines += ["", "```python", *usage, "```", "", "## Architecture", "",
+    lines += ["", "```python", *usage, "```"]
+    commands = family.card_commands(name, facts, metadata)
+    if commands:
+        lines += ["", "```bash", *commands, "```"]
+    lines += ["", "## Architecture", "",
               f"{facts['architecture']} {facts['parameter_count']:,} parameters. "
               "Full Keras config: `config.json`."]
     if metadata.get("recipe"):

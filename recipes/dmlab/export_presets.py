@@ -1,8 +1,13 @@
-"""Writes a finished dmlab run as four preset folders with one model card
-text (the set only makes sense together):
+"""`vq-zoo export` of a dmlab run (`Recipe.export` of the dmlab recipe): the
+run as four preset folders with one model card text (the set only makes
+sense together):
 
-    python -m vq_zoo.recipes.dmlab.export_presets RUN_DIR [--dest pretrained] \\
-        [--wall-time-s S] [--cpu-time-s S] [--command "vq-zoo train dmlab ..."]
+    vq-zoo export runs/dmlab-small --dest pretrained [--notes NOTES.md]
+
+(`--notes`: a Markdown file the cards carry after the targets: what the
+grid shows, what was tried). The card states the command and the summed
+wall time of the invocations the run records; `from_run` takes others for a
+run assembled from another's stages.
 
 - `vqvae_small_memory_maze_84`: stage 1, 84x84 frames -> 21x21 codes (K=512);
 - `gated_pixelcnn_small_memory_maze_21`: stage 1's prior over the maps;
@@ -17,7 +22,6 @@ Load and chain them:
     frames, codes, maps = chain.sample(8, seed=0)
 """
 
-import argparse
 import json
 import math
 import os
@@ -107,7 +111,8 @@ def targets(metrics):
     return rows
 
 
-def card_text(stage, metrics, invocation, config, notes=""):
+def card_text(stage, metrics, invocation, config, notes="",
+              export_command="vq-zoo export runs/dmlab-small --dest pretrained"):
     from vq_zoo.data.memory_maze import split_episodes
 
     m = {k: _fmt(v) for k, v in metrics.items()}
@@ -257,12 +262,16 @@ What was tried before this run, and what each try measured:
 ## Training
 
 Command: `{invocation['command']}` (then
-`python -m vq_zoo.recipes.dmlab.export_presets`), config `small` of
-`recipes/dmlab/config.py`. Wall time {invocation.get('wall_time_s', '?')} s,
-CPU time {invocation.get('cpu_time_s', '?')} s (user + system) on
+`{export_command}`), config `small` of
+`recipes/dmlab/config.py`. Wall time {_or_unknown(invocation.get('wall_time_s'))} s,
+CPU time {_or_unknown(invocation.get('cpu_time_s'))} s (user + system) on
 {invocation['hardware']}, shared with other jobs, for all stages; the
 episodes were rendered before (`MUJOCO_GL=egl`, Mesa's software renderer).
 """
+
+
+def _or_unknown(value):
+    return "?" if value is None else value
 
 
 def _cpu_name():
@@ -278,6 +287,11 @@ def _cpu_name():
 
 
 def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, notes=""):
+    """Writes the four presets of the dmlab run in `run_dir` under `dest`;
+    returns `{preset name: metadata}`. `wall_time_s`, `cpu_time_s` and
+    `command` are what the cards state of the training (`export` passes the
+    run's record; a run made from another's stages may state that run's),
+    `notes` Markdown the cards carry after the targets."""
     import keras
 
     from vq_zoo import VQVAE  # noqa: F401 (every vq_zoo class registered with Keras)
@@ -333,48 +347,27 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
             written[name] = presets.save_to_preset(
                 model, target, metadata,
                 files={p: pictures[p] for p in files[stage] if p in pictures},
-                model_card=card_text(stage, metrics, invocation, card_config, notes))
+                model_card=card_text(stage, metrics, invocation, card_config, notes,
+                                     f"vq-zoo export {run_dir} --dest {dest}"))
     return written
 
 
 def export(run_dir, request):
-    """`vq-zoo export RUN_DIR [--dest D] [--overwrite]` of a dmlab run: the
-    four presets (`from_run`), with the command and the summed wall time of
-    the invocations the run's `config.json` records."""
+    """`vq-zoo export RUN_DIR [--dest D] [--overwrite] [--notes FILE]` of a
+    dmlab run: the four presets (`from_run`), with the command and the
+    summed wall time of the invocations the run's `config.json` records
+    and the notes file's text."""
     from vq_zoo.export.run_presets import fixed_names_destination
+    from vq_zoo.export.run_presets import read_notes
     from vq_zoo.export.run_presets import read_run_json
 
     dest = fixed_names_destination(request, list(NAMES.values()), "dmlab")
+    notes = read_notes(request)
     run = read_run_json(run_dir, "config.json",
                         "a run made by `vq-zoo train` records its config there")
     read_run_json(run_dir, "metrics.json", "is the run finished?")
     walls = [i.get("wall_time_s") for i in run.get("invocations") or []]
     wall = sum(walls) if walls and None not in walls else None
-    for name in from_run(run_dir, dest, wall, None, run.get("command")):
+    for name in from_run(run_dir, dest, wall, None, run.get("command"), notes):
         print(f"Wrote preset {os.path.join(dest, name)}")
     return 0
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m vq_zoo.recipes.dmlab.export_presets")
-    parser.add_argument("run_dir")
-    parser.add_argument("--dest", default="pretrained")
-    parser.add_argument("--wall-time-s", type=float, default=None)
-    parser.add_argument("--cpu-time-s", type=float, default=None)
-    parser.add_argument("--command", default=None)
-    parser.add_argument("--notes", default=None,
-                        help="a Markdown file of notes for the cards (what the grid "
-                             "shows, what was tried)")
-    args = parser.parse_args(argv)
-    notes = ""
-    if args.notes:
-        with open(args.notes) as f:
-            notes = f.read()
-    written = from_run(args.run_dir, args.dest, args.wall_time_s, args.cpu_time_s,
-                       args.command, notes)
-    for name, meta in written.items():
-        print(f"{name}: {meta['parameter_count']} parameters")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,20 +1,21 @@
-"""Export a finished speech run as the two shipped presets, with speech
-model cards and the listening examples.
+"""`vq-zoo export` of a speech run (`Recipe.export` of the vctk recipe):
 
-    vq-zoo export runs/vctk-small --dest pretrained \\
-        --vqvae-preset vqvae_spectrogram_small_speech_16k \\
-        --prior-preset gated_pixelcnn_1d_small_speech_16k
-    python -m vq_zoo.recipes.vctk.export_presets runs/vctk-small pretrained
+    vq-zoo export runs/vctk-small --dest pretrained
 
-The second command rewrites the two folders `vq-zoo export` made (same
-metadata, weights from the run) with a card that describes a speech model
-(the generic card speaks of images) and the run's `examples/*.wav`.
+writes the two presets (by default the shipped names,
+`vqvae_spectrogram_small_speech_16k` and
+`gated_pixelcnn_1d_small_speech_16k`; `--vqvae-preset` / `--prior-preset`
+choose others) as the generic export does, then rewrites each (same
+metadata, weights from the run) with a speech card and the run's
+`examples/*.wav`. What the models are and how to use them is the speech
+family's words (`SpeechVQVAEFamily.card_intro`, `card_usage`,
+`card_commands`, `architecture`); this module adds the run's figures: data,
+training, held-out metrics, targets, listening examples, limitations.
 """
 
 import glob
 import json
 import os
-import sys
 
 from vq_zoo.recipes import common
 
@@ -145,40 +146,31 @@ def _best_epoch_clause(best, c):
             f"{c['prior_epochs']} (`Pipeline.train(keep_best=\"val_loss\")`{tail})")
 
 
+def export_command(meta):
+    """The `vq-zoo export` command of the run `meta` records (preset names
+    only where they are not the shipped ones)."""
+    names = [f"--{kind}-preset {meta[f'{kind}_preset']}"
+             for kind, default in (("vqvae", VQVAE_PRESET), ("prior", PRIOR_PRESET))
+             if meta.get(f"{kind}_preset", default) != default]
+    return " ".join([f"vq-zoo export {meta['run_dir_name']} --dest pretrained", *names])
+
+
 def speech_card(name, kind, meta, vqvae, prior, wavs):
     m = meta["metrics"]
     c = meta["config"]
     inv = (meta.get("training_invocations") or [{}])[-1]
     total_minutes = sum(i.get("wall_time_s", 0)
                         for i in meta.get("training_invocations") or []) / 60
-    dec = vqvae.decoder
-    lines = [f"# {name}", ""]
-    if kind == "vqvae":
-        lines += [
-            "A speech VQ-VAE (arXiv:1711.00937, section 4.3, at the scale 2 CPU cores "
-            f"train): 16 kHz audio to one code per {dec.hop_length} samples "
-            f"({m['code_rate_hz']:.0f} codes/s, K={vqvae.quantizer.num_embeddings}), decoded "
-            "with the speaker as a condition of the decoder: swapping the speaker converts "
-            f"the voice. Its prior over the codes is the preset `{PRIOR_PRESET}`.", ""]
-    else:
-        lines += [
-            f"A speaker-conditioned 1D gated prior (`GatedPixelCNN1DPrior`) over "
-            f"sequences of {prior.length} codes "
-            f"({prior.length * dec.hop_length / dec.sample_rate:.2f} s) of the speech "
-            f"VQ-VAE `{VQVAE_PRESET}`.", ""]
+    from vq_zoo.models.family import card_family
+    from vq_zoo.models.family import describe_member
+
+    model = vqvae if kind == "vqvae" else prior
+    family = card_family(model, meta)
+    facts, members = describe_member(model), {"vqvae": vqvae, "prior": prior}
+    lines = [f"# {name}", "", family.card_intro(name, facts, meta, members), "",
+             "```python", *family.card_usage(name, facts, meta, members), "```", "",
+             "```bash", *family.card_commands(name, facts, meta, members), "```", ""]
     lines += [
-        "```python",
-        "import vq_zoo",
-        f'vqvae = vq_zoo.load_preset("{VQVAE_PRESET}")',
-        "codes = vqvae.encode(audio)            # float (n, time, 1) in [-1, 1], 16 kHz",
-        "speech = vqvae.decode(codes, condition=speakers)",
-        "```",
-        "",
-        "```bash",
-        f"vq-zoo convert {VQVAE_PRESET} --input in.wav --speaker flite_slt --output out.wav",
-        f"vq-zoo sample {VQVAE_PRESET} --num 4 --out samples.wav",
-        "```",
-        "",
         "## Architecture",
         "",
         _architecture(vqvae, prior),
@@ -197,9 +189,7 @@ def speech_card(name, kind, meta, vqvae, prior, wavs):
         "apt-get update && apt-get install -y espeak-ng flite sox",
         "pip install 'vq_zoo[speech,speech-eval]'",
         meta["command"],
-        f"vq-zoo export {meta['run_dir_name']} --dest pretrained --vqvae-preset "
-        f"{VQVAE_PRESET} --prior-preset {PRIOR_PRESET}",
-        f"python -m vq_zoo.recipes.vctk.export_presets {meta['run_dir_name']} pretrained",
+        export_command(meta),
         "```",
         "",
         f"Hardware (measured): {inv.get('hardware', '?')}. Wall time of the recorded "
@@ -299,11 +289,6 @@ def export(recipe, run_dir, request):
                    request.vqvae_preset, request.prior_preset)
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    return rewrite(argv[0], argv[1])
-
-
 def rewrite(run_dir, dest, vqvae_preset=VQVAE_PRESET, prior_preset=PRIOR_PRESET):
     """Rewrites the two presets `vq-zoo export` wrote under `dest` from the
     speech run in `run_dir` with speech cards and its `examples/*.wav`."""
@@ -329,7 +314,3 @@ def rewrite(run_dir, dest, vqvae_preset=VQVAE_PRESET, prior_preset=PRIOR_PRESET)
         presets.save_to_preset(model, folder, keep, files=files, model_card=card)
         print(f"Rewrote {folder} with a speech card and {len(files)} WAVs")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,10 +1,10 @@
-"""Export a finished video run as the two shipped presets, with video model
-cards and the rollout grids.
+"""`vq-zoo export` of a video run (`Recipe.export` of the video recipe): the
+two shipped presets, with video model cards and the rollout grids.
 
-    python -m vq_zoo.recipes.video.export_presets runs/video-small pretrained
+    vq-zoo export runs/video-small --dest pretrained [--notes NOTE.md]
 
-NOTE (optional): a sentence for the card's training section (e.g. an
-invocation the run dir does not record). Writes
+`--notes`: a file holding a sentence for the card's training section (e.g.
+an invocation the run dir does not record). Writes
 `<dest>/vqvae_small_memory_maze_64` (the per-frame VQ-VAE) and
 `<dest>/gated_pixelcnn_video_small_memory_maze_64` (the next-frame prior),
 each with the run's metadata (as `vq-zoo export` records it), a card that
@@ -15,7 +15,6 @@ under each action), at 1x (64x64 frames).
 
 import json
 import os
-import sys
 
 from vq_zoo.recipes import common
 
@@ -241,7 +240,7 @@ def video_card(name, kind, meta, vqvae, prior):
         f"{c.get('data_seed', 0)} --episodes {c['episodes']} --steps "
         f"{c['steps_per_episode']} --resolution {c['image_size']} --processes 2",
         meta["command"],
-        f"python -m vq_zoo.recipes.video.export_presets {meta['run_dir_name']} pretrained",
+        f"vq-zoo export {meta['run_dir_name']} --dest pretrained",
         "```",
         "",
         f"Hardware (measured): {inv.get('hardware', '?')}. Wall time "
@@ -389,27 +388,21 @@ def video_card(name, kind, meta, vqvae, prior):
     return common.close_card(lines, meta)
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) not in (2, 3):
-        print("usage: python -m vq_zoo.recipes.video.export_presets RUN_DIR DEST [NOTE]",
-              file=sys.stderr)
-        return 2
-    run_dir, dest = argv[:2]
-    return write_presets(run_dir, dest, argv[2] if len(argv) == 3 else None)
-
-
 def export(run_dir, request):
-    """`vq-zoo export RUN_DIR [--dest D] [--overwrite]` of a video run: the
-    two presets with video cards (`write_presets`)."""
+    """`vq-zoo export RUN_DIR [--dest D] [--overwrite] [--notes FILE]` of a
+    video run: the two presets with video cards (`write_presets`; the notes
+    file's text is the training section's note)."""
     from vq_zoo.export.run_presets import fixed_names_destination
+    from vq_zoo.export.run_presets import read_notes
     from vq_zoo.export.run_presets import read_run_json
 
     dest = fixed_names_destination(request, [VQVAE_PRESET, PRIOR_PRESET], "video")
+    note = read_notes(request).strip()
     read_run_json(run_dir, "config.json",
                   "a run made by `vq-zoo train` records its config there")
     read_run_json(run_dir, "metrics.json", "is the run finished?")
-    return write_presets(run_dir, dest, export_command=f"vq-zoo export {run_dir}"
+    return write_presets(run_dir, dest, note or None,
+                         export_command=f"vq-zoo export {run_dir}"
                          + (f" --dest {request.dest}" if request.dest else ""))
 
 
@@ -434,8 +427,7 @@ def write_presets(run_dir, dest, note=None, export_command=None):
         "metrics_split": "held-out test split", "recipe": "video", "family": "video",
         "config_name": run.get("config_name"), "config": run.get("config"),
         "command": run.get("command"),
-        "export_command": export_command or
-        f"python -m vq_zoo.recipes.video.export_presets {run_dir} {dest}",
+        "export_command": export_command or f"vq-zoo export {run_dir} --dest {dest}",
         "training_invocations": run.get("invocations", []), "metrics": metrics,
         "metrics_command": run.get("command"), "vqvae_preset": VQVAE_PRESET,
         "prior_preset": PRIOR_PRESET, "run_dir_name": run_dir,
@@ -475,7 +467,3 @@ def write_presets(run_dir, dest, note=None, export_command=None):
             presets.save_to_preset(model, folder, meta, files=own, model_card=card)
             print(f"Wrote preset {folder}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import time
 
 import keras
 import numpy as np
@@ -229,3 +230,42 @@ def test_the_shipped_presets_chain_and_agree():
     card = open(os.path.join(presets.resolve_preset(NAMES["stage2_vqvae"]), "README.md")).read()
     assert (f"frames after both stages within 4 dB PSNR of stage 1 (consensus of "
             f"{small.stage2_decoding_samples} sampled maps)") in card
+
+
+def test_vq_zoo_export_writes_the_four_presets_with_the_notes(run, tmp_path, capsys):
+    """`vq-zoo export RUN --dest D --notes FILE`, the one export command:
+    the four presets of the set, each card naming that command and carrying
+    the notes; a notes file that is not there is one line, status 2."""
+    from vq_zoo import cli
+    from vq_zoo import presets
+    from vq_zoo.recipes.dmlab.export_presets import NAMES
+
+    from vq_zoo.pipeline.run_dir import open_run_config, record_invocation
+
+    # The run's record as `vq-zoo train dmlab --config smoke` writes it (the
+    # fixture trained through the Python API, which records none).
+    record = open_run_config(run["out"], SMOKE, {
+        "recipe": "dmlab", "config_name": "smoke",
+        "command": f"vq-zoo train dmlab --config smoke --out-dir {run['out']}"})
+    record_invocation(run["out"], record, started=time.time())
+    notes = tmp_path / "NOTES.md"
+    notes.write_text("What the grid shows: *toy* frames, a moving band.\n")
+    dest = tmp_path / "presets"
+    assert cli.main(["export", run["out"], "--dest", str(dest), "--notes", str(notes)]) == 0
+    for stage, name in NAMES.items():
+        card = (dest / name / "README.md").read_text()
+        assert "What the grid shows: *toy* frames, a moving band." in card
+        assert f"`vq-zoo export {run['out']} --dest {dest}`" in card
+        assert "python -m vq_zoo.recipes" not in card and "Wall time None" not in card
+        model = presets.load_preset(str(dest / name))
+        trained = keras.models.load_model(os.path.join(run["out"], f"{stage}.keras"))
+        for a, b in zip(model.weights, trained.weights):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    capsys.readouterr()
+    missing = tmp_path / "none.md"
+    assert cli.main(["export", run["out"], "--dest", str(tmp_path / "other"),
+                     "--notes", str(missing)]) == 2
+    assert capsys.readouterr().err == (
+        f"vq-zoo: error: --notes {missing}: file not found (expected a Markdown file of "
+        "notes for the cards)\n")
+    assert not (tmp_path / "other").exists()

@@ -84,6 +84,34 @@ def load_run_models(run_dir, kinds):
     return models
 
 
+def read_notes(request):
+    """The text of the Markdown file `request.notes` (`vq-zoo export
+    --notes FILE`: what the run dir does not record, for the cards of the
+    recipes that carry notes), or "" where none is given; a
+    `RunExportError` for a file that cannot be read as UTF-8 text."""
+    path = getattr(request, "notes", None)
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise RunExportError(f"--notes {path}: file not found (expected a Markdown "
+                             "file of notes for the cards)", 2) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RunExportError(f"--notes {path}: cannot read it as UTF-8 text: "
+                             f"{getattr(e, 'strerror', None) or _one_line(e)}", 2) from None
+
+
+def refuse_notes(request, recipe_name):
+    """A `RunExportError` (status 2) where `request` passes `--notes` to a
+    recipe whose cards carry none."""
+    if getattr(request, "notes", None):
+        run = f"a {recipe_name} run" if recipe_name else "this run"
+        raise RunExportError(f"--notes: the cards of {run} carry no notes (the dmlab "
+                             "and video recipes' do); drop --notes", 2)
+
+
 def fixed_names_destination(request, names, recipe_name):
     """For a recipe whose presets have fixed `names`: the destination
     folder of `request` (None: the user's presets folder), after refusing
@@ -118,7 +146,8 @@ def export_run_presets(run_dir, request, recipe=None):
             `vqvae.keras`, `prior.keras` or `prior_<level>.keras`).
         request: `vq-zoo export`'s arguments, checked there: `vqvae_preset`,
             `prior_preset`, `bottom_prior_preset` (a VQ-VAE-2 run), `dest`
-            (None: the user's presets folder), `upscale`, `overwrite`.
+            (None: the user's presets folder), `upscale`, `overwrite`;
+            `notes` is refused (the generic card carries none).
         recipe: the `Recipe` that made the run (its data card), or None for
             a recipe no longer registered.
 
@@ -134,6 +163,7 @@ def export_run_presets(run_dir, request, recipe=None):
     from vq_zoo.utils.images import upscaled_png
 
     vqvae_preset, prior_preset = request.vqvae_preset, request.prior_preset
+    refuse_notes(request, getattr(recipe, "name", None))
     if not vqvae_preset or not prior_preset:
         raise RunExportError("--format preset needs --vqvae-preset and --prior-preset", 2)
     bottom_prior_preset = request.bottom_prior_preset
@@ -225,4 +255,4 @@ def export_run_presets(run_dir, request, recipe=None):
 
 
 __all__ = ["export_run_presets", "fixed_names_destination", "RunExportError",
-           "read_run_json", "run_recipe_name"]
+           "read_notes", "read_run_json", "refuse_notes", "run_recipe_name"]

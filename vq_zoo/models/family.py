@@ -155,8 +155,9 @@ class ModelFamily:
         - `sample(num, seed, temperature, **conditions)` returning `Samples`;
         - `describers()`: `{model class: function(model) -> facts}` for the
           model classes whose card this family words (`describe_member`).
-        - optionally `card_intro`, `card_usage`, `card_reconstructions`: what
-          a member's card says it is and how to use it (the defaults word a
+        - optionally `card_intro`, `card_usage`, `card_commands`,
+          `card_reconstructions`: what a member's card says it is, how to
+          use it and what its reconstructions show (the defaults word a
           one-level VQ-VAE and its prior);
         - optionally the methods on their autoencoder's codes that `vq-zoo
           encode`, `decode` and `convert` call (`code_levels`,
@@ -296,11 +297,15 @@ class ModelFamily:
     # What a preset's card (`vq_zoo.model_card`) says of the model beyond
     # its architecture: a sentence on what it is, the code that loads and
     # uses it, the caption of its reconstructions. Class methods: a card is
-    # written for one member as it is saved, without the others. `facts`
-    # are the member's (`describe_member`), `metadata` the preset's. These
-    # defaults word a VQ-VAE with one level of codes or its prior, which
-    # every family but VQ-VAE-2 holds; a member that is neither gets its
-    # class.
+    # written for one member as it is saved, often without the others.
+    # `facts` are the member's (`describe_member`), `metadata` the preset's
+    # (the run's figures: `config`, `metrics`, `companion_preset`, ...);
+    # `members`, where the writer holds the whole family (a recipe's
+    # exporter), its models by role (`members` of the family), which a
+    # family may read for what one member's facts do not say; the generic
+    # writer (`vq_zoo.model_card`) passes none. These defaults word a VQ-VAE
+    # with one level of codes or its prior, which every family but VQ-VAE-2
+    # holds; a member that is neither gets its class.
     @staticmethod
     def _card_role(facts):
         """"vqvae" for an autoencoder (facts name its code dimension D),
@@ -312,7 +317,7 @@ class ModelFamily:
         return None
 
     @classmethod
-    def card_intro(cls, name, facts, metadata):
+    def card_intro(cls, name, facts, metadata, members=None):
         """The card's first sentence: what the preset `name` is and which
         preset it works with (`companion_preset` of its metadata)."""
         role, other = cls._card_role(facts), metadata.get("companion_preset")
@@ -332,7 +337,7 @@ class ModelFamily:
         return f"A `{facts['class_name']}` preset of vq_zoo."
 
     @classmethod
-    def card_usage(cls, name, facts, metadata):
+    def card_usage(cls, name, facts, metadata, members=None):
         """The lines of the card's Python example: load the preset `name`
         (and its companion) and use it."""
         role, other = cls._card_role(facts), metadata.get("companion_preset")
@@ -358,7 +363,13 @@ class ModelFamily:
         return ["import vq_zoo", f"model = vq_zoo.load_preset(\"{name}\")"]
 
     @classmethod
-    def card_reconstructions(cls, facts):
+    def card_commands(cls, name, facts, metadata, members=None):
+        """The lines of the card's shell example (`vq-zoo` commands on the
+        preset `name`), after the Python one; none by default."""
+        return []
+
+    @classmethod
+    def card_reconstructions(cls, facts, metadata=None, members=None):
         """The caption of the card's `reconstructions.png`."""
         return "Held-out images (odd rows) and their reconstructions (even rows):"
 

@@ -120,7 +120,7 @@ class VQVAE2Family(ModelFamily):
             if bottom else None
 
     @classmethod
-    def card_intro(cls, name, facts, metadata):
+    def card_intro(cls, name, facts, metadata, members=None):
         if not cls._card_set(metadata):
             return super().card_intro(name, facts, metadata)
         vq, top, bottom = cls._card_set(metadata)
@@ -139,7 +139,7 @@ class VQVAE2Family(ModelFamily):
                        "given the top codes).")
 
     @classmethod
-    def card_usage(cls, name, facts, metadata):
+    def card_usage(cls, name, facts, metadata, members=None):
         if not cls._card_set(metadata):
             return super().card_usage(name, facts, metadata)
         vq, top, bottom = cls._card_set(metadata)
@@ -173,7 +173,7 @@ class VQVAE2Family(ModelFamily):
         return {k: np.asarray(v) for k, v in vqvae.encode_levels(images).items()}
 
     @classmethod
-    def card_reconstructions(cls, facts):
+    def card_reconstructions(cls, facts, metadata=None, members=None):
         if facts["class_name"] not in cls.autoencoders:
             return super().card_reconstructions(facts)
         return ("Held-out test images in groups of rows: originals, decoded from the "

@@ -133,6 +133,65 @@ class SpeechVQVAEFamily(ModelFamily):
             f"of {dec.block_condition_dim}, a 256-way softmax over 8-bit mu-law samples. "
             + tail)
 
+    # ------------------------------------------------------------ the card
+    # The speech cards say what the VQ-VAE and the prior are in audio terms
+    # (sample rate, samples per code, seconds per prior sequence), read
+    # from the models: with `members` (the recipe's exporter holds both).
+    # The generic writer, which holds one, words them as the base family.
+    @classmethod
+    def _speech_role(cls, facts):
+        """"vqvae" for the speech VQ-VAE, "prior" for the other member."""
+        return "vqvae" if facts["class_name"] in cls.autoencoders else "prior"
+
+    @classmethod
+    def card_intro(cls, name, facts, metadata, members=None):
+        role, other = cls._speech_role(facts), metadata.get("companion_preset")
+        if not members:
+            return super().card_intro(name, facts, metadata)
+        decoder = members["vqvae"].decoder
+        if role == "vqvae":
+            return (
+                "A speech VQ-VAE (arXiv:1711.00937, section 4.3, at the scale 2 CPU cores "
+                f"train): {decoder.sample_rate / 1000:g} kHz audio to one code per "
+                f"{decoder.hop_length} samples "
+                f"({decoder.sample_rate / decoder.hop_length:.0f} codes/s, "
+                f"K={facts['num_embeddings']}), decoded with the speaker as a condition of "
+                "the decoder: swapping the speaker converts the voice."
+                + (f" Its prior over the codes is the preset `{other}`." if other else ""))
+        length = members["prior"].length
+        return (f"A speaker-conditioned 1D gated prior (`{facts['class_name']}`) over "
+                f"sequences of {length} codes "
+                f"({length * decoder.hop_length / decoder.sample_rate:.2f} s) of the speech "
+                f"VQ-VAE `{other}`.")
+
+    @classmethod
+    def _card_vqvae_preset(cls, name, facts, metadata):
+        return name if cls._speech_role(facts) == "vqvae" else metadata.get("companion_preset")
+
+    @classmethod
+    def card_usage(cls, name, facts, metadata, members=None):
+        vqvae = cls._card_vqvae_preset(name, facts, metadata)
+        if not members or not vqvae:
+            return super().card_usage(name, facts, metadata)
+        rate = members["vqvae"].decoder.sample_rate
+        return ["import vq_zoo",
+                f'vqvae = vq_zoo.load_preset("{vqvae}")',
+                f"codes = vqvae.encode(audio)            # float (n, time, 1) in [-1, 1], "
+                f"{rate / 1000:g} kHz",
+                "speech = vqvae.decode(codes, condition=speakers)"]
+
+    @classmethod
+    def card_commands(cls, name, facts, metadata, members=None):
+        """Voice conversion and sampling with `vq-zoo` (a speaker of the
+        decoder's: flite_slt where it has that voice)."""
+        vqvae = cls._card_vqvae_preset(name, facts, metadata)
+        if not members or not vqvae:
+            return super().card_commands(name, facts, metadata)
+        speakers = list(members["vqvae"].decoder.speaker_names or ["0"])
+        speaker = "flite_slt" if "flite_slt" in speakers else speakers[0]
+        return [f"vq-zoo convert {vqvae} --input in.wav --speaker {speaker} --output out.wav",
+                f"vq-zoo sample {vqvae} --num 4 --out samples.wav"]
+
     @classmethod
     def convert_speech(cls, vqvae, source, path, speaker, seed=0, temperature=1.0):
         """`(audio, sample_rate)`: the utterance in `path` (any rate; WAV or

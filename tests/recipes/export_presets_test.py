@@ -1,0 +1,67 @@
+"""The cards of the shipped speech and DeepMind Lab presets, written again
+by their recipes' exporters from each preset's own metadata and models,
+are the shipped cards byte for byte: what the families say of their models
+(`card_intro`, `card_usage`, `card_commands`, `card_reconstructions`) and
+the run's figures the exporters add come out as they were shipped."""
+
+import glob
+import json
+import os
+import re
+
+import pytest
+
+from vq_zoo import presets
+
+PRETRAINED = os.path.join(os.path.dirname(__file__), "..", "..", "pretrained")
+
+
+def _metadata(name):
+    with open(os.path.join(PRETRAINED, name, "metadata.json")) as f:
+        return json.load(f)
+
+
+def _card(name):
+    with open(os.path.join(PRETRAINED, name, "README.md")) as f:
+        return f.read()
+
+
+def test_the_speech_cards_are_written_again_byte_for_byte():
+    from vq_zoo.recipes.vctk import export_presets
+
+    vqvae_name, prior_name = export_presets.VQVAE_PRESET, export_presets.PRIOR_PRESET
+    vqvae = presets.load_preset(os.path.join(PRETRAINED, vqvae_name))
+    prior = presets.load_preset(os.path.join(PRETRAINED, prior_name))
+    for kind, name in (("vqvae", vqvae_name), ("prior", prior_name)):
+        wavs = sorted(os.path.basename(p)
+                      for p in glob.glob(os.path.join(PRETRAINED, name, "*.wav")))
+        card = export_presets.speech_card(name, kind, _metadata(name), vqvae, prior, wavs)
+        assert card == _card(name), name
+        assert f"vq-zoo export {_metadata(name)['run_dir_name']} --dest pretrained\n" in card
+
+
+def test_the_dmlab_cards_are_written_again_byte_for_byte():
+    """The notes and the 3-code prior's last-epoch figures are not in the
+    metadata (the notes file and the run's stage record gave them): they
+    are read back from the shipped card; everything else is written from
+    the metadata."""
+    from vq_zoo.recipes.dmlab import export_presets
+
+    shipped = _card(export_presets.NAMES["stage2_vqvae"])
+    fit = re.search(r"The 3-code prior \(([\d.]+) / ([\d.]+) bits per code", shipped)
+    notes = shipped.split("## Issue 20's targets")[1].split("\n\n", 2)[2].split(
+        "\n\n`reconstructions.png` (in the")[0]
+    for stage, name in export_presets.NAMES.items():
+        meta = _metadata(name)
+        config = dict(meta["config"], stage2_prior_final_logs={
+            "bits_per_code": float(fit.group(1)), "val_bits_per_code": float(fit.group(2))})
+        card = export_presets.card_text(stage, meta["metrics"],
+                                        meta["training_invocations"][0], config, notes)
+        assert card == _card(name), name
+        assert "(then\n`vq-zoo export runs/dmlab-small --dest pretrained`)" in card
+
+
+@pytest.mark.parametrize("name", ["vqvae_small_memory_maze_84",
+                                  "vqvae_spectrogram_small_speech_16k"])
+def test_no_shipped_card_teaches_a_second_export_command(name):
+    assert "python -m vq_zoo.recipes" not in _card(name)
