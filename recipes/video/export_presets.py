@@ -160,66 +160,24 @@ def video_card(name, kind, meta, vqvae, prior):
     split = split_episodes(c["episodes"], c["validation_fraction"], c["test_fraction"])
     invocations = meta.get("training_invocations") or []
     inv = invocations[-1] if invocations else {}
-    q = vqvae.quantizer
+    from vq_zoo.models.family import card_family
+    from vq_zoo.models.family import describe_member
+
     h = len(m["rollout_psnr_db"])
-    t = m["rollout_temperature"]
-    dilations = list(getattr(prior, "conditioning_dilations", ()))
-    lines = [f"# {name}", ""]
-    if kind == "vqvae":
-        lines += [
-            f"The per-frame VQ-VAE of an action-conditioned video model (arXiv:1711.00937, "
-            f"section 4.4): {c['image_size']}x{c['image_size']} first-person memory-maze "
-            f"frames to {'x'.join(map(str, m['code_shape']))} codes (K={q.num_embeddings}, "
-            f"D={q.embedding_dim}). Its next-frame prior is the preset `{PRIOR_PRESET}`.", ""]
-    else:
-        lines += [
-            f"The next-frame prior of an action-conditioned video model (arXiv:1711.00937, "
-            f"section 4.4): a `LatentVideoPrior` (a gated PixelCNN) over the "
-            f"{'x'.join(map(str, prior.shape))} codes of frame t of the VQ-VAE "
-            f"`{VQVAE_PRESET}`, conditioned on frames t-{m['history']}..t-1 and on the "
-            "action taken at frame t-1. The spatial condition is the past frames' codebook "
-            f"vectors stacked with the action as {prior.action_channels} one-hot channels "
-            f"({'x'.join(map(str, prior.spatial_condition_shape))}), passed through a "
-            f"conditioning network of {len(dilations)} residual dilated 3x3 blocks "
-            f"(dilations {', '.join(map(str, dilations))}, {prior.conditioning_filters} "
-            "filters, the action concatenated again at each block; a receptive field of "
-            f"{1 + 2 * sum(dilations)} codes) so that a turn can pan the past frame across "
-            "the grid; the action is also a global condition of every gated block."
-            + (f" Trained with action dropout: each training example's action replaced "
-               f"with probability {c.get('action_dropout')} by a 'no action' condition (an "
-               "extra label, zero action channels), so that rollouts can use classifier-free "
-               "guidance of the action (Ho & Salimans 2022, arXiv:2207.12598): each code "
-               "drawn from l_uncond + s (l_cond - l_uncond)."
-               if getattr(prior, "null_action", False) else ""), ""]
+    model = vqvae if kind == "vqvae" else prior
+    family = card_family(model, meta)
+    facts, members = describe_member(model), {"vqvae": vqvae, "prior": prior}
+    lines = [f"# {name}", "", family.card_intro(name, facts, meta, members), ""]
     lines += [
         "```python",
-        "import numpy as np",
-        "from vq_zoo.models.video import LatentVideoModel",
-        f'video = LatentVideoModel.from_preset("{VQVAE_PRESET}", "{PRIOR_PRESET}")',
-        f"# context: uint8 (batch, {c['context_frames']}, {c['image_size']}, "
-        f"{c['image_size']}, 3); actions: int (batch, {c['horizon']}) in 0..5",
-        "# (actions[:, i] is taken at the frame before generated frame i)",
-        f"frames = video.rollout(context, actions, temperature={t:g}"
-        + (f", guidance={float(m.get('rollout_guidance', 1.0)):g}"
-           if float(m.get("rollout_guidance", 1.0)) != 1 else "") + ", seed=0)"
-        + ("   # greedy" if float(t) == 0 else "")
-        + f"   # float32 (batch, {c['horizon']}, {c['image_size']}, {c['image_size']}, 3)",
+        *family.card_usage(name, facts, meta, members),
         "```",
         "",
         f"Actions: {', '.join(f'{i} {a}' for i, a in enumerate(ACTIONS))}.",
         "",
         "## Architecture",
         "",
-        f"VQ-VAE: {c['num_hiddens']} hidden units, {c['num_residual_layers']} residual "
-        f"block(s) of {c['num_residual_hiddens']}, {c['num_downsamples']} stride-2 "
-        f"convolutions (4x), EMA codebook K={q.num_embeddings}, D={q.embedding_dim}, MSE "
-        f"likelihood; {vqvae.count_params():,} parameters. Prior: {prior.num_layers} gated "
-        f"PixelCNN layers of {prior.filters} filters, history {m['history']} frames, "
-        f"conditioning network {prior.conditioning_filters} filters x {len(dilations)} "
-        f"blocks; {prior.count_params():,} parameters. A rollout draws each frame's codes "
-        "with the prior's cached sampler (one XLA loop per frame; the conditioning network "
-        "runs once per frame), feeds them back as the newest past frame, and decodes all "
-        "frames at the end.",
+        family(vqvae, prior).architecture(),
         "",
         "## Data",
         "",

@@ -178,8 +178,98 @@ class LatentVideoFamily(ModelFamily):
                 f"filters, history {self.video.history} frames, conditioning network "
                 f"{prior.conditioning_filters} filters x "
                 f"{len(prior.conditioning_dilations)} blocks; {prior.count_params():,} "
-                "parameters.")
+                "parameters. A rollout draws each frame's codes with the prior's cached "
+                "sampler (one XLA loop per frame; the conditioning network runs once per "
+                "frame), feeds them back as the newest past frame, and decodes all frames "
+                "at the end.")
         return " ".join(sentences) or None
+
+    # ------------------------------------------------------------ the card
+    # What the video cards say the VQ-VAE and the prior are and how to roll
+    # them out, read from the models (with `members`: the recipe's exporter
+    # holds both) and the run's config and metrics in `metadata` (frame
+    # size, context, horizon, the decoding its figures were measured with).
+    # The generic writer, which holds one model, words them as the base.
+    @staticmethod
+    def _card_frames(metadata):
+        config = metadata.get("config") or {}
+        return ("first-person memory-maze frames" if config.get("source") == "memory_maze"
+                else "frames")
+
+    @classmethod
+    def card_intro(cls, name, facts, metadata, members=None):
+        other = metadata.get("companion_preset")
+        if not members:
+            return super().card_intro(name, facts, metadata)
+        prior = members["prior"]
+        actions = bool(getattr(prior, "action_channels", 0))
+        model = ("an action-conditioned video model" if actions else "a video model")
+        paper = f"The {{}} of {model} (arXiv:1711.00937, section 4.4): "
+        if facts["class_name"] in cls.autoencoders:
+            height, width = facts["input_shape"][:2]
+            return (paper.format("per-frame VQ-VAE")
+                    + f"{height}x{width} {cls._card_frames(metadata)} to "
+                    f"{'x'.join(map(str, facts['code_shape']))} codes "
+                    f"(K={facts['num_embeddings']}, D={facts['embedding_dim']})."
+                    + (f" Its next-frame prior is the preset `{other}`." if other else ""))
+        if not hasattr(prior, "conditioning_filters"):
+            return super().card_intro(name, facts, metadata)
+        history = cls(members["vqvae"], prior).video.history
+        dilations = list(prior.conditioning_dilations)
+        dropout = (metadata.get("config") or {}).get("action_dropout")
+        return (
+            paper.format("next-frame prior")
+            + f"a `{facts['class_name']}` (a gated PixelCNN) over the "
+            f"{'x'.join(map(str, prior.shape))} codes of frame t of the VQ-VAE `{other}`, "
+            f"conditioned on frames t-{history}..t-1"
+            + (" and on the action taken at frame t-1. The spatial condition is the past "
+               "frames' codebook vectors stacked with the action as "
+               f"{prior.action_channels} one-hot channels" if actions else
+               ". The spatial condition is the past frames' codebook vectors")
+            + f" ({'x'.join(map(str, prior.spatial_condition_shape))}), passed through a "
+            f"conditioning network of {len(dilations)} residual dilated 3x3 blocks "
+            f"(dilations {', '.join(map(str, dilations))}, {prior.conditioning_filters} "
+            "filters"
+            + (", the action concatenated again at each block" if actions else "")
+            + f"; a receptive field of {1 + 2 * sum(dilations)} codes) so that a turn can "
+            "pan the past frame across the grid"
+            + ("; the action is also a global condition of every gated block." if actions
+               else ".")
+            + (f" Trained with action dropout: each training example's action replaced "
+               f"with probability {dropout} by a 'no action' condition (an "
+               "extra label, zero action channels), so that rollouts can use classifier-free "
+               "guidance of the action (Ho & Salimans 2022, arXiv:2207.12598): each code "
+               "drawn from l_uncond + s (l_cond - l_uncond)."
+               if getattr(prior, "null_action", False) else ""))
+
+    @classmethod
+    def card_usage(cls, name, facts, metadata, members=None):
+        """A rollout of the preset pair with `LatentVideoModel`, at the
+        run's context, horizon and decoding (its `config` and `metrics`)."""
+        config, metrics = metadata.get("config") or {}, metadata.get("metrics") or {}
+        other = metadata.get("companion_preset")
+        if not members or not other or "rollout_temperature" not in metrics:
+            return super().card_usage(name, facts, metadata)
+        pair = (name, other) if facts["class_name"] in cls.autoencoders else (other, name)
+        height, width, channels = members["vqvae"].get_build_config()["input_shape"][1:]
+        video = cls(members["vqvae"], members["prior"]).video
+        t, guidance = metrics["rollout_temperature"], float(metrics.get("rollout_guidance", 1.0))
+        frames = f"{height}, {width}, {channels}"
+        actions = {"discrete": f"; actions: int (batch, {config['horizon']}) in "
+                               f"0..{(video.action_dim or 1) - 1}",
+                   "continuous": f"; actions: float (batch, {config['horizon']}, "
+                                 f"{video.action_dim})"}.get(video.action_kind, "")
+        return [
+            "import numpy as np",
+            "from vq_zoo.models.video import LatentVideoModel",
+            f'video = LatentVideoModel.from_preset("{pair[0]}", "{pair[1]}")',
+            f"# context: uint8 (batch, {config['context_frames']}, {frames}){actions}",
+            *(["# (actions[:, i] is taken at the frame before generated frame i)"]
+              if video.action_kind else []),
+            f"frames = video.rollout(context, {'actions' if video.action_kind else 'None'}, "
+            f"temperature={t:g}" + (f", guidance={guidance:g}" if guidance != 1 else "")
+            + ", seed=0)" + ("   # greedy" if float(t) == 0 else "")
+            + f"   # float32 (batch, {config['horizon']}, {frames})"]
 
 
 def action_index(action, num_actions):
