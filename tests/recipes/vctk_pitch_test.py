@@ -1,0 +1,124 @@
+"""The speech recipe's `pitch_condition` (off by default in every config):
+the config field, crops and chunks that carry their own contour, the
+refusals, and (slow) the smoke config end to end with it."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+
+def test_config_field_is_off_everywhere_and_round_trips():
+    from vq_zoo.recipe import get_recipe
+    from vq_zoo.recipes.vctk.config import CONFIGS, SpeechConfig
+
+    assert all(not c.pitch_condition for c in CONFIGS.values())
+    recipe = get_recipe("vctk")
+    _, on = recipe.config("small", ["pitch_condition=true"])
+    assert on.pitch_condition is True
+    assert on == dataclasses.replace(CONFIGS["small"], pitch_condition=True)
+    assert SpeechConfig(**json.loads(json.dumps(dataclasses.asdict(on)))) == on
+
+
+def test_wavenet_with_pitch_is_refused():
+    from vq_zoo.recipes.vctk import recipe
+    from vq_zoo.recipes.vctk.config import CONFIGS
+
+    config = dataclasses.replace(CONFIGS["smoke_wavenet"], pitch_condition=True)
+    with pytest.raises(ValueError, match="pitch_condition=True needs decoder='spectrogram'"):
+        recipe.check_config(config)
+    # The spectrogram smoke config builds and runs a blank batch with it.
+    recipe.check_config(dataclasses.replace(CONFIGS["smoke"], pitch_condition=True))
+
+
+def indexed_utterances(sizes):
+    """Audio whose samples give their own index, and contours whose rows
+    give their frame index and utterance (row = frame + 1000 * utterance)."""
+    audios = [(np.arange(n) / 2 ** 20).astype(np.float32) for n in sizes]
+    pitch = [np.stack([np.arange(1 + n // 160) + 1000.0 * u,
+                       np.ones(1 + n // 160)], axis=1).astype(np.float32)
+             for u, n in enumerate(sizes)]
+    return audios, np.arange(len(sizes), dtype="int32"), pitch
+
+
+def test_crops_carry_their_own_contour():
+    from vq_zoo.recipes.vctk.recipe import random_crops
+
+    audios, speakers, pitch = indexed_utterances([9000, 20000, 3000])
+    x, y, p = random_crops(audios, speakers, 3200, 64, np.random.default_rng(3), pitch, 160)
+    assert x.shape == (64, 3200, 1) and p.shape == (64, 20, 2)
+    for crop, u, contour in zip(x[..., 0], y, p):
+        start = int(round(crop[0] * 2 ** 20))
+        assert start % 160 == 0
+        np.testing.assert_array_equal(crop[:min(3200, audios[u].size - start)],
+                                      audios[u][start:start + 3200])
+        frames = min(20, pitch[u].shape[0] - start // 160)
+        np.testing.assert_array_equal(contour[:frames, 0],
+                                      start // 160 + np.arange(frames) + 1000 * u)
+        assert not contour[frames:].any()  # past the utterance: unvoiced zeros
+    # Without a contour: the same rng draws, the crops of old.
+    x0, y0 = random_crops(audios, speakers, 3200, 64, np.random.default_rng(3))
+    np.testing.assert_array_equal(y0, y)
+    starts = [int(round(c[0] * 2 ** 20)) for c in x0[..., 0]]
+    assert any(s % 160 for s in starts)
+
+
+def test_chunks_carry_their_own_contour():
+    from vq_zoo.recipes.vctk.recipe import chunks
+
+    audios, speakers, pitch = indexed_utterances([7000, 2000])
+    x, y, p = chunks(audios, speakers, 3200, pitch=pitch, frame_step=160)
+    assert list(y) == [0, 0, 1] and p.shape == (3, 20, 2)
+    np.testing.assert_array_equal(p[1, :, 0], 20 + np.arange(20))
+    np.testing.assert_array_equal(p[2, :13, 0], 1000 + np.arange(13))
+    assert not p[2, 13:].any()
+    plain = chunks(audios, speakers, 3200)
+    assert len(plain) == 2
+    np.testing.assert_array_equal(plain[0], x)
+
+
+def test_export_refuses_a_pitch_run(tmp_path):
+    from vq_zoo.export.run_presets import RunExportError
+    from vq_zoo.recipes.vctk.recipe import refuse_pitch_export
+
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"recipe": "vctk", "config": {"pitch_condition": False}}))
+    refuse_pitch_export(str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"recipe": "vctk", "config": {"pitch_condition": True}}))
+    with pytest.raises(RunExportError, match="export does not support such a run yet"):
+        refuse_pitch_export(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_smoke_config_with_pitch_end_to_end(tmp_path, capsys):
+    """Every stage with the pitch condition; the commands that cannot pass a
+    contour refuse the run in one line."""
+    pytest.importorskip("librosa")
+    import keras
+
+    from vq_zoo.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "vctk", "--config", "smoke", "--out-dir", str(out),
+            "--set", "pitch_condition=true"]
+    assert main(args) == 0
+    with open(out / "metrics.json") as f:
+        metrics = json.load(f)
+    assert metrics["pitch_condition"] is True
+    assert 0 <= metrics["voiced_fraction_reconstructions"] <= 1
+    assert "wer_reconstructions" in metrics
+    for split in ("train", "validation", "test"):
+        assert (out / f"pitch_{split}.npz").exists()
+    vqvae = keras.models.load_model(out / "vqvae.keras")
+    assert vqvae.decoder.pitch_condition and len(vqvae.decoder.pitch_statistics) == 2
+    capsys.readouterr()
+    assert main(args) == 0
+    assert capsys.readouterr().out.count("finished earlier") == 6
+    for command in (["export", str(out), "--dest", str(tmp_path / "presets")],
+                    ["sample", str(out), "--num", "1", "--out", str(tmp_path / "s.wav")]):
+        assert main(command) == 1
+        err = capsys.readouterr().err
+        assert err.strip().count("\n") == 0 and "pitch" in err, err
+    assert not (tmp_path / "presets").exists()
