@@ -200,5 +200,68 @@ def corpus_contours(audios, cache_path=None, verbose=False, **yin_kwargs):
     return out
 
 
-__all__ = ["FEATURES", "corpus_contours", "frames_of", "normalized_contour",
-           "speaker_statistics", "yin"]
+def compare_with_pyin(audios, sample_rate=16000, frame_step=160):
+    """`yin` beside `librosa.pyin` (frame 1024, same hop, 60-500 Hz) on
+    each clip: `{"agreement": share of frames with the same voicing,
+    "voiced_yin", "voiced_pyin": voiced shares, "f0_within_10pct": share of
+    the frames both call voiced whose F0s are within 10%, "seconds_yin",
+    "seconds_pyin": time taken}`, each a list (one value per clip)."""
+    import time
+
+    import librosa
+
+    out = {k: [] for k in ("agreement", "voiced_yin", "voiced_pyin", "f0_within_10pct",
+                           "seconds_yin", "seconds_pyin")}
+    for a in audios:
+        t = time.perf_counter()
+        f0, voiced, _ = yin(a, sample_rate, frame_step)
+        out["seconds_yin"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ref, ref_voiced, _ = librosa.pyin(np.asarray(a, np.float32), fmin=60, fmax=500,
+                                          sr=sample_rate, frame_length=1024,
+                                          hop_length=frame_step, center=True)
+        out["seconds_pyin"].append(time.perf_counter() - t)
+        n = min(voiced.size, ref_voiced.size)
+        voiced, ref_voiced, f0, ref = voiced[:n], ref_voiced[:n], f0[:n], ref[:n]
+        both = voiced & ref_voiced
+        out["agreement"].append(float(np.mean(voiced == ref_voiced)))
+        out["voiced_yin"].append(float(voiced.mean()))
+        out["voiced_pyin"].append(float(ref_voiced.mean()))
+        out["f0_within_10pct"].append(float(np.mean(
+            np.abs(np.log(f0[both] / ref[both])) < np.log(1.1))) if both.any() else 1.0)
+    return out
+
+
+def main(argv=None):
+    """`python -m vq_zoo.data.pitch CORPUS_DIR [--per-speaker N]`: the
+    tracker beside pYIN on the first N test utterances of each speaker of a
+    corpus made by `vq_zoo.data.speech_corpus`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m vq_zoo.data.pitch",
+                                     description=main.__doc__)
+    parser.add_argument("corpus_dir")
+    parser.add_argument("--per-speaker", type=int, default=1)
+    args = parser.parse_args(argv)
+    from vq_zoo.data import speech_corpus
+
+    with open(os.path.join(args.corpus_dir, speech_corpus.MANIFEST)) as f:
+        names = json.load(f)["speakers"]
+    audios, speakers, _ = speech_corpus.load_split(args.corpus_dir, "test")
+    for s, name in enumerate(names):
+        clips = [a for a, t in zip(audios, speakers) if t == s][:args.per_speaker]
+        r = compare_with_pyin(clips)
+        seconds = sum(c.size for c in clips) / speech_corpus.SAMPLE_RATE
+        print(f"{name:22s} voicing agreement {np.mean(r['agreement']):.2f}  voiced "
+              f"yin {np.mean(r['voiced_yin']):.2f} pyin {np.mean(r['voiced_pyin']):.2f}  "
+              f"F0 within 10% {np.mean(r['f0_within_10pct']):.3f}  x real time: yin "
+              f"{seconds / sum(r['seconds_yin']):.0f}, pyin "
+              f"{seconds / sum(r['seconds_pyin']):.1f}")
+
+
+__all__ = ["FEATURES", "compare_with_pyin", "corpus_contours", "frames_of",
+           "normalized_contour", "speaker_statistics", "yin"]
+
+
+if __name__ == "__main__":
+    main()
