@@ -180,7 +180,7 @@ def model_card(name, model, metadata, files=()):
                      + ("; one row per class" if facts.get("num_classes") else "")
                      + "):", "", "![samples](samples.png)", ""]
     if "reconstructions.png" in files:
-        pictures += [family.card_reconstructions(facts), "",
+        pictures += [family.card_reconstructions(facts, metadata), "",
                      "![reconstructions](reconstructions.png)", ""]
     if pictures:
         lines += [""] + pictures[:-1]

@@ -30,6 +30,9 @@ import tempfile
 
 import numpy as np
 
+from vq_zoo.models.dmlab.family import SET_ROLES
+from vq_zoo.models.dmlab.family import decoding_words
+
 SIZE = "small"
 NAMES = {
     "vqvae": "vqvae_small_memory_maze_84",
@@ -42,18 +45,7 @@ NAMES = {
 # and the 3-code prior are the two-stage model (`DMLabFamily`).
 FAMILIES = {"vqvae": "vqvae", "prior": "vqvae", "stage2_vqvae": "dmlab",
             "stage2_prior": "dmlab"}
-ROLES = {
-    "vqvae": "Stage 1 of the DeepMind Lab model: a VQ-VAE from 84x84 RGB frames to "
-             "21x21 maps of K=512 codes.",
-    "prior": "Stage 1's gated PixelCNN prior over the 21x21 code maps (the one-stage "
-             "baseline's prior).",
-    "stage2_vqvae": "Stage 2 of the DeepMind Lab model (`DMLabVQVAE`): an encoder from "
-                    "a 21x21 code map to 3 latent vectors, each quantised by its own "
-                    "codebook of 512 (27 bits per frame), and a gated PixelCNN decoder "
-                    "over the 21x21 codes conditioned on the 3 quantised vectors.",
-    "stage2_prior": "The prior over stage 2's 3 codes: a causal gated 1D network of "
-                    "length 3 over one shared vocabulary of 512 tokens.",
-}
+ROLES = SET_ROLES  # what each preset is: the DeepMind Lab family's words
 
 
 def _fmt(value, digits=3):
@@ -79,15 +71,6 @@ def _stage1_origin(config):
         return words + ", used as it is (no further training)"
     return words + (f", then trained {config['vqvae_epochs']} more epoch(s) at learning "
                     f"rate {config['learning_rate']:g} on this run's training frames")
-
-
-def decoding_words(metrics):
-    """How the report decoded the map it gives `test_stage2_psnr_db` of
-    (runs before the choice existed decoded it greedily)."""
-    decoding = metrics.get("stage2_decoding", "greedy")
-    if decoding == "consensus":
-        return f"consensus of {metrics['stage2_decoding_samples']} sampled maps"
-    return {"greedy": "greedy map", "sample": "sampled map"}[decoding]
 
 
 def targets(metrics):
@@ -135,8 +118,12 @@ def card_text(stage, metrics, invocation, config, notes="",
 
     split = split_episodes(config["episodes"], config["validation_fraction"],
                            config["test_fraction"])
+    from vq_zoo.models.dmlab.family import DMLabFamily
+
     name = NAMES[stage]
-    others = ", ".join(f"`{n}`" for s, n in NAMES.items() if s != stage)
+    # What the DeepMind Lab family says of each preset of the set: the set's
+    # names and the run's config and metrics.
+    set_metadata = {"two_stage_presets": NAMES, "config": config, "metrics": metrics}
     target_rows = "\n".join(f"| {t} | {v} | {'met' if ok else '**missed**'} |"
                             for t, v, ok in targets(metrics))
     prior_row = (f"| 3-code prior, bits per code on train / validation / test codes "
@@ -164,15 +151,7 @@ def card_text(stage, metrics, invocation, config, notes="",
              "`logs/stage2_prior/images`)." if config.get("tensorboard_images", True) else "")
     return f"""# {name}
 
-{ROLES[stage]}
-
-One of four presets that together are the two-stage DeepMind Lab model of
-van den Oord, Vinyals, Kavukcuoglu, *Neural Discrete Representation
-Learning* (arXiv:1711.00937, section 4.2), trained **on memory-maze frames,
-not DeepMind Lab** (DeepMind Lab itself needs a download this project does
-not make): the others are {others}. Chain them with
-`vq_zoo.models.dmlab.DMLabTwoStage` (frame -> 21x21 codes -> 3 codes and
-back; 3-code prior -> 21x21 map -> frame).
+{DMLabFamily.card_intro(name, {}, set_metadata)}
 
 ## Data
 
@@ -236,11 +215,7 @@ Apache-2.0.
 
 {notes.strip() if notes else ""}
 
-`reconstructions.png` (in the stage-1 and stage-2 presets): groups of 4 rows,
-test frames | stage-1 reconstructions (21x21 codes) | 27-bit
-reconstructions with the {decoding} | 27-bit reconstructions with a sampled
-map. `samples.png`: frames decoded from the 3-code prior's samples (3 codes
--> a sampled 21x21 map -> stage 1's decoder).{board}
+{DMLabFamily.card_reconstructions({}, set_metadata)}{board}
 What was tried before this run, and what each try measured:
 `recipes/dmlab/README.md`.
 
@@ -297,7 +272,7 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
     from vq_zoo import VQVAE  # noqa: F401 (every vq_zoo class registered with Keras)
 
     from vq_zoo import presets
-    from vq_zoo.utils.images import image_grid, read_image, write_png
+    from vq_zoo.utils.images import read_image, write_png
 
     with open(os.path.join(run_dir, "metrics.json")) as f:
         metrics = json.load(f)

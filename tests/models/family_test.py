@@ -403,13 +403,18 @@ def test_the_card_says_what_the_family_of_the_preset_says(monkeypatch):
             return ["toy = 1"]
 
         @classmethod
-        def card_reconstructions(cls, facts):
-            return "Toy rows:"
+        def card_commands(cls, name, facts, metadata):
+            return [f"vq-zoo toy {name}"]
+
+        @classmethod
+        def card_reconstructions(cls, facts, metadata):
+            return f"Toy rows of {metadata['family']}:"
 
     model = presets.load_preset(os.path.join(GOLDENS, "vqvae_tiny"))
     card = model_card("t", model, {"family": "toy"}, files=["reconstructions.png"])
-    assert card.startswith("# t\n\nA toy `VQVAE` called t.\n\n```python\ntoy = 1\n```\n")
-    assert "\nToy rows:\n\n![reconstructions](reconstructions.png)\n" in card
+    assert card.startswith("# t\n\nA toy `VQVAE` called t.\n\n```python\ntoy = 1\n```\n\n"
+                           "```bash\nvq-zoo toy t\n```\n\n## Architecture")
+    assert "\nToy rows of toy:\n\n![reconstructions](reconstructions.png)\n" in card
     for metadata in ({}, {"family": "diffusion"}):  # none, unknown: the files decide
         card = model_card("t", model, metadata, files=["reconstructions.png"])
         assert card.startswith("# t\n\nA VQ-VAE (arXiv:1711.00937): images to 4x4 maps of ")

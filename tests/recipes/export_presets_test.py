@@ -87,3 +87,21 @@ def test_the_video_cards_are_written_again_but_for_the_export_line():
         assert [card[i] for i in differ if card[i] == export] == [export]
         assert [card[i] for i in differ if card[i] != export] in (
             [], [f"Code license: Apache-2.0 (vq_zoo {meta['vq_zoo_version']})."])
+
+
+def test_the_generic_card_writer_words_a_dmlab_preset_as_its_recipe_does():
+    """`vq_zoo.model_card` asks the family too: a preset of the DeepMind Lab
+    set gets the set's introduction and picture caption of the shipped
+    (recipe-written) card."""
+    from vq_zoo.model_card import model_card
+    from vq_zoo.recipes.dmlab.export_presets import NAMES
+
+    name = NAMES["stage2_vqvae"]
+    model = presets.load_preset(os.path.join(PRETRAINED, name))
+    shipped = _card(name)
+    card = model_card(name, model, _metadata(name), files=["reconstructions.png"])
+    intro = shipped.split("\n\n## Data")[0].split("\n\n", 1)[1]
+    assert card.startswith(f"# {name}\n\n{intro}\n\n")
+    caption = "`reconstructions.png` (in the stage-1" + shipped.split(
+        "`reconstructions.png` (in the stage-1")[1].split("stage 1's decoder).")[0]
+    assert caption + "stage 1's decoder)." in card

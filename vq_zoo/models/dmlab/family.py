@@ -16,6 +16,30 @@ from vq_zoo.models.family import register_family
 # Roles of the models of a set: the `two_stage_presets` keys of its presets'
 # metadata and the `<role>.keras` files of its run dir.
 STAGE_ROLES = ("vqvae", "stage2_vqvae", "stage2_prior")
+# What each preset of a set is (its card's first sentence and its
+# metadata's description), by its `two_stage_presets` role.
+SET_ROLES = {
+    "vqvae": "Stage 1 of the DeepMind Lab model: a VQ-VAE from 84x84 RGB frames to "
+             "21x21 maps of K=512 codes.",
+    "prior": "Stage 1's gated PixelCNN prior over the 21x21 code maps (the one-stage "
+             "baseline's prior).",
+    "stage2_vqvae": "Stage 2 of the DeepMind Lab model (`DMLabVQVAE`): an encoder from "
+                    "a 21x21 code map to 3 latent vectors, each quantised by its own "
+                    "codebook of 512 (27 bits per frame), and a gated PixelCNN decoder "
+                    "over the 21x21 codes conditioned on the 3 quantised vectors.",
+    "stage2_prior": "The prior over stage 2's 3 codes: a causal gated 1D network of "
+                    "length 3 over one shared vocabulary of 512 tokens.",
+}
+
+
+def decoding_words(metrics):
+    """How a report decoded the stage-2 map its `test_stage2_psnr_db` is of
+    (`stage2_decoding` of its metrics; runs before the choice existed
+    decoded it greedily)."""
+    decoding = metrics.get("stage2_decoding", "greedy")
+    if decoding == "consensus":
+        return f"consensus of {metrics['stage2_decoding_samples']} sampled maps"
+    return {"greedy": "greedy map", "sample": "sampled map"}[decoding]
 
 
 @register_family("dmlab")
@@ -84,14 +108,57 @@ class DMLabFamily(ModelFamily):
                                f"{maps.shape[1]}x{maps.shape[2]} stage-1 maps, then to "
                                "frames)")
 
+    # ------------------------------------------------------------ the card
+    # The four presets of a set (`two_stage_presets` of their metadata:
+    # stage 1, its map prior, stage 2, the 3-code prior) share one card
+    # text: each says what it is in the set, how the set chains, and what
+    # the pictures show. A preset of no set is worded as the base family.
+    @staticmethod
+    def _set_role(name, metadata):
+        names = metadata.get("two_stage_presets") or {}
+        return next((role for role, preset in names.items() if preset == name), None)
+
+    @classmethod
+    def card_intro(cls, name, facts, metadata, members=None):
+        role = cls._set_role(name, metadata)
+        if role not in SET_ROLES:
+            return super().card_intro(name, facts, metadata)
+        others = ", ".join(f"`{n}`" for r, n in metadata["two_stage_presets"].items()
+                           if r != role)
+        data = ("**on memory-maze frames,\nnot DeepMind Lab** (DeepMind Lab itself needs a "
+                "download this project does\nnot make)"
+                if (metadata.get("config") or {}).get("dataset", "memory_maze") == "memory_maze"
+                else "on DeepMind Lab frames\n(tfds `dmlab`)")
+        return f"""{SET_ROLES[role]}
+
+One of four presets that together are the two-stage DeepMind Lab model of
+van den Oord, Vinyals, Kavukcuoglu, *Neural Discrete Representation
+Learning* (arXiv:1711.00937, section 4.2), trained {data}: the others are {others}. Chain them with
+`vq_zoo.models.dmlab.DMLabTwoStage` (frame -> 21x21 codes -> 3 codes and
+back; 3-code prior -> 21x21 map -> frame)."""
+
+    @classmethod
+    def card_reconstructions(cls, facts, metadata=None, members=None):
+        """What the set's `reconstructions.png` and `samples.png` show, the
+        27-bit row decoded as the run's report decoded it (its metrics)."""
+        metrics = (metadata or {}).get("metrics")
+        if not metrics or not (metadata or {}).get("two_stage_presets"):
+            return super().card_reconstructions(facts)
+        return f"""`reconstructions.png` (in the stage-1 and stage-2 presets): groups of 4 rows,
+test frames | stage-1 reconstructions (21x21 codes) | 27-bit
+reconstructions with the {decoding_words(metrics)} | 27-bit reconstructions with a sampled
+map. `samples.png`: frames decoded from the 3-code prior's samples (3 codes
+-> a sampled 21x21 map -> stage 1's decoder)."""
+
     @classmethod
     def describers(cls):
         from vq_zoo.models.dmlab.dmlab_vqvae import DMLabVQVAE
 
-        # The stage-2 model's card is worded by its recipe
-        # (recipes/dmlab/export_presets.py); the default card states its
-        # class and size, not a VQVAE's encoder and quantizer it lacks.
+        # The stage-2 model's architecture is its set's card's "Model"
+        # section (recipes/dmlab/export_presets.py, from the run's config);
+        # the default card states its class and size, not a VQVAE's encoder
+        # and quantizer it lacks.
         return {DMLabVQVAE: generic_facts}
 
 
-__all__ = ["DMLabFamily"]
+__all__ = ["DMLabFamily", "SET_ROLES", "decoding_words"]
