@@ -35,7 +35,9 @@ class VideoConfig(ImageRecipeConfig):
     n, 0 = all). The prior trains on every frame `t >= history` of the
     training clips. `use_actions=False` gives the action-unconditional
     variant. The report rolls out `rollout_clips` test clips at
-    `rollout_temperature` and `rollout_guidance`.
+    `rollout_temperature` and `rollout_guidance`, each frame decided by the
+    consensus of `rollout_consensus` draws (1: one draw; see
+    `LatentVideoModel.rollout_codes(num_samples=...)`).
 
     Classifier-free guidance of the action (Ho & Salimans 2022; discrete
     actions): `action_dropout > 0` gives the prior a "no action" condition
@@ -83,9 +85,13 @@ class VideoConfig(ImageRecipeConfig):
     # The guidance scale s of the rollouts (1: none; needs action_dropout > 0)
     rollout_guidance: float = dataclasses.field(default=1.0,
                                                 metadata={"check": "non_negative"})
+    # Consensus decoding: draws per generated frame, each frame's codes the
+    # ones most draws agree on (1: one draw)
+    rollout_consensus: int = dataclasses.field(default=1, metadata={"check": "positive"})
     # Also measured in the report (comma-separated; "" for none)
     other_rollout_temperatures: str = ""
     other_rollout_guidances: str = ""
+    other_rollout_consensus: str = ""
     num_samples: int = 4
 
 
@@ -147,7 +153,7 @@ CONFIGS = {
         prior_epochs=1, context_frames=3, horizon=3, clip_stride=3,
         conditioning_filters=8, conditioning_dilations="1", rollout_clips=2, num_samples=2,
         rollout_temperature=0.0, other_rollout_temperatures="1",
-        action_dropout=0.2, other_rollout_guidances="2",
+        action_dropout=0.2, other_rollout_guidances="2", other_rollout_consensus="3",
         validation_fraction=0.3, test_fraction=0.3,
     ),
 }

@@ -207,10 +207,12 @@ def build_prior(config, manifest, embedding_dim):
 
 # -------------------------------------------------------------- pictures
 def rollout_grid_frames(video, clips, context_frames, seed=0, temperature=1.0,
-                        guidance=1.0):
+                        guidance=1.0, consensus=1):
     """Frames of a grid, one row of `context | generated` above one row of
     `context | true` per clip (`clips`: dict of NumPy clips), `T` columns;
-    and the generated frames and their codes."""
+    and the generated frames and their codes. `temperature`, `guidance`
+    and `consensus` (draws per frame) as `LatentVideoModel.rollout`'s
+    `temperature`, `guidance` and `num_samples`, here and below."""
     frames = clips["frames"]
     context = frames[:, :context_frames]
     actions = clips.get("actions")
@@ -219,7 +221,7 @@ def rollout_grid_frames(video, clips, context_frames, seed=0, temperature=1.0,
         actions = actions[:, context_frames - 1:context_frames - 1 + horizon]
     generated, codes = video.rollout(context, actions, seed=seed, temperature=temperature,
                                      num_frames=horizon, return_codes=True,
-                                     guidance=guidance)
+                                     guidance=guidance, num_samples=consensus)
     context = context.astype(np.float32) / 255.0
     true = frames[:, context_frames:].astype(np.float32) / 255.0
     rows = []
@@ -230,7 +232,7 @@ def rollout_grid_frames(video, clips, context_frames, seed=0, temperature=1.0,
 
 
 def action_grid_frames(video, clip_frames, context_frames, horizon, seed=0,
-                       temperature=1.0, guidance=1.0):
+                       temperature=1.0, guidance=1.0, consensus=1):
     """Frames of a grid: one context (`(T, H, W, C)` uint8, the first
     `context_frames` used) rolled out `horizon` frames under each discrete
     action held throughout, one row per action (context | generated)."""
@@ -238,12 +240,13 @@ def action_grid_frames(video, clip_frames, context_frames, horizon, seed=0,
     context = np.repeat(clip_frames[None, :context_frames], n, axis=0)
     actions = np.repeat(np.arange(n, dtype=np.int32)[:, None], horizon, axis=1)
     generated = video.rollout(context, actions, seed=seed, temperature=temperature,
-                              guidance=guidance)
+                              guidance=guidance, num_samples=consensus)
     rows = np.concatenate([context.astype(np.float32) / 255.0, generated], axis=1)
     return rows.reshape((-1,) + rows.shape[2:])
 
 
-def clip_grid_frames(video, clip, context_frames, seed=0, temperature=1.0, guidance=1.0):
+def clip_grid_frames(video, clip, context_frames, seed=0, temperature=1.0, guidance=1.0,
+                     consensus=1):
     """Frames of one clip's grid (`clip`: a dict of one NumPy clip, `frames`
     uint8 `(T, H, W, C)` and discrete `actions` `(T,)`), `T` columns, each
     row the context then `T - context_frames` frames: the true future; the
@@ -259,7 +262,7 @@ def clip_grid_frames(video, clip, context_frames, seed=0, temperature=1.0, guida
                               np.repeat(np.arange(n, dtype=np.int32)[:, None], horizon, 1)])
     context = np.repeat(frames[None, :c], n + 1, axis=0)
     generated = video.rollout(context, actions, seed=seed, temperature=temperature,
-                              num_frames=horizon, guidance=guidance)
+                              num_frames=horizon, guidance=guidance, num_samples=consensus)
     context = np.repeat(frames[None, :c], n + 2, axis=0).astype(np.float32) / 255.0
     true = frames[None, c:].astype(np.float32) / 255.0
     rows = np.concatenate([context, np.concatenate([true, generated])], axis=1)
@@ -284,7 +287,8 @@ def prior_tensorboard(log_dir, make_video, sample_clips, config, every_n_epochs=
             grid, _, _ = rollout_grid_frames(video, sample_clips, config.context_frames,
                                              seed=config.seed,
                                              temperature=config.rollout_temperature,
-                                             guidance=config.rollout_guidance)
+                                             guidance=config.rollout_guidance,
+                                             consensus=config.rollout_consensus)
             with self.summaries_at(step):
                 tf.summary.image(
                     "rollouts", image_grid(grid, columns=columns)[None],
@@ -296,7 +300,8 @@ def prior_tensorboard(log_dir, make_video, sample_clips, config, every_n_epochs=
                         video, sample_clips["frames"][0], config.context_frames,
                         config.horizon, seed=config.seed,
                         temperature=config.rollout_temperature,
-                        guidance=config.rollout_guidance)
+                        guidance=config.rollout_guidance,
+                        consensus=config.rollout_consensus)
                     tf.summary.image(
                         "actions", image_grid(frames, columns=columns)[None],
                         description="One context rolled out under each action held "
@@ -339,7 +344,8 @@ def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_c
     rollout_actions = None if actions is None else actions[:, c - 1:-1]
     generated = video.rollout(frames[:, :c], rollout_actions, seed=config.seed,
                               temperature=config.rollout_temperature,
-                              num_frames=config.horizon, guidance=config.rollout_guidance)
+                              num_frames=config.horizon, guidance=config.rollout_guidance,
+                              num_samples=config.rollout_consensus)
     last = np.repeat(frames[:, c - 1:c].astype(np.float32) / 255.0, config.horizon, axis=1)
     reconstructed = video.decode_codes(video.encode_frames(frames[:, c:]))
     model_errors = per_horizon_errors(generated, true)
@@ -358,6 +364,7 @@ def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_c
         "rollout_clips": int(len(frames)),
         "rollout_temperature": config.rollout_temperature,
         "rollout_guidance": config.rollout_guidance,
+        "rollout_consensus": config.rollout_consensus,
         "rollout_psnr_db": model_errors["psnr_db"],
         "rollout_ssim": model_errors["ssim"],
         "copy_last_frame_psnr_db": copy_errors["psnr_db"],
@@ -371,7 +378,8 @@ def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_c
     for t in other_temperatures(config):
         others[t] = video.rollout(frames[:, :c], rollout_actions, seed=config.seed,
                                   temperature=t, num_frames=config.horizon,
-                                  guidance=config.rollout_guidance)
+                                  guidance=config.rollout_guidance,
+                                  num_samples=config.rollout_consensus)
     if others:
         metrics["rollouts_at_other_temperatures"] = {
             str(t): {"rollout_psnr_db": e["psnr_db"], "rollout_ssim": e["ssim"]}
@@ -380,14 +388,25 @@ def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_c
     for s in other_guidances(config):
         guided[s] = video.rollout(frames[:, :c], rollout_actions, seed=config.seed,
                                   temperature=config.rollout_temperature,
-                                  num_frames=config.horizon, guidance=s)
+                                  num_frames=config.horizon, guidance=s,
+                                  num_samples=config.rollout_consensus)
     if guided:
         metrics["rollouts_at_other_guidances"] = {
             str(s): {"rollout_psnr_db": e["psnr_db"], "rollout_ssim": e["ssim"]}
             for s, e in ((s, per_horizon_errors(g, true)) for s, g in guided.items())}
+    drawn = {}
+    for n in other_consensus(config):
+        drawn[n] = video.rollout(frames[:, :c], rollout_actions, seed=config.seed,
+                                 temperature=config.rollout_temperature,
+                                 num_frames=config.horizon, guidance=config.rollout_guidance,
+                                 num_samples=n)
+    if drawn:
+        metrics["rollouts_at_other_consensus"] = {
+            str(n): {"rollout_psnr_db": e["psnr_db"], "rollout_ssim": e["ssim"]}
+            for n, e in ((n, per_horizon_errors(g, true)) for n, g in drawn.items())}
     if video.action_kind == "discrete":
         metrics.update(action_check(video, config, train_clips, frames, actions, generated,
-                                    others, guided))
+                                    others, guided, drawn))
     return metrics
 
 
@@ -413,8 +432,22 @@ def other_guidances(config):
     return [s for s in values if s != config.rollout_guidance]
 
 
+def other_consensus(config):
+    """The draws per frame of `config.other_rollout_consensus` ("1,16": 1
+    is one draw, no consensus), the report's own number left out."""
+    text = config.other_rollout_consensus.strip()
+    try:
+        values = [int(n) for n in text.split(",") if n.strip()] if text else []
+    except ValueError:
+        values = [0]
+    if not all(n >= 1 for n in values):
+        raise ValueError("`other_rollout_consensus` must be comma-separated integers >= 1 "
+                         f"(e.g. '1,16'), got {config.other_rollout_consensus!r}")
+    return [n for n in values if n != config.rollout_consensus]
+
+
 def action_check(video, config, train_clips, frames, actions, generated, others=None,
-                 guided=None):
+                 guided=None, drawn=None):
     """The inverse-dynamics check: a classifier of the action from true
     frame pairs (trained on the training clips) scores (a) true test pairs,
     (b) VQ-VAE reconstructions of them (the ceiling for decoded frames),
@@ -444,7 +477,8 @@ def action_check(video, config, train_clips, frames, actions, generated, others=
     commanded = np.tile(np.arange(n, dtype=np.int32), len(frames))
     one_step = video.rollout(context, commanded[:, None], seed=config.seed + 1,
                              temperature=config.rollout_temperature,
-                             guidance=config.rollout_guidance)
+                             guidance=config.rollout_guidance,
+                             num_samples=config.rollout_consensus)
     counterfactual_acc = action_accuracy(model, np.repeat(test[:, c - 1], n, axis=0),
                                          one_step[:, 0], commanded)
     counts = np.bincount(actions[:, :-1].ravel(), minlength=n)
@@ -455,7 +489,9 @@ def action_check(video, config, train_clips, frames, actions, generated, others=
 
     extra = {str(t): rollout_accuracy(f) for t, f in (others or {}).items()}
     extra_guided = {str(s): rollout_accuracy(f) for s, f in (guided or {}).items()}
+    extra_drawn = {str(n): rollout_accuracy(f) for n, f in (drawn or {}).items()}
     return {
+        **({"action_check_rollout_at_other_consensus": extra_drawn} if extra_drawn else {}),
         **({"action_check_rollout_at_other_temperatures": extra} if extra else {}),
         **({"action_check_rollout_at_other_guidances": extra_guided}
            if extra_guided else {}),
@@ -496,6 +532,7 @@ def check_config(config, data_dir=None):
         raise ValueError(
             f"`action_dropout`={config.action_dropout} (classifier-free guidance) needs "
             f"discrete actions; this config's are {kind or 'absent'}")
+    other_consensus(config)  # a bad list fails here, not in the report
     guidances = [config.rollout_guidance] + other_guidances(config)
     if not config.action_dropout and any(s != 1.0 for s in guidances):
         raise ValueError(
@@ -628,14 +665,15 @@ def run_stages(context):
             picked = {k: v[:num] for k, v in test_clips.items()}
             temperature = config.rollout_temperature
             guidance = config.rollout_guidance
+            consensus = config.rollout_consensus
             grid, _, codes = rollout_grid_frames(video, picked, config.context_frames,
                                                  seed=seed, temperature=temperature,
-                                                 guidance=guidance)
+                                                 guidance=guidance, consensus=consensus)
             if video.action_kind == "discrete":
                 frames = action_grid_frames(video, picked["frames"][0],
                                             config.context_frames, config.horizon,
                                             seed=seed, temperature=temperature,
-                                            guidance=guidance)
+                                            guidance=guidance, consensus=consensus)
                 write_png(pipe.path("actions.png"),
                           image_grid(frames, columns=frames.shape[0] // video.action_dim))
                 columns = config.context_frames + config.horizon
@@ -643,7 +681,7 @@ def run_stages(context):
                     frames = clip_grid_frames(
                         video, {k: v[i] for k, v in picked.items()},
                         config.context_frames, seed=seed, temperature=temperature,
-                        guidance=guidance)
+                        guidance=guidance, consensus=consensus)
                     write_png(pipe.path(f"clip_{i}.png"), image_grid(frames, columns=columns))
             return grid, codes
 

@@ -64,6 +64,13 @@ def test_smoke_config_end_to_end_and_resumes(tmp_path):
     guided = metrics["rollouts_at_other_guidances"]["2.0"]
     assert len(guided["rollout_psnr_db"]) == horizon
     assert 0.0 <= metrics["action_check_rollout_at_other_guidances"]["2.0"] <= 1.0
+    # Consensus of 3 greedy draws: every draw is the greedy frame, so the
+    # consensus rollout is the greedy one, frame for frame.
+    assert metrics["rollout_consensus"] == 1 and metrics["rollout_temperature"] == 0.0
+    np.testing.assert_array_equal(metrics["rollouts_at_other_consensus"]["3"]["rollout_psnr_db"],
+                                  metrics["rollout_psnr_db"])
+    assert (metrics["action_check_rollout_at_other_consensus"]["3"]
+            == metrics["action_check_rollout"])
     with open(os.path.join(out, "stages", "prior.json")) as f:
         prior_record = json.load(f)
     # Rerun: every stage resumes from disk, same report.
