@@ -184,8 +184,17 @@ def test_encode_and_decode_every_level_of_a_vqvae2(tmp_path, capsys):
     np.save(tmp_path / "one.npy", codes["top"])
     assert cli.main(["decode", str(tmp_path / "one.npy"), "--model", name]) == 1
     assert "has the code levels top, bottom: pass the .npz" in capsys.readouterr().err
-    assert cli.main(["encode", preset("vqvae_pixelcnn_small_memory_maze_21"), paths[0]]) == 1
+    # DeepMind Lab's stage 2 alone (a .keras file) encodes stage 1's maps,
+    # not images; its preset, of a set, encodes 84x84 frames through both
+    # stages (cli_test), not these.
+    stage2 = tmp_path / "stage2.keras"
+    presets.load_preset(preset("vqvae_pixelcnn_small_memory_maze_21")).save(str(stage2))
+    assert cli.main(["encode", str(stage2), paths[0]]) == 1
     assert "encodes maps of 32 integer codes" in capsys.readouterr().err
+    assert cli.main(["encode", preset("vqvae_pixelcnn_small_memory_maze_21"), paths[0]]) == 1
+    assert capsys.readouterr().err.endswith(
+        "vqvae_pixelcnn_small_memory_maze_21 encodes 84x84 frames (to 3 codes each), "
+        "got 64x64 images\n")
 
 
 def test_speech_samples_are_the_family_s_audio_as_wavs(tmp_path, capsys):

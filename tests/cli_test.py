@@ -698,3 +698,36 @@ def test_a_bad_label_is_one_line_naming_the_classes(tmp_path, capsys):
     assert capsys.readouterr().err == (
         "vq-zoo: error: this prior is class-conditional: pass --label (0..9)\n")
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_encode_and_decode_through_the_shipped_dmlab_set(tmp_path, monkeypatch, capsys):
+    """`vq-zoo encode` / `decode` with the stage-2 preset of the DeepMind
+    Lab set: frames to their 3 codes through both stages, and back with
+    the map decoded as the set's run was configured to (its recorded
+    stage2_decoding: consensus of 16 draws), not one sampled map."""
+    from PIL import Image
+
+    from vq_zoo import presets
+    from vq_zoo.models.dmlab import DMLabTwoStage
+
+    names = ("vqvae_small_memory_maze_84", "vqvae_pixelcnn_small_memory_maze_21")
+    stage1, stage2 = (os.path.join(REPO, "pretrained", n) for n in names)
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(2):
+        paths.append(str(tmp_path / f"f{i}.png"))
+        Image.fromarray(rng.integers(0, 256, (84, 84, 3), dtype=np.uint8)).save(paths[-1])
+    assert cli.main(["encode", stage2, *paths, "--out", str(tmp_path / "c.npy")]) == 0
+    codes = np.load(tmp_path / "c.npy")
+    chain = DMLabTwoStage(*(presets.load_preset(p) for p in (stage1, stage2)))
+    frames = np.stack([np.asarray(Image.open(p), np.float32) / 255.0 for p in paths])
+    np.testing.assert_array_equal(codes, chain.encode(frames))
+    shown = []
+    monkeypatch.setattr(cli, "_write_grid",
+                        lambda out, images, columns, upscale: shown.append(images))
+    assert cli.main(["decode", str(tmp_path / "c.npy"), "--model", stage2,
+                     "--out", str(tmp_path / "d.png")]) == 0
+    consensus = chain.decode(codes, seed=0, decoding="consensus", num_samples=16)
+    np.testing.assert_allclose(shown[0], consensus, atol=1e-6)
+    assert np.abs(shown[0] - chain.decode(codes, seed=0, decoding="sample")).max() > 0.1

@@ -142,8 +142,33 @@ def test_export_refuses_an_existing_folder_and_a_non_image_model(tmp_path, capsy
         capsys.readouterr().err
 
 
-def test_encode_a_folder_writes_the_models_codes_and_relative_paths(tmp_path, capsys):
-    model = _vqvae()
+def test_a_family_without_a_saved_model_export_is_refused_in_one_line(tmp_path, capsys):
+    """The run's autoencoder is loaded as its family's (a DeepMind Lab
+    stage 2 here): the family says it has no SavedModel export."""
+    from vq_zoo.models.dmlab import DMLabVQVAE
+
+    model = DMLabVQVAE.code_map_model(
+        num_embeddings=16, shape=(4, 4), embedding_dim=4, latent_num_embeddings=8,
+        filters=8, num_downsamples=0, hidden_units=16, decoder_filters=8,
+        decoder_layers=2)
+    model(np.zeros((1, 4, 4), np.int32))
+    run = _run_dir(tmp_path, model)
+    assert cli.main(["export", str(run), "--format", "saved_model",
+                     "--dest", str(tmp_path / "served")]) == 1
+    assert capsys.readouterr().err == (
+        f"vq-zoo: error: {run} holds a dmlab model: the DeepMind Lab stage 2 has no "
+        "SavedModel export (its decoder samples the map); export stage 1 from its run "
+        "dir\n")
+    assert not (tmp_path / "served").exists()
+    with pytest.raises(SystemExit):
+        cli.main(["export", str(run), "--format", "saved_model", "--dest",
+                  str(tmp_path / "served"), "--notes", "n.md"])
+    assert "--notes is for --format preset" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("make", [_vqvae, _vqvae2], ids=["vqvae", "vqvae2"])
+def test_encode_a_folder_writes_the_models_codes_and_relative_paths(tmp_path, capsys, make):
+    model = make()
     run = _run_dir(tmp_path, model)
     folder = tmp_path / "pictures"
     rng = np.random.default_rng(3)
@@ -161,8 +186,11 @@ def test_encode_a_folder_writes_the_models_codes_and_relative_paths(tmp_path, ca
     printed = capsys.readouterr().out
     assert "skipped 1 unreadable" in printed and "bad.jpg" in printed
     saved = np.load(str(out) + ".npz")
-    assert sorted(saved.files) == ["codes", "paths"]
+    levels = list(getattr(model, "level_names", None) or ["codes"])
+    assert sorted(saved.files) == sorted(levels + ["paths"])
     assert list(saved["paths"]) == sorted(names)
     pixels = np.stack([np.asarray(Image.open(folder / p), np.float32) / 255.0
                        for p in saved["paths"]])
-    np.testing.assert_array_equal(saved["codes"], np.asarray(model.encode(pixels)))
+    # Each level's codes: the model's own encoding of the images.
+    for level, codes in model.encode_levels(pixels).items():
+        np.testing.assert_array_equal(saved[level], np.asarray(codes))

@@ -324,19 +324,6 @@ def _is_run_dir(path):
         os.path.join(path, "metadata.json"))
 
 
-def _load_models(source, kinds):
-    """`{kind: model}` for `kinds` ("vqvae", "prior") from a run dir (its
-    vqvae.keras / prior.keras), a `.keras` file (a VQ-VAE), or a preset
-    (name, folder or URL; its companion preset gives the other model):
-    `vq_zoo.models.family.load_models`, its errors as one line."""
-    from vq_zoo.models.family import FamilyError, load_models
-
-    try:
-        return load_models(source, kinds)
-    except FamilyError as e:
-        raise CliError(_one_line(e)) from None
-
-
 def _check_before_tensorflow(args, parser):
     """The checks of a command's arguments that need no model, run before
     TensorFlow loads (tens of seconds on a busy machine): counts and scales,
@@ -596,6 +583,7 @@ def _cmd_encode(args, parser):
 
     import numpy as np
 
+    from vq_zoo.models.family import FamilyError
     from vq_zoo.utils.images import read_image
 
     if any(os.path.isdir(path) for path in args.images):
@@ -623,6 +611,10 @@ def _cmd_encode(args, parser):
         raise CliError("all images must have the same size, got " + ", ".join(
             f"{h}x{w} ({path})" for (h, w), path in sizes.items()))
     h, w = images[0].shape[:2]
+    try:
+        family.check_image_size(vqvae, args.model, h, w)
+    except FamilyError as e:
+        raise CliError(_one_line(e)) from None
     fh, fw = family.downsampling(vqvae, (height, width, channels))
     if h % fh or w % fw:
         raise CliError(
@@ -660,9 +652,10 @@ def _encode_folder(args, parser):
         parser.error("--batch-size must be >= 1")
     out = os.path.splitext(args.out)[0] + ".npz" if args.out.endswith(".npy") else (
         args.out if args.out.endswith(".npz") else args.out + ".npz")
-    _, vqvae = _image_vqvae(args)
+    family, vqvae = _image_vqvae(args)
     try:
-        arrays, folder = encode_folder(vqvae, args.images[0], out, args.batch_size)
+        arrays, folder = encode_folder(vqvae, args.images[0], out, args.batch_size,
+                                       family=family)
     except (ImageFolderError, ExportError) as e:
         raise CliError(_one_line(e)) from None
     except OSError as e:
@@ -812,19 +805,25 @@ def _class_names(run_dir=None, metadata=None):
 
 
 def _export_saved_model(args, parser):
-    """`export --format saved_model`: the run's VQ-VAE as two SavedModels
-    (`vq_zoo.export.saved_model`)."""
-    from vq_zoo.export.saved_model import ExportError, export_saved_model
+    """`export --format saved_model`: the run's autoencoder as two
+    SavedModels, by its family (`ModelFamily.export_saved_model`; the
+    default: `vq_zoo.export.saved_model`)."""
+    from vq_zoo.export.saved_model import ExportError
+    from vq_zoo.models.family import FamilyError
 
     if not args.dest:
         parser.error("--format saved_model needs --dest DIR (the folder to create)")
+    if args.notes:
+        parser.error("--notes is for --format preset (the cards)")
     if not _is_run_dir(args.run_dir):
         raise CliError(f"{args.run_dir} is not a run dir (a folder holding vqvae.keras)")
-    vqvae = _load_models(args.run_dir, ("vqvae",))["vqvae"]
+    family, vqvae = _load_autoencoder(args.run_dir)
     try:
-        description = export_saved_model(vqvae, args.dest,
-                                         class_names=_class_names(args.run_dir),
-                                         overwrite=args.overwrite, source=args.run_dir)
+        description = family.export_saved_model(vqvae, args.dest, source=args.run_dir,
+                                                class_names=_class_names(args.run_dir),
+                                                overwrite=args.overwrite)
+    except FamilyError as e:
+        raise CliError(_one_line(e)) from None
     except ExportError as e:
         raise CliError(f"{args.run_dir}: {_one_line(e)}") from None
     except OSError as e:

@@ -42,6 +42,7 @@ def main(argv=None):
     from vq_zoo.data import memory_maze
     from vq_zoo.generation.consensus import consensus_codes
     from vq_zoo.metrics.image_quality import psnr
+    from vq_zoo.models.dmlab.dmlab_two_stage import frames_of_draws
 
     with open(os.path.join(args.run_dir, "config.json")) as f:
         config = json.load(f)["config"]
@@ -78,8 +79,7 @@ def main(argv=None):
             drawn = np.asarray(vq2.decode(codes, seed=start, temperature=t))
             add(f"sample T={t:g}", x, vq1.decode(drawn), drawn, maps)
         draws = np.asarray(vq2.decode_samples(codes, sizes[-1], seed=10 ** 6 + start))
-        drawn_frames = np.stack([np.asarray(vq1.decode(draws[:, j]))
-                                 for j in range(sizes[-1])], axis=1)
+        drawn_frames = frames_of_draws(vq1, draws)
         for n in sizes:
             consensus = np.asarray(consensus_codes(draws[:, :n], k))
             add(f"consensus N={n}", x, vq1.decode(consensus), consensus, maps)

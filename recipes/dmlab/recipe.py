@@ -345,6 +345,7 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
     # TensorFlow, and vq_zoo.metrics loads Keras.
     from vq_zoo.generation.consensus import consensus_codes
     from vq_zoo.metrics.image_quality import psnr
+    from vq_zoo.models.dmlab.dmlab_two_stage import frames_of_draws
 
     vq1, vq2 = chain.frame_vqvae, chain.code_vqvae
     levels = list(vq2.level_names)
@@ -380,8 +381,7 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
             hits[rule] += int((m == maps).sum())
         # The mean of the sampled maps' frames: the minimum-Bayes-risk
         # frame for the squared error (blurred where the draws differ).
-        mean = np.mean([np.asarray(vq1.decode(samples[:, j]), np.float64)
-                        for j in range(num_samples)], axis=0)
+        mean = frames_of_draws(vq1, samples).astype(np.float64).mean(1)
         sq["frame_mean"] += float(np.sum((mean - x) ** 2))
         logits = np.asarray(vq2.predict_on_batch(maps))
         sq1 += float(np.sum((stage1 - x) ** 2))

@@ -180,11 +180,19 @@ def test_dmlab_family_samples_through_both_stages(dmlab):
         "VQVAE", "DMLabVQVAE", "GatedPixelCNN1DPrior"]
     samples = family.sample(2, seed=3)
     assert samples.images.shape == (2, 84, 84, 3) and samples.codes.shape == (2, 3)
-    chain = DMLabTwoStage(family.frame_vqvae, family.code_vqvae, family.code_prior)
-    frames, codes, _ = chain.sample(2, seed=3)
+    # The maps decoded as the set's run was configured to (its recorded
+    # config: consensus of 16 draws), as the chain of the presets does.
+    assert (family.chain.decoding, family.chain.num_samples) == ("consensus", 16)
+    chain = DMLabTwoStage.from_presets(*(preset(n) for n in (
+        "vqvae_small_memory_maze_84", "vqvae_pixelcnn_small_memory_maze_21",
+        "gated_pixelcnn_1d_small_memory_maze_3")), map_prior=None)
+    frames, codes, maps = chain.sample(2, seed=3)
     np.testing.assert_array_equal(samples.codes, codes)
     np.testing.assert_array_equal(samples.images, frames)
-    assert "decoded to 21x21 stage-1 maps" in samples.message("f.png")
+    np.testing.assert_array_equal(maps, chain.decode_maps(codes, seed=4,
+                                                          decoding="consensus"))
+    assert ("decoded to 21x21 stage-1 maps (consensus of 16 sampled maps)"
+            in samples.message("f.png"))
 
 
 @pytest.fixture(scope="module")

@@ -81,7 +81,7 @@ def test_an_unwritable_output_is_refused_before_the_conversion(golden_pair, tmp_
     def no_model(*args, **kwargs):
         raise AssertionError("the model was loaded before --output was checked")
 
-    monkeypatch.setattr(cli, "_load_models", no_model)
+    monkeypatch.setattr(cli, "_load_autoencoder", no_model)
     monkeypatch.chdir(tmp_path)
     target = output if output != "." else str(tmp_path / "folder.wav")
     if output == ".":

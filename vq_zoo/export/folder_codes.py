@@ -17,12 +17,16 @@ import os
 import numpy as np
 
 
-def encode_folder(vqvae, directory, out, batch_size=64, verbose=1):
+def encode_folder(vqvae, directory, out, batch_size=64, verbose=1, family=None):
     """Encodes every image under `directory` and writes `out` (`.npz`,
     atomically).
 
     Args:
-        vqvae: an image `VQVAE` or `VQVAE2` (built for its image shape).
+        vqvae: an image autoencoder (a `VQVAE` or `VQVAE2`, built for its
+            image shape).
+        family: the model family whose autoencoder it is (its
+            `code_levels` and `encode_images` encode the batches); None:
+            `vq_zoo.models.family.autoencoder_family(vqvae)`.
         directory: the folder (searched recursively).
         out: the `.npz` path.
         batch_size: images per batch.
@@ -32,13 +36,14 @@ def encode_folder(vqvae, directory, out, batch_size=64, verbose=1):
         `(arrays written, the ImageFolder)`.
     """
     import keras
-    import tensorflow as tf
 
-    from vq_zoo.data.codes import model_level_names
     from vq_zoo.data.image_folder import ImageFolder
     from vq_zoo.data.image_folder import _make_dataset
     from vq_zoo.export.saved_model import image_shape
+    from vq_zoo.models.family import autoencoder_family
     from vq_zoo.utils.io import write_atomic
+
+    family = family or autoencoder_family(vqvae)
 
     height, width, channels = image_shape(vqvae)
     if height != width:
@@ -50,14 +55,15 @@ def encode_folder(vqvae, directory, out, batch_size=64, verbose=1):
     paths = [os.path.join(folder.directory, f) for f in folder.files]
     ds = _make_dataset(paths, height, channels, batch_size, shuffle=False,
                        repeat=False, seed=0, cache=False)
-    levels = list(model_level_names(vqvae))
-    encode = tf.function(vqvae.encode_levels, reduce_retracing=True)
+    levels = list(family.code_levels(vqvae) or ["codes"])
     codes = {k: [] for k in levels}
     bar = keras.utils.Progbar(len(paths), unit_name="image") if verbose else None
     done = 0
     for batch in ds:
-        for k, v in encode(batch).items():
-            codes[k].append(np.asarray(v, np.int32))
+        encoded = family.encode_images(vqvae, batch)
+        for k in levels:
+            codes[k].append(np.asarray(encoded[k] if isinstance(encoded, dict) else encoded,
+                                       np.int32))
         done += int(batch.shape[0])
         if bar is not None:
             bar.update(done)

@@ -379,12 +379,25 @@ class ModelFamily:
     # Class methods of the autoencoder `vqvae`; these defaults serve a
     # VQ-VAE with one level of codes (its `encoder` and `quantizer`).
     @classmethod
+    def codes_model(cls, vqvae, source):
+        """What `vq-zoo encode` and `decode` use of the autoencoder `vqvae`
+        loaded from `source`: by default itself; a family whose codes need
+        more (DeepMind Lab's stage 2 decodes to stage 1's codes) adds it."""
+        return vqvae
+
+    @classmethod
     def check_image_autoencoder(cls, vqvae, source):
         """A FamilyError unless `vqvae` (loaded from `source`) encodes
         images: a VQ-VAE of integer inputs encodes another model's codes."""
         if getattr(vqvae, "input_classes", None) is not None:
             raise FamilyError(f"{source} encodes maps of {vqvae.input_classes} integer "
                               "codes (another model's codes), not images")
+
+    @classmethod
+    def check_image_size(cls, vqvae, source, height, width):
+        """A FamilyError unless `vqvae` (of `source`) encodes images of
+        `height` x `width`; by default any size its downsampling divides
+        (the CLI checks that)."""
 
     @classmethod
     def code_levels(cls, vqvae):
@@ -432,6 +445,24 @@ class ModelFamily:
         raise FamilyError(f"{source} is not a speech VQ-VAE (no speaker-conditioned "
                           "speech decoder)")
 
+    # What `vq-zoo export --format saved_model` writes of the autoencoder.
+    saved_model_refusal = None
+
+    @classmethod
+    def export_saved_model(cls, vqvae, dest, source, class_names=None, overwrite=False):
+        """Writes the autoencoder `vqvae` (of `source`) as TensorFlow
+        SavedModels of its encoder and decoder under `dest`
+        (`vq_zoo.export.saved_model`, the default for image autoencoders);
+        returns the description written to `export.json`. A FamilyError
+        (one line, `saved_model_refusal`) for a family that has none."""
+        from vq_zoo.export.saved_model import export_saved_model
+
+        if cls.saved_model_refusal:
+            raise FamilyError(f"{source} holds a {cls.name} model: "
+                              f"{cls.saved_model_refusal}")
+        return export_saved_model(vqvae, dest, class_names=class_names, overwrite=overwrite,
+                                  source=source)
+
 
 def autoencoder_family(model):
     """The family class whose autoencoder `model` is: the family whose
@@ -455,10 +486,11 @@ def load_autoencoder(source):
     """`(family class, model)`: the autoencoder of a run dir (its
     `vqvae.keras`), a `.keras` file or a preset (a prior's companion), its
     prior not loaded, and the family whose autoencoder it is
-    (`autoencoder_family`). FamilyError (one line) for anything missing or
-    unreadable."""
+    (`autoencoder_family`), as that family's `codes_model` gives it.
+    FamilyError (one line) for anything missing or unreadable."""
     model = load_models(source, ("vqvae",))["vqvae"]
-    return autoencoder_family(model), model
+    family = autoencoder_family(model)
+    return family, family.codes_model(model, source)
 
 
 def describe_member(model):

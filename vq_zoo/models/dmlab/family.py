@@ -42,6 +42,22 @@ def decoding_words(metrics):
     return {"greedy": "greedy map", "sample": "sampled map"}[decoding]
 
 
+def run_dir_config(path):
+    """The config a dmlab run dir records (its `config.json` run record,
+    else `stages/run.json`), or {}."""
+    import json
+
+    for name in ("config.json", os.path.join("stages", "run.json")):
+        try:
+            with open(os.path.join(path, name)) as f:
+                config = json.load(f).get("config")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(config, dict):
+            return config
+    return {}
+
+
 @register_family("dmlab")
 class DMLabFamily(ModelFamily):
     """DeepMind Lab's two stages (`DMLabTwoStage`): 3 codes from the stage-2
@@ -66,6 +82,8 @@ class DMLabFamily(ModelFamily):
 
     members = ("frame_vqvae", "code_vqvae", "code_prior")
     autoencoders = ("DMLabVQVAE",)
+    saved_model_refusal = ("the DeepMind Lab stage 2 has no SavedModel export (its "
+                           "decoder samples the map); export stage 1 from its run dir")
 
     def __init__(self, chain):
         if chain.code_prior is None:
@@ -78,6 +96,7 @@ class DMLabFamily(ModelFamily):
     @classmethod
     def _from_preset(cls, handle, metadata):
         from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
+        from vq_zoo.models.dmlab.dmlab_two_stage import recorded_decoding
         from vq_zoo.presets import companion_handle
 
         names = metadata.get("two_stage_presets") or {}
@@ -86,14 +105,17 @@ class DMLabFamily(ModelFamily):
             raise FamilyError(f"preset {handle} names no {missing[0]} in the "
                               "two_stage_presets of its metadata.json")
         return cls(DMLabTwoStage(*(load_preset_model(companion_handle(handle, names[role]))
-                                   for role in STAGE_ROLES)))
+                                   for role in STAGE_ROLES),
+                                 **recorded_decoding(metadata.get("config") or {})))
 
     @classmethod
     def _from_run_dir(cls, path):
         from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
+        from vq_zoo.models.dmlab.dmlab_two_stage import recorded_decoding
 
         return cls(DMLabTwoStage(*(load_keras_file(os.path.join(path, f"{role}.keras"))
-                                   for role in STAGE_ROLES)))
+                                   for role in STAGE_ROLES),
+                                 **recorded_decoding(run_dir_config(path))))
 
     def sample(self, num, seed=0, temperature=1.0, **conditions):
         """`num` frames through both stages (see the class docstring); the
@@ -105,8 +127,13 @@ class DMLabFamily(ModelFamily):
         return Samples(images=np.asarray(frames), codes=codes, columns=8,
                        what=f"{num} frames",
                        details=f"({codes.shape[1]} codes each, decoded to "
-                               f"{maps.shape[1]}x{maps.shape[2]} stage-1 maps, then to "
-                               "frames)")
+                               f"{maps.shape[1]}x{maps.shape[2]} stage-1 maps "
+                               f"({self._decoding_words()}), then to frames)")
+
+    def _decoding_words(self):
+        chain = self.chain
+        return decoding_words({"stage2_decoding": chain.decoding or "sample",
+                               "stage2_decoding_samples": chain.num_samples})
 
     # ------------------------------------------------------------ the card
     # The four presets of a set (`two_stage_presets` of their metadata:
@@ -149,6 +176,69 @@ test frames | stage-1 reconstructions (21x21 codes) | 27-bit
 reconstructions with the {decoding_words(metrics)} | 27-bit reconstructions with a sampled
 map. `samples.png`: frames decoded from the 3-code prior's samples (3 codes
 -> a sampled 21x21 map -> stage 1's decoder)."""
+
+    # ------------------------------------------------------------ codes
+    # `vq-zoo encode` / `decode` with a stage-2 preset of a set: frames to
+    # its 3 codes and back through both stages (`DMLabTwoStage`: stage 1
+    # from the set, the map decoded as the set's run was configured to).
+    # A stage-2 model alone (a .keras file, a preset of no set) encodes
+    # stage 1's maps, not images, and is refused as before.
+    @classmethod
+    def codes_model(cls, vqvae, source):
+        from vq_zoo import presets
+        from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
+        from vq_zoo.models.dmlab.dmlab_two_stage import recorded_decoding
+
+        if os.path.isfile(source) or os.path.isdir(source) and not os.path.isfile(
+                os.path.join(source, presets.METADATA_FILE)):
+            return vqvae
+        metadata = presets.load_preset_metadata(source)
+        names = metadata.get("two_stage_presets") or {}
+        if not names.get("vqvae"):
+            return vqvae
+        frame_vqvae = load_preset_model(presets.companion_handle(source, names["vqvae"]))
+        return DMLabTwoStage(frame_vqvae, vqvae,
+                             **recorded_decoding(metadata.get("config") or {}))
+
+    @classmethod
+    def check_image_autoencoder(cls, vqvae, source):
+        from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
+
+        if not isinstance(vqvae, DMLabTwoStage):
+            super().check_image_autoencoder(vqvae, source)
+
+    @classmethod
+    def check_image_size(cls, chain, source, height, width):
+        trained = tuple(chain.get_build_config()["input_shape"][1:3])
+        if (height, width) != trained:
+            raise FamilyError(f"{source} encodes {trained[0]}x{trained[1]} frames (to "
+                              f"{chain.code_vqvae.num_latents} codes each), got "
+                              f"{height}x{width} images")
+
+    @classmethod
+    def downsampling(cls, chain, image_shape):
+        """A whole frame to one row of codes."""
+        return tuple(image_shape[:2])
+
+    @classmethod
+    def code_rank(cls, chain, image_shape):
+        return 1
+
+    @classmethod
+    def num_codes(cls, chain, level=None):
+        """The smallest codebook's K (every column's codes are below it)."""
+        return min(int(k) for k in chain.code_vqvae.num_embeddings)
+
+    @classmethod
+    def encode_images(cls, chain, images):
+        return chain.encode(images)
+
+    @classmethod
+    def decode_codes(cls, chain, codes):
+        """Frames through both stages, each map decoded by the chain's
+        decoding (the set's configured one: consensus of 16 draws for the
+        shipped set), with seed 0."""
+        return chain.decode(codes, seed=0)
 
     @classmethod
     def describers(cls):

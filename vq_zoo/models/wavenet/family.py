@@ -42,6 +42,9 @@ class SpeechVQVAEFamily(ModelFamily):
     conditions = ("speaker", "label")
     output = "audio"
     autoencoders = ("SpectrogramVQVAE", "VQVAE")
+    saved_model_refusal = ("the speech family has no SavedModel export (its decoder is "
+                           "conditioned on the speaker and decodes audio); use the "
+                           "presets (vq-zoo export RUN) or vq-zoo convert")
 
     def __init__(self, vqvae, prior):
         from vq_zoo.models.wavenet.voice_conversion import is_speech_vqvae
