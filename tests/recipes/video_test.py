@@ -78,6 +78,41 @@ def test_smoke_config_end_to_end_and_resumes(tmp_path):
     assert again == metrics
     with open(os.path.join(out, "stages", "prior.json")) as f:
         assert json.load(f) == prior_record
+    _check_the_export(out, config, tmp_path)
+
+
+def _check_the_export(out, config, tmp_path):
+    """`vq-zoo export RUN --dest D --notes FILE`, the one export command, of
+    the smoke run (its record as `vq-zoo train video` writes it): the two
+    presets, their weights the run's, video cards naming that command and
+    carrying the note in their training section."""
+    import time
+
+    import keras
+
+    from vq_zoo import cli
+    from vq_zoo import presets
+    from vq_zoo.pipeline.run_dir import open_run_config
+    from vq_zoo.pipeline.run_dir import record_invocation
+    from vq_zoo.recipes.video.export_presets import PRIOR_PRESET
+    from vq_zoo.recipes.video.export_presets import VQVAE_PRESET
+
+    record = open_run_config(out, config, {
+        "recipe": "video", "config_name": "smoke",
+        "command": f"vq-zoo train video --config smoke --out-dir {out}"})
+    record_invocation(out, record, started=time.time())
+    notes = tmp_path / "NOTE.md"
+    notes.write_text("The prior was trained twice.\n")
+    dest = tmp_path / "presets"
+    assert cli.main(["export", out, "--dest", str(dest), "--notes", str(notes)]) == 0
+    for kind, name in (("vqvae", VQVAE_PRESET), ("prior", PRIOR_PRESET)):
+        card = (dest / name / "README.md").read_text()
+        assert f"\nvq-zoo export {out} --dest pretrained\n" in card
+        assert "python -m vq_zoo.recipes" not in card
+        assert "not counted). The prior was trained twice.\n" in card
+        trained = keras.models.load_model(os.path.join(out, f"{kind}.keras"))
+        for a, b in zip(presets.load_preset(str(dest / name)).weights, trained.weights):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_action_dropout_reaches_the_training_examples_only():
