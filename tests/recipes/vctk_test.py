@@ -110,6 +110,37 @@ def test_smoke_config_end_to_end(smoke_run, capsys):
         assert json.load(f) == metrics
 
 
+def test_vq_zoo_export_writes_the_speech_presets(smoke_run, tmp_path, capsys):
+    """`vq-zoo export RUN --dest D`, the one export command of a speech run:
+    the two presets (the shipped names), each card the speech family's
+    words for the run's models and naming that command; `--notes` refused."""
+    from vq_zoo import presets
+    from vq_zoo.cli import main
+
+    dest = tmp_path / "presets"
+    assert main(["export", str(smoke_run), "--dest", str(dest)]) == 0
+    vqvae = presets.load_preset(str(dest / "vqvae_spectrogram_small_speech_16k"))
+    card = (dest / "vqvae_spectrogram_small_speech_16k" / "README.md").read_text()
+    # The smoke decoder: 320 samples per code at 16 kHz (50 codes/s), K=16,
+    # voices flite_slt and espeak_us_m3_p35.
+    assert ("16 kHz audio to one code per 320 samples (50 codes/s, K=16), decoded with "
+            "the speaker") in card
+    assert ("vq-zoo convert vqvae_spectrogram_small_speech_16k --input in.wav --speaker "
+            "flite_slt --output out.wav") in card
+    assert f"\nvq-zoo export {smoke_run} --dest pretrained\n" in card
+    assert vqvae.quantizer.num_embeddings == 16
+    prior_card = (dest / "gated_pixelcnn_1d_small_speech_16k" / "README.md").read_text()
+    assert ("over sequences of 4 codes (0.08 s) of the speech VQ-VAE "
+            "`vqvae_spectrogram_small_speech_16k`.") in prior_card
+    assert "python -m vq_zoo.recipes" not in card + prior_card
+    notes = tmp_path / "n.md"
+    notes.write_text("x\n")
+    capsys.readouterr()
+    assert main(["export", str(smoke_run), "--dest", str(tmp_path / "other"),
+                 "--notes", str(notes)]) == 2
+    assert "--notes: the cards of a vctk run carry no notes" in capsys.readouterr().err
+
+
 def test_convert_and_sample_speech(smoke_run, tmp_path, capsys):
     from vq_zoo.cli import main
 
