@@ -322,4 +322,66 @@ def check_targets(m):
     return out
 
 
-__all__ = ["TARGETS", "check_targets", "conversion_targets", "evaluate", "wer_subset"]
+def pitch_ablation(vqvae, audios, speakers, contours, length, batch=16, seed=0):
+    """What a pitch-conditioned decoder takes from the contour: the mean
+    log-magnitude L1 (nats) of `length`-sample chunks of the utterances
+    decoded with their true contour, with the voicing kept but log F0 flat
+    at the speaker's mean, with every frame unvoiced, and with the contour
+    of another chunk (shuffled with `seed`). `{name: L1}`."""
+    from vq_zoo.recipes.vctk.recipe import chunks
+
+    frame_step = vqvae.decoder.frame_step
+    x, y, p = chunks(audios, speakers, length, max_per_utterance=4, pitch=contours,
+                     frame_step=frame_step)
+    flat = p.copy()
+    flat[..., 0] = 0.0
+    variants = {"true": p, "flat_log_f0": flat, "unvoiced": np.zeros_like(p),
+                "another_chunk": p[np.random.default_rng(seed).permutation(len(p))]}
+    out = {}
+    for name, q in variants.items():
+        total = 0.0
+        for i in range(0, len(x), batch):
+            terms = vqvae.compute_loss_terms((x[i:i + batch], y[i:i + batch],
+                                              q[i:i + batch]), training=False)[0]
+            total += float(terms["reconstruction_loss"]) * len(x[i:i + batch])
+        out[name] = total / len(x)
+    return out
+
+
+def main(argv=None):
+    """`python -m vq_zoo.recipes.vctk.evaluation RUN`: `pitch_ablation` on
+    the test split of a pitch-conditioned run of the corpus (its contours
+    from the run's `pitch_test.npz`)."""
+    import argparse
+
+    import keras
+
+    from vq_zoo.data import pitch
+    from vq_zoo.data import speech_corpus
+
+    parser = argparse.ArgumentParser(prog="python -m vq_zoo.recipes.vctk.evaluation",
+                                     description=main.__doc__)
+    parser.add_argument("run_dir")
+    args = parser.parse_args(argv)
+    with open(os.path.join(args.run_dir, "config.json")) as f:
+        config = json.load(f)["config"]
+    if not config.get("pitch_condition"):
+        parser.error(f"{args.run_dir} was not trained with pitch_condition=True")
+    vqvae = keras.saving.load_model(os.path.join(args.run_dir, "vqvae.keras"))
+    corpus = config["corpus_dir"] or os.path.join(args.run_dir, "corpus")
+    audios, speakers, _ = speech_corpus.load_split(corpus, "test")
+    raw = pitch.corpus_contours(audios, os.path.join(args.run_dir, "pitch_test.npz"),
+                                sample_rate=config["sample_rate"],
+                                frame_step=config["frame_step"])
+    contours = [vqvae.decoder.pitch_features(f0, v, s) for (f0, v), s in zip(raw, speakers)]
+    found = pitch_ablation(vqvae, audios, speakers, contours, config["crop_length"])
+    for name, value in found.items():
+        print(f"{name:14s} log-magnitude L1 {value:.4f}")
+
+
+__all__ = ["TARGETS", "check_targets", "conversion_targets", "evaluate", "pitch_ablation",
+           "wer_subset"]
+
+
+if __name__ == "__main__":
+    main()

@@ -122,3 +122,31 @@ def test_smoke_config_with_pitch_end_to_end(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.strip().count("\n") == 0 and "pitch" in err, err
     assert not (tmp_path / "presets").exists()
+
+
+def test_pitch_ablation_sees_only_what_the_decoder_reads():
+    import keras
+
+    from vq_zoo.models.spectrogram.spectrogram_vqvae import SpectrogramVQVAE
+    from vq_zoo.recipes.vctk.evaluation import pitch_ablation
+
+    keras.utils.set_random_seed(0)
+    model = SpectrogramVQVAE.speech_model(
+        num_speakers=2, num_hiddens=8, embedding_dim=4, num_embeddings=8, encoder_layers=1,
+        num_mels=16, filters=8, num_blocks=2, crop_length=1280, seed=0,
+        pitch_condition=True, pitch_statistics=((5.0, 0.1), (5.5, 0.1)))
+    rng = np.random.default_rng(0)
+    audios = [rng.uniform(-0.3, 0.3, n).astype(np.float32) for n in (3000, 4000, 2600)]
+    contours = [np.stack([rng.normal(size=1 + a.size // 160),
+                          rng.integers(0, 2, 1 + a.size // 160)], 1).astype(np.float32)
+                for a in audios]
+    for w in model.decoder.pitch_conv.weights:  # a decoder that ignores the contour
+        w.assign(np.zeros(w.shape, "float32"))
+    flat = pitch_ablation(model, audios, [0, 1, 0], contours, 1280)
+    assert set(flat) == {"true", "flat_log_f0", "unvoiced", "another_chunk"}
+    np.testing.assert_allclose(list(flat.values()), flat["true"], rtol=1e-6)
+    kernel = model.decoder.pitch_conv.weights[0]
+    kernel.assign(rng.normal(size=kernel.shape).astype("float32"))
+    read = pitch_ablation(model, audios, [0, 1, 0], contours, 1280)
+    assert abs(read["unvoiced"] - read["true"]) > 1e-3
+    assert abs(read["flat_log_f0"] - read["true"]) > 1e-3
