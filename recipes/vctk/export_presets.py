@@ -27,14 +27,6 @@ def _fmt(v):
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def _architecture(vqvae, prior):
-    """The architecture paragraph of either speech VQ-VAE (the speech
-    family's, `SpeechVQVAEFamily.architecture`)."""
-    from vq_zoo.models.wavenet.family import SpeechVQVAEFamily
-
-    return SpeechVQVAEFamily(vqvae, prior).architecture()
-
-
 def _row(label, value):
     return f"| {label} | {_fmt(value)} |"
 
@@ -173,7 +165,7 @@ def speech_card(name, kind, meta, vqvae, prior, wavs):
     lines += [
         "## Architecture",
         "",
-        _architecture(vqvae, prior),
+        family(vqvae, prior).architecture(),
         "",
         "## Data",
         "",
