@@ -9,6 +9,7 @@
     vq-zoo encode <run_dir | vqvae.keras | preset> <image files ... | folder> [--out codes.npy]
     vq-zoo decode <codes.npy> --model <run_dir | vqvae.keras | preset> [--out F.png]
     vq-zoo export <run_dir> --vqvae-preset NAME --prior-preset NAME
+    vq-zoo export <run_dir> [--dest DIR] [--notes FILE]   (speech, dmlab, video runs)
     vq-zoo export <run_dir> --format saved_model --dest DIR
     vq-zoo convert <run_dir | preset> --input IN.wav --speaker S --output OUT.wav
                   [--dest DIR (default $VQ_ZOO_HOME/presets)] [--overwrite]
