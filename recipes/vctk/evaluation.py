@@ -348,10 +348,44 @@ def pitch_ablation(vqvae, audios, speakers, contours, length, batch=16, seed=0):
     return out
 
 
+def pitch_following(originals, decoded):
+    """How the pitch of decoded utterances follows their originals' (YIN,
+    `vq_zoo.data.pitch.yin`): `{"voiced": mean voiced share of the decoded,
+    "correlation": mean over utterances of the correlation of log F0 over
+    the frames voiced in both, "spread_ratio": mean ratio of the decoded's
+    standard deviation of log F0 there to the original's (about 0: a
+    monotone), "utterances": how many had at least 10 such frames}`."""
+    from vq_zoo.data.pitch import yin
+
+    corr, ratio, voiced = [], [], []
+    for a, b in zip(originals, decoded):
+        fa, va, _ = yin(a)
+        fb, vb, _ = yin(np.asarray(b, np.float32))
+        n = min(va.size, vb.size)
+        voiced.append(float(vb.mean()))
+        both = va[:n] & vb[:n]
+        if both.sum() < 10:
+            continue
+        la, lb = np.log(fa[:n][both]), np.log(fb[:n][both])
+        if la.std() > 0 and lb.std() > 0:
+            corr.append(float(np.corrcoef(la, lb)[0, 1]))
+        else:
+            corr.append(0.0)
+        ratio.append(float(lb.std() / max(la.std(), 1e-9)))
+    nan = float("nan")
+    return {"voiced": float(np.mean(voiced)) if voiced else nan,
+            "correlation": float(np.mean(corr)) if corr else nan,
+            "spread_ratio": float(np.mean(ratio)) if ratio else nan,
+            "utterances": len(corr)}
+
+
 def main(argv=None):
-    """`python -m vq_zoo.recipes.vctk.evaluation RUN`: `pitch_ablation` on
-    the test split of a pitch-conditioned run of the corpus (its contours
-    from the run's `pitch_test.npz`)."""
+    """`python -m vq_zoo.recipes.vctk.evaluation RUN [--compare RUN]`:
+    `pitch_ablation` on the test split of a pitch-conditioned run of the
+    corpus (its contours from the run's `pitch_test.npz`), and
+    `pitch_following` of its reconstructions of the report's utterances
+    (those of `wer_sentences` test sentences), beside those of `--compare`
+    (a run without the pitch condition, on the same corpus)."""
     import argparse
 
     import keras
@@ -362,6 +396,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m vq_zoo.recipes.vctk.evaluation",
                                      description=main.__doc__)
     parser.add_argument("run_dir")
+    parser.add_argument("--compare", help="a run dir without the pitch condition")
     args = parser.parse_args(argv)
     with open(os.path.join(args.run_dir, "config.json")) as f:
         config = json.load(f)["config"]
@@ -377,10 +412,26 @@ def main(argv=None):
     found = pitch_ablation(vqvae, audios, speakers, contours, config["crop_length"])
     for name, value in found.items():
         print(f"{name:14s} log-magnitude L1 {value:.4f}")
+    texts = speech_corpus.sentence_texts(corpus, speech_corpus.load_split(corpus, "test")[2])
+    idx, _ = wer_subset(audios, speakers, texts, config["wer_sentences"])
+    originals = [audios[i] for i in idx]
+    src = np.asarray(speakers)[idx]
+    runs = [(args.run_dir, vqvae, [contours[i] for i in idx])]
+    if args.compare:
+        runs.append((args.compare, keras.saving.load_model(
+            os.path.join(args.compare, "vqvae.keras")), None))
+    for name, model, pitch_in in runs:
+        decoded = decode_utterances(model, originals, src, config["seed"], pitch_in)
+        f = pitch_following(originals, decoded)
+        print(f"{name}: reconstructions of {len(idx)} test utterances: voiced (YIN) "
+              f"{f['voiced']:.3f}, log-F0 correlation with the original {f['correlation']:.3f}, "
+              f"spread ratio {f['spread_ratio']:.3f} ({f['utterances']} utterances)")
+    f = pitch_following(originals, originals)
+    print(f"originals: voiced (YIN) {f['voiced']:.3f}")
 
 
 __all__ = ["TARGETS", "check_targets", "conversion_targets", "evaluate", "pitch_ablation",
-           "wer_subset"]
+           "pitch_following", "wer_subset"]
 
 
 if __name__ == "__main__":

@@ -150,3 +150,20 @@ def test_pitch_ablation_sees_only_what_the_decoder_reads():
     read = pitch_ablation(model, audios, [0, 1, 0], contours, 1280)
     assert abs(read["unvoiced"] - read["true"]) > 1e-3
     assert abs(read["flat_log_f0"] - read["true"]) > 1e-3
+
+
+def test_pitch_following_tells_a_copy_from_a_monotone():
+    from vq_zoo.recipes.vctk.evaluation import pitch_following
+
+    rate = 16000
+    track = 120 + 30 * np.sin(2 * np.pi * 1.5 * np.arange(rate) / rate)
+    phase = 2 * np.pi * np.cumsum(track) / rate
+    voice = (0.3 * np.sin(phase) + 0.1 * np.sin(2 * phase)).astype(np.float32)
+    monotone = (0.3 * np.sin(2 * np.pi * 120 * np.arange(rate) / rate)).astype(np.float32)
+    same = pitch_following([voice], [voice])
+    assert same["utterances"] == 1 and same["correlation"] > 0.999
+    assert abs(same["spread_ratio"] - 1) < 1e-6 and same["voiced"] > 0.9
+    flat = pitch_following([voice], [monotone])
+    assert flat["spread_ratio"] < 0.1
+    silent = pitch_following([voice], [np.zeros(rate, np.float32)])
+    assert silent["voiced"] == 0 and silent["utterances"] == 0
