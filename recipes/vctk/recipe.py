@@ -237,6 +237,10 @@ def hop_length(config):
 def build_vqvae(config, speaker_names, pitch_statistics=None):
     import keras
 
+    if config.pitch_condition and config.decoder != "spectrogram":
+        raise ValueError(f"pitch_condition=True needs decoder='spectrogram' (the WaveNet "
+                         f"decoder reads no pitch), got decoder={config.decoder!r}")
+
     quantizer_kwargs = dict(dead_code_threshold=config.dead_code_threshold,
                             seed=config.seed)
     if config.decoder == "spectrogram":
@@ -304,9 +308,6 @@ def check_config(config, data_dir=None):
     else:  # the data's own speakers, known once it is read: two stand-ins
         names = ["speaker_a", "speaker_b"]
     hop = hop_length(config)
-    if config.pitch_condition and config.decoder != "spectrogram":
-        raise ValueError(f"pitch_condition=True needs decoder='spectrogram' (the WaveNet "
-                         f"decoder reads no pitch), got decoder={config.decoder!r}")
     if config.crop_length < hop or config.crop_length % hop:
         raise ValueError(f"crop_length={config.crop_length} must be a positive multiple of "
                          f"the samples per code, {hop}")
