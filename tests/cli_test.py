@@ -585,6 +585,8 @@ def _png(path, height, width):
     (["sample", "no_such_preset", "--temperature", "inf"],
      "--temperature must be a finite number >= 0 (0: greedy), got inf"),
     (["sample", "no_such_preset", "--num", "0"], "--num must be >= 1"),
+    (["sample", "no_such_preset", "--consensus", "0"],
+     "--consensus must be an integer >= 1 (1: one draw), got 0"),
     (["decode", "codes.npy", "--model", "m", "--out", "x.gif"], "--out: "),
     (["decode", "codes.npy", "--model", "m", "--columns", "0"], "--columns must be >= 1"),
     (["encode", "m", "IMAGES"], "all images must have the same size, got 16x16 ("),

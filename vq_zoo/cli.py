@@ -117,6 +117,10 @@ def _parser():
                         help="video: classifier-free guidance scale of the action (1: "
                              "none; above 1 the action counts more; needs a prior "
                              "trained with action dropout)")
+    sample.add_argument("--consensus", type=int, default=None, metavar="N",
+                        help="video: draws per generated frame, each frame the codes "
+                             "most draws agree on (1: one draw; default: the decoding "
+                             "the model's report measured)")
 
     encode = sub.add_parser("encode", help="encode image files, or a whole folder, to codes")
     encode.add_argument("model", metavar="RUN_OR_PRESET",
@@ -351,6 +355,9 @@ def _check_before_tensorflow(args, parser):
                                               and math.isfinite(args.guidance)):
             parser.error(f"--guidance must be a finite number >= 0 (1: none), got "
                          f"{args.guidance}")
+        if args.consensus is not None and args.consensus < 1:
+            parser.error(f"--consensus must be an integer >= 1 (1: one draw), got "
+                         f"{args.consensus}")
         if args.out and not args.out.lower().endswith(".wav"):
             _check_image_out(parser, args.out)
     elif args.command == "decode":
@@ -472,7 +479,8 @@ def _cmd_sample(args, parser):
         raise CliError(f"--out {out}: a speech model writes WAV files (.wav)", 2)
     conditions = {name: value for name, value in (
         ("label", args.label), ("speaker", args.speaker), ("context", args.context),
-        ("action", args.action), ("guidance", args.guidance)) if value is not None}
+        ("action", args.action), ("guidance", args.guidance),
+        ("consensus", args.consensus)) if value is not None}
     if "num_frames" in family.conditions:
         conditions["num_frames"] = args.frames
     try:

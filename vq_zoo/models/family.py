@@ -709,6 +709,20 @@ def load_preset_model(handle):
         raise FamilyError(_one_line(e)) from None
 
 
+def run_dir_config(path):
+    """The config a run dir records (its `config.json` run record, else the
+    pipeline's `stages/run.json`), or {} where it records none."""
+    for name in ("config.json", os.path.join("stages", "run.json")):
+        try:
+            with open(os.path.join(path, name)) as f:
+                config = json.load(f).get("config")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(config, dict):
+            return config
+    return {}
+
+
 def load_models(source, kinds):
     """`{kind: model}` for `kinds` ("vqvae", "prior") from a run dir (its
     `<kind>.keras`), a `.keras` file (a VQ-VAE) or a preset (name, folder or
@@ -739,4 +753,5 @@ def load_models(source, kinds):
 __all__ = ["ConditionError", "FamilyError", "ModelFamily", "Samples", "autoencoder_family",
            "card_family", "describe_member", "families", "family_name", "generic_facts",
            "get_family", "load_autoencoder", "load_keras_file", "load_models",
-           "load_preset_model", "register_family", "run_dir_levels", "serialized_facts"]
+           "load_preset_model", "register_family", "run_dir_config", "run_dir_levels",
+           "serialized_facts"]

@@ -108,3 +108,38 @@ def test_num_samples_refusals():
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match="`num_samples` must be an integer >= 1, got"):
             video.rollout_codes(context, actions, num_samples=bad)
+
+
+def test_the_family_samples_by_its_recorded_consensus(tmp_path):
+    import json
+
+    from vq_zoo.models.family import ConditionError
+    from vq_zoo.models.family import ModelFamily
+    from vq_zoo.models.video.family import LatentVideoFamily
+
+    video = tiny_video()
+    run = tmp_path / "run"
+    run.mkdir()
+    video.vqvae.save(str(run / "vqvae.keras"))
+    video.prior.save(str(run / "prior.keras"))
+    (run / "config.json").write_text(json.dumps(
+        {"recipe": "video", "config": {"rollout_consensus": 5}}))
+    family = ModelFamily.load(str(run))
+    assert isinstance(family, LatentVideoFamily) and family.consensus == 5
+    context = np.random.default_rng(6).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    codes = video.rollout_codes(video.encode_frames(np.repeat(context[None], 3, 0)),
+                                np.full((3, 2), 2, np.int32), seed=4, num_samples=5)
+    samples = family.sample(3, seed=4, context=context, action="left", num_frames=2)
+    np.testing.assert_array_equal(samples.codes, codes)
+    assert "consensus of 5 draws" in samples.what
+    # A call's own number wins; one draw is plain sampling.
+    one = family.sample(3, seed=4, context=context, action="left", num_frames=2,
+                        consensus=1)
+    np.testing.assert_array_equal(
+        one.codes, video.rollout_codes(video.encode_frames(np.repeat(context[None], 3, 0)),
+                                       np.full((3, 2), 2, np.int32), seed=4))
+    # A run that records none draws once.
+    (run / "config.json").write_text(json.dumps({"recipe": "video", "config": {}}))
+    assert ModelFamily.load(str(run)).consensus == 1
+    with pytest.raises(ConditionError, match="--consensus 0: expected an integer >= 1"):
+        family.sample(1, context=context, num_frames=1, consensus=0)

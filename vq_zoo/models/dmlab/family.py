@@ -12,6 +12,7 @@ from vq_zoo.models.family import generic_facts
 from vq_zoo.models.family import load_keras_file
 from vq_zoo.models.family import load_preset_model
 from vq_zoo.models.family import register_family
+from vq_zoo.models.family import run_dir_config
 
 # Roles of the models of a set: the `two_stage_presets` keys of its presets'
 # metadata and the `<role>.keras` files of its run dir.
@@ -40,22 +41,6 @@ def decoding_words(metrics):
     if decoding == "consensus":
         return f"consensus of {metrics['stage2_decoding_samples']} sampled maps"
     return {"greedy": "greedy map", "sample": "sampled map"}[decoding]
-
-
-def run_dir_config(path):
-    """The config a dmlab run dir records (its `config.json` run record,
-    else `stages/run.json`), or {}."""
-    import json
-
-    for name in ("config.json", os.path.join("stages", "run.json")):
-        try:
-            with open(os.path.join(path, name)) as f:
-                config = json.load(f).get("config")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(config, dict):
-            return config
-    return {}
 
 
 @register_family("dmlab")

@@ -10,7 +10,10 @@ from vq_zoo.models.family import ConditionError
 from vq_zoo.models.family import FamilyError
 from vq_zoo.models.family import ModelFamily
 from vq_zoo.models.family import Samples
+from vq_zoo.models.family import load_models
 from vq_zoo.models.family import register_family
+from vq_zoo.models.family import run_dir_config
+from vq_zoo.utils.checks import check_int
 from vq_zoo.utils.messages import one_line
 
 LIKELIHOOD_NAMES = {"MeanSquaredError": "MSE", "Categorical": "categorical",
@@ -39,11 +42,17 @@ class LatentVideoFamily(ModelFamily):
         guidance: the classifier-free guidance scale of the action (default
             1: none; `LatentVideoModel.rollout`), for a prior trained with
             action dropout.
+        consensus: draws per generated frame, each frame's codes the ones
+            most draws agree on (`LatentVideoModel.rollout`'s
+            `num_samples`; 1: one draw). Default: the family's.
 
     Args:
         vqvae: the frame `VQVAE`.
         prior: its `LatentVideoPrior` (or a plain `GatedPixelCNNPrior` over
             the history alone, as the presets before it).
+        consensus: the default draws per frame. Loaded from a preset or a
+            run dir: the `rollout_consensus` its config records (the
+            decoding its report measured), 1 where it records none.
 
     Example:
     >>> family = LatentVideoFamily.from_preset("gated_pixelcnn_video_small_memory_maze_64")
@@ -51,18 +60,29 @@ class LatentVideoFamily(ModelFamily):
     """
 
     members = ("vqvae", "prior")
-    conditions = ("context", "action", "actions", "num_frames", "guidance")
+    conditions = ("context", "action", "actions", "num_frames", "guidance", "consensus")
     autoencoders = ("VQVAE",)
 
-    def __init__(self, vqvae, prior):
+    def __init__(self, vqvae, prior, consensus=1):
         from vq_zoo.models.video.latent_video_model import LatentVideoModel
 
         try:
             self.video = LatentVideoModel(vqvae, prior)
+            self.consensus = check_int("consensus", consensus, numpy=True)
         except ValueError as e:
             raise FamilyError(one_line(e)) from None
         self.vqvae = vqvae
         self.prior = prior
+
+    @classmethod
+    def _from_preset(cls, handle, metadata):
+        return cls(**load_models(handle, cls.members),
+                   consensus=(metadata.get("config") or {}).get("rollout_consensus", 1))
+
+    @classmethod
+    def _from_run_dir(cls, path):
+        return cls(**load_models(path, cls.members),
+                   consensus=run_dir_config(path).get("rollout_consensus", 1))
 
     @property
     def frame_shape(self):
@@ -124,7 +144,7 @@ class LatentVideoFamily(ModelFamily):
         return None
 
     def sample(self, num, seed=0, temperature=1.0, context=None, action=None,
-               actions=None, num_frames=10, guidance=1.0, **conditions):
+               actions=None, num_frames=10, guidance=1.0, consensus=None, **conditions):
         """`num` rollouts of `num_frames` frames after `context` (see the
         class docstring); frame `i` is drawn with seed `seed + i`."""
         num = self._check_num(num)
@@ -136,6 +156,12 @@ class LatentVideoFamily(ModelFamily):
         self._refuse("a video prior", {k: v for k, v in conditions.items()
                                        if k not in ("speaker", "label")})
         temperature = self._temperature(temperature)
+        if consensus is None:
+            consensus = self.consensus
+        if isinstance(consensus, bool) or not isinstance(consensus, (int, np.integer)) \
+                or consensus < 1:
+            raise ConditionError(f"--consensus {consensus}: expected an integer >= 1 "
+                                 "(draws per generated frame; 1: one draw)")
         if guidance != 1.0 and not self.video.null_action:
             raise ConditionError(f"--guidance {guidance:g}: this video prior was trained "
                                  "without action dropout (no 'no action' condition); "
@@ -145,12 +171,14 @@ class LatentVideoFamily(ModelFamily):
         generated, codes = self.video.rollout(frames, taken, seed=seed,
                                               temperature=temperature,
                                               num_frames=num_frames, return_codes=True,
-                                              guidance=guidance)
+                                              guidance=guidance, num_samples=consensus)
         shown = (frames.astype(np.float32) / 255.0 if frames.dtype == np.uint8
                  else frames.astype(np.float32))
         rows = np.concatenate([shown, np.asarray(generated)], axis=1)
         return Samples(images=rows.reshape((-1,) + rows.shape[2:]), columns=rows.shape[1],
-                       codes=codes, what=f"{num} rollouts",
+                       codes=codes, what=f"{num} rollouts" + (
+                           f" (each frame the consensus of {consensus} draws)"
+                           if consensus > 1 else ""),
                        details=f"(a row each: {frames.shape[1]} context frames, then "
                                f"{num_frames} generated)")
 
