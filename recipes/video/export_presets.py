@@ -41,28 +41,43 @@ def _temperature_words(t):
             "drawn before it)" if float(t) == 0 else f"sampled at temperature {t}")
 
 
+def _consensus_words(n):
+    return (f"each frame the consensus of {n} draws (at each position the code most of "
+            "them agree on)")
+
+
 def _decoding_words(m):
-    """How the card's rollouts were drawn: the temperature and, when not
-    1, the classifier-free guidance scale."""
+    """How the card's rollouts were drawn: the temperature, when not 1 the
+    classifier-free guidance scale, and when above 1 the draws per frame
+    of consensus decoding."""
     g = float(m.get("rollout_guidance", 1.0))
-    return _temperature_words(m["rollout_temperature"]) + (
+    n = int(m.get("rollout_consensus", 1))
+    return (f"{_consensus_words(n)} " if n > 1 else "") + _temperature_words(
+        m["rollout_temperature"]) + (
         f", with classifier-free guidance of the action at scale {g:g}" if g != 1 else "")
 
 
 def guidance_lines(m):
-    """The card's table of the rollouts at the other guidance scales."""
-    others = m.get("rollouts_at_other_guidances") or {}
-    if not others:
-        return []
+    """The card's tables of the rollouts at the other guidance scales and
+    with other numbers of draws per frame."""
     h = len(m["rollout_psnr_db"])
-    acc = m.get("action_check_rollout_at_other_guidances") or {}
-    lines = ["", "The same rollouts at other guidance scales (same temperature and seed; "
-             "1 is no guidance):", "",
-             "| guidance | " + " | ".join(f"h{i + 1} PSNR" for i in range(h))
-             + " | action accuracy |", "|---|" + "---|" * (h + 1)]
-    for key, e in others.items():
-        lines.append(f"| {float(key):g} | " + _row(e["rollout_psnr_db"]) + " | "
-                     + (f"{acc[key]:.3f}" if key in acc else "-") + " |")
+    lines = []
+    for what, heading, column, words in (
+            ("guidances", "at other guidance scales (same temperature"
+             + (", draws per frame" if int(m.get("rollout_consensus", 1)) > 1 else "")
+             + " and seed; 1 is no guidance)", "guidance", lambda k: f"{float(k):g}"),
+            ("consensus", "with other numbers of draws per frame (same temperature, "
+             "guidance and seed; 1 is one draw, no consensus)", "draws per frame", str)):
+        others = m.get(f"rollouts_at_other_{what}") or {}
+        if not others:
+            continue
+        acc = m.get(f"action_check_rollout_at_other_{what}") or {}
+        lines += ["", f"The same rollouts {heading}:", "",
+                  f"| {column} | " + " | ".join(f"h{i + 1} PSNR" for i in range(h))
+                  + " | action accuracy |", "|---|" + "---|" * (h + 1)]
+        for key, e in others.items():
+            lines.append(f"| {words(key)} | " + _row(e["rollout_psnr_db"]) + " | "
+                         + (f"{acc[key]:.3f}" if key in acc else "-") + " |")
     return lines
 
 

@@ -282,6 +282,7 @@ class LatentVideoFamily(ModelFamily):
         height, width, channels = members["vqvae"].get_build_config()["input_shape"][1:]
         video = cls(members["vqvae"], members["prior"]).video
         t, guidance = metrics["rollout_temperature"], float(metrics.get("rollout_guidance", 1.0))
+        consensus = int(metrics.get("rollout_consensus", 1))
         frames = f"{height}, {width}, {channels}"
         actions = {"discrete": f"; actions: int (batch, {config['horizon']}) in "
                                f"0..{(video.action_dim or 1) - 1}",
@@ -296,6 +297,7 @@ class LatentVideoFamily(ModelFamily):
               if video.action_kind else []),
             f"frames = video.rollout(context, {'actions' if video.action_kind else 'None'}, "
             f"temperature={t:g}" + (f", guidance={guidance:g}" if guidance != 1 else "")
+            + (f", num_samples={consensus}" if consensus > 1 else "")
             + ", seed=0)" + ("   # greedy" if float(t) == 0 else "")
             + f"   # float32 (batch, {config['horizon']}, {frames})"]
 
