@@ -108,8 +108,8 @@ def test_a_video_prior_continues_the_context_under_the_action(context_frames, tm
     out = str(tmp_path / "rollouts.png")
     assert cli.main(["sample", preset("gated_pixelcnn_video_small_memory_maze_64"),
                      "--context", *context_frames, "--action", "left", "--frames", "3",
-                     "--num", "2", "--seed", "4", "--out", out]) == 0
-    assert "2 rollouts" in capsys.readouterr().out
+                     "--num", "2", "--seed", "4", "--consensus", "1", "--out", out]) == 0
+    assert "2 rollouts to" in capsys.readouterr().out
     grid = read_png(out)
     assert grid.shape == (1 + 2 * 65, 1 + 6 * 65, 3)
     rows = tiles(grid, 2, 6, 64)
@@ -126,6 +126,18 @@ def test_a_video_prior_continues_the_context_under_the_action(context_frames, tm
             assert np.max(np.abs(rows[r][3 + c] - expected[r, c])) <= 1 / 255 + 1e-6
     # Two rollouts of one context are two draws, not one.
     assert not np.array_equal(expected[0], expected[1])
+    # Without --consensus: the decoding the preset's report measured, each
+    # frame the consensus of 16 draws (its config's rollout_consensus).
+    assert cli.main(["sample", preset("gated_pixelcnn_video_small_memory_maze_64"),
+                     "--context", *context_frames, "--action", "left", "--frames", "3",
+                     "--num", "2", "--seed", "4", "--out", out]) == 0
+    assert "2 rollouts (each frame the consensus of 16 draws) to" in capsys.readouterr().out
+    rows = tiles(read_png(out), 2, 6, 64)
+    expected = np.clip(np.asarray(video.rollout(
+        frames, np.full((2, 3), left), seed=4, num_frames=3, num_samples=16)), 0, 1)
+    for r in range(2):
+        for c in range(3):
+            assert np.max(np.abs(rows[r][3 + c] - expected[r, c])) <= 1 / 255 + 1e-6
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -165,6 +165,23 @@ def decoding_notes(m):
                          f"{len(m['rollout_psnr_db'])}" if best else "")
             + "; read the action accuracies above for how often its frames move as "
             "commanded.")
+    n = int(m.get("rollout_consensus", 1))
+    single = (m.get("rollouts_at_other_consensus") or {}).get("1")
+    if n > 1 and single:
+        psnr, ref = single["rollout_psnr_db"], m["rollout_psnr_db"]
+        i = min(3, len(psnr) - 1)
+        acc = (m.get("action_check_rollout_at_other_consensus") or {}).get("1")
+        lines.append(
+            f"- Consensus decoding gives one smoothed future, not a sample: each frame "
+            f"takes at each position the code most of its {n} draws agree on, so details "
+            "the draws disagree on (a door knob, a wall's pattern) fade into flat colour "
+            "(see the clip grids). With one "
+            f"draw per frame instead: PSNR {psnr[0]:.2f} / {psnr[i]:.2f} / {psnr[-1]:.2f} "
+            f"dB at horizons 1 / {i + 1} / {len(psnr)} against {ref[0]:.2f} / {ref[i]:.2f} "
+            f"/ {ref[-1]:.2f}"
+            + (f", action accuracy {acc:.3f} against {m['action_check_rollout']:.3f}"
+               if acc is not None and "action_check_rollout" in m else "")
+            + "; `vq-zoo sample ... --consensus 1` draws so.")
     return lines
 
 
@@ -435,7 +452,11 @@ def write_presets(run_dir, dest, note=None, export_command=None):
                 # The per-clip grids show the prior's rollouts: its preset carries them.
                 meta["picture_files"] = []
                 own = {k: v for k, v in files.items() if k not in clips}
-            card = video_card(name, kind, meta, vqvae, prior)
+            # The card closes with the version save_to_preset records.
+            from vq_zoo.version import __version__
+
+            card = video_card(name, kind, dict(meta, vq_zoo_version=__version__), vqvae,
+                              prior)
             folder = os.path.join(dest, name)
             presets.save_to_preset(model, folder, meta, files=own, model_card=card)
             print(f"Wrote preset {folder}")

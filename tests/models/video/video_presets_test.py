@@ -34,15 +34,18 @@ def test_shipped_pair_loads_and_its_actions_steer_the_rollout():
     assert forward.shape == (1, 2, 16, 16) and forward.dtype == np.int32
     np.testing.assert_array_equal(forward, again)
     assert not np.array_equal(forward, left)
-    # The card's rollouts: temperature 0.6 with classifier-free guidance
-    # 1.5 of the action (the prior learned a no-action condition). The
-    # same seed draws the same guided rollout, another seed another.
+    # The card's rollouts: each frame the consensus of 16 draws at
+    # temperature 1 with classifier-free guidance 1.1 of the action (the
+    # prior learned a no-action condition). The same seed draws the same
+    # rollout, another seed another.
     from vq_zoo.models.video.latent_video_prior import LatentVideoPrior
 
     assert isinstance(video.prior, LatentVideoPrior) and video.null_action
     m = meta["metrics"]
-    assert (m["rollout_temperature"], m["rollout_guidance"]) == (0.6, 1.5)
+    assert (m["rollout_temperature"], m["rollout_guidance"], m["rollout_consensus"]) == (
+        1.0, 1.1, 16)
     guided = [video.rollout_codes(codes, np.full((1, 2), 2, np.int32), seed=s,
-                                  temperature=0.6, guidance=1.5) for s in (0, 0, 1)]
+                                  temperature=1.0, guidance=1.1, num_samples=16)
+              for s in (0, 0, 1)]
     np.testing.assert_array_equal(guided[0], guided[1])
     assert not np.array_equal(guided[0], guided[2])
