@@ -151,7 +151,7 @@ def card_text(stage, metrics, invocation, config, notes="",
              "`logs/stage2_prior/images`)." if config.get("tensorboard_images", True) else "")
     return f"""# {name}
 
-{DMLabFamily.card_intro(name, {}, set_metadata)}
+{DMLabFamily.card_intro(name, {"num_embeddings": _stage1_k(config)}, set_metadata)}
 
 ## Data
 

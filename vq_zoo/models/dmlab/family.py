@@ -21,7 +21,7 @@ STAGE_ROLES = ("vqvae", "stage2_vqvae", "stage2_prior")
 # metadata's description), by its `two_stage_presets` role.
 SET_ROLES = {
     "vqvae": "Stage 1 of the DeepMind Lab model: a VQ-VAE from 84x84 RGB frames to "
-             "21x21 maps of K=512 codes.",
+             "21x21 maps of codes.",
     "prior": "Stage 1's gated PixelCNN prior over the 21x21 code maps (the one-stage "
              "baseline's prior).",
     "stage2_vqvae": "Stage 2 of the DeepMind Lab model (`DMLabVQVAE`): an encoder from "
@@ -141,7 +141,10 @@ class DMLabFamily(ModelFamily):
                 "download this project does\nnot make)"
                 if (metadata.get("config") or {}).get("dataset", "memory_maze") == "memory_maze"
                 else "on DeepMind Lab frames\n(tfds `dmlab`)")
-        return f"""{SET_ROLES[role]}
+        first = SET_ROLES[role]
+        if role == "vqvae" and facts.get("num_embeddings"):  # its K, after any merge
+            first = first.replace("maps of codes", f"maps of K={facts['num_embeddings']} codes")
+        return f"""{first}
 
 One of four presets that together are the two-stage DeepMind Lab model of
 van den Oord, Vinyals, Kavukcuoglu, *Neural Discrete Representation
