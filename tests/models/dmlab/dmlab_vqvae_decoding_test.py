@@ -3,11 +3,11 @@ against the exact per-position marginals of a tiny model (every map
 enumerated, its probability from the teacher-forced forward pass), and one
 consensus draw against plain sampling."""
 
-import itertools
-
 import numpy as np
 import pytest
 
+from tests.generation.enumeration import every_map
+from tests.generation.enumeration import position_marginals
 from vq_zoo.models.dmlab import DMLabVQVAE
 
 K, SHAPE, TEMPERATURE = 3, (2, 2), 1.0
@@ -38,7 +38,7 @@ def exact_marginals(model, codes, temperature):
     distribution over whole maps, from all K^positions maps and the
     full forward pass (logits / temperature) of each."""
     positions = int(np.prod(SHAPE))
-    every = np.array(list(itertools.product(range(K), repeat=positions)), np.int32)
+    every = every_map(K, positions)
     inputs = model._decoder_inputs(model.lookup(codes), None)
     out = []
     for i in range(len(codes)):
@@ -46,11 +46,7 @@ def exact_marginals(model, codes, temperature):
                 for k, v in inputs.items()}
         logits = np.asarray(model.decoder({**cond, "codes": every.reshape((-1,) + SHAPE)}),
                             np.float64).reshape(len(every), positions, K) / temperature
-        logp = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
-        joint = np.exp(np.take_along_axis(logp, every[..., None], -1)[..., 0].sum(-1))
-        assert abs(joint.sum() - 1) < 1e-6
-        out.append(np.stack([np.bincount(every[:, p], weights=joint, minlength=K)
-                             for p in range(positions)]))
+        out.append(position_marginals(every, logits))
     return np.stack(out)
 
 

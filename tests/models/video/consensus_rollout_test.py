@@ -4,12 +4,12 @@ against the exact per-position marginals of a tiny video prior (every
 teacher-forced forward pass), frame after frame; and one draw of consensus
 against plain sampling."""
 
-import itertools
-
 import keras
 import numpy as np
 import pytest
 
+from tests.generation.enumeration import every_map
+from tests.generation.enumeration import position_marginals
 from vq_zoo.models.video.latent_video_model import LatentVideoModel
 from vq_zoo.models.vqvae.vqvae import VQVAE
 
@@ -41,18 +41,13 @@ def exact_marginals(video, past, action):
     frame given `past` `(batch, 2, 2, 2)` and `action` `(batch,)`, from
     the prior's teacher-forced logits of all K^4 frames."""
     positions = int(np.prod(SHAPE))
-    every = np.array(list(itertools.product(range(K), repeat=positions)), np.int32)
+    every = every_map(K, positions)
     out = []
     for i in range(len(past)):
         cond = video.condition(np.repeat(past[i:i + 1], len(every), 0),
                                np.repeat(action[i:i + 1], len(every), 0))
-        logits = np.asarray(video.prior({**cond, "codes": every.reshape((-1,) + SHAPE)}),
-                            np.float64).reshape(len(every), positions, K)
-        logp = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
-        joint = np.exp(np.take_along_axis(logp, every[..., None], -1)[..., 0].sum(-1))
-        assert abs(joint.sum() - 1) < 1e-6
-        out.append(np.stack([np.bincount(every[:, p], weights=joint, minlength=K)
-                             for p in range(positions)]))
+        logits = np.asarray(video.prior({**cond, "codes": every.reshape((-1,) + SHAPE)}))
+        out.append(position_marginals(every, logits.reshape(len(every), positions, K)))
     return np.stack(out)
 
 
