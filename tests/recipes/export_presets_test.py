@@ -94,5 +94,6 @@ def test_the_generic_card_writer_words_a_dmlab_preset_as_its_recipe_does():
     intro = shipped.split("\n\n## Data")[0].split("\n\n", 1)[1]
     assert card.startswith(f"# {name}\n\n{intro}\n\n")
     caption = "`reconstructions.png` (in the stage-1" + shipped.split(
-        "`reconstructions.png` (in the stage-1")[1].split("stage 1's decoder).")[0]
-    assert caption + "stage 1's decoder)." in card
+        "`reconstructions.png` (in the stage-1")[1].split(" instead.")[0]
+    assert "stage 1's decoder); `vq-zoo sample` decodes each" in caption
+    assert caption + " instead." in card

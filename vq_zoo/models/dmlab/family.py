@@ -163,7 +163,8 @@ back; 3-code prior -> 21x21 map -> frame)."""
 test frames | stage-1 reconstructions (21x21 codes) | 27-bit
 reconstructions with the {decoding_words(metrics)} | 27-bit reconstructions with a sampled
 map. `samples.png`: frames decoded from the 3-code prior's samples (3 codes
--> a sampled 21x21 map -> stage 1's decoder)."""
+-> a sampled 21x21 map -> stage 1's decoder); `vq-zoo sample` decodes each
+map by the {decoding_words(metrics)} instead."""
 
     # ------------------------------------------------------------ codes
     # `vq-zoo encode` / `decode` with a stage-2 preset of a set: frames to
