@@ -26,7 +26,7 @@ import os
 import shlex
 import sys
 
-from vq_zoo.utils.messages import one_line as _one_line
+from vq_zoo.utils.messages import one_line
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 # Limits on what one command makes or reads, so that a small input (a
@@ -206,7 +206,7 @@ def _cmd_list():
     try:
         found = presets.list_presets()
     except ValueError as e:
-        raise CliError(_one_line(e)) from None
+        raise CliError(one_line(e)) from None
     for name, entry in found.items():
         where = entry.get("path") or entry.get("url")
         print(f"{name}: {entry.get('class_name')} on {entry.get('dataset')}\n    {where}")
@@ -294,7 +294,7 @@ def _setup_output(verbose):
 
     def show(message, category, filename, lineno, file=None, line=None):
         if _our_file(filename):
-            print(f"vq-zoo: warning: {_one_line(message)}", file=sys.stderr)
+            print(f"vq-zoo: warning: {one_line(message)}", file=sys.stderr)
 
     warnings.showwarning = show
     levels = {}
@@ -426,7 +426,7 @@ def _write_output(path, data=None, image=None):
         else:
             write_atomic(path, data)
     except OSError as e:
-        raise CliError(f"cannot write {path}: {e.strerror or _one_line(e)}") from None
+        raise CliError(f"cannot write {path}: {e.strerror or one_line(e)}") from None
 
 
 def _write_grid(out, images, columns, upscale):
@@ -471,7 +471,7 @@ def _cmd_sample(args, parser):
     try:
         family = ModelFamily.load(args.model)
     except FamilyError as e:
-        raise CliError(_one_line(e)) from None
+        raise CliError(one_line(e)) from None
     suffix = ".wav" if family.output == "audio" else ".png"
     out = args.out or _unused_path(os.path.join(args.model, "cli_samples" + suffix)
                                    if _is_run_dir(args.model) else "samples" + suffix)
@@ -489,7 +489,7 @@ def _cmd_sample(args, parser):
     except ConditionError as e:
         raise CliError(str(e), 2) from None
     except FamilyError as e:
-        raise CliError(_one_line(e)) from None
+        raise CliError(one_line(e)) from None
     if samples.audio is not None:
         where = _write_wavs(out, samples.audio, samples.sample_rate)
     else:
@@ -510,7 +510,7 @@ def _write_wavs(out, audio, sample_rate):
         try:
             write_wav(path, clip, sample_rate)
         except OSError as e:
-            raise CliError(f"cannot write {path}: {e.strerror or _one_line(e)}") from None
+            raise CliError(f"cannot write {path}: {e.strerror or one_line(e)}") from None
     return out if len(audio) == 1 else f"{stem}_<i>.wav"
 
 
@@ -532,11 +532,11 @@ def _cmd_convert(args, parser):
         audio, rate = family.convert_speech(vqvae, args.model, args.input, args.speaker,
                                             seed=args.seed, temperature=args.temperature)
     except FamilyError as e:
-        raise CliError(_one_line(e)) from None
+        raise CliError(one_line(e)) from None
     try:
         write_wav(args.output, audio, rate)
     except OSError as e:
-        raise CliError(f"cannot write {args.output}: {e.strerror or _one_line(e)}") from None
+        raise CliError(f"cannot write {args.output}: {e.strerror or one_line(e)}") from None
     print(f"Wrote {args.output} ({audio.size / rate:.2f} s at {rate} Hz, speaker "
           f"{args.speaker})")
     return 0
@@ -571,7 +571,7 @@ def _load_autoencoder(source):
     try:
         return load_autoencoder(source)
     except FamilyError as e:
-        raise CliError(_one_line(e)) from None
+        raise CliError(one_line(e)) from None
 
 
 def _image_vqvae(args):
@@ -583,7 +583,7 @@ def _image_vqvae(args):
     try:
         family.check_image_autoencoder(vqvae, args.model)
     except FamilyError as e:
-        raise CliError(_one_line(e)) from None
+        raise CliError(one_line(e)) from None
     return family, vqvae
 
 
@@ -612,7 +612,7 @@ def _cmd_encode(args, parser):
         try:
             images.append(read_image(path, channels=channels))
         except (ValueError, OSError) as e:
-            raise CliError(_one_line(e)) from None
+            raise CliError(one_line(e)) from None
     sizes = {}
     for path, image in zip(args.images, images):
         sizes.setdefault(image.shape[:2], path)
@@ -623,7 +623,7 @@ def _cmd_encode(args, parser):
     try:
         family.check_image_size(vqvae, args.model, h, w)
     except FamilyError as e:
-        raise CliError(_one_line(e)) from None
+        raise CliError(one_line(e)) from None
     fh, fw = family.downsampling(vqvae, (height, width, channels))
     if h % fh or w % fw:
         raise CliError(
@@ -666,9 +666,9 @@ def _encode_folder(args, parser):
         arrays, folder = encode_folder(vqvae, args.images[0], out, args.batch_size,
                                        family=family)
     except (ImageFolderError, ExportError) as e:
-        raise CliError(_one_line(e)) from None
+        raise CliError(one_line(e)) from None
     except OSError as e:
-        raise CliError(f"cannot write {out}: {e.strerror or _one_line(e)}") from None
+        raise CliError(f"cannot write {out}: {e.strerror or one_line(e)}") from None
     shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items()
                        if k not in ("paths", "labels", "class_names"))
     skipped = sum(len(v) for v in folder.skipped.values())
@@ -702,7 +702,7 @@ def _cmd_decode(args, parser):
                 codes = {k: codes[k] for k in codes.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise CliError(f"{args.codes}: not a .npy array (or .npz of arrays) of codes "
-                       f"(truncated or corrupt?): {_one_line(e)}") from None
+                       f"(truncated or corrupt?): {one_line(e)}") from None
     for value in (codes.values() if isinstance(codes, dict) else [codes]):
         if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.integer):
             raise CliError(f"{args.codes}: codes must be integers, got "
@@ -758,7 +758,7 @@ def _decode_levels(args, family, vqvae, levels, codes):
     try:
         images = family.decode_codes(vqvae, codes)
     except ValueError as e:
-        raise CliError(f"{args.codes}: {_one_line(e)}") from None
+        raise CliError(f"{args.codes}: {one_line(e)}") from None
     _write_grid(args.out, images, args.columns, args.upscale)
     print(f"Wrote {len(images)} decoded images to {args.out}")
     return 0
@@ -832,11 +832,11 @@ def _export_saved_model(args, parser):
                                                 class_names=_class_names(args.run_dir),
                                                 overwrite=args.overwrite)
     except FamilyError as e:
-        raise CliError(_one_line(e)) from None
+        raise CliError(one_line(e)) from None
     except ExportError as e:
-        raise CliError(f"{args.run_dir}: {_one_line(e)}") from None
+        raise CliError(f"{args.run_dir}: {one_line(e)}") from None
     except OSError as e:
-        raise CliError(f"cannot write {args.dest}: {e.strerror or _one_line(e)}") from None
+        raise CliError(f"cannot write {args.dest}: {e.strerror or one_line(e)}") from None
     levels = ", ".join(f"{k} {'x'.join(map(str, v['shape'][1:]))}"
                        for k, v in description["encoder"]["outputs"].items())
     print(f"Wrote {os.path.join(args.dest, 'encoder')} (signature encode: images -> "
@@ -879,7 +879,7 @@ def _train(args, parser, argv, verbose):
             shutil.rmtree(out_dir, ignore_errors=True)
         if verbose:
             raise
-        message = _one_line(e)
+        message = one_line(e)
         if isinstance(e, OSError) and e.filename and not isinstance(e, FileNotFoundError):
             message = f"cannot write {e.filename}: {e.strerror or message}"
         elif isinstance(e, OSError) and not e.filename and not isinstance(e, ValueError):

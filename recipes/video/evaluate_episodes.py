@@ -47,6 +47,15 @@ def main(argv=None):
     parser.add_argument("--run", default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    try:  # the lists, before the episodes load
+        runs = [(float(t), float(g), int(n)) for t in args.temperatures.split(",")
+                for g in args.guidances.split(",") for n in args.consensus.split(",")]
+    except ValueError:
+        runs = []
+    if not runs or not all(t >= 0 and g >= 0 and n >= 1 for t, g, n in runs):
+        parser.error("--temperatures and --guidances take comma-separated numbers >= 0, "
+                     "--consensus comma-separated integers >= 1 (draws per frame), got "
+                     f"{args.temperatures!r}, {args.guidances!r}, {args.consensus!r}")
 
     from vq_zoo.data import memory_maze
     from vq_zoo.data.video import cut_clips
@@ -118,8 +127,6 @@ def main(argv=None):
             actions[:, :-1].reshape(-1)),
         "rollouts": {},
     }
-    runs = [(float(t), float(g), int(n)) for t in args.temperatures.split(",")
-            for g in args.guidances.split(",") for n in args.consensus.split(",")]
     for t, g, n in runs:
         start = time.time()
         generated = video.rollout(frames[:, :c], actions[:, c - 1:-1], seed=args.seed,

@@ -230,7 +230,7 @@ def video_card(name, kind, meta, vqvae, prior):
         f"{c.get('data_seed', 0)} --episodes {c['episodes']} --steps "
         f"{c['steps_per_episode']} --resolution {c['image_size']} --processes 2",
         meta["command"],
-        f"vq-zoo export {meta['run_dir_name']} --dest pretrained",
+        meta.get("export_command") or f"vq-zoo export {meta['run_dir_name']} --dest pretrained",
         "```",
         "",
         f"Hardware (measured): {inv.get('hardware', '?')}. Wall time "
@@ -277,8 +277,11 @@ def video_card(name, kind, meta, vqvae, prior):
     others = m.get("rollouts_at_other_temperatures") or {}
     if others:
         g = float(m.get("rollout_guidance", 1.0))
+        n = int(m.get("rollout_consensus", 1))
         lines += ["", "The same rollouts sampled at other temperatures (same seed"
-                  + (f", guidance {g:g}" if g != 1 else "") + "; 0 is greedy):", "",
+                  + (f", guidance {g:g}" if g != 1 else "")
+                  + (f", each frame the consensus of {n} draws" if n > 1 else "")
+                  + "; 0 is greedy):", "",
                   "| temperature | " + " | ".join(f"h{i + 1} PSNR" for i in range(h))
                   + " | action accuracy |",
                   "|---|" + "---|" * (h + 1)]

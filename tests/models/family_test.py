@@ -104,6 +104,9 @@ def test_greedy_decoding_ignores_the_seed(mnist):
                        "index (0..9)"),
     ({"label": 1, "speaker": "bob"}, "--speaker is for speech models: use --label"),
     ({"label": 1, "action": "left"}, "--context and --action are for video priors"),
+    ({"label": 1, "consensus": 4}, "--consensus is for video priors, not for this family"),
+    ({"label": 1, "guidance": 2.0, "consensus": 4},
+     "--consensus and --guidance are for video priors, not for this family"),
 ])
 def test_image_family_conditions_are_named(mnist, conditions, message):
     with pytest.raises(ConditionError) as info:

@@ -107,7 +107,7 @@ def _check_the_export(out, config, tmp_path):
     assert cli.main(["export", out, "--dest", str(dest), "--notes", str(notes)]) == 0
     for kind, name in (("vqvae", VQVAE_PRESET), ("prior", PRIOR_PRESET)):
         card = (dest / name / "README.md").read_text()
-        assert f"\nvq-zoo export {out} --dest pretrained\n" in card
+        assert f"\nvq-zoo export {out} --dest {dest}\n" in card  # the command as run
         assert "python -m vq_zoo.recipes" not in card
         assert "not counted). The prior was trained twice.\n" in card
         trained = keras.models.load_model(os.path.join(out, f"{kind}.keras"))

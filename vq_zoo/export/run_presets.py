@@ -14,7 +14,7 @@ import json
 import os
 
 from vq_zoo.export.saved_model import ExportError
-from vq_zoo.utils.messages import one_line as _one_line
+from vq_zoo.utils.messages import one_line
 
 
 class RunExportError(ExportError):
@@ -36,7 +36,7 @@ def read_run_json(run_dir, name, hint):
         with open(path) as f:
             value = json.load(f)
     except (ValueError, RecursionError) as e:  # RecursionError: nested too deep
-        raise RunExportError(f"{path} is not valid JSON: {_one_line(e)}") from None
+        raise RunExportError(f"{path} is not valid JSON: {one_line(e)}") from None
     if not isinstance(value, dict):
         raise RunExportError(f"{path} must hold a JSON object")
     return value
@@ -80,7 +80,7 @@ def load_run_models(run_dir, kinds):
         try:
             models[kind] = keras.models.load_model(path)
         except Exception as e:
-            raise RunExportError(f"could not load {path}: {_one_line(e)}") from None
+            raise RunExportError(f"could not load {path}: {one_line(e)}") from None
     return models
 
 
@@ -100,7 +100,7 @@ def read_notes(request):
                              "file of notes for the cards)", 2) from None
     except (OSError, UnicodeDecodeError) as e:
         raise RunExportError(f"--notes {path}: cannot read it as UTF-8 text: "
-                             f"{getattr(e, 'strerror', None) or _one_line(e)}", 2) from None
+                             f"{getattr(e, 'strerror', None) or one_line(e)}", 2) from None
 
 
 def refuse_notes(request, recipe_name):
@@ -223,7 +223,7 @@ def export_run_presets(run_dir, request, recipe=None):
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise RunExportError(f"cannot write to {dest}: {e.strerror or _one_line(e)}") from None
+        raise RunExportError(f"cannot write to {dest}: {e.strerror or one_line(e)}") from None
     with tempfile.TemporaryDirectory() as scratch:
         for kind in ("vqvae",) + prior_kinds:
             pictures = (("samples.png", "reconstructions.png") if kind == "vqvae"
@@ -249,7 +249,7 @@ def export_run_presets(run_dir, request, recipe=None):
                     files=files)
             except OSError as e:
                 raise RunExportError(f"cannot write {folders[kind]}: "
-                                     f"{e.strerror or _one_line(e)}") from None
+                                     f"{e.strerror or one_line(e)}") from None
             print(f"Wrote preset {folders[kind]}")
     return 0
 

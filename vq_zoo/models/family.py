@@ -32,7 +32,7 @@ import zipfile
 
 import numpy as np
 
-from vq_zoo.utils.messages import one_line as _one_line
+from vq_zoo.utils.messages import one_line
 
 # Classes of the speech decoders: a VQ-VAE with one of them is a speech
 # VQ-VAE (read from its config, before anything is built).
@@ -261,6 +261,11 @@ class ModelFamily:
                 raise ConditionError(f"--{name} is not for {what}")
         unknown = sorted(set(conditions) - {"label", "speaker", "context", "action"}
                          - set(allowed))
+        video = [n for n in unknown if n in ("guidance", "consensus")]
+        if video:  # the command line's video options, by their flags
+            raise ConditionError(f"{' and '.join('--' + n for n in video)} "
+                                 f"{'is' if len(video) == 1 else 'are'} for video priors, "
+                                 f"not for {what}")
         if unknown:
             raise ConditionError(f"{what} takes no condition {', '.join(unknown)}")
 
@@ -655,7 +660,7 @@ def _preset_metadata(source):
         return presets.load_preset_metadata(source)
     except (ValueError, OSError) as e:
         raise FamilyError(f"{source} is not a run dir, a .keras file or a preset: "
-                          f"{_one_line(e)}") from None
+                          f"{one_line(e)}") from None
 
 
 def _preset_config(handle):
@@ -695,7 +700,7 @@ def load_keras_file(path):
     try:
         return keras.models.load_model(path)
     except Exception as e:  # noqa: BLE001 (Keras raises many kinds; one line)
-        raise FamilyError(f"could not load {path}: {_one_line(e)}") from None
+        raise FamilyError(f"could not load {path}: {one_line(e)}") from None
 
 
 def load_preset_model(handle):
@@ -706,7 +711,7 @@ def load_preset_model(handle):
     try:
         return presets.load_preset(handle)
     except (ValueError, OSError, ImportError) as e:
-        raise FamilyError(_one_line(e)) from None
+        raise FamilyError(one_line(e)) from None
 
 
 def run_dir_config(path):

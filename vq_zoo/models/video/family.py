@@ -158,10 +158,11 @@ class LatentVideoFamily(ModelFamily):
         temperature = self._temperature(temperature)
         if consensus is None:
             consensus = self.consensus
-        if isinstance(consensus, bool) or not isinstance(consensus, (int, np.integer)) \
-                or consensus < 1:
-            raise ConditionError(f"--consensus {consensus}: expected an integer >= 1 "
-                                 "(draws per generated frame; 1: one draw)")
+        try:
+            consensus = check_int("consensus", consensus, numpy=True)
+        except ValueError as e:
+            raise ConditionError(f"--consensus: {e} (draws per generated frame; 1: one "
+                                 "draw)") from None
         if guidance != 1.0 and not self.video.null_action:
             raise ConditionError(f"--guidance {guidance:g}: this video prior was trained "
                                  "without action dropout (no 'no action' condition); "

@@ -395,7 +395,8 @@ class LatentVideoModel:
                 (at `temperature` and `guidance`, given the same past),
                 and at each of its positions the code most draws agree on
                 (`vq_zoo.generation.consensus_codes`); that frame is the
-                past of the next. 1 (the default): the one draw.
+                past of the next. 1 (the default): the one draw. At
+                temperature 0 every draw is the greedy frame: one is drawn.
 
         Returns:
             int32 codes `(batch, n, h, w)`.
@@ -417,6 +418,7 @@ class LatentVideoModel:
                 f"num_frames={num_frames}")
         if not temperature >= 0:
             raise ValueError(f"`temperature` must be >= 0 (0: greedy), got {temperature!r}")
+        greedy = float(temperature) == 0
         temperature = float(temperature) or GREEDY_TEMPERATURE
         from vq_zoo.models.video.latent_video_prior import _check_guidance
 
@@ -427,6 +429,8 @@ class LatentVideoModel:
                 "(null_action=True): this one has no 'no action' condition; use "
                 "guidance=1")
         num_samples = check_int("num_samples", num_samples, numpy=True)
+        if greedy:
+            num_samples = 1
         extra = {"guidance": guidance} if guidance != 1.0 else {}
         codes = list(np.moveaxis(context_codes[:, -self.history:], 1, 0))
         drawn = []
