@@ -45,7 +45,8 @@ def test_silence_and_noise_are_unvoiced():
 
 
 def test_agrees_with_librosa_yin_on_a_gliding_voice():
-    librosa = pytest.importorskip("librosa")
+    import librosa  # CI installs the speech extras: no skipping
+
     track = np.linspace(100, 180, RATE) + 15 * np.sin(2 * np.pi * 3 * np.arange(RATE) / RATE)
     audio = harmonic(track)
     f0, voiced, _ = pitch.yin(audio)
@@ -133,3 +134,56 @@ def test_contours_are_cached(tmp_path, monkeypatch):
     # Other audio: computed again, not read from the cache.
     with pytest.raises(AssertionError, match="computed again"):
         pitch.corpus_contours([tone(150, 0.2)], path)
+
+
+def counting_yin(monkeypatch):
+    """`pitch.yin` that counts its calls (a list: one entry per call)."""
+    calls, real = [], pitch.yin
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pitch, "yin", counted)
+    return calls
+
+
+@pytest.mark.parametrize("content", ["garbage", "truncated", "foreign", "ragged"])
+def test_an_unreadable_or_foreign_cache_is_computed_again(tmp_path, monkeypatch, content):
+    audios = [tone(150, 0.2), tone(250, 0.3)]
+    path = tmp_path / "pitch.npz"
+    fresh = pitch.corpus_contours(audios)  # no cache
+    pitch.corpus_contours(audios, str(path))
+    good = path.read_bytes()
+    if content == "garbage":
+        path.write_bytes(b"not an npz at all")
+    elif content == "truncated":  # an interrupted copy
+        path.write_bytes(good[:len(good) // 2])
+    elif content == "foreign":  # another program's .npz: no digest
+        np.savez(path, f0=np.zeros(3))
+    else:  # the right digest over arrays that do not fit together
+        with np.load(path) as z:
+            arrays = dict(z)
+        arrays["ends"] = arrays["ends"] + 5
+        np.savez(path, **arrays)
+    calls = counting_yin(monkeypatch)
+    again = pitch.corpus_contours(audios, str(path))
+    assert len(calls) == 2
+    for (f, v), (g, w) in zip(fresh, again):
+        np.testing.assert_array_equal(f, g)
+        np.testing.assert_array_equal(v, w)
+    # The file was replaced by a readable cache: read, not computed.
+    pitch.corpus_contours(audios, str(path))
+    assert len(calls) == 2
+
+
+def test_another_tracker_version_computes_the_contours_again(tmp_path, monkeypatch):
+    audios = [tone(150, 0.2)]
+    path = str(tmp_path / "pitch.npz")
+    pitch.corpus_contours(audios, path)
+    calls = counting_yin(monkeypatch)
+    pitch.corpus_contours(audios, path)
+    assert not calls
+    monkeypatch.setattr(pitch, "TRACKER_VERSION", pitch.TRACKER_VERSION + 1)
+    pitch.corpus_contours(audios, path)
+    assert len(calls) == 1

@@ -8,9 +8,10 @@ cumulative-mean-normalised difference function `d'(tau)` of a window
 against itself shifted by `tau`; the period is the first dip below
 `threshold` (refined by a parabola through its neighbours), and a frame is
 voiced when such a dip exists and the frame sounds (within `silence_db` of
-the clip's loudest frame). librosa's pYIN tracks the same pitch but runs at
-about 1.4x real time on this machine's CPU; this runs at well over 100x,
-so a corpus's contours take seconds.
+the clip's loudest frame). librosa's pYIN tracks the same pitch but is
+tens of times slower; the measured speeds of both, and how far they agree,
+are in recipes/vctk/README.md (`python -m vq_zoo.data.pitch CORPUS
+--per-speaker 2`, which measures them).
 
 Frame `i` of a clip is centred on sample `i * frame_step`, as the centred
 STFT frames of `SpectrogramEncoder.log_magnitude` are: the contour of a
@@ -19,12 +20,18 @@ utterance's contour.
 """
 
 import hashlib
+import io
 import json
 import os
+import zipfile
 
 import numpy as np
 
 FEATURES = 2  # normalised log-F0 (0 where unvoiced), voiced flag
+# Part of the contour cache's key: raise it whenever `yin` would give other
+# contours for the same audio and settings, so that no run reads contours
+# the tracker of old computed.
+TRACKER_VERSION = 1
 
 
 def _check_audio(audio):
@@ -170,17 +177,17 @@ def frames_of(contour, start_sample, num_frames, frame_step):
 def corpus_contours(audios, cache_path=None, verbose=False, **yin_kwargs):
     """`[(f0, voiced)]` of every utterance by `yin(**yin_kwargs)`, cached in
     `cache_path` (an `.npz`, written atomically, keyed by a digest of the
-    audio and the settings: other audio or settings compute them again)."""
-    digest = hashlib.sha256(json.dumps(sorted(yin_kwargs.items())).encode())
+    audio, the settings and `TRACKER_VERSION`: other audio, settings or
+    tracker compute them again, as does a cache that cannot be read)."""
+    digest = hashlib.sha256(json.dumps([TRACKER_VERSION,
+                                        sorted(yin_kwargs.items())]).encode())
     for a in audios:
         digest.update(np.ascontiguousarray(a, np.float32).tobytes())
     key = digest.hexdigest()
     if cache_path and os.path.exists(cache_path):
-        with np.load(cache_path) as z:
-            if str(z["digest"]) == key:
-                f0s, voiced, ends = z["f0"], z["voiced"], z["ends"]
-                starts = np.concatenate([[0], ends[:-1]])
-                return [(f0s[s:e], voiced[s:e]) for s, e in zip(starts, ends)]
+        cached = _read_cache(cache_path, key)
+        if cached is not None:
+            return cached
     out = []
     for i, a in enumerate(audios):
         f0, v, _ = yin(a, **yin_kwargs)
@@ -189,7 +196,6 @@ def corpus_contours(audios, cache_path=None, verbose=False, **yin_kwargs):
             print(f"  pitch of {i + 1}/{len(audios)} utterances", flush=True)
     if cache_path:
         from vq_zoo.utils.io import write_atomic
-        import io
 
         buffer = io.BytesIO()
         np.savez(buffer, digest=np.array(key),
@@ -198,6 +204,23 @@ def corpus_contours(audios, cache_path=None, verbose=False, **yin_kwargs):
                  ends=np.cumsum([f.size for f, _ in out]).astype(np.int64))
         write_atomic(cache_path, buffer.getvalue())
     return out
+
+
+def _read_cache(path, key):
+    """The contours cached in `path` under `key`, or None where it holds
+    others or cannot be read (truncated, not an `.npz`, another program's
+    `.npz`): they are computed again and the file replaced."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["digest"]) != key:
+                return None
+            f0s, voiced, ends = z["f0"], z["voiced"], z["ends"]
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile):
+        return None
+    if ends.ndim != 1 or (ends.size and (ends[-1] != f0s.size or f0s.shape != voiced.shape)):
+        return None
+    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+    return [(f0s[s:e], voiced[s:e]) for s, e in zip(starts, ends)]
 
 
 def compare_with_pyin(audios, sample_rate=16000, frame_step=160):
