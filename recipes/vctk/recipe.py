@@ -366,13 +366,12 @@ main = SpeechRecipe().main  # `main(config, out_dir, ...)`, as before
 def refuse_pitch_export(run_dir):
     """A `RunExportError` (one line) for a run whose decoder reads the pitch
     contour: its presets, cards and `vq-zoo convert` / `sample` need the
-    source's contour, which they do not pass yet."""
-    path = os.path.join(str(run_dir), "config.json")
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        recorded = json.load(f)
-    if (recorded.get("config") or {}).get("pitch_condition"):
+    source's contour, which they do not pass yet. The config is the one the
+    run records (`config.json`, else the pipeline's `stages/run.json`); a run
+    that records none, or none readable, is left to the export's own checks."""
+    from vq_zoo.models.family import run_dir_config
+
+    if run_dir_config(str(run_dir)).get("pitch_condition"):
         from vq_zoo.export.run_presets import RunExportError
 
         raise RunExportError(f"{run_dir} was trained with pitch_condition=True (a decoder that "

@@ -91,12 +91,39 @@ def test_export_refuses_a_pitch_run(tmp_path):
         refuse_pitch_export(str(tmp_path))
 
 
+def test_export_refuses_a_pitch_run_that_records_only_its_stages(tmp_path):
+    from vq_zoo.export.run_presets import RunExportError
+    from vq_zoo.recipes.vctk.recipe import refuse_pitch_export
+
+    stages = tmp_path / "stages"
+    stages.mkdir()
+    (stages / "run.json").write_text(json.dumps(
+        {"config": {"pitch_condition": True}, "stages": ["vqvae"]}))
+    with pytest.raises(RunExportError, match="trained with pitch_condition=True"):
+        refuse_pitch_export(str(tmp_path))
+    # A config.json that is not JSON: the pipeline's record still tells.
+    (tmp_path / "config.json").write_text('{"recipe": "vctk", "config": {')
+    with pytest.raises(RunExportError, match="trained with pitch_condition=True"):
+        refuse_pitch_export(str(tmp_path))
+    (stages / "run.json").write_text(json.dumps({"config": {"pitch_condition": False}}))
+    refuse_pitch_export(str(tmp_path))
+
+
+def test_export_check_reads_corrupt_records_without_a_traceback(tmp_path):
+    from vq_zoo.recipes.vctk.recipe import refuse_pitch_export
+
+    (tmp_path / "config.json").write_text('{"recipe": "vctk", "config": {"pitch_')
+    refuse_pitch_export(str(tmp_path))  # nothing recorded to refuse: no JSONDecodeError
+    (tmp_path / "config.json").write_text("[1, 2]")  # JSON, but not a record
+    refuse_pitch_export(str(tmp_path))
+
+
 @pytest.mark.slow
 def test_smoke_config_with_pitch_end_to_end(tmp_path, capsys):
     """Every stage with the pitch condition; the commands that cannot pass a
     contour refuse the run in one line."""
-    pytest.importorskip("librosa")
     import keras
+    import librosa  # noqa: F401  (Griffin-Lim; CI installs the speech extras)
 
     from vq_zoo.cli import main
 
