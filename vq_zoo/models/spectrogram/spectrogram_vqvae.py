@@ -254,14 +254,11 @@ class SpectrogramVQVAE(QuantizedModel):
         frames = indices.shape[1] * self.decoder.frames_per_code
         if self.decoder.pitch_condition:
             if pitch is None:
-                # A FamilyError (a ValueError): `vq-zoo sample` and `convert`
-                # report it in one line.
-                from vq_zoo.models.family import FamilyError
-
-                raise FamilyError(
-                    "this model's decoder is conditioned on the source's pitch contour "
-                    "(pitch_condition=True): decoding needs `pitch`; vq-zoo convert, "
-                    "sample and export do not support such a model yet")
+                raise ValueError(
+                    "this decoder is pitch-conditioned (pitch_condition=True): pass "
+                    f"`pitch`, float ({indices.shape[0]}, {frames}, 2) = (batch, frames, "
+                    "2), the source's contour (`decoder.pitch_features`: normalised "
+                    "log-F0, voiced flag) for each STFT frame of the codes")
             pitch = np.asarray(pitch, np.float32)
             if pitch.shape != (indices.shape[0], frames, 2):
                 raise ValueError(f"`pitch` must be ({indices.shape[0]}, {frames}, 2) (one "

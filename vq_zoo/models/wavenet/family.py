@@ -72,6 +72,7 @@ class SpeechVQVAEFamily(ModelFamily):
         decoder draw with `seed`."""
         num = self._check_num(num)
         self._refuse("a speech model", conditions)
+        self._refuse_pitch(self.vqvae, "vq-zoo sample")
         temperature = self._temperature(temperature)
         decoder = self.vqvae.decoder
         if speaker is not None or label is not None:
@@ -90,6 +91,15 @@ class SpeechVQVAEFamily(ModelFamily):
                        codes=np.asarray(codes),
                        what=f"{num} samples ({audio.shape[1] / self.sample_rate:.2f} s "
                             f"each; speakers {', '.join(names[s] for s in speakers)})")
+
+    @staticmethod
+    def _refuse_pitch(vqvae, command):
+        """A FamilyError (one line) for a decoder that reads the source's
+        pitch contour, which `command` has none of to pass."""
+        if getattr(vqvae.decoder, "pitch_condition", False):
+            raise FamilyError(f"this model's decoder is conditioned on the source's pitch "
+                              f"contour (pitch_condition=True): {command} does not support "
+                              "such a model yet")
 
     def architecture(self):
         """The architecture paragraph of the speech cards: the encoder, the
@@ -205,6 +215,7 @@ class SpeechVQVAEFamily(ModelFamily):
 
         if not is_speech_vqvae(vqvae):
             return super().convert_speech(vqvae, source, path, speaker, seed, temperature)
+        cls._refuse_pitch(vqvae, "vq-zoo convert")
         try:
             return convert_file(vqvae, path, speaker, seed=seed, temperature=temperature)
         except (ValueError, ImportError) as e:  # ImportError: Griffin-Lim needs librosa
