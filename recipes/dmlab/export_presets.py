@@ -9,7 +9,7 @@ grid shows, what was tried). The card states the command and the summed
 wall time of the invocations the run records; `from_run` takes others for a
 run assembled from another's stages.
 
-- `vqvae_small_memory_maze_84`: stage 1, 84x84 frames -> 21x21 codes (K=512);
+- `vqvae_small_memory_maze_84`: stage 1, 84x84 frames -> 21x21 codes (K=32);
 - `gated_pixelcnn_small_memory_maze_21`: stage 1's prior over the maps;
 - `vqvae_pixelcnn_small_memory_maze_21`: stage 2 (`DMLabVQVAE`), 21x21 codes
   -> 3 codes (27 bits) and back by a PixelCNN decoder;
@@ -30,8 +30,11 @@ import tempfile
 
 import numpy as np
 
-from vq_zoo.models.dmlab.family import SET_ROLES
 from vq_zoo.models.dmlab.family import decoding_words
+from vq_zoo.models.dmlab.family import indefinite_article
+from vq_zoo.models.dmlab.family import set_roles
+from vq_zoo.models.dmlab.family import set_sizes
+from vq_zoo.models.dmlab.family import stage1_num_embeddings
 
 SIZE = "small"
 NAMES = {
@@ -45,7 +48,6 @@ NAMES = {
 # and the 3-code prior are the two-stage model (`DMLabFamily`).
 FAMILIES = {"vqvae": "vqvae", "prior": "vqvae", "stage2_vqvae": "dmlab",
             "stage2_prior": "dmlab"}
-ROLES = SET_ROLES  # what each preset is: the DeepMind Lab family's words
 
 
 def _fmt(value, digits=3):
@@ -53,7 +55,12 @@ def _fmt(value, digits=3):
 
 
 def _stage1_k(config):
-    return int(config.get("vqvae_merge_codes") or config["num_embeddings"])
+    return int(stage1_num_embeddings(config))
+
+
+def _tuples(count):
+    """What `count` codes of one frame are, as a noun."""
+    return {1: "single codes", 2: "pairs", 3: "triples"}.get(count, f"{count}-tuples")
 
 
 def _stage1_origin(config):
@@ -73,34 +80,49 @@ def _stage1_origin(config):
                     f"rate {config['learning_rate']:g} on this run's training frames")
 
 
-def targets(metrics):
+def targets(metrics, config=None):
     """Issue 20's targets for the held-out metrics: `[(target, measured,
-    met)]` (the grid's target is judged by eye, in the card's notes)."""
+    met)]` (the grid's target is judged by eye, in the card's notes), in
+    the sizes of the run's `config` (the shipped set's where None)."""
+    sizes = set_sizes(config)
     gap = metrics["test_psnr_db"] - metrics["test_stage2_psnr_db"]
     accuracy = metrics["test_stage2_map_accuracy_greedy"]
     rows = [(f"frames after both stages within 4 dB PSNR of stage 1 "
              f"({decoding_words(metrics)})",
              f"{gap:.2f} dB below" + (f" ({gap - 4:.2f} dB too many)" if gap > 4 else ""),
              gap <= 4.0),
-            ("greedy 21x21 map from the 3 codes at least 50% right",
+            (f"greedy {sizes['map']} map from the {sizes['latents']} codes at least 50% "
+             "right",
              f"{accuracy:.3f}" + (f" ({0.5 - accuracy:.3f} short)" if accuracy < 0.5 else ""),
              accuracy >= 0.5)]
     train = metrics.get("train_stage2_prior_bits_per_code")
     valid = metrics.get("validation_stage2_prior_bits_per_code")
     if train and valid:
-        rows.append(("3-code prior: validation bits/code within 10% of training",
+        rows.append((f"{sizes['latents']}-code prior: validation bits/code within 10% of "
+                     "training",
                      f"{valid:.3f} vs {train:.3f} ({100 * (valid / train - 1):+.1f}%)",
                      abs(valid / train - 1) <= 0.10))
     return rows
 
 
 def card_text(stage, metrics, invocation, config, notes="",
-              export_command="vq-zoo export runs/dmlab-small --dest pretrained"):
+              export_command="vq-zoo export runs/dmlab-small --dest pretrained",
+              config_name=SIZE):
+    """The card of the set's `stage` preset, in the sizes of the run's
+    `config` (frames, maps, stage 2's codes and codebooks: `set_sizes`)
+    and naming its `config_name`."""
     from vq_zoo.data.memory_maze import split_episodes
 
     m = {k: _fmt(v) for k, v in metrics.items()}
     k1 = _stage1_k(config)
     bits1 = math.log2(k1)
+    sizes = set_sizes(config)
+    image, code_map, latents = sizes["image"], sizes["map"], sizes["latents"]
+    k2 = config["stage2_num_embeddings"]
+    height, width = sizes["map_shape"]
+    # Stage 1 from the earlier preset (the shipped set's) saw episodes 0-17.
+    stage1_start = (" (stage 1 started from a model trained on episodes 0-17, inside\n"
+                    "the training split)" if config.get("vqvae_preset") else "")
     fit = config.get("stage2_prior_final_logs") or {}
     stage2_prior_fit = ("{:.2f} / {:.2f} bits per code on its training / validation codes "
                         "in its last epoch".format(fit["bits_per_code"],
@@ -125,10 +147,10 @@ def card_text(stage, metrics, invocation, config, notes="",
     # names and the run's config and metrics.
     set_metadata = {"two_stage_presets": NAMES, "config": config, "metrics": metrics}
     target_rows = "\n".join(f"| {t} | {v} | {'met' if ok else '**missed**'} |"
-                            for t, v, ok in targets(metrics))
-    prior_row = (f"| 3-code prior, bits per code on train / validation / test codes "
-                 f"(after training) | {split_bits} |" if split_bits else
-                 f"| 3-code prior, bits per code (of 9 uniform) | "
+                            for t, v, ok in targets(metrics, config))
+    prior_row = (f"| {latents}-code prior, bits per code on train / validation / test "
+                 f"codes (after training) | {split_bits} |" if split_bits else
+                 f"| {latents}-code prior, bits per code (of {math.log2(k2):g} uniform) | "
                  f"{m['test_stage2_prior_bits_per_code']} |")
     decoding = decoding_words(metrics)
     decoding_rows = ""
@@ -155,9 +177,9 @@ def card_text(stage, metrics, invocation, config, notes="",
 
 ## Data
 
-84x84 first-person RGB frames of memory-maze 9x9 mazes (Pasukonis et al.
+{image} first-person RGB frames of memory-maze {config.get('maze', '9x9')} mazes (Pasukonis et al.
 2022, a MuJoCo re-creation of DeepMind Lab's `explore_goal_locations`
-levels), rendered **at 84x84 by the environment's own camera** (nothing
+levels), rendered **at {image} by the environment's own camera** (nothing
 resized) by `python -m vq_zoo.data.memory_maze` with an exploring policy
 (mostly forward, random turns held for 2-6 steps, turning away when a
 forward move leaves the frame unchanged): {config['episodes']} episodes of
@@ -167,23 +189,23 @@ maze seed `{f"{config['data_seed'] * 100003} + " if config['data_seed'] else ""}
 {split['validation'][0]}-{split['validation'][-1]} validation (early stopping),
 {split['test'][0]}-{split['test'][-1]} test. Every metric below is on the
 {metrics['test_frames']} frames of the test episodes: mazes no stage ever
-trained on (stage 1 started from a model trained on episodes 0-17, inside
-the training split). memory-maze is Apache-2.0; MuJoCo and dm_control are
+trained on{stage1_start}. memory-maze is Apache-2.0; MuJoCo and dm_control are
 Apache-2.0.
 
 ## Model
 
-- Stage 1: {_stage1_origin(config)}. A 21x21 map is 441 x {bits1:.0f} bits.
-  Its PixelCNN prior (the one-stage baseline, not part of the 27-bit chain):
+- Stage 1: {_stage1_origin(config)}. {sizes['a_map'].capitalize()} map is {height * width} x {bits1:.0f} bits.
+  Its PixelCNN prior (the one-stage baseline, not part of the {sizes['bits']}-bit chain):
   {config['prior_layers']} layers of {config['prior_filters']}, {config['prior_epochs']} epoch(s){
   f" of {config['prior_steps_per_epoch']} steps" if config.get('prior_steps_per_epoch') else ""}.
-- Stage 2: 21x21 codes -> 3 codes of 3 codebooks of {config['stage2_num_embeddings']}
+- Stage 2: {code_map} codes -> {latents} codes of {latents} codebooks of {k2}
   ({metrics['bits_per_frame_stage2']:.0f} bits) -> a gated PixelCNN over the map
   ({config['stage2_decoder_layers']} layers of {config['stage2_decoder_filters']})
-  conditioned globally on the 3 quantised vectors{
-  f" and, at every position, on a (21, 21, {config['stage2_spatial_channels']}) map a "
+  conditioned globally on the {latents} quantised vectors{
+  f" and, at every position, on {indefinite_article(height)} ({height}, {width}, "
+  f"{config['stage2_spatial_channels']}) map a "
   f"`LatentMapDecoder` makes from them" if config.get('stage2_spatial_channels') else ""}.
-- The 3-code prior: a causal gated 1D network of {config['stage2_prior_filters']}
+- The {latents}-code prior: a causal gated 1D network of {config['stage2_prior_filters']}
   filters{f", early stopping on the validation codes (patience "
   f"{config['stage2_prior_patience']}, best epoch kept)"
   if config.get('stage2_prior_patience') else ""}.
@@ -197,13 +219,13 @@ Apache-2.0.
 | stage 1 code perplexity / usage (of {k1}) | {_fmt(metrics['test_perplexity'], 1)} / {m['test_codebook_usage']} |
 | stage 1 prior, bits per code (of {bits1:.0f} uniform) | {m['test_prior_bits_per_code']} |
 | bits per frame after stage 2 | {_fmt(metrics['bits_per_frame_stage2'], 0)} |
-| stage 2 map accuracy, greedy map from the 3 codes | {m['test_stage2_map_accuracy_greedy']} |
-| stage 2 map accuracy, map sampled from the 3 codes (T=1) | {m['test_stage2_map_accuracy_sampled']} |
+| stage 2 map accuracy, greedy map from the {latents} codes | {m['test_stage2_map_accuracy_greedy']} |
+| stage 2 map accuracy, map sampled from the {latents} codes (T=1) | {m['test_stage2_map_accuracy_sampled']} |
 | stage 2 map accuracy, per-position argmax given the true preceding codes | {m['test_stage2_map_accuracy_teacher_forced']} |
 | baseline: the most frequent training code everywhere | {m['baseline_map_accuracy_most_frequent_code']} |
-| stage 2 decoder NLL, bits per code of the 21x21 map | {m['test_stage2_bits_per_code']} |
+| stage 2 decoder NLL, bits per code of the {code_map} map | {m['test_stage2_bits_per_code']} |
 | frame MSE / PSNR (dB) after both stages, {decoding} | {_fmt(metrics['test_stage2_mse'], 5)} / {_fmt(metrics['test_stage2_psnr_db'], 2)} |
-{decoding_rows}| stage 2 codebooks, perplexity (of {config['stage2_num_embeddings']}) | {per_level('test_stage2_perplexity_', 1)} |
+{decoding_rows}| stage 2 codebooks, perplexity (of {k2}) | {per_level('test_stage2_perplexity_', 1)} |
 | stage 2 codebooks, usage | {per_level('test_stage2_codebook_usage_', 3)} |
 {prior_row}
 
@@ -227,9 +249,9 @@ What was tried before this run, and what each try measured:
 - **Stage 1's K is {k1}, not the paper's 512**{" (merged)" if config.get(
   "vqvae_merge_codes") else ""}: see `recipes/dmlab/README.md` for the PSNR of
   each merged size.
-- The 3-code prior{f" ({stage2_prior_fit})" if stage2_prior_fit else ""}: a 512-way
-  vocabulary and 512^3 combinations against
-  {len(split['train']) * config['steps_per_episode']:,} training triples.
+- The {latents}-code prior{f" ({stage2_prior_fit})" if stage2_prior_fit else ""}: {indefinite_article(k2)} {k2}-way
+  vocabulary and {k2}^{latents} combinations against
+  {len(split['train']) * config['steps_per_episode']:,} training {_tuples(latents)}.
 - memory-maze is not DeepMind Lab: simpler textures, no HUD, another
   camera; nothing here measures the paper's DeepMind Lab numbers (the paper
   reports none for this model either).
@@ -237,7 +259,7 @@ What was tried before this run, and what each try measured:
 ## Training
 
 Command: `{invocation['command']}` (then
-`{export_command}`), config `small` of
+`{export_command}`), config `{config_name}` of
 `recipes/dmlab/config.py`. Wall time {_or_unknown(invocation.get('wall_time_s'))} s,
 CPU time {_or_unknown(invocation.get('cpu_time_s'))} s (user + system) on
 {invocation['hardware']}, shared with other jobs, for all stages; the
@@ -261,12 +283,15 @@ def _cpu_name():
     return platform.processor() or platform.machine()
 
 
-def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, notes=""):
+def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, notes="",
+             config_name=SIZE):
     """Writes the four presets of the dmlab run in `run_dir` under `dest`;
     returns `{preset name: metadata}`. `wall_time_s`, `cpu_time_s` and
     `command` are what the cards state of the training (`export` passes the
     run's record; a run made from another's stages may state that run's),
-    `notes` Markdown the cards carry after the targets."""
+    `notes` Markdown the cards carry after the targets, `config_name` the
+    run's named config. The cards and descriptions word the run's own sizes
+    (its recorded config)."""
     import keras
 
     from vq_zoo import VQVAE  # noqa: F401 (every vq_zoo class registered with Keras)
@@ -283,7 +308,7 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
         logs = json.load(f).get("final_logs") or {}
     card_config = dict(config, stage2_prior_final_logs=logs)
     invocation = {
-        "command": command or "vq-zoo train dmlab --config small",
+        "command": command or f"vq-zoo train dmlab --config {config_name}",
         "wall_time_s": wall_time_s, "cpu_time_s": cpu_time_s,
         "hardware": f"{os.cpu_count()} CPU cores ({_cpu_name()}), {platform.system()}",
     }
@@ -305,16 +330,17 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
             "stage2_prior": ["samples.png"],
         }
         written = {}
+        roles = set_roles(config)
         for stage, name in NAMES.items():
             model = keras.models.load_model(os.path.join(run_dir, f"{stage}.keras"))
             metadata = {
                 "dataset": DATA_CARD["dataset"], "data": DATA_CARD["data"],
                 "data_license": DATA_CARD["license"], "recipe": "dmlab",
                 "family": FAMILIES[stage],
-                "config_name": SIZE, "config": config, "command": invocation["command"],
+                "config_name": config_name, "config": config, "command": invocation["command"],
                 "training_invocations": [invocation], "metrics": metrics,
                 "metrics_split": "held-out test episodes",
-                "description": ROLES[stage], "two_stage_presets": NAMES,
+                "description": roles[stage], "two_stage_presets": NAMES,
             }
             if stage == "prior":
                 metadata["companion_preset"] = NAMES["vqvae"]
@@ -323,7 +349,7 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
                 model, target, metadata,
                 files={p: pictures[p] for p in files[stage] if p in pictures},
                 model_card=card_text(stage, metrics, invocation, card_config, notes,
-                                     f"vq-zoo export {run_dir} --dest {dest}"))
+                                     f"vq-zoo export {run_dir} --dest {dest}", config_name))
     return written
 
 
@@ -343,6 +369,7 @@ def export(run_dir, request):
     read_run_json(run_dir, "metrics.json", "is the run finished?")
     walls = [i.get("wall_time_s") for i in run.get("invocations") or []]
     wall = sum(walls) if walls and None not in walls else None
-    for name in from_run(run_dir, dest, wall, None, run.get("command"), notes):
+    for name in from_run(run_dir, dest, wall, None, run.get("command"), notes,
+                         run.get("config_name") or SIZE):
         print(f"Wrote preset {os.path.join(dest, name)}")
     return 0

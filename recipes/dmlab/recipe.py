@@ -381,7 +381,9 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
             hits[rule] += int((m == maps).sum())
         # The mean of the sampled maps' frames: the minimum-Bayes-risk
         # frame for the squared error (blurred where the draws differ).
-        mean = frames_of_draws(vq1, samples).astype(np.float64).mean(1)
+        # (Decoded 256 maps per call; the mean summed in float64 without a
+        # float64 copy of the batch x num_samples frames.)
+        mean = frames_of_draws(vq1, samples).mean(1, dtype=np.float64)
         sq["frame_mean"] += float(np.sum((mean - x) ** 2))
         logits = np.asarray(vq2.predict_on_batch(maps))
         sq1 += float(np.sum((stage1 - x) ** 2))

@@ -252,11 +252,46 @@ def test_vq_zoo_export_writes_the_four_presets_with_the_notes(run, tmp_path, cap
     notes.write_text("What the grid shows: *toy* frames, a moving band.\n")
     dest = tmp_path / "presets"
     assert cli.main(["export", run["out"], "--dest", str(dest), "--notes", str(notes)]) == 0
+    # The smoke run's sizes, from its config and its measured metrics: 32x32
+    # frames, 8x8 maps of K=16, 2 codes of K=8 per frame (6 bits).
+    metrics = run["metrics"]
+    frame = f"{SMOKE.image_size}x{SMOKE.image_size}"
+    code_map = "x".join(map(str, metrics["code_shape"]))
+    latents, k2 = SMOKE.stage2_num_latents, SMOKE.stage2_num_embeddings
+    bits = metrics["bits_per_frame_stage2"]
+    assert (frame, code_map, latents, k2, bits) == ("32x32", "8x8", 2, 8, 6.0)
+    words = {
+        "vqvae": f"a VQ-VAE from {frame} RGB frames to {code_map} maps of "
+                 f"K={SMOKE.num_embeddings} codes.",
+        "prior": f"prior over the {code_map} code maps",
+        "stage2_vqvae": f"from an {code_map} code map to {latents} latent vectors, each "
+                        f"quantised by its own codebook of {k2} ({bits:.0f} bits per frame)",
+        "stage2_prior": f"The prior over stage 2's {latents} codes: a causal gated 1D "
+                        f"network of length {latents} over one shared vocabulary of {k2} "
+                        "tokens.",
+    }
     for stage, name in NAMES.items():
         card = (dest / name / "README.md").read_text()
         assert "What the grid shows: *toy* frames, a moving band." in card
         assert f"`vq-zoo export {run['out']} --dest {dest}`" in card
         assert "python -m vq_zoo.recipes" not in card and "Wall time None" not in card
+        # The card and the recorded description say the smoke run's sizes,
+        # not the shipped small set's.
+        assert words[stage] in card.split("\n\n")[1].replace("\n", " "), stage
+        description = presets.load_preset_metadata(str(dest / name))["description"]
+        assert description == card.split("\n\n")[1].replace(f"K={SMOKE.num_embeddings} ", "")
+        assert f"(frame -> {code_map} codes -> {latents} codes and\nback" in card
+        assert f"{bits:.0f}-bit\nreconstructions" in card
+        assert f"rendered **at {frame} by" in card and "config `smoke` of" in card
+        positions = metrics["code_shape"][0] * metrics["code_shape"][1]
+        assert (f"An {code_map} map is {positions} x "
+                f"{np.log2(SMOKE.num_embeddings):.0f} bits") in card
+        assert f"an {k2}-way\n  vocabulary and {k2}^{latents} combinations" in card
+        for shipped in ("84x84", "21x21", "21, 21", "27 bits", "27-bit", "3 latent",
+                        "3 codes", "3-code", "of 512", "512-way", "512 tokens",
+                        "episodes 0-17", "config `small`"):
+            assert shipped not in card, (stage, shipped)
+            assert shipped not in description, (stage, shipped)
         model = presets.load_preset(str(dest / name))
         trained = keras.models.load_model(os.path.join(run["out"], f"{stage}.keras"))
         for a, b in zip(model.weights, trained.weights):

@@ -67,23 +67,51 @@ def test_reconstruct_follows_the_chain_and_is_greedy_without_one(models):
     np.testing.assert_array_equal(decoded, plain.decode_maps(codes, greedy=True))
 
 
-def test_the_frames_of_many_draws_are_one_call_equal_to_one_call_each(models):
-    frame_vqvae, code_vqvae, frames = models
-    chain = DMLabTwoStage(frame_vqvae, code_vqvae)
-    draws = np.asarray(code_vqvae.decode_samples(chain.encode(frames), 6, seed=1))
-    assert draws.shape == (5, 6, 4, 4)
+def _decoded_in_calls(frame_vqvae, decode_draws):
+    """`(frames, the number of maps of each call of frame_vqvae.decode)`
+    of `decode_draws()`."""
     calls = []
     decode = frame_vqvae.decode
     frame_vqvae.decode = lambda maps: calls.append(len(maps)) or decode(maps)
     try:
-        batched = chain.frames_of_draws(draws)
+        return decode_draws(), calls
     finally:
         del frame_vqvae.decode
-    assert calls == [30] and batched.shape == (5, 6, 8, 8, 3)
+
+
+@pytest.mark.parametrize("batch_size, calls", [
+    (None, [30]),               # the default (256): all 30 maps in one call
+    (30, [30]),
+    (4, [4] * 7 + [2]),         # chunks smaller than the 30 maps, the last short
+    (7, [7, 7, 7, 7, 2]),
+    (1, [1] * 30),
+])
+def test_the_frames_of_many_draws_equal_one_call_each_in_bounded_calls(
+        models, batch_size, calls):
+    frame_vqvae, code_vqvae, frames = models
+    chain = DMLabTwoStage(frame_vqvae, code_vqvae)
+    draws = np.asarray(code_vqvae.decode_samples(chain.encode(frames), 6, seed=1))
+    assert draws.shape == (5, 6, 4, 4)
+    size = {} if batch_size is None else {"batch_size": batch_size}
+    batched, made = _decoded_in_calls(frame_vqvae,
+                                      lambda: chain.frames_of_draws(draws, **size))
+    assert made == calls
+    assert batched.shape == (5, 6, 8, 8, 3) and batched.dtype == np.float32
     one_each = np.stack([np.asarray(frame_vqvae.decode(draws[:, j])) for j in range(6)],
                         axis=1)
     np.testing.assert_allclose(batched, one_each, rtol=0, atol=1e-6)
     np.testing.assert_allclose(batched.mean(1), one_each.mean(1), rtol=0, atol=1e-6)
+
+
+def test_frames_of_draws_refuses_a_bad_batch_size_or_draws(models):
+    frame_vqvae, code_vqvae, frames = models
+    chain = DMLabTwoStage(frame_vqvae, code_vqvae)
+    draws = np.zeros((2, 3, 4, 4), np.int32)
+    with pytest.raises(ValueError, match=r"^`batch_size` must be an integer >= 1, got 0$"):
+        chain.frames_of_draws(draws, batch_size=0)
+    with pytest.raises(ValueError, match=r"^`draws` must be drawn code maps \(batch, n, "
+                                         r"height, width\), got shape \(4, 4\)$"):
+        chain.frames_of_draws(draws[0, 0])
 
 
 def test_the_chain_refuses_an_unknown_decoding(models):

@@ -121,13 +121,14 @@ class DMLabTwoStage:
         return (np.asarray(self.frame_vqvae.decode(maps)),
                 np.asarray(self.frame_vqvae.decode(decoded)), maps, decoded)
 
-    def frames_of_draws(self, draws):
+    def frames_of_draws(self, draws, batch_size=256):
         """Stage 1's frames of drawn maps `(batch, n, 21, 21)` (as
         `DMLabVQVAE.decode_samples` gives them), float32 `(batch, n, 84,
-        84, 3)`, by one call of its decoder: `frames_of_draws(draws)
-        .mean(1)` is the frame-mean decoding (the mean of the draws'
-        frames, the minimum-Bayes-risk frame for the squared error)."""
-        return frames_of_draws(self.frame_vqvae, draws)
+        84, 3)`, decoded `batch_size` maps per call of its decoder:
+        `frames_of_draws(draws).mean(1)` is the frame-mean decoding (the
+        mean of the draws' frames, the minimum-Bayes-risk frame for the
+        squared error)."""
+        return frames_of_draws(self.frame_vqvae, draws, batch_size)
 
     def sample(self, num, seed=None, temperature=1.0, map_temperature=1.0):
         """`(frames, codes, maps)`: `num` code triples from the 3-code
@@ -150,13 +151,28 @@ class DMLabTwoStage:
         return np.asarray(self.frame_vqvae.decode(maps)), maps
 
 
-def frames_of_draws(frame_vqvae, draws):
+def frames_of_draws(frame_vqvae, draws, batch_size=256):
     """The frames of drawn code maps `(batch, n, h, w)`, float32 `(batch,
-    n, H, W, C)`, decoded by `frame_vqvae` in one call (the draws as one
-    batch of `batch * n` maps)."""
+    n, H, W, C)`, decoded by `frame_vqvae` as the `batch * n` maps in calls
+    of at most `batch_size` maps each: the decoder's activations stay those
+    of `batch_size` frames however many draws there are (a report's 128
+    frames x 16 draws would be 2048 frames in one call)."""
+    from vq_zoo.utils.checks import check_int
+
+    batch_size = check_int("batch_size", batch_size, numpy=True)
     draws = np.asarray(draws)
+    if draws.ndim < 3:
+        raise ValueError(f"`draws` must be drawn code maps (batch, n, height, width), got "
+                         f"shape {draws.shape}")
     batch, n = draws.shape[:2]
-    frames = np.asarray(frame_vqvae.decode(draws.reshape((batch * n,) + draws.shape[2:])))
+    maps = draws.reshape((batch * n,) + draws.shape[2:])
+    frames = None
+    # One call even for no maps, so that the frames' shape is the decoder's.
+    for start in range(0, max(len(maps), 1), batch_size):
+        chunk = np.asarray(frame_vqvae.decode(maps[start:start + batch_size]), np.float32)
+        if frames is None:
+            frames = np.empty((len(maps),) + chunk.shape[1:], np.float32)
+        frames[start:start + len(chunk)] = chunk
     return frames.reshape((batch, n) + frames.shape[1:])
 
 

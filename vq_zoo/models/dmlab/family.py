@@ -1,6 +1,8 @@
 """The DeepMind Lab family: frames -> 21x21 codes (stage 1) -> 3 codes
-(stage 2), sampled from the 3-code prior (arXiv:1711.00937, section 4.2)."""
+(stage 2), sampled from the 3-code prior (arXiv:1711.00937, section 4.2).
+Those are the shipped set's sizes; a set's cards word its own run's."""
 
+import math
 import os
 
 import numpy as np
@@ -17,20 +19,70 @@ from vq_zoo.models.family import run_dir_config
 # Roles of the models of a set: the `two_stage_presets` keys of its presets'
 # metadata and the `<role>.keras` files of its run dir.
 STAGE_ROLES = ("vqvae", "stage2_vqvae", "stage2_prior")
-# What each preset of a set is (its card's first sentence and its
-# metadata's description), by its `two_stage_presets` role.
-SET_ROLES = {
-    "vqvae": "Stage 1 of the DeepMind Lab model: a VQ-VAE from 84x84 RGB frames to "
-             "21x21 maps of codes.",
-    "prior": "Stage 1's gated PixelCNN prior over the 21x21 code maps (the one-stage "
-             "baseline's prior).",
-    "stage2_vqvae": "Stage 2 of the DeepMind Lab model (`DMLabVQVAE`): an encoder from "
-                    "a 21x21 code map to 3 latent vectors, each quantised by its own "
-                    "codebook of 512 (27 bits per frame), and a gated PixelCNN decoder "
-                    "over the 21x21 codes conditioned on the 3 quantised vectors.",
-    "stage2_prior": "The prior over stage 2's 3 codes: a causal gated 1D network of "
-                    "length 3 over one shared vocabulary of 512 tokens.",
-}
+# The shipped set's sizes (config `small`: 84x84 frames, 21x21 maps, 3
+# codes of 512), the words of a set whose metadata records no config.
+SHIPPED_SIZES = {"image_size": 84, "num_downsamples": 2, "stage2_num_latents": 3,
+                 "stage2_num_embeddings": 512}
+
+
+def indefinite_article(number):
+    """"a" or "an" before `number` as it is read ("an 8x8 map", "an 11-way",
+    "a 21x21 map")."""
+    digits = str(int(number))
+    spoken_vowel = digits.startswith("8") or (digits.startswith(("11", "18"))
+                                               and len(digits) % 3 == 2)
+    return "an" if spoken_vowel else "a"
+
+
+def set_sizes(config=None):
+    """What the words of a set say of its sizes, from its run's recorded
+    `config` (the shipped set's where it records none): `image` and `map`
+    ("84x84", "21x21"), `map_shape` `(21, 21)`, `latents` (stage 2's codes
+    per frame), `k` (each stage-2 codebook's size) and `bits` (per frame,
+    `latents * log2(k)`, as words: "27")."""
+    sizes = dict(SHIPPED_SIZES)
+    sizes.update({key: (config or {})[key] for key in SHIPPED_SIZES
+                  if (config or {}).get(key) is not None})
+    image = int(sizes["image_size"])
+    side = image // 2 ** int(sizes["num_downsamples"])
+    latents, k = int(sizes["stage2_num_latents"]), int(sizes["stage2_num_embeddings"])
+    bits = latents * math.log2(k)
+    return {"image": f"{image}x{image}", "map": f"{side}x{side}", "map_shape": (side, side),
+            "a_map": f"{indefinite_article(side)} {side}x{side}",
+            "latents": latents, "k": k,
+            "bits": f"{bits:.0f}" if bits == round(bits) else f"{bits:.1f}"}
+
+
+def set_roles(config=None):
+    """What each preset of a set is (its card's first sentence and its
+    metadata's description), by its `two_stage_presets` role, in the sizes
+    of its run's recorded `config` (`set_sizes`)."""
+    s = set_sizes(config)
+    vectors = "vector" if s["latents"] == 1 else "vectors"
+    return {
+        "vqvae": f"Stage 1 of the DeepMind Lab model: a VQ-VAE from {s['image']} RGB frames "
+                 f"to {s['map']} maps of codes.",
+        "prior": f"Stage 1's gated PixelCNN prior over the {s['map']} code maps (the "
+                 "one-stage baseline's prior).",
+        "stage2_vqvae": f"Stage 2 of the DeepMind Lab model (`DMLabVQVAE`): an encoder from "
+                        f"{s['a_map']} code map to {s['latents']} latent {vectors}, each quantised "
+                        f"by its own codebook of {s['k']} ({s['bits']} bits per frame), and "
+                        f"a gated PixelCNN decoder over the {s['map']} codes conditioned on "
+                        f"the {s['latents']} quantised {vectors}.",
+        "stage2_prior": f"The prior over stage 2's {s['latents']} codes: a causal gated 1D "
+                        f"network of length {s['latents']} over one shared vocabulary of "
+                        f"{s['k']} tokens.",
+    }
+
+
+def stage1_num_embeddings(config):
+    """Stage 1's K in a run's recorded `config`: after its codebook merge
+    (`vqvae_merge_codes`) where it had one; None where it records none."""
+    return (config or {}).get("vqvae_merge_codes") or (config or {}).get("num_embeddings")
+
+
+# The shipped set's words (what its presets' metadata records).
+SET_ROLES = set_roles()
 
 
 def decoding_words(metrics):
@@ -137,33 +189,41 @@ class DMLabFamily(ModelFamily):
             return super().card_intro(name, facts, metadata)
         others = ", ".join(f"`{n}`" for r, n in metadata["two_stage_presets"].items()
                            if r != role)
+        config = metadata.get("config") or {}
         data = ("**on memory-maze frames,\nnot DeepMind Lab** (DeepMind Lab itself needs a "
                 "download this project does\nnot make)"
-                if (metadata.get("config") or {}).get("dataset", "memory_maze") == "memory_maze"
+                if config.get("dataset", "memory_maze") == "memory_maze"
                 else "on DeepMind Lab frames\n(tfds `dmlab`)")
-        first = SET_ROLES[role]
-        if role == "vqvae" and facts.get("num_embeddings"):  # its K, after any merge
-            first = first.replace("maps of codes", f"maps of K={facts['num_embeddings']} codes")
+        # The sizes of the set's run (its recorded config), the shipped
+        # set's where none is recorded.
+        sizes = set_sizes(config)
+        first = set_roles(config)[role]
+        if role == "vqvae":  # its K, after any merge
+            k1 = facts.get("num_embeddings") or stage1_num_embeddings(config)
+            if k1:
+                first = first.replace("maps of codes", f"maps of K={k1} codes")
         return f"""{first}
 
 One of four presets that together are the two-stage DeepMind Lab model of
 van den Oord, Vinyals, Kavukcuoglu, *Neural Discrete Representation
 Learning* (arXiv:1711.00937, section 4.2), trained {data}: the others are {others}. Chain them with
-`vq_zoo.models.dmlab.DMLabTwoStage` (frame -> 21x21 codes -> 3 codes and
-back; 3-code prior -> 21x21 map -> frame)."""
+`vq_zoo.models.dmlab.DMLabTwoStage` (frame -> {sizes['map']} codes -> {sizes['latents']} codes and
+back; {sizes['latents']}-code prior -> {sizes['map']} map -> frame)."""
 
     @classmethod
     def card_reconstructions(cls, facts, metadata=None, members=None):
         """What the set's `reconstructions.png` and `samples.png` show, the
-        27-bit row decoded as the run's report decoded it (its metrics)."""
+        stage-2 row (27-bit for the shipped set) decoded as the run's report
+        decoded it (its metrics), in the sizes of the run's config."""
         metrics = (metadata or {}).get("metrics")
         if not metrics or not (metadata or {}).get("two_stage_presets"):
             return super().card_reconstructions(facts)
+        s = set_sizes(metadata.get("config"))
         return f"""`reconstructions.png` (in the stage-1 and stage-2 presets): groups of 4 rows,
-test frames | stage-1 reconstructions (21x21 codes) | 27-bit
-reconstructions with the {decoding_words(metrics)} | 27-bit reconstructions with a sampled
-map. `samples.png`: frames decoded from the 3-code prior's samples (3 codes
--> a sampled 21x21 map -> stage 1's decoder); `vq-zoo sample` decodes each
+test frames | stage-1 reconstructions ({s['map']} codes) | {s['bits']}-bit
+reconstructions with the {decoding_words(metrics)} | {s['bits']}-bit reconstructions with a sampled
+map. `samples.png`: frames decoded from the {s['latents']}-code prior's samples ({s['latents']} codes
+-> a sampled {s['map']} map -> stage 1's decoder); `vq-zoo sample` decodes each
 map by the {decoding_words(metrics)} instead."""
 
     # ------------------------------------------------------------ codes
@@ -240,4 +300,6 @@ map by the {decoding_words(metrics)} instead."""
         return {DMLabVQVAE: generic_facts}
 
 
-__all__ = ["DMLabFamily", "SET_ROLES", "decoding_words"]
+__all__ = ["DMLabFamily", "SET_ROLES", "SHIPPED_SIZES", "decoding_words",
+           "indefinite_article", "set_roles",
+           "set_sizes", "stage1_num_embeddings"]
