@@ -408,6 +408,7 @@ def write_presets(run_dir, dest, note=None, export_command=None):
     from vq_zoo import presets
     from vq_zoo.utils.images import upscaled_png
     from vq_zoo.model_card import data_card
+    from vq_zoo.version import __version__
 
     with open(os.path.join(run_dir, "config.json")) as f:
         run = json.load(f)
@@ -456,8 +457,6 @@ def write_presets(run_dir, dest, note=None, export_command=None):
                 meta["picture_files"] = []
                 own = {k: v for k, v in files.items() if k not in clips}
             # The card closes with the version save_to_preset records.
-            from vq_zoo.version import __version__
-
             card = video_card(name, kind, dict(meta, vq_zoo_version=__version__), vqvae,
                               prior)
             folder = os.path.join(dest, name)

@@ -342,10 +342,17 @@ def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_c
     actions = None if actions is None else actions[:config.rollout_clips]
     true = frames[:, c:].astype(np.float32) / 255.0
     rollout_actions = None if actions is None else actions[:, c - 1:-1]
-    generated = video.rollout(frames[:, :c], rollout_actions, seed=config.seed,
-                              temperature=config.rollout_temperature,
-                              num_frames=config.horizon, guidance=config.rollout_guidance,
-                              num_samples=config.rollout_consensus)
+
+    def roll(**changed):
+        """The report's rollouts of the test clips, at its decoding but for
+        `changed` (`temperature`, `guidance` or `num_samples`)."""
+        decoding = dict(temperature=config.rollout_temperature,
+                        guidance=config.rollout_guidance,
+                        num_samples=config.rollout_consensus)
+        return video.rollout(frames[:, :c], rollout_actions, seed=config.seed,
+                             num_frames=config.horizon, **{**decoding, **changed})
+
+    generated = roll()
     last = np.repeat(frames[:, c - 1:c].astype(np.float32) / 255.0, config.horizon, axis=1)
     reconstructed = video.decode_codes(video.encode_frames(frames[:, c:]))
     model_errors = per_horizon_errors(generated, true)
@@ -374,36 +381,15 @@ def held_out_metrics(video, prior, config, test_frames, test_prior_data, train_c
         "rollout_mean_psnr_db": float(np.mean(model_errors["psnr_db"])),
         "copy_last_frame_mean_psnr_db": float(np.mean(copy_errors["psnr_db"])),
     }
-    others = {}
-    for t in other_temperatures(config):
-        others[t] = video.rollout(frames[:, :c], rollout_actions, seed=config.seed,
-                                  temperature=t, num_frames=config.horizon,
-                                  guidance=config.rollout_guidance,
-                                  num_samples=config.rollout_consensus)
-    if others:
-        metrics["rollouts_at_other_temperatures"] = {
-            str(t): {"rollout_psnr_db": e["psnr_db"], "rollout_ssim": e["ssim"]}
-            for t, e in ((t, per_horizon_errors(g, true)) for t, g in others.items())}
-    guided = {}
-    for s in other_guidances(config):
-        guided[s] = video.rollout(frames[:, :c], rollout_actions, seed=config.seed,
-                                  temperature=config.rollout_temperature,
-                                  num_frames=config.horizon, guidance=s,
-                                  num_samples=config.rollout_consensus)
-    if guided:
-        metrics["rollouts_at_other_guidances"] = {
-            str(s): {"rollout_psnr_db": e["psnr_db"], "rollout_ssim": e["ssim"]}
-            for s, e in ((s, per_horizon_errors(g, true)) for s, g in guided.items())}
-    drawn = {}
-    for n in other_consensus(config):
-        drawn[n] = video.rollout(frames[:, :c], rollout_actions, seed=config.seed,
-                                 temperature=config.rollout_temperature,
-                                 num_frames=config.horizon, guidance=config.rollout_guidance,
-                                 num_samples=n)
-    if drawn:
-        metrics["rollouts_at_other_consensus"] = {
-            str(n): {"rollout_psnr_db": e["psnr_db"], "rollout_ssim": e["ssim"]}
-            for n, e in ((n, per_horizon_errors(g, true)) for n, g in drawn.items())}
+    others = {t: roll(temperature=t) for t in other_temperatures(config)}
+    guided = {s: roll(guidance=s) for s in other_guidances(config)}
+    drawn = {n: roll(num_samples=n) for n in other_consensus(config)}
+    for name, rollouts in (("temperatures", others), ("guidances", guided),
+                           ("consensus", drawn)):
+        if rollouts:
+            metrics[f"rollouts_at_other_{name}"] = {
+                str(k): {"rollout_psnr_db": e["psnr_db"], "rollout_ssim": e["ssim"]}
+                for k, e in ((k, per_horizon_errors(g, true)) for k, g in rollouts.items())}
     if video.action_kind == "discrete":
         metrics.update(action_check(video, config, train_clips, frames, actions, generated,
                                     others, guided, drawn))
