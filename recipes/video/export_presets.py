@@ -32,6 +32,13 @@ PREVIOUS = dict(rollout=(19.5, 15.2, 12.4), copy=(22.0, 16.9, 14.7), action=0.28
                 action_true=0.653)
 
 
+def _vqvae_words(c):
+    """The VQ-VAE stage of a run's config, in words for the card."""
+    if not c.get("vqvae_preset"):
+        return f"VQ-VAE ({c['vqvae_epochs']} epochs)"
+    more = f", {c['vqvae_epochs']} more epochs" if c.get("vqvae_epochs") else " as it is"
+    return f"VQ-VAE (preset `{c['vqvae_preset']}`{more})"
+
 def _row(values, digits=1):
     return " | ".join(f"{v:.{digits}f}" for v in values)
 
@@ -236,7 +243,7 @@ def video_card(name, kind, meta, vqvae, prior):
         f"Hardware (measured): {inv.get('hardware', '?')}. Wall time "
         f"{sum(i.get('wall_time_s', 0) for i in invocations) / 60:.1f}"
         f" min over {len(invocations)} recorded invocation(s) for "
-        f"VQ-VAE ({c['vqvae_epochs']} epochs), codes, prior ({c['prior_epochs']} epochs), "
+        f"{_vqvae_words(c)}, codes, prior ({c['prior_epochs']} epochs), "
         "samples and report, on a machine shared with other jobs (rendering the episodes "
         "not counted)."
         + (f" {meta['training_note']}" if meta.get("training_note") else ""),

@@ -187,6 +187,40 @@ def prior_examples(video, code_clips, batch_size, shuffle=False, seed=0, repeat=
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def build_vqvae(config, data_variance, shape):
+    """The per-frame VQ-VAE of a run: a new one (`common.build_vqvae`), or
+    `config.vqvae_preset` loaded (compiled with the config's learning rate,
+    for `vqvae_epochs` more epochs). `shape`: one frame's `(H, W, C)`. A
+    ValueError when the preset is not a VQ-VAE of such frames to
+    `image_size / 2**num_downsamples` square code maps."""
+    import keras
+
+    from vq_zoo import presets
+    from vq_zoo.models.vqvae.vqvae import VQVAE
+    from vq_zoo.recipes import common
+
+    if not config.vqvae_preset:
+        if not config.vqvae_epochs:
+            raise ValueError("`vqvae_epochs` may be 0 only with a `vqvae_preset` "
+                             "(a per-frame VQ-VAE that is already trained)")
+        return common.build_vqvae(config, data_variance, shape)
+    model = presets.load_preset(config.vqvae_preset, cls=VQVAE)
+    side = shape[0] // 2 ** config.num_downsamples
+    try:
+        maps = tuple(model.encode(np.zeros((1,) + tuple(shape), np.float32)).shape[1:])
+    except Exception as error:  # a preset of other frames fails inside Keras
+        raise ValueError(
+            f"`vqvae_preset` {config.vqvae_preset!r} cannot encode {shape} frames "
+            f"(image_size={config.image_size}): {type(error).__name__}") from None
+    if maps != (side, side):
+        raise ValueError(
+            f"`vqvae_preset` {config.vqvae_preset!r} makes {maps} code maps of "
+            f"{shape[0]}x{shape[1]} frames, the config expects {(side, side)} "
+            f"(num_downsamples={config.num_downsamples})")
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    return model
+
+
 def build_prior(config, manifest, embedding_dim):
     import keras
 
@@ -531,9 +565,9 @@ def check_config(config, data_dir=None):
         common.check_memory_maze_data(config, data_dir, min_steps=length)
     channels = 1 if config.source == "moving_mnist" else 3
     size = config.image_size
-    vqvae = common.build_vqvae(config, 1.0, (size, size, channels))
+    vqvae = build_vqvae(config, 1.0, (size, size, channels))
     codes = np.asarray(vqvae.encode(np.zeros((1, size, size, channels), "float32")))
-    manifest = {"num_embeddings": config.num_embeddings,
+    manifest = {"num_embeddings": int(vqvae.quantizer.num_embeddings),
                 "code_shape": (length,) + codes.shape[1:]}
     prior = build_prior(config, manifest, int(vqvae.quantizer.embedding_dim))
     video = LatentVideoModel(vqvae, prior)
@@ -583,7 +617,6 @@ main = VideoRecipe().main  # `main(config, out_dir, ...)`, as before
 def run_stages(context):
     """Every stage of a video run in `context`'s pipeline."""
     from vq_zoo.models.video.latent_video_model import LatentVideoModel
-    from vq_zoo.recipes import common
     from vq_zoo.training.vqvae_tensorboard import VQVAETensorBoard
     from vq_zoo.utils.images import image_grid
     from vq_zoo.utils.io import write_atomic
@@ -601,7 +634,7 @@ def run_stages(context):
             [np.asarray(x) for x in frame_batches(clips["validation"], 16).take(1)])
         steps = config.vqvae_steps_per_epoch
         vqvae = pipe.train(
-            "vqvae", lambda: common.build_vqvae(config, variance, (size, size, channels)),
+            "vqvae", lambda: build_vqvae(config, variance, (size, size, channels)),
             frame_batches(clips["train"], config.batch_size, True, config.seed).repeat()
             if steps else frame_batches(clips["train"], config.batch_size, True, config.seed),
             epochs=config.vqvae_epochs, steps_per_epoch=steps,

@@ -115,6 +115,41 @@ def _check_the_export(out, config, tmp_path):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_a_vqvae_preset_is_the_run_s_vqvae_and_a_mismatch_is_refused(tmp_path):
+    """`vqvae_preset`: the run's VQ-VAE is the preset's, weights and codes,
+    its codebook size (not the config's) sizes the prior; a preset that
+    cannot give the config's code maps, and `vqvae_epochs=0` without a
+    preset, are refused with what was expected."""
+    import dataclasses
+
+    import pytest
+
+    from vq_zoo import presets
+    from vq_zoo.recipes import common
+
+    config = CONFIGS["smoke"]
+    with pytest.raises(ValueError, match="`vqvae_epochs` may be 0 only with a `vqvae_preset`"):
+        recipe.build_vqvae(dataclasses.replace(config, vqvae_epochs=0), 1.0, (16, 16, 3))
+    trained = common.build_vqvae(config, 0.5, (16, 16, 3))
+    folder = str(tmp_path / "frames16")
+    presets.save_to_preset(trained, folder)
+    # Another codebook size in the config: the preset's wins.
+    use = dataclasses.replace(config, vqvae_preset=folder, vqvae_epochs=0,
+                              num_embeddings=2 * config.num_embeddings)
+    loaded = recipe.build_vqvae(use, 1.0, (16, 16, 3))
+    for a, b in zip(loaded.weights, trained.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    frames = np.random.default_rng(0).random((2, 16, 16, 3)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(loaded.encode(frames)),
+                                  np.asarray(trained.encode(frames)))
+    data = write_episodes(str(tmp_path / "episodes"), num_episodes=3, steps=12)
+    recipe.check_config(use, data)  # the prior is built for the preset's 16 codes
+    with pytest.raises(ValueError, match=r"makes \(4, 4\) code maps .* expects \(2, 2\)"):
+        recipe.build_vqvae(dataclasses.replace(use, num_downsamples=3), 1.0, (16, 16, 3))
+    with pytest.raises(ValueError, match=r"cannot encode \(16, 16, 1\) frames"):
+        recipe.build_vqvae(use, 1.0, (16, 16, 1))
+
+
 def test_action_dropout_reaches_the_training_examples_only():
     import tensorflow as tf
 
