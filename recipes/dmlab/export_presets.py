@@ -80,6 +80,15 @@ def _stage1_origin(config):
                     f"rate {config['learning_rate']:g} on this run's training frames")
 
 
+def _stage1_k_words(config):
+    """Why stage 1's K is what it is, for the card's shortfalls."""
+    if config.get("vqvae_merge_codes"):
+        return (" (merged): see `recipes/dmlab/README.md` for the PSNR of\n"
+                "  each merged size")
+    return (": a smaller codebook for a smaller model and fewer frames;\n"
+            "  see `recipes/dmlab/README.md` for the stage-1 sizes tried")
+
+
 def targets(metrics, config=None):
     """Issue 20's targets for the held-out metrics: `[(target, measured,
     met)]` (the grid's target is judged by eye, in the card's notes), in
@@ -246,9 +255,7 @@ What was tried before this run, and what each try measured:
 - **Small data and training.** {config['episodes']} x {config['steps_per_episode']}
   frames (the paper's DeepMind Lab data is far larger), a few epochs per
   stage on 2 shared CPU cores, networks of 16-64 channels (the paper: 128+).
-- **Stage 1's K is {k1}, not the paper's 512**{" (merged)" if config.get(
-  "vqvae_merge_codes") else ""}: see `recipes/dmlab/README.md` for the PSNR of
-  each merged size.
+- **Stage 1's K is {k1}, not the paper's 512**{_stage1_k_words(config)}.
 - The {latents}-code prior{f" ({stage2_prior_fit})" if stage2_prior_fit else ""}: {indefinite_article(k2)} {k2}-way
   vocabulary and {k2}^{latents} combinations against
   {len(split['train']) * config['steps_per_episode']:,} training {_tuples(latents)}.
