@@ -268,14 +268,21 @@ What was tried before this run, and what each try measured:
 Command: `{invocation['command']}` (then
 `{export_command}`), config `{config_name}` of
 `recipes/dmlab/config.py`. Wall time {_or_unknown(invocation.get('wall_time_s'))} s,
-CPU time {_or_unknown(invocation.get('cpu_time_s'))} s (user + system) on
-{invocation['hardware']}, shared with other jobs, for all stages; the
+{_cpu_time_words(invocation)}{invocation['hardware']}, shared with other jobs, for all stages; the
 episodes were rendered before (`MUJOCO_GL=egl`, Mesa's software renderer).
 """
 
 
 def _or_unknown(value):
     return "?" if value is None else value
+
+
+def _cpu_time_words(invocation):
+    """The CPU time of the training, where it was measured ("CPU time N s
+    (user + system) on "), else "on " (a run's own record has none)."""
+    if invocation.get("cpu_time_s") is None:
+        return "on\n"
+    return f"CPU time {invocation['cpu_time_s']} s (user + system) on\n"
 
 
 def _cpu_name():

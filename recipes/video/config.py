@@ -72,6 +72,8 @@ class VideoConfig(ImageRecipeConfig):
     # frames `image_size` square), trained `vqvae_epochs` more epochs (0:
     # used as it is); "" trains a new one from the fields above.
     vqvae_preset: str = ""
+    # 0 is for a VQ-VAE loaded from `vqvae_preset` and used as it is.
+    vqvae_epochs: int = dataclasses.field(default=10, metadata={"check": "non_negative"})
     # The prior over the next frame
     history: int = dataclasses.field(default=2, metadata={"check": "positive"})
     use_actions: bool = True

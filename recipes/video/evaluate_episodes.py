@@ -120,6 +120,8 @@ def main(argv=None):
         "episodes_dir": os.path.abspath(args.episodes_dir),
         "episodes": [args.first, args.first + used], "clips": int(len(frames)),
         "maze_seeds": [min(seeds), max(seeds)],
+        # None: the shipped presets were evaluated.
+        "run_dir": os.path.abspath(args.run) if args.run else None,
         "copy_last_frame": metrics.per_horizon_errors(last, true),
         "reconstruction": metrics.per_horizon_errors(recon, true),
         "action_check_true_frames": metrics.action_accuracy(

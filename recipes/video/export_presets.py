@@ -111,25 +111,46 @@ def target_rows(m):
     return rows
 
 
+def _run_key(key):
+    """`(temperature, guidance, draws)` of an `evaluate_episodes.py` record
+    key: `"<T>"`, `"<T>@<guidance>"`, either with `"x<draws>"` appended."""
+    key, _, draws = key.partition("x")
+    temperature, _, guidance = key.partition("@")
+    return float(temperature), float(guidance or 1), int(draws or 1)
+
+
+def _run_name(key):
+    temperature, guidance, draws = _run_key(key)
+    name = "greedy rollout" if temperature == 0 else f"rollout at temperature {temperature:g}"
+    if guidance != 1:
+        name += f", guidance {guidance:g}"
+    if draws > 1:
+        name += f", consensus of {draws} draws"
+    return name
+
+
 def extra_evaluation_lines(e):
     """The card's table of `evaluate_episodes.py`'s record (more held-out
-    episodes)."""
+    episodes), with the command that measured it."""
     first, last = e["episodes"]
     picks = [h for h in (1, 4, 10) if h <= len(e["copy_last_frame"]["psnr_db"])]
+    keys = [_run_key(k) for k in e["rollouts"]]
+    flags = " ".join(f"--{flag} {','.join(f'{v:g}' for v in sorted({k[i] for k in keys}))}"
+                     for i, flag in enumerate(("temperatures", "guidances", "consensus")))
     lines = [
-        f"On more held-out episodes: {e['clips']} clips of episodes {first}-{last - 1} of "
+        f"On more held-out clips: {e['clips']} clips of episodes {first}-{last - 1} of "
         f"the same render (maze seeds {e['maze_seeds'][0]}-{e['maze_seeds'][1]}, none of "
         "them trained on), measured by `python -m vq_zoo.recipes.video.evaluate_episodes "
-        f"EPISODES_DIR {first} {last} TRAIN_DIR OUT.json --temperatures "
-        f"{','.join(e['rollouts'])} --max-clips {e['clips']}`:",
+        f"EPISODES_DIR {first} {last} TRAIN_DIR OUT.json {flags} --max-clips {e['clips']}"
+        + (" --run RUN" if e.get("run_dir") else "") + "`:",
         "",
         "| | " + " | ".join(f"h{h} PSNR (dB)" for h in picks)
         + " | h10 SSIM | action accuracy |",
         "|---|" + "---|" * (len(picks) + 2),
     ]
     for key, r in e["rollouts"].items():
-        name = "greedy rollout" if float(key) == 0 else f"rollout at temperature {key}"
-        lines.append(f"| {name} | " + " | ".join(f"{r['psnr_db'][h - 1]:.2f}" for h in picks)
+        lines.append(f"| {_run_name(key)} | "
+                     + " | ".join(f"{r['psnr_db'][h - 1]:.2f}" for h in picks)
                      + f" | {r['ssim'][-1]:.3f} | {r['action_check']:.3f} |")
     cl, rc = e["copy_last_frame"], e["reconstruction"]
     lines.append("| copy the last frame | " + " | ".join(f"{cl['psnr_db'][h - 1]:.2f}"
@@ -368,9 +389,13 @@ def video_card(name, kind, meta, vqvae, prior):
         "",
         "## Limitations (read this)",
         "",
-        "- A small model trained for under an hour on 2 shared CPU cores, on "
+        f"- A small model trained for {sum(i.get('wall_time_s', 0) for i in invocations) / 60:.0f}"
+        " min of wall time on 2 shared CPU cores (the recorded invocations), on "
         f"{len(split['train'])} episodes ({len(split['train']) * c['steps_per_episode']:,} "
-        "frames). Read the tables: the rollouts are compared with copying the last "
+        "frames)"
+        + (f"; its per-frame VQ-VAE is the preset `{c['vqvae_preset']}`, trained before"
+           if c.get("vqvae_preset") else "")
+        + ". Read the tables: the rollouts are compared with copying the last "
         "context frame, and where they fall below it the model is worse than doing "
         "nothing on this metric (PSNR favours a blurry or static guess over a sharp one "
         "that moves).",

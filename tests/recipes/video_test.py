@@ -179,3 +179,32 @@ def test_action_dropout_reaches_the_training_examples_only():
     assert (first != second).any()
     validation = recipe.prior_examples(video, clips, 50)
     assert not (labels(validation) == 6).any()
+
+
+def test_the_card_words_every_decoding_an_evaluate_episodes_record_holds():
+    """A record of `evaluate_episodes.py` (keys as it writes them:
+    "<T>", "<T>@<guidance>", "x<draws>" appended) becomes a card table
+    naming each decoding, and the command that measured it with every
+    temperature, guidance and draw count the record holds."""
+    from vq_zoo.recipes.video.export_presets import extra_evaluation_lines
+
+    def errors(psnr):
+        return {"psnr_db": [psnr] * 10, "ssim": [0.5] * 10}
+
+    record = {"episodes": [158, 180], "clips": 308, "maze_seeds": [158, 179],
+              "run_dir": "/runs/v", "copy_last_frame": errors(14.0),
+              "reconstruction": errors(27.0), "action_check_true_frames": 0.686,
+              "rollouts": {"0.0": dict(errors(13.0), action_check=0.4),
+                           "1.0@1.5x16": dict(errors(14.5), action_check=0.625),
+                           "0.6x8": dict(errors(14.2), action_check=0.5)}}
+    lines = extra_evaluation_lines(record)
+    assert ("EPISODES_DIR 158 180 TRAIN_DIR OUT.json --temperatures 0,0.6,1 "
+            "--guidances 1,1.5 --consensus 1,8,16 --max-clips 308 --run RUN`:") in lines[0]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in lines[4:]}
+    assert rows["greedy rollout"].endswith("| 0.400 |")
+    assert rows["rollout at temperature 1, guidance 1.5, consensus of 16 draws"] == (
+        "| rollout at temperature 1, guidance 1.5, consensus of 16 draws | 14.50 | 14.50 "
+        "| 14.50 | 0.500 | 0.625 |")
+    assert "rollout at temperature 0.6, consensus of 8 draws" in rows
+    # The shipped presets evaluated (no --run): no run named.
+    assert "--run RUN" not in extra_evaluation_lines(dict(record, run_dir=None))[0]
