@@ -39,6 +39,7 @@ def _vqvae_words(c):
     more = f", {c['vqvae_epochs']} more epochs" if c.get("vqvae_epochs") else " as it is"
     return f"VQ-VAE (preset `{c['vqvae_preset']}`{more})"
 
+
 def _row(values, digits=1):
     return " | ".join(f"{v:.{digits}f}" for v in values)
 
