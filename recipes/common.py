@@ -157,6 +157,38 @@ def build_vqvae(config, data_variance, shape):
     return model
 
 
+def check_vqvae_epochs(config):
+    """A ValueError when `vqvae_epochs` is 0 without a `vqvae_preset` (0
+    epochs is for a VQ-VAE that is already trained)."""
+    if not config.vqvae_preset and not config.vqvae_epochs:
+        raise ValueError("`vqvae_epochs` may be 0 only with a `vqvae_preset` "
+                         "(a VQ-VAE that is already trained)")
+
+
+def load_vqvae_preset(config, shape):
+    """`config.vqvae_preset` (a preset name or folder) loaded as a `VQVAE`,
+    not compiled, after checking that it encodes frames of `shape` (one
+    frame's `(H, W, C)`) to `H / 2**num_downsamples` square code maps; a
+    ValueError naming the preset and what the config expects when not."""
+    from vq_zoo import presets
+    from vq_zoo.models.vqvae.vqvae import VQVAE
+
+    model = presets.load_preset(config.vqvae_preset, cls=VQVAE)
+    side = shape[0] // 2 ** config.num_downsamples
+    try:
+        maps = tuple(model.encode(np.zeros((1,) + tuple(shape), np.float32)).shape[1:])
+    except Exception as error:  # a preset of other frames fails inside Keras
+        raise ValueError(
+            f"`vqvae_preset` {config.vqvae_preset!r} cannot encode {tuple(shape)} frames "
+            f"(image_size={config.image_size}): {type(error).__name__}") from None
+    if maps != (side, side):
+        raise ValueError(
+            f"`vqvae_preset` {config.vqvae_preset!r} makes {maps} code maps of "
+            f"{shape[0]}x{shape[1]} frames, the config expects {(side, side)} "
+            f"(num_downsamples={config.num_downsamples})")
+    return model
+
+
 def _quantizer_arguments(config):
     """`quantizer_kwargs` (and `quantizer` unless "paper": the paper's
     model is built exactly as before the choice existed)."""

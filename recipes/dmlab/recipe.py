@@ -76,9 +76,7 @@ def check_config(config, data_dir=None):
     common.check_image_size(config)
     if config.dataset == "memory_maze":
         common.check_memory_maze_data(config, data_dir)
-    if not config.vqvae_preset and not config.vqvae_epochs:
-        raise ValueError("`vqvae_epochs` may be 0 only with a `vqvae_preset` "
-                         "(a stage 1 that is already trained)")
+    common.check_vqvae_epochs(config)
     shape = (size // 2 ** config.num_downsamples,) * 2
     if not config.vqvae_preset:
         vqvae = common.build_vqvae(config, 1.0, (size, size, 3))
@@ -202,21 +200,13 @@ def build_stage1(config, data_variance, train=None):
     learning rate, for `vqvae_epochs` more epochs)."""
     import keras
 
-    from vq_zoo import presets
     from vq_zoo.recipes import common
 
     size = config.image_size
+    common.check_vqvae_epochs(config)
     if not config.vqvae_preset:
-        if not config.vqvae_epochs:
-            raise ValueError("`vqvae_epochs` may be 0 only with a `vqvae_preset` "
-                             "(a stage 1 that is already trained)")
         return common.build_vqvae(config, data_variance, (size, size, 3))
-    model = presets.load_preset(config.vqvae_preset)
-    maps = tuple(model.encode(np.zeros((1, size, size, 3), np.float32)).shape[1:])
-    if maps != (size // 4, size // 4):
-        raise ValueError(
-            f"`vqvae_preset` {config.vqvae_preset!r} makes {maps} code maps of "
-            f"{size}x{size} frames, the config expects {(size // 4, size // 4)}")
+    model = common.load_vqvae_preset(config, (size, size, 3))
     if config.vqvae_merge_codes:
         from vq_zoo.models.dmlab.codebook_merge import merge_codebook
 

@@ -221,6 +221,7 @@ def video_card(name, kind, meta, vqvae, prior):
     split = split_episodes(c["episodes"], c["validation_fraction"], c["test_fraction"])
     invocations = meta.get("training_invocations") or []
     inv = invocations[-1] if invocations else {}
+    wall_min = sum(i.get("wall_time_s", 0) for i in invocations) / 60
     from vq_zoo.models.family import card_family
     from vq_zoo.models.family import describe_member
 
@@ -263,7 +264,7 @@ def video_card(name, kind, meta, vqvae, prior):
         "```",
         "",
         f"Hardware (measured): {inv.get('hardware', '?')}. Wall time "
-        f"{sum(i.get('wall_time_s', 0) for i in invocations) / 60:.1f}"
+        f"{wall_min:.1f}"
         f" min over {len(invocations)} recorded invocation(s) for "
         f"{_vqvae_words(c)}, codes, prior ({c['prior_epochs']} epochs), "
         "samples and report, on a machine shared with other jobs (rendering the episodes "
@@ -390,7 +391,7 @@ def video_card(name, kind, meta, vqvae, prior):
         "",
         "## Limitations (read this)",
         "",
-        f"- A small model trained for {sum(i.get('wall_time_s', 0) for i in invocations) / 60:.0f}"
+        f"- A small model trained for {wall_min:.0f}"
         " min of wall time on 2 shared CPU cores (the recorded invocations), on "
         f"{len(split['train'])} episodes ({len(split['train']) * c['steps_per_episode']:,} "
         "frames)"

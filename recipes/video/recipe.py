@@ -189,34 +189,17 @@ def prior_examples(video, code_clips, batch_size, shuffle=False, seed=0, repeat=
 
 def build_vqvae(config, data_variance, shape):
     """The per-frame VQ-VAE of a run: a new one (`common.build_vqvae`), or
-    `config.vqvae_preset` loaded (compiled with the config's learning rate,
-    for `vqvae_epochs` more epochs). `shape`: one frame's `(H, W, C)`. A
-    ValueError when the preset is not a VQ-VAE of such frames to
-    `image_size / 2**num_downsamples` square code maps."""
+    `config.vqvae_preset` loaded (`common.load_vqvae_preset`, compiled with
+    the config's learning rate, for `vqvae_epochs` more epochs). `shape`:
+    one frame's `(H, W, C)`."""
     import keras
 
-    from vq_zoo import presets
-    from vq_zoo.models.vqvae.vqvae import VQVAE
     from vq_zoo.recipes import common
 
+    common.check_vqvae_epochs(config)
     if not config.vqvae_preset:
-        if not config.vqvae_epochs:
-            raise ValueError("`vqvae_epochs` may be 0 only with a `vqvae_preset` "
-                             "(a per-frame VQ-VAE that is already trained)")
         return common.build_vqvae(config, data_variance, shape)
-    model = presets.load_preset(config.vqvae_preset, cls=VQVAE)
-    side = shape[0] // 2 ** config.num_downsamples
-    try:
-        maps = tuple(model.encode(np.zeros((1,) + tuple(shape), np.float32)).shape[1:])
-    except Exception as error:  # a preset of other frames fails inside Keras
-        raise ValueError(
-            f"`vqvae_preset` {config.vqvae_preset!r} cannot encode {shape} frames "
-            f"(image_size={config.image_size}): {type(error).__name__}") from None
-    if maps != (side, side):
-        raise ValueError(
-            f"`vqvae_preset` {config.vqvae_preset!r} makes {maps} code maps of "
-            f"{shape[0]}x{shape[1]} frames, the config expects {(side, side)} "
-            f"(num_downsamples={config.num_downsamples})")
+    model = common.load_vqvae_preset(config, shape)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     return model
 
