@@ -90,6 +90,16 @@ class SpeechConfig:
     # contour; prior samples borrow a training clip's (the prior models no
     # pitch).
     pitch_condition: bool = False
+    # How the spectrogram decoder's frames become audio: "griffin_lim" (it
+    # predicts log-magnitude STFT frames) or "world" (it predicts WORLD's
+    # spectral envelope at num_bands mel-spaced frequencies and the
+    # periodicity at num_aperiodicity_bands; WORLD's synthesiser makes the
+    # harmonics at the source's F0, tracked by Harvest: needs
+    # pitch_condition=True; vq_zoo.data.world)
+    vocoder: str = dataclasses.field(default="griffin_lim",
+                                     metadata={"choices": ("griffin_lim", "world")})
+    num_bands: int = 80
+    num_aperiodicity_bands: int = 8
     griffin_lim_iters: int = 32
     magnitude_power: float = 1.0
     learning_rate: float = 2e-4
@@ -124,8 +134,8 @@ CONFIGS = {
     # K=512, a WaveNet of 30 layers in 3 cycles of 10 (receptive field
     # 3,070 samples, 192 ms); for a machine with a GPU and VCTK.
     "paper": SpeechConfig(data="tfds"),
-    # The shipped preset (see README.md for what was tried): a spectrogram
-    # decoder inverted by Griffin-Lim, codes at 50 Hz (2 frames of 10 ms)
+    # The shipped preset (see README.md for what was tried): a decoder of
+    # WORLD envelopes voiced at the source's F0, codes at 50 Hz (2 frames of 10 ms)
     # with K=32, an instance-normalised encoder and time jitter; the corpus
     # is 96 sentences x 8 voices (72 training sentences, about 30 minutes
     # of audio).
@@ -135,8 +145,9 @@ CONFIGS = {
         num_hiddens=128, embedding_dim=32, num_embeddings=32,
         dead_code_threshold=0.01, frames_per_code=2, decoder_filters=128,
         decoder_blocks=8, speaker_dim=64, jitter=0.12, griffin_lim_iters=64,
+        pitch_condition=True, vocoder="world",
         learning_rate=1e-3,
-        batch_size=16, vqvae_epochs=60, vqvae_steps_per_epoch=250,
+        batch_size=16, vqvae_epochs=32, vqvae_steps_per_epoch=250,
         prior_length=64, prior_filters=64, prior_layers=8,
         prior_learning_rate=2e-3, prior_batch_size=32, prior_epochs=10,
         prior_steps_per_epoch=200, num_eval_clips=8, eval_seconds=1.28,

@@ -164,18 +164,49 @@ def pitch_contours(pipe, config, splits, num_speakers):
     the YIN contours of every utterance (cached in the run dir's
     `pitch_<split>.npz`), normalised with its speaker's log-F0 mean and
     standard deviation over the voiced frames of the training split
-    (`statistics`, `(num_speakers, 2)`)."""
+    (`statistics`, `(num_speakers, 2)`). With `vocoder="world"` the
+    contours are Harvest's and each row also holds the utterance's WORLD
+    features (`(frames, 2 + bands)`, cached in `world_<split>.npz`; the
+    decoder's targets: `split_frames` parts them)."""
     from vq_zoo.data import pitch
 
     settings = dict(sample_rate=config.sample_rate, frame_step=config.frame_step)
-    raw = {split: pitch.corpus_contours(splits[split][0], pipe.path(f"pitch_{split}.npz"),
-                                        verbose=bool(pipe.verbose), **settings)
-           for split in ("train", "validation", "test")}
+    targets = None
+    if config.vocoder == "world":
+        from vq_zoo.data import world
+
+        analysis = {split: world.corpus_analysis(
+            splits[split][0], pipe.path(f"world_{split}.npz"), verbose=bool(pipe.verbose),
+            num_bands=config.num_bands, num_aperiodicity_bands=config.num_aperiodicity_bands,
+            **settings) for split in ("train", "validation", "test")}
+        raw = {split: [(f0, f0 > 0) for f0, _ in a] for split, a in analysis.items()}
+        targets = {split: [x for _, x in a] for split, a in analysis.items()}
+    else:
+        raw = {split: pitch.corpus_contours(splits[split][0], pipe.path(f"pitch_{split}.npz"),
+                                            verbose=bool(pipe.verbose), **settings)
+               for split in ("train", "validation", "test")}
     stats = pitch.speaker_statistics(raw["train"], splits["train"][1], num_speakers)
     out = {split: [pitch.normalized_contour(f0, v, *stats[s])
                    for (f0, v), s in zip(raw[split], splits[split][1])]
            for split in raw}
+    if targets is not None:
+        out = {split: [np.concatenate([c, t], axis=1) for c, t in zip(out[split], targets[split])]
+               for split in out}
     return out, stats
+
+
+def split_frames(batch):
+    """A batch `(audio, speakers, frames)` whose frames hold the contour and
+    the WORLD features (`pitch_contours`) as `(audio, speakers, contour,
+    features)`; any other batch as it is."""
+    if len(batch) == 3 and batch[2].shape[-1] > 2:
+        return tuple(batch[:2]) + (batch[2][..., :2], batch[2][..., 2:])
+    return batch
+
+
+def contours_only(frames):
+    """Each utterance's contour `(frames, 2)` of `pitch_contours`' rows."""
+    return None if frames is None else [f[:, :2] for f in frames]
 
 
 def _train_crops(config, splits, seed, pitch=None):
@@ -187,13 +218,16 @@ def _train_crops(config, splits, seed, pitch=None):
     def gen():
         rng = np.random.default_rng(seed)
         while True:
-            yield random_crops(audios, speakers, length, batch, rng, pitch,
-                               config.frame_step)
+            yield split_frames(random_crops(audios, speakers, length, batch, rng, pitch,
+                                            config.frame_step))
 
     signature = (tf.TensorSpec((batch, length, 1), tf.float32),
                  tf.TensorSpec((batch,), tf.int32))
     if pitch is not None:
-        signature += (tf.TensorSpec((batch, length // config.frame_step, 2), tf.float32),)
+        frames = length // config.frame_step
+        signature += (tf.TensorSpec((batch, frames, 2), tf.float32),)
+        if pitch[0].shape[1] > 2:
+            signature += (tf.TensorSpec((batch, frames, pitch[0].shape[1] - 2), tf.float32),)
     return tf.data.Dataset.from_generator(gen, output_signature=signature).prefetch(2)
 
 
@@ -240,6 +274,12 @@ def build_vqvae(config, speaker_names, pitch_statistics=None):
     if config.pitch_condition and config.decoder != "spectrogram":
         raise ValueError(f"pitch_condition=True needs decoder='spectrogram' (the WaveNet "
                          f"decoder reads no pitch), got decoder={config.decoder!r}")
+    if config.vocoder == "world" and not (config.decoder == "spectrogram"
+                                          and config.pitch_condition):
+        raise ValueError(f"vocoder='world' needs decoder='spectrogram' and "
+                         f"pitch_condition=True (WORLD makes the harmonics at the source "
+                         f"contour's F0), got decoder={config.decoder!r}, "
+                         f"pitch_condition={config.pitch_condition}")
 
     quantizer_kwargs = dict(dead_code_threshold=config.dead_code_threshold,
                             seed=config.seed)
@@ -259,6 +299,8 @@ def build_vqvae(config, speaker_names, pitch_statistics=None):
             magnitude_power=config.magnitude_power,
             adversary_weight=config.adversary_weight,
             pitch_condition=config.pitch_condition, pitch_statistics=pitch_statistics,
+            vocoder=config.vocoder, num_bands=config.num_bands,
+            num_aperiodicity_bands=config.num_aperiodicity_bands,
             commitment_cost=config.commitment_cost, decay=config.decay,
             crop_length=config.crop_length, quantizer_kwargs=quantizer_kwargs,
             seed=config.seed)
@@ -318,6 +360,9 @@ def check_config(config, data_dir=None):
     if config.pitch_condition:
         batch += (np.zeros((len(names), config.crop_length // config.frame_step, 2),
                            "float32"),)
+    if config.vocoder == "world":
+        batch += (np.zeros((len(names), config.crop_length // config.frame_step,
+                            vqvae.decoder.num_bins), "float32"),)
     vqvae.compute_loss_terms(batch, training=False)
     prior = build_prior(config, len(names))
     prior({"codes": np.zeros((1, config.prior_length), "int32"),
@@ -394,11 +439,11 @@ def run_speech(context, load_data):
         pitch, pitch_stats = None, None
         if config.pitch_condition:
             pitch, pitch_stats = pitch_contours(pipe, config, splits, num_speakers)
-        valid = random_crops(*splits["validation"], config.crop_length,
-                             max(config.batch_size, 8 * config.batch_size // 2),
-                             np.random.default_rng(config.seed + 1),
-                             None if pitch is None else pitch["validation"],
-                             config.frame_step)
+        valid = split_frames(random_crops(
+            *splits["validation"], config.crop_length,
+            max(config.batch_size, 8 * config.batch_size // 2),
+            np.random.default_rng(config.seed + 1),
+            None if pitch is None else pitch["validation"], config.frame_step))
         board = lambda d: SpeechTensorBoard(  # noqa: E731
             d, clips[:board_clips], src[:board_clips], target[:board_clips],
             sample_rate=rate, every_n_epochs=config.audio_every_n_epochs or config.vqvae_epochs,
@@ -434,7 +479,7 @@ def run_speech(context, load_data):
                 # The prior models no pitch: each sample borrows the contour
                 # of its speaker's first training utterance.
                 extra["pitch"] = borrowed_contours(config, splits["train"][1],
-                                                   pitch["train"], speakers,
+                                                   contours_only(pitch["train"]), speakers,
                                                    np.asarray(codes).shape[1])
             audio = np.asarray(vqvae.decode(codes, condition=speakers, seed=seed, **extra))
             return audio, np.asarray(codes), speakers
@@ -507,8 +552,8 @@ def report(pipe, config, vqvae, prior, splits, speaker_names, texts, pitch=None)
         logs = vqvae.evaluate(tx, ty, batch_size=config.batch_size, verbose=0,
                               return_dict=True)
     else:
-        test = chunks(*splits["test"], config.crop_length, max_per_utterance=4,
-                      pitch=pitch["test"], frame_step=config.frame_step)
+        test = split_frames(chunks(*splits["test"], config.crop_length, max_per_utterance=4,
+                                   pitch=pitch["test"], frame_step=config.frame_step))
         logs = vqvae.evaluate(_batches(test, config.batch_size), verbose=0,
                               return_dict=True)
     if not getattr(prior, "compiled", False):
@@ -520,6 +565,8 @@ def report(pipe, config, vqvae, prior, splits, speaker_names, texts, pitch=None)
     if config.decoder == "wavenet":
         metrics["test_reconstruction_bits_per_sample"] = float(
             logs["reconstruction_loss"] / math.log(2.0))
+    elif config.vocoder == "world":
+        metrics["test_world_feature_l1"] = float(logs["reconstruction_loss"])
     else:
         metrics["test_log_magnitude_l1"] = float(logs["reconstruction_loss"])
     metrics["test_prior_bits_per_code"] = float(prior_logs["bits_per_code"])
@@ -528,7 +575,7 @@ def report(pipe, config, vqvae, prior, splits, speaker_names, texts, pitch=None)
         wer_sentences=config.wer_sentences, probe_sentences=config.probe_sentences,
         probe_seconds=max(1.0, config.eval_seconds), seed=config.seed,
         alignment_cache=pipe.path("alignments.json"), verbose=bool(pipe.verbose),
-        pitch=None if pitch is None else {"test": pitch["test"]})
+        pitch=None if pitch is None else {"test": contours_only(pitch["test"])})
     metrics.update(found)
     os.makedirs(pipe.path("examples"), exist_ok=True)
     for name, audio in examples.items():

@@ -9,6 +9,7 @@ from vq_zoo.utils.checks import check_int
 from vq_zoo.models.spectrogram.time_jitter import TimeJitter
 
 LIBROSA_INSTALL = "pip install 'vq_zoo[speech]' (librosa)"
+VOCODERS = ("griffin_lim", "world")
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
@@ -89,8 +90,18 @@ class SpectrogramDecoder(keras.layers.Layer):
                  kernel_size=3, frames_per_code=2, fft_length=512, frame_step=160,
                  sample_rate=16000, speaker_dim=64, speaker_names=None, jitter=0.12,
                  floor=1e-2, griffin_lim_iters=32, magnitude_power=1.0, seed=None,
-                 pitch_condition=False, pitch_statistics=None, **kwargs):
+                 pitch_condition=False, pitch_statistics=None, vocoder="griffin_lim",
+                 num_bands=80, num_aperiodicity_bands=8, **kwargs):
         super().__init__(**kwargs)
+        if vocoder not in VOCODERS:
+            raise ValueError(f"`vocoder` must be one of {VOCODERS}, got {vocoder!r}")
+        self.vocoder = vocoder
+        self.num_bands = check_int("num_bands", num_bands, numpy=True)
+        self.num_aperiodicity_bands = check_int("num_aperiodicity_bands",
+                                                num_aperiodicity_bands, numpy=True)
+        if vocoder == "world" and not pitch_condition:
+            raise ValueError("vocoder='world' needs pitch_condition=True: the vocoder makes "
+                             "its harmonics at the source contour's F0")
         self.num_speakers = check_int("num_speakers", num_speakers, numpy=True)
         self.filters = check_int("filters", filters, numpy=True)
         self.num_blocks = check_int("num_blocks", num_blocks, numpy=True)
@@ -159,6 +170,10 @@ class SpectrogramDecoder(keras.layers.Layer):
     # ---------------------------------------------------------- facts
     @property
     def num_bins(self):
+        """Values per output frame: log magnitudes of the STFT bins
+        (Griffin-Lim), or WORLD's envelope and periodicity bands."""
+        if self.vocoder == "world":
+            return self.num_bands + self.num_aperiodicity_bands
         return self.fft_length // 2 + 1
 
     @property
@@ -195,6 +210,19 @@ class SpectrogramDecoder(keras.layers.Layer):
                              f"{self.pitch_condition}, pitch_statistics=None)")
         mean, std = self.pitch_statistics[self.speaker_index(source_speaker)]
         return normalized_contour(f0, voiced, mean, std)
+
+    def f0_of(self, pitch, speakers):
+        """F0 in Hz `(batch, frames)` (0 where unvoiced) of pitch conditions
+        `(batch, frames, 2)` spoken by `speakers` (int `(batch,)`): each
+        normalised log F0 rendered in its speaker's range (`pitch_statistics`),
+        so a conversion speaks the source's intonation at the target's pitch."""
+        if self.pitch_statistics is None:
+            raise ValueError("this decoder has no pitch statistics (pitch_statistics=None): "
+                             "it cannot turn a contour into F0")
+        pitch = np.asarray(pitch, np.float64)
+        stats = np.asarray(self.pitch_statistics)[np.asarray(speakers, "int64").reshape(-1)]
+        f0 = np.exp(stats[:, :1] + stats[:, 1:] * pitch[..., 0])
+        return np.where(pitch[..., 1] > 0.5, f0, 0.0)
 
     def _check_pitch(self, pitch, frames):
         if not self.pitch_condition:
@@ -257,9 +285,13 @@ class SpectrogramDecoder(keras.layers.Layer):
         return (latent_shape[0], frames, self.num_bins)
 
     # ---------------------------------------------------------- audio
-    def to_audio(self, log_magnitudes, seed=0):
-        """Float32 audio `(batch, frames * frame_step)` from log magnitudes
-        `(batch, frames, num_bins)` by Griffin-Lim."""
+    def to_audio(self, log_magnitudes, seed=0, f0=None):
+        """Float32 audio `(batch, frames * frame_step)` from the decoder's
+        frames `(batch, frames, num_bins)`: log magnitudes by Griffin-Lim, or
+        (vocoder="world") WORLD features by WORLD's synthesiser at `f0`
+        (Hz `(batch, frames)`, 0 where unvoiced: `f0_of`)."""
+        if self.vocoder == "world":
+            return self._world_audio(log_magnitudes, f0)
         try:
             import librosa
         except ImportError:
@@ -286,6 +318,21 @@ class SpectrogramDecoder(keras.layers.Layer):
         # Clipping is worse than a quieter file: scale peaks above 0.99 down.
         return out * np.minimum(1.0, 0.99 / np.maximum(peak, 1e-9))
 
+    def _world_audio(self, frames, f0):
+        from vq_zoo.data import world
+
+        frames = np.asarray(frames, np.float64)
+        if frames.ndim != 3 or frames.shape[2] != self.num_bins:
+            raise ValueError(f"`log_magnitudes` must be (batch, frames, {self.num_bins}), got "
+                             f"{frames.shape}")
+        if f0 is None or np.shape(f0) != frames.shape[:2]:
+            raise ValueError(f"the WORLD vocoder needs `f0` {frames.shape[:2]} (Hz per frame), "
+                             f"got {None if f0 is None else np.shape(f0)}")
+        out = np.stack([world.synthesize(x, f, self.sample_rate, self.frame_step,
+                                         self.num_bands) for x, f in zip(frames, f0)])
+        peak = np.abs(out).max(axis=1, keepdims=True)
+        return out * np.minimum(1.0, 0.99 / np.maximum(peak, 1e-9))
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -299,6 +346,9 @@ class SpectrogramDecoder(keras.layers.Layer):
             magnitude_power=self.magnitude_power, seed=self.seed)
         if self.pitch_condition:  # absent otherwise: older configs stay as they were
             config.update(pitch_condition=True, pitch_statistics=self.pitch_statistics)
+        if self.vocoder != "griffin_lim":
+            config.update(vocoder=self.vocoder, num_bands=self.num_bands,
+                          num_aperiodicity_bands=self.num_aperiodicity_bands)
         return config
 
 

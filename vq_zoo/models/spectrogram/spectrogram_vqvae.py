@@ -89,7 +89,8 @@ class SpectrogramVQVAE(QuantizedModel):
                      griffin_lim_iters=32, magnitude_power=1.0, commitment_cost=0.25,
                      ema=True, decay=0.99, crop_length=None, quantizer_kwargs=None,
                      seed=None, adversary_weight=0.0, adversary_hidden=128, num_cepstra=0,
-                     pitch_condition=False, pitch_statistics=None):
+                     pitch_condition=False, pitch_statistics=None, vocoder="griffin_lim",
+                     num_bands=80, num_aperiodicity_bands=8):
         """The model from its sizes, built for `crop_length` samples
         (default one code); uncompiled."""
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
@@ -119,7 +120,10 @@ class SpectrogramVQVAE(QuantizedModel):
                                jitter=jitter, griffin_lim_iters=griffin_lim_iters,
                                magnitude_power=magnitude_power, seed=seed,
                                pitch_condition=pitch_condition,
-                               pitch_statistics=pitch_statistics, name="decoder"),
+                               pitch_statistics=pitch_statistics, vocoder=vocoder,
+                               num_bands=num_bands,
+                               num_aperiodicity_bands=num_aperiodicity_bands,
+                               name="decoder"),
             adversary=SpeakerAdversary(num_speakers, adversary_hidden, adversary_weight,
                                        name="adversary") if adversary_weight > 0 else None)
         model.build((None, crop_length or frame_step * frames_per_code, 1))
@@ -180,7 +184,15 @@ class SpectrogramVQVAE(QuantizedModel):
                              "pitch (batch, frames, 2))")
         if not self.decoder.pitch_condition:
             pitch = None  # a sample weight, as Keras passes a third element
-        return self._check_audio(data[0], "fit"), data[1], pitch
+        target = None
+        if self.decoder.vocoder == "world":
+            if len(data) < 4:
+                raise ValueError(
+                    "this SpectrogramVQVAE predicts WORLD features (vocoder='world'): "
+                    "batches must be (audio, speakers, pitch (batch, frames, 2), features "
+                    f"(batch, frames, {self.decoder.num_bins})) (vq_zoo.data.world)")
+            target = data[3]
+        return self._check_audio(data[0], "fit"), data[1], pitch, target
 
     def _batch_ranges(self, data):
         speakers = ops.convert_to_tensor(self._unpack(data)[1])
@@ -200,9 +212,16 @@ class SpectrogramVQVAE(QuantizedModel):
         return vq, frames
 
     def compute_loss_terms(self, data, training):
-        x, speakers, pitch = self._unpack(data)
+        x, speakers, pitch, target = self._unpack(data)
         vq, frames = self._forward(x, speakers, training, pitch)
-        target = self.encoder.log_magnitude(x)
+        if target is None:
+            target = self.encoder.log_magnitude(x)
+        else:
+            target = ops.cast(ops.convert_to_tensor(target), "float32")
+            if tuple(target.shape[1:]) != tuple(frames.shape[1:]):
+                raise ValueError(f"the WORLD features of a batch must be (batch, "
+                                 f"{frames.shape[1]}, {frames.shape[2]}) (one row per STFT "
+                                 f"frame), got {tuple(target.shape)}")
         reconstruction = ops.mean(ops.abs(ops.cast(frames, "float32") - target))
         scalars, counts = self._vq_scalars(reconstruction, [vq])
         if self.adversary is not None:
@@ -214,11 +233,11 @@ class SpectrogramVQVAE(QuantizedModel):
     def call(self, inputs, training=None):
         """Predicted log magnitudes `(batch, frames, bins)` of `(audio,
         speakers)`."""
-        x, speakers, pitch = self._unpack(inputs)
+        x, speakers, pitch, _ = self._unpack(inputs)
         return self._forward(x, speakers, training, pitch)[1]
 
     def predict_step(self, data):
-        x, speakers, pitch = self._unpack(data)
+        x, speakers, pitch, _ = self._unpack(data)
         return self._forward(x, speakers, False, pitch)[1]
 
     # ------------------------------------------------------------- codes
@@ -277,7 +296,10 @@ class SpectrogramVQVAE(QuantizedModel):
         `seed`; `temperature` is unused: nothing is sampled); `pitch`: the
         source's contour, for a pitch-conditioned decoder only."""
         frames = self.decode_frames(indices, condition, pitch)
-        return self.decoder.to_audio(frames, seed=seed)[..., None]
+        f0 = None
+        if self.decoder.vocoder == "world":
+            f0 = self.decoder.f0_of(pitch, self._speakers(condition, frames.shape[0]))
+        return self.decoder.to_audio(frames, seed=seed, f0=f0)[..., None]
 
     # ------------------------------------------------------------ config
     def get_config(self):
