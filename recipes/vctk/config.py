@@ -147,7 +147,7 @@ CONFIGS = {
         decoder_blocks=8, speaker_dim=64, jitter=0.12, griffin_lim_iters=64,
         pitch_condition=True, vocoder="world",
         learning_rate=1e-3,
-        batch_size=16, vqvae_epochs=32, vqvae_steps_per_epoch=250,
+        batch_size=16, vqvae_epochs=60, vqvae_steps_per_epoch=250,
         prior_length=64, prior_filters=64, prior_layers=8,
         prior_learning_rate=2e-3, prior_batch_size=32, prior_epochs=10,
         prior_steps_per_epoch=200, num_eval_clips=8, eval_seconds=1.28,

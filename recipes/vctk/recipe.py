@@ -195,6 +195,22 @@ def pitch_contours(pipe, config, splits, num_speakers):
     return out, stats
 
 
+def clip_contours(config, clips, speakers, statistics):
+    """The contours `(n, frames, 2)` of clips `(n, time, 1)` by the
+    decoder's tracker (Harvest for vocoder="world", YIN otherwise),
+    normalised by their speakers' `statistics`: what the audio board
+    decodes them with."""
+    from vq_zoo.data import pitch
+
+    tracker = "harvest" if config.vocoder == "world" else "yin"
+    out = []
+    for clip, s in zip(np.asarray(clips)[..., 0], speakers):
+        f0, voiced = pitch.track(clip, config.sample_rate, config.frame_step, tracker)
+        frames = clip.size // config.frame_step
+        out.append(pitch.normalized_contour(f0[:frames], voiced[:frames], *statistics[s]))
+    return np.stack(out)
+
+
 def split_frames(batch):
     """A batch `(audio, speakers, frames)` whose frames hold the contour and
     the WORLD features (`pitch_contours`) as `(audio, speakers, contour,
@@ -268,7 +284,7 @@ def hop_length(config):
     return 2 ** config.num_downsamples
 
 
-def build_vqvae(config, speaker_names, pitch_statistics=None):
+def build_vqvae(config, speaker_names, pitch_statistics=None, sample_contours=None):
     import keras
 
     if config.pitch_condition and config.decoder != "spectrogram":
@@ -301,6 +317,7 @@ def build_vqvae(config, speaker_names, pitch_statistics=None):
             pitch_condition=config.pitch_condition, pitch_statistics=pitch_statistics,
             vocoder=config.vocoder, num_bands=config.num_bands,
             num_aperiodicity_bands=config.num_aperiodicity_bands,
+            sample_contours=sample_contours,
             commitment_cost=config.commitment_cost, decay=config.decay,
             crop_length=config.crop_length, quantizer_kwargs=quantizer_kwargs,
             seed=config.seed)
@@ -398,7 +415,6 @@ class SpeechRecipe(Recipe):
         (`recipes/vctk/export_presets.py`)."""
         from vq_zoo.recipes.vctk import export_presets
 
-        refuse_pitch_export(run_dir)
         return export_presets.export(self, run_dir, request)
 
     def run(self, context):
@@ -406,22 +422,6 @@ class SpeechRecipe(Recipe):
 
 
 main = SpeechRecipe().main  # `main(config, out_dir, ...)`, as before
-
-
-def refuse_pitch_export(run_dir):
-    """A `RunExportError` (one line) for a run whose decoder reads the pitch
-    contour: its presets, cards and `vq-zoo convert` / `sample` need the
-    source's contour, which they do not pass yet. The config is the one the
-    run records (`config.json`, else the pipeline's `stages/run.json`); a run
-    that records none, or none readable, is left to the export's own checks."""
-    from vq_zoo.models.family import run_dir_config
-
-    if run_dir_config(str(run_dir)).get("pitch_condition"):
-        from vq_zoo.export.run_presets import RunExportError
-
-        raise RunExportError(f"{run_dir} was trained with pitch_condition=True (a decoder that "
-                         "reads the source's pitch contour): export does not support such "
-                         "a run yet")
 
 
 def run_speech(context, load_data):
@@ -436,9 +436,12 @@ def run_speech(context, load_data):
         rate = config.sample_rate
         clips, src, target = eval_clips(config, *splits["test"], num_speakers)
         board_clips = min(4, len(clips))
-        pitch, pitch_stats = None, None
+        pitch, pitch_stats, firsts, board_pitch = None, None, None, None
         if config.pitch_condition:
             pitch, pitch_stats = pitch_contours(pipe, config, splits, num_speakers)
+            firsts = first_contours(splits["train"][1], pitch["train"], num_speakers)
+            board_pitch = clip_contours(config, clips[:board_clips], src[:board_clips],
+                                        pitch_stats)
         valid = split_frames(random_crops(
             *splits["validation"], config.crop_length,
             max(config.batch_size, 8 * config.batch_size // 2),
@@ -447,14 +450,12 @@ def run_speech(context, load_data):
         board = lambda d: SpeechTensorBoard(  # noqa: E731
             d, clips[:board_clips], src[:board_clips], target[:board_clips],
             sample_rate=rate, every_n_epochs=config.audio_every_n_epochs or config.vqvae_epochs,
-            seed=config.seed)
+            seed=config.seed, pitch=board_pitch)
         vqvae = pipe.train(
-            "vqvae", lambda: build_vqvae(config, speaker_names, pitch_stats),
+            "vqvae", lambda: build_vqvae(config, speaker_names, pitch_stats, firsts),
             _train_crops(config, splits, config.seed, None if pitch is None else pitch["train"]),
             epochs=config.vqvae_epochs, steps_per_epoch=config.vqvae_steps_per_epoch,
-            validation_data=_batches(valid, config.batch_size),
-            # The audio board decodes without a contour: scalars only then.
-            tensorboard=None if pitch is not None else board)
+            validation_data=_batches(valid, config.batch_size), tensorboard=board)
 
         chunk = config.prior_length * vqvae.decoder.hop_length
 
@@ -478,9 +479,9 @@ def run_speech(context, load_data):
             if pitch is not None:
                 # The prior models no pitch: each sample borrows the contour
                 # of its speaker's first training utterance.
-                extra["pitch"] = borrowed_contours(config, splits["train"][1],
-                                                   contours_only(pitch["train"]), speakers,
-                                                   np.asarray(codes).shape[1])
+                frames = np.asarray(codes).shape[1] * config.frames_per_code
+                extra["pitch"] = np.stack([vqvae.decoder.sample_contour(s, frames)
+                                           for s in speakers])
             audio = np.asarray(vqvae.decode(codes, condition=speakers, seed=seed, **extra))
             return audio, np.asarray(codes), speakers
 
@@ -525,16 +526,12 @@ def run_speech(context, load_data):
 
 
 # --------------------------------------------------------------- report
-def borrowed_contours(config, train_speakers, train_pitch, speakers, num_codes):
-    """For each of `speakers`, the contour of the first `num_codes *
-    frames_per_code` frames of that speaker's first training utterance
-    (zero-padded): the pitch a prior sample is decoded with."""
-    from vq_zoo.data.pitch import frames_of
-
+def first_contours(train_speakers, train_pitch, num_speakers):
+    """Each speaker's contour of its first training utterance (`(frames,
+    2)`; the decoder's `sample_contours`, what prior samples are voiced
+    with: the prior models no pitch)."""
     train_speakers = list(np.asarray(train_speakers))
-    frames = num_codes * config.frames_per_code
-    return np.stack([frames_of(train_pitch[train_speakers.index(s)], 0, frames,
-                               config.frame_step) for s in speakers])
+    return [train_pitch[train_speakers.index(s)][:, :2] for s in range(num_speakers)]
 
 
 def report(pipe, config, vqvae, prior, splits, speaker_names, texts, pitch=None):

@@ -127,6 +127,22 @@ def yin(audio, sample_rate=16000, frame_step=160, fmin=60.0, fmax=500.0, window=
     return np.where(voiced, f0, 0.0), voiced, np.where(voiced, aperiodicity, 1.0)
 
 
+def track(audio, sample_rate=16000, frame_step=160, tracker="yin"):
+    """`(f0, voiced)` of one clip, one per frame (`1 + samples //
+    frame_step`): by `yin` (tracker="yin") or WORLD's Harvest
+    (tracker="harvest", `vq_zoo.data.world.track_f0`: the F0 a WORLD
+    vocoder is analysed and voiced with)."""
+    if tracker == "harvest":
+        from vq_zoo.data import world
+
+        f0 = world.track_f0(audio, sample_rate, frame_step)
+        return f0, f0 > 0
+    if tracker != "yin":
+        raise ValueError(f"`tracker` must be 'yin' or 'harvest', got {tracker!r}")
+    f0, voiced, _ = yin(audio, sample_rate, frame_step)
+    return f0, voiced
+
+
 def speaker_statistics(contours, speakers, num_speakers):
     """`(num_speakers, 2)` float: the mean and standard deviation of log F0
     over the voiced frames of each speaker's `contours` (`(f0, voiced)`

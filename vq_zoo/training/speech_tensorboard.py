@@ -30,6 +30,8 @@ class SpeechTensorBoard(SummaryTensorBoard):
         every_n_epochs: int >= 1.
         seed: int, the decoders' sampling seed.
         run_name: subdirectory of `log_dir` for the audio.
+        pitch: float `(n, frames, 2)` or None: the contours of `sample`, for
+            a pitch-conditioned decoder (`SpectrogramDecoder.contour_of`).
         **kwargs: passed to `keras.callbacks.TensorBoard`.
 
     Example:
@@ -39,7 +41,7 @@ class SpeechTensorBoard(SummaryTensorBoard):
 
     def __init__(self, log_dir, sample=None, speakers=None, target_speakers=None,
                  sample_fn=None, sample_rate=16000, every_n_epochs=1, seed=0,
-                 run_name="audio", **kwargs):
+                 run_name="audio", pitch=None, **kwargs):
         super().__init__(log_dir, every_n_epochs=every_n_epochs, run_name=run_name,
                          **kwargs)
         if sample is None and sample_fn is None:
@@ -52,6 +54,7 @@ class SpeechTensorBoard(SummaryTensorBoard):
                     "`sample` must be mono clips (n, time, 1) with `speakers` of "
                     f"length n; got {sample.shape} and {speakers!r}")
         self.sample = sample
+        self.pitch = None if pitch is None else np.asarray(pitch, np.float32)
         self.speakers = None if speakers is None else np.asarray(speakers, "int32")
         self.target_speakers = (None if target_speakers is None
                                 else np.asarray(target_speakers, "int32"))
@@ -76,12 +79,13 @@ class SpeechTensorBoard(SummaryTensorBoard):
                     self._wrote_originals = True
                 codes = self.model.encode(self.sample)
                 time = self.sample.shape[1]
+                extra = {} if self.pitch is None else {"pitch": self.pitch}
                 self._audio("reconstructions", np.asarray(self.model.decode(
-                    codes, condition=self.speakers, seed=self.seed))[:, :time], step)
+                    codes, condition=self.speakers, seed=self.seed, **extra))[:, :time], step)
                 if self.target_speakers is not None:
                     self._audio("conversions", np.asarray(self.model.decode(
-                        codes, condition=self.target_speakers, seed=self.seed))[:, :time],
-                        step)
+                        codes, condition=self.target_speakers, seed=self.seed,
+                        **extra))[:, :time], step)
             if self.sample_fn is not None:
                 self._audio("prior_samples", self.sample_fn(self.model), step)
 

@@ -69,6 +69,19 @@ class SpectrogramDecoder(keras.layers.Layer):
         pitch_statistics: None, or `num_speakers` pairs `(mean, std)` of
             each training speaker's log F0 over its voiced frames (what
             `pitch_features` normalises a source's contour with).
+        vocoder: "griffin_lim" (the frames are log magnitudes of the STFT,
+            inverted by Griffin-Lim) or "world" (the frames are WORLD's
+            envelope at `num_bands` mel-spaced frequencies and periodicity
+            at `num_aperiodicity_bands`, `vq_zoo.data.world`; WORLD's
+            synthesiser voices them at the contour's F0 in the target
+            speaker's range: needs `pitch_condition`). Defaults to
+            "griffin_lim".
+        num_bands: int, envelope bands (vocoder="world"). Defaults to 80.
+        num_aperiodicity_bands: int, periodicity bands (vocoder="world").
+            Defaults to 8.
+        sample_contours: None, or one contour `(frames, 2)` per speaker:
+            what `sample_contour` gives speech without a source (prior
+            samples).
         **kwargs: base layer arguments.
 
     Example:
@@ -91,7 +104,7 @@ class SpectrogramDecoder(keras.layers.Layer):
                  sample_rate=16000, speaker_dim=64, speaker_names=None, jitter=0.12,
                  floor=1e-2, griffin_lim_iters=32, magnitude_power=1.0, seed=None,
                  pitch_condition=False, pitch_statistics=None, vocoder="griffin_lim",
-                 num_bands=80, num_aperiodicity_bands=8, **kwargs):
+                 num_bands=80, num_aperiodicity_bands=8, sample_contours=None, **kwargs):
         super().__init__(**kwargs)
         if vocoder not in VOCODERS:
             raise ValueError(f"`vocoder` must be one of {VOCODERS}, got {vocoder!r}")
@@ -143,6 +156,19 @@ class SpectrogramDecoder(keras.layers.Layer):
                                  "pitch_condition=True")
             pitch_statistics = tuple((float(m), float(d)) for m, d in stats)
         self.pitch_statistics = pitch_statistics
+        if sample_contours is not None:
+            if not self.pitch_condition or len(sample_contours) != self.num_speakers:
+                raise ValueError(f"`sample_contours` must be {self.num_speakers} contours (one "
+                                 "per speaker) of a decoder with pitch_condition=True")
+            checked = []
+            for c in sample_contours:
+                c = np.asarray(c, np.float32)
+                if c.ndim != 2 or c.shape[1] != 2 or len(c) == 0 or not np.all(np.isfinite(c)):
+                    raise ValueError(f"each of `sample_contours` must be (frames >= 1, 2) "
+                                     f"finite, got shape {c.shape}")
+                checked.append(c)
+            sample_contours = checked
+        self.sample_contours = sample_contours
         self.pitch_conv = keras.layers.Conv1D(
             self.filters, 3, padding="same", dtype=self.dtype_policy,
             name="pitch_conv") if self.pitch_condition else None
@@ -210,6 +236,37 @@ class SpectrogramDecoder(keras.layers.Layer):
                              f"{self.pitch_condition}, pitch_statistics=None)")
         mean, std = self.pitch_statistics[self.speaker_index(source_speaker)]
         return normalized_contour(f0, voiced, mean, std)
+
+    def contour_of(self, audio, source_speaker=None):
+        """The pitch condition `(frames, 2)` of one clip `(samples,)` whose
+        length is a multiple of `hop_length` (one row per STFT frame): its F0
+        by this decoder's tracker (Harvest for vocoder="world", YIN
+        otherwise), normalised by `source_speaker`'s statistics (a name or an
+        index), or by the clip's own voiced log-F0 mean and spread where
+        `source_speaker` is None (a voice from outside the training set)."""
+        from vq_zoo.data import pitch as pitch_lib
+
+        audio = np.asarray(audio, np.float64).reshape(-1)
+        f0, voiced = pitch_lib.track(audio, self.sample_rate, self.frame_step,
+                                     "harvest" if self.vocoder == "world" else "yin")
+        frames = audio.size // self.frame_step
+        f0, voiced = f0[:frames], voiced[:frames]
+        if source_speaker is not None:
+            return self.pitch_features(f0, voiced, source_speaker)
+        logs = np.log(f0[voiced])
+        mean, std = (logs.mean(), max(logs.std(), 1e-3)) if logs.size > 1 else (0.0, 1.0)
+        return pitch_lib.normalized_contour(f0, voiced, mean, std)
+
+    def sample_contour(self, speaker, frames):
+        """A contour `(frames, 2)` for speech of `speaker` that has no source
+        (prior samples: the prior models no pitch): the speaker's stored
+        contour (`sample_contours`, a training utterance's), repeated to
+        `frames`."""
+        if self.sample_contours is None:
+            raise ValueError("this decoder stores no sample contours: speech without a "
+                             "source needs one (pass `pitch`)")
+        c = self.sample_contours[self.speaker_index(speaker)]
+        return np.resize(c, (frames, 2)) if len(c) < frames else c[:frames].copy()
 
     def f0_of(self, pitch, speakers):
         """F0 in Hz `(batch, frames)` (0 where unvoiced) of pitch conditions
@@ -346,6 +403,9 @@ class SpectrogramDecoder(keras.layers.Layer):
             magnitude_power=self.magnitude_power, seed=self.seed)
         if self.pitch_condition:  # absent otherwise: older configs stay as they were
             config.update(pitch_condition=True, pitch_statistics=self.pitch_statistics)
+        if self.sample_contours is not None:
+            config.update(sample_contours=[np.round(c, 4).tolist()
+                                           for c in self.sample_contours])
         if self.vocoder != "griffin_lim":
             config.update(vocoder=self.vocoder, num_bands=self.num_bands,
                           num_aperiodicity_bands=self.num_aperiodicity_bands)

@@ -90,7 +90,7 @@ class SpectrogramVQVAE(QuantizedModel):
                      ema=True, decay=0.99, crop_length=None, quantizer_kwargs=None,
                      seed=None, adversary_weight=0.0, adversary_hidden=128, num_cepstra=0,
                      pitch_condition=False, pitch_statistics=None, vocoder="griffin_lim",
-                     num_bands=80, num_aperiodicity_bands=8):
+                     num_bands=80, num_aperiodicity_bands=8, sample_contours=None):
         """The model from its sizes, built for `crop_length` samples
         (default one code); uncompiled."""
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
@@ -123,7 +123,7 @@ class SpectrogramVQVAE(QuantizedModel):
                                pitch_statistics=pitch_statistics, vocoder=vocoder,
                                num_bands=num_bands,
                                num_aperiodicity_bands=num_aperiodicity_bands,
-                               name="decoder"),
+                               sample_contours=sample_contours, name="decoder"),
             adversary=SpeakerAdversary(num_speakers, adversary_hidden, adversary_weight,
                                        name="adversary") if adversary_weight > 0 else None)
         model.build((None, crop_length or frame_step * frames_per_code, 1))

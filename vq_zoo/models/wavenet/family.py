@@ -72,7 +72,6 @@ class SpeechVQVAEFamily(ModelFamily):
         decoder draw with `seed`."""
         num = self._check_num(num)
         self._refuse("a speech model", conditions)
-        self._refuse_pitch(self.vqvae, "vq-zoo sample")
         temperature = self._temperature(temperature)
         decoder = self.vqvae.decoder
         if speaker is not None or label is not None:
@@ -85,21 +84,22 @@ class SpeechVQVAEFamily(ModelFamily):
             speakers = np.arange(num, dtype="int32") % self.prior.num_classes
         codes = self.prior.sample(num, condition=speakers, temperature=temperature,
                                   seed=seed)
-        audio = np.asarray(self.vqvae.decode(codes, condition=speakers, seed=seed))
+        extra = {}
+        if getattr(decoder, "pitch_condition", False):
+            # The prior models no pitch: each sample is voiced with its
+            # speaker's stored contour (a training utterance's).
+            frames = np.asarray(codes).shape[1] * decoder.frames_per_code
+            try:
+                extra["pitch"] = np.stack([decoder.sample_contour(s, frames)
+                                           for s in speakers])
+            except ValueError as e:
+                raise FamilyError(one_line(e)) from None
+        audio = np.asarray(self.vqvae.decode(codes, condition=speakers, seed=seed, **extra))
         names = self.speaker_names
         return Samples(audio=audio[:, :, 0], sample_rate=self.sample_rate,
                        codes=np.asarray(codes),
                        what=f"{num} samples ({audio.shape[1] / self.sample_rate:.2f} s "
                             f"each; speakers {', '.join(names[s] for s in speakers)})")
-
-    @staticmethod
-    def _refuse_pitch(vqvae, command):
-        """A FamilyError (one line) for a decoder that reads the source's
-        pitch contour, which `command` has none of to pass."""
-        if getattr(vqvae.decoder, "pitch_condition", False):
-            raise FamilyError(f"this model's decoder is conditioned on the source's pitch "
-                              f"contour (pitch_condition=True): {command} does not support "
-                              "such a model yet")
 
     def architecture(self):
         """The architecture paragraph of the speech cards: the encoder, the
@@ -122,6 +122,20 @@ class SpeechVQVAEFamily(ModelFamily):
                        "utterance": "each band's mean over the clip removed",
                        "instance": "each band's mean over the clip removed, every hidden "
                                    "layer instance-normalised over the clip"}[enc.normalize]
+            pitch = ""
+            if dec.pitch_condition:
+                tracker = "Harvest" if dec.vocoder == "world" else "YIN"
+                pitch = ("the source's pitch contour (its F0 by " + tracker + ", normalised "
+                         "by the speaker's log-F0 mean and spread, and a voiced flag) added "
+                         "through a convolution, ")
+            if dec.vocoder == "world":
+                out = (f"to WORLD's spectral envelope at {dec.num_bands} mel-spaced "
+                       f"frequencies and its periodicity at {dec.num_aperiodicity_bands}; "
+                       "audio by WORLD's synthesiser (`pyworld`) at the contour's F0 "
+                       "rendered in the target speaker's range. ")
+            else:
+                out = (f"to {dec.num_bins} log magnitudes per frame; audio by Griffin-Lim "
+                       f"(`librosa.griffinlim`, {dec.griffin_lim_iters} iterations). ")
             return (
                 f"Encoder: {frames}, {enc.fft_length}-sample "
                 f"Hann windows every {enc.frame_step} samples, {removed}: "
@@ -132,9 +146,8 @@ class SpeechVQVAEFamily(ModelFamily):
                 f"`SpectrogramDecoder`: the codes jittered in time in training "
                 f"(`TimeJitter`, p={dec.jitter.probability}), {dec.num_blocks} residual "
                 f"blocks of {dec.filters} channels (dilations {list(dec.dilation_rates)}), "
-                f"the speaker embedding ({dec.speaker_dim}) added to every block, to "
-                f"{dec.num_bins} log magnitudes per frame; audio by Griffin-Lim "
-                f"(`librosa.griffinlim`, {dec.griffin_lim_iters} iterations). " + tail)
+                f"the speaker embedding ({dec.speaker_dim}) added to every block, "
+                + pitch + out + tail)
         return (
             f"Encoder: {enc.num_downsamples} strided convolutions (stride 2, window 4, "
             f"{enc.num_hiddens} channels, ReLU) and a 1x1 convolution to D="
@@ -215,7 +228,6 @@ class SpeechVQVAEFamily(ModelFamily):
 
         if not is_speech_vqvae(vqvae):
             return super().convert_speech(vqvae, source, path, speaker, seed, temperature)
-        cls._refuse_pitch(vqvae, "vq-zoo convert")
         try:
             return convert_file(vqvae, path, speaker, seed=seed, temperature=temperature)
         except (ValueError, ImportError) as e:  # ImportError: Griffin-Lim needs librosa

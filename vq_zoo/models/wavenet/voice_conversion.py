@@ -19,7 +19,11 @@ def reconstruct(vqvae, audio, speakers, seed=0, temperature=1.0):
     and NaN are refused with a ValueError) with `speakers` (int `(batch,)`):
     the input's own speakers reconstruct, others convert. A length that the
     hop does not divide is zero-padded at the end for the encoder and the
-    output cropped back to `time`. Returns float32 `(batch, time)`."""
+    output cropped back to `time`. A decoder conditioned on the pitch
+    contour reads each clip's own (`SpectrogramDecoder.contour_of`, the F0
+    normalised by the clip's own statistics: its speaker may be new), so the
+    output keeps the clip's intonation in the speaker's range. Returns
+    float32 `(batch, time)`."""
     from vq_zoo.utils.checks import check_mono_audio
 
     audio = check_mono_audio(audio)
@@ -30,8 +34,11 @@ def reconstruct(vqvae, audio, speakers, seed=0, temperature=1.0):
     hop = vqvae.decoder.hop_length
     padded = np.pad(audio, [(0, 0), (0, -time % hop)])[..., None]
     codes = vqvae.encode(padded)
+    extra = {}
+    if getattr(vqvae.decoder, "pitch_condition", False):
+        extra["pitch"] = np.stack([vqvae.decoder.contour_of(clip[:, 0]) for clip in padded])
     out = np.asarray(vqvae.decode(codes, condition=np.asarray(speakers, "int32"),
-                                  seed=seed, temperature=temperature))
+                                  seed=seed, temperature=temperature, **extra))
     return out[:, :time, 0]
 
 
