@@ -66,9 +66,12 @@ setup(
         # Own recordings (`vq-zoo train audio`, vq_zoo.data.audio_folder):
         # libsndfile decoding (WAV, FLAC, OGG) and a polyphase resampler.
         "audio": ["soundfile", "scipy"],
-        # Speech: Griffin-Lim for the spectrogram decoder (the shipped speech
-        # preset); the instruments' recogniser (word error rates, alignments).
-        "speech": ["librosa>=0.10"],
+        # Speech: Griffin-Lim and the WORLD vocoder for the spectrogram
+        # decoder (the shipped speech preset voices with WORLD; pyworld
+        # builds from source, and its __init__ imports pkg_resources, which
+        # setuptools 81 removed); the instruments' recogniser (word error
+        # rates, alignments).
+        "speech": ["librosa>=0.10", "pyworld>=0.3.4", "setuptools<81"],
         "speech-eval": ["librosa>=0.10", "pocketsphinx>=5.0"],
     },
 )

@@ -1,6 +1,7 @@
-"""The speech recipe's `pitch_condition` (off by default in every config):
-the config field, crops and chunks that carry their own contour, the
-refusals, and (slow) the smoke config end to end with it."""
+"""The speech recipe's `pitch_condition` and `vocoder` (on, with WORLD, in
+the shipped `small` config only): the config fields, crops and chunks that
+carry their own contour (and WORLD features), the refusals, and (slow) the
+smoke config end to end with them, exported, sampled and converted."""
 
 import dataclasses
 import json
@@ -9,16 +10,41 @@ import numpy as np
 import pytest
 
 
-def test_config_field_is_off_everywhere_and_round_trips():
+def test_config_fields_round_trip_and_only_small_voices_with_world():
     from vq_zoo.recipe import get_recipe
     from vq_zoo.recipes.vctk.config import CONFIGS, SpeechConfig
 
-    assert all(not c.pitch_condition for c in CONFIGS.values())
+    assert [n for n, c in CONFIGS.items() if c.pitch_condition] == ["small"]
+    assert [n for n, c in CONFIGS.items() if c.vocoder == "world"] == ["small"]
     recipe = get_recipe("vctk")
-    _, on = recipe.config("small", ["pitch_condition=true"])
-    assert on.pitch_condition is True
-    assert on == dataclasses.replace(CONFIGS["small"], pitch_condition=True)
+    _, on = recipe.config("smoke", ["pitch_condition=true", "vocoder=world"])
+    assert on.pitch_condition is True and on.vocoder == "world"
+    assert on == dataclasses.replace(CONFIGS["smoke"], pitch_condition=True, vocoder="world")
     assert SpeechConfig(**json.loads(json.dumps(dataclasses.asdict(on)))) == on
+
+
+def test_world_without_the_pitch_condition_is_refused():
+    from vq_zoo.recipes.vctk import recipe
+    from vq_zoo.recipes.vctk.config import CONFIGS
+
+    with pytest.raises(ValueError, match="vocoder='world' needs decoder='spectrogram' and "
+                                         "pitch_condition=True"):
+        recipe.check_config(dataclasses.replace(CONFIGS["smoke"], vocoder="world"))
+    recipe.check_config(dataclasses.replace(CONFIGS["smoke"], vocoder="world",
+                                            pitch_condition=True))
+
+
+def test_split_frames_parts_the_contour_from_the_world_features():
+    from vq_zoo.recipes.vctk.recipe import contours_only, split_frames
+
+    audio, speakers = np.zeros((2, 320, 1), "float32"), np.zeros(2, "int32")
+    rows = np.arange(2 * 2 * 7, dtype="float32").reshape(2, 2, 7)
+    x, y, contour, features = split_frames((audio, speakers, rows))
+    np.testing.assert_array_equal(contour, rows[..., :2])
+    np.testing.assert_array_equal(features, rows[..., 2:])
+    plain = (audio, speakers, rows[..., :2])
+    assert split_frames(plain) is plain  # a contour alone stays as it is
+    assert [c.shape for c in contours_only(list(rows))] == [(2, 2), (2, 2)]
 
 
 def test_wavenet_with_pitch_is_refused():
@@ -78,77 +104,49 @@ def test_chunks_carry_their_own_contour():
     np.testing.assert_array_equal(plain[0], x)
 
 
-def test_export_refuses_a_pitch_run(tmp_path):
-    from vq_zoo.export.run_presets import RunExportError
-    from vq_zoo.recipes.vctk.recipe import refuse_pitch_export
-
-    (tmp_path / "config.json").write_text(json.dumps(
-        {"recipe": "vctk", "config": {"pitch_condition": False}}))
-    refuse_pitch_export(str(tmp_path))
-    (tmp_path / "config.json").write_text(json.dumps(
-        {"recipe": "vctk", "config": {"pitch_condition": True}}))
-    with pytest.raises(RunExportError, match="export does not support such a run yet"):
-        refuse_pitch_export(str(tmp_path))
-
-
-def test_export_refuses_a_pitch_run_that_records_only_its_stages(tmp_path):
-    from vq_zoo.export.run_presets import RunExportError
-    from vq_zoo.recipes.vctk.recipe import refuse_pitch_export
-
-    stages = tmp_path / "stages"
-    stages.mkdir()
-    (stages / "run.json").write_text(json.dumps(
-        {"config": {"pitch_condition": True}, "stages": ["vqvae"]}))
-    with pytest.raises(RunExportError, match="trained with pitch_condition=True"):
-        refuse_pitch_export(str(tmp_path))
-    # A config.json that is not JSON: the pipeline's record still tells.
-    (tmp_path / "config.json").write_text('{"recipe": "vctk", "config": {')
-    with pytest.raises(RunExportError, match="trained with pitch_condition=True"):
-        refuse_pitch_export(str(tmp_path))
-    (stages / "run.json").write_text(json.dumps({"config": {"pitch_condition": False}}))
-    refuse_pitch_export(str(tmp_path))
-
-
-def test_export_check_reads_corrupt_records_without_a_traceback(tmp_path):
-    from vq_zoo.recipes.vctk.recipe import refuse_pitch_export
-
-    (tmp_path / "config.json").write_text('{"recipe": "vctk", "config": {"pitch_')
-    refuse_pitch_export(str(tmp_path))  # nothing recorded to refuse: no JSONDecodeError
-    (tmp_path / "config.json").write_text("[1, 2]")  # JSON, but not a record
-    refuse_pitch_export(str(tmp_path))
-
-
 @pytest.mark.slow
-def test_smoke_config_with_pitch_end_to_end(tmp_path, capsys):
-    """Every stage with the pitch condition; the commands that cannot pass a
-    contour refuse the run in one line."""
+@pytest.mark.parametrize("vocoder", ["griffin_lim", "world"])
+def test_smoke_config_with_pitch_end_to_end(tmp_path, capsys, vocoder):
+    """Every stage with the pitch condition (and either vocoder); the run
+    exports, and its preset samples and converts a file in one command."""
     import keras
     import librosa  # noqa: F401  (Griffin-Lim; CI installs the speech extras)
 
     from vq_zoo.cli import main
+    from vq_zoo.utils.audio import read_audio
 
     out = tmp_path / "run"
     args = ["train", "vctk", "--config", "smoke", "--out-dir", str(out),
-            "--set", "pitch_condition=true"]
+            "--set", "pitch_condition=true", "--set", f"vocoder={vocoder}"]
     assert main(args) == 0
     with open(out / "metrics.json") as f:
         metrics = json.load(f)
     assert metrics["pitch_condition"] is True
     assert 0 <= metrics["voiced_fraction_reconstructions"] <= 1
     assert "wer_reconstructions" in metrics
+    cache = "world_{}.npz" if vocoder == "world" else "pitch_{}.npz"
     for split in ("train", "validation", "test"):
-        assert (out / f"pitch_{split}.npz").exists()
+        assert (out / cache.format(split)).exists()
     vqvae = keras.models.load_model(out / "vqvae.keras")
     assert vqvae.decoder.pitch_condition and len(vqvae.decoder.pitch_statistics) == 2
+    assert vqvae.decoder.vocoder == vocoder and len(vqvae.decoder.sample_contours) == 2
+    assert (out / "logs" / "vqvae" / "audio").is_dir()  # the audio board ran
     capsys.readouterr()
     assert main(args) == 0
     assert capsys.readouterr().out.count("finished earlier") == 6
-    for command in (["export", str(out), "--dest", str(tmp_path / "presets")],
-                    ["sample", str(out), "--num", "1", "--out", str(tmp_path / "s.wav")]):
-        assert main(command) == 1
-        err = capsys.readouterr().err
-        assert err.strip().count("\n") == 0 and "pitch" in err, err
-    assert not (tmp_path / "presets").exists()
+    presets = tmp_path / "presets"
+    assert main(["export", str(out), "--dest", str(presets)]) == 0
+    preset = presets / "vqvae_spectrogram_small_speech_16k"
+    wav = sorted((out / "corpus" / "wav").glob("*/*.wav"))[0]
+    converted = tmp_path / "c.wav"
+    assert main(["convert", str(preset), "--input", str(wav), "--speaker",
+                 "espeak_us_m3_p35", "--output", str(converted)]) == 0
+    audio, rate = read_audio(str(converted))
+    source, _ = read_audio(str(wav))
+    assert rate == 16000 and audio.size == source.size and np.abs(audio).max() > 0
+    assert main(["sample", str(preset), "--num", "2", "--out",
+                 str(tmp_path / "s.wav")]) == 0
+    assert (tmp_path / "s_0.wav").exists() and (tmp_path / "s_1.wav").exists()
 
 
 def test_pitch_ablation_sees_only_what_the_decoder_reads():

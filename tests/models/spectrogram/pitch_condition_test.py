@@ -1,7 +1,7 @@
 """SpectrogramDecoder / SpectrogramVQVAE with `pitch_condition`: off, the
 decoder is what it was; on, the contour is an additive input whose effect
-stays within the receptive field, shapes, saving, one fit step, and the
-refusals."""
+stays within the receptive field, shapes, saving, one fit step, the
+refusals, and the speech family's sampling and conversion with contours."""
 
 import keras
 import numpy as np
@@ -171,21 +171,50 @@ def test_an_off_model_refuses_a_pitch_at_decoding():
     np.testing.assert_allclose(float(a), float(b["reconstruction_loss"]))
 
 
-def test_the_speech_family_refuses_a_pitch_model_in_one_line(tmp_path):
+def test_the_speech_family_samples_with_stored_contours_and_converts_a_file(tmp_path):
     from vq_zoo.models.gated_pixelcnn.gated_pixelcnn_1d_prior import GatedPixelCNN1DPrior
     from vq_zoo.models.wavenet.family import SpeechVQVAEFamily
     from vq_zoo.utils.audio import write_wav
 
-    m = model()
     prior = GatedPixelCNN1DPrior(8, 4, filters=8, dilation_rates=(1,), num_classes=2)
-    family = SpeechVQVAEFamily(m, prior)
-    with pytest.raises(FamilyError, match=r"pitch_condition=True\): vq-zoo sample does "
-                                          "not support such a model yet") as raised:
-        family.sample(1, speaker="a")
+    with pytest.raises(FamilyError, match="stores no sample contours") as raised:
+        SpeechVQVAEFamily(model(), prior).sample(1, speaker="a")
     assert "\n" not in str(raised.value)
+    rising = np.stack([np.linspace(-2, 2, 5), np.ones(5)], 1)
+    falling = rising * [[-1, 1]]
+    samples = {}
+    for name, contour in (("rising", rising), ("falling", falling)):
+        m = model(sample_contours=[contour, contour])
+        # The contour is repeated to the sample's 8 frames (4 codes x 2).
+        np.testing.assert_allclose(m.decoder.sample_contour("a", 8)[5:], contour[:3])
+        family = SpeechVQVAEFamily(m, prior)
+        samples[name] = family.sample(2, seed=0, speaker="a").audio
+        assert samples[name].shape == (2, 4 * m.hop_length)
+    # Same codes (same prior, seed), another stored contour: other audio.
+    assert np.abs(samples["rising"] - samples["falling"]).max() > 1e-4
+    with pytest.raises(ValueError, match="must be 2 contours"):
+        model(sample_contours=[rising])
     wav = str(tmp_path / "in.wav")
-    write_wav(wav, batch(1)[0][0, :, 0], 16000)
-    with pytest.raises(FamilyError, match=r"pitch_condition=True\): vq-zoo convert does "
-                                          "not support such a model yet") as raised:
-        SpeechVQVAEFamily.convert_speech(m, "run", wav, "b")
-    assert "\n" not in str(raised.value)
+    write_wav(wav, batch(1)[0][0, :1000, 0], 16000)
+    audio, rate = SpeechVQVAEFamily.convert_speech(model(), "run", wav, "b")
+    assert rate == 16000 and audio.shape == (1000,)
+
+
+def test_a_clip_s_own_contour_is_centred_on_its_own_pitch():
+    dec = decoder(True, pitch_statistics=STATS, speaker_names=("low", "high"))
+    t = np.arange(6400) / 16000
+    f0 = 140 * 2 ** (0.5 * np.sin(2 * np.pi * 2 * t))  # +-half an octave, 2 Hz
+    clip = 0.4 * np.sin(2 * np.pi * np.cumsum(f0) / 16000) + 0.1 * np.sin(
+        4 * np.pi * np.cumsum(f0) / 16000)
+    own = dec.contour_of(clip)
+    assert own.shape == (40, 2) and own[5:-5, 1].all()
+    z = own[own[:, 1] > 0, 0]
+    assert abs(z.mean()) < 1e-5 and abs(z.std() - 1) < 1e-3
+    # Its z tracks the sinusoid it was made with.
+    truth = np.log(f0[::160][:40])
+    assert np.corrcoef(own[5:-5, 0], truth[5:-5])[0, 1] > 0.95
+    # By a named speaker's statistics instead: (log f0 - 5.3) / 0.15.
+    by_high = dec.contour_of(clip, "high")
+    np.testing.assert_allclose(by_high[5:-5, 0], (truth[5:-5] - 5.3) / 0.15, atol=0.7)
+
+
