@@ -1,12 +1,12 @@
 """`vq-zoo convert` speed at batch 1, in CPU seconds per second of audio:
-the shipped speech preset (spectrogram decoder + Griffin-Lim) side by side
+the shipped speech preset (spectrogram decoder + WORLD or Griffin-Lim) side by side
 with the paper's WaveNet decoder at the size of the former WaveNet preset
 (`vqvae_wavenet_small_speech_16k`: 6 strided convolutions of 64 channels,
 K=128, 16 gated blocks of 32 channels; random weights: its speed does not
 depend on them).
 
     python bench/convert_speed.py [--model vqvae_spectrogram_small_speech_16k]
-        [--seconds 3] [--repeats 3]
+        [--seconds 3] [--repeats 3] [--input WAV]
 
 Both run `vq_zoo.models.wavenet.voice_conversion.convert_file` (read the
 WAV, resample, encode, decode with another speaker) on the same input, one
@@ -57,6 +57,8 @@ def main(argv=None):
                         help="the speech preset, run dir or .keras file to time")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--input", help="a WAV to convert (its first --seconds; default: a "
+                                        "synthetic buzz with a pitch glide)")
     args = parser.parse_args(argv)
 
     from vq_zoo import presets
@@ -79,12 +81,20 @@ def main(argv=None):
     t = np.arange(int(args.seconds * rate)) / rate
     # A vowel-like buzz with a slow pitch glide and noise (any audio will do).
     audio = 0.3 * np.sign(np.sin(2 * np.pi * (120 + 20 * t) * t)) + rng.normal(0, 0.02, t.size)
+    if args.input:
+        from vq_zoo.utils.audio import read_audio, resample
+
+        x, r = read_audio(args.input)
+        audio = resample(x, r, rate)[:t.size]
+        args.seconds = audio.size / rate
+    decoder = new.decoder
+    voicing = "WORLD" if getattr(decoder, "vocoder", "") == "world" else "Griffin-Lim"
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         path = os.path.join(scratch, "in.wav")
         write_wav(path, np.clip(audio, -1, 1), rate)
         for label, model in (("WaveNet decoder (former preset's size)", old),
-                             (f"spectrogram decoder + Griffin-Lim ({args.model})", new)):
+                             (f"spectrogram decoder + {voicing} ({args.model})", new)):
             cpu, wall = timed(lambda m=model: convert_file(m, path, 1, seed=0),
                               args.repeats)
             rows.append((label, cpu / args.seconds, wall / args.seconds))

@@ -1,5 +1,6 @@
 """A speech VQ-VAE over spectrograms: log-mel encoder, vector quantiser,
-speaker-conditioned log-magnitude decoder, Griffin-Lim to audio."""
+speaker-conditioned decoder of log magnitudes (Griffin-Lim to audio) or of
+WORLD envelopes (WORLD to audio, at a pitch contour's F0)."""
 
 import keras
 import numpy as np
@@ -30,7 +31,13 @@ class SpectrogramVQVAE(QuantizedModel):
     `pitch_condition=True` also reads the source's pitch contour: batches
     are `(audio, speakers, pitch)` with pitch float `(batch, frames, 2)`
     (one row per STFT frame, `vq_zoo.data.pitch.normalized_contour`), and
-    `decode(codes, condition=speakers, pitch=pitch)`.
+    `decode(codes, condition=speakers, pitch=pitch)`. A decoder with
+    `vocoder="world"` predicts WORLD's envelope and periodicity bands
+    instead of log magnitudes: batches are `(audio, speakers, pitch,
+    features)` with the features `(batch, frames, num_bins)` of
+    `vq_zoo.data.world.features` (the loss is their mean absolute error),
+    and `decode` voices the predicted frames with WORLD at the contour's F0
+    in the decoding speaker's range.
 
     Args:
         encoder: a `SpectrogramEncoder`.
