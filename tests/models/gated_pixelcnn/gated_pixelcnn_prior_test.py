@@ -266,7 +266,9 @@ def test_options_off_keep_the_variables_of_existing_configs():
 
 def test_bottom_prior_depends_on_the_top_codes_through_the_conditioning_stack():
     # VQ-VAE-2's bottom prior: the top codes (a coarser map) go through a
-    # residual stack before the 1x1 into each block.
+    # residual stack before the 1x1 into each block. Seeded: with another
+    # initialisation a ReLU of the stack can sit at zero for one position.
+    keras.utils.set_random_seed(3)
     prior = small_prior(
         spatial_condition_shape=(H, 3), spatial_condition_classes=5, conditioning_layers=2
     )
