@@ -100,6 +100,11 @@ class SpeechConfig:
                                      metadata={"choices": ("griffin_lim", "world")})
     num_bands: int = 80
     num_aperiodicity_bands: int = 8
+    # The WORLD audio's formant postfilter: each envelope band moved this
+    # many times further from its 9-band moving average (0: none;
+    # vq_zoo.data.world.sharpen_envelope)
+    envelope_sharpening: float = dataclasses.field(default=0.0,
+                                                   metadata={"check": "non_negative"})
     griffin_lim_iters: int = 32
     magnitude_power: float = 1.0
     learning_rate: float = 2e-4

@@ -110,3 +110,23 @@ def test_corpus_analysis_caches_and_recomputes_what_changed(tmp_path, monkeypatc
     path.write_bytes(b"not an npz")
     world.corpus_analysis(audios[:1], str(path), num_bands=20, num_aperiodicity_bands=4)
     assert len(calls) == 2
+
+
+def test_sharpening_moves_peaks_from_their_neighbourhood_and_keeps_the_rest():
+    frames = np.zeros((3, 30 + 4))
+    frames[0, :30] = 5.0 + 0.1 * np.arange(30)          # a straight slope: no formant
+    frames[1, :30] = 5.0
+    frames[1, 15] = 8.0                                  # one peak, 3 nats over flat
+    frames[2, 10:20] = 4.0                               # silence around a block
+    frames[:, 30:] = 0.7                                 # periodicity
+    same = world.sharpen_envelope(frames, 30, 0.0)
+    np.testing.assert_array_equal(same, frames)
+    out = world.sharpen_envelope(frames, 30, 1.0, width=9)
+    np.testing.assert_allclose(out[0, 4:26], frames[0, 4:26], atol=1e-12)  # inside the edges
+    # The peak's 9-band mean is 5 + 3/9: it moves once more that far away.
+    np.testing.assert_allclose(out[1, 15], 8.0 + (8.0 - (5.0 + 3.0 / 9)))
+    assert out[1, 12] < 5.0  # its neighbours dip: the formant narrows
+    assert (out[2, :10] == 0).all() and (out[2, 20:30] == 0).all()  # silence stays
+    np.testing.assert_array_equal(out[:, 30:], frames[:, 30:])
+    with pytest.raises(ValueError, match="`amount` must be >= 0"):
+        world.sharpen_envelope(frames, 30, -1.0)

@@ -91,3 +91,12 @@ def test_decoding_voices_the_contour_in_the_target_speaker_s_range():
     f0, voiced, _ = yin(np.asarray(m.decode(codes[:1], condition=[0],
                                             pitch=pitch[:1]))[0, :, 0], 16000, 160)
     assert voiced.mean() < 0.2
+
+
+def test_envelope_sharpening_is_a_world_setting_that_saves():
+    with pytest.raises(ValueError, match="for vocoder='world' only"):
+        SpectrogramDecoder(2, envelope_sharpening=1.0)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        SpectrogramDecoder(2, pitch_condition=True, vocoder="world", envelope_sharpening=-1)
+    dec = SpectrogramDecoder(2, pitch_condition=True, vocoder="world", envelope_sharpening=1.5)
+    assert SpectrogramDecoder.from_config(dec.get_config()).envelope_sharpening == 1.5

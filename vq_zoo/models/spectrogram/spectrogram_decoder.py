@@ -79,6 +79,9 @@ class SpectrogramDecoder(keras.layers.Layer):
         num_bands: int, envelope bands (vocoder="world"). Defaults to 80.
         num_aperiodicity_bands: int, periodicity bands (vocoder="world").
             Defaults to 8.
+        envelope_sharpening: float >= 0, the formant postfilter of the
+            WORLD audio (`vq_zoo.data.world.sharpen_envelope`; 0: none).
+            Defaults to 0.
         sample_contours: None, or one contour `(frames, 2)` per speaker:
             what `sample_contour` gives speech without a source (prior
             samples).
@@ -104,7 +107,8 @@ class SpectrogramDecoder(keras.layers.Layer):
                  sample_rate=16000, speaker_dim=64, speaker_names=None, jitter=0.12,
                  floor=1e-2, griffin_lim_iters=32, magnitude_power=1.0, seed=None,
                  pitch_condition=False, pitch_statistics=None, vocoder="griffin_lim",
-                 num_bands=80, num_aperiodicity_bands=8, sample_contours=None, **kwargs):
+                 num_bands=80, num_aperiodicity_bands=8, sample_contours=None,
+                 envelope_sharpening=0.0, **kwargs):
         super().__init__(**kwargs)
         if vocoder not in VOCODERS:
             raise ValueError(f"`vocoder` must be one of {VOCODERS}, got {vocoder!r}")
@@ -112,6 +116,11 @@ class SpectrogramDecoder(keras.layers.Layer):
         self.num_bands = check_int("num_bands", num_bands, numpy=True)
         self.num_aperiodicity_bands = check_int("num_aperiodicity_bands",
                                                 num_aperiodicity_bands, numpy=True)
+        if not float(envelope_sharpening) >= 0:
+            raise ValueError(f"`envelope_sharpening` must be >= 0, got {envelope_sharpening!r}")
+        if envelope_sharpening and vocoder != "world":
+            raise ValueError("`envelope_sharpening` is for vocoder='world' only")
+        self.envelope_sharpening = float(envelope_sharpening)
         if vocoder == "world" and not pitch_condition:
             raise ValueError("vocoder='world' needs pitch_condition=True: the vocoder makes "
                              "its harmonics at the source contour's F0")
@@ -385,8 +394,9 @@ class SpectrogramDecoder(keras.layers.Layer):
         if f0 is None or np.shape(f0) != frames.shape[:2]:
             raise ValueError(f"the WORLD vocoder needs `f0` {frames.shape[:2]} (Hz per frame), "
                              f"got {None if f0 is None else np.shape(f0)}")
-        out = np.stack([world.synthesize(x, f, self.sample_rate, self.frame_step,
-                                         self.num_bands) for x, f in zip(frames, f0)])
+        out = np.stack([world.synthesize(
+            world.sharpen_envelope(x, self.num_bands, self.envelope_sharpening), f,
+            self.sample_rate, self.frame_step, self.num_bands) for x, f in zip(frames, f0)])
         peak = np.abs(out).max(axis=1, keepdims=True)
         return out * np.minimum(1.0, 0.99 / np.maximum(peak, 1e-9))
 
@@ -408,7 +418,8 @@ class SpectrogramDecoder(keras.layers.Layer):
                                            for c in self.sample_contours])
         if self.vocoder != "griffin_lim":
             config.update(vocoder=self.vocoder, num_bands=self.num_bands,
-                          num_aperiodicity_bands=self.num_aperiodicity_bands)
+                          num_aperiodicity_bands=self.num_aperiodicity_bands,
+                          envelope_sharpening=self.envelope_sharpening)
         return config
 
 

@@ -97,7 +97,8 @@ class SpectrogramVQVAE(QuantizedModel):
                      ema=True, decay=0.99, crop_length=None, quantizer_kwargs=None,
                      seed=None, adversary_weight=0.0, adversary_hidden=128, num_cepstra=0,
                      pitch_condition=False, pitch_statistics=None, vocoder="griffin_lim",
-                     num_bands=80, num_aperiodicity_bands=8, sample_contours=None):
+                     num_bands=80, num_aperiodicity_bands=8, sample_contours=None,
+                     envelope_sharpening=0.0):
         """The model from its sizes, built for `crop_length` samples
         (default one code); uncompiled."""
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
@@ -130,7 +131,8 @@ class SpectrogramVQVAE(QuantizedModel):
                                pitch_statistics=pitch_statistics, vocoder=vocoder,
                                num_bands=num_bands,
                                num_aperiodicity_bands=num_aperiodicity_bands,
-                               sample_contours=sample_contours, name="decoder"),
+                               sample_contours=sample_contours,
+                               envelope_sharpening=envelope_sharpening, name="decoder"),
             adversary=SpeakerAdversary(num_speakers, adversary_hidden, adversary_weight,
                                        name="adversary") if adversary_weight > 0 else None)
         model.build((None, crop_length or frame_step * frames_per_code, 1))
