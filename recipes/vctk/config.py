@@ -150,7 +150,7 @@ CONFIGS = {
         num_hiddens=128, embedding_dim=32, num_embeddings=32,
         dead_code_threshold=0.01, frames_per_code=2, decoder_filters=128,
         decoder_blocks=8, speaker_dim=64, jitter=0.12, griffin_lim_iters=64,
-        pitch_condition=True, vocoder="world",
+        pitch_condition=True, vocoder="world", envelope_sharpening=1.0,
         learning_rate=1e-3,
         batch_size=16, vqvae_epochs=60, vqvae_steps_per_epoch=250,
         prior_length=64, prior_filters=64, prior_layers=8,
