@@ -1,0 +1,95 @@
+"""How much formant postfilter (`envelope_sharpening`) a WORLD speech run's
+audio wants: word error rates (PocketSphinx) of reconstructions and
+conversions of one split's utterances, decoded by the run's VQ-VAE and
+voiced by WORLD with each amount, no retraining (the postfilter only
+touches the synthesis).
+
+    python bench/speech_postfilter.py RUN [--amounts 0,1,1.5,2]
+        [--split validation] [--sentences 6]
+
+RUN: a run dir of `vq-zoo train vctk` with `vocoder=world` (its
+`vqvae.keras`, `corpus/` and `world_<split>.npz`). The utterances are those
+of the first `--sentences` sentences of the split read by every voice;
+conversions go to `evaluation.conversion_targets`, as in the report. Choose
+on `validation`; the report measures `test`.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("run_dir")
+    parser.add_argument("--amounts", default="0,1,1.5,2")
+    parser.add_argument("--split", default="validation")
+    parser.add_argument("--sentences", type=int, default=6)
+    args = parser.parse_args(argv)
+
+    import keras
+
+    import vq_zoo  # noqa: F401  (registers the model classes)
+    from vq_zoo.data import speech_corpus, world
+    from vq_zoo.data.pitch import frames_of
+    from vq_zoo.metrics.speech_intelligibility import Recognizer, word_error_rate
+    from vq_zoo.recipes.vctk.evaluation import conversion_targets, wer_subset
+
+    with open(os.path.join(args.run_dir, "config.json")) as f:
+        config = json.load(f)["config"]
+    if config.get("vocoder") != "world":
+        parser.error(f"{args.run_dir} was not trained with vocoder=world")
+    vqvae = keras.models.load_model(os.path.join(args.run_dir, "vqvae.keras"))
+    dec = vqvae.decoder
+    corpus = config["corpus_dir"] or os.path.join(args.run_dir, "corpus")
+    audios, speakers, sentences = speech_corpus.load_split(corpus, args.split)
+    texts = speech_corpus.sentence_texts(corpus, sentences)
+    idx, chosen = wer_subset(audios, speakers, texts, args.sentences)
+    analysis = world.corpus_analysis(
+        audios, os.path.join(args.run_dir, f"world_{args.split}.npz"),
+        sample_rate=config["sample_rate"], frame_step=config["frame_step"],
+        num_bands=config["num_bands"], num_aperiodicity_bands=config["num_aperiodicity_bands"])
+    source = np.asarray(speakers)[idx]
+    targets = conversion_targets(source, [chosen.index(texts[i]) for i in idx],
+                                 dec.num_speakers)
+    # Each utterance's predicted frames once per speaker; the amounts only
+    # change the synthesis.
+    decoded = {"reconstructions": [], "conversions": []}
+    for i, s, t in zip(idx, source, targets):
+        a = audios[i]
+        f0 = analysis[i][0]
+        contour = dec.pitch_features(f0, f0 > 0, int(s))
+        x = np.pad(a, (0, -a.size % dec.hop_length))[None, :, None].astype(np.float32)
+        codes = np.asarray(vqvae.encode(x))
+        frames = frames_of(contour, 0, codes.shape[1] * dec.frames_per_code,
+                           dec.frame_step)[None]
+        for kind, who in (("reconstructions", s), ("conversions", t)):
+            out = vqvae.decode_frames(codes, condition=[int(who)], pitch=frames)[0]
+            decoded[kind].append((out, dec.f0_of(frames, [int(who)])[0], a.size))
+    recognizer = Recognizer()
+    refs = [texts[i] for i in idx]
+    print(f"{args.run_dir}: {len(idx)} {args.split} utterances, word error rates")
+    print("| envelope_sharpening | reconstructions | conversions |")
+    print("|---|---|---|")
+    for amount in [float(v) for v in args.amounts.split(",")]:
+        row = []
+        for kind in ("reconstructions", "conversions"):
+            hyps = []
+            for out, f0, size in decoded[kind]:
+                frames = world.sharpen_envelope(out, dec.num_bands, amount)
+                audio = world.synthesize(frames, f0, dec.sample_rate, dec.frame_step,
+                                         dec.num_bands)[:size]
+                hyps.append(recognizer.transcribe(
+                    audio * 0.99 / max(np.abs(audio).max(), 1e-9), dec.sample_rate))
+            row.append(word_error_rate(refs, hyps))
+        print(f"| {amount:g} | {row[0]:.3f} | {row[1]:.3f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
