@@ -19,11 +19,8 @@ crop that starts at a multiple of `frame_step` is a slice of the
 utterance's contour.
 """
 
-import hashlib
-import io
 import json
 import os
-import zipfile
 
 import numpy as np
 
@@ -194,49 +191,14 @@ def corpus_contours(audios, cache_path=None, verbose=False, **yin_kwargs):
     """`[(f0, voiced)]` of every utterance by `yin(**yin_kwargs)`, cached in
     `cache_path` (an `.npz`, written atomically, keyed by a digest of the
     audio, the settings and `TRACKER_VERSION`: other audio, settings or
-    tracker compute them again, as does a cache that cannot be read)."""
-    digest = hashlib.sha256(json.dumps([TRACKER_VERSION,
-                                        sorted(yin_kwargs.items())]).encode())
-    for a in audios:
-        digest.update(np.ascontiguousarray(a, np.float32).tobytes())
-    key = digest.hexdigest()
-    if cache_path and os.path.exists(cache_path):
-        cached = _read_cache(cache_path, key)
-        if cached is not None:
-            return cached
-    out = []
-    for i, a in enumerate(audios):
-        f0, v, _ = yin(a, **yin_kwargs)
-        out.append((f0, v))
-        if verbose and (i + 1) % 200 == 0:
-            print(f"  pitch of {i + 1}/{len(audios)} utterances", flush=True)
-    if cache_path:
-        from vq_zoo.utils.io import write_atomic
+    tracker compute them again, as does a cache that cannot be read;
+    `vq_zoo.data.utterance_cache`)."""
+    from vq_zoo.data.utterance_cache import cached_analysis
 
-        buffer = io.BytesIO()
-        np.savez(buffer, digest=np.array(key),
-                 f0=np.concatenate([f for f, _ in out]) if out else np.zeros(0),
-                 voiced=np.concatenate([v for _, v in out]) if out else np.zeros(0, bool),
-                 ends=np.cumsum([f.size for f, _ in out]).astype(np.int64))
-        write_atomic(cache_path, buffer.getvalue())
-    return out
-
-
-def _read_cache(path, key):
-    """The contours cached in `path` under `key`, or None where it holds
-    others or cannot be read (truncated, not an `.npz`, another program's
-    `.npz`): they are computed again and the file replaced."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["digest"]) != key:
-                return None
-            f0s, voiced, ends = z["f0"], z["voiced"], z["ends"]
-    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile):
-        return None
-    if ends.ndim != 1 or (ends.size and (ends[-1] != f0s.size or f0s.shape != voiced.shape)):
-        return None
-    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
-    return [(f0s[s:e], voiced[s:e]) for s, e in zip(starts, ends)]
+    return cached_analysis(
+        audios, lambda a: yin(a, **yin_kwargs)[:2], ("f0", "voiced"), cache_path,
+        key=[TRACKER_VERSION, sorted(yin_kwargs.items())], verbose=verbose,
+        what="pitch", every=200)
 
 
 def compare_with_pyin(audios, sample_rate=16000, frame_step=160):

@@ -25,11 +25,6 @@ References:
     synthesis system for real-time applications. IEICE Trans. 2016.
 """
 
-import hashlib
-import io
-import json
-import os
-import zipfile
 
 import numpy as np
 
@@ -180,44 +175,14 @@ def corpus_analysis(audios, cache_path=None, verbose=False, **kwargs):
     """`[(f0, features)]`: `analyze(audio, **kwargs)` of every utterance,
     cached in `cache_path` (an `.npz` written atomically, keyed by a digest
     of the audio, the settings and `FEATURES_VERSION`; a cache of other
-    data, or one that cannot be read, is computed again)."""
-    digest = hashlib.sha256(json.dumps([FEATURES_VERSION, sorted(kwargs.items())]).encode())
-    for a in audios:
-        digest.update(np.ascontiguousarray(a, np.float32).tobytes())
-    key = digest.hexdigest()
-    if cache_path and os.path.exists(cache_path):
-        cached = _read_cache(cache_path, key)
-        if cached is not None:
-            return cached
-    out = []
-    for i, a in enumerate(audios):
-        out.append(analyze(a, **kwargs))
-        if verbose and (i + 1) % 100 == 0:
-            print(f"  WORLD analysis of {i + 1}/{len(audios)} utterances", flush=True)
-    if cache_path:
-        from vq_zoo.utils.io import write_atomic
+    data, or one that cannot be read, is computed again;
+    `vq_zoo.data.utterance_cache`)."""
+    from vq_zoo.data.utterance_cache import cached_analysis
 
-        buffer = io.BytesIO()
-        np.savez(buffer, digest=np.array(key),
-                 f0=np.concatenate([f for f, _ in out]) if out else np.zeros(0),
-                 frames=np.concatenate([x for _, x in out]) if out else np.zeros((0, 1)),
-                 ends=np.cumsum([len(f) for f, _ in out]).astype(np.int64))
-        write_atomic(cache_path, buffer.getvalue())
-    return out
-
-
-def _read_cache(path, key):
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["digest"]) != key:
-                return None
-            f0s, frames, ends = z["f0"], z["frames"], z["ends"]
-    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile):
-        return None
-    if ends.ndim != 1 or (ends.size and (ends[-1] != len(frames) or len(f0s) != len(frames))):
-        return None
-    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
-    return [(f0s[s:e], frames[s:e].astype(np.float32)) for s, e in zip(starts, ends)]
+    found = cached_analysis(audios, lambda a: analyze(a, **kwargs), ("f0", "frames"),
+                            cache_path, key=[FEATURES_VERSION, sorted(kwargs.items())],
+                            verbose=verbose, what="WORLD analysis")
+    return [(f0, frames.astype(np.float32)) for f0, frames in found]
 
 
 __all__ = ["FLOOR_DB", "analyze", "band_frequencies", "corpus_analysis", "features",
