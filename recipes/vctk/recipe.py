@@ -195,22 +195,6 @@ def pitch_contours(pipe, config, splits, num_speakers):
     return out, stats
 
 
-def clip_contours(config, clips, speakers, statistics):
-    """The contours `(n, frames, 2)` of clips `(n, time, 1)` by the
-    decoder's tracker (Harvest for vocoder="world", YIN otherwise),
-    normalised by their speakers' `statistics`: what the audio board
-    decodes them with."""
-    from vq_zoo.data import pitch
-
-    tracker = "harvest" if config.vocoder == "world" else "yin"
-    out = []
-    for clip, s in zip(np.asarray(clips)[..., 0], speakers):
-        f0, voiced = pitch.track(clip, config.sample_rate, config.frame_step, tracker)
-        frames = clip.size // config.frame_step
-        out.append(pitch.normalized_contour(f0[:frames], voiced[:frames], *statistics[s]))
-    return np.stack(out)
-
-
 def split_frames(batch):
     """A batch `(audio, speakers, frames)` whose frames hold the contour and
     the WORLD features (`pitch_contours`) as `(audio, speakers, contour,
@@ -436,12 +420,10 @@ def run_speech(context, load_data):
         rate = config.sample_rate
         clips, src, target = eval_clips(config, *splits["test"], num_speakers)
         board_clips = min(4, len(clips))
-        pitch, pitch_stats, firsts, board_pitch = None, None, None, None
+        pitch, pitch_stats, firsts = None, None, None
         if config.pitch_condition:
             pitch, pitch_stats = pitch_contours(pipe, config, splits, num_speakers)
             firsts = first_contours(splits["train"][1], pitch["train"], num_speakers)
-            board_pitch = clip_contours(config, clips[:board_clips], src[:board_clips],
-                                        pitch_stats)
         valid = split_frames(random_crops(
             *splits["validation"], config.crop_length,
             max(config.batch_size, 8 * config.batch_size // 2),
@@ -450,7 +432,7 @@ def run_speech(context, load_data):
         board = lambda d: SpeechTensorBoard(  # noqa: E731
             d, clips[:board_clips], src[:board_clips], target[:board_clips],
             sample_rate=rate, every_n_epochs=config.audio_every_n_epochs or config.vqvae_epochs,
-            seed=config.seed, pitch=board_pitch)
+            seed=config.seed)
         vqvae = pipe.train(
             "vqvae", lambda: build_vqvae(config, speaker_names, pitch_stats, firsts),
             _train_crops(config, splits, config.seed, None if pitch is None else pitch["train"]),
@@ -479,9 +461,8 @@ def run_speech(context, load_data):
             if pitch is not None:
                 # The prior models no pitch: each sample borrows the contour
                 # of its speaker's first training utterance.
-                frames = np.asarray(codes).shape[1] * config.frames_per_code
-                extra["pitch"] = np.stack([vqvae.decoder.sample_contour(s, frames)
-                                           for s in speakers])
+                extra["pitch"] = vqvae.decoder.sample_pitch(speakers,
+                                                            np.asarray(codes).shape[1])
             audio = np.asarray(vqvae.decode(codes, condition=speakers, seed=seed, **extra))
             return audio, np.asarray(codes), speakers
 

@@ -101,8 +101,10 @@ def sharpen_envelope(feature_frames, num_bands, amount, width=9):
     further from their moving average over `width` neighbouring bands (the
     formant postfilter of statistical parametric synthesis: a regression
     decoder's envelopes are flatter than real ones, and flat formants are
-    hard to understand). Silence (0) stays silence; the periodicity bands
-    are unchanged; `amount=0` returns the frames as they are."""
+    hard to understand). Bands end at >= 0 (silence); in frames of
+    `features`, which are never negative, a silent band stays silent (its
+    neighbourhood's average is >= 0); the periodicity bands are unchanged;
+    `amount=0` returns the frames as they are."""
     frames = np.array(feature_frames, np.float64)
     if not float(amount) >= 0:
         raise ValueError(f"`amount` must be >= 0, got {amount!r}")
@@ -113,7 +115,6 @@ def sharpen_envelope(feature_frames, num_bands, amount, width=9):
     kernel = np.ones(width) / width
     local = np.stack([np.convolve(row, kernel, mode="valid") for row in padded])
     frames[:, :num_bands] = np.maximum(envelope + amount * (envelope - local), 0.0)
-    frames[:, :num_bands][envelope <= 0] = 0.0
     return frames
 
 

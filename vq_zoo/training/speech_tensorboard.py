@@ -30,8 +30,6 @@ class SpeechTensorBoard(SummaryTensorBoard):
         every_n_epochs: int >= 1.
         seed: int, the decoders' sampling seed.
         run_name: subdirectory of `log_dir` for the audio.
-        pitch: float `(n, frames, 2)` or None: the contours of `sample`, for
-            a pitch-conditioned decoder (`SpectrogramDecoder.contour_of`).
         **kwargs: passed to `keras.callbacks.TensorBoard`.
 
     Example:
@@ -41,7 +39,7 @@ class SpeechTensorBoard(SummaryTensorBoard):
 
     def __init__(self, log_dir, sample=None, speakers=None, target_speakers=None,
                  sample_fn=None, sample_rate=16000, every_n_epochs=1, seed=0,
-                 run_name="audio", pitch=None, **kwargs):
+                 run_name="audio", **kwargs):
         super().__init__(log_dir, every_n_epochs=every_n_epochs, run_name=run_name,
                          **kwargs)
         if sample is None and sample_fn is None:
@@ -54,7 +52,7 @@ class SpeechTensorBoard(SummaryTensorBoard):
                     "`sample` must be mono clips (n, time, 1) with `speakers` of "
                     f"length n; got {sample.shape} and {speakers!r}")
         self.sample = sample
-        self.pitch = None if pitch is None else np.asarray(pitch, np.float32)
+        self._pitch = None
         self.speakers = None if speakers is None else np.asarray(speakers, "int32")
         self.target_speakers = (None if target_speakers is None
                                 else np.asarray(target_speakers, "int32"))
@@ -70,6 +68,19 @@ class SpeechTensorBoard(SummaryTensorBoard):
         tf.summary.audio(name, audio, self.sample_rate, step=step,
                          max_outputs=len(audio), encoding="wav")
 
+    def _pitch_of_sample(self):
+        """`{"pitch": contours}` of `sample` for a decoder conditioned on the
+        pitch contour (each clip's by the decoder's tracker, normalised by
+        its speaker's statistics: `SpectrogramDecoder.contour_of`; tracked
+        once), else `{}`."""
+        decoder = self.model.decoder
+        if not getattr(decoder, "pitch_condition", False):
+            return {}
+        if self._pitch is None:
+            self._pitch = np.stack([decoder.contour_of(clip[:, 0], int(s))
+                                    for clip, s in zip(self.sample, self.speakers)])
+        return {"pitch": self._pitch}
+
     def write_summaries(self, step):
         """Writes the audio summaries at `step` now."""
         with self.summaries_at(step):
@@ -79,7 +90,7 @@ class SpeechTensorBoard(SummaryTensorBoard):
                     self._wrote_originals = True
                 codes = self.model.encode(self.sample)
                 time = self.sample.shape[1]
-                extra = {} if self.pitch is None else {"pitch": self.pitch}
+                extra = self._pitch_of_sample()
                 self._audio("reconstructions", np.asarray(self.model.decode(
                     codes, condition=self.speakers, seed=self.seed, **extra))[:, :time], step)
                 if self.target_speakers is not None:

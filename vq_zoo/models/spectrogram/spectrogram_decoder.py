@@ -212,6 +212,12 @@ class SpectrogramDecoder(keras.layers.Layer):
         return self.fft_length // 2 + 1
 
     @property
+    def tracker(self):
+        """The pitch tracker of this decoder's contours (`vq_zoo.data.pitch.
+        track`): WORLD's Harvest for vocoder="world", YIN otherwise."""
+        return "harvest" if self.vocoder == "world" else "yin"
+
+    @property
     def hop_length(self):
         """Samples per code."""
         return self.frame_step * self.frames_per_code
@@ -256,8 +262,7 @@ class SpectrogramDecoder(keras.layers.Layer):
         from vq_zoo.data import pitch as pitch_lib
 
         audio = np.asarray(audio, np.float64).reshape(-1)
-        f0, voiced = pitch_lib.track(audio, self.sample_rate, self.frame_step,
-                                     "harvest" if self.vocoder == "world" else "yin")
+        f0, voiced = pitch_lib.track(audio, self.sample_rate, self.frame_step, self.tracker)
         frames = audio.size // self.frame_step
         f0, voiced = f0[:frames], voiced[:frames]
         if source_speaker is not None:
@@ -276,6 +281,12 @@ class SpectrogramDecoder(keras.layers.Layer):
                              "source needs one (pass `pitch`)")
         c = self.sample_contours[self.speaker_index(speaker)]
         return np.resize(c, (frames, 2)) if len(c) < frames else c[:frames].copy()
+
+    def sample_pitch(self, speakers, num_codes):
+        """The pitch conditions `(len(speakers), num_codes * frames_per_code,
+        2)` of source-free speech by `speakers` (`sample_contour` of each)."""
+        frames = num_codes * self.frames_per_code
+        return np.stack([self.sample_contour(s, frames) for s in speakers])
 
     def f0_of(self, pitch, speakers):
         """F0 in Hz `(batch, frames)` (0 where unvoiced) of pitch conditions
@@ -379,10 +390,7 @@ class SpectrogramDecoder(keras.layers.Layer):
                 center=True, length=frames.shape[1] * self.frame_step,
                 random_state=np.random.RandomState(None if seed is None else seed + i))
             out.append(audio)
-        out = np.stack(out).astype(np.float32)
-        peak = np.abs(out).max(axis=1, keepdims=True)
-        # Clipping is worse than a quieter file: scale peaks above 0.99 down.
-        return out * np.minimum(1.0, 0.99 / np.maximum(peak, 1e-9))
+        return _limit_peaks(np.stack(out).astype(np.float32))
 
     def _world_audio(self, frames, f0):
         from vq_zoo.data import world
@@ -397,8 +405,7 @@ class SpectrogramDecoder(keras.layers.Layer):
         out = np.stack([world.synthesize(
             world.sharpen_envelope(x, self.num_bands, self.envelope_sharpening), f,
             self.sample_rate, self.frame_step, self.num_bands) for x, f in zip(frames, f0)])
-        peak = np.abs(out).max(axis=1, keepdims=True)
-        return out * np.minimum(1.0, 0.99 / np.maximum(peak, 1e-9))
+        return _limit_peaks(out)
 
     def get_config(self):
         config = super().get_config()
@@ -421,6 +428,13 @@ class SpectrogramDecoder(keras.layers.Layer):
                           num_aperiodicity_bands=self.num_aperiodicity_bands,
                           envelope_sharpening=self.envelope_sharpening)
         return config
+
+
+def _limit_peaks(audio):
+    """Clips `(batch, time)` with peaks above 0.99 scaled down to 0.99 (the
+    rest as they are): clipping is worse than a quieter file."""
+    peak = np.abs(audio).max(axis=1, keepdims=True)
+    return audio * np.minimum(1.0, 0.99 / np.maximum(peak, 1e-9))
 
 
 __all__ = ["SpectrogramDecoder"]

@@ -88,10 +88,8 @@ class SpeechVQVAEFamily(ModelFamily):
         if getattr(decoder, "pitch_condition", False):
             # The prior models no pitch: each sample is voiced with its
             # speaker's stored contour (a training utterance's).
-            frames = np.asarray(codes).shape[1] * decoder.frames_per_code
             try:
-                extra["pitch"] = np.stack([decoder.sample_contour(s, frames)
-                                           for s in speakers])
+                extra["pitch"] = decoder.sample_pitch(speakers, np.asarray(codes).shape[1])
             except ValueError as e:
                 raise FamilyError(one_line(e)) from None
         audio = np.asarray(self.vqvae.decode(codes, condition=speakers, seed=seed, **extra))
@@ -124,7 +122,7 @@ class SpeechVQVAEFamily(ModelFamily):
                                    "layer instance-normalised over the clip"}[enc.normalize]
             pitch = ""
             if dec.pitch_condition:
-                tracker = "Harvest" if dec.vocoder == "world" else "YIN"
+                tracker = {"harvest": "Harvest", "yin": "YIN"}[dec.tracker]
                 pitch = ("the source's pitch contour (its F0 by " + tracker + ", normalised "
                          "by the speaker's log-F0 mean and spread, and a voiced flag) added "
                          "through a convolution, ")
