@@ -83,6 +83,10 @@ class SpeechConfig:
     jitter: float = 0.12
     # Reversed-gradient speaker classifier on the codes (0 = none)
     adversary_weight: float = 0.0
+    # Vocal tract length perturbation of the encoder's input in training:
+    # each clip's frequency axis scaled by a factor in [1 - w, 1 + w]
+    # (SpectrogramEncoder's frequency_warp; 0 = off)
+    frequency_warp: float = 0.0
     # The spectrogram decoder also reads the source's pitch contour (Polyak
     # et al. 2021): per STFT frame the speaker-normalised log F0 (YIN,
     # vq_zoo.data.pitch; each training speaker's voiced-frame mean and std)

@@ -211,14 +211,21 @@ def evaluate(vqvae, splits, texts, speaker_names, wer_sentences=6, probe_sentenc
             log(f"  recognising {len(audios)} {kind}")
             edits = np.zeros(n)
             words = np.zeros(n)
-            for ref, a, s in zip(refs, audios, who):
+            by_source = np.zeros((2, n))
+            for ref, a, s, s0 in zip(refs, audios, who, src):
                 e, w = word_edits(ref, recognizer.transcribe(a, rate))
                 edits[s] += e
                 words[s] += w
+                by_source[:, s0] += (e, w)
             metrics[f"wer_{kind}"] = float(edits.sum() / words.sum())
             per[kind] = {speaker_names[s]: float(edits[s] / words[s])
                          for s in range(n) if words[s]}
-        metrics["wer_by_speaker"] = per  # conversions: by target speaker
+            if kind == "conversions":
+                per["conversions_by_source"] = {
+                    speaker_names[s]: float(by_source[0, s] / by_source[1, s])
+                    for s in range(n) if by_source[1, s]}
+        # conversions: by target speaker; conversions_by_source: by source
+        metrics["wer_by_speaker"] = per
 
     # Probes on the codes alone.
     length = max(hop, int(round(probe_seconds * rate / hop)) * hop)

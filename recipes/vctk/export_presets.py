@@ -93,12 +93,15 @@ def wer_by_speaker_table(m):
     per = m.get("wer_by_speaker")
     if not per:
         return []
-    lines = ["| voice | originals | reconstructions | conversions (to this voice) |",
-             "|---|---|---|---|"]
+    by_source = per.get("conversions_by_source")
+    lines = ["| voice | originals | reconstructions | conversions (to this voice) |"
+             + (" conversions (from this voice) |" if by_source else ""),
+             "|---|---|---|---|" + ("---|" if by_source else "")]
     for name in per["originals"]:
         lines.append(f"| {name} | {per['originals'][name]:.2f} | "
                      f"{per['reconstructions'].get(name, float('nan')):.2f} | "
-                     f"{per['conversions'].get(name, float('nan')):.2f} |")
+                     f"{per['conversions'].get(name, float('nan')):.2f} |"
+                     + (f" {by_source.get(name, float('nan')):.2f} |" if by_source else ""))
     return lines
 
 

@@ -298,6 +298,7 @@ def build_vqvae(config, speaker_names, pitch_statistics=None, sample_contours=No
             griffin_lim_iters=config.griffin_lim_iters,
             magnitude_power=config.magnitude_power,
             adversary_weight=config.adversary_weight,
+            frequency_warp=config.frequency_warp,
             pitch_condition=config.pitch_condition, pitch_statistics=pitch_statistics,
             vocoder=config.vocoder, num_bands=config.num_bands,
             num_aperiodicity_bands=config.num_aperiodicity_bands,
@@ -354,6 +355,10 @@ def check_config(config, data_dir=None):
     if config.crop_length < hop or config.crop_length % hop:
         raise ValueError(f"crop_length={config.crop_length} must be a positive multiple of "
                          f"the samples per code, {hop}")
+    if config.frequency_warp and config.decoder != "spectrogram":
+        raise ValueError(f"frequency_warp={config.frequency_warp} perturbs the spectrogram "
+                         f"encoder's input; decoder={config.decoder!r} has none (set "
+                         "decoder=spectrogram or frequency_warp=0)")
     vqvae = build_vqvae(config, names)
     audio = np.zeros((len(names), config.crop_length, 1), "float32")
     speakers = np.arange(len(names), dtype="int32")

@@ -124,6 +124,11 @@ def test_smoke_config_with_pitch_end_to_end(tmp_path, capsys, vocoder):
     assert metrics["pitch_condition"] is True
     assert 0 <= metrics["voiced_fraction_reconstructions"] <= 1
     assert "wer_reconstructions" in metrics
+    # Every voice reads the same held-out sentences, so the pooled word
+    # error rate of the conversions is the mean of the by-source rates.
+    by_source = metrics["wer_by_speaker"]["conversions_by_source"]
+    assert len(by_source) == 2
+    assert np.isclose(np.mean(list(by_source.values())), metrics["wer_conversions"])
     cache = "world_{}.npz" if vocoder == "world" else "pitch_{}.npz"
     for split in ("train", "validation", "test"):
         assert (out / cache.format(split)).exists()

@@ -31,6 +31,23 @@ def log_magnitude(audio, fft_length, frame_step, floor):
     return ops.log(magnitude[:, :-1] + floor)
 
 
+def warp_frequencies(magnitude, warp):
+    """`magnitude` `(batch, frames, bins)` read at each bin times its
+    clip's factor `warp` `(batch,)`: linear interpolation between the two
+    nearest bins, the last bin past the top."""
+    bins = magnitude.shape[-1]
+    warp = ops.cast(ops.convert_to_tensor(warp), "float32")
+    pos = ops.minimum(ops.arange(bins, dtype="float32")[None, :] * warp[:, None],
+                      float(bins - 1))
+    lo = ops.floor(pos)
+    frac = (pos - lo)[..., None]
+    lo = ops.cast(lo, "int32")
+    hi = ops.minimum(lo + 1, bins - 1)
+    # (batch, out bin, source bin): each output bin's weights on the sources.
+    weights = ops.one_hot(lo, bins) * (1.0 - frac) + ops.one_hot(hi, bins) * frac
+    return ops.matmul(magnitude, ops.transpose(weights, (0, 2, 1)))
+
+
 def dct_matrix(size, num):
     """The orthonormal DCT-II `(size, num)`: `x @ dct_matrix(size, num)` is
     the first `num` coefficients of the DCT of `x`'s last axis."""
@@ -87,6 +104,15 @@ class SpectrogramEncoder(keras.layers.Layer):
             `num_cepstra` cepstral coefficients (orthonormal DCT-II of the
             log-mel bands: MFCCs), a smooth spectral envelope without the
             harmonics of the voice's pitch. Defaults to 0.
+        frequency_warp: float in [0, 0.5), vocal tract length perturbation
+            in training: each clip's magnitude spectrum is read at its
+            frequencies times a factor drawn uniformly from
+            `[1 - frequency_warp, 1 + frequency_warp]` (the formants of a
+            shorter or longer vocal tract; linear interpolation between
+            bins, the top bin repeated past the Nyquist frequency) before
+            the mel bands, so the codes cannot tell voices apart by their
+            formant scale. The identity at inference. Defaults to 0 (off).
+        seed: int or None, seed of the warp factors.
         **kwargs: base layer arguments.
 
     Example:
@@ -97,11 +123,14 @@ class SpectrogramEncoder(keras.layers.Layer):
     References:
         Chorowski, Weiss, Bengio, van den Oord. Unsupervised speech
         representation learning using WaveNet autoencoders. arXiv:1901.08810.
+        Jaitly, Hinton. Vocal Tract Length Perturbation (VTLP) improves
+        speech recognition. ICML 2013 workshop (the frequency warp).
     """
 
     def __init__(self, num_hiddens, embedding_dim, num_layers=3, frames_per_code=2,
                  num_mels=80, fft_length=512, frame_step=160, sample_rate=16000,
-                 normalize="utterance", floor=1e-2, num_cepstra=0, **kwargs):
+                 normalize="utterance", floor=1e-2, num_cepstra=0, frequency_warp=0.0,
+                 seed=None, **kwargs):
         super().__init__(**kwargs)
         self.num_hiddens = check_int("num_hiddens", num_hiddens, numpy=True)
         self.embedding_dim = check_int("embedding_dim", embedding_dim, numpy=True)
@@ -127,6 +156,16 @@ class SpectrogramEncoder(keras.layers.Layer):
                              f"(0: log-mel bands), got {num_cepstra!r}")
         self.num_cepstra = int(num_cepstra)
         self._dct = dct_matrix(self.num_mels, self.num_cepstra) if self.num_cepstra else None
+        if isinstance(frequency_warp, bool) or not isinstance(frequency_warp, (int, float)) \
+                or not 0.0 <= frequency_warp < 0.5:
+            raise ValueError(f"`frequency_warp` must be a number in [0, 0.5) (the largest "
+                             f"relative change of the frequency axis), got {frequency_warp!r}")
+        self.frequency_warp = float(frequency_warp)
+        self.seed = seed
+        # Only a warping encoder holds a seed state (older saved encoders
+        # have no such variable).
+        self.seed_generator = (keras.random.SeedGenerator(seed) if self.frequency_warp
+                               else None)
         self.convs = [
             keras.layers.Conv1D(self.num_hiddens, 5, padding="same", activation="relu",
                                 dtype=self.dtype_policy, name=f"conv{i}")
@@ -153,14 +192,18 @@ class SpectrogramEncoder(keras.layers.Layer):
         return log_magnitude(pad_to_multiple(audio, self.hop_length), self.fft_length,
                              self.frame_step, self.floor)
 
-    def features(self, audio):
+    def features(self, audio, warp=None):
         """Log-mel frames `(batch, frames, num_mels)` (normalised as
-        configured) of audio `(batch, time, 1)`."""
+        configured) of audio `(batch, time, 1)`; `warp`: None, or a factor
+        per clip `(batch,)` by which its frequency axis is scaled (the
+        magnitude at bin `k` is read at bin `k * warp`)."""
         x = pad_to_multiple(audio, self.hop_length)
         x = ops.cast(x[..., 0], "float32")
         real, imag = ops.stft(x, self.fft_length, self.frame_step, self.fft_length,
                               window="hann", center=True)
         magnitude = ops.sqrt(real * real + imag * imag)[:, :-1]
+        if warp is not None:
+            magnitude = warp_frequencies(magnitude, warp)
         mel = ops.log(ops.matmul(magnitude, ops.convert_to_tensor(self._mel)) + self.floor)
         if self._dct is not None:
             mel = ops.matmul(mel, ops.convert_to_tensor(self._dct))
@@ -180,8 +223,13 @@ class SpectrogramEncoder(keras.layers.Layer):
         self.strided.build(frames)
         self.to_latents.build(frames)
 
-    def call(self, audio):
-        x = ops.cast(self.features(audio), self.compute_dtype)
+    def call(self, audio, training=None):
+        warp = None
+        if training and self.frequency_warp:
+            w = self.frequency_warp
+            warp = keras.random.uniform((ops.shape(audio)[0],), 1.0 - w, 1.0 + w,
+                                        seed=self.seed_generator)
+        x = ops.cast(self.features(audio, warp), self.compute_dtype)
         for conv in self.convs:
             x = self._normalized(conv(x))
         return self.to_latents(self._normalized(self.strided(x)))
@@ -204,7 +252,10 @@ class SpectrogramEncoder(keras.layers.Layer):
                       frame_step=self.frame_step, sample_rate=self.sample_rate,
                       normalize=self.normalize, floor=self.floor,
                       num_cepstra=self.num_cepstra)
+        if self.frequency_warp:
+            config.update(frequency_warp=self.frequency_warp, seed=self.seed)
         return config
 
 
-__all__ = ["SpectrogramEncoder", "dct_matrix", "instance_normalize", "log_magnitude", "pad_to_multiple"]
+__all__ = ["SpectrogramEncoder", "dct_matrix", "instance_normalize", "log_magnitude",
+           "pad_to_multiple", "warp_frequencies"]

@@ -98,7 +98,7 @@ class SpectrogramVQVAE(QuantizedModel):
                      seed=None, adversary_weight=0.0, adversary_hidden=128, num_cepstra=0,
                      pitch_condition=False, pitch_statistics=None, vocoder="griffin_lim",
                      num_bands=80, num_aperiodicity_bands=8, sample_contours=None,
-                     envelope_sharpening=0.0):
+                     envelope_sharpening=0.0, frequency_warp=0.0):
         """The model from its sizes, built for `crop_length` samples
         (default one code); uncompiled."""
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
@@ -119,7 +119,8 @@ class SpectrogramVQVAE(QuantizedModel):
         model = cls(
             SpectrogramEncoder(num_hiddens, embedding_dim, encoder_layers, frames_per_code,
                                num_mels, fft_length, frame_step, sample_rate, normalize,
-                               num_cepstra=num_cepstra, name="encoder"),
+                               num_cepstra=num_cepstra, frequency_warp=frequency_warp,
+                               seed=seed, name="encoder"),
             quantizer,
             SpectrogramDecoder(num_speakers, filters, num_blocks, dilation_cycle,
                                frames_per_code=frames_per_code, fft_length=fft_length,
