@@ -197,3 +197,15 @@ def test_pitch_following_tells_a_copy_from_a_monotone():
     assert flat["spread_ratio"] < 0.1
     silent = pitch_following([voice], [np.zeros(rate, np.float32)])
     assert silent["voiced"] == 0 and silent["utterances"] == 0
+
+
+def test_frequency_warp_needs_the_spectrogram_encoder():
+    from vq_zoo.recipes.vctk import recipe
+    from vq_zoo.recipes.vctk.config import CONFIGS
+
+    config = dataclasses.replace(CONFIGS["smoke_wavenet"], frequency_warp=0.1)
+    with pytest.raises(ValueError, match="frequency_warp=0.1 perturbs the spectrogram"):
+        recipe.check_config(config)
+    with pytest.raises(ValueError, match="`frequency_warp` must be a number in \\[0, 0.5\\)"):
+        recipe.check_config(dataclasses.replace(CONFIGS["smoke"], frequency_warp=0.7))
+    recipe.check_config(dataclasses.replace(CONFIGS["smoke"], frequency_warp=0.1))
