@@ -81,7 +81,7 @@ class SpeechConfig:
     decoder_filters: int = 128
     decoder_blocks: int = 8
     jitter: float = 0.12
-    # Reversed-gradient speaker classifier on the codes (0 = none)
+    # Confusion adversary on the codes (SpeakerAdversary: its weight; 0 = none)
     adversary_weight: float = 0.0
     # Vocal tract length perturbation of the encoder's input in training:
     # each clip's frequency axis scaled by a factor in [1 - w, 1 + w]
