@@ -209,21 +209,12 @@ def evaluate(vqvae, splits, texts, speaker_names, wer_sentences=6, probe_sentenc
                                   ("reconstructions", recon, src),
                                   ("conversions", conv, tgt)):
             log(f"  recognising {len(audios)} {kind}")
-            edits = np.zeros(n)
-            words = np.zeros(n)
-            by_source = np.zeros((2, n))
-            for ref, a, s, s0 in zip(refs, audios, who, src):
-                e, w = word_edits(ref, recognizer.transcribe(a, rate))
-                edits[s] += e
-                words[s] += w
-                by_source[:, s0] += (e, w)
-            metrics[f"wer_{kind}"] = float(edits.sum() / words.sum())
-            per[kind] = {speaker_names[s]: float(edits[s] / words[s])
-                         for s in range(n) if words[s]}
+            counts = np.array([word_edits(ref, recognizer.transcribe(a, rate))
+                               for ref, a in zip(refs, audios)], float).reshape(-1, 2)
+            metrics[f"wer_{kind}"] = float(counts[:, 0].sum() / counts[:, 1].sum())
+            per[kind] = _rate_by(counts, who, speaker_names)
             if kind == "conversions":
-                per["conversions_by_source"] = {
-                    speaker_names[s]: float(by_source[0, s] / by_source[1, s])
-                    for s in range(n) if by_source[1, s]}
+                per["conversions_by_source"] = _rate_by(counts, src, speaker_names)
         # conversions: by target speaker; conversions_by_source: by source
         metrics["wer_by_speaker"] = per
 
@@ -298,6 +289,14 @@ def evaluate(vqvae, splits, texts, speaker_names, wer_sentences=6, probe_sentenc
                                     None if contours is None else [contours[j]])[0]
             examples[f"conversion_{a}_to_{speaker_names[t]}.wav"] = out
     return metrics, examples
+
+
+def _rate_by(counts, groups, names):
+    """`{name: edits / words}` over the utterances of each group (an index
+    into `names` per row of `counts`, `(edits, words)`) that has words."""
+    edits = np.bincount(groups, counts[:, 0], minlength=len(names))
+    words = np.bincount(groups, counts[:, 1], minlength=len(names))
+    return {names[s]: float(edits[s] / words[s]) for s in range(len(names)) if words[s]}
 
 
 def check_targets(m):

@@ -7,6 +7,8 @@ from keras import ops
 
 from vq_zoo.utils.checks import check_choice
 from vq_zoo.utils.checks import check_int
+from vq_zoo.utils.checks import check_real
+from vq_zoo.utils.checks import check_seed
 
 NORMALIZATIONS = ("none", "utterance", "instance")
 
@@ -156,10 +158,9 @@ class SpectrogramEncoder(keras.layers.Layer):
                              f"(0: log-mel bands), got {num_cepstra!r}")
         self.num_cepstra = int(num_cepstra)
         self._dct = dct_matrix(self.num_mels, self.num_cepstra) if self.num_cepstra else None
-        if isinstance(frequency_warp, bool) or not isinstance(frequency_warp, (int, float)) \
-                or not 0.0 <= frequency_warp < 0.5:
-            raise ValueError(f"`frequency_warp` must be a number in [0, 0.5) (the largest "
-                             f"relative change of the frequency axis), got {frequency_warp!r}")
+        check_real("frequency_warp", frequency_warp, lambda v: 0.0 <= v < 0.5,
+                   "a number in [0, 0.5) (the largest relative change of the frequency axis)")
+        check_seed(seed)
         self.frequency_warp = float(frequency_warp)
         self.seed = seed
         # Only a warping encoder holds a seed state (older saved encoders
