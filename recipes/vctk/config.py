@@ -87,6 +87,10 @@ class SpeechConfig:
     # each clip's frequency axis scaled by a factor in [1 - w, 1 + w]
     # (SpectrogramEncoder's frequency_warp; 0 = off)
     frequency_warp: float = 0.0
+    # Content cycle of conversions (SpectrogramVQVAE's cycle_weight; 0 =
+    # off; needs vocoder="world"): each batch also decoded in other voices,
+    # whose WORLD envelope the encoder must read back to the same latents
+    cycle_weight: float = 0.0
     # The spectrogram decoder also reads the source's pitch contour (Polyak
     # et al. 2021): per STFT frame the speaker-normalised log F0 (YIN,
     # vq_zoo.data.pitch; each training speaker's voiced-frame mean and std)

@@ -298,7 +298,7 @@ def build_vqvae(config, speaker_names, pitch_statistics=None, sample_contours=No
             griffin_lim_iters=config.griffin_lim_iters,
             magnitude_power=config.magnitude_power,
             adversary_weight=config.adversary_weight,
-            frequency_warp=config.frequency_warp,
+            frequency_warp=config.frequency_warp, cycle_weight=config.cycle_weight,
             pitch_condition=config.pitch_condition, pitch_statistics=pitch_statistics,
             vocoder=config.vocoder, num_bands=config.num_bands,
             num_aperiodicity_bands=config.num_aperiodicity_bands,
@@ -359,6 +359,10 @@ def check_config(config, data_dir=None):
         raise ValueError(f"frequency_warp={config.frequency_warp} perturbs the spectrogram "
                          f"encoder's input; decoder={config.decoder!r} has none (set "
                          "decoder=spectrogram or frequency_warp=0)")
+    if config.cycle_weight and (config.decoder != "spectrogram" or config.vocoder != "world"):
+        raise ValueError(f"cycle_weight={config.cycle_weight} re-encodes the decoder's WORLD "
+                         f"envelope: it needs decoder=spectrogram and vocoder=world, got "
+                         f"decoder={config.decoder!r}, vocoder={config.vocoder!r}")
     vqvae = build_vqvae(config, names)
     audio = np.zeros((len(names), config.crop_length, 1), "float32")
     speakers = np.arange(len(names), dtype="int32")

@@ -70,6 +70,24 @@ def instance_normalize(x, epsilon=1e-5):
     return ops.cast((x - mean) * ops.rsqrt(variance + epsilon), dtype)
 
 
+# What a mel filter of `log_magnitude`'s STFT (Hann window of 512 at 16
+# kHz) sums from speech whose WORLD envelope has amplitude 1 at its centre:
+# the gain that best fits `envelope_features` of WORLD's analysis to
+# `features` of the same audio (mean absolute difference 0.36 nats after
+# utterance normalisation, correlation 0.92, over 8 corpus utterances of 4
+# voices; 10 and 80 fit worse: 0.41, 0.38).
+ENVELOPE_GAIN = 30.0
+
+
+def mel_centres(num_mels, sample_rate):
+    """Centre frequencies in Hz of `mel_filterbank(num_mels, ...)`."""
+    from vq_zoo.utils.audio_features import hz_to_mel
+    from vq_zoo.utils.audio_features import mel_to_hz
+
+    return mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(sample_rate / 2.0),
+                                 num_mels + 2))[1:-1]
+
+
 @keras.saving.register_keras_serializable(package="vq_zoo")
 class SpectrogramEncoder(keras.layers.Layer):
     """Log-mel frames of the audio, convolutions over time, one strided
@@ -205,7 +223,35 @@ class SpectrogramEncoder(keras.layers.Layer):
         magnitude = ops.sqrt(real * real + imag * imag)[:, :-1]
         if warp is not None:
             magnitude = warp_frequencies(magnitude, warp)
-        mel = ops.log(ops.matmul(magnitude, ops.convert_to_tensor(self._mel)) + self.floor)
+        return self._finish(ops.log(ops.matmul(magnitude, ops.convert_to_tensor(self._mel))
+                                    + self.floor))
+
+    def envelope_features(self, bands):
+        """The features `features` reads from audio, read instead from a
+        spectral envelope: `bands` `(batch, frames, num_bands)` are WORLD's
+        log amplitudes (`vq_zoo.data.world.features`' first `num_bands`
+        columns: nats above `world.FLOOR_DB` below full scale, at
+        `num_bands` mel-spaced frequencies from 0 Hz to Nyquist), e.g. a
+        WORLD decoder's output. Each mel band reads the envelope at its
+        centre frequency (linear interpolation), at the amplitude its
+        filter sums from a spectrum of that envelope (`ENVELOPE_GAIN`),
+        then the log, cepstra and normalisation of `features`."""
+        from vq_zoo.data import world
+
+        num_bands = bands.shape[-1]
+        if num_bands is None or num_bands < 2:
+            raise ValueError(f"`bands` must be (batch, frames, num_bands >= 2), got "
+                             f"{tuple(bands.shape)}")
+        centres = mel_centres(self.num_mels, self.sample_rate)
+        where = world.band_frequencies(num_bands, self.sample_rate)
+        # (num_bands, num_mels): column m interpolates the bands at centre m.
+        weights = np.stack([np.interp(centres, where, row) for row in np.eye(num_bands)])
+        log_amplitude = ops.cast(bands, "float32") + float(np.log(10.0) * -world.FLOOR_DB / 20)
+        amplitude = ops.exp(ops.matmul(log_amplitude, ops.convert_to_tensor(
+            weights.astype("float32")))) * ENVELOPE_GAIN
+        return self._finish(ops.log(amplitude + self.floor))
+
+    def _finish(self, mel):
         if self._dct is not None:
             mel = ops.matmul(mel, ops.convert_to_tensor(self._dct))
         if self.normalize in ("utterance", "instance"):
@@ -230,7 +276,13 @@ class SpectrogramEncoder(keras.layers.Layer):
             w = self.frequency_warp
             warp = keras.random.uniform((ops.shape(audio)[0],), 1.0 - w, 1.0 + w,
                                         seed=self.seed_generator)
-        x = ops.cast(self.features(audio, warp), self.compute_dtype)
+        return self.from_features(self.features(audio, warp))
+
+    def from_features(self, features):
+        """Latents `(batch, ceil(frames / frames_per_code), embedding_dim)`
+        of features `(batch, frames, channels)` as `features` or
+        `envelope_features` give them."""
+        x = ops.cast(features, self.compute_dtype)
         for conv in self.convs:
             x = self._normalized(conv(x))
         return self.to_latents(self._normalized(self.strided(x)))
@@ -258,5 +310,5 @@ class SpectrogramEncoder(keras.layers.Layer):
         return config
 
 
-__all__ = ["SpectrogramEncoder", "dct_matrix", "instance_normalize", "log_magnitude",
-           "pad_to_multiple", "warp_frequencies"]
+__all__ = ["ENVELOPE_GAIN", "SpectrogramEncoder", "dct_matrix", "instance_normalize",
+           "log_magnitude", "mel_centres", "pad_to_multiple", "warp_frequencies"]

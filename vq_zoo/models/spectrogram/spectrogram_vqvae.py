@@ -43,6 +43,14 @@ class SpectrogramVQVAE(QuantizedModel):
         encoder: a `SpectrogramEncoder`.
         quantizer: a `VectorQuantizer` or `VectorQuantizerEMA`.
         decoder: a `SpectrogramDecoder` with the encoder's STFT settings.
+        adversary: None, or a `SpeakerAdversary` on the quantised latents.
+        cycle_weight: float >= 0, weight of `cycle_loss` (logged as
+            `cycle_loss`; needs `vocoder="world"`): each batch is also
+            decoded in other voices and the encoder must read the same
+            latents back from them, which trains conversions (the codes
+            decoded with another speaker) and not only reconstructions.
+            Defaults to 0 (off).
+        seed: int or None, seed of the other voices of `cycle_loss`.
         **kwargs: base `keras.Model` arguments.
 
     Example:
@@ -57,13 +65,35 @@ class SpectrogramVQVAE(QuantizedModel):
         Learning. arXiv:1711.00937.
         Chorowski et al. Unsupervised speech representation learning using
         WaveNet autoencoders. arXiv:1901.08810.
+        Zhu, Park, Isola, Efros. Unpaired image-to-image translation using
+        cycle-consistent adversarial networks. arXiv:1703.10593 (a cycle
+        back to the source's content, here in the encoder's latent space).
     """
 
     conditional = True
     autoregressive = False
 
-    def __init__(self, encoder, quantizer, decoder, adversary=None, **kwargs):
+    def __init__(self, encoder, quantizer, decoder, adversary=None, cycle_weight=0.0,
+                 seed=None, **kwargs):
         super().__init__(**kwargs)
+        from vq_zoo.utils.checks import check_real
+        from vq_zoo.utils.checks import check_seed
+
+        check_real("cycle_weight", cycle_weight, lambda v: v >= 0.0, "a number >= 0")
+        check_seed(seed)
+        self.cycle_weight = float(cycle_weight)
+        self.seed = seed
+        if self.cycle_weight and decoder.vocoder != "world":
+            raise ValueError(f"cycle_weight={cycle_weight} re-encodes the decoder's WORLD "
+                             f"envelope: it needs vocoder='world', got {decoder.vocoder!r}")
+        if self.cycle_weight and decoder.num_speakers < 2:
+            raise ValueError(f"cycle_weight={cycle_weight} converts each clip to another "
+                             f"voice: it needs at least 2 speakers, got "
+                             f"{decoder.num_speakers}")
+        # Only a cycle-trained model holds a seed state (older saved models
+        # have no such variable).
+        self.seed_generator = (keras.random.SeedGenerator(seed) if self.cycle_weight
+                               else None)
         for name in ("frame_step", "fft_length", "frames_per_code", "floor"):
             if getattr(encoder, name) != getattr(decoder, name):
                 raise ValueError(
@@ -83,8 +113,10 @@ class SpectrogramVQVAE(QuantizedModel):
         self.decoder = decoder
         self.adversary = adversary
         self._init_levels(("codes",), [quantizer])
-        if adversary is not None:
-            self._init_trackers(LOSS_NAMES + ("speaker_adversary_loss", "perplexity"),
+        extras = (("speaker_adversary_loss",) if adversary is not None else ()) + (
+            ("cycle_loss",) if self.cycle_weight else ())
+        if extras:
+            self._init_trackers(LOSS_NAMES + extras + ("perplexity",),
                                 {"codebook_usage": quantizer.num_embeddings})
 
     @classmethod
@@ -98,7 +130,7 @@ class SpectrogramVQVAE(QuantizedModel):
                      seed=None, adversary_weight=0.0, adversary_hidden=128, num_cepstra=0,
                      pitch_condition=False, pitch_statistics=None, vocoder="griffin_lim",
                      num_bands=80, num_aperiodicity_bands=8, sample_contours=None,
-                     envelope_sharpening=0.0, frequency_warp=0.0):
+                     envelope_sharpening=0.0, frequency_warp=0.0, cycle_weight=0.0):
         """The model from its sizes, built for `crop_length` samples
         (default one code); uncompiled."""
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
@@ -135,7 +167,8 @@ class SpectrogramVQVAE(QuantizedModel):
                                sample_contours=sample_contours,
                                envelope_sharpening=envelope_sharpening, name="decoder"),
             adversary=SpeakerAdversary(num_speakers, adversary_hidden, adversary_weight,
-                                       name="adversary") if adversary_weight > 0 else None)
+                                       name="adversary") if adversary_weight > 0 else None,
+            cycle_weight=cycle_weight, seed=seed)
         model.build((None, crop_length or frame_step * frames_per_code, 1))
         return model
 
@@ -238,7 +271,36 @@ class SpectrogramVQVAE(QuantizedModel):
             classifier, confusion = self.adversary.losses_of(vq["quantized"], speakers)
             scalars["speaker_adversary_loss"] = classifier
             scalars["loss"] = scalars["loss"] + classifier + confusion
+        if self.cycle_weight:
+            cycle = self.cycle_loss(vq["quantized"], speakers, pitch, training)
+            scalars["cycle_loss"] = cycle
+            scalars["loss"] = scalars["loss"] + self.cycle_weight * cycle
         return scalars, counts
+
+    def other_speakers(self, speakers):
+        """For each speaker of `speakers` `(batch,)` another, uniformly
+        among the other `num_speakers - 1` (drawn from the model's seed)."""
+        n = self.decoder.num_speakers
+        speakers = ops.cast(ops.convert_to_tensor(speakers), "int32")
+        shift = keras.random.randint(ops.shape(speakers), 1, n, dtype="int32",
+                                     seed=self.seed_generator)
+        return (speakers + shift) % n
+
+    def cycle_loss(self, quantized, speakers, pitch, training=False):
+        """The content cycle of a conversion: the quantised latents
+        `(batch, codes, D)` decoded in another voice (`other_speakers`, at
+        the source's pitch contour), that voice's WORLD envelope read back
+        by the encoder (`SpectrogramEncoder.envelope_features`), and the
+        mean squared distance of its latents from the source's quantised
+        ones (held fixed). Its gradient reaches the decoder (a conversion
+        must keep what the codes say) and the encoder (a voice must not
+        change the latents), never the codebook."""
+        converted = self.decoder(quantized, self.other_speakers(speakers), pitch=pitch,
+                                 training=training)
+        bands = ops.cast(converted, "float32")[..., :self.decoder.num_bands]
+        latents = self.encoder.from_features(self.encoder.envelope_features(bands))
+        target = ops.stop_gradient(ops.cast(quantized, "float32"))
+        return ops.mean(ops.square(ops.cast(latents, "float32") - target))
 
     def call(self, inputs, training=None):
         """Predicted log magnitudes `(batch, frames, bins)` of `(audio,
@@ -318,6 +380,8 @@ class SpectrogramVQVAE(QuantizedModel):
                        for key in ("encoder", "quantizer", "decoder")})
         if self.adversary is not None:
             config["adversary"] = keras.saving.serialize_keras_object(self.adversary)
+        if self.cycle_weight:
+            config.update(cycle_weight=self.cycle_weight, seed=self.seed)
         return config
 
     @classmethod
