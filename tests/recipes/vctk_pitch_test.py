@@ -209,3 +209,21 @@ def test_frequency_warp_needs_the_spectrogram_encoder():
     with pytest.raises(ValueError, match="`frequency_warp` must be a number in \\[0, 0.5\\)"):
         recipe.check_config(dataclasses.replace(CONFIGS["smoke"], frequency_warp=0.7))
     recipe.check_config(dataclasses.replace(CONFIGS["smoke"], frequency_warp=0.1))
+
+
+def test_the_cycle_needs_the_world_decoder():
+    from vq_zoo.recipes.vctk import recipe
+    from vq_zoo.recipes.vctk.config import CONFIGS
+
+    with pytest.raises(ValueError, match="cycle_weight=1.0 re-encodes the decoder's WORLD "
+                                         "envelope: it needs decoder=spectrogram and "
+                                         "vocoder=world, got decoder='spectrogram', "
+                                         "vocoder='griffin_lim'"):
+        recipe.check_config(dataclasses.replace(CONFIGS["smoke"], cycle_weight=1.0))
+    with pytest.raises(ValueError, match="decoder='wavenet'"):
+        recipe.check_config(dataclasses.replace(CONFIGS["smoke_wavenet"], cycle_weight=1.0))
+    world_smoke = dataclasses.replace(CONFIGS["smoke"], pitch_condition=True, vocoder="world",
+                                      cycle_weight=1.0)
+    recipe.check_config(world_smoke)
+    model = recipe.build_vqvae(world_smoke, ["flite_slt", "espeak_us_m3_p35"])
+    assert model.cycle_weight == 1.0 and "cycle_loss" in model.metrics_names
