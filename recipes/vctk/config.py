@@ -91,6 +91,8 @@ class SpeechConfig:
     # off; needs vocoder="world"): each batch also decoded in other voices,
     # whose WORLD envelope the encoder must read back to the same latents
     cycle_weight: float = 0.0
+    # False: the cycle's gradient trains the encoder only (not the decoder)
+    cycle_trains_decoder: bool = True
     # The spectrogram decoder also reads the source's pitch contour (Polyak
     # et al. 2021): per STFT frame the speaker-normalised log F0 (YIN,
     # vq_zoo.data.pitch; each training speaker's voiced-frame mean and std)

@@ -110,6 +110,15 @@ def test_the_cycle_trains_the_decoder_and_encoder_never_the_codebook():
     assert any(g is not None and float(tf.norm(g)) > 0 for g in dec)
     assert all(g is not None for g in enc) and sum(float(tf.norm(g)) for g in enc) > 0
     assert grads[-1] is None or not np.any(np.asarray(grads[-1]))
+    # Encoder only: nothing reaches the decoder.
+    m = model(ema=False, cycle_trains_decoder=False)
+    with tf.GradientTape() as tape:
+        vq = m.quantizer(m.encoder(audio, training=True), training=True)
+        cycle = m.cycle_loss(vq["quantized"], speakers, pitch, training=True)
+    grads = tape.gradient(cycle, m.decoder.trainable_weights + m.encoder.trainable_weights)
+    dec = grads[:len(m.decoder.trainable_weights)]
+    assert all(g is None or not np.any(np.asarray(g)) for g in dec)
+    assert sum(float(tf.norm(g)) for g in grads[len(dec):]) > 0
 
 
 def test_a_cycle_model_fits_logs_the_term_and_round_trips(tmp_path):
@@ -121,7 +130,9 @@ def test_a_cycle_model_fits_logs_the_term_and_round_trips(tmp_path):
     path = tmp_path / "c.keras"
     m.save(path)
     again = keras.models.load_model(path)
-    assert (again.cycle_weight, again.seed) == (1.0, 0)
+    assert (again.cycle_weight, again.seed, again.cycle_trains_decoder) == (1.0, 0, True)
+    with pytest.raises(ValueError, match="`cycle_trains_decoder` must be a bool"):
+        model(cycle_trains_decoder="no")
     codes = m.encode(data[0])
     np.testing.assert_array_equal(np.asarray(again.encode(data[0])), np.asarray(codes))
     # A model without the cycle holds no seed state and saves no such key,

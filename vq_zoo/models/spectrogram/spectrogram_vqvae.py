@@ -50,6 +50,8 @@ class SpectrogramVQVAE(QuantizedModel):
             latents back from them, which trains conversions (the codes
             decoded with another speaker) and not only reconstructions.
             Defaults to 0 (off).
+        cycle_trains_decoder: bool, whether `cycle_loss`'s gradient also
+            reaches the decoder (else the encoder only). Defaults to True.
         seed: int or None, seed of the other voices of `cycle_loss`.
         **kwargs: base `keras.Model` arguments.
 
@@ -74,7 +76,7 @@ class SpectrogramVQVAE(QuantizedModel):
     autoregressive = False
 
     def __init__(self, encoder, quantizer, decoder, adversary=None, cycle_weight=0.0,
-                 seed=None, **kwargs):
+                 cycle_trains_decoder=True, seed=None, **kwargs):
         super().__init__(**kwargs)
         from vq_zoo.utils.checks import check_real
         from vq_zoo.utils.checks import check_seed
@@ -82,6 +84,10 @@ class SpectrogramVQVAE(QuantizedModel):
         check_real("cycle_weight", cycle_weight, lambda v: v >= 0.0, "a number >= 0")
         check_seed(seed)
         self.cycle_weight = float(cycle_weight)
+        if not isinstance(cycle_trains_decoder, (bool, np.bool_)):
+            raise ValueError(f"`cycle_trains_decoder` must be a bool, got "
+                             f"{cycle_trains_decoder!r}")
+        self.cycle_trains_decoder = bool(cycle_trains_decoder)
         self.seed = seed
         if self.cycle_weight and decoder.vocoder != "world":
             raise ValueError(f"cycle_weight={cycle_weight} re-encodes the decoder's WORLD "
@@ -130,7 +136,8 @@ class SpectrogramVQVAE(QuantizedModel):
                      seed=None, adversary_weight=0.0, adversary_hidden=128, num_cepstra=0,
                      pitch_condition=False, pitch_statistics=None, vocoder="griffin_lim",
                      num_bands=80, num_aperiodicity_bands=8, sample_contours=None,
-                     envelope_sharpening=0.0, frequency_warp=0.0, cycle_weight=0.0):
+                     envelope_sharpening=0.0, frequency_warp=0.0, cycle_weight=0.0,
+                     cycle_trains_decoder=True):
         """The model from its sizes, built for `crop_length` samples
         (default one code); uncompiled."""
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
@@ -168,7 +175,7 @@ class SpectrogramVQVAE(QuantizedModel):
                                envelope_sharpening=envelope_sharpening, name="decoder"),
             adversary=SpeakerAdversary(num_speakers, adversary_hidden, adversary_weight,
                                        name="adversary") if adversary_weight > 0 else None,
-            cycle_weight=cycle_weight, seed=seed)
+            cycle_weight=cycle_weight, cycle_trains_decoder=cycle_trains_decoder, seed=seed)
         model.build((None, crop_length or frame_step * frames_per_code, 1))
         return model
 
@@ -292,12 +299,16 @@ class SpectrogramVQVAE(QuantizedModel):
         the source's pitch contour), that voice's WORLD envelope read back
         by the encoder (`SpectrogramEncoder.envelope_features`), and the
         mean squared distance of its latents from the source's quantised
-        ones (held fixed). Its gradient reaches the decoder (a conversion
-        must keep what the codes say) and the encoder (a voice must not
-        change the latents), never the codebook."""
+        ones (held fixed). Its gradient reaches the encoder (a voice must
+        not change the latents), never the codebook, and, with
+        `cycle_trains_decoder`, the decoder (a conversion must keep what
+        the codes say; it also rewards a decoder that keeps the source's
+        voice in its conversions, recipes/vctk/README.md)."""
         converted = self.decoder(quantized, self.other_speakers(speakers), pitch=pitch,
                                  training=training)
         bands = ops.cast(converted, "float32")[..., :self.decoder.num_bands]
+        if not self.cycle_trains_decoder:
+            bands = ops.stop_gradient(bands)
         latents = self.encoder.from_features(self.encoder.envelope_features(bands))
         target = ops.stop_gradient(ops.cast(quantized, "float32"))
         return ops.mean(ops.square(ops.cast(latents, "float32") - target))
@@ -381,7 +392,8 @@ class SpectrogramVQVAE(QuantizedModel):
         if self.adversary is not None:
             config["adversary"] = keras.saving.serialize_keras_object(self.adversary)
         if self.cycle_weight:
-            config.update(cycle_weight=self.cycle_weight, seed=self.seed)
+            config.update(cycle_weight=self.cycle_weight, seed=self.seed,
+                          cycle_trains_decoder=self.cycle_trains_decoder)
         return config
 
     @classmethod
