@@ -16,6 +16,13 @@ def mel_to_hz(m):
     return 700.0 * (10.0 ** (np.asarray(m, np.float64) / 2595.0) - 1.0)
 
 
+def mel_edges(num_bands, low, high):
+    """`num_bands + 2` frequencies in Hz equally spaced on the mel scale from
+    `low` to `high`: filter `b` of `mel_filterbank` rises from edge `b`,
+    peaks at edge `b + 1` (its centre) and falls to edge `b + 2`."""
+    return mel_to_hz(np.linspace(hz_to_mel(low), hz_to_mel(high), num_bands + 2))
+
+
 def mel_filterbank(num_bands, fft_size, sample_rate, low=0.0, high=None):
     """Triangular filters `(fft_size // 2 + 1, num_bands)` (float32), centres
     equally spaced on the mel scale between `low` and `high` Hz (default the
@@ -26,7 +33,7 @@ def mel_filterbank(num_bands, fft_size, sample_rate, low=0.0, high=None):
     high = sample_rate / 2 if high is None else high
     if not 0 <= low < high <= sample_rate / 2:
         raise ValueError(f"need 0 <= low < high <= {sample_rate / 2} Hz, got {low}, {high}")
-    edges = mel_to_hz(np.linspace(hz_to_mel(low), hz_to_mel(high), num_bands + 2))
+    edges = mel_edges(num_bands, low, high)
     freqs = np.linspace(0, sample_rate / 2, fft_size // 2 + 1)
     bank = np.zeros((freqs.size, num_bands))
     for b in range(num_bands):
@@ -37,4 +44,4 @@ def mel_filterbank(num_bands, fft_size, sample_rate, low=0.0, high=None):
     return bank.astype(np.float32)
 
 
-__all__ = ["hz_to_mel", "mel_filterbank", "mel_to_hz"]
+__all__ = ["hz_to_mel", "mel_edges", "mel_filterbank", "mel_to_hz"]

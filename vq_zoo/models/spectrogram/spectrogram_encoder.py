@@ -80,15 +80,6 @@ def instance_normalize(x, epsilon=1e-5):
 ENVELOPE_GAIN = 30.0
 
 
-def mel_centres(num_mels, sample_rate):
-    """Centre frequencies in Hz of `mel_filterbank(num_mels, ...)`."""
-    from vq_zoo.utils.audio_features import hz_to_mel
-    from vq_zoo.utils.audio_features import mel_to_hz
-
-    return mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(sample_rate / 2.0),
-                                 num_mels + 2))[1:-1]
-
-
 @keras.saving.register_keras_serializable(package="vq_zoo")
 class SpectrogramEncoder(keras.layers.Layer):
     """Log-mel frames of the audio, convolutions over time, one strided
@@ -238,12 +229,13 @@ class SpectrogramEncoder(keras.layers.Layer):
         filter sums from a spectrum of that envelope (`ENVELOPE_GAIN`),
         then the log, cepstra and normalisation of `features`."""
         from vq_zoo.data import world
+        from vq_zoo.utils.audio_features import mel_edges
 
         num_bands = bands.shape[-1]
         if num_bands is None or num_bands < 2:
             raise ValueError(f"`bands` must be (batch, frames, num_bands >= 2), got "
                              f"{tuple(bands.shape)}")
-        centres = mel_centres(self.num_mels, self.sample_rate)
+        centres = mel_edges(self.num_mels, 0.0, self.sample_rate / 2.0)[1:-1]
         where = world.band_frequencies(num_bands, self.sample_rate)
         # (num_bands, num_mels): column m interpolates the bands at centre m.
         weights = np.stack([np.interp(centres, where, row) for row in np.eye(num_bands)])
@@ -312,4 +304,4 @@ class SpectrogramEncoder(keras.layers.Layer):
 
 
 __all__ = ["ENVELOPE_GAIN", "SpectrogramEncoder", "dct_matrix", "instance_normalize",
-           "log_magnitude", "mel_centres", "pad_to_multiple", "warp_frequencies"]
+           "log_magnitude", "pad_to_multiple", "warp_frequencies"]

@@ -78,15 +78,14 @@ class SpectrogramVQVAE(QuantizedModel):
     def __init__(self, encoder, quantizer, decoder, adversary=None, cycle_weight=0.0,
                  cycle_trains_decoder=True, seed=None, **kwargs):
         super().__init__(**kwargs)
+        from vq_zoo.utils.checks import check_bool
         from vq_zoo.utils.checks import check_real
         from vq_zoo.utils.checks import check_seed
 
         check_real("cycle_weight", cycle_weight, lambda v: v >= 0.0, "a number >= 0")
         check_seed(seed)
         self.cycle_weight = float(cycle_weight)
-        if not isinstance(cycle_trains_decoder, (bool, np.bool_)):
-            raise ValueError(f"`cycle_trains_decoder` must be a bool, got "
-                             f"{cycle_trains_decoder!r}")
+        check_bool("cycle_trains_decoder", cycle_trains_decoder)
         self.cycle_trains_decoder = bool(cycle_trains_decoder)
         self.seed = seed
         if self.cycle_weight and decoder.vocoder != "world":
