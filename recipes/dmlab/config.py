@@ -78,6 +78,13 @@ class DMLabConfig(ImageRecipeConfig):
                                                   metadata={"check": "dropout"})
     stage2_input_noise_source: str = dataclasses.field(
         default="random", metadata={"choices": ("random", "model")})
+    # > 0: stage 2 also trains a non-autoregressive head regressing the
+    # stage-1 code vectors of the whole map from the 3 codes alone
+    # (`DMLabVQVAE.map_head`), weighted by this: the codes must then carry
+    # the map's layout, which the teacher-forced PixelCNN mostly reads from
+    # the codes before each position. Enables the "regression" decoding.
+    stage2_map_weight: float = dataclasses.field(default=0.0,
+                                                 metadata={"check": "non_negative"})
     # How the report's 27-bit reconstructions decode the 21x21 map from the
     # codes (`DMLabVQVAE.decode`): "greedy" (the argmax at each position
     # given the codes chosen before it), "sample" (one draw at temperature
@@ -86,7 +93,8 @@ class DMLabConfig(ImageRecipeConfig):
     # for the fraction of codes wrong). The report measures all three; this
     # one gives `test_stage2_psnr_db` and `reconstructions.png`'s third row.
     stage2_decoding: str = dataclasses.field(
-        default="greedy", metadata={"choices": ("greedy", "sample", "consensus")})
+        default="greedy",
+        metadata={"choices": ("greedy", "sample", "consensus", "regression")})
     stage2_decoding_samples: int = dataclasses.field(default=16,
                                                      metadata={"check": "positive"})
     # The prior over the 3 codes

@@ -83,7 +83,12 @@ def check_config(config, data_dir=None):
         shape = tuple(vqvae.encode(np.zeros((1, size, size, 3), "float32")).shape[1:])
     manifest = {"num_embeddings": config.vqvae_merge_codes or config.num_embeddings,
                 "code_shape": shape}
-    stage2 = build_stage2(config, manifest)
+    if config.stage2_decoding == "regression" and not config.stage2_map_weight > 0:
+        raise ValueError("stage2_decoding='regression' decodes by the map head: set "
+                         "stage2_map_weight > 0 (it is 0)")
+    # A stand-in for stage 1's codebook (only its shape is checked here).
+    blank = np.eye(manifest["num_embeddings"], config.embedding_dim, dtype="float32")
+    stage2 = build_stage2(config, manifest, blank)
     maps = np.zeros((2,) + shape, "int32")
     stage2.compute_loss_terms(maps, training=False)
     prior = build_stage2_prior(config)
@@ -164,8 +169,10 @@ def make_data(config, data_dir=None, verbose=0):
 
 
 # ---------------------------------------------------------------- models
-def build_stage2(config, manifest):
-    """The `DMLabVQVAE` over the stage-1 maps described by `manifest`."""
+def build_stage2(config, manifest, codebook=None):
+    """The `DMLabVQVAE` over the stage-1 maps described by `manifest`;
+    `codebook`: stage 1's `(K, D)` codebook, which the map head regresses
+    (needed when `stage2_map_weight` > 0)."""
     import keras
 
     from vq_zoo.models.dmlab.dmlab_vqvae import DMLabVQVAE
@@ -188,6 +195,8 @@ def build_stage2(config, manifest):
         input_noise=config.stage2_input_noise,
         input_noise_source=config.stage2_input_noise_source,
         input_noise_seed=config.seed,
+        map_codebook=codebook if config.stage2_map_weight > 0 else None,
+        map_weight=config.stage2_map_weight,
         name="stage2_vqvae")
     model.compile(optimizer=keras.optimizers.Adam(config.stage2_learning_rate))
     return model
@@ -333,6 +342,8 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
     measured after training as on the test codes (its overfitting)."""
     # Here, not at the top: the registry imports this module before
     # TensorFlow, and vq_zoo.metrics loads Keras.
+    from keras import ops
+
     from vq_zoo.generation.consensus import consensus_codes
     from vq_zoo.metrics.image_quality import psnr
     from vq_zoo.models.dmlab.dmlab_two_stage import frames_of_draws
@@ -345,7 +356,10 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
     sq1 = 0.0
     values = frames_seen = 0
     forced_hits = positions = mode_hits = 0
-    rules = ("greedy", "sample", "consensus")
+    regress = getattr(vq2, "map_head", None) is not None
+    rules = ("greedy", "sample", "consensus") + (("regression",) if regress else ())
+    if regress:
+        sq_continuous = 0.0
     hits = dict.fromkeys(rules, 0)
     sq = dict.fromkeys(rules + ("frame_mean",), 0.0)
     sq_mid = dict.fromkeys(rules, 0.0)
@@ -364,6 +378,14 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
                    "sample": np.asarray(vq2.decode(triples, seed=frames_seen)),
                    "consensus": np.asarray(consensus_codes(
                        samples, vq2.decoder.num_embeddings))}
+        if regress:
+            vectors = vq2.map_vectors(vq2.lookup(triples))
+            decoded["regression"] = np.asarray(vq2.nearest_codes(vectors))
+            # The head's vectors themselves, not snapped to codes.
+            mean_frame = np.asarray(vq1.likelihood.reconstruct(
+                vq1.decoder(ops.cast(vectors, vq1.compute_dtype), training=False)),
+                np.float64)
+            sq_continuous += float(np.sum((mean_frame - x) ** 2))
         for rule, m in decoded.items():
             two = np.asarray(vq1.decode(m), np.float64)
             sq[rule] += float(np.sum((two - x) ** 2))
@@ -411,6 +433,11 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
         "test_stage2_psnr_db_consensus": psnr(sq["consensus"] / values),
         "test_stage2_psnr_db_frame_mean": psnr(sq["frame_mean"] / values),
     }
+    if regress:
+        metrics.update(
+            test_stage2_map_accuracy_regression=hits["regression"] / positions,
+            test_stage2_psnr_db_regression=psnr(sq["regression"] / values),
+            test_stage2_psnr_db_regression_unsnapped=psnr(sq_continuous / values))
     if mode is not None:
         metrics["baseline_map_accuracy_most_frequent_code"] = mode_hits / positions
     for n in levels:
@@ -519,7 +546,8 @@ def run_stages(context):
             what="train stage 1's prior on the code maps")
 
         stage2 = pipe.train(
-            "stage2_vqvae", lambda: build_stage2(config, manifests["train"]),
+            "stage2_vqvae", lambda: build_stage2(
+                config, manifests["train"], np.asarray(vqvae.quantizer.codebook, "float32")),
             maps("train", config.stage2_batch_size, True), epochs=config.stage2_epochs,
             validation_data=maps("validation", 128), inputs=["codes"],
             tensorboard=board(lambda d: stage2_tensorboard(d, vqvae, data["sample"][:8])),

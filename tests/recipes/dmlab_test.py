@@ -141,6 +141,46 @@ def test_metrics_and_the_sampling_chain(run):
                                rtol=1e-5, atol=1e-6)
 
 
+def test_a_map_head_stage2_is_measured_by_its_regression_decoding(run):
+    """A stage 2 with the map head (built by the recipe from stage 1's
+    codebook): the report adds the regression decoding, whose accuracy and
+    PSNR are those of the library's decoding of the test codes."""
+    from vq_zoo.data.codes import code_dataset
+    from vq_zoo.metrics.image_quality import psnr
+    from vq_zoo.models.dmlab import DMLabTwoStage
+
+    out = run["out"]
+    models = {s: keras.models.load_model(os.path.join(out, f"{s}.keras")) for s in TRAINED}
+    vq1 = models["vqvae"]
+    config = dataclasses.replace(SMOKE, stage2_map_weight=1.0, stage2_decoding="regression")
+    recipe.check_config(config, run["data"])
+    maps = np.concatenate([np.asarray(b) for b in code_dataset(
+        os.path.join(out, "codes", "test"), 64, keys="codes")])
+    stage2 = recipe.build_stage2(config, {"num_embeddings": SMOKE.num_embeddings,
+                                          "code_shape": maps.shape[1:]},
+                                 np.asarray(vq1.quantizer.codebook))
+    stage2.fit(maps, epochs=2, batch_size=3, verbose=0)
+    np.testing.assert_array_equal(stage2.map_codebook, np.asarray(vq1.quantizer.codebook))
+    frames = np.load(os.path.join(run["data"], "episode_000000_000002.npz"))["frames"]
+    x = frames.astype("float32") / 255.0
+    assert (np.asarray(vq1.encode(x)) == maps).all()  # the test episode's maps
+    triples = np.asarray(stage2.encode_sequence(maps))
+    chain = DMLabTwoStage(vq1, stage2, models["stage2_prior"], models["prior"])
+    metrics = recipe.held_out_metrics(
+        chain, models["prior"], models["stage2_prior"], [x], maps, triples,
+        decoding="regression", num_samples=2)
+    regressed = np.asarray(stage2.decode(triples, decoding="regression"))
+    assert metrics["test_stage2_map_accuracy"] == pytest.approx((regressed == maps).mean())
+    assert metrics["test_stage2_map_accuracy_regression"] == metrics["test_stage2_map_accuracy"]
+    frames2 = np.asarray(vq1.decode(regressed), np.float64)
+    assert metrics["test_stage2_psnr_db_regression"] == pytest.approx(
+        psnr(np.mean((frames2 - x) ** 2)), abs=1e-4)
+    assert np.isfinite(metrics["test_stage2_psnr_db_regression_unsnapped"])
+    with pytest.raises(ValueError, match="stage2_map_weight > 0"):
+        recipe.check_config(dataclasses.replace(SMOKE, stage2_decoding="regression"),
+                            run["data"])
+
+
 def _striped(_builder, split, **kwargs):
     """Mocked tfds dmlab examples: 360x480 frames, red left half, blue
     right half."""

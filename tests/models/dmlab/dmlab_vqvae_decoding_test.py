@@ -101,7 +101,7 @@ def test_decoding_refusals():
     model = tiny_model()
     codes = np.zeros((2, 3), np.int32)
     with pytest.raises(ValueError, match=r"`decoding` must be one of \('sample', "
-                                         r"'greedy', 'consensus'\), got 'beam'"):
+                                         r"'greedy', 'consensus', 'regression'\), got 'beam'"):
         model.decode(codes, decoding="beam")
     with pytest.raises(ValueError, match="`greedy=True` contradicts `decoding='consensus'`"):
         model.decode(codes, greedy=True, decoding="consensus")

@@ -14,7 +14,7 @@ from vq_zoo.utils.checks import check_int
 # What a corrupted decoder input code becomes (`DMLabVQVAE.input_noise_source`).
 INPUT_NOISE_SOURCES = ("random", "model")
 # How `DMLabVQVAE.decode` makes a map from the codes.
-DECODINGS = ("sample", "greedy", "consensus")
+DECODINGS = ("sample", "greedy", "consensus", "regression")
 
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
@@ -78,6 +78,23 @@ class DMLabVQVAE(VQVAE):
             without gradient (parallel scheduled sampling,
             arXiv:1906.04331).
         input_noise_seed: seed of the corruption's random draws.
+        map_head: a layer from the quantised vectors `(batch, num_latents,
+            embedding_dim)` to `(batch, height, width, D1)` (a
+            `LatentMapDecoder` with `channels` = D1): a second,
+            non-autoregressive decoder that regresses the stage-1 code
+            vectors of the whole map from the codes alone. Trained beside
+            the PixelCNN (`map_weight` x `map_loss`), it makes the codes
+            carry the map's layout: the PixelCNN, teacher-forced, reads most
+            of a position from the true codes before it and needs little
+            from the 3 codes, but this head has nothing else.
+            `decode(decoding="regression")` gives the map of the stage-1
+            codes nearest to its vectors.
+        map_codebook: float `(K, D1)`, the stage-1 codebook (the vectors
+            the maps' codes stand for), with `map_head`.
+        map_weight: float > 0 with `map_head`: the weight of `map_loss`,
+            the squared error of the head's vectors from the true codes'
+            vectors divided by the codebook's variance (predicting the
+            codebook's mean vector everywhere scores about 1).
         **kwargs: `VQVAE` / base `keras.Model` arguments
             (`latent_conditioning` must stay `"global"`).
 
@@ -98,7 +115,8 @@ class DMLabVQVAE(VQVAE):
 
     def __init__(self, encoder, quantizers, decoder, level_names=None,
                  input_classes=None, condition_decoder=None, input_noise=0.0,
-                 input_noise_source="random", input_noise_seed=None, **kwargs):
+                 input_noise_source="random", input_noise_seed=None, map_head=None,
+                 map_codebook=None, map_weight=0.0, **kwargs):
         quantizers = list(quantizers)
         if (isinstance(input_noise, bool) or not isinstance(input_noise, (int, float))
                 or not 0 <= input_noise < 1):
@@ -159,6 +177,40 @@ class DMLabVQVAE(VQVAE):
             # variables of models without noise stay as they were.
             self.input_noise_generator = keras.random.SeedGenerator(
                 input_noise_seed, name="input_noise_generator")
+        self._init_map_head(map_head, map_codebook, map_weight)
+
+    def _init_map_head(self, map_head, map_codebook, map_weight):
+        if (map_head is None) != (map_codebook is None):
+            raise ValueError("`map_head` and `map_codebook` go together: give both "
+                             "or neither")
+        if isinstance(map_weight, bool) or not isinstance(map_weight, (int, float)) or (
+                map_weight < 0 or (map_head is not None and map_weight == 0)):
+            raise ValueError("`map_weight` must be a number > 0 with a `map_head` (and 0 "
+                             f"without one), got {map_weight!r}")
+        self.map_head = map_head
+        self.map_weight = float(map_weight) if map_head is not None else 0.0
+        if map_head is None:
+            if map_weight:
+                raise ValueError(f"`map_weight`={map_weight!r} needs a `map_head`")
+            return
+        codebook = np.asarray(map_codebook, np.float32)
+        k = self.decoder.num_embeddings
+        channels = getattr(map_head, "channels", None)
+        if codebook.ndim != 2 or codebook.shape[0] != k or not np.isfinite(codebook).all():
+            raise ValueError(f"`map_codebook` must be the maps' codebook, finite (K={k}, "
+                             f"D), got shape {codebook.shape}")
+        if channels is not None and channels != codebook.shape[1]:
+            raise ValueError(f"`map_head` gives {channels} channels, the codebook's "
+                             f"vectors have {codebook.shape[1]}")
+        spread = float(codebook.var(0).sum())
+        if spread <= 0:
+            raise ValueError("`map_codebook` holds one vector K times: nothing to regress")
+        self.map_codebook = codebook
+        self._map_codebook = ops.convert_to_tensor(codebook)
+        self._map_spread = spread
+        self._init_trackers(
+            tuple(self.trackers) + ("map_loss",),
+            {name: t.num_embeddings for name, t in self.usage_trackers.items()})
 
     @classmethod
     def code_map_model(cls, num_embeddings=512, shape=(21, 21), num_latents=3,
@@ -166,7 +218,8 @@ class DMLabVQVAE(VQVAE):
                        num_downsamples=2, hidden_units=256, decoder_filters=64,
                        decoder_layers=6, commitment_cost=0.25, ema=True, decay=0.99,
                        quantizer_kwargs=None, spatial_channels=0,
-                       conditioning_layers=None, decoder_dropout=0.0, **kwargs):
+                       conditioning_layers=None, decoder_dropout=0.0, map_codebook=None,
+                       map_weight=0.0, **kwargs):
         """The paper's second stage: `CodeMapEncoder` over `shape` maps of
         `num_embeddings` codes to `num_latents` vectors, one EMA (or
         gradient) codebook of `latent_num_embeddings` codes each, and a
@@ -180,7 +233,9 @@ class DMLabVQVAE(VQVAE):
         `decoder_dropout` drops the decoder's horizontal stream in
         training. `input_noise`, `input_noise_source` and
         `input_noise_seed` (in `kwargs`) corrupt the decoder's inputs in
-        training (see the class)."""
+        training (see the class). `map_codebook` (the stage-1 codebook,
+        `(num_embeddings, D1)`) with `map_weight` > 0 adds the `map_head`
+        (a `LatentMapDecoder` of `D1` channels, `hidden_units` wide)."""
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
         from vq_zoo.layers.vector_quantizer_ema import VectorQuantizerEMA
         from vq_zoo.models.dmlab.code_map_encoder import CodeMapEncoder
@@ -214,10 +269,19 @@ class DMLabVQVAE(VQVAE):
             condition_decoder=LatentMapDecoder(
                 tuple(shape), spatial_channels, hidden_units,
                 name="condition_decoder") if spatial_channels else None,
+            map_head=None if map_codebook is None else LatentMapDecoder(
+                tuple(shape), int(np.shape(map_codebook)[-1]), hidden_units,
+                name="map_head"),
+            map_codebook=map_codebook, map_weight=map_weight,
             **kwargs,
         )
         model.build((None,) + tuple(shape))
         return model
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.map_head is not None and not self.map_head.built:
+            self.map_head.build((None, self.num_latents, self.quantizer.embedding_dim))
 
     @property
     def quantizers(self):
@@ -313,7 +377,38 @@ class DMLabVQVAE(VQVAE):
     def compute_loss_terms(self, data, training):
         x, condition = self._unpack(data)
         vq, logits = self._forward(x, training, condition)
-        return self._vq_scalars(self._reconstruction_loss(x, logits), vq["levels"])
+        scalars, counts = self._vq_scalars(self._reconstruction_loss(x, logits),
+                                           vq["levels"])
+        if self.map_head is not None:
+            scalars["map_loss"] = self.map_loss(vq["quantized"], self._targets(x))
+            scalars["loss"] = scalars["loss"] + self.map_weight * scalars["map_loss"]
+        return scalars, counts
+
+    def map_vectors(self, quantized):
+        """The map head's stage-1 code vectors, float32 `(batch, height,
+        width, D1)`, from quantised vectors `(batch, num_latents,
+        embedding_dim)`."""
+        if self.map_head is None:
+            raise ValueError("this model has no `map_head`: it cannot regress maps")
+        return ops.cast(self.map_head(ops.cast(quantized, self.compute_dtype)), "float32")
+
+    def map_loss(self, quantized, maps):
+        """`map_weight`'s term: the mean squared distance of the head's
+        vectors from those of the true codes `maps` (int `(batch, height,
+        width)`), over the codebook's variance (its summed per-dimension
+        variance: predicting the mean vector everywhere scores about 1
+        when every code is as frequent)."""
+        target = ops.take(self._map_codebook, ops.cast(maps, "int32"), axis=0)
+        sq = ops.sum(ops.square(self.map_vectors(quantized) - target), axis=-1)
+        return ops.mean(sq) / self._map_spread
+
+    def nearest_codes(self, vectors):
+        """int32 maps `(batch, height, width)`: the stage-1 code nearest (in
+        squared distance) to each vector of `(batch, height, width, D1)`."""
+        c = self._map_codebook
+        d = (ops.sum(ops.square(vectors), -1, keepdims=True)
+             - 2 * ops.einsum("bhwd,kd->bhwk", vectors, c) + ops.sum(ops.square(c), -1))
+        return ops.cast(ops.argmin(d, axis=-1), "int32")
 
     # ------------------------------------------------------------ codes
     def encode_levels(self, x):
@@ -370,7 +465,10 @@ class DMLabVQVAE(VQVAE):
           and, at each position, the code most of them agree on
           (`vq_zoo.generation.consensus_codes`): the minimum-Bayes-risk map
           for the fraction of positions wrong. `num_samples=1` is
-          `"sample"` with the same seed, bit for bit.
+          `"sample"` with the same seed, bit for bit;
+        - `"regression"` (a model with a `map_head` only): at each
+          position the stage-1 code nearest the head's vector (no
+          PixelCNN, no noise, one pass).
         """
         if decoding is None:
             decoding = "greedy" if greedy else "sample"
@@ -383,9 +481,14 @@ class DMLabVQVAE(VQVAE):
 
             samples = self.decode_samples(indices, num_samples, condition, seed, temperature)
             return consensus_codes(samples, self.decoder.num_embeddings)
+        if decoding == "regression" and self.map_head is None:
+            raise ValueError("decoding='regression' needs a model trained with a "
+                             "`map_head` (stage2_map_weight > 0); this one has none")
         vectors = self.lookup(indices)
         if vectors.shape[0] == 0:
             raise ValueError("DMLabVQVAE.decode got an empty batch of codes.")
+        if decoding == "regression":
+            return self.nearest_codes(self.map_vectors(vectors))
         inputs = self._decoder_inputs(vectors, condition)
         if decoding == "greedy":
             return self._greedy(inputs)
@@ -446,6 +549,10 @@ class DMLabVQVAE(VQVAE):
             config.update(input_noise=self.input_noise,
                           input_noise_source=self.input_noise_source,
                           input_noise_seed=self.input_noise_seed)
+        if self.map_head is not None:
+            config.update(map_head=keras.saving.serialize_keras_object(self.map_head),
+                          map_codebook=self.map_codebook.tolist(),
+                          map_weight=self.map_weight)
         return config
 
     @classmethod
@@ -455,9 +562,9 @@ class DMLabVQVAE(VQVAE):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         config["quantizers"] = [keras.saving.deserialize_keras_object(q)
                                 for q in config["quantizers"]]
-        if config.get("condition_decoder") is not None:
-            config["condition_decoder"] = keras.saving.deserialize_keras_object(
-                config["condition_decoder"])
+        for key in ("condition_decoder", "map_head"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
 
