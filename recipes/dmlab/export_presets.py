@@ -178,6 +178,13 @@ def card_text(stage, metrics, invocation, config, notes="",
     else:
         decoding_rows = ("| frame PSNR after both stages, sampled map (dB) | "
                          f"{_fmt(metrics['test_stage2_psnr_db_sampled'], 2)} |\n")
+    if "test_stage2_psnr_db_regression" in metrics:
+        decoding_rows += (
+            "| map head (trained beside the PixelCNN): map accuracy / frame PSNR (dB) after "
+            "both stages of the nearest stage-1 codes / of its vectors unsnapped | "
+            f"{m['test_stage2_map_accuracy_regression']} / "
+            f"{_fmt(metrics['test_stage2_psnr_db_regression'], 2)} / "
+            f"{_fmt(metrics['test_stage2_psnr_db_regression_unsnapped'], 2)} |\n")
     board = ("\nThe same grids are in TensorBoard (`logs/stage2_vqvae/images`, "
              "`logs/stage2_prior/images`)." if config.get("tensorboard_images", True) else "")
     return f"""# {name}

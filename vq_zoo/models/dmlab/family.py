@@ -20,9 +20,10 @@ from vq_zoo.models.family import run_dir_config
 # metadata and the `<role>.keras` files of its run dir.
 STAGE_ROLES = ("vqvae", "stage2_vqvae", "stage2_prior")
 # The shipped set's sizes (config `small`: 84x84 frames, 21x21 maps, 3
-# codes of 512), the words of a set whose metadata records no config.
+# codes of 512, no map head), the words of a set whose metadata records no
+# config.
 SHIPPED_SIZES = {"image_size": 84, "num_downsamples": 2, "stage2_num_latents": 3,
-                 "stage2_num_embeddings": 512}
+                 "stage2_num_embeddings": 512, "stage2_map_weight": 0.0}
 
 
 def indefinite_article(number):
@@ -39,7 +40,8 @@ def set_sizes(config=None):
     `config` (the shipped set's where it records none): `image` and `map`
     ("84x84", "21x21"), `map_shape` `(21, 21)`, `latents` (stage 2's codes
     per frame), `k` (each stage-2 codebook's size) and `bits` (per frame,
-    `latents * log2(k)`, as words: "27")."""
+    `latents * log2(k)`, as words: "27") and `map_head` (whether stage 2
+    has one: `stage2_map_weight` > 0)."""
     sizes = dict(SHIPPED_SIZES)
     sizes.update({key: (config or {})[key] for key in SHIPPED_SIZES
                   if (config or {}).get(key) is not None})
@@ -49,7 +51,7 @@ def set_sizes(config=None):
     bits = latents * math.log2(k)
     return {"image": f"{image}x{image}", "map": f"{side}x{side}", "map_shape": (side, side),
             "a_map": f"{indefinite_article(side)} {side}x{side}",
-            "latents": latents, "k": k,
+            "latents": latents, "k": k, "map_head": float(sizes["stage2_map_weight"]) > 0,
             "bits": f"{bits:.0f}" if bits == round(bits) else f"{bits:.1f}"}
 
 
@@ -68,7 +70,10 @@ def set_roles(config=None):
                         f"{s['a_map']} code map to {s['latents']} latent {vectors}, each quantised "
                         f"by its own codebook of {s['k']} ({s['bits']} bits per frame), and "
                         f"a gated PixelCNN decoder over the {s['map']} codes conditioned on "
-                        f"the {s['latents']} quantised {vectors}.",
+                        f"the {s['latents']} quantised {vectors}" + (
+                            ", with a map head beside it (trained with it) that regresses "
+                            "the stage-1 code vectors of the whole map from them"
+                            if s["map_head"] else "") + ".",
         "stage2_prior": f"The prior over stage 2's {s['latents']} codes: a causal gated 1D "
                         f"network of length {s['latents']} over one shared vocabulary of "
                         f"{s['k']} tokens.",
@@ -92,7 +97,8 @@ def decoding_words(metrics):
     decoding = metrics.get("stage2_decoding", "greedy")
     if decoding == "consensus":
         return f"consensus of {metrics['stage2_decoding_samples']} sampled maps"
-    return {"greedy": "greedy map", "sample": "sampled map"}[decoding]
+    return {"greedy": "greedy map", "sample": "sampled map",
+            "regression": "map regressed from the codes (map head)"}[decoding]
 
 
 @register_family("dmlab")
