@@ -2,15 +2,18 @@
 on a finished dmlab run's test frames (no retraining): greedy, one sampled
 map (at temperatures), the consensus of N sampled maps (at each position
 the code most draws agree on), the medoid of the N draws (the draw that
-agrees most with the others), and the mean of the N draws' frames. For
+agrees most with the others), the mean of the N draws' frames, and (for
+a stage 2 with a map head) the map regressed from the codes. For
 each: the frame PSNR after both stages, its gap to stage 1, and the
 fraction of the map equal to stage 1's; and a grid of every decoding.
 
     python -m vq_zoo.recipes.dmlab.decodings RUN_DIR EPISODES \\
         [--num-samples 2,4,8,16,32] [--temperatures 0.5,0.7] [--grid decodings.png]
+        [--split test]
 
-`EPISODES` is the run's folder of episodes (its test split is read as the
-run read it); the draws of every N are the first N of the same
+`EPISODES` is the run's folder of episodes (its `--split`, test by
+default, is read as the run read it: `--split validation` compares runs
+on frames no stage trained on without looking at the test frames); the draws of every N are the first N of the same
 `max(num_samples)` draws.
 """
 
@@ -32,6 +35,7 @@ def main(argv=None):
                         help="a PNG of 16 test frames: frames | stage 1 | greedy | sampled "
                              "| consensus | medoid | frame mean (the largest N)")
     parser.add_argument("--json", default=None, help="write the figures here too")
+    parser.add_argument("--split", default="test", choices=("test", "validation"))
     args = parser.parse_args(argv)
     sizes = sorted(int(n) for n in args.num_samples.split(","))
     temperatures = [float(t) for t in args.temperatures.split(",") if t]
@@ -51,7 +55,7 @@ def main(argv=None):
     if not isinstance(vq1, VQVAE) or not hasattr(vq2, "decode_samples"):
         raise SystemExit(f"{args.run_dir} holds no dmlab run's vqvae.keras and "
                          "stage2_vqvae.keras (a VQVAE and a DMLabVQVAE)")
-    frames = memory_maze.frames_dataset(args.episodes, "test", config["validation_fraction"],
+    frames = memory_maze.frames_dataset(args.episodes, args.split, config["validation_fraction"],
                                         config["test_fraction"])
     k = vq2.decoder.num_embeddings
     step = max(1, len(frames) // 16)
@@ -75,6 +79,9 @@ def main(argv=None):
         totals.setdefault("stage 1", [0.0, 0, 0])[0] += float(np.sum((stage1 - x) ** 2))
         greedy = np.asarray(vq2.decode(codes, decoding="greedy"))
         add("greedy", x, vq1.decode(greedy), greedy, maps)
+        if getattr(vq2, "map_head", None) is not None:
+            regressed = np.asarray(vq2.decode(codes, decoding="regression"))
+            add("regression", x, vq1.decode(regressed), regressed, maps)
         for t in [1.0] + temperatures:
             drawn = np.asarray(vq2.decode(codes, seed=start, temperature=t))
             add(f"sample T={t:g}", x, vq1.decode(drawn), drawn, maps)
@@ -102,8 +109,9 @@ def main(argv=None):
 
     values = frames.size
     stage1_db = psnr(totals.pop("stage 1")[0] / values)
-    results = {"test_frames": len(frames), "stage1_psnr_db": stage1_db, "decodings": {}}
-    print(f"{len(frames)} test frames; stage 1: {stage1_db:.2f} dB")
+    results = {"split": args.split, "frames": len(frames), "stage1_psnr_db": stage1_db,
+               "decodings": {}}
+    print(f"{len(frames)} {args.split} frames; stage 1: {stage1_db:.2f} dB")
     print("| decoding | PSNR (dB) | gap to stage 1 (dB) | map accuracy |")
     print("|---|---|---|---|")
     for name, (sq, hits, positions) in totals.items():
