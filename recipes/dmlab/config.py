@@ -145,9 +145,11 @@ CONFIGS = {
     # green walls grey); its PixelCNN prior gets 40 steps only (it is the
     # one-stage baseline, not part of the 27-bit chain). Stage 2: 21x21 ->
     # 3 x 512 (27 bits), a PixelCNN decoder conditioned on the codes at
-    # every position, 20 epochs; its map reported as the consensus of 16
-    # sampled maps; a 3-code prior of 2 filters (4 overfit these codes by
-    # 11%). The tries: recipes/dmlab/README.md.
+    # every position and beside it the map head (weight 3: the codes must
+    # carry the map's layout), hidden units 256, 30 epochs; its map
+    # reported as the head's regression (nearest stage-1 codes); a 3-code
+    # prior of 2 filters (4 overfit earlier codes by 11%). The tries:
+    # recipes/dmlab/README.md.
     "small": DMLabConfig(
         dataset="memory_maze", episodes=100, steps_per_episode=100,
         num_hiddens=64, num_residual_layers=2, num_residual_hiddens=32,
@@ -156,13 +158,14 @@ CONFIGS = {
         prior_filters=32, prior_layers=4, prior_learning_rate=2e-3,
         prior_batch_size=32, prior_epochs=1, prior_steps_per_epoch=40,
         stage2_embedding_dim=16,
-        stage2_filters=32, stage2_hidden_units=128, stage2_decoder_filters=32,
+        stage2_filters=32, stage2_hidden_units=256, stage2_decoder_filters=32,
         stage2_decoder_layers=4, stage2_dead_code_threshold=0.01,
-        stage2_learning_rate=2e-3, stage2_batch_size=32, stage2_epochs=20,
+        stage2_learning_rate=2e-3, stage2_batch_size=32, stage2_epochs=30,
         stage2_spatial_channels=16, stage2_conditioning_layers=1,
+        stage2_map_weight=3.0,
         stage2_prior_filters=2, stage2_prior_learning_rate=2e-3,
         stage2_prior_batch_size=64, stage2_prior_epochs=30, stage2_prior_patience=2,
-        stage2_decoding="consensus", stage2_decoding_samples=16,
+        stage2_decoding="regression", stage2_decoding_samples=16,
         num_samples=16, tensorboard_images=False,
     ),
     # Seconds: the tests run the whole chain with it (memory-maze frames at

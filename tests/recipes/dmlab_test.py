@@ -268,8 +268,17 @@ def test_the_shipped_presets_chain_and_agree():
     assert (metrics["stage2_decoding"], metrics["stage2_decoding_samples"]) == (
         small.stage2_decoding, small.stage2_decoding_samples)
     card = open(os.path.join(presets.resolve_preset(NAMES["stage2_vqvae"]), "README.md")).read()
-    assert (f"frames after both stages within 4 dB PSNR of stage 1 (consensus of "
-            f"{small.stage2_decoding_samples} sampled maps)") in card
+    assert ("frames after both stages within 4 dB PSNR of stage 1 (map regressed from the "
+            "codes (map head))") in card
+    assert small.stage2_decoding == "regression" and chain.decoding == "regression"
+    # The shipped stage 2 has the map head, and the report's regression is
+    # the library's: the maps of the sampled codes are the nearest stage-1
+    # codes to the head's vectors.
+    assert chain.code_vqvae.map_head is not None
+    vectors = np.asarray(chain.code_vqvae.map_vectors(chain.code_vqvae.lookup(codes)))
+    book = np.asarray(chain.frame_vqvae.quantizer.codebook)
+    nearest = ((vectors[..., None, :] - book) ** 2).sum(-1).argmin(-1)
+    np.testing.assert_array_equal(maps, nearest)
 
 
 def test_vq_zoo_export_writes_the_four_presets_with_the_notes(run, tmp_path, capsys):
