@@ -169,6 +169,14 @@ def make_data(config, data_dir=None, verbose=0):
 
 
 # ---------------------------------------------------------------- models
+def stage1_code_vectors(vqvae):
+    """float32 `(K, D)`: the vector stage 1's decoder reads for each of its
+    codes (the quantizer's `lookup`, which a cosine or projected codebook
+    maps out of its stored space), what stage 2's map head regresses."""
+    k = vqvae.quantizer.num_embeddings
+    return np.asarray(vqvae.quantizer.lookup(np.arange(k, dtype="int32")), "float32")
+
+
 def build_stage2(config, manifest, codebook=None):
     """The `DMLabVQVAE` over the stage-1 maps described by `manifest`;
     `codebook`: stage 1's `(K, D)` codebook, which the map head regresses
@@ -547,7 +555,7 @@ def run_stages(context):
 
         stage2 = pipe.train(
             "stage2_vqvae", lambda: build_stage2(
-                config, manifests["train"], np.asarray(vqvae.quantizer.codebook, "float32")),
+                config, manifests["train"], stage1_code_vectors(vqvae)),
             maps("train", config.stage2_batch_size, True), epochs=config.stage2_epochs,
             validation_data=maps("validation", 128), inputs=["codes"],
             tensorboard=board(lambda d: stage2_tensorboard(d, vqvae, data["sample"][:8])),

@@ -158,8 +158,10 @@ def test_a_map_head_stage2_is_measured_by_its_regression_decoding(run):
         os.path.join(out, "codes", "test"), 64, keys="codes")])
     stage2 = recipe.build_stage2(config, {"num_embeddings": SMOKE.num_embeddings,
                                           "code_shape": maps.shape[1:]},
-                                 np.asarray(vq1.quantizer.codebook))
+                                 recipe.stage1_code_vectors(vq1))
     stage2.fit(maps, epochs=2, batch_size=3, verbose=0)
+    # The vectors stage 1's decoder reads for its codes (a plain codebook's
+    # rows here).
     np.testing.assert_array_equal(stage2.map_codebook, np.asarray(vq1.quantizer.codebook))
     frames = np.load(os.path.join(run["data"], "episode_000000_000002.npz"))["frames"]
     x = frames.astype("float32") / 255.0
