@@ -8,7 +8,7 @@ and scale: the two-stage model's frames (which go through stage 1's map and
 a stage-2 code trained on that map) can be compared with it.
 
     python bench/dmlab_bits_bound.py EPISODES [--codes 3] [--num-embeddings 512]
-        [--epochs 20] [--grid bound.png] [--json bound.json]
+        [--epochs 12] [--grid bound.png] [--json bound.json] [--skip-continuous]
 
 `EPISODES` is the folder of rendered episodes the dmlab recipe trains on
 (split by episode as it splits them: the test figures are on its test
@@ -18,7 +18,6 @@ the 27-bit reconstructions, the continuous ones) with `--grid`.
 
 import argparse
 import json
-import os
 import time
 
 import numpy as np
@@ -90,6 +89,7 @@ def main(argv=None):
     import keras
 
     from vq_zoo.data import memory_maze
+    from vq_zoo.metrics.image_quality import psnr
 
     keras.utils.set_random_seed(args.seed)
     frames = {s: memory_maze.frames_dataset(args.episodes, s, args.validation_fraction,
@@ -99,10 +99,11 @@ def main(argv=None):
     train = frames["train"].astype(np.float32) / 255.0
     variance = float(train.var())
     mean_frame = train.mean(0)
+    valid = frames["validation"].astype(np.float32) / 255.0
     test = frames["test"].astype(np.float32) / 255.0
     out = {"bits": args.codes * float(np.log2(args.num_embeddings)),
            "train_frames": len(train), "test_frames": len(test),
-           "psnr_mean_frame": float(10 * np.log10(1.0 / np.mean((test - mean_frame) ** 2)))}
+           "psnr_mean_frame": psnr(np.mean((test - mean_frame) ** 2))}
     print(f"{len(train)} training / {len(test)} test frames of {size}x{size}; "
           f"the mean training frame: {out['psnr_mean_frame']:.2f} dB on the test frames")
     kinds = [("quantized", True)] + ([] if args.skip_continuous else [("continuous", False)])
@@ -112,7 +113,6 @@ def main(argv=None):
                                   args.filters, args.hidden, size, quantized, variance,
                                   args.seed)
         start = time.time()
-        valid = frames["validation"].astype(np.float32) / 255.0
         if quantized:
             model.fit(train, epochs=args.epochs, batch_size=args.batch_size, shuffle=True,
                       verbose=2, validation_data=(valid,))
@@ -122,8 +122,7 @@ def main(argv=None):
         recon = np.concatenate([np.asarray(model(test[s:s + 64], training=False))
                                 for s in range(0, len(test), 64)])
         recon = np.clip(recon, 0, 1)
-        err = float(np.mean((recon.astype(np.float64) - test) ** 2))
-        out[f"psnr_{name}"] = float(10 * np.log10(1.0 / err))
+        out[f"psnr_{name}"] = psnr(np.mean((recon.astype(np.float64) - test) ** 2))
         out[f"train_minutes_{name}"] = (time.time() - start) / 60
         if quantized:
             codes = np.concatenate([np.asarray(model.encode(test[s:s + 64]))
@@ -134,10 +133,9 @@ def main(argv=None):
               f"({out[f'train_minutes_{name}']:.1f} min)", flush=True)
     print(json.dumps(out, indent=1))
     if args.json:
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(out, f, indent=1)
-        os.replace(tmp, args.json)
+        from vq_zoo.utils.io import write_atomic
+
+        write_atomic(args.json, json.dumps(out, indent=1))
     if args.grid:
         from vq_zoo.utils.images import image_grid
         from vq_zoo.utils.images import write_png

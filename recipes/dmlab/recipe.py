@@ -366,8 +366,7 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
     forced_hits = positions = mode_hits = 0
     regress = getattr(vq2, "map_head", None) is not None
     rules = ("greedy", "sample", "consensus") + (("regression",) if regress else ())
-    if regress:
-        sq_continuous = 0.0
+    sq_continuous = 0.0  # the map head's vectors decoded unsnapped
     hits = dict.fromkeys(rules, 0)
     sq = dict.fromkeys(rules + ("frame_mean",), 0.0)
     sq_mid = dict.fromkeys(rules, 0.0)
