@@ -63,21 +63,82 @@ def _tuples(count):
     return {1: "single codes", 2: "pairs", 3: "triples"}.get(count, f"{count}-tuples")
 
 
-def _stage1_origin(config):
-    """How stage 1 was made, in words."""
+def _span(indices):
+    """`[first, last]` of a run of episode indices."""
+    return [int(indices[0]), int(indices[-1])]
+
+
+def _train_span(config):
+    """`[first, last]` training episode of a run's recorded `config`."""
+    from vq_zoo.data.memory_maze import split_episodes
+
+    return _span(split_episodes(config["episodes"], config["validation_fraction"],
+                                config["test_fraction"])["train"])
+
+
+def stage1_origin(config, preset_metadata=None):
+    """How the run's stage 1 was made, for the cards and the presets'
+    metadata: `{"words": ..., "train_episodes": [first, last] or None}`
+    (the episodes of the run's rendering stage 1 was trained on, None where
+    unrecorded). A stage 1 trained by this run says so; one loaded from
+    `config["vqvae_preset"]` carries that preset's own record
+    (`preset_metadata`, its metadata.json: its `stage1_origin`, or, for a
+    preset its run trained from scratch, that run's config and command)
+    plus what this run did to it (merged, trained further)."""
     k = _stage1_k(config)
     if not config.get("vqvae_preset"):
-        return (f"trained from scratch by this run ({config['vqvae_epochs']} epochs, "
-                f"K={k})")
-    words = f"the earlier preset `{config['vqvae_preset']}` (K=512, trained on episodes 0-17)"
+        return {"words": f"trained from scratch by this run ({config['vqvae_epochs']} epochs, "
+                         f"K={k})", "train_episodes": _train_span(config)}
+    meta = preset_metadata or {}
+    origin = meta.get("stage1_origin")
+    if origin is None:
+        own = meta.get("config") or {}
+        if own.get("episodes") and not own.get("vqvae_preset"):
+            origin = {"words": (f"trained from scratch ({own['vqvae_epochs']} epochs, "
+                                f"K={_stage1_k(own)}) by `{meta.get('command')}`"),
+                      "train_episodes": _train_span(own)}
+        else:
+            origin = {"words": "how it was trained is not recorded in its metadata",
+                      "train_episodes": None}
+    words = origin["words"]
     if config.get("vqvae_merge_codes"):
-        words += (f", its codebook merged into K={k} codes (k-means of the 512 code "
+        words += (f", its codebook merged into K={k} codes (k-means of the code "
                   "vectors weighted by their use on this run's training frames; "
                   "`vq_zoo.models.dmlab.codebook_merge`)")
     if not config["vqvae_epochs"]:
-        return words + ", used as it is (no further training)"
-    return words + (f", then trained {config['vqvae_epochs']} more epoch(s) at learning "
-                    f"rate {config['learning_rate']:g} on this run's training frames")
+        return {"words": words, "train_episodes": origin["train_episodes"]}
+    ours, theirs = _train_span(config), origin["train_episodes"]
+    span = None if theirs is None else [min(ours[0], theirs[0]), max(ours[1], theirs[1])]
+    return {"words": words + (f", then trained {config['vqvae_epochs']} more epoch(s) at "
+                              f"learning rate {config['learning_rate']:g} on episodes "
+                              f"{ours[0]}-{ours[1]}"), "train_episodes": span}
+
+
+def _stage1_words(config):
+    """The card's words for stage 1's origin (`config["stage1_origin"]`,
+    else this run's own training)."""
+    origin = config.get("stage1_origin") or stage1_origin(config)
+    if not config.get("vqvae_preset"):
+        return origin["words"]
+    words = f"the preset `{config['vqvae_preset']}`, {origin['words']}"
+    return words + ("" if config["vqvae_epochs"] else ", used as it is (no further training)")
+
+
+def _stage1_episodes_words(config, split):
+    """After "mazes no stage ever trained on": which episodes stage 1 saw
+    where they are not this run's training episodes."""
+    origin = config.get("stage1_origin") or stage1_origin(config)
+    span = origin["train_episodes"]
+    if span is None:
+        return " (stage 1's training episodes are not recorded)"
+    if span == _span(split["train"]):
+        return ""
+    seen = [i for i in split["test"] if span[0] <= i <= span[1]]
+    if seen:
+        raise ValueError(f"stage 1 was trained on episodes {span[0]}-{span[1]}, which hold "
+                         f"{len(seen)} of this run's test episodes: its held-out figures "
+                         "would not be held out")
+    return f" (stage 1 was trained on episodes {span[0]}-{span[1]})"
 
 
 def _stage1_k_words(config):
@@ -129,9 +190,6 @@ def card_text(stage, metrics, invocation, config, notes="",
     image, code_map, latents = sizes["image"], sizes["map"], sizes["latents"]
     k2 = config["stage2_num_embeddings"]
     height, width = sizes["map_shape"]
-    # Stage 1 from the earlier preset (the shipped set's) saw episodes 0-17.
-    stage1_start = (" (stage 1 started from a model trained on episodes 0-17, inside\n"
-                    "the training split)" if config.get("vqvae_preset") else "")
     fit = config.get("stage2_prior_final_logs") or {}
     stage2_prior_fit = ("{:.2f} / {:.2f} bits per code on its training / validation codes "
                         "in its last epoch".format(fit["bits_per_code"],
@@ -149,6 +207,7 @@ def card_text(stage, metrics, invocation, config, notes="",
 
     split = split_episodes(config["episodes"], config["validation_fraction"],
                            config["test_fraction"])
+    stage1_start = _stage1_episodes_words(config, split)
     from vq_zoo.models.dmlab.family import DMLabFamily
 
     name = NAMES[stage]
@@ -210,7 +269,7 @@ Apache-2.0.
 
 ## Model
 
-- Stage 1: {_stage1_origin(config)}. {sizes['a_map'].capitalize()} map is {height * width} x {bits1:.0f} bits.
+- Stage 1: {_stage1_words(config)}. {sizes['a_map'].capitalize()} map is {height * width} x {bits1:.0f} bits.
   Its PixelCNN prior (the one-stage baseline, not part of the {sizes['bits']}-bit chain):
   {config['prior_layers']} layers of {config['prior_filters']}, {config['prior_epochs']} epoch(s){
   f" of {config['prior_steps_per_epoch']} steps" if config.get('prior_steps_per_epoch') else ""}.
@@ -327,13 +386,22 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
     config = dict(run.get("config") or {})
     with open(os.path.join(run_dir, "stages", "stage2_prior.json")) as f:
         logs = json.load(f).get("final_logs") or {}
-    card_config = dict(config, stage2_prior_final_logs=logs)
+    preset_metadata = None
+    if config.get("vqvae_preset"):
+        try:
+            preset_metadata = presets.load_preset_metadata(config["vqvae_preset"])
+        except (OSError, ValueError):  # gone since: the card says it is unrecorded
+            preset_metadata = None
+    origin = stage1_origin(config, preset_metadata)
+    card_config = dict(config, stage2_prior_final_logs=logs, stage1_origin=origin)
     invocation = {
         "command": command or f"vq-zoo train dmlab --config {config_name}",
         "wall_time_s": wall_time_s, "cpu_time_s": cpu_time_s,
         "hardware": f"{os.cpu_count()} CPU cores ({_cpu_name()}), {platform.system()}",
     }
-    from vq_zoo.recipes.dmlab.recipe import DATA_CARD
+    from vq_zoo.recipes.dmlab.recipe import DMLabRecipe
+
+    data_card = DMLabRecipe().data_card(config)
 
     pictures = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -355,13 +423,14 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
         for stage, name in NAMES.items():
             model = keras.models.load_model(os.path.join(run_dir, f"{stage}.keras"))
             metadata = {
-                "dataset": DATA_CARD["dataset"], "data": DATA_CARD["data"],
-                "data_license": DATA_CARD["license"], "recipe": "dmlab",
+                "dataset": data_card["dataset"], "data": data_card["data"],
+                "data_license": data_card["license"], "recipe": "dmlab",
                 "family": FAMILIES[stage],
                 "config_name": config_name, "config": config, "command": invocation["command"],
                 "training_invocations": [invocation], "metrics": metrics,
                 "metrics_split": "held-out test episodes",
                 "description": roles[stage], "two_stage_presets": NAMES,
+                "stage1_origin": origin,
             }
             if stage == "prior":
                 metadata["companion_preset"] = NAMES["vqvae"]

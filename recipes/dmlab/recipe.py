@@ -38,6 +38,7 @@ both stages); stage 2's grid of frames | stage 1 | 27 bits and a histogram
 of each codebook's codes (`logs/stage2_vqvae/images`).
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -51,16 +52,31 @@ from vq_zoo.recipes.dmlab.config import data_dir_use
 
 DATA_CARD = dict(
     dataset="memory_maze_84",
-    data="84x84 first-person RGB frames of memory-maze 9x9 mazes (Pasukonis et al. "
-         "2022, a MuJoCo re-creation of DeepMind Lab's explore_goal_locations "
-         "levels), rendered at 84x84 by `vq_zoo.data.memory_maze` with an "
-         "exploring policy (mostly forward, random held turns, turning away from "
-         "walls): 24 episodes of 100 steps, each in its own maze, split by "
-         "episode: 18 train, 3 validation, 3 test episodes.",
     license="memory-maze is Apache-2.0 (jurgisp/memory-maze); the frames are "
             "rendered by this project with MuJoCo (Apache-2.0) and dm_control "
             "(Apache-2.0) textures.",
 )
+
+
+def data_words(config):
+    """What a dmlab run's frames are, in words, from its `config` (the
+    dataclass or its recorded dict): the episodes and their split."""
+    from vq_zoo.data.memory_maze import split_episodes
+
+    c = config if isinstance(config, dict) else dataclasses.asdict(config)
+    if c.get("dataset", "memory_maze") != "memory_maze":
+        return ("DeepMind Lab frames from tensorflow-datasets `dmlab`, resized to "
+                f"{c['image_size']}x{c['image_size']}, its own splits.")
+    split = split_episodes(c["episodes"], c["validation_fraction"], c["test_fraction"])
+    size = f"{c['image_size']}x{c['image_size']}"
+    return (f"{size} first-person RGB frames of memory-maze {c['maze']} mazes (Pasukonis "
+            "et al. 2022, a MuJoCo re-creation of DeepMind Lab's explore_goal_locations "
+            f"levels), rendered at {size} by `vq_zoo.data.memory_maze` with an exploring "
+            "policy (mostly forward, random held turns, turning away from walls): "
+            f"{c['episodes']} episodes of {c['steps_per_episode']} steps (seed "
+            f"{c['data_seed']}), each in its own maze, split by episode: "
+            f"{len(split['train'])} train, {len(split['validation'])} validation, "
+            f"{len(split['test'])} test episodes.")
 
 
 # ---------------------------------------------------------------- checks
@@ -491,6 +507,11 @@ class DMLabRecipe(Recipe):
     artefacts = ("vqvae.keras", "prior.keras", "stage2_vqvae.keras", "stage2_prior.keras",
                  "samples.png", "reconstructions.png", "metrics.json")
     data_dir_use = staticmethod(data_dir_use)
+
+    def data_card(self, config=None):
+        """`DATA_CARD` with the run's frames in words (`data_words`); the
+        shipped set's config where `config` is None."""
+        return dict(DATA_CARD, data=data_words(config or CONFIGS["small"]))
 
     def check_config(self, config, data_dir=None):
         check_config(config, data_dir)

@@ -54,7 +54,8 @@ def test_the_dmlab_cards_are_written_again_byte_for_byte():
     for stage, name in export_presets.NAMES.items():
         meta = _metadata(name)
         config = dict(meta["config"], stage2_prior_final_logs={
-            "bits_per_code": float(fit.group(1)), "val_bits_per_code": float(fit.group(2))})
+            "bits_per_code": float(fit.group(1)), "val_bits_per_code": float(fit.group(2))},
+            stage1_origin=meta["stage1_origin"])
         card = export_presets.card_text(stage, meta["metrics"],
                                         meta["training_invocations"][0], config, notes)
         assert card == _card(name), name
