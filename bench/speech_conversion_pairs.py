@@ -69,30 +69,18 @@ def main(argv=None):
     parser.add_argument("--json", default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
-    import keras
-
-    import vq_zoo  # noqa: F401  (registers the model classes)
-    from vq_zoo.data import speech_corpus, world
     from vq_zoo.metrics.speech_intelligibility import Recognizer, word_edits
-    from vq_zoo.recipes.vctk.evaluation import decode_utterances, wer_subset
+    from vq_zoo.recipes.vctk.evaluation import decode_utterances, load_world_run
     from vq_zoo.utils.io import write_atomic
 
-    with open(os.path.join(args.run_dir, "config.json")) as f:
-        config = json.load(f)["config"]
-    if config.get("vocoder") != "world":
-        parser.error(f"{args.run_dir} was not trained with vocoder=world")
-    vqvae = keras.models.load_model(os.path.join(args.run_dir, "vqvae.keras"))
+    try:
+        run = load_world_run(args.run_dir, args.split, args.sentences)
+    except ValueError as e:
+        parser.error(str(e))
+    vqvae, idx, audios, texts, analysis = run.vqvae, run.idx, run.audios, run.texts, run.analysis
     dec = vqvae.decoder
     names = list(dec.speaker_names)
-    corpus = config["corpus_dir"] or os.path.join(args.run_dir, "corpus")
-    audios, speakers, sentences = speech_corpus.load_split(corpus, args.split)
-    texts = speech_corpus.sentence_texts(corpus, sentences)
-    idx, _ = wer_subset(audios, speakers, texts, args.sentences)
-    analysis = world.corpus_analysis(
-        audios, os.path.join(args.run_dir, f"world_{args.split}.npz"),
-        sample_rate=config["sample_rate"], frame_step=config["frame_step"],
-        num_bands=config["num_bands"], num_aperiodicity_bands=config["num_aperiodicity_bands"])
-    src = np.asarray(speakers, "int32")[idx]
+    src = np.asarray(run.speakers, "int32")[idx]
     originals = [audios[i] for i in idx]
     contours = [dec.pitch_features(analysis[i][0], analysis[i][0] > 0, int(s))
                 for i, s in zip(idx, src)]

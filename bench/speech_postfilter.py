@@ -15,7 +15,6 @@ on `validation`; the report measures `test`.
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -32,29 +31,19 @@ def main(argv=None):
     parser.add_argument("--sentences", type=int, default=6)
     args = parser.parse_args(argv)
 
-    import keras
-
-    import vq_zoo  # noqa: F401  (registers the model classes)
-    from vq_zoo.data import speech_corpus, world
+    from vq_zoo.data import world
     from vq_zoo.data.pitch import frames_of
     from vq_zoo.metrics.speech_intelligibility import Recognizer, word_error_rate
-    from vq_zoo.recipes.vctk.evaluation import conversion_targets, wer_subset
+    from vq_zoo.recipes.vctk.evaluation import conversion_targets, load_world_run
 
-    with open(os.path.join(args.run_dir, "config.json")) as f:
-        config = json.load(f)["config"]
-    if config.get("vocoder") != "world":
-        parser.error(f"{args.run_dir} was not trained with vocoder=world")
-    vqvae = keras.models.load_model(os.path.join(args.run_dir, "vqvae.keras"))
+    try:
+        run = load_world_run(args.run_dir, args.split, args.sentences)
+    except ValueError as e:
+        parser.error(str(e))
+    vqvae, idx, chosen, audios, texts, analysis = (run.vqvae, run.idx, run.chosen, run.audios,
+                                                   run.texts, run.analysis)
     dec = vqvae.decoder
-    corpus = config["corpus_dir"] or os.path.join(args.run_dir, "corpus")
-    audios, speakers, sentences = speech_corpus.load_split(corpus, args.split)
-    texts = speech_corpus.sentence_texts(corpus, sentences)
-    idx, chosen = wer_subset(audios, speakers, texts, args.sentences)
-    analysis = world.corpus_analysis(
-        audios, os.path.join(args.run_dir, f"world_{args.split}.npz"),
-        sample_rate=config["sample_rate"], frame_step=config["frame_step"],
-        num_bands=config["num_bands"], num_aperiodicity_bands=config["num_aperiodicity_bands"])
-    source = np.asarray(speakers)[idx]
+    source = np.asarray(run.speakers)[idx]
     targets = conversion_targets(source, [chosen.index(texts[i]) for i in idx],
                                  dec.num_speakers)
     # Each utterance's predicted frames once per speaker; the amounts only

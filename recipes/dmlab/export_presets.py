@@ -72,8 +72,8 @@ def _train_span(config):
     """`[first, last]` training episode of a run's recorded `config`."""
     from vq_zoo.data.memory_maze import split_episodes
 
-    return _span(split_episodes(config["episodes"], config["validation_fraction"],
-                                config["test_fraction"])["train"])
+    return _span(split_episodes(config["episodes"], config.get("validation_fraction", 0.125),
+                                config.get("test_fraction", 0.125))["train"])
 
 
 def stage1_origin(config, preset_metadata=None):

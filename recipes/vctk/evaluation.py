@@ -385,6 +385,41 @@ def pitch_following(originals, decoded):
             "utterances": len(corr)}
 
 
+def load_world_run(run_dir, split="test", sentences=6):
+    """A finished `vq-zoo train vctk` run with `vocoder="world"` and the
+    report's utterances of `split` (the first `sentences` sentences read
+    by every voice), for the measuring scripts of `bench/`: a namespace of
+    `vqvae`, `config` (the recorded dict), the split's `audios`,
+    `speakers`, `texts`, the chosen utterances' indices `idx` and
+    sentences `chosen`, and `analysis` (WORLD's features of every
+    utterance of the split, cached in the run dir). A run with another
+    vocoder: `ValueError`."""
+    import types
+
+    import keras
+
+    import vq_zoo  # noqa: F401  (registers the model classes)
+    from vq_zoo.data import speech_corpus, world
+
+    with open(os.path.join(run_dir, "config.json")) as f:
+        config = json.load(f)["config"]
+    if config.get("vocoder") != "world":
+        raise ValueError(f"{run_dir} was not trained with vocoder=world "
+                         f"(its vocoder: {config.get('vocoder')!r})")
+    vqvae = keras.models.load_model(os.path.join(run_dir, "vqvae.keras"))
+    corpus = config["corpus_dir"] or os.path.join(run_dir, "corpus")
+    audios, speakers, sentence_ids = speech_corpus.load_split(corpus, split)
+    texts = speech_corpus.sentence_texts(corpus, sentence_ids)
+    idx, chosen = wer_subset(audios, speakers, texts, sentences)
+    analysis = world.corpus_analysis(
+        audios, os.path.join(run_dir, f"world_{split}.npz"),
+        sample_rate=config["sample_rate"], frame_step=config["frame_step"],
+        num_bands=config["num_bands"], num_aperiodicity_bands=config["num_aperiodicity_bands"])
+    return types.SimpleNamespace(vqvae=vqvae, config=config, audios=audios,
+                                 speakers=speakers, texts=texts, idx=idx, chosen=chosen,
+                                 analysis=analysis)
+
+
 def main(argv=None):
     """`python -m vq_zoo.recipes.vctk.evaluation RUN [--compare RUN]`:
     `pitch_ablation` on the test split of a pitch-conditioned run of the

@@ -241,3 +241,17 @@ def test_shipped_speech_preset_converts_by_name(tmp_path, capsys):
     assert main(["sample", "vqvae_spectrogram_small_speech_16k", "--num", "2", "--speaker",
                  "flite_rms", "--out", str(tmp_path / "s.wav")]) == 0
     assert os.path.exists(tmp_path / "s_0.wav") and os.path.exists(tmp_path / "s_1.wav")
+
+
+
+@pytest.mark.parametrize("vocoder", ["griffin_lim", None])
+def test_the_bench_scripts_loader_refuses_a_run_without_the_world_vocoder(tmp_path, vocoder):
+    """`evaluation.load_world_run` (bench/speech_postfilter.py,
+    bench/speech_conversion_pairs.py) names the run's vocoder before it
+    reads any model or WORLD analysis."""
+    from vq_zoo.recipes.vctk.evaluation import load_world_run
+
+    config = {} if vocoder is None else {"vocoder": vocoder}
+    (tmp_path / "config.json").write_text(json.dumps({"config": config}))
+    with pytest.raises(ValueError, match=f"not trained with vocoder=world .*{vocoder!r}"):
+        load_world_run(str(tmp_path), "test")
