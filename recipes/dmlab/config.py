@@ -137,30 +137,32 @@ CONFIGS = {
         stage2_epochs=30, stage2_prior_filters=256, stage2_prior_epochs=30,
         num_samples=32,
     ),
-    # The shipped presets: memory-maze frames, 100 episodes of 100 steps
-    # (76 / 12 / 12 train / validation / test episodes) on 2 shared CPU
-    # cores. Stage 1 is trained here (6 epochs, 64 hidden units, 2 residual
-    # blocks, K=32: 27.8 dB on the test frames, walls' colours and objects
-    # kept, where the earlier preset's merged K=32 gave 22.2 dB and painted
-    # green walls grey); its PixelCNN prior gets 40 steps only (it is the
-    # one-stage baseline, not part of the 27-bit chain). Stage 2: 21x21 ->
-    # 3 x 512 (27 bits), a PixelCNN decoder conditioned on the codes at
-    # every position and beside it the map head (weight 3: the codes must
-    # carry the map's layout), hidden units 256, 30 epochs; its map
-    # reported as the head's regression (nearest stage-1 codes); a 3-code
-    # prior of 2 filters (4 overfit earlier codes by 11%). The tries:
-    # recipes/dmlab/README.md.
+    # The shipped presets: memory-maze frames, 300 episodes of 100 steps
+    # (224 / 38 / 38 train / validation / test episodes) on 2 shared CPU
+    # cores. Stage 1 is the shipped `vqvae_small_memory_maze_84`, used as
+    # it is (trained from scratch on episodes 0-75 of the first 100: 6
+    # epochs, 64 hidden units, 2 residual blocks, K=32; walls' colours and
+    # objects kept; its command is in its metadata's `stage1_origin` and
+    # recipes/dmlab/README.md, run 7); its PixelCNN prior gets 40 steps
+    # only (the one-stage baseline, not part of the 27-bit chain). Stage 2:
+    # 21x21 -> 3 x 512 (27 bits), a PixelCNN decoder conditioned on the
+    # codes at every position and beside it the map head (weight 3: the
+    # codes must carry the map's layout), hidden units 512, 20 epochs; its
+    # map reported as the head's regression (nearest stage-1 codes); a
+    # 3-code prior of 2 filters (4 overfit earlier codes by 11%). The
+    # tries: recipes/dmlab/README.md (this set: run 15).
     "small": DMLabConfig(
-        dataset="memory_maze", episodes=100, steps_per_episode=100,
+        dataset="memory_maze", episodes=300, steps_per_episode=100,
         num_hiddens=64, num_residual_layers=2, num_residual_hiddens=32,
         embedding_dim=32, num_embeddings=32, dead_code_threshold=0.01,
-        learning_rate=2e-3, batch_size=32, vqvae_epochs=6,
+        learning_rate=2e-3, batch_size=32, vqvae_preset="vqvae_small_memory_maze_84",
+        vqvae_epochs=0,
         prior_filters=32, prior_layers=4, prior_learning_rate=2e-3,
         prior_batch_size=32, prior_epochs=1, prior_steps_per_epoch=40,
         stage2_embedding_dim=16,
-        stage2_filters=32, stage2_hidden_units=256, stage2_decoder_filters=32,
+        stage2_filters=32, stage2_hidden_units=512, stage2_decoder_filters=32,
         stage2_decoder_layers=4, stage2_dead_code_threshold=0.01,
-        stage2_learning_rate=2e-3, stage2_batch_size=32, stage2_epochs=30,
+        stage2_learning_rate=2e-3, stage2_batch_size=32, stage2_epochs=20,
         stage2_spatial_channels=16, stage2_conditioning_layers=1,
         stage2_map_weight=3.0,
         stage2_prior_filters=2, stage2_prior_learning_rate=2e-3,

@@ -49,14 +49,19 @@ def main(argv=None):
     from vq_zoo.models.dmlab.dmlab_two_stage import frames_of_draws
 
     with open(os.path.join(args.run_dir, "config.json")) as f:
-        config = json.load(f)["config"]
+        record = json.load(f)
+    config = record["config"]
+    # As the run read the folder: the cache's first `episodes` (it may hold
+    # more, rendered for another config), a --data-dir whole
+    # (`common.episodes_to_read`).
+    max_episodes = None if "--data-dir" in (record.get("command") or "") else config["episodes"]
     vq1 = keras.models.load_model(os.path.join(args.run_dir, "vqvae.keras"))
     vq2 = keras.models.load_model(os.path.join(args.run_dir, "stage2_vqvae.keras"))
     if not isinstance(vq1, VQVAE) or not hasattr(vq2, "decode_samples"):
         raise SystemExit(f"{args.run_dir} holds no dmlab run's vqvae.keras and "
                          "stage2_vqvae.keras (a VQVAE and a DMLabVQVAE)")
     frames = memory_maze.frames_dataset(args.episodes, args.split, config["validation_fraction"],
-                                        config["test_fraction"])
+                                        config["test_fraction"], max_episodes=max_episodes)
     k = vq2.decoder.num_embeddings
     step = max(1, len(frames) // 16)
     shown = set(range(0, len(frames), step)[:16])
