@@ -24,6 +24,17 @@ import os
 import numpy as np
 
 
+def episodes_read(record):
+    """How many of the episode folder's first episodes the run of
+    `record` (its run dir's config.json) read, as `common.episodes_to_read`
+    decided: its config's `episodes` from the cache (which may hold more,
+    rendered for another config), or all (None) from a `--data-dir`."""
+    command = (record.get("command") or "").split()
+    if any(word == "--data-dir" or word.startswith("--data-dir=") for word in command):
+        return None
+    return record["config"]["episodes"]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m vq_zoo.recipes.dmlab.decodings")
     parser.add_argument("run_dir")
@@ -51,10 +62,7 @@ def main(argv=None):
     with open(os.path.join(args.run_dir, "config.json")) as f:
         record = json.load(f)
     config = record["config"]
-    # As the run read the folder: the cache's first `episodes` (it may hold
-    # more, rendered for another config), a --data-dir whole
-    # (`common.episodes_to_read`).
-    max_episodes = None if "--data-dir" in (record.get("command") or "") else config["episodes"]
+    max_episodes = episodes_read(record)
     vq1 = keras.models.load_model(os.path.join(args.run_dir, "vqvae.keras"))
     vq2 = keras.models.load_model(os.path.join(args.run_dir, "stage2_vqvae.keras"))
     if not isinstance(vq1, VQVAE) or not hasattr(vq2, "decode_samples"):

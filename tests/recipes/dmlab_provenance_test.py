@@ -4,6 +4,7 @@ forward, never the words of another preset), the refusal to call test
 episodes held out when stage 1 trained on them, and the data card worded
 from the run's episodes. No models are built."""
 
+import dataclasses
 import json
 import os
 
@@ -17,8 +18,6 @@ PRETRAINED = os.path.join(os.path.dirname(__file__), "..", "..", "pretrained")
 
 
 def _config(**changes):
-    import dataclasses
-
     return dict(dataclasses.asdict(CONFIGS["small"]), **changes)
 
 
@@ -102,3 +101,22 @@ def test_the_shipped_stage1_records_where_it_came_from():
     assert origin["train_episodes"] == [0, 75]
     assert "--set num_embeddings=32" in origin["words"]
     assert meta["config"]["num_embeddings"] == 32
+
+
+def test_decodings_reads_the_episodes_its_run_read():
+    """A run from the cache read the cache's first `episodes` (the cache
+    may hold more, rendered for a larger config); a run given --data-dir
+    read that folder whole (`common.episodes_to_read`)."""
+    from vq_zoo.recipes import common
+    from vq_zoo.recipes.dmlab.decodings import episodes_read
+
+    config = CONFIGS["small"]
+    cached = {"command": "vq-zoo train dmlab --config small --out-dir r",
+              "config": {"episodes": 100}}
+    assert episodes_read(cached) == 100 == common.episodes_to_read(
+        dataclasses.replace(config, episodes=100))
+    for flag in ("--data-dir /d", "--data-dir=/d"):
+        given = {"command": f"vq-zoo train dmlab --config small {flag}",
+                 "config": {"episodes": 100}}
+        assert episodes_read(given) is None is common.episodes_to_read(config, "/d")
+    assert episodes_read({"config": {"episodes": 7}}) == 7  # no command recorded
