@@ -65,8 +65,9 @@ def data_words(config):
 
     c = config if isinstance(config, dict) else dataclasses.asdict(config)
     if c.get("dataset", "memory_maze") != "memory_maze":
-        return ("DeepMind Lab frames from tensorflow-datasets `dmlab`, resized to "
-                f"{c['image_size']}x{c['image_size']}, its own splits.")
+        return ("DeepMind Lab frames from tensorflow-datasets `dmlab` (360x480 RGB), resized "
+                f"whole to {c['image_size']}x{c['image_size']} (`vq_zoo.data.dmlab`), its own "
+                "train / validation / test splits.")
     split = split_episodes(c["episodes"], c["validation_fraction"], c["test_fraction"])
     size = f"{c['image_size']}x{c['image_size']}"
     return (f"{size} first-person RGB frames of memory-maze {c['maze']} mazes (Pasukonis "
