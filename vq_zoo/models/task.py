@@ -237,6 +237,9 @@ class Task(PresetMixin, keras.Model):
             return data
         import tensorflow as tf
 
+        if any(t is None for t in tf.nest.flatten(data)):
+            return data  # (x, None, ...): left as Keras gave it
+
         def stand_in():
             return tf.nest.map_structure(
                 lambda t: tf.zeros(tf.concat([[1], tf.shape(t)[1:]], 0), t.dtype), data)
