@@ -124,7 +124,7 @@ def main(argv=None):
     total = {"originals": float(orig[:, 0].sum() / orig[:, 1].sum()),
              "reconstructions": float(edits[np.arange(len(idx)), src].sum()
                                       / words[np.arange(len(idx)), src].sum()),
-             "conversions_all_pairs": float(edits[:, :][conv[src]].sum()
+             "conversions_all_pairs": float(edits[conv[src]].sum()
                                             / words[conv[src]].sum())}
     print("\n" + ", ".join(f"{k} {v:.3f}" for k, v in total.items()))
     if args.json:

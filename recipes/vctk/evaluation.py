@@ -398,7 +398,6 @@ def load_world_run(run_dir, split="test", sentences=6):
 
     import keras
 
-    import vq_zoo  # noqa: F401  (registers the model classes)
     from vq_zoo.data import speech_corpus, world
 
     with open(os.path.join(run_dir, "config.json")) as f:

@@ -243,7 +243,6 @@ def test_shipped_speech_preset_converts_by_name(tmp_path, capsys):
     assert os.path.exists(tmp_path / "s_0.wav") and os.path.exists(tmp_path / "s_1.wav")
 
 
-
 @pytest.mark.parametrize("vocoder", ["griffin_lim", None])
 def test_the_bench_scripts_loader_refuses_a_run_without_the_world_vocoder(tmp_path, vocoder):
     """`evaluation.load_world_run` (bench/speech_postfilter.py,

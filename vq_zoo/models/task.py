@@ -219,8 +219,8 @@ class Task(PresetMixin, keras.Model):
         self._build_from_data(data)
         scalars, counts = self._terms_with_regularization(data, training=False)
         # An empty batch's stand-in counts for nothing (weight 0, no codes).
-        held = ops.cast(batch_size > 0, "float32")
-        scalars = {k: ops.where(held > 0, v, ops.zeros_like(v)) for k, v in scalars.items()}
+        held = batch_size > 0
+        scalars = {k: ops.where(held, v, ops.zeros_like(v)) for k, v in scalars.items()}
         counts = {k: v * ops.cast(held, v.dtype) for k, v in counts.items()}
         return self._record(scalars, counts, None, batch_size)
 
