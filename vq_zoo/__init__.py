@@ -62,6 +62,7 @@ _EXPORTS = {
     "VQVAEImageEncoder": "vq_zoo.models",
     "VQVAEImageDecoder": "vq_zoo.models",
     "LatentMapDecoder": "vq_zoo.models",
+    "MapHeadTuner": "vq_zoo.models",
     "SpeakerAdversary": "vq_zoo.models",
     "TimeJitter": "vq_zoo.models",
     "bits_per_dim": "vq_zoo.metrics",

@@ -85,6 +85,23 @@ class DMLabConfig(ImageRecipeConfig):
     # the codes before each position. Enables the "regression" decoding.
     stage2_map_weight: float = dataclasses.field(default=0.0,
                                                  metadata={"check": "non_negative"})
+    # > 0 (with the map head): after stage 2, stage 2 is trained this many
+    # more epochs on the frames (`MapHeadTuner`): the stage-1 codes nearest
+    # the map head's vectors decoded by stage 1's frozen decoder and
+    # compared with the frame (stage 1's loss), beside stage 2's map loss
+    # (weight `stage2_head_map_weight`); the epoch of the best validation
+    # frame loss is kept. `stage2_head_tune`: "head" trains the map head
+    # alone (the 3 codes, their prior and the PixelCNN decodings do not
+    # change); "stage2" trains all of stage 2 with its own terms as well
+    # (the codes move to what the frames need; the PixelCNN follows them).
+    stage2_head_epochs: int = dataclasses.field(default=0,
+                                                metadata={"check": "non_negative"})
+    stage2_head_tune: str = dataclasses.field(default="head",
+                                              metadata={"choices": ("head", "stage2")})
+    stage2_head_learning_rate: float = dataclasses.field(default=3e-4,
+                                                         metadata={"check": "positive"})
+    stage2_head_map_weight: float = dataclasses.field(default=1.0,
+                                                      metadata={"check": "non_negative"})
     # How the report's 27-bit reconstructions decode the 21x21 map from the
     # codes (`DMLabVQVAE.decode`): "greedy" (the argmax at each position
     # given the codes chosen before it), "sample" (one draw at temperature
@@ -185,7 +202,7 @@ CONFIGS = {
         stage2_prior_filters=8, stage2_prior_batch_size=4,
         stage2_prior_epochs=1, stage2_prior_patience=1, num_samples=2,
         stage2_decoding="consensus", stage2_decoding_samples=4,
-        validation_fraction=0.3,
+        stage2_map_weight=1.0, stage2_head_epochs=1, validation_fraction=0.3,
         test_fraction=0.3, tensorboard_images=False,
     ),
 }

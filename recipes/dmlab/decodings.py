@@ -58,13 +58,14 @@ def main(argv=None):
     from vq_zoo.generation.consensus import consensus_codes
     from vq_zoo.metrics.image_quality import psnr
     from vq_zoo.models.dmlab.dmlab_two_stage import frames_of_draws
+    from vq_zoo.models.dmlab.family import load_run_stage
 
     with open(os.path.join(args.run_dir, "config.json")) as f:
         record = json.load(f)
     config = record["config"]
     max_episodes = episodes_read(record)
     vq1 = keras.models.load_model(os.path.join(args.run_dir, "vqvae.keras"))
-    vq2 = keras.models.load_model(os.path.join(args.run_dir, "stage2_vqvae.keras"))
+    vq2 = load_run_stage(args.run_dir, "stage2_vqvae")  # tuned by stage2_head, if run
     if not isinstance(vq1, VQVAE) or not hasattr(vq2, "decode_samples"):
         raise SystemExit(f"{args.run_dir} holds no dmlab run's vqvae.keras and "
                          "stage2_vqvae.keras (a VQVAE and a DMLabVQVAE)")

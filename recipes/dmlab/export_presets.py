@@ -32,6 +32,8 @@ import numpy as np
 
 from vq_zoo.models.dmlab.family import decoding_words
 from vq_zoo.models.dmlab.family import indefinite_article
+from vq_zoo.models.dmlab.family import load_run_stage
+from vq_zoo.models.dmlab.family import map_head_training
 from vq_zoo.models.dmlab.family import set_roles
 from vq_zoo.models.dmlab.family import set_sizes
 from vq_zoo.models.dmlab.family import stage1_num_embeddings
@@ -239,7 +241,8 @@ def card_text(stage, metrics, invocation, config, notes="",
                          f"{_fmt(metrics['test_stage2_psnr_db_sampled'], 2)} |\n")
     if "test_stage2_psnr_db_regression" in metrics:
         decoding_rows += (
-            "| map head (trained beside the PixelCNN): map accuracy / frame PSNR (dB) after "
+            f"| map head ({map_head_training(config).replace('with it', 'beside the PixelCNN')}"
+            "): map accuracy / frame PSNR (dB) after "
             "both stages of the nearest stage-1 codes / of its vectors unsnapped | "
             f"{m['test_stage2_map_accuracy_regression']} / "
             f"{_fmt(metrics['test_stage2_psnr_db_regression'], 2)} / "
@@ -372,8 +375,6 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
     `notes` Markdown the cards carry after the targets, `config_name` the
     run's named config. The cards and descriptions word the run's own sizes
     (its recorded config)."""
-    import keras
-
     from vq_zoo import VQVAE  # noqa: F401 (every vq_zoo class registered with Keras)
 
     from vq_zoo import presets
@@ -421,7 +422,7 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
         written = {}
         roles = set_roles(config)
         for stage, name in NAMES.items():
-            model = keras.models.load_model(os.path.join(run_dir, f"{stage}.keras"))
+            model = load_run_stage(run_dir, stage)
             metadata = {
                 "dataset": data_card["dataset"], "data": data_card["data"],
                 "data_license": data_card["license"], "recipe": "dmlab",

@@ -15,6 +15,11 @@ Stages (each resumes on its own, in this order):
 3. `prior`: stage 1's gated PixelCNN prior on the maps (`prior.keras`).
 4. `stage2_vqvae`: `DMLabVQVAE` on the maps: 3 codes, one codebook each,
    PixelCNN decoder (`stage2_vqvae.keras`).
+   With `stage2_head_epochs` > 0, `stage2_head` then trains stage 2 on the
+   frames, through stage 1's frozen decoder (`MapHeadTuner`,
+   `stage2_head.keras`; `stage2_head_tune`: the map head alone, the codes
+   unchanged, or all of stage 2): the tuned stage 2 is the one every later
+   stage, the report and the export use.
 5. `stage2_codes`: every split's 3 codes (`codes/stage2_codes/<split>/`,
    arrays `code1`, `code2`, `code3`).
 6. `stage2_prior`: a 1D gated prior of length 3 over the codes
@@ -103,6 +108,9 @@ def check_config(config, data_dir=None):
     if config.stage2_decoding == "regression" and not config.stage2_map_weight > 0:
         raise ValueError("stage2_decoding='regression' decodes by the map head: set "
                          "stage2_map_weight > 0 (it is 0)")
+    if config.stage2_head_epochs and not config.stage2_map_weight > 0:
+        raise ValueError(f"stage2_head_epochs={config.stage2_head_epochs} trains stage 2's "
+                         "map head, which needs stage2_map_weight > 0 (it is 0)")
     # A stand-in for stage 1's codebook (only its shape is checked here).
     blank = np.eye(manifest["num_embeddings"], config.embedding_dim, dtype="float32")
     stage2 = build_stage2(config, manifest, blank)
@@ -340,6 +348,64 @@ def stage2_tensorboard(log_dir, frame_vqvae, sample, every_n_epochs=1):
     return Stage2TensorBoard(log_dir, every_n_epochs, run_name="images")
 
 
+def head_tensorboard(log_dir, frame_vqvae, sample, every_n_epochs=1):
+    """Keras' TensorBoard plus, every `every_n_epochs` epochs to
+    `log_dir/images`, `reconstructions`: rows of `sample`, their stage-1
+    reconstructions and their 27-bit reconstructions by the map head
+    being trained (`MapHeadTuner`)."""
+    import tensorflow as tf
+
+    from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
+    from vq_zoo.training.summary_tensorboard import SummaryTensorBoard
+    from vq_zoo.utils.images import image_grid
+
+    class HeadTensorBoard(SummaryTensorBoard):
+        def write_summaries(self, step):
+            chain = DMLabTwoStage(frame_vqvae, self.model.code_vqvae)
+            maps = chain.encode_maps(sample)
+            codes = np.asarray(chain.code_vqvae.encode_sequence(maps))
+            rows = [sample, np.asarray(frame_vqvae.decode(maps)),
+                    np.asarray(chain.decode(codes, decoding="regression"))]
+            grid = image_grid(np.clip(np.concatenate(rows), 0, 1), columns=len(sample))
+            with self.summaries_at(step):
+                tf.summary.image(
+                    "reconstructions", grid[None],
+                    description="Held-out validation frames, their stage-1 "
+                    "reconstructions (21x21 codes) and their 27-bit reconstructions "
+                    "by the map head being tuned (3 codes -> the stage-1 codes "
+                    "nearest its vectors -> frame).")
+
+    return HeadTensorBoard(log_dir, every_n_epochs, run_name="images")
+
+
+def train_head(pipe, config, data, vqvae):
+    """The `stage2_head` stage: stage 2 (a fresh copy of `stage2_vqvae`)
+    trained on the frames through stage 1's decoder (`MapHeadTuner`: its
+    map head alone, or all of it by `stage2_head_tune`), the epoch of the
+    best validation frame loss kept; returns the tuned stage 2."""
+
+    def build():
+        import keras
+
+        from vq_zoo.models.dmlab.map_head_tuner import MapHeadTuner
+
+        tuner = MapHeadTuner(vqvae, pipe.load("stage2_vqvae"),
+                             map_weight=config.stage2_head_map_weight,
+                             tune=config.stage2_head_tune, name="stage2_head")
+        tuner.compile(optimizer=keras.optimizers.Adam(config.stage2_head_learning_rate))
+        return tuner
+
+    tuner = pipe.train(
+        "stage2_head", build, data["train"], epochs=config.stage2_head_epochs,
+        validation_data=data["validation"], inputs=["vqvae", "stage2_vqvae"],
+        keep_best="val_frame_loss",
+        tensorboard=(lambda d: head_tensorboard(d, vqvae, data["sample"][:8]))
+        if config.tensorboard_images else None,
+        what=("train stage 2's map head" if config.stage2_head_tune == "head"
+              else "train stage 2") + " on the frames, through stage 1's decoder")
+    return tuner.code_vqvae
+
+
 # ---------------------------------------------------------------- report
 def _usage(counts):
     p = counts / max(1, counts.sum())
@@ -490,8 +556,8 @@ def _is_fresh(pipe, stage, stages):
                                    else None) for s in stages)
 
 
-STAGES = ["vqvae", "codes", "prior", "stage2_vqvae", "stage2_codes", "stage2_prior",
-          "sample", "report"]
+STAGES = ["vqvae", "codes", "prior", "stage2_vqvae", "stage2_head", "stage2_codes",
+          "stage2_prior", "sample", "report"]
 
 
 # ------------------------------------------------------------------ main
@@ -508,6 +574,12 @@ class DMLabRecipe(Recipe):
     artefacts = ("vqvae.keras", "prior.keras", "stage2_vqvae.keras", "stage2_prior.keras",
                  "samples.png", "reconstructions.png", "metrics.json")
     data_dir_use = staticmethod(data_dir_use)
+
+    def artefact_names(self, config):
+        names = list(self.artefacts)
+        if config is not None and config.stage2_head_epochs:
+            names.insert(names.index("stage2_vqvae.keras") + 1, "stage2_head.keras")
+        return names
 
     def data_card(self, config=None):
         """`DATA_CARD` with the run's frames in words (`data_words`); the
@@ -582,10 +654,14 @@ def run_stages(context):
             tensorboard=board(lambda d: stage2_tensorboard(d, vqvae, data["sample"][:8])),
             what="train stage 2: code maps -> "
                  f"{config.stage2_num_latents} codes (PixelCNN decoder)")
+        stage2_from = "stage2_vqvae"
+        if config.stage2_head_epochs:
+            stage2 = train_head(pipe, config, data, vqvae)
+            stage2_from = "stage2_head"
         levels = list(stage2.level_names)
         pipe.extract("stage2_codes", stage2,
                      {s: maps(s, 128) for s in ("train", "validation", "test")},
-                     what="extract stage 2's codes")
+                     inputs=[stage2_from], what="extract stage 2's codes")
 
         def triples(split, batch_size, shuffle=False):
             return pipe.code_data(split, batch_size, stage="stage2_codes",
@@ -614,12 +690,12 @@ def run_stages(context):
             frames, codes, drawn_maps = chain.sample(num, seed=seed)
             return np.clip(frames, 0, 1), {"codes": codes, "maps": drawn_maps}
 
-        sampled_from = ["vqvae", "stage2_vqvae", "stage2_prior"]
+        sampled_from = ["vqvae", stage2_from, "stage2_prior"]
         if not _is_fresh(pipe, "sample", sampled_from):
             pipe.sample(vqvae, [stage2, stage2_prior], config.num_samples,
                         seed=config.seed, sample_fn=draw, inputs=sampled_from)
 
-        report_inputs = ["vqvae", "codes", "prior", "stage2_vqvae", "stage2_codes",
+        report_inputs = ["vqvae", "codes", "prior", stage2_from, "stage2_codes",
                          "stage2_prior"]
         if pipe.is_done("report") and not _is_fresh(pipe, "report", report_inputs):
             os.remove(pipe.path("stages", "report.json"))

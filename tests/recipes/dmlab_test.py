@@ -178,9 +178,47 @@ def test_a_map_head_stage2_is_measured_by_its_regression_decoding(run):
     assert metrics["test_stage2_psnr_db_regression"] == pytest.approx(
         psnr(np.mean((frames2 - x) ** 2)), abs=1e-4)
     assert np.isfinite(metrics["test_stage2_psnr_db_regression_unsnapped"])
+    headless = dataclasses.replace(SMOKE, stage2_map_weight=0.0, stage2_head_epochs=0)
     with pytest.raises(ValueError, match="stage2_map_weight > 0"):
-        recipe.check_config(dataclasses.replace(SMOKE, stage2_decoding="regression"),
+        recipe.check_config(dataclasses.replace(headless, stage2_decoding="regression"),
                             run["data"])
+    with pytest.raises(ValueError, match="stage2_head_epochs=1 .* stage2_map_weight > 0"):
+        recipe.check_config(dataclasses.replace(headless, stage2_head_epochs=1), run["data"])
+
+
+def test_the_head_stage_tunes_the_map_head_alone_and_the_run_uses_it(run):
+    """The smoke run's `stage2_head` stage: stage 2 tuned on the frames
+    differs from `stage2_vqvae.keras` in its map head alone; the codes the
+    run extracted are the untuned model's codes; the report's regression
+    figures are the tuned model's; the run dir's family loads the tuned
+    stage 2."""
+    from vq_zoo.data.codes import code_dataset
+    from vq_zoo.models.dmlab.family import DMLabFamily
+    from vq_zoo.models.dmlab.family import load_run_stage
+
+    out, metrics = run["out"], run["metrics"]
+    untuned = keras.models.load_model(os.path.join(out, "stage2_vqvae.keras"))
+    tuned = load_run_stage(out, "stage2_vqvae")
+    head = {v.path for v in tuned.map_head.weights}
+    before = {v.path: v.numpy() for v in untuned.weights}
+    moved = {v.path for v in tuned.weights if not np.array_equal(v.numpy(), before[v.path])}
+    assert moved and moved <= head
+    record = json.load(open(os.path.join(out, "stages", "stage2_head.json")))
+    assert record["epochs"] == SMOKE.stage2_head_epochs and "best_epoch" in record
+    maps = np.concatenate([np.asarray(b) for b in code_dataset(
+        os.path.join(out, "codes", "test"), 64, keys="codes")])
+    levels = list(untuned.level_names)
+    extracted = np.concatenate([np.stack([np.asarray(b[n]) for n in levels], -1)
+                                for b in code_dataset(os.path.join(
+                                    out, "codes", "stage2_codes", "test"), 64,
+                                    keys=tuple(levels))])
+    np.testing.assert_array_equal(extracted, np.asarray(untuned.encode_sequence(maps)))
+    regressed = np.asarray(tuned.decode(extracted, decoding="regression"))
+    assert metrics["test_stage2_map_accuracy_regression"] == pytest.approx(
+        (regressed == maps).mean())
+    family = DMLabFamily.from_run_dir(out)
+    for a, b in zip(family.code_vqvae.map_head.weights, tuned.map_head.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def _striped(_builder, split, **kwargs):
@@ -289,6 +327,7 @@ def test_vq_zoo_export_writes_the_four_presets_with_the_notes(run, tmp_path, cap
     the notes; a notes file that is not there is one line, status 2."""
     from vq_zoo import cli
     from vq_zoo import presets
+    from vq_zoo.models.dmlab.family import load_run_stage
     from vq_zoo.recipes.dmlab.export_presets import NAMES
 
     from vq_zoo.pipeline.run_dir import open_run_config, record_invocation
@@ -344,7 +383,8 @@ def test_vq_zoo_export_writes_the_four_presets_with_the_notes(run, tmp_path, cap
             assert shipped not in card, (stage, shipped)
             assert shipped not in description, (stage, shipped)
         model = presets.load_preset(str(dest / name))
-        trained = keras.models.load_model(os.path.join(run["out"], f"{stage}.keras"))
+        # Stage 2 as its head was tuned by the run's stage2_head stage.
+        trained = load_run_stage(run["out"], stage)
         for a, b in zip(model.weights, trained.weights):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     capsys.readouterr()

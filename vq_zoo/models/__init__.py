@@ -15,5 +15,6 @@ from vq_zoo.models.video.latent_video_prior import LatentVideoPrior
 from vq_zoo.models.video.latent_video_model import LatentVideoModel
 from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
 from vq_zoo.models.dmlab.latent_map_decoder import LatentMapDecoder
+from vq_zoo.models.dmlab.map_head_tuner import MapHeadTuner
 from vq_zoo.models.spectrogram.speaker_adversary import SpeakerAdversary
 from vq_zoo.models.spectrogram.time_jitter import TimeJitter

@@ -375,14 +375,23 @@ class DMLabVQVAE(VQVAE):
         return ops.where(replace, other, codes)
 
     def compute_loss_terms(self, data, training):
+        scalars, counts, _ = self.loss_terms_and_map(data, training)
+        return scalars, counts
+
+    def loss_terms_and_map(self, data, training):
+        """`compute_loss_terms`' `(scalars, code_counts)` and the map head's
+        vectors of the batch (`map_vectors` of its quantised codes, with
+        their gradient; None without a head)."""
         x, condition = self._unpack(data)
         vq, logits = self._forward(x, training, condition)
         scalars, counts = self._vq_scalars(self._reconstruction_loss(x, logits),
                                            vq["levels"])
+        vectors = None
         if self.map_head is not None:
-            scalars["map_loss"] = self.map_loss(vq["quantized"], self._targets(x))
+            vectors = self.map_vectors(vq["quantized"])
+            scalars["map_loss"] = self.map_vector_loss(vectors, self._targets(x))
             scalars["loss"] = scalars["loss"] + self.map_weight * scalars["map_loss"]
-        return scalars, counts
+        return scalars, counts, vectors
 
     def map_vectors(self, quantized):
         """The map head's stage-1 code vectors, float32 `(batch, height,
@@ -398,8 +407,13 @@ class DMLabVQVAE(VQVAE):
         width)`), over the codebook's variance (its summed per-dimension
         variance: predicting the mean vector everywhere scores about 1
         when every code is as frequent)."""
+        return self.map_vector_loss(self.map_vectors(quantized), maps)
+
+    def map_vector_loss(self, vectors, maps):
+        """`map_loss` of the head's vectors `vectors` `(batch, height,
+        width, D1)` given the true codes `maps`."""
         target = ops.take(self._map_codebook, ops.cast(maps, "int32"), axis=0)
-        sq = ops.sum(ops.square(self.map_vectors(quantized) - target), axis=-1)
+        sq = ops.sum(ops.square(vectors - target), axis=-1)
         return ops.mean(sq) / self._map_spread
 
     def nearest_codes(self, vectors):

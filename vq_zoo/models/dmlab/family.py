@@ -23,7 +23,35 @@ STAGE_ROLES = ("vqvae", "stage2_vqvae", "stage2_prior")
 # codes of 512, a map head), the words of a set whose metadata records no
 # config.
 SHIPPED_SIZES = {"image_size": 84, "num_downsamples": 2, "stage2_num_latents": 3,
-                 "stage2_num_embeddings": 512, "stage2_map_weight": 3.0}
+                 "stage2_num_embeddings": 512, "stage2_map_weight": 3.0,
+                 "stage2_head_epochs": 0, "stage2_head_tune": "head"}
+
+
+def load_run_stage(path, role):
+    """The model of `role` (a `STAGE_ROLES` name, or `"prior"`) in the dmlab
+    run dir `path`: `<role>.keras`, except stage 2 of a run whose
+    `stage2_head` stage finished (`stage2_head_epochs` > 0), which is the
+    stage 2 that stage tuned (the `code_vqvae` of `stage2_head.keras`), the
+    one the run's later stages and report used."""
+    if role == "stage2_vqvae" and os.path.exists(os.path.join(path, "stages",
+                                                              "stage2_head.json")):
+        return load_keras_file(os.path.join(path, "stage2_head.keras")).code_vqvae
+    return load_keras_file(os.path.join(path, f"{role}.keras"))
+
+
+def map_head_training(config):
+    """How a run's map head was trained, in words, from its recorded
+    `config`: beside the PixelCNN, then (`stage2_head_epochs` > 0) on the
+    frames through stage 1's decoder, alone or with all of stage 2
+    (`stage2_head_tune`)."""
+    epochs = int(config.get("stage2_head_epochs") or 0)
+    if not epochs:
+        return "trained with it"
+    if config.get("stage2_head_tune", "head") == "stage2":
+        return (f"trained with it, then {epochs} epochs more with all of stage 2 on the "
+                "frames, through stage 1's decoder")
+    return (f"trained with it, then {epochs} epochs alone on the frames, through stage 1's "
+            "decoder")
 
 
 def indefinite_article(number):
@@ -40,8 +68,9 @@ def set_sizes(config=None):
     `config` (the shipped set's where it records none): `image` and `map`
     ("84x84", "21x21"), `map_shape` `(21, 21)`, `latents` (stage 2's codes
     per frame), `k` (each stage-2 codebook's size) and `bits` (per frame,
-    `latents * log2(k)`, as words: "27") and `map_head` (whether stage 2
-    has one: `stage2_map_weight` > 0)."""
+    `latents * log2(k)`, as words: "27"), `map_head` (whether stage 2
+    has one: `stage2_map_weight` > 0) and `map_head_training`
+    (`map_head_training`'s words)."""
     sizes = dict(SHIPPED_SIZES)
     sizes.update({key: (config or {})[key] for key in SHIPPED_SIZES
                   if (config or {}).get(key) is not None})
@@ -52,6 +81,7 @@ def set_sizes(config=None):
     return {"image": f"{image}x{image}", "map": f"{side}x{side}", "map_shape": (side, side),
             "a_map": f"{indefinite_article(side)} {side}x{side}",
             "latents": latents, "k": k, "map_head": float(sizes["stage2_map_weight"]) > 0,
+            "map_head_training": map_head_training(sizes),
             "bits": f"{bits:.0f}" if bits == round(bits) else f"{bits:.1f}"}
 
 
@@ -71,8 +101,8 @@ def set_roles(config=None):
                         f"by its own codebook of {s['k']} ({s['bits']} bits per frame), and "
                         f"a gated PixelCNN decoder over the {s['map']} codes conditioned on "
                         f"the {s['latents']} quantised {vectors}" + (
-                            ", with a map head beside it (trained with it) that regresses "
-                            "the stage-1 code vectors of the whole map from them"
+                            f", with a map head beside it ({s['map_head_training']}) that "
+                            "regresses the stage-1 code vectors of the whole map from them"
                             if s["map_head"] else "") + ".",
         "stage2_prior": f"The prior over stage 2's {s['latents']} codes: a causal gated 1D "
                         f"network of length {s['latents']} over one shared vocabulary of "
@@ -156,8 +186,7 @@ class DMLabFamily(ModelFamily):
         from vq_zoo.models.dmlab.dmlab_two_stage import DMLabTwoStage
         from vq_zoo.models.dmlab.dmlab_two_stage import recorded_decoding
 
-        return cls(DMLabTwoStage(*(load_keras_file(os.path.join(path, f"{role}.keras"))
-                                   for role in STAGE_ROLES),
+        return cls(DMLabTwoStage(*(load_run_stage(path, role) for role in STAGE_ROLES),
                                  **recorded_decoding(run_dir_config(path))))
 
     def sample(self, num, seed=0, temperature=1.0, **conditions):

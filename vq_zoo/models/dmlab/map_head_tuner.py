@@ -1,0 +1,177 @@
+"""Stage 2's map head trained on frames, through stage 1's frozen decoder."""
+
+import keras
+from keras import ops
+
+from vq_zoo.models.task import Task
+
+
+# What `MapHeadTuner` trains: the map head alone, or all of stage 2.
+TUNES = ("head", "stage2")
+
+
+@keras.saving.register_keras_serializable(package="vq_zoo")
+class MapHeadTuner(Task):
+    """Trains the map head of a `DMLabVQVAE` on the frames its maps become.
+
+    Stage 2's map head (`DMLabVQVAE.map_head`: the whole 21x21 map regressed
+    from the 3 codes, the `"regression"` decoding) is trained in stage 2 on
+    the squared distance of its vectors from the true stage-1 code vectors,
+    where every position and every dimension of the codebook's space weighs
+    alike. What PSNR measures, and a person sees, is the frame stage 1's
+    decoder makes of the stage-1 codes nearest those vectors. This model
+    trains the head, and only the head, on that frame:
+
+        maps     = stage 1's codes of the frames x            (frozen)
+        vectors  = head(stage 2's quantised codes of maps)    (codes frozen)
+        snapped  = the stage-1 code vectors nearest `vectors`, passed
+                   straight through (vectors + stop_gradient(snapped - vectors))
+        frame_loss = stage 1's likelihood loss of x given decoder(snapped)
+        loss     = frame_loss + map_weight * map_loss          (stage 2's term)
+
+    The straight-through snap makes the loss that of the frames the
+    regression decoding gives (the nearest codes' frame), with the gradient
+    of the frame at the snapped vectors; `map_loss` keeps the vectors near
+    the codes they should snap to. Stage 1, stage 2's encoder, codebooks
+    and PixelCNN do not change (the tuner's trainable weights are the
+    head's), so the 3 codes of a frame, the prior over them and the
+    PixelCNN decodings stay as they were: only the regression decoding
+    changes. The tuned stage 2 is `code_vqvae`.
+
+    Shape contract: `fit` takes float frames `(batch, height, width,
+    channels)` in stage 1's data range (unlabelled). Logs `loss`,
+    `frame_loss` (stage 1's reconstruction loss, the mean squared error over
+    the data variance for its `MeanSquaredError` likelihood),
+    `map_loss` and `map_accuracy` (the fraction of positions whose snapped
+    code is stage 1's code).
+
+    Args:
+        frame_vqvae: stage 1, a built non-autoregressive `VQVAE` from frames
+            to code maps.
+        code_vqvae: stage 2, a built `DMLabVQVAE` over those maps with a
+            `map_head`.
+        map_weight: float >= 0, the weight of stage 2's `map_loss` beside
+            the frame loss. Defaults to 1.
+        **kwargs: base `keras.Model` arguments.
+
+    Example:
+    >>> tuner = MapHeadTuner(frame_vqvae, code_vqvae)
+    >>> tuner.compile(optimizer=keras.optimizers.Adam(3e-4))
+    >>> tuner.fit(frames, epochs=1)        # frames: float (n, 84, 84, 3)
+    >>> tuned = tuner.code_vqvae           # decode(..., decoding="regression")
+    """
+
+    def __init__(self, frame_vqvae, code_vqvae, map_weight=1.0, tune="head", **kwargs):
+        super().__init__(**kwargs)
+        if getattr(frame_vqvae, "autoregressive", True) or not hasattr(frame_vqvae,
+                                                                     "likelihood"):
+            raise ValueError("`frame_vqvae` must be stage 1: a VQVAE decoding frames "
+                             f"from its codes, got {type(frame_vqvae).__name__}")
+        if getattr(code_vqvae, "map_head", None) is None:
+            raise ValueError("`code_vqvae` must be a DMLabVQVAE with a map head "
+                             "(trained with stage2_map_weight > 0); "
+                             f"got {type(code_vqvae).__name__} without one")
+        k1 = frame_vqvae.quantizer.num_embeddings
+        if code_vqvae.decoder.num_embeddings != k1:
+            raise ValueError(f"stage 2 models maps of {code_vqvae.decoder.num_embeddings} "
+                             f"codes, stage 1 has {k1}: they are not one chain")
+        if (isinstance(map_weight, bool) or not isinstance(map_weight, (int, float))
+                or not map_weight >= 0):
+            raise ValueError(f"`map_weight` must be a number >= 0, got {map_weight!r}")
+        for model in (frame_vqvae, code_vqvae):
+            if not model.built:
+                raise ValueError(f"MapHeadTuner needs built stages; {model.name} is not")
+        if tune not in TUNES:
+            raise ValueError(f"`tune` must be one of {TUNES}, got {tune!r}")
+        self.frame_vqvae = frame_vqvae
+        self.code_vqvae = code_vqvae
+        self.map_weight = float(map_weight)
+        self.tune = tune
+        names = ("loss", "frame_loss", "map_loss", "map_accuracy")
+        if tune == "stage2":
+            names += ("reconstruction_loss", "commitment_loss")
+        self._init_trackers(names)
+        self.built = True  # it has no weights of its own
+
+    # Only the head trains; the tuner does not change `trainable` flags of
+    # the two stages (they are the run's models, saved and used elsewhere).
+    @property
+    def trainable_weights(self):
+        trained = self.code_vqvae if self.tune == "stage2" else self.code_vqvae.map_head
+        return list(trained.trainable_weights)
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    def _maps_and_codes(self, x):
+        """Stage 1's code maps of frames `x` and stage 2's quantised vectors
+        `(batch, num_latents, D)` of those maps (no gradient)."""
+        vq1 = self.frame_vqvae
+        z_e = vq1.encoder(ops.cast(x, vq1.compute_dtype), training=False)
+        maps = ops.cast(vq1.quantizer(z_e, training=False)["encoding_indices"], "int32")
+        maps = ops.reshape(maps, ops.shape(z_e)[:-1])
+        quantized = self.code_vqvae._quantize_latents(maps, False)["quantized"]
+        return ops.stop_gradient(maps), ops.stop_gradient(quantized)
+
+    def frames(self, vectors):
+        """Stage 1's frames of the stage-1 codes nearest `vectors` `(batch,
+        height, width, D1)`, with the straight-through gradient; and those
+        codes."""
+        vq2 = self.code_vqvae
+        codes = vq2.nearest_codes(vectors)
+        snapped = ops.take(vq2._map_codebook, codes, axis=0)
+        passed = vectors + ops.stop_gradient(snapped - vectors)
+        vq1 = self.frame_vqvae
+        return vq1.decoder(ops.cast(passed, vq1.compute_dtype), training=False), codes
+
+    def compute_loss_terms(self, data, training):
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        x = ops.cast(x, "float32")
+        maps, quantized = self._maps_and_codes(x)
+        vq2 = self.code_vqvae
+        others = {}
+        if self.tune == "stage2":
+            # Stage 2's own terms on the maps (its codes may move), its map
+            # term weighted here instead.
+            terms, _, vectors = vq2.loss_terms_and_map(maps, training)
+            others = {"reconstruction_loss": terms["reconstruction_loss"],
+                      "commitment_loss": terms["commitment_loss"]}
+            rest = terms["loss"] - vq2.map_weight * terms["map_loss"]
+        else:
+            vectors = vq2.map_vectors(quantized)
+            rest = 0.0
+        params, codes = self.frames(vectors)
+        frame_loss = self.frame_vqvae.likelihood.loss(x, params)
+        map_loss = vq2.map_vector_loss(vectors, maps)
+        scalars = {
+            "loss": frame_loss + self.map_weight * map_loss + rest,
+            "frame_loss": frame_loss,
+            "map_loss": map_loss,
+            "map_accuracy": ops.mean(ops.cast(ops.equal(codes, maps), "float32")),
+            **others,
+        }
+        return scalars, {}
+
+    def call(self, x, training=None):
+        """Frames after both stages by the regression decoding."""
+        _, quantized = self._maps_and_codes(x)
+        params, _ = self.frames(self.code_vqvae.map_vectors(quantized))
+        return self.frame_vqvae.likelihood.reconstruct(params)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(frame_vqvae=keras.saving.serialize_keras_object(self.frame_vqvae),
+                      code_vqvae=keras.saving.serialize_keras_object(self.code_vqvae),
+                      map_weight=self.map_weight, tune=self.tune)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("frame_vqvae", "code_vqvae"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+__all__ = ["MapHeadTuner"]
