@@ -174,3 +174,34 @@ def test_refusals():
         map_codebook=np.eye(8, 3, dtype="float32"), map_weight=1.0)
     with pytest.raises(ValueError, match="not one chain"):
         MapHeadTuner(vq1, other)
+
+
+def test_the_recipes_tensorboard_shows_the_frames_stage1_and_the_tuned_regression(tmp_path):
+    """`recipes.dmlab.recipe.head_tensorboard`: one image per call, rows of
+    the frames, stage 1's reconstructions and the 27-bit reconstructions
+    by the map head of the model being trained (changed by training)."""
+    from tests.training.events import read_run
+    from vq_zoo.recipes.dmlab.recipe import head_tensorboard
+
+    vq1 = stage1()
+    vq2 = stage2(vq1)
+    x = frames(4, seed=6)
+    tuner = MapHeadTuner(vq1, vq2, map_weight=0.0)
+    tuner.compile(optimizer=keras.optimizers.Adam(3e-2))
+    board = head_tensorboard(str(tmp_path), vq1, x)
+    board.set_model(tuner)
+    board.write_summaries(0)
+    tuner.fit(frames(16, seed=7), batch_size=8, epochs=3, verbose=0)
+    board.write_summaries(3)
+    images = read_run(str(tmp_path / "images"))[0]["reconstructions"]
+    assert sorted(images) == [0, 3]
+    # 3 rows of 4 tiles of 8x8, 1 pixel of padding around every tile.
+    assert images[0].shape == (3 * 8 + 4, 4 * 8 + 5, 3)
+    tile = (slice(1, 9), slice(1, 9))
+    np.testing.assert_allclose(images[3][tile] / 255.0, x[0], atol=1 / 255 + 1e-6)
+    _, _, decoded = regression_frames(vq1, vq2, x)
+    row3 = (slice(19, 27), slice(1, 9))
+    np.testing.assert_allclose(images[3][row3] / 255.0, np.clip(decoded[0], 0, 1),
+                               atol=1 / 255 + 1e-6)
+    assert not np.array_equal(images[0][19:], images[3][19:])  # the head moved
+    np.testing.assert_array_equal(images[0][:19], images[3][:19])  # the rest did not

@@ -12,7 +12,8 @@ TUNES = ("head", "stage2")
 
 @keras.saving.register_keras_serializable(package="vq_zoo")
 class MapHeadTuner(Task):
-    """Trains the map head of a `DMLabVQVAE` on the frames its maps become.
+    """Trains a `DMLabVQVAE`'s map head (or all of it) on the frames its maps
+    become.
 
     Stage 2's map head (`DMLabVQVAE.map_head`: the whole 21x21 map regressed
     from the 3 codes, the `"regression"` decoding) is trained in stage 2 on
@@ -20,30 +21,37 @@ class MapHeadTuner(Task):
     where every position and every dimension of the codebook's space weighs
     alike. What PSNR measures, and a person sees, is the frame stage 1's
     decoder makes of the stage-1 codes nearest those vectors. This model
-    trains the head, and only the head, on that frame:
+    trains the head (`tune="head"`) or all of stage 2 (`tune="stage2"`) on
+    that frame:
 
         maps     = stage 1's codes of the frames x            (frozen)
-        vectors  = head(stage 2's quantised codes of maps)    (codes frozen)
+        vectors  = head(stage 2's quantised codes of maps)
         snapped  = the stage-1 code vectors nearest `vectors`, passed
                    straight through (vectors + stop_gradient(snapped - vectors))
         frame_loss = stage 1's likelihood loss of x given decoder(snapped)
-        loss     = frame_loss + map_weight * map_loss          (stage 2's term)
+        loss     = frame_loss + map_weight * map_loss  (+ stage 2's own terms)
 
     The straight-through snap makes the loss that of the frames the
     regression decoding gives (the nearest codes' frame), with the gradient
     of the frame at the snapped vectors; `map_loss` keeps the vectors near
-    the codes they should snap to. Stage 1, stage 2's encoder, codebooks
-    and PixelCNN do not change (the tuner's trainable weights are the
-    head's), so the 3 codes of a frame, the prior over them and the
-    PixelCNN decodings stay as they were: only the regression decoding
-    changes. The tuned stage 2 is `code_vqvae`.
+    the codes they should snap to. Stage 1 never changes. With
+    `tune="head"` neither do stage 2's encoder, codebooks and PixelCNN (the
+    tuner's trainable weights are the head's), so the 3 codes of a frame,
+    the prior over them and the PixelCNN decodings stay as they were: only
+    the regression decoding changes. With `tune="stage2"` the loss adds
+    stage 2's own terms (the PixelCNN's NLL of the map, the commitment
+    loss; its EMA codebooks update) and every weight of stage 2 trains, the
+    head's vectors computed from the training-mode codes, so the codes
+    themselves move to what the frames need. The tuned stage 2 is
+    `code_vqvae`.
 
     Shape contract: `fit` takes float frames `(batch, height, width,
     channels)` in stage 1's data range (unlabelled). Logs `loss`,
     `frame_loss` (stage 1's reconstruction loss, the mean squared error over
     the data variance for its `MeanSquaredError` likelihood),
     `map_loss` and `map_accuracy` (the fraction of positions whose snapped
-    code is stage 1's code).
+    code is stage 1's code), and with `tune="stage2"` stage 2's
+    `reconstruction_loss` and `commitment_loss`.
 
     Args:
         frame_vqvae: stage 1, a built non-autoregressive `VQVAE` from frames
@@ -51,7 +59,10 @@ class MapHeadTuner(Task):
         code_vqvae: stage 2, a built `DMLabVQVAE` over those maps with a
             `map_head`.
         map_weight: float >= 0, the weight of stage 2's `map_loss` beside
-            the frame loss. Defaults to 1.
+            the frame loss (in place of stage 2's own `map_weight`).
+            Defaults to 1.
+        tune: what trains, one of `TUNES`: `"head"` (the default) or
+            `"stage2"`.
         **kwargs: base `keras.Model` arguments.
 
     Example:
@@ -104,15 +115,18 @@ class MapHeadTuner(Task):
     def trainable_variables(self):
         return self.trainable_weights
 
-    def _maps_and_codes(self, x):
-        """Stage 1's code maps of frames `x` and stage 2's quantised vectors
-        `(batch, num_latents, D)` of those maps (no gradient)."""
+    def _maps(self, x):
+        """Stage 1's int32 code maps of frames `x`."""
         vq1 = self.frame_vqvae
         z_e = vq1.encoder(ops.cast(x, vq1.compute_dtype), training=False)
         maps = ops.cast(vq1.quantizer(z_e, training=False)["encoding_indices"], "int32")
-        maps = ops.reshape(maps, ops.shape(z_e)[:-1])
+        return ops.stop_gradient(ops.reshape(maps, ops.shape(z_e)[:-1]))
+
+    def _frozen_vectors(self, maps):
+        """The map head's vectors of stage 2's quantised codes of `maps`,
+        the codes taken as they are (no gradient to stage 2's encoder)."""
         quantized = self.code_vqvae._quantize_latents(maps, False)["quantized"]
-        return ops.stop_gradient(maps), ops.stop_gradient(quantized)
+        return self.code_vqvae.map_vectors(ops.stop_gradient(quantized))
 
     def frames(self, vectors):
         """Stage 1's frames of the stage-1 codes nearest `vectors` `(batch,
@@ -128,7 +142,7 @@ class MapHeadTuner(Task):
     def compute_loss_terms(self, data, training):
         x = data[0] if isinstance(data, (tuple, list)) else data
         x = ops.cast(x, "float32")
-        maps, quantized = self._maps_and_codes(x)
+        maps = self._maps(x)
         vq2 = self.code_vqvae
         others = {}
         if self.tune == "stage2":
@@ -139,7 +153,7 @@ class MapHeadTuner(Task):
                       "commitment_loss": terms["commitment_loss"]}
             rest = terms["loss"] - vq2.map_weight * terms["map_loss"]
         else:
-            vectors = vq2.map_vectors(quantized)
+            vectors = self._frozen_vectors(maps)
             rest = 0.0
         params, codes = self.frames(vectors)
         frame_loss = self.frame_vqvae.likelihood.loss(x, params)
@@ -155,8 +169,7 @@ class MapHeadTuner(Task):
 
     def call(self, x, training=None):
         """Frames after both stages by the regression decoding."""
-        _, quantized = self._maps_and_codes(x)
-        params, _ = self.frames(self.code_vqvae.map_vectors(quantized))
+        params, _ = self.frames(self._frozen_vectors(self._maps(x)))
         return self.frame_vqvae.likelihood.reconstruct(params)
 
     def get_config(self):
