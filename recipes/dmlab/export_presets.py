@@ -177,6 +177,23 @@ def targets(metrics, config=None):
     return rows
 
 
+def _head_stage_words(config):
+    """The card's words of a run's `stage2_head` stage (none without one)."""
+    epochs = int(config.get("stage2_head_epochs") or 0)
+    if not epochs:
+        return ""
+    what = ("all of stage 2 (its own losses kept)"
+            if config.get("stage2_head_tune", "head") == "stage2"
+            else "the map head alone (the codes unchanged)")
+    return (f"\n  Then `stage2_head`: {what} trained {epochs} epochs more on the frames "
+            "(`MapHeadTuner`): the\n  stage-1 codes nearest the map head's vectors, "
+            "passed straight through, decoded by\n  stage 1's frozen decoder and compared "
+            "with the frame, beside the map loss (weight\n  "
+            f"{config.get('stage2_head_map_weight', 1.0):g}); learning rate "
+            f"{config.get('stage2_head_learning_rate', 3e-4):g}, the epoch of the best "
+            "validation frame loss kept.")
+
+
 def card_text(stage, metrics, invocation, config, notes="",
               export_command="vq-zoo export runs/dmlab-small --dest pretrained",
               config_name=SIZE):
@@ -282,7 +299,8 @@ Apache-2.0.
   conditioned globally on the {latents} quantised vectors{
   f" and, at every position, on {indefinite_article(height)} ({height}, {width}, "
   f"{config['stage2_spatial_channels']}) map a "
-  f"`LatentMapDecoder` makes from them" if config.get('stage2_spatial_channels') else ""}.
+  f"`LatentMapDecoder` makes from them" if config.get('stage2_spatial_channels') else ""}.{
+  _head_stage_words(config)}
 - The {latents}-code prior: a causal gated 1D network of {config['stage2_prior_filters']}
   filters{f", early stopping on the validation codes (patience "
   f"{config['stage2_prior_patience']}, best epoch kept)"

@@ -20,11 +20,11 @@ from vq_zoo.models.family import run_dir_config
 # metadata and the `<role>.keras` files of its run dir.
 STAGE_ROLES = ("vqvae", "stage2_vqvae", "stage2_prior")
 # The shipped set's sizes (config `small`: 84x84 frames, 21x21 maps, 3
-# codes of 512, a map head), the words of a set whose metadata records no
-# config.
+# codes of 512, a map head, stage 2 trained on the frames), the words of a
+# set whose metadata records no config.
 SHIPPED_SIZES = {"image_size": 84, "num_downsamples": 2, "stage2_num_latents": 3,
                  "stage2_num_embeddings": 512, "stage2_map_weight": 3.0,
-                 "stage2_head_epochs": 0, "stage2_head_tune": "head"}
+                 "stage2_head_epochs": 10, "stage2_head_tune": "stage2"}
 
 
 def load_run_stage(path, role):
