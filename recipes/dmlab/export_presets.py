@@ -182,15 +182,14 @@ def _head_stage_words(config):
     epochs = int(config.get("stage2_head_epochs") or 0)
     if not epochs:
         return ""
-    what = ("all of stage 2 (its own losses kept)"
-            if config.get("stage2_head_tune", "head") == "stage2"
+    what = ("all of stage 2 (its own losses kept)" if config["stage2_head_tune"] == "stage2"
             else "the map head alone (the codes unchanged)")
     return (f"\n  Then `stage2_head`: {what} trained {epochs} epochs more on the frames "
             "(`MapHeadTuner`): the\n  stage-1 codes nearest the map head's vectors, "
             "passed straight through, decoded by\n  stage 1's frozen decoder and compared "
             "with the frame, beside the map loss (weight\n  "
-            f"{config.get('stage2_head_map_weight', 1.0):g}); learning rate "
-            f"{config.get('stage2_head_learning_rate', 3e-4):g}, the epoch of the best "
+            f"{config['stage2_head_map_weight']:g}); learning rate "
+            f"{config['stage2_head_learning_rate']:g}, the epoch of the best "
             "validation frame loss kept.")
 
 
@@ -258,8 +257,8 @@ def card_text(stage, metrics, invocation, config, notes="",
                          f"{_fmt(metrics['test_stage2_psnr_db_sampled'], 2)} |\n")
     if "test_stage2_psnr_db_regression" in metrics:
         decoding_rows += (
-            f"| map head ({map_head_training(config).replace('with it', 'beside the PixelCNN')}"
-            "): map accuracy / frame PSNR (dB) after "
+            f"| map head ({map_head_training(config, 'beside the PixelCNN')}): map "
+            "accuracy / frame PSNR (dB) after "
             "both stages of the nearest stage-1 codes / of its vectors unsnapped | "
             f"{m['test_stage2_map_accuracy_regression']} / "
             f"{_fmt(metrics['test_stage2_psnr_db_regression'], 2)} / "

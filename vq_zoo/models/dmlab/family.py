@@ -39,19 +39,19 @@ def load_run_stage(path, role):
     return load_keras_file(os.path.join(path, f"{role}.keras"))
 
 
-def map_head_training(config):
+def map_head_training(config, alongside="with it"):
     """How a run's map head was trained, in words, from its recorded
-    `config`: beside the PixelCNN, then (`stage2_head_epochs` > 0) on the
-    frames through stage 1's decoder, alone or with all of stage 2
-    (`stage2_head_tune`)."""
+    `config`: beside the PixelCNN (`alongside`'s words), then
+    (`stage2_head_epochs` > 0) on the frames through stage 1's decoder,
+    alone or with all of stage 2 (`stage2_head_tune`)."""
     epochs = int(config.get("stage2_head_epochs") or 0)
+    words = f"trained {alongside}"
     if not epochs:
-        return "trained with it"
-    if config.get("stage2_head_tune", "head") == "stage2":
-        return (f"trained with it, then {epochs} epochs more with all of stage 2 on the "
+        return words
+    if config["stage2_head_tune"] == "stage2":
+        return (f"{words}, then {epochs} epochs more with all of stage 2 on the "
                 "frames, through stage 1's decoder")
-    return (f"trained with it, then {epochs} epochs alone on the frames, through stage 1's "
-            "decoder")
+    return f"{words}, then {epochs} epochs alone on the frames, through stage 1's decoder"
 
 
 def indefinite_article(number):

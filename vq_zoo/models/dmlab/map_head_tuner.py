@@ -151,13 +151,14 @@ class MapHeadTuner(Task):
             terms, _, vectors = vq2.loss_terms_and_map(maps, training)
             others = {"reconstruction_loss": terms["reconstruction_loss"],
                       "commitment_loss": terms["commitment_loss"]}
-            rest = terms["loss"] - vq2.map_weight * terms["map_loss"]
+            map_loss = terms["map_loss"]
+            rest = terms["loss"] - vq2.map_weight * map_loss
         else:
             vectors = self._frozen_vectors(maps)
+            map_loss = vq2.map_vector_loss(vectors, maps)
             rest = 0.0
         params, codes = self.frames(vectors)
         frame_loss = self.frame_vqvae.likelihood.loss(x, params)
-        map_loss = vq2.map_vector_loss(vectors, maps)
         scalars = {
             "loss": frame_loss + self.map_weight * map_loss + rest,
             "frame_loss": frame_loss,
