@@ -441,11 +441,12 @@ def default_episode_dir(config):
                         f"{config.steps_per_episode}steps_seed{config.data_seed}")
 
 
-def memory_maze_episodes(config, data_dir=None, verbose=0):
+def memory_maze_episodes(config, data_dir=None, verbose=0, objects=False):
     """The folder of the config's memory-maze episodes: `data_dir` when it
     holds episodes, else `data_dir` or `default_episode_dir(config)` after
     rendering into it (completed to `config.episodes` episodes: rendering
-    resumes)."""
+    resumes; with `objects`, with each frame's object masks, the episodes
+    already there without them rendered again)."""
     from vq_zoo.data import memory_maze
 
     directory = data_dir or default_episode_dir(config)
@@ -458,7 +459,7 @@ def memory_maze_episodes(config, data_dir=None, verbose=0):
         memory_maze.generate_episodes(
             directory, config.episodes, config.steps_per_episode, config.data_seed,
             resolution=config.image_size, maze=config.maze,
-            processes=config.render_processes, verbose=bool(verbose))
+            processes=config.render_processes, verbose=bool(verbose), objects=objects)
     return directory
 
 

@@ -40,6 +40,13 @@ class DMLabConfig(ImageRecipeConfig):
     steps_per_episode: int = dataclasses.field(default=100, metadata={"check": "positive"})
     data_seed: int = dataclasses.field(default=0, metadata={"check": "non_negative"})
     render_processes: int = dataclasses.field(default=1, metadata={"check": "positive"})
+    # memory-maze only: render and read each frame's target-object pixels
+    # (the coloured balls; `memory_maze.read_objects`; episodes already in
+    # the cache without them are rendered again, checked to come out the
+    # same). The report then measures the objects each stage keeps
+    # (`vq_zoo.metrics.objects`) and draws `objects.png`; and
+    # `stage2_head_object_weight` can weigh them in training.
+    object_masks: bool = False
     validation_fraction: float = dataclasses.field(default=0.125,
                                                    metadata={"range": (0.0, 0.5)})
     test_fraction: float = dataclasses.field(default=0.125, metadata={"range": (0.0, 0.5)})
@@ -102,6 +109,12 @@ class DMLabConfig(ImageRecipeConfig):
                                                          metadata={"check": "positive"})
     stage2_head_map_weight: float = dataclasses.field(default=1.0,
                                                       metadata={"check": "non_negative"})
+    # > 0 (needs `object_masks`): the `stage2_head` loss adds this weight
+    # times stage 1's loss over the objects' pixels alone (`MapHeadTuner`'s
+    # `object_weight`); the epoch of the best validation frame loss plus
+    # that term is kept.
+    stage2_head_object_weight: float = dataclasses.field(
+        default=0.0, metadata={"check": "non_negative"})
     # How the report's 27-bit reconstructions decode the 21x21 map from the
     # codes (`DMLabVQVAE.decode`): "greedy" (the argmax at each position
     # given the codes chosen before it), "sample" (one draw at temperature
@@ -207,7 +220,8 @@ CONFIGS = {
         stage2_prior_epochs=1, stage2_prior_patience=1, num_samples=2,
         stage2_decoding="consensus", stage2_decoding_samples=4,
         stage2_map_weight=1.0, stage2_head_epochs=1, validation_fraction=0.3,
-        test_fraction=0.3, tensorboard_images=False,
+        test_fraction=0.3, tensorboard_images=False, object_masks=True,
+        stage2_head_object_weight=1.0,
     ),
 }
 

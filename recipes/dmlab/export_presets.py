@@ -184,13 +184,17 @@ def _head_stage_words(config):
         return ""
     what = ("all of stage 2 (its own losses kept)" if config["stage2_head_tune"] == "stage2"
             else "the map head alone (the codes unchanged)")
+    weight = float(config.get("stage2_head_object_weight") or 0)
+    objects = (f",\n  and {weight:g} times stage 1's loss over the pixels of the target balls "
+               "alone\n  (memory-maze's object masks)" if weight else "")
+    with_objects = " plus that term" if weight else ""
     return (f"\n  Then `stage2_head`: {what} trained {epochs} epochs more on the frames "
             "(`MapHeadTuner`): the\n  stage-1 codes nearest the map head's vectors, "
             "passed straight through, decoded by\n  stage 1's frozen decoder and compared "
             "with the frame, beside the map loss (weight\n  "
-            f"{config['stage2_head_map_weight']:g}); learning rate "
+            f"{config['stage2_head_map_weight']:g}){objects}; learning rate "
             f"{config['stage2_head_learning_rate']:g}, the epoch of the best "
-            "validation frame loss kept.")
+            f"validation frame loss{with_objects} kept.")
 
 
 def card_text(stage, metrics, invocation, config, notes="",
@@ -263,6 +267,15 @@ def card_text(stage, metrics, invocation, config, notes="",
             f"{m['test_stage2_map_accuracy_regression']} / "
             f"{_fmt(metrics['test_stage2_psnr_db_regression'], 2)} / "
             f"{_fmt(metrics['test_stage2_psnr_db_regression_unsnapped'], 2)} |\n")
+    if "test_object_frames" in metrics:
+        decoding_rows += (
+            "| objects (memory-maze's target balls): of the "
+            f"{metrics['test_object_frames']} test frames showing one, the fraction whose "
+            "reconstruction keeps its colour against its surroundings, stage 1 / after both "
+            f"stages ({decoding}) | {m['test_objects_kept']} / {m['test_stage2_objects_kept']} |\n"
+            "| PSNR (dB) over those objects' pixels, stage 1 / after both stages | "
+            f"{_fmt(metrics['test_object_psnr_db'], 2)} / "
+            f"{_fmt(metrics['test_stage2_object_psnr_db'], 2)} |\n")
     board = ("\nThe same grids are in TensorBoard (`logs/stage2_vqvae/images`, "
              "`logs/stage2_prior/images`)." if config.get("tensorboard_images", True) else "")
     return f"""# {name}
@@ -423,7 +436,7 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
 
     pictures = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for picture in ("reconstructions.png", "samples.png"):
+        for picture in ("reconstructions.png", "samples.png", "objects.png"):
             source = os.path.join(run_dir, picture)
             if os.path.exists(source):
                 image = read_image(source)
@@ -431,9 +444,9 @@ def from_run(run_dir, dest, wall_time_s=None, cpu_time_s=None, command=None, not
                 pictures[picture] = os.path.join(tmp, picture)
                 write_png(pictures[picture], big)
         files = {
-            "vqvae": ["reconstructions.png", "samples.png"],
+            "vqvae": ["reconstructions.png", "samples.png", "objects.png"],
             "prior": [],
-            "stage2_vqvae": ["reconstructions.png", "samples.png"],
+            "stage2_vqvae": ["reconstructions.png", "samples.png", "objects.png"],
             "stage2_prior": ["samples.png"],
         }
         written = {}

@@ -18,8 +18,9 @@ Stages (each resumes on its own, in this order):
    With `stage2_head_epochs` > 0, `stage2_head` then trains stage 2 on the
    frames, through stage 1's frozen decoder (`MapHeadTuner`,
    `stage2_head.keras`; `stage2_head_tune`: the map head alone, the codes
-   unchanged, or all of stage 2): the tuned stage 2 is the one every later
-   stage, the report and the export use.
+   unchanged, or all of stage 2; `stage2_head_object_weight`: the target
+   balls' pixels weighed beside the frame): the tuned stage 2 is the one
+   every later stage, the report and the export use.
 5. `stage2_codes`: every split's 3 codes (`codes/stage2_codes/<split>/`,
    arrays `code1`, `code2`, `code3`).
 6. `stage2_prior`: a 1D gated prior of length 3 over the codes
@@ -34,7 +35,12 @@ Stages (each resumes on its own, in this order):
    sampled, and by the consensus of `stage2_decoding_samples` draws), and
    `reconstructions.png`: rows of frames | stage-1 reconstructions |
    27-bit reconstructions (stage 2's map by `stage2_decoding`, decoded by
-   stage 1) | 27-bit reconstructions from a sampled map.
+   stage 1) | 27-bit reconstructions from a sampled map. With
+   `object_masks` (memory-maze episodes rendered with each frame's target
+   balls marked), what each stage keeps of the objects
+   (`vq_zoo.metrics.objects`: `test_objects_kept`,
+   `test_stage2_objects_kept`, PSNR over their pixels) and `objects.png`,
+   the same rows for test frames that show one.
 
 TensorBoard (`<run>/logs`): every scalar of every stage; stage 1's
 reconstructions and code histogram (`logs/vqvae/vqvae`); the priors'
@@ -108,6 +114,11 @@ def check_config(config, data_dir=None):
     if config.stage2_decoding == "regression" and not config.stage2_map_weight > 0:
         raise ValueError("stage2_decoding='regression' decodes by the map head: set "
                          "stage2_map_weight > 0 (it is 0)")
+    if config.stage2_head_object_weight > 0 and not (
+            config.object_masks and config.dataset == "memory_maze"):
+        raise ValueError(f"stage2_head_object_weight={config.stage2_head_object_weight} "
+                         "weighs memory-maze's object pixels: set object_masks=true (and "
+                         f"dataset=memory_maze; it is {config.dataset})")
     if config.stage2_head_epochs and not config.stage2_map_weight > 0:
         raise ValueError(f"stage2_head_epochs={config.stage2_head_epochs} trains stage 2's "
                          "map head, which needs stage2_map_weight > 0 (it is 0)")
@@ -129,7 +140,8 @@ def memory_maze_frames(config, data_dir=None, verbose=0):
     from vq_zoo.data import memory_maze
     from vq_zoo.recipes import common
 
-    directory = common.memory_maze_episodes(config, data_dir, verbose)
+    directory = common.memory_maze_episodes(config, data_dir, verbose,
+                                            objects=config.object_masks)
     limits = {"train": config.train_frames, "validation": config.validation_frames,
               "test": config.test_frames}
     frames = {}
@@ -142,14 +154,31 @@ def memory_maze_frames(config, data_dir=None, verbose=0):
             raise ValueError(
                 f"The episodes in {directory} have {frames[split].shape[1:3]} frames, "
                 f"the config `image_size`={config.image_size}")
-    return frames
+    return frames, directory
+
+
+def memory_maze_objects(config, directory, data_dir=None):
+    """bool object masks of each split, frame for frame those of
+    `memory_maze_frames`."""
+    from vq_zoo.data import memory_maze
+    from vq_zoo.recipes import common
+
+    limits = {"train": config.train_frames, "validation": config.validation_frames,
+              "test": config.test_frames}
+    return {split: memory_maze.objects_dataset(
+        directory, split, config.validation_fraction, config.test_fraction,
+        max_frames=limit or None, max_episodes=common.episodes_to_read(config, data_dir))
+        for split, limit in limits.items()}
 
 
 def make_data(config, data_dir=None, verbose=0):
     """The run's data: `train` (shuffled float batches), `validation`,
     `splits` (`{split: float batches in a fixed order}`, for the codes),
     `test` (the report's batches), `sample` (16 fixed validation frames),
-    `variance` (of the training frames)."""
+    `variance` (of the training frames); with `config.object_masks`,
+    `objects` (`{split: bool (N, H, W)}`, the test split's in the order of
+    `test`) and `object_batches(split, batch_size, shuffle)` (float frames
+    with their float masks)."""
     import tensorflow as tf
 
     from vq_zoo.recipes import common
@@ -157,12 +186,24 @@ def make_data(config, data_dir=None, verbose=0):
     def to_float(x):
         return tf.cast(x, tf.float32) / 255.0
 
+    extra = {}
     if config.dataset == "memory_maze":
-        frames = memory_maze_frames(config, data_dir, verbose)
+        frames, directory = memory_maze_frames(config, data_dir, verbose)
 
         def batches(split, batch_size, shuffle=False):
             return common.in_memory_batches(frames[split], batch_size, shuffle,
                                             config.seed).map(to_float)
+
+        if config.object_masks:
+            objects = memory_maze_objects(config, directory, data_dir)
+
+            def object_batches(split, batch_size, shuffle=False):
+                # Frames and masks shuffled alike: one dataset of pairs.
+                return common.in_memory_batches(
+                    (frames[split], objects[split]), batch_size, shuffle, config.seed
+                ).map(lambda x, m: (to_float(x), tf.cast(m, tf.float32)))
+
+            extra = dict(objects=objects, object_batches=object_batches)
 
         variance = float((frames["train"].astype(np.float32) / 255.0).var())
         sample = frames["validation"][::max(1, len(frames["validation"]) // 16)][:16]
@@ -190,7 +231,7 @@ def make_data(config, data_dir=None, verbose=0):
     splits = {s: batches(s, 128) for s in ("train", "validation", "test")}
     return dict(train=batches("train", config.batch_size, shuffle=True),
                 validation=splits["validation"], splits=splits, test=splits["test"],
-                sample=np.asarray(sample, np.float32) / 255.0, variance=variance)
+                sample=np.asarray(sample, np.float32) / 255.0, variance=variance, **extra)
 
 
 # ---------------------------------------------------------------- models
@@ -304,6 +345,17 @@ def chain_rows(chain, frames, seed=0, decoding="greedy", num_samples=16):
             chain.decode(codes, seed=seed)]
 
 
+def object_frames(objects, num, min_pixels=30):
+    """Indices of up to `num` frames showing an object (at least
+    `min_pixels` of its pixels, so that a person sees it in a grid),
+    spread evenly over those that do, for `objects.png`."""
+    showing = np.flatnonzero(np.asarray(objects).reshape(len(objects), -1).sum(1)
+                             >= min_pixels)
+    if len(showing) <= num:
+        return showing
+    return showing[np.linspace(0, len(showing) - 1, num).round().astype(int)]
+
+
 def chain_grid(chain, frames, columns=8, upscale=1, decoding="greedy", num_samples=16):
     """An image grid of groups of 4 rows: frames | stage-1 reconstructions |
     27-bit reconstructions, map by `decoding` | 27-bit reconstructions,
@@ -391,14 +443,20 @@ def train_head(pipe, config, data, vqvae):
 
         tuner = MapHeadTuner(vqvae, pipe.load("stage2_vqvae"),
                              map_weight=config.stage2_head_map_weight,
-                             tune=config.stage2_head_tune, name="stage2_head")
+                             tune=config.stage2_head_tune,
+                             object_weight=config.stage2_head_object_weight,
+                             name="stage2_head")
         tuner.compile(optimizer=keras.optimizers.Adam(config.stage2_head_learning_rate))
         return tuner
 
+    weighted = config.stage2_head_object_weight > 0
+    train, validation = ((data["object_batches"]("train", config.batch_size, True),
+                          data["object_batches"]("validation", 128)) if weighted
+                         else (data["train"], data["validation"]))
     tuner = pipe.train(
-        "stage2_head", build, data["train"], epochs=config.stage2_head_epochs,
-        validation_data=data["validation"], inputs=["vqvae", "stage2_vqvae"],
-        keep_best="val_frame_loss",
+        "stage2_head", build, train, epochs=config.stage2_head_epochs,
+        validation_data=validation, inputs=["vqvae", "stage2_vqvae"],
+        keep_best="val_weighted_frame_loss" if weighted else "val_frame_loss",
         tensorboard=(lambda d: head_tensorboard(d, vqvae, data["sample"][:8]))
         if config.tensorboard_images else None,
         what=("train stage 2's map head" if config.stage2_head_tune == "head"
@@ -413,7 +471,8 @@ def _usage(counts):
 
 
 def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_data,
-                     train_maps=None, fit_triples=None, decoding="greedy", num_samples=16):
+                     train_maps=None, fit_triples=None, decoding="greedy", num_samples=16,
+                     test_objects=None):
     """Metrics on the test split (episodes never trained on): stage 1's
     reconstruction MSE / PSNR and code perplexity / usage; stage 2's
     reconstruction of the 21x21 maps given the 3 codes by each decoding
@@ -430,12 +489,19 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
     the most frequent training code everywhere; `fit_triples`
     (`{"train": ..., "validation": ...}`, datasets of code triples) the
     3-code prior's bits per code on the codes it was fit and stopped on,
-    measured after training as on the test codes (its overfitting)."""
+    measured after training as on the test codes (its overfitting).
+    `test_objects` (bool `(N, H, W)`, the object pixels of the test frames
+    in `test_batches`' order) adds what each stage keeps of the objects
+    (`vq_zoo.metrics.objects`): `test_object_frames` (frames counted),
+    `test_objects_kept` / `test_object_psnr_db` after stage 1 and
+    `test_stage2_objects_kept` / `test_stage2_object_psnr_db` after both
+    stages (the map by `decoding`)."""
     # Here, not at the top: the registry imports this module before
     # TensorFlow, and vq_zoo.metrics loads Keras.
     from keras import ops
 
     from vq_zoo.generation.consensus import consensus_codes
+    from vq_zoo.metrics import objects as object_metrics
     from vq_zoo.metrics.image_quality import psnr
     from vq_zoo.models.dmlab.dmlab_two_stage import frames_of_draws
 
@@ -453,6 +519,7 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
     hits = dict.fromkeys(rules, 0)
     sq = dict.fromkeys(rules + ("frame_mean",), 0.0)
     sq_mid = dict.fromkeys(rules, 0.0)
+    object_stats = {"stage1": [], "stage2": []}
     mode = None
     if train_maps is not None:
         mode = int(np.bincount(np.asarray(train_maps).ravel(), minlength=k1).argmax())
@@ -476,8 +543,16 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
                 vq1.decoder(ops.cast(vectors, vq1.compute_dtype), training=False)),
                 np.float64)
             sq_continuous += float(np.sum((mean_frame - x) ** 2))
+        masks = (None if test_objects is None
+                 else np.asarray(test_objects[frames_seen:frames_seen + len(x)]))
+        if masks is not None:
+            object_stats["stage1"].append(object_metrics.object_frame_stats(
+                x, np.clip(stage1, 0, 1), masks))
         for rule, m in decoded.items():
             two = np.asarray(vq1.decode(m), np.float64)
+            if masks is not None and rule == decoding:
+                object_stats["stage2"].append(object_metrics.object_frame_stats(
+                    x, np.clip(two, 0, 1), masks))
             sq[rule] += float(np.sum((two - x) ** 2))
             sq_mid[rule] += float(np.sum((two - stage1) ** 2))
             hits[rule] += int((m == maps).sum())
@@ -530,6 +605,15 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
             test_stage2_psnr_db_regression_unsnapped=psnr(sq_continuous / values))
     if mode is not None:
         metrics["baseline_map_accuracy_most_frequent_code"] = mode_hits / positions
+    if test_objects is not None:
+        if len(test_objects) != frames_seen:
+            raise ValueError(f"{len(test_objects)} object masks for {frames_seen} test frames")
+        for prefix, key in (("test_", "stage1"), ("test_stage2_", "stage2")):
+            summary = object_metrics.summarize_objects(
+                object_metrics.concatenate_stats(object_stats[key]))
+            metrics["test_object_frames"] = summary["frames"]
+            metrics[prefix + "objects_kept"] = summary["kept"]
+            metrics[prefix + "object_psnr_db"] = summary["object_psnr_db"]
     for n in levels:
         metrics[f"test_stage2_perplexity_{n}"], metrics[f"test_stage2_codebook_usage_{n}"] = (
             _usage(counts2[n]))
@@ -706,6 +790,13 @@ def run_stages(context):
             write_png(pipe.path("reconstructions.png"),
                       chain_grid(chain, test[::step][:16], decoding=config.stage2_decoding,
                                  num_samples=config.stage2_decoding_samples))
+            test_objects = data.get("objects", {}).get("test")
+            if test_objects is not None:
+                shown = object_frames(test_objects, 16)
+                if len(shown):
+                    write_png(pipe.path("objects.png"), chain_grid(
+                        chain, test[shown], decoding=config.stage2_decoding,
+                        num_samples=config.stage2_decoding_samples))
             train_maps = np.concatenate([np.asarray(x) for x in maps("train", 256)])
             metrics = held_out_metrics(chain, prior, stage2_prior, data["test"],
                                        maps("test", 128), triples("test", 256),
@@ -713,7 +804,8 @@ def run_stages(context):
                                        fit_triples={s: triples(s, 256)
                                                     for s in ("train", "validation")},
                                        decoding=config.stage2_decoding,
-                                       num_samples=config.stage2_decoding_samples)
+                                       num_samples=config.stage2_decoding_samples,
+                                       test_objects=test_objects)
             write_atomic(pipe.path("metrics.json"), json.dumps(metrics, indent=2).encode())
             return metrics
 

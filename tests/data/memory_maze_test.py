@@ -130,3 +130,111 @@ def test_a_cache_holding_more_episodes_than_the_config_is_read_to_its_first_ones
         memory_maze.check_episodes(str(tmp_path), 4)
     with pytest.raises(ValueError, match="`max_episodes`"):
         memory_maze.episode_files(str(tmp_path), 0)
+
+
+# Run in a child process (MuJoCo's renderer and TensorFlow crash in one):
+# episode 262 of the recipes' cache (seed 0), whose frame 79 shows a target
+# ball; then the same view rendered with the targets made invisible.
+_HIDE_TARGETS = """
+import importlib.util, os, sys
+import numpy as np
+os.environ.setdefault("MUJOCO_GL", "egl")
+spec = importlib.util.spec_from_file_location("mm", sys.argv[1])
+mm = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mm)
+env = mm.make_env("9x9", 84, 262)
+episode = mm.run_episode(80, 262, env=env, objects=True)
+masks = mm._ObjectMasks(env, 84)
+physics, task = masks.base.physics, masks.base.task
+camera = physics.bind(masks.camera).element_id
+shown = physics.render(84, 84, camera_id=camera)
+for target in task._targets:
+    for geom in target.mjcf_model.find_all("geom"):
+        index = physics.bind(geom).element_id
+        physics.model.geom_rgba[index, 3] = 0.0
+        physics.model.geom_matid[index] = -1
+hidden = physics.render(84, 84, camera_id=camera)
+np.savez(sys.argv[2], shown=shown, hidden=hidden, **episode)
+"""
+
+
+def test_object_masks_are_the_pixels_that_change_when_the_targets_are_hidden(tmp_path):
+    import subprocess
+    import sys
+
+    script, out = tmp_path / "hide.py", tmp_path / "out.npz"
+    script.write_text(_HIDE_TARGETS)
+    env = dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"))
+    subprocess.run([sys.executable, str(script), memory_maze.__file__, str(out)],
+                   check=True, env=env, capture_output=True)
+    with np.load(out) as f:
+        frames, objects, shown, hidden = f["frames"], f["objects"], f["shown"], f["hidden"]
+    assert objects.shape == frames.shape[:3] and objects.dtype == bool
+    # The environment's state is the last frame's: the camera render is it.
+    np.testing.assert_array_equal(shown, frames[-1])
+    changed = (shown != hidden).any(-1)
+    mask = objects[-1]
+    assert mask.sum() >= 20
+    # Every masked pixel shows a target; what else changes is the few pixels
+    # of its shadow on the floor.
+    assert not (mask & ~changed).any()
+    assert (changed & ~mask).sum() <= 0.5 * mask.sum()
+    # Most frames of the episode show no target at all.
+    assert (objects.reshape(len(objects), -1).sum(1) == 0).mean() > 0.5
+
+
+def test_object_masks_are_added_to_episodes_on_disk_only_when_they_render_the_same(tmp_path):
+    out = tmp_path / "episodes"
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    (path,) = memory_maze.generate_episodes(str(out), 1, 6, seed=5, resolution=32)
+    with np.load(path) as f:
+        frames, actions = f["frames"], f["actions"]
+        assert "objects" not in f.files
+    assert not memory_maze.has_objects(path)
+    with pytest.raises(ValueError, match="--objects"):
+        memory_maze.read_objects(path)
+    memory_maze.generate_episodes(str(out), 1, 6, seed=5, resolution=32, objects=True)
+    assert memory_maze.has_objects(path)
+    episode = memory_maze.read_episode(path)
+    np.testing.assert_array_equal(episode["frames"], frames)
+    np.testing.assert_array_equal(episode["actions"], actions)
+    masks = memory_maze.read_objects(path)
+    assert masks.shape == (6, 32, 32) and masks.dtype == bool
+    # An episode whose frames are not what its seeds render is refused, and
+    # left as it was.
+    tampered = tmp_path / "tampered"
+    tampered.mkdir()
+    other = tampered / os.path.basename(path)
+    np.savez(other, frames=np.zeros_like(frames), actions=actions, seed=5,
+             maze_seed=5 * 100003)
+    before = other.read_bytes()
+    with pytest.raises(RuntimeError, match="renders differently"):
+        memory_maze.generate_episodes(str(tampered), 1, 6, seed=5, resolution=32,
+                                      objects=True)
+    assert other.read_bytes() == before
+
+
+def test_object_masks_of_a_split_follow_its_frames(tmp_path):
+    _fake_episodes(tmp_path, [3, 4, 5, 6])
+    for i, n in enumerate([3, 4, 5, 6]):
+        path = tmp_path / f"episode_000000_{i:06d}.npz"
+        with np.load(path) as f:
+            arrays = dict(f)
+        # Episode i marks pixel (0, i) of every frame.
+        masks = np.zeros((n, 4, 4), bool)
+        masks[:, 0, i] = True
+        np.savez(path, objects=np.packbits(masks, axis=-1), **arrays)
+    for split in ("train", "validation", "test"):
+        frames = memory_maze.frames_dataset(str(tmp_path), split, 0.25, 0.25)
+        masks = memory_maze.objects_dataset(str(tmp_path), split, 0.25, 0.25)
+        assert masks.shape == frames.shape[:3]
+        owners = frames[:, 0, 0, 0]
+        np.testing.assert_array_equal(np.argmax(masks[:, 0, :], axis=1), owners)
+    # A mask array of the wrong shape is named.
+    path = tmp_path / "episode_000000_000000.npz"
+    with np.load(path) as f:
+        arrays = dict(f)
+    arrays["objects"] = np.zeros((3, 4, 2), np.uint8)
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="episode_000000_000000.npz.*objects"):
+        memory_maze.read_objects(str(path))

@@ -21,18 +21,24 @@ TRAINED = ["vqvae", "prior", "stage2_vqvae", "stage2_prior"]
 
 
 def fake_episodes(directory, num=3, steps=6, size=32):
-    """Episode files as memory_maze writes them: smooth frames (a bright
-    band that moves with the step) and actions."""
+    """Episode files as memory_maze writes them with `objects=True`: smooth
+    frames (a bright band that moves with the step, and on the floor a red
+    square, the object, on every other frame), actions and object masks."""
     os.makedirs(directory, exist_ok=True)
     rng = np.random.default_rng(0)
     for i in range(num):
         frames = np.zeros((steps, size, size, 3), np.uint8)
+        objects = np.zeros((steps, size, size), bool)
         colour = rng.integers(60, 255, 3)
         for t in range(steps):
             frames[t, :, (4 * t + 3 * i) % size:][:, :6] = colour
             frames[t, size // 2:] = 40
+            if t % 2 == 0:
+                objects[t, size // 2 + 4:size // 2 + 12, 4 + 2 * t:12 + 2 * t] = True
+                frames[t][objects[t]] = (220, 30, 30)
         np.savez(os.path.join(directory, f"episode_000000_{i:06d}.npz"),
-                 frames=frames, actions=rng.integers(0, 6, steps).astype(np.int32))
+                 frames=frames, actions=rng.integers(0, 6, steps).astype(np.int32),
+                 objects=np.packbits(objects, axis=-1))
     return directory
 
 
@@ -184,6 +190,42 @@ def test_a_map_head_stage2_is_measured_by_its_regression_decoding(run):
                             run["data"])
     with pytest.raises(ValueError, match="stage2_head_epochs=1 .* stage2_map_weight > 0"):
         recipe.check_config(dataclasses.replace(headless, stage2_head_epochs=1), run["data"])
+    with pytest.raises(ValueError, match="stage2_head_object_weight=1.0 .* object_masks=true"):
+        recipe.check_config(dataclasses.replace(SMOKE, object_masks=False), run["data"])
+
+
+def test_the_report_measures_the_objects_each_stage_keeps(run):
+    """The smoke config reads the episodes' object masks (`object_masks`):
+    the report counts the test frames that show the red square and
+    measures, on its pixels, stage 1's reconstructions and the 27-bit ones
+    of the saved models (the reported consensus decoding, its seed);
+    `objects.png` shows those frames; the head stage weighed the object
+    pixels and kept its best epoch by that weighted loss."""
+    from vq_zoo.metrics.objects import object_frame_stats
+    from vq_zoo.metrics.objects import summarize_objects
+    from vq_zoo.models.dmlab.family import load_run_stage
+
+    out, metrics = run["out"], run["metrics"]
+    test = np.load(os.path.join(run["data"], "episode_000000_000002.npz"))
+    frames = test["frames"].astype("float32") / 255.0
+    masks = np.unpackbits(test["objects"], axis=-1, count=32).astype(bool)
+    assert metrics["test_object_frames"] == 3
+    vq1 = keras.models.load_model(os.path.join(out, "vqvae.keras"))
+    vq2 = load_run_stage(out, "stage2_vqvae")
+    maps = np.asarray(vq1.encode(frames))
+    stage1 = np.clip(np.asarray(vq1.decode(maps)), 0, 1)
+    expected = summarize_objects(object_frame_stats(frames, stage1, masks))
+    assert metrics["test_objects_kept"] == pytest.approx(expected["kept"])
+    assert metrics["test_object_psnr_db"] == pytest.approx(expected["object_psnr_db"],
+                                                           rel=1e-4)
+    consensus = np.asarray(vq2.decode(np.asarray(vq2.encode_sequence(maps)),
+                                      decoding="consensus", num_samples=4, seed=10 ** 6))
+    both = np.clip(np.asarray(vq1.decode(consensus)), 0, 1)
+    expected = summarize_objects(object_frame_stats(frames, both, masks))
+    assert metrics["test_stage2_objects_kept"] == pytest.approx(expected["kept"])
+    assert os.path.getsize(os.path.join(out, "objects.png")) > 0
+    logs = json.load(open(os.path.join(out, "stages", "stage2_head.json")))
+    assert "val_weighted_frame_loss" in json.dumps(logs)
 
 
 def test_the_head_stage_tunes_the_map_head_alone_and_the_run_uses_it(run):

@@ -147,25 +147,68 @@ def episode_path(out_dir, seed, index):
     return os.path.join(out_dir, f"episode_{int(seed):06d}_{int(index):06d}.npz")
 
 
-def run_episode(steps, seed=0, maze="9x9", resolution=84, env=None):
+# MuJoCo's object type of a geom (`mjtObj.mjOBJ_GEOM`), as segmentation
+# renders report it beside the object's id.
+_MJ_OBJ_GEOM = 5
+
+
+class _ObjectMasks:
+    """The target objects' pixels in the frames of a memory-maze
+    environment: a segmentation render of the egocentric camera (the
+    camera whose RGB render is the observed frame), kept where it shows a
+    geom of one of the task's targets (the coloured balls the agent is sent
+    to; the maze's walls, floor and their painted patterns are not
+    objects)."""
+
+    def __init__(self, env, resolution):
+        base = env
+        while not hasattr(base, "physics"):  # under memory-maze's wrappers
+            base = getattr(base, "_env", None) or getattr(base, "env")
+        self.base, self.resolution = base, int(resolution)
+        cameras = [c for c in base.task._walker.mjcf_model.find_all("camera")
+                   if c.name == "egocentric"]
+        if len(cameras) != 1:
+            raise RuntimeError("memory-maze's walker has no egocentric camera: "
+                               "this version of memory-maze is not supported")
+        self.camera = cameras[0]
+
+    def __call__(self):
+        """bool `(resolution, resolution)`: the target objects' pixels now."""
+        physics, task = self.base.physics, self.base.task
+        geoms = [physics.bind(g).element_id for target in task._targets
+                 for g in target.mjcf_model.find_all("geom")]
+        camera_id = physics.bind(self.camera).element_id
+        seg = physics.render(self.resolution, self.resolution, camera_id=camera_id,
+                             segmentation=True)
+        return (seg[..., 1] == _MJ_OBJ_GEOM) & np.isin(seg[..., 0], geoms)
+
+
+def run_episode(steps, seed=0, maze="9x9", resolution=84, env=None, objects=False):
     """`{"frames": uint8 (steps, H, W, 3), "actions": int32 (steps,)}`: one
     episode of the exploring policy in a maze drawn from `seed` (or in
-    `env`, reset)."""
+    `env`, reset); with `objects`, also `"objects"`: bool `(steps, H, W)`,
+    the pixels of each frame that show a target object (`_ObjectMasks`)."""
     check_int("steps", steps)
     env = env or make_env(maze, resolution, seed)
+    masks = _ObjectMasks(env, resolution) if objects else None
     policy = ExploringPolicy(seed=seed + 7919)
     timestep = env.reset()
-    frames, actions = [], []
+    frames, actions, object_masks = [], [], []
     for t in range(steps):
         frame = np.asarray(timestep.observation["image"], np.uint8)
         action = policy(frame)
         frames.append(frame)
         actions.append(action)
+        if masks is not None:
+            object_masks.append(masks())
         if t + 1 < steps:
             timestep = env.step(action)
             if timestep.last():  # time limit: a fresh maze layout
                 timestep = env.reset()
-    return {"frames": np.stack(frames), "actions": np.asarray(actions, np.int32)}
+    out = {"frames": np.stack(frames), "actions": np.asarray(actions, np.int32)}
+    if masks is not None:
+        out["objects"] = np.stack(object_masks)
+    return out
 
 
 def _write_npz(path, **arrays):
@@ -177,32 +220,59 @@ def _write_npz(path, **arrays):
     os.replace(tmp, path)
 
 
-def _render(out_dir, indices, steps, seed, resolution, maze, verbose):
+def has_objects(path):
+    """Whether the episode file `path` exists and holds object masks."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "objects.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _render(out_dir, indices, steps, seed, resolution, maze, verbose, objects=False):
     """Renders the episodes `indices` in this process (which must not have
-    imported TensorFlow: see `generate_episodes`)."""
+    imported TensorFlow: see `generate_episodes`). With `objects`, an
+    episode already on disk without object masks is rendered again with
+    them, and rewritten only if its frames and actions come out identical
+    (the policy and the maze are drawn from the seeds alone)."""
     for index in indices:
         path = episode_path(out_dir, seed, index)
-        if os.path.exists(path):
+        exists = os.path.exists(path)
+        if exists and (not objects or has_objects(path)):
             continue
         episode_seed = int(seed) * 100003 + int(index)
-        episode = run_episode(steps, episode_seed, maze, resolution)
+        episode = run_episode(steps, episode_seed, maze, resolution, objects=objects)
+        if exists:
+            old = read_episode(path)
+            if not (np.array_equal(old["frames"], episode["frames"])
+                    and np.array_equal(old["actions"], episode["actions"])):
+                raise RuntimeError(
+                    f"episode file {path} renders differently now (another memory-maze, "
+                    "MuJoCo or renderer?): its object masks would not match its frames; "
+                    "render the episodes into a new folder with --objects")
+        if objects:  # bool (T, H, W), stored 8 pixels to the byte
+            episode["objects"] = np.packbits(episode["objects"], axis=-1)
         _write_npz(path, seed=np.int64(seed), maze_seed=np.int64(episode_seed),
                    **episode)
         if verbose:
             print(f"wrote {path}", flush=True)
 
 
-def _worker_command(out_dir, indices, steps, seed, resolution, maze, verbose):
+def _worker_command(out_dir, indices, steps, seed, resolution, maze, verbose,
+                    objects=False):
     # This file run as a script: `python -m vq_zoo.data.memory_maze` would
     # import the vq_zoo package, hence TensorFlow.
     command = [sys.executable, os.path.abspath(__file__), out_dir, "--worker",
                "--indices", ",".join(str(i) for i in indices), "--steps", str(steps),
                "--seed", str(seed), "--resolution", str(resolution), "--maze", maze]
-    return command + (["--verbose"] if verbose else [])
+    return command + (["--verbose"] if verbose else []) + (["--objects"] if objects else [])
 
 
 def generate_episodes(out_dir, num_episodes, steps_per_episode, seed=0,
-                      resolution=84, maze="9x9", processes=1, verbose=False):
+                      resolution=84, maze="9x9", processes=1, verbose=False,
+                      objects=False):
     """Renders `num_episodes` episodes of `steps_per_episode` steps into
     `out_dir` (each in its own maze, drawn from `seed` and the episode's
     index), skipping those already there; returns their paths in order.
@@ -221,6 +291,10 @@ def generate_episodes(out_dir, num_episodes, steps_per_episode, seed=0,
         maze: one of `MAZES`.
         processes: int, child processes rendering in parallel.
         verbose: print each file written.
+        objects: also store each frame's target-object pixels (`objects`,
+            bool `(T, H, W)` packed along the width; `read_objects`);
+            episodes already there without them are rendered again and
+            checked to come out identical first.
     """
     import subprocess
 
@@ -235,12 +309,14 @@ def generate_episodes(out_dir, num_episodes, steps_per_episode, seed=0,
         raise ImportError(f"memory-maze is not installed; install it with: {INSTALL}")
     os.makedirs(out_dir, exist_ok=True)
     indices = list(range(num_episodes))
-    todo = [i for i in indices if not os.path.exists(episode_path(out_dir, seed, i))]
+    todo = [i for i in indices if not (has_objects if objects else os.path.exists)(
+        episode_path(out_dir, seed, i))]
     chunks = [todo[p::processes] for p in range(processes) if todo[p::processes]]
     env = dict(os.environ)
     env.setdefault("MUJOCO_GL", "egl")
     children = [subprocess.Popen(
-        _worker_command(out_dir, c, steps_per_episode, seed, resolution, maze, verbose),
+        _worker_command(out_dir, c, steps_per_episode, seed, resolution, maze, verbose,
+                        objects),
         env=env, stdout=None if verbose else subprocess.DEVNULL,
         stderr=subprocess.PIPE) for c in chunks]
     errors = []
@@ -412,6 +488,48 @@ def frames_dataset(directory, split="train", validation_fraction=0.125,
     return frames[:max_frames] if max_frames else frames
 
 
+def read_objects(path):
+    """bool `(T, H, W)`: the target-object pixels of each frame of the
+    episode file `path` (rendered with `objects=True`); a ValueError naming
+    the file when it has none or they do not fit its frames."""
+    import zipfile
+
+    try:
+        with np.load(path) as f:
+            if "objects" not in f.files:
+                raise _no_objects(path)
+            packed = f["objects"]
+            steps, height, width = episode_header(path)
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
+        raise _unreadable(path, e) from None
+    expected = (steps, height, (width + 7) // 8)
+    if packed.dtype != np.uint8 or packed.shape != expected:
+        raise ValueError(f"episode file {path}: `objects` must be uint8 {expected} (bits "
+                         f"packed along the width), got {packed.dtype} {packed.shape}")
+    return np.unpackbits(packed, axis=-1, count=width).astype(bool)
+
+
+def _no_objects(path):
+    directory = os.path.dirname(path) or "."
+    return ValueError(
+        f"episode file {path} holds no object masks; add them (the episodes are rendered "
+        f"again, checked to come out the same) with `python -m vq_zoo.data.memory_maze "
+        f"{directory} --objects --episodes N --steps T` for the cache's N episodes of T steps")
+
+
+def objects_dataset(directory, split="train", validation_fraction=0.125,
+                    test_fraction=0.125, max_frames=None, max_episodes=None):
+    """The target-object masks of one split, bool `(N, H, W)`, frame for
+    frame those of `frames_dataset` with the same arguments."""
+    if split not in ("train", "validation", "test"):
+        raise ValueError(
+            f"`split` must be 'train', 'validation' or 'test', got {split!r}")
+    files = episode_files(directory, max_episodes)
+    chosen = split_episodes(len(files), validation_fraction, test_fraction)[split]
+    masks = np.concatenate([read_objects(files[i]) for i in chosen])
+    return masks[:max_frames] if max_frames else masks
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m vq_zoo.data.memory_maze",
@@ -425,6 +543,9 @@ def main(argv=None):
     parser.add_argument("--maze", default="9x9", choices=MAZES)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--objects", action="store_true",
+                        help="also store each frame's target-object pixels (episodes "
+                             "already there are rendered again to add them)")
     # A child process of `generate_episodes`: render these episodes here.
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--indices", default="", help=argparse.SUPPRESS)
@@ -432,12 +553,12 @@ def main(argv=None):
     if args.worker:
         indices = [int(i) for i in args.indices.split(",") if i]
         _render(args.out_dir, indices, args.steps, args.seed, args.resolution,
-                args.maze, args.verbose)
+                args.maze, args.verbose, args.objects)
         return 0
     try:
         paths = generate_episodes(args.out_dir, args.episodes, args.steps, args.seed,
                                   args.resolution, args.maze, args.processes,
-                                  verbose=True)
+                                  verbose=True, objects=args.objects)
     except (ImportError, ValueError, RuntimeError) as e:
         print(f"memory_maze: error: {e}", file=sys.stderr)
         return 1

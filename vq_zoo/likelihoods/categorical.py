@@ -75,6 +75,9 @@ class Categorical(Likelihood):
     def loss(self, x, params):
         return ops.mean(self._nll_per_dim(x, params))
 
+    def loss_per_position(self, x, params):
+        return ops.mean(self._nll_per_dim(x, params), axis=-1)
+
     def negative_log_likelihood(self, x, params):
         nll = self._nll_per_dim(x, params)
         return ops.sum(ops.reshape(nll, (ops.shape(nll)[0], -1)), axis=-1)

@@ -25,6 +25,14 @@ class Likelihood:
         `tf.distribute`), so that the model can scale it to the global batch."""
         raise NotImplementedError
 
+    def loss_per_position(self, x, params):
+        """The loss at each position of `x` (its channels averaged), shape
+        `x.shape[:-1]`; its mean is `loss(x, params)`. For a loss that
+        weighs positions unequally (`MapHeadTuner`'s object weight)."""
+        raise NotImplementedError(
+            f"{self.__class__.__name__} has no per-position loss; use 'mse', "
+            "'categorical' or 'logistic_mixture'")
+
     def negative_log_likelihood(self, x, params):
         """Per-example `-log p(x | z)` in nats, shape `(batch,)`."""
         raise ValueError(

@@ -35,6 +35,11 @@ class MeanSquaredError(Likelihood):
         params = ops.cast(params, "float32")
         return ops.mean(ops.square(x - params)) / self.data_variance
 
+    def loss_per_position(self, x, params):
+        x = ops.cast(x, "float32")
+        params = ops.cast(params, "float32")
+        return ops.mean(ops.square(x - params), axis=-1) / self.data_variance
+
     def reconstruct(self, params):
         return params
 

@@ -85,6 +85,39 @@ def test_frame_loss_and_map_accuracy_against_numpy(chain):
     assert counts == {}
 
 
+def test_the_object_loss_is_stage1s_loss_over_the_object_pixels(chain):
+    vq1, vq2 = chain
+    x = frames(6, seed=6)
+    _, _, decoded = regression_frames(vq1, vq2, x)
+    variance = vq1.likelihood.get_config()["data_variance"]
+    objects = np.zeros(x.shape[:3], "float32")
+    objects[1, 2:4, 3:6] = 1.0
+    objects[4, 0, :2] = 1.0
+    per_pixel = ((decoded - x) ** 2).mean(-1) / variance
+    object_loss = per_pixel[objects > 0].mean()
+    tuner = MapHeadTuner(vq1, vq2, map_weight=0.0, object_weight=2.0)
+    scalars, _ = tuner.compute_loss_terms((x, objects), training=False)
+    assert float(scalars["frame_loss"]) == pytest.approx(per_pixel.mean(), rel=1e-4)
+    assert float(scalars["object_loss"]) == pytest.approx(object_loss, rel=1e-4)
+    assert float(scalars["weighted_frame_loss"]) == pytest.approx(
+        per_pixel.mean() + 2.0 * object_loss, rel=1e-4)
+    assert float(scalars["loss"]) == pytest.approx(float(scalars["weighted_frame_loss"]))
+    # A batch without objects: the object term is 0, not a division by 0.
+    empty, _ = tuner.compute_loss_terms((x, np.zeros_like(objects)), training=False)
+    assert float(empty["object_loss"]) == 0.0
+    # Fitting on (frames, objects) pairs logs the object terms.
+    tuner.compile(optimizer=keras.optimizers.Adam(1e-3))
+    logs = tuner.fit(tf.data.Dataset.from_tensor_slices((x, objects)).batch(3),
+                     epochs=1, verbose=0).history
+    assert {"object_loss", "weighted_frame_loss", "frame_loss"} <= set(logs)
+    with pytest.raises(ValueError, match="objects"):
+        tuner.compute_loss_terms(x, training=False)
+    with pytest.raises(ValueError, match="objects"):
+        tuner.compute_loss_terms((x, objects[:, :4, :4]), training=False)
+    with pytest.raises(ValueError, match="object_weight"):
+        MapHeadTuner(vq1, vq2, object_weight=-1.0)
+
+
 def test_the_straight_through_gradient_is_the_frame_gradient_at_the_snapped_vectors(chain):
     vq1, vq2 = chain
     tuner = MapHeadTuner(vq1, vq2)
@@ -146,15 +179,17 @@ def test_tuning_all_of_stage2_moves_its_encoder_and_keeps_stage1():
 
 def test_saving_round_trips(tmp_path):
     vq1 = stage1()
-    tuner = MapHeadTuner(vq1, stage2(vq1), map_weight=0.25, tune="stage2")
+    tuner = MapHeadTuner(vq1, stage2(vq1), map_weight=0.25, tune="stage2",
+                         object_weight=1.5)
     tuner.compile(optimizer=keras.optimizers.Adam(1e-3))
     x = frames(4, seed=5)
-    tuner.fit(x, batch_size=4, epochs=1, verbose=0)
+    tuner.fit(tf.data.Dataset.from_tensor_slices((x, np.ones(x.shape[:3], "float32")))
+              .batch(4), epochs=1, verbose=0)
     path = str(tmp_path / "tuner.keras")
     tuner.save(path)
     loaded = keras.models.load_model(path)
     assert isinstance(loaded.code_vqvae, DMLabVQVAE)
-    assert (loaded.map_weight, loaded.tune) == (0.25, "stage2")
+    assert (loaded.map_weight, loaded.tune, loaded.object_weight) == (0.25, "stage2", 1.5)
     np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(tuner(x)))
 
 

@@ -254,12 +254,16 @@ back; {sizes['latents']}-code prior -> {sizes['map']} map -> frame)."""
         if not metrics or not (metadata or {}).get("two_stage_presets"):
             return super().card_reconstructions(facts)
         s = set_sizes(metadata.get("config"))
+        objects = ("" if "test_object_frames" not in metrics else """
+`objects.png` (in the stage-1 and stage-2 presets): the same 4 rows for up to 16
+test frames that show a target ball (at least 30 of its pixels), spread over the
+test episodes.""")
         return f"""`reconstructions.png` (in the stage-1 and stage-2 presets): groups of 4 rows,
 test frames | stage-1 reconstructions ({s['map']} codes) | {s['bits']}-bit
 reconstructions with the {decoding_words(metrics)} | {s['bits']}-bit reconstructions with a sampled
 map. `samples.png`: frames decoded from the {s['latents']}-code prior's samples ({s['latents']} codes
 -> a sampled {s['map']} map -> stage 1's decoder); `vq-zoo sample` decodes each
-map by the {decoding_words(metrics)} instead."""
+map by the {decoding_words(metrics)} instead.{objects}"""
 
     # ------------------------------------------------------------ codes
     # `vq-zoo encode` / `decode` with a stage-2 preset of a set: frames to

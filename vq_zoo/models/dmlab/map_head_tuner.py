@@ -29,7 +29,13 @@ class MapHeadTuner(Task):
         snapped  = the stage-1 code vectors nearest `vectors`, passed
                    straight through (vectors + stop_gradient(snapped - vectors))
         frame_loss = stage 1's likelihood loss of x given decoder(snapped)
-        loss     = frame_loss + map_weight * map_loss  (+ stage 2's own terms)
+        loss     = frame_loss + object_weight * object_loss
+                   + map_weight * map_loss  (+ stage 2's own terms)
+
+    where `object_loss` is stage 1's loss over the pixels of the objects
+    alone (a mask given with the frames, e.g. memory-maze's target balls):
+    objects cover a few hundredths of a frame, so a loss averaged over the
+    frame barely sees them, and 27 bits go to the walls and floor first.
 
     The straight-through snap makes the loss that of the frames the
     regression decoding gives (the nearest codes' frame), with the gradient
@@ -46,12 +52,17 @@ class MapHeadTuner(Task):
     `code_vqvae`.
 
     Shape contract: `fit` takes float frames `(batch, height, width,
-    channels)` in stage 1's data range (unlabelled). Logs `loss`,
+    channels)` in stage 1's data range, or `(frames, objects)` with
+    `objects` `(batch, height, width)` (1 on an object's pixels, 0
+    elsewhere; needed when `object_weight > 0`). Logs `loss`,
     `frame_loss` (stage 1's reconstruction loss, the mean squared error over
     the data variance for its `MeanSquaredError` likelihood),
     `map_loss` and `map_accuracy` (the fraction of positions whose snapped
-    code is stage 1's code), and with `tune="stage2"` stage 2's
-    `reconstruction_loss` and `commitment_loss`.
+    code is stage 1's code), with `tune="stage2"` stage 2's
+    `reconstruction_loss` and `commitment_loss`, and with `object_weight > 0`
+    `object_loss` (the mean over the batch's object pixels; 0 in a batch
+    without any) and `weighted_frame_loss` (`frame_loss + object_weight *
+    object_loss`, what a best epoch is chosen by).
 
     Args:
         frame_vqvae: stage 1, a built non-autoregressive `VQVAE` from frames
@@ -63,6 +74,8 @@ class MapHeadTuner(Task):
             Defaults to 1.
         tune: what trains, one of `TUNES`: `"head"` (the default) or
             `"stage2"`.
+        object_weight: float >= 0, the weight of the loss over the objects'
+            pixels beside the frame's. Defaults to 0 (frames alone).
         **kwargs: base `keras.Model` arguments.
 
     Example:
@@ -72,7 +85,8 @@ class MapHeadTuner(Task):
     >>> tuned = tuner.code_vqvae           # decode(..., decoding="regression")
     """
 
-    def __init__(self, frame_vqvae, code_vqvae, map_weight=1.0, tune="head", **kwargs):
+    def __init__(self, frame_vqvae, code_vqvae, map_weight=1.0, tune="head",
+                 object_weight=0.0, **kwargs):
         super().__init__(**kwargs)
         if getattr(frame_vqvae, "autoregressive", True) or not hasattr(frame_vqvae,
                                                                      "likelihood"):
@@ -86,9 +100,10 @@ class MapHeadTuner(Task):
         if code_vqvae.decoder.num_embeddings != k1:
             raise ValueError(f"stage 2 models maps of {code_vqvae.decoder.num_embeddings} "
                              f"codes, stage 1 has {k1}: they are not one chain")
-        if (isinstance(map_weight, bool) or not isinstance(map_weight, (int, float))
-                or not map_weight >= 0):
-            raise ValueError(f"`map_weight` must be a number >= 0, got {map_weight!r}")
+        for name, value in (("map_weight", map_weight), ("object_weight", object_weight)):
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not value >= 0):
+                raise ValueError(f"`{name}` must be a number >= 0, got {value!r}")
         for model in (frame_vqvae, code_vqvae):
             if not model.built:
                 raise ValueError(f"MapHeadTuner needs built stages; {model.name} is not")
@@ -98,9 +113,12 @@ class MapHeadTuner(Task):
         self.code_vqvae = code_vqvae
         self.map_weight = float(map_weight)
         self.tune = tune
+        self.object_weight = float(object_weight)
         names = ("loss", "frame_loss", "map_loss", "map_accuracy")
         if tune == "stage2":
             names += ("reconstruction_loss", "commitment_loss")
+        if self.object_weight > 0:
+            names += ("object_loss", "weighted_frame_loss")
         self._init_trackers(names)
         self.built = True  # it has no weights of its own
 
@@ -139,9 +157,23 @@ class MapHeadTuner(Task):
         vq1 = self.frame_vqvae
         return vq1.decoder(ops.cast(passed, vq1.compute_dtype), training=False), codes
 
+    def _split_data(self, data):
+        """`(frames, objects or None)` of a batch."""
+        if not isinstance(data, (tuple, list)):
+            data = (data,)
+        x = data[0]
+        objects = data[1] if len(data) > 1 else None
+        if self.object_weight > 0 and objects is None:
+            raise ValueError("MapHeadTuner(object_weight > 0) trains on (frames, objects) "
+                             "batches, objects (batch, height, width) marking each frame's "
+                             "object pixels; got frames alone")
+        if objects is not None and tuple(objects.shape[1:]) != tuple(x.shape[1:-1]):
+            raise ValueError(f"objects {tuple(objects.shape)} must be (batch, height, width) "
+                             f"of the frames {tuple(x.shape)}")
+        return ops.cast(x, "float32"), objects
+
     def compute_loss_terms(self, data, training):
-        x = data[0] if isinstance(data, (tuple, list)) else data
-        x = ops.cast(x, "float32")
+        x, objects = self._split_data(data)
         maps = self._maps(x)
         vq2 = self.code_vqvae
         others = {}
@@ -158,9 +190,18 @@ class MapHeadTuner(Task):
             map_loss = vq2.map_vector_loss(vectors, maps)
             rest = 0.0
         params, codes = self.frames(vectors)
-        frame_loss = self.frame_vqvae.likelihood.loss(x, params)
+        likelihood = self.frame_vqvae.likelihood
+        if self.object_weight > 0:
+            per_position = likelihood.loss_per_position(x, params)
+            frame_loss = ops.mean(per_position)
+            mask = ops.cast(objects, "float32")
+            object_loss = ops.sum(per_position * mask) / ops.maximum(ops.sum(mask), 1.0)
+            weighted = frame_loss + self.object_weight * object_loss
+            others.update(object_loss=object_loss, weighted_frame_loss=weighted)
+        else:
+            frame_loss = weighted = likelihood.loss(x, params)
         scalars = {
-            "loss": frame_loss + self.map_weight * map_loss + rest,
+            "loss": weighted + self.map_weight * map_loss + rest,
             "frame_loss": frame_loss,
             "map_loss": map_loss,
             "map_accuracy": ops.mean(ops.cast(ops.equal(codes, maps), "float32")),
@@ -177,7 +218,8 @@ class MapHeadTuner(Task):
         config = super().get_config()
         config.update(frame_vqvae=keras.saving.serialize_keras_object(self.frame_vqvae),
                       code_vqvae=keras.saving.serialize_keras_object(self.code_vqvae),
-                      map_weight=self.map_weight, tune=self.tune)
+                      map_weight=self.map_weight, tune=self.tune,
+                      object_weight=self.object_weight)
         return config
 
     @classmethod

@@ -1,0 +1,110 @@
+"""What a finished dmlab run keeps of the objects (memory-maze's target
+balls), measured on its test frames without retraining: for stage 1 alone
+and after both stages (the map regressed from the 3 codes, and the greedy
+map), the fraction of frames showing an object whose reconstruction keeps
+its colour against its surroundings and the PSNR over the object pixels
+(`vq_zoo.metrics.objects`); and a grid of the frames that show one:
+frames | stage 1 | regressed map (| greedy map with `--greedy`).
+
+    python -m vq_zoo.recipes.dmlab.objects_check RUN_DIR EPISODES \\
+        [--split test] [--grid objects.png] [--json objects.json] [--greedy]
+
+`EPISODES` is the run's folder of episodes, with object masks (`python -m
+vq_zoo.data.memory_maze EPISODES --objects --episodes N --steps T` adds
+them); its `--split` is read as the run read it.
+"""
+
+import argparse
+import json
+import os
+
+import numpy as np
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m vq_zoo.recipes.dmlab.objects_check")
+    parser.add_argument("run_dir")
+    parser.add_argument("episodes")
+    parser.add_argument("--split", default="test", choices=("test", "validation"))
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--grid", default=None, help="a PNG of up to 16 frames showing "
+                        "objects: frames | stage 1 | regressed map (| greedy map)")
+    parser.add_argument("--json", default=None, help="write the figures here too")
+    parser.add_argument("--greedy", action="store_true",
+                        help="also the greedy map (the PixelCNN decoded position by "
+                             "position: minutes)")
+    args = parser.parse_args(argv)
+
+    import keras
+
+    from vq_zoo import VQVAE
+    from vq_zoo.data import memory_maze
+    from vq_zoo.metrics import objects as object_metrics
+    from vq_zoo.models.dmlab.family import load_run_stage
+    from vq_zoo.recipes.dmlab.decodings import episodes_read
+    from vq_zoo.recipes.dmlab.recipe import object_frames
+    from vq_zoo.utils.images import image_grid
+    from vq_zoo.utils.images import write_png
+
+    with open(os.path.join(args.run_dir, "config.json")) as f:
+        record = json.load(f)
+    config = record["config"]
+    vq1 = keras.models.load_model(os.path.join(args.run_dir, "vqvae.keras"))
+    vq2 = load_run_stage(args.run_dir, "stage2_vqvae")  # tuned by stage2_head, if run
+    if not isinstance(vq1, VQVAE) or not hasattr(vq2, "decode_samples"):
+        raise SystemExit(f"{args.run_dir} holds no dmlab run's vqvae.keras and "
+                         "stage2_vqvae.keras (a VQVAE and a DMLabVQVAE)")
+    regress = getattr(vq2, "map_head", None) is not None
+    split = (args.episodes, args.split, config["validation_fraction"], config["test_fraction"])
+    max_episodes = episodes_read(record)
+    try:
+        masks = memory_maze.objects_dataset(*split, max_episodes=max_episodes)
+    except ValueError as e:
+        raise SystemExit(f"objects_check: {e}") from None
+    frames = memory_maze.frames_dataset(*split, max_episodes=max_episodes)
+    rules = (("stage1",) + (("regression",) if regress else ())
+             + (("greedy",) if args.greedy or not regress else ()))
+    stats = {rule: [] for rule in rules}
+    made = {rule: [] for rule in rules}
+    shown = object_frames(masks, 16)
+    for start in range(0, len(frames), args.batch_size):
+        x = frames[start:start + args.batch_size].astype(np.float32) / 255.0
+        m = masks[start:start + args.batch_size]
+        maps = np.asarray(vq1.encode(x))
+        triples = np.asarray(vq2.encode_sequence(maps))
+        decoded = {"stage1": maps}
+        if "regression" in rules:
+            decoded["regression"] = np.asarray(vq2.decode(triples, decoding="regression"))
+        if "greedy" in rules:
+            decoded["greedy"] = np.asarray(vq2.decode(triples, greedy=True))
+        picked = shown[(shown >= start) & (shown < start + len(x))] - start
+        for rule, code_map in decoded.items():
+            out = np.clip(np.asarray(vq1.decode(code_map), np.float64), 0, 1)
+            stats[rule].append(object_metrics.object_frame_stats(x, out, m))
+            made[rule].append(out[picked])
+    figures = {"run_dir": args.run_dir, "split": args.split, "frames": len(frames)}
+    for rule in rules:
+        summary = object_metrics.summarize_objects(
+            object_metrics.concatenate_stats(stats[rule]))
+        figures["object_frames"] = summary["frames"]
+        figures[f"{rule}_objects_kept"] = summary["kept"]
+        figures[f"{rule}_object_psnr_db"] = summary["object_psnr_db"]
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        from vq_zoo.utils.io import write_atomic
+
+        write_atomic(args.json, json.dumps(figures, indent=2).encode())
+    if args.grid and len(shown):
+        rows = [frames[shown].astype(np.float32) / 255.0] + [
+            np.concatenate(made[rule]) for rule in rules]
+        tiles = []
+        for start in range(0, len(shown), 8):
+            for row in rows:
+                tiles.extend(row[start:start + 8])
+        write_png(args.grid, image_grid(np.asarray(tiles), columns=min(8, len(shown))))
+        print(f"wrote {args.grid}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
