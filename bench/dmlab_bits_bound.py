@@ -9,6 +9,7 @@ a stage-2 code trained on that map) can be compared with it.
 
     python bench/dmlab_bits_bound.py EPISODES [--codes 3] [--num-embeddings 512]
         [--epochs 12] [--grid bound.png] [--json bound.json] [--skip-continuous]
+        [--objects]
 
 `EPISODES` is the folder of rendered episodes the dmlab recipe trains on
 (split by episode as it splits them: the test figures are on its test
@@ -84,6 +85,9 @@ def main(argv=None):
     parser.add_argument("--grid", default=None)
     parser.add_argument("--json", default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--objects", action="store_true",
+                        help="also what each keeps of the target balls on the test frames "
+                             "(vq_zoo.metrics.objects; the episodes need object masks)")
     args = parser.parse_args(argv)
 
     import keras
@@ -129,6 +133,16 @@ def main(argv=None):
                                     for s in range(0, len(test), 64)])
             out["test_codes_used"] = int(len(np.unique(codes)))
         shown[name] = recon
+        if args.objects:
+            from vq_zoo.metrics import objects as object_metrics
+
+            masks = memory_maze.objects_dataset(args.episodes, "test",
+                                                args.validation_fraction, args.test_fraction)
+            kept = object_metrics.summarize_objects(object_metrics.object_frame_stats(
+                test, recon, masks))
+            out["object_frames"] = kept["frames"]
+            out[f"objects_kept_{name}"] = kept["kept"]
+            out[f"object_psnr_{name}"] = kept["object_psnr_db"]
         print(f"{name}: {out[f'psnr_{name}']:.2f} dB on the test frames "
               f"({out[f'train_minutes_{name}']:.1f} min)", flush=True)
     print(json.dumps(out, indent=1))

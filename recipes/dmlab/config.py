@@ -183,8 +183,11 @@ CONFIGS = {
     # decoder (`stage2_head`, learning rate 3e-4, map loss weight 1; the
     # head alone gained about 0.1 dB less on the validation frames); its map
     # reported as the head's regression (nearest stage-1 codes); a 3-code
-    # prior of 2 filters (4 overfit earlier codes by 11%). The tries:
-    # recipes/dmlab/README.md (this set: run 18).
+    # prior of 2 filters (4 overfit earlier codes by 11%); the episodes'
+    # object masks read, so that the report measures what each stage keeps
+    # of the target balls (the object weight stays 0: weighing them cost
+    # frame PSNR for few objects kept). The tries: recipes/dmlab/README.md
+    # (this set: run 18).
     "small": DMLabConfig(
         dataset="memory_maze", episodes=300, steps_per_episode=100,
         num_hiddens=64, num_residual_layers=2, num_residual_hiddens=32,
@@ -203,7 +206,7 @@ CONFIGS = {
         stage2_prior_filters=2, stage2_prior_learning_rate=2e-3,
         stage2_prior_batch_size=64, stage2_prior_epochs=30, stage2_prior_patience=2,
         stage2_decoding="regression", stage2_decoding_samples=16,
-        num_samples=16, tensorboard_images=False,
+        num_samples=16, tensorboard_images=False, object_masks=True,
     ),
     # Seconds: the tests run the whole chain with it (memory-maze frames at
     # 32x32 -> 8x8 codes, 2 codes of K=16 per frame).

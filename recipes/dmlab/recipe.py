@@ -119,6 +119,13 @@ def check_config(config, data_dir=None):
         raise ValueError(f"stage2_head_object_weight={config.stage2_head_object_weight} "
                          "weighs memory-maze's object pixels: set object_masks=true (and "
                          f"dataset=memory_maze; it is {config.dataset})")
+    if config.object_masks and config.dataset == "memory_maze" and data_dir:
+        # A user's folder is read as it is (nothing is rendered into it).
+        from vq_zoo.data import memory_maze
+
+        for path in memory_maze.episode_files(data_dir):
+            if not memory_maze.has_objects(path):
+                raise memory_maze.missing_objects_error(path)
     if config.stage2_head_epochs and not config.stage2_map_weight > 0:
         raise ValueError(f"stage2_head_epochs={config.stage2_head_epochs} trains stage 2's "
                          "map head, which needs stage2_map_weight > 0 (it is 0)")

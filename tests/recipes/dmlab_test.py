@@ -194,6 +194,19 @@ def test_a_map_head_stage2_is_measured_by_its_regression_decoding(run):
         recipe.check_config(dataclasses.replace(SMOKE, object_masks=False), run["data"])
 
 
+def test_a_data_dir_without_object_masks_is_refused_before_any_training(tmp_path):
+    data = fake_episodes(str(tmp_path / "episodes"))
+    path = os.path.join(data, "episode_000000_000001.npz")
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files if k != "objects"}
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="episode_000000_000001.npz holds no object masks.*"
+                                         "--objects"):
+        recipe.check_config(SMOKE, data)
+    recipe.check_config(dataclasses.replace(SMOKE, object_masks=False,
+                                            stage2_head_object_weight=0.0), data)
+
+
 def test_the_report_measures_the_objects_each_stage_keeps(run):
     """The smoke config reads the episodes' object masks (`object_masks`):
     the report counts the test frames that show the red square and

@@ -497,7 +497,7 @@ def read_objects(path):
     try:
         with np.load(path) as f:
             if "objects" not in f.files:
-                raise _no_objects(path)
+                raise missing_objects_error(path)
             packed = f["objects"]
             steps, height, width = episode_header(path)
     except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
@@ -509,7 +509,9 @@ def read_objects(path):
     return np.unpackbits(packed, axis=-1, count=width).astype(bool)
 
 
-def _no_objects(path):
+def missing_objects_error(path):
+    """The ValueError for an episode file `path` without object masks, with
+    the command that adds them."""
     directory = os.path.dirname(path) or "."
     return ValueError(
         f"episode file {path} holds no object masks; add them (the episodes are rendered "
