@@ -205,6 +205,10 @@ def test_a_data_dir_without_object_masks_is_refused_before_any_training(tmp_path
         recipe.check_config(SMOKE, data)
     recipe.check_config(dataclasses.replace(SMOKE, object_masks=False,
                                             stage2_head_object_weight=0.0), data)
+    # An empty folder is one to render into (with the masks): not refused.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    recipe.check_config(SMOKE, str(empty))
 
 
 def test_the_report_measures_the_objects_each_stage_keeps(run):
