@@ -46,8 +46,17 @@ def main(argv=None):
     from vq_zoo.utils.images import image_grid
     from vq_zoo.utils.images import write_png
 
-    with open(os.path.join(args.run_dir, "config.json")) as f:
-        record = json.load(f)
+    # The CLI's record of the run (config.json), else the pipeline's own
+    # (stages/run.json, written by every run, `recipe.main` included).
+    for name in ("config.json", os.path.join("stages", "run.json")):
+        path = os.path.join(args.run_dir, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                record = json.load(f)
+            break
+    else:
+        raise SystemExit(f"objects_check: {args.run_dir} is not a dmlab run dir (no "
+                         "config.json or stages/run.json)")
     config = record["config"]
     vq1 = keras.models.load_model(os.path.join(args.run_dir, "vqvae.keras"))
     vq2 = load_run_stage(args.run_dir, "stage2_vqvae")  # tuned by stage2_head, if run

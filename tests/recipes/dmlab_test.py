@@ -211,7 +211,7 @@ def test_a_data_dir_without_object_masks_is_refused_before_any_training(tmp_path
     recipe.check_config(SMOKE, str(empty))
 
 
-def test_the_report_measures_the_objects_each_stage_keeps(run):
+def test_the_report_measures_the_objects_each_stage_keeps(run, tmp_path):
     """The smoke config reads the episodes' object masks (`object_masks`):
     the report counts the test frames that show the red square and
     measures, on its pixels, stage 1's reconstructions and the 27-bit ones
@@ -243,6 +243,21 @@ def test_the_report_measures_the_objects_each_stage_keeps(run):
     assert os.path.getsize(os.path.join(out, "objects.png")) > 0
     logs = json.load(open(os.path.join(out, "stages", "stage2_head.json")))
     assert "val_weighted_frame_loss" in json.dumps(logs)
+    # `objects_check` on the finished run: stage 1's figures are the report's,
+    # the regressed map's those of the saved models.
+    from vq_zoo.recipes.dmlab import objects_check
+
+    figures, grid = str(tmp_path / "objects.json"), str(tmp_path / "objects.png")
+    assert objects_check.main([out, run["data"], "--json", figures, "--grid", grid]) == 0
+    figures = json.load(open(figures))
+    assert figures["object_frames"] == 3
+    assert figures["stage1_objects_kept"] == pytest.approx(metrics["test_objects_kept"])
+    regressed = np.asarray(vq2.decode(np.asarray(vq2.encode_sequence(maps)),
+                                      decoding="regression"))
+    expected = summarize_objects(object_frame_stats(
+        frames, np.clip(np.asarray(vq1.decode(regressed)), 0, 1), masks))
+    assert figures["regression_objects_kept"] == pytest.approx(expected["kept"])
+    assert os.path.getsize(grid) > 0
 
 
 def test_the_head_stage_tunes_the_map_head_alone_and_the_run_uses_it(run):
