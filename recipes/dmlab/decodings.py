@@ -35,6 +35,34 @@ def episodes_read(record):
     return record["config"]["episodes"]
 
 
+def load_finished_run(run_dir, prog):
+    """`(record, stage 1, stage 2)` of the finished dmlab run in `run_dir`:
+    its record (the CLI's `config.json`, else the pipeline's own
+    `stages/run.json`, which every run writes, `recipe.main` included), its
+    `vqvae.keras` and the stage 2 its later stages used (tuned by
+    `stage2_head`, if run); exits naming `prog` when it is not one."""
+    import keras
+
+    from vq_zoo import VQVAE
+    from vq_zoo.models.dmlab.family import load_run_stage
+
+    for name in ("config.json", os.path.join("stages", "run.json")):
+        path = os.path.join(run_dir, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                record = json.load(f)
+            break
+    else:
+        raise SystemExit(f"{prog}: {run_dir} is not a dmlab run dir (no config.json or "
+                         "stages/run.json)")
+    vq1 = keras.models.load_model(os.path.join(run_dir, "vqvae.keras"))
+    vq2 = load_run_stage(run_dir, "stage2_vqvae")
+    if not isinstance(vq1, VQVAE) or not hasattr(vq2, "decode_samples"):
+        raise SystemExit(f"{run_dir} holds no dmlab run's vqvae.keras and "
+                         "stage2_vqvae.keras (a VQVAE and a DMLabVQVAE)")
+    return record, vq1, vq2
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m vq_zoo.recipes.dmlab.decodings")
     parser.add_argument("run_dir")
@@ -51,24 +79,14 @@ def main(argv=None):
     sizes = sorted(int(n) for n in args.num_samples.split(","))
     temperatures = [float(t) for t in args.temperatures.split(",") if t]
 
-    import keras
-
-    from vq_zoo import VQVAE
     from vq_zoo.data import memory_maze
     from vq_zoo.generation.consensus import consensus_codes
     from vq_zoo.metrics.image_quality import psnr
     from vq_zoo.models.dmlab.dmlab_two_stage import frames_of_draws
-    from vq_zoo.models.dmlab.family import load_run_stage
 
-    with open(os.path.join(args.run_dir, "config.json")) as f:
-        record = json.load(f)
+    record, vq1, vq2 = load_finished_run(args.run_dir, "decodings")
     config = record["config"]
     max_episodes = episodes_read(record)
-    vq1 = keras.models.load_model(os.path.join(args.run_dir, "vqvae.keras"))
-    vq2 = load_run_stage(args.run_dir, "stage2_vqvae")  # tuned by stage2_head, if run
-    if not isinstance(vq1, VQVAE) or not hasattr(vq2, "decode_samples"):
-        raise SystemExit(f"{args.run_dir} holds no dmlab run's vqvae.keras and "
-                         "stage2_vqvae.keras (a VQVAE and a DMLabVQVAE)")
     frames = memory_maze.frames_dataset(args.episodes, args.split, config["validation_fraction"],
                                         config["test_fraction"], max_episodes=max_episodes)
     k = vq2.decoder.num_embeddings

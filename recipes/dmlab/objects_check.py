@@ -16,7 +16,6 @@ them); its `--split` is read as the run read it.
 
 import argparse
 import json
-import os
 
 import numpy as np
 
@@ -35,34 +34,16 @@ def main(argv=None):
                              "position: minutes)")
     args = parser.parse_args(argv)
 
-    import keras
-
-    from vq_zoo import VQVAE
     from vq_zoo.data import memory_maze
     from vq_zoo.metrics import objects as object_metrics
-    from vq_zoo.models.dmlab.family import load_run_stage
     from vq_zoo.recipes.dmlab.decodings import episodes_read
+    from vq_zoo.recipes.dmlab.decodings import load_finished_run
     from vq_zoo.recipes.dmlab.recipe import object_frames
     from vq_zoo.utils.images import image_grid
     from vq_zoo.utils.images import write_png
 
-    # The CLI's record of the run (config.json), else the pipeline's own
-    # (stages/run.json, written by every run, `recipe.main` included).
-    for name in ("config.json", os.path.join("stages", "run.json")):
-        path = os.path.join(args.run_dir, name)
-        if os.path.exists(path):
-            with open(path) as f:
-                record = json.load(f)
-            break
-    else:
-        raise SystemExit(f"objects_check: {args.run_dir} is not a dmlab run dir (no "
-                         "config.json or stages/run.json)")
+    record, vq1, vq2 = load_finished_run(args.run_dir, "objects_check")
     config = record["config"]
-    vq1 = keras.models.load_model(os.path.join(args.run_dir, "vqvae.keras"))
-    vq2 = load_run_stage(args.run_dir, "stage2_vqvae")  # tuned by stage2_head, if run
-    if not isinstance(vq1, VQVAE) or not hasattr(vq2, "decode_samples"):
-        raise SystemExit(f"{args.run_dir} holds no dmlab run's vqvae.keras and "
-                         "stage2_vqvae.keras (a VQVAE and a DMLabVQVAE)")
     regress = getattr(vq2, "map_head", None) is not None
     split = (args.episodes, args.split, config["validation_fraction"], config["test_fraction"])
     max_episodes = episodes_read(record)

@@ -142,6 +142,12 @@ def check_config(config, data_dir=None):
 
 
 # ------------------------------------------------------------------ data
+def _frame_limits(config):
+    """How many frames of each split a run reads (0: all)."""
+    return {"train": config.train_frames, "validation": config.validation_frames,
+            "test": config.test_frames}
+
+
 def memory_maze_frames(config, data_dir=None, verbose=0):
     """uint8 frames of each split, `{"train", "validation", "test"}`, from
     the episodes in `data_dir` (rendered there first when it holds none) or
@@ -152,10 +158,8 @@ def memory_maze_frames(config, data_dir=None, verbose=0):
 
     directory = common.memory_maze_episodes(config, data_dir, verbose,
                                             objects=config.object_masks)
-    limits = {"train": config.train_frames, "validation": config.validation_frames,
-              "test": config.test_frames}
     frames = {}
-    for split, limit in limits.items():
+    for split, limit in _frame_limits(config).items():
         frames[split] = memory_maze.frames_dataset(
             directory, split, config.validation_fraction, config.test_fraction,
             max_frames=limit or None,
@@ -173,12 +177,10 @@ def memory_maze_objects(config, directory, data_dir=None):
     from vq_zoo.data import memory_maze
     from vq_zoo.recipes import common
 
-    limits = {"train": config.train_frames, "validation": config.validation_frames,
-              "test": config.test_frames}
     return {split: memory_maze.objects_dataset(
         directory, split, config.validation_fraction, config.test_fraction,
         max_frames=limit or None, max_episodes=common.episodes_to_read(config, data_dir))
-        for split, limit in limits.items()}
+        for split, limit in _frame_limits(config).items()}
 
 
 def make_data(config, data_dir=None, verbose=0):
@@ -220,10 +222,8 @@ def make_data(config, data_dir=None, verbose=0):
     elif config.dataset == "dmlab":
         from vq_zoo.data.dmlab import dmlab_frames
 
-        limits = {"train": config.train_frames, "validation": config.validation_frames,
-                  "test": config.test_frames}
         streams = {s: dmlab_frames(s, config.image_size, data_dir, max_frames=n or None)
-                   for s, n in limits.items()}
+                   for s, n in _frame_limits(config).items()}
 
         def batches(split, batch_size, shuffle=False):
             ds = streams[split]
@@ -621,9 +621,9 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
         for prefix, key in (("test_", "stage1"), ("test_stage2_", "stage2")):
             summary = object_metrics.summarize_objects(
                 object_metrics.concatenate_stats(object_stats[key]))
-            metrics["test_object_frames"] = summary["frames"]
             metrics[prefix + "objects_kept"] = summary["kept"]
             metrics[prefix + "object_psnr_db"] = summary["object_psnr_db"]
+        metrics["test_object_frames"] = summary["frames"]  # the same frames for both
     for n in levels:
         metrics[f"test_stage2_perplexity_{n}"], metrics[f"test_stage2_codebook_usage_{n}"] = (
             _usage(counts2[n]))

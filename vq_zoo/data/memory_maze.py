@@ -476,16 +476,20 @@ def frames_dataset(directory, split="train", validation_fraction=0.125,
     first `max_episodes` episodes, default all), uint8 `(N, H, W, 3)`, in
     episode then time order (the DeepMind Lab recipe shuffles them itself).
     `max_frames` keeps the first ones."""
+    files = _split_files(directory, split, validation_fraction, test_fraction, max_episodes)
+    frames = np.concatenate([read_episode(path)["frames"] for path in files])
+    return frames[:max_frames] if max_frames else frames
+
+
+def _split_files(directory, split, validation_fraction, test_fraction, max_episodes):
+    """The episode files of `split` (`split_episodes` of the first
+    `max_episodes` files of `directory`), in order."""
     if split not in ("train", "validation", "test"):
         raise ValueError(
             f"`split` must be 'train', 'validation' or 'test', got {split!r}")
     files = episode_files(directory, max_episodes)
-    chosen = split_episodes(len(files), validation_fraction, test_fraction)[split]
-    frames = []
-    for i in chosen:
-        frames.append(read_episode(files[i])["frames"])
-    frames = np.concatenate(frames)
-    return frames[:max_frames] if max_frames else frames
+    return [files[i] for i in
+            split_episodes(len(files), validation_fraction, test_fraction)[split]]
 
 
 def read_objects(path):
@@ -523,12 +527,8 @@ def objects_dataset(directory, split="train", validation_fraction=0.125,
                     test_fraction=0.125, max_frames=None, max_episodes=None):
     """The target-object masks of one split, bool `(N, H, W)`, frame for
     frame those of `frames_dataset` with the same arguments."""
-    if split not in ("train", "validation", "test"):
-        raise ValueError(
-            f"`split` must be 'train', 'validation' or 'test', got {split!r}")
-    files = episode_files(directory, max_episodes)
-    chosen = split_episodes(len(files), validation_fraction, test_fraction)[split]
-    masks = np.concatenate([read_objects(files[i]) for i in chosen])
+    files = _split_files(directory, split, validation_fraction, test_fraction, max_episodes)
+    masks = np.concatenate([read_objects(path) for path in files])
     return masks[:max_frames] if max_frames else masks
 
 
