@@ -109,6 +109,11 @@ class DMLabConfig(ImageRecipeConfig):
                                                          metadata={"check": "positive"})
     stage2_head_map_weight: float = dataclasses.field(default=1.0,
                                                       metadata={"check": "non_negative"})
+    # "cosine": the `stage2_head` learning rate falls epoch by epoch from
+    # `stage2_head_learning_rate` along half a cosine (epoch e of E trains at
+    # rate * (1 + cos(pi * e / E)) / 2); "constant": it stays.
+    stage2_head_lr_decay: str = dataclasses.field(default="constant",
+                                                  metadata={"choices": ("constant", "cosine")})
     # > 0 (needs `object_masks`): the `stage2_head` loss adds this weight
     # times stage 1's loss over the objects' pixels alone (`MapHeadTuner`'s
     # `object_weight`); the epoch of the best validation frame loss plus

@@ -188,12 +188,14 @@ def _head_stage_words(config):
     objects = (f",\n  and {weight:g} times stage 1's loss over the pixels of the target balls "
                "alone\n  (memory-maze's object masks)" if weight else "")
     with_objects = " plus that term" if weight else ""
+    decay = (" falling epoch by epoch along half a cosine"
+             if config.get("stage2_head_lr_decay") == "cosine" else "")
     return (f"\n  Then `stage2_head`: {what} trained {epochs} epochs more on the frames "
             "(`MapHeadTuner`): the\n  stage-1 codes nearest the map head's vectors, "
             "passed straight through, decoded by\n  stage 1's frozen decoder and compared "
             "with the frame, beside the map loss (weight\n  "
             f"{config['stage2_head_map_weight']:g}){objects}; learning rate "
-            f"{config['stage2_head_learning_rate']:g}, the epoch of the best "
+            f"{config['stage2_head_learning_rate']:g}{decay}, the epoch of the best "
             f"validation frame loss{with_objects} kept.")
 
 

@@ -440,6 +440,25 @@ def head_tensorboard(log_dir, frame_vqvae, sample, every_n_epochs=1):
     return HeadTensorBoard(log_dir, every_n_epochs, run_name="images")
 
 
+def cosine_rate(rate, epoch, epochs):
+    """The learning rate of 0-based `epoch` of `epochs` falling along half a
+    cosine from `rate` (epoch 0) towards 0."""
+    return rate * 0.5 * (1.0 + math.cos(math.pi * epoch / max(1, epochs)))
+
+
+def head_schedule(config):
+    """The `stage2_head` callbacks setting its learning rate by
+    `stage2_head_lr_decay` (none when "constant"); the rate is a function of
+    the epoch alone, so a resumed run continues it."""
+    if config.stage2_head_lr_decay == "constant":
+        return []
+    import keras
+
+    return [keras.callbacks.LearningRateScheduler(
+        lambda epoch, _rate: cosine_rate(config.stage2_head_learning_rate, epoch,
+                                         config.stage2_head_epochs))]
+
+
 def train_head(pipe, config, data, vqvae):
     """The `stage2_head` stage: stage 2 (a fresh copy of `stage2_vqvae`)
     trained on the frames through stage 1's decoder (`MapHeadTuner`: its
@@ -466,6 +485,7 @@ def train_head(pipe, config, data, vqvae):
     tuner = pipe.train(
         "stage2_head", build, train, epochs=config.stage2_head_epochs,
         validation_data=validation, inputs=["vqvae", "stage2_vqvae"],
+        callbacks=head_schedule(config),
         keep_best="val_weighted_frame_loss" if weighted else "val_frame_loss",
         tensorboard=(lambda d: head_tensorboard(d, vqvae, data["sample"][:8]))
         if config.tensorboard_images else None,

@@ -469,3 +469,30 @@ def test_vq_zoo_export_writes_the_four_presets_with_the_notes(run, tmp_path, cap
         f"vq-zoo: error: --notes {missing}: file not found (expected a Markdown file of "
         "notes for the cards)\n")
     assert not (tmp_path / "other").exists()
+
+
+def test_the_head_stages_cosine_schedule_sets_the_rate_each_epoch_and_on_resume():
+    from vq_zoo.recipes.dmlab.recipe import head_schedule
+
+    config = dataclasses.replace(SMOKE, stage2_head_epochs=3, stage2_head_learning_rate=0.4,
+                                 stage2_head_lr_decay="cosine")
+    assert head_schedule(dataclasses.replace(config, stage2_head_lr_decay="constant")) == []
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    def fit(initial_epoch):
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(0.4), loss="mse")
+        x = np.ones((4, 2), np.float32)
+        model.fit(x, x[:, :1], epochs=3, initial_epoch=initial_epoch, verbose=0,
+                  callbacks=head_schedule(config) + [Record()])
+
+    fit(0)
+    # Half a cosine over 3 epochs: cos(0) = 1, cos(pi/3) = 1/2, cos(2pi/3) = -1/2.
+    np.testing.assert_allclose(seen, [0.4, 0.3, 0.1], rtol=1e-6)
+    seen.clear()
+    fit(2)                                    # a run resumed at its last epoch
+    np.testing.assert_allclose(seen, [0.1], rtol=1e-6)
