@@ -278,6 +278,15 @@ def card_text(stage, metrics, invocation, config, notes="",
             "| PSNR (dB) over those objects' pixels, stage 1 / after both stages | "
             f"{_fmt(metrics['test_object_psnr_db'], 2)} / "
             f"{_fmt(metrics['test_stage2_object_psnr_db'], 2)} |\n")
+    if "test_stage2_psnr_db_empty_frames" in metrics:
+        decoding_rows += (
+            "| frame PSNR (dB) after both stages over those frames / over the "
+            f"{metrics['test_empty_frames']} test frames showing no object "
+            "(stage 1: "
+            f"{_fmt(metrics['test_psnr_db_object_frames'], 2)} / "
+            f"{_fmt(metrics['test_psnr_db_empty_frames'], 2)}) | "
+            f"{_fmt(metrics['test_stage2_psnr_db_object_frames'], 2)} / "
+            f"{_fmt(metrics['test_stage2_psnr_db_empty_frames'], 2)} |\n")
     board = ("\nThe same grids are in TensorBoard (`logs/stage2_vqvae/images`, "
              "`logs/stage2_prior/images`)." if config.get("tensorboard_images", True) else "")
     return f"""# {name}

@@ -2,8 +2,9 @@
 balls), measured on its test frames without retraining: for stage 1 alone
 and after both stages (the map regressed from the 3 codes, and the greedy
 map), the fraction of frames showing an object whose reconstruction keeps
-its colour against its surroundings and the PSNR over the object pixels
-(`vq_zoo.metrics.objects`); and a grid of the frames that show one:
+its colour against its surroundings, the PSNR over the object pixels, and
+the whole frames' PSNR over those frames and over the frames showing no
+object (`vq_zoo.metrics.objects`); and a grid of the frames that show one:
 frames | stage 1 | regressed map (| greedy map with `--greedy`).
 
     python -m vq_zoo.recipes.dmlab.objects_check RUN_DIR EPISODES \\
@@ -77,8 +78,11 @@ def main(argv=None):
         summary = object_metrics.summarize_objects(
             object_metrics.concatenate_stats(stats[rule]))
         figures["object_frames"] = summary["frames"]
+        figures["empty_frames"] = summary["empty_frames"]
         figures[f"{rule}_objects_kept"] = summary["kept"]
         figures[f"{rule}_object_psnr_db"] = summary["object_psnr_db"]
+        figures[f"{rule}_psnr_db_object_frames"] = summary["frame_psnr_db"]
+        figures[f"{rule}_psnr_db_empty_frames"] = summary["empty_frame_psnr_db"]
     print(json.dumps(figures, indent=2))
     if args.json:
         from vq_zoo.utils.io import write_atomic

@@ -525,7 +525,10 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
     (`vq_zoo.metrics.objects`): `test_object_frames` (frames counted),
     `test_objects_kept` / `test_object_psnr_db` after stage 1 and
     `test_stage2_objects_kept` / `test_stage2_object_psnr_db` after both
-    stages (the map by `decoding`)."""
+    stages (the map by `decoding`), and each one's whole-frame PSNR over
+    the counted frames (`..._psnr_db_object_frames`) and over the
+    `test_empty_frames` showing no object pixel (`..._psnr_db_empty_frames`:
+    what keeping the objects costs where there are none)."""
     # Here, not at the top: the registry imports this module before
     # TensorFlow, and vq_zoo.metrics loads Keras.
     from keras import ops
@@ -643,7 +646,10 @@ def held_out_metrics(chain, prior, stage2_prior, test_batches, map_data, triple_
                 object_metrics.concatenate_stats(object_stats[key]))
             metrics[prefix + "objects_kept"] = summary["kept"]
             metrics[prefix + "object_psnr_db"] = summary["object_psnr_db"]
+            metrics[prefix + "psnr_db_object_frames"] = summary["frame_psnr_db"]
+            metrics[prefix + "psnr_db_empty_frames"] = summary["empty_frame_psnr_db"]
         metrics["test_object_frames"] = summary["frames"]  # the same frames for both
+        metrics["test_empty_frames"] = summary["empty_frames"]
     for n in levels:
         metrics[f"test_stage2_perplexity_{n}"], metrics[f"test_stage2_codebook_usage_{n}"] = (
             _usage(counts2[n]))

@@ -80,6 +80,25 @@ def test_object_psnr_and_what_is_counted():
     assert none["frames"] == 0 and np.isnan(none["kept"])
 
 
+def test_the_frames_psnr_with_objects_and_without_any():
+    frames, masks = scene(n=6, seed=3)
+    masks = masks.copy()
+    masks[:2] = False                          # frames 0 and 1 show no object
+    masks[2] = False
+    masks[2, 0, 0] = True                      # frame 2: one pixel, neither kind
+    # Exact with a constant error: 0.1 everywhere reads 20 dB, 0.01 reads 40.
+    recon = frames.copy()
+    recon[:2] += 0.1
+    recon[3:] += 0.01
+    recon[2] += 0.5
+    summary = summarize_objects(object_frame_stats(frames, recon, masks))
+    assert summary["frames"] == 3 and summary["empty_frames"] == 2
+    assert summary["empty_frame_psnr_db"] == pytest.approx(20.0, abs=1e-9)
+    assert summary["frame_psnr_db"] == pytest.approx(40.0, abs=1e-9)
+    none = summarize_objects(object_frame_stats(frames[3:], frames[3:], masks[3:]))
+    assert none["empty_frames"] == 0 and np.isnan(none["empty_frame_psnr_db"])
+
+
 def test_refusals():
     frames, masks = scene(n=2)
     with pytest.raises(ValueError, match="objects"):

@@ -240,6 +240,11 @@ def test_the_report_measures_the_objects_each_stage_keeps(run, tmp_path):
     both = np.clip(np.asarray(vq1.decode(consensus)), 0, 1)
     expected = summarize_objects(object_frame_stats(frames, both, masks))
     assert metrics["test_stage2_objects_kept"] == pytest.approx(expected["kept"])
+    assert metrics["test_empty_frames"] == expected["empty_frames"] > 0
+    assert metrics["test_stage2_psnr_db_empty_frames"] == pytest.approx(
+        expected["empty_frame_psnr_db"], rel=1e-4)
+    assert metrics["test_stage2_psnr_db_object_frames"] == pytest.approx(
+        expected["frame_psnr_db"], rel=1e-4)
     assert os.path.getsize(os.path.join(out, "objects.png")) > 0
     logs = json.load(open(os.path.join(out, "stages", "stage2_head.json")))
     assert "val_weighted_frame_loss" in json.dumps(logs)
@@ -257,6 +262,8 @@ def test_the_report_measures_the_objects_each_stage_keeps(run, tmp_path):
     expected = summarize_objects(object_frame_stats(
         frames, np.clip(np.asarray(vq1.decode(regressed)), 0, 1), masks))
     assert figures["regression_objects_kept"] == pytest.approx(expected["kept"])
+    assert figures["regression_psnr_db_empty_frames"] == pytest.approx(
+        expected["empty_frame_psnr_db"], rel=1e-4)
     assert os.path.getsize(grid) > 0
 
 

@@ -13,6 +13,10 @@ showing an object is judged on the object's own pixels:
   less than `min_contrast` (a green ball against a green wall) are left out:
   there, no colour tells the two apart.
 - `object_psnr`: PSNR over the object pixels of the counted frames.
+- the whole frame's PSNR over the counted frames and, apart, over the frames
+  showing no object pixel at all: what a model trained to keep the objects
+  pays for them where there are none (objects drawn where there are none,
+  walls changed to make room for them) reads in the second.
 
 Example:
 >>> stats = object_frame_stats(frames, reconstructions, masks)
@@ -59,7 +63,9 @@ def object_frame_stats(frames, reconstructions, objects, min_pixels=4, ring=2,
     Returns:
         dict of arrays `(N,)`: `counted` (bool), `kept` (bool, False where not
         counted), `squared_error` (summed over the object pixels and
-        channels), `values` (object pixels times channels).
+        channels), `values` (object pixels times channels), `empty` (bool:
+        no object pixel at all), `frame_squared_error` (summed over the
+        whole frame).
     """
     frames = np.asarray(frames, np.float64)
     reconstructions = np.asarray(reconstructions, np.float64)
@@ -85,19 +91,37 @@ def object_frame_stats(frames, reconstructions, objects, min_pixels=4, ring=2,
     squared = (((reconstructions - frames) ** 2) * objects[..., None]).sum(axis=(1, 2, 3))
     return {"counted": counted, "kept": kept,
             "squared_error": np.where(counted, squared, 0.0),
-            "values": np.where(counted, pixels * frames.shape[-1], 0)}
+            "values": np.where(counted, pixels * frames.shape[-1], 0),
+            "empty": pixels == 0,
+            "frame_squared_error": ((reconstructions - frames) ** 2).sum(axis=(1, 2, 3)),
+            "frame_values": np.full(len(frames), frames[0].size if len(frames) else 0)}
+
+
+def _psnr(squared_error, values):
+    if not np.sum(values):
+        return float("nan")
+    mse = float(np.sum(squared_error) / np.sum(values))
+    return float(10.0 * np.log10(1.0 / max(mse, 1e-12)))
 
 
 def summarize_objects(stats):
-    """`{"frames": counted frames, "kept": fraction kept (nan when none),
-    "object_psnr_db": PSNR over their object pixels (nan when none)}` of
-    the concatenated per-frame `stats` (`object_frame_stats`)."""
-    counted = int(np.sum(stats["counted"]))
-    if not counted:
-        return {"frames": 0, "kept": float("nan"), "object_psnr_db": float("nan")}
-    mse = float(np.sum(stats["squared_error"]) / np.sum(stats["values"]))
-    return {"frames": counted, "kept": float(np.sum(stats["kept"]) / counted),
-            "object_psnr_db": float(10.0 * np.log10(1.0 / max(mse, 1e-12)))}
+    """`{"frames": counted frames, "kept": fraction kept, "object_psnr_db":
+    PSNR over their object pixels, "frame_psnr_db": PSNR over the whole of
+    those frames, "empty_frames": frames showing no object pixel,
+    "empty_frame_psnr_db": PSNR over the whole of those}` (nan where there
+    are no frames) of the concatenated per-frame `stats`
+    (`object_frame_stats`)."""
+    counted = np.asarray(stats["counted"], bool)
+    empty = np.asarray(stats["empty"], bool)
+    frame_se, frame_values = stats["frame_squared_error"], stats["frame_values"]
+    summary = {"frames": int(counted.sum()), "empty_frames": int(empty.sum()),
+               "empty_frame_psnr_db": _psnr(frame_se[empty], frame_values[empty])}
+    if not counted.any():
+        return dict(summary, kept=float("nan"), object_psnr_db=float("nan"),
+                    frame_psnr_db=float("nan"))
+    return dict(summary, kept=float(np.sum(stats["kept"]) / counted.sum()),
+                object_psnr_db=_psnr(stats["squared_error"], stats["values"]),
+                frame_psnr_db=_psnr(frame_se[counted], frame_values[counted]))
 
 
 def concatenate_stats(parts):
