@@ -65,7 +65,7 @@ def object_frame_stats(frames, reconstructions, objects, min_pixels=4, ring=2,
         counted), `squared_error` (summed over the object pixels and
         channels), `values` (object pixels times channels), `empty` (bool:
         no object pixel at all), `frame_squared_error` (summed over the
-        whole frame).
+        whole frame), `frame_values` (pixels times channels of a frame).
     """
     frames = np.asarray(frames, np.float64)
     reconstructions = np.asarray(reconstructions, np.float64)
