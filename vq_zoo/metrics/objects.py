@@ -25,6 +25,8 @@ Example:
 
 import numpy as np
 
+from vq_zoo.metrics.image_quality import psnr
+
 
 def _dilate(mask, radius):
     """Binary dilation of bool `(N, H, W)` masks by a `(2 radius + 1)` square."""
@@ -88,20 +90,20 @@ def object_frame_stats(frames, reconstructions, objects, min_pixels=4, ring=2,
     counted = (pixels >= min_pixels) & (around.sum(axis=(1, 2)) > 0) & (contrast >= min_contrast)
     kept = counted & (np.linalg.norm(rec_object - true_object, axis=-1)
                       < np.linalg.norm(rec_object - true_around, axis=-1))
-    squared = (((reconstructions - frames) ** 2) * objects[..., None]).sum(axis=(1, 2, 3))
+    error = (reconstructions - frames) ** 2
+    squared = (error * objects[..., None]).sum(axis=(1, 2, 3))
     return {"counted": counted, "kept": kept,
             "squared_error": np.where(counted, squared, 0.0),
             "values": np.where(counted, pixels * frames.shape[-1], 0),
             "empty": pixels == 0,
-            "frame_squared_error": ((reconstructions - frames) ** 2).sum(axis=(1, 2, 3)),
+            "frame_squared_error": error.sum(axis=(1, 2, 3)),
             "frame_values": np.full(len(frames), frames[0].size if len(frames) else 0)}
 
 
 def _psnr(squared_error, values):
     if not np.sum(values):
         return float("nan")
-    mse = float(np.sum(squared_error) / np.sum(values))
-    return float(10.0 * np.log10(1.0 / max(mse, 1e-12)))
+    return psnr(max(float(np.sum(squared_error) / np.sum(values)), 1e-12))
 
 
 def summarize_objects(stats):
