@@ -441,6 +441,14 @@ def default_episode_dir(config):
                         f"{config.steps_per_episode}steps_seed{config.data_seed}")
 
 
+def holds_episodes(directory):
+    """Whether `directory` is a folder holding memory-maze episode files
+    (a `--data-dir` that does is read as it is; one that does not is
+    rendered into)."""
+    return os.path.isdir(directory) and any(
+        f.startswith("episode_") and f.endswith(".npz") for f in os.listdir(directory))
+
+
 def memory_maze_episodes(config, data_dir=None, verbose=0, objects=False):
     """The folder of the config's memory-maze episodes: `data_dir` when it
     holds episodes, else `data_dir` or `default_episode_dir(config)` after
@@ -450,9 +458,7 @@ def memory_maze_episodes(config, data_dir=None, verbose=0, objects=False):
     from vq_zoo.data import memory_maze
 
     directory = data_dir or default_episode_dir(config)
-    has_episodes = os.path.isdir(directory) and any(
-        f.startswith("episode_") and f.endswith(".npz") for f in os.listdir(directory))
-    if data_dir is None or not has_episodes:
+    if data_dir is None or not holds_episodes(directory):
         if verbose:
             print(f"Rendering memory-maze episodes into {directory} (cached) ...",
                   flush=True)

@@ -120,8 +120,7 @@ def check_config(config, data_dir=None):
                          "weighs memory-maze's object pixels: set object_masks=true (and "
                          f"dataset=memory_maze; it is {config.dataset})")
     if config.object_masks and config.dataset == "memory_maze" and data_dir and (
-            os.path.isdir(data_dir) and any(f.startswith("episode_") and f.endswith(".npz")
-                                            for f in os.listdir(data_dir))):
+            common.holds_episodes(data_dir)):
         # A user's folder of episodes is read as it is (nothing is rendered
         # into it; an empty one is rendered into, masks and all).
         from vq_zoo.data import memory_maze
