@@ -24,7 +24,7 @@ STAGE_ROLES = ("vqvae", "stage2_vqvae", "stage2_prior")
 # set whose metadata records no config.
 SHIPPED_SIZES = {"image_size": 84, "num_downsamples": 2, "stage2_num_latents": 3,
                  "stage2_num_embeddings": 512, "stage2_map_weight": 3.0,
-                 "stage2_head_epochs": 10, "stage2_head_tune": "stage2"}
+                 "stage2_head_epochs": 20, "stage2_head_tune": "stage2"}
 
 
 def load_run_stage(path, role):
