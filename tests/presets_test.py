@@ -549,3 +549,45 @@ def test_presets_are_found_from_a_wheel(wheel, tmp_path):
     np.testing.assert_array_equal(np.load(run_dir / "codes.npy"),
                                   np.load(GOLDENS / "expected" / "vqvae_codes.npy"))
     assert (target / "vq_zoo" / "pretrained" / "index.json").is_file()
+
+
+def test_float16_storage_rounds_the_big_arrays_only(tmp_path):
+    model = tiny_vqvae()
+    weights = model.get_weights()
+    sizes = sorted({w.size for w in weights})
+    cut = sizes[len(sizes) // 2]  # about half the arrays at or above it
+    # One big array holds a value float16 cannot (70000 > 65504): it stays float32.
+    huge = next(i for i, w in enumerate(weights)
+                if w.size >= cut and w.dtype == np.float32 and w.ndim >= 2)
+    weights[huge] = weights[huge].copy()
+    weights[huge].flat[0] = 7e4
+    model.set_weights(weights)
+    metadata = presets.save_to_preset(model, tmp_path / "p", float16_min_values=cut)
+    with h5py.File(tmp_path / "p" / "model.weights.h5", "r") as f:
+        dtypes = {}
+        f.visititems(lambda n, o: dtypes.__setitem__(n, (o.dtype, o.size))
+                     if isinstance(o, h5py.Dataset) else None)
+    halved = {d["array"] for d in metadata["weights_float16"]}
+    assert halved == {n for n, (t, size) in dtypes.items() if t == np.float16}
+    assert all(size >= cut for n, (t, size) in dtypes.items() if n in halved)
+    assert all(t != np.float16 for n, (t, size) in dtypes.items() if size < cut)
+    assert len(halved) == sum(w.size >= cut and w.dtype == np.float32
+                              for w in weights) - 1  # the one with 7e4
+    loaded = VQVAE.from_preset(tmp_path / "p")
+    assert all(w.dtype == "float32" for w in loaded.weights if "float" in str(w.dtype))
+    rounded = 0
+    for w, v in zip(weights, loaded.get_weights()):
+        if w.size >= cut and w.dtype == np.float32 and not (np.abs(w) > 65504).any():
+            # float16 rounding (round-to-nearest, numpy's), read back as float32.
+            np.testing.assert_array_equal(v, w.astype(np.float16).astype(np.float32))
+            rounded += int((v != w).any())
+        else:
+            np.testing.assert_array_equal(v, w)
+    assert rounded > 0
+    # The file holds less than the float32 one.
+    presets.save_to_preset(model, tmp_path / "q")
+    assert ((tmp_path / "p" / "model.weights.h5").stat().st_size
+            < (tmp_path / "q" / "model.weights.h5").stat().st_size)
+    assert "weights_float16" not in presets.load_preset_metadata(tmp_path / "q")
+    with pytest.raises(ValueError, match="float16_min_values"):
+        presets.save_to_preset(model, tmp_path / "r", float16_min_values=0)

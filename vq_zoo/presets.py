@@ -86,7 +86,11 @@ RESERVED_METADATA = (
     "files",
     "extra_files",
     "date",
+    "weights_float16",
 )
+# float16's largest finite value is 65504: arrays with larger magnitudes stay
+# float32 (and so does anything that is not finite, which the loader refuses).
+_FLOAT16_MAX = 65000.0
 
 
 # ----------------------------------------------------------------- helpers
@@ -361,7 +365,8 @@ def _check_free_space(directory, model, files):
                       f"{free / 2**20:.1f} MB free", str(directory))
 
 
-def save_to_preset(model, directory, metadata=None, files=None, model_card=None):
+def save_to_preset(model, directory, metadata=None, files=None, model_card=None,
+                   float16_min_values=None):
     """Writes `model` as a preset folder `directory`.
 
     Args:
@@ -381,6 +386,13 @@ def save_to_preset(model, directory, metadata=None, files=None, model_card=None)
         model_card: optional README.md text; by default the card is
             written by `vq_zoo.model_card.model_card` from the model itself
             and `metadata`.
+        float16_min_values: None (every array float32), or an int: each
+            float32 array of at least this many values (the big kernels) is
+            stored in float16, which halves its bytes; the loader casts it
+            back to the variable's float32. Arrays whose magnitudes float16
+            cannot hold stay float32. metadata.json lists the arrays
+            (`weights_float16`), so the card can say that the preset's
+            figures, measured in float32, are of weights rounded since.
 
     Returns:
         The metadata written, a dict.
@@ -451,8 +463,16 @@ def save_to_preset(model, directory, metadata=None, files=None, model_card=None)
         )
     clone.set_weights(model.get_weights())
     write_atomic(directory / CONFIG_FILE, config_bytes)
+    if float16_min_values is not None and (
+            isinstance(float16_min_values, bool) or not isinstance(float16_min_values, int)
+            or float16_min_values < 1):
+        raise ValueError(f"float16_min_values must be None or an int >= 1, got "
+                         f"{float16_min_values!r}")
+    halved = []
     with atomic_path(directory / WEIGHTS_FILE) as tmp:
         clone.save_weights(tmp, overwrite=True)
+        if float16_min_values is not None:
+            halved = _store_float16(tmp, float16_min_values)
     for name, source in files.items():
         write_atomic(directory / name, source.read_bytes())
 
@@ -470,6 +490,8 @@ def save_to_preset(model, directory, metadata=None, files=None, model_card=None)
     }
     if files:
         written["extra_files"] = {name: _sha256(directory / name) for name in files}
+    if halved:
+        written["weights_float16"] = halved
     written.update(metadata)
     metadata_bytes = _dumps(written)
     if model_card is None:
@@ -483,6 +505,42 @@ def save_to_preset(model, directory, metadata=None, files=None, model_card=None)
     write_atomic(directory / README_FILE, model_card)
     write_atomic(directory / METADATA_FILE, metadata_bytes)
     return json.loads(metadata_bytes)
+
+
+def _store_float16(path, min_values):
+    """Rewrites the float32 datasets of the weights file `path` that hold at
+    least `min_values` values, all finite and within float16's range, as
+    float16 (same names and shapes; the rest untouched). Returns
+    `[{"array": name, "shape": [...]}, ...]` of those rewritten."""
+    import h5py
+    import numpy as np
+
+    names = []
+    with h5py.File(path, "r+") as f:
+        f.visititems(lambda name, obj: names.append(name) if (
+            isinstance(obj, h5py.Dataset) and obj.dtype == np.float32
+            and obj.size >= min_values) else None)
+        halved = []
+        for name in names:
+            values = f[name][()]
+            if not (np.all(np.isfinite(values)) and np.abs(values).max() <= _FLOAT16_MAX):
+                continue
+            attrs = dict(f[name].attrs)
+            del f[name]
+            f.create_dataset(name, data=values.astype(np.float16))
+            for key, value in attrs.items():
+                f[name].attrs[key] = value
+            halved.append({"array": name, "shape": list(values.shape)})
+    if halved:
+        # h5py leaves the freed float32 space in the file: copy it compactly.
+        compact = f"{path}.compact"
+        with h5py.File(path, "r") as src, h5py.File(compact, "w") as dst:
+            for key, value in src.attrs.items():
+                dst.attrs[key] = value
+            for key in src:
+                src.copy(src[key], dst, name=key)
+        os.replace(compact, path)
+    return halved
 
 
 def make_preset_archive(directory, archive_path):

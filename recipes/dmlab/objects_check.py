@@ -9,6 +9,13 @@ frames | stage 1 | regressed map (| greedy map with `--greedy`).
 
     python -m vq_zoo.recipes.dmlab.objects_check RUN_DIR EPISODES \\
         [--split test] [--grid objects.png] [--json objects.json] [--greedy]
+        [--stage2 PRESET]
+
+It also gives each decoding's PSNR over all the split's frames (the
+report's `test_psnr_db` and `test_stage2_psnr_db...`). `--stage2 PRESET`
+decodes with a stage-2 preset (a folder or a name: the exported
+`vqvae_pixelcnn_...`) in place of the run's own stage 2, e.g. to measure
+what storing its weights in float16 changed.
 
 `EPISODES` is the run's folder of episodes, with object masks (`python -m
 vq_zoo.data.memory_maze EPISODES --objects --episodes N --steps T` adds
@@ -30,6 +37,8 @@ def main(argv=None):
     parser.add_argument("--grid", default=None, help="a PNG of up to 16 frames showing "
                         "objects: frames | stage 1 | regressed map (| greedy map)")
     parser.add_argument("--json", default=None, help="write the figures here too")
+    parser.add_argument("--stage2", default=None, metavar="PRESET",
+                        help="decode with this stage-2 preset instead of the run's")
     parser.add_argument("--greedy", action="store_true",
                         help="also the greedy map (the PixelCNN decoded position by "
                              "position: minutes)")
@@ -37,6 +46,7 @@ def main(argv=None):
 
     from vq_zoo.data import memory_maze
     from vq_zoo.metrics import objects as object_metrics
+    from vq_zoo.metrics.image_quality import psnr
     from vq_zoo.recipes.dmlab.decodings import episodes_read
     from vq_zoo.recipes.dmlab.decodings import load_finished_run
     from vq_zoo.recipes.dmlab.recipe import object_frames
@@ -44,6 +54,19 @@ def main(argv=None):
     from vq_zoo.utils.images import write_png
 
     record, vq1, vq2 = load_finished_run(args.run_dir, "objects_check")
+    if args.stage2:
+        from vq_zoo.presets import load_preset
+
+        try:
+            preset = load_preset(args.stage2)
+        except (ValueError, FileNotFoundError) as e:
+            raise SystemExit(f"objects_check: --stage2 {args.stage2}: {e}") from None
+        if type(preset) is not type(vq2) or preset.count_params() != vq2.count_params():
+            raise SystemExit(f"objects_check: --stage2 {args.stage2} is a "
+                             f"{type(preset).__name__} of {preset.count_params()} "
+                             f"parameters; the run's stage 2 is a {type(vq2).__name__} of "
+                             f"{vq2.count_params()}")
+        vq2 = preset
     config = record["config"]
     regress = getattr(vq2, "map_head", None) is not None
     split = (args.episodes, args.split, config["validation_fraction"], config["test_fraction"])
@@ -57,6 +80,8 @@ def main(argv=None):
              + (("greedy",) if args.greedy or not regress else ()))
     stats = {rule: [] for rule in rules}
     made = {rule: [] for rule in rules}
+    squared = dict.fromkeys(rules, 0.0)
+    values = 0
     shown = object_frames(masks, 16)
     for start in range(0, len(frames), args.batch_size):
         x = frames[start:start + args.batch_size].astype(np.float32) / 255.0
@@ -70,11 +95,16 @@ def main(argv=None):
             decoded["greedy"] = np.asarray(vq2.decode(triples, greedy=True))
         picked = shown[(shown >= start) & (shown < start + len(x))] - start
         for rule, code_map in decoded.items():
-            out = np.clip(np.asarray(vq1.decode(code_map), np.float64), 0, 1)
+            raw = np.asarray(vq1.decode(code_map), np.float64)
+            squared[rule] += float(np.sum((raw - x) ** 2))  # unclipped, as the report
+            out = np.clip(raw, 0, 1)
             stats[rule].append(object_metrics.object_frame_stats(x, out, m))
             made[rule].append(out[picked])
-    figures = {"run_dir": args.run_dir, "split": args.split, "frames": len(frames)}
+        values += x.size
+    figures = {"run_dir": args.run_dir, "split": args.split, "frames": len(frames),
+               "stage2": args.stage2 or "the run's"}
     for rule in rules:
+        figures[f"{rule}_psnr_db"] = psnr(squared[rule] / values)
         summary = object_metrics.summarize_objects(
             object_metrics.concatenate_stats(stats[rule]))
         figures["object_frames"] = summary["frames"]

@@ -265,6 +265,32 @@ def test_the_report_measures_the_objects_each_stage_keeps(run, tmp_path):
     assert figures["regression_psnr_db_empty_frames"] == pytest.approx(
         expected["empty_frame_psnr_db"], rel=1e-4)
     assert os.path.getsize(grid) > 0
+    # Over all the split's frames, stage 1's PSNR is the report's.
+    assert figures["stage1_psnr_db"] == pytest.approx(metrics["test_psnr_db"], rel=1e-5)
+    # `--stage2 PRESET`: the figures of that preset's decoding (here the
+    # run's stage 2 stored with every array in float16).
+    from vq_zoo import presets
+    from vq_zoo.metrics.image_quality import psnr
+
+    presets.save_to_preset(vq2, tmp_path / "half", float16_min_values=1)
+    half = presets.load_preset(tmp_path / "half")
+    stored = str(tmp_path / "stored.json")
+    assert objects_check.main([out, run["data"], "--json", stored,
+                               "--stage2", str(tmp_path / "half")]) == 0
+    stored = json.load(open(stored))
+    assert stored["stage2"] == str(tmp_path / "half")
+    test_frames = np.concatenate([
+        np.load(os.path.join(run["data"], name))["frames"]
+        for name in sorted(os.listdir(run["data"]))
+        if name.startswith("episode_") and name.endswith("_000002.npz")]) / 255.0
+    assert len(test_frames) == stored["frames"]
+    half_maps = np.asarray(half.decode(np.asarray(half.encode_sequence(
+        np.asarray(vq1.encode(test_frames.astype("float32"))))), decoding="regression"))
+    error = np.mean((np.asarray(vq1.decode(half_maps), np.float64) - test_frames) ** 2)
+    assert stored["regression_psnr_db"] == pytest.approx(psnr(error), rel=1e-4)
+    with pytest.raises(SystemExit, match="the run's stage 2 is a"):
+        presets.save_to_preset(vq1, tmp_path / "stage1")
+        objects_check.main([out, run["data"], "--stage2", str(tmp_path / "stage1")])
 
 
 def test_the_head_stage_tunes_the_map_head_alone_and_the_run_uses_it(run):
