@@ -5,11 +5,13 @@ voiced by WORLD with each amount, no retraining (the postfilter only
 touches the synthesis).
 
     python bench/speech_postfilter.py RUN [--amounts 0,1,1.5,2]
-        [--split validation] [--sentences 6]
+        [--upsample 1,2] [--split validation] [--sentences 6]
 
 RUN: a run dir of `vq-zoo train vctk` with `vocoder=world` (its
 `vqvae.keras`, `corpus/` and `world_<split>.npz`). The utterances are those
 of the first `--sentences` sentences of the split read by every voice;
+`--upsample`: WORLD synthesis frames per decoded frame (`synthesis_upsample`),
+each amount measured at each;
 conversions go to `evaluation.conversion_targets`, as in the report. Choose
 on `validation`; the report measures `test`.
 """
@@ -27,6 +29,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("run_dir")
     parser.add_argument("--amounts", default="0,1,1.5,2")
+    parser.add_argument("--upsample", default="1")
     parser.add_argument("--split", default="validation")
     parser.add_argument("--sentences", type=int, default=6)
     args = parser.parse_args(argv)
@@ -63,20 +66,22 @@ def main(argv=None):
     recognizer = Recognizer()
     refs = [texts[i] for i in idx]
     print(f"{args.run_dir}: {len(idx)} {args.split} utterances, word error rates")
-    print("| envelope_sharpening | reconstructions | conversions |")
-    print("|---|---|---|")
-    for amount in [float(v) for v in args.amounts.split(",")]:
+    print("| envelope_sharpening | synthesis_upsample | reconstructions | conversions |")
+    print("|---|---|---|---|")
+    settings = [(float(a), int(u)) for a in args.amounts.split(",")
+                for u in args.upsample.split(",")]
+    for amount, upsample in settings:
         row = []
         for kind in ("reconstructions", "conversions"):
             hyps = []
             for out, f0, size in decoded[kind]:
                 frames = world.sharpen_envelope(out, dec.num_bands, amount)
                 audio = world.synthesize(frames, f0, dec.sample_rate, dec.frame_step,
-                                         dec.num_bands)[:size]
+                                         dec.num_bands, upsample)[:size]
                 hyps.append(recognizer.transcribe(
                     audio * 0.99 / max(np.abs(audio).max(), 1e-9), dec.sample_rate))
             row.append(word_error_rate(refs, hyps))
-        print(f"| {amount:g} | {row[0]:.3f} | {row[1]:.3f} |", flush=True)
+        print(f"| {amount:g} | {upsample} | {row[0]:.3f} | {row[1]:.3f} |", flush=True)
     return 0
 
 

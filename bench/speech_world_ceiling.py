@@ -2,8 +2,9 @@
 word error rates (PocketSphinx) of the originals, of WORLD analysis and
 synthesis of their *true* features (the decoder's target, `vq_zoo.data.
 world.features`, at 80 envelope and 8 periodicity bands) voiced at each
-utterance's F0 by Harvest (what the shipped decoder uses) and by YIN, and of
-64 Griffin-Lim iterations on the true STFT magnitudes (the former decoder's
+utterance's F0 by Harvest (what the shipped decoder uses) and by YIN,
+the Harvest row again synthesised at 5 ms frames (`upsample=2`, the frames
+interpolated), and of 64 Griffin-Lim iterations on the true STFT magnitudes (the former decoder's
 ceiling), per voice.
 
     python bench/speech_world_ceiling.py CORPUS [--sentences 6]
@@ -43,7 +44,8 @@ def main(argv=None):
         names = json.load(f)["speakers"]
     idx, _ = wer_subset(audios, speakers, texts, args.sentences)
     recognizer = Recognizer()
-    rows = {k: [] for k in ("originals", "WORLD, Harvest F0", "WORLD, YIN F0",
+    rows = {k: [] for k in ("originals", "WORLD, Harvest F0",
+                            "WORLD, Harvest F0, 5 ms synthesis (upsample 2)", "WORLD, YIN F0",
                             "Griffin-Lim (64), true magnitudes")}
     seconds = {"harvest": 0.0, "world features": 0.0}
     for i in idx:
@@ -58,6 +60,8 @@ def main(argv=None):
         frames = a.size // 160
         rows["WORLD, Harvest F0"].append(recognizer.transcribe(
             world.synthesize(feats[:frames], f0[:frames], rate, 160), rate))
+        rows["WORLD, Harvest F0, 5 ms synthesis (upsample 2)"].append(recognizer.transcribe(
+            world.synthesize(feats[:frames], f0[:frames], rate, 160, upsample=2), rate))
         yin_f0, _, _ = pitch.yin(a, rate, 160)
         yin_feats = world.features(a, yin_f0, rate, 160)
         rows["WORLD, YIN F0"].append(recognizer.transcribe(

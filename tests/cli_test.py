@@ -430,8 +430,8 @@ def test_export_notes_are_refused_where_the_cards_carry_none(tmp_path, capsys):
                      "gated_pixelcnn_tiny_t_8", "--dest", str(dest),
                      "--notes", str(notes)]) == 2
     assert capsys.readouterr().err == (
-        "vq-zoo: error: --notes: the cards of a mnist run carry no notes (the dmlab and "
-        "video recipes' do); drop --notes\n")
+        "vq-zoo: error: --notes: the cards of a mnist run carry no notes (the dmlab, "
+        "video and vctk recipes' do); drop --notes\n")
     assert not dest.exists()
 
 

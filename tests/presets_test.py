@@ -589,5 +589,10 @@ def test_float16_storage_rounds_the_big_arrays_only(tmp_path):
     assert ((tmp_path / "p" / "model.weights.h5").stat().st_size
             < (tmp_path / "q" / "model.weights.h5").stat().st_size)
     assert "weights_float16" not in presets.load_preset_metadata(tmp_path / "q")
+    # The card says which arrays are rounded; the float32 preset's does not.
+    values = sum(int(np.prod(d["shape"])) for d in metadata["weights_float16"])
+    assert (f"{len(halved)} of its arrays ({values:,} values) are stored in float16"
+            in (tmp_path / "p" / "README.md").read_text())
+    assert "float16" not in (tmp_path / "q" / "README.md").read_text()
     with pytest.raises(ValueError, match="float16_min_values"):
         presets.save_to_preset(model, tmp_path / "r", float16_min_values=0)

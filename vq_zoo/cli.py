@@ -174,7 +174,8 @@ def _parser():
     export.add_argument("--notes", default=None, metavar="FILE",
                         help="a Markdown file of notes for the cards, on what the run "
                              "dir does not record (dmlab: after the targets; video: in "
-                             "the training section); the other recipes refuse it")
+                             "the training section; vctk: before the limitations); the "
+                             "other recipes refuse it")
     convert = sub.add_parser(
         "convert", help="voice conversion: re-speak a WAV with another speaker")
     convert.add_argument("model", metavar="RUN_OR_PRESET",

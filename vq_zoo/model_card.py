@@ -145,6 +145,15 @@ def model_card(name, model, metadata, files=()):
                       + (f" (config `{metadata['config_name']}`; the run's full config "
                          "is `config` in metadata.json)." if metadata.get("config_name")
                          else "."))
+    halved = metadata.get("weights_float16") or []
+    if halved:
+        import math
+
+        values = sum(math.prod(h["shape"]) for h in halved)
+        lines[-1] += (f" {len(halved)} of its arrays ({values:,} values) are stored in "
+                      "float16 (`weights_float16` in metadata.json) and load back as float32; "
+                      "figures measured on the trained model are of its weights before that "
+                      "rounding.")
     if metadata.get("data") or metadata.get("dataset"):
         lines += ["", "## Data", "", metadata.get("data") or f"`{metadata['dataset']}`."]
         if metadata.get("data_license"):

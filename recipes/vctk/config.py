@@ -115,6 +115,9 @@ class SpeechConfig:
     # vq_zoo.data.world.sharpen_envelope)
     envelope_sharpening: float = dataclasses.field(default=0.0,
                                                    metadata={"check": "non_negative"})
+    # WORLD synthesis frames per decoded 10 ms frame (2: 5 ms, the frames
+    # interpolated; vq_zoo.data.world.synthesize's `upsample`)
+    synthesis_upsample: int = dataclasses.field(default=1, metadata={"check": "positive"})
     griffin_lim_iters: int = 32
     magnitude_power: float = 1.0
     learning_rate: float = 2e-4
@@ -162,7 +165,7 @@ CONFIGS = {
         dead_code_threshold=0.01, frames_per_code=2, decoder_filters=128,
         decoder_blocks=8, speaker_dim=64, jitter=0.12, griffin_lim_iters=64,
         pitch_condition=True, vocoder="world", envelope_sharpening=1.0,
-        cycle_weight=1.0, cycle_trains_decoder=False, learning_rate=1e-3,
+        synthesis_upsample=2, cycle_weight=1.0, cycle_trains_decoder=False, learning_rate=1e-3,
         batch_size=16, vqvae_epochs=60, vqvae_steps_per_epoch=250,
         prior_length=64, prior_filters=64, prior_layers=8,
         prior_learning_rate=2e-3, prior_batch_size=32, prior_epochs=10,

@@ -136,13 +136,21 @@ def _limitations(m, vqvae):
     return lines
 
 
+def _synthesis_words(decoder):
+    upsample = getattr(decoder, "synthesis_upsample", 1)
+    ms = 1000.0 * decoder.frame_step / decoder.sample_rate / upsample
+    return (f" Synthesis: formant postfilter `envelope_sharpening={decoder.envelope_sharpening:g}`"
+            f", WORLD frames of {ms:g} ms (`synthesis_upsample={upsample}`"
+            + (", the decoded frames interpolated" if upsample > 1 else "") + ").")
+
+
 def _vocoder_line(decoder):
     if getattr(decoder, "vocoder", "griffin_lim") == "world":
         return ("- WORLD vocoder: a smooth envelope voiced by a pulse train and noise gives a "
                 "synthetic, slightly buzzy timbre; the pitch is the source's contour (Harvest), "
                 "so a tracking error in the source is heard as a jump or a whisper. Speech "
                 "without a source (prior samples, `vq-zoo sample`) borrows the contour of one "
-                "training utterance of its voice.")
+                "training utterance of its voice." + _synthesis_words(decoder))
     return ("- Griffin-Lim phases: the audio has the buzz of phase reconstruction; it is "
             "meant to be understood, not to sound natural.")
 
@@ -169,7 +177,7 @@ def export_command(meta):
     return " ".join([f"vq-zoo export {meta['run_dir_name']} --dest pretrained", *names])
 
 
-def speech_card(name, kind, meta, vqvae, prior, wavs):
+def speech_card(name, kind, meta, vqvae, prior, wavs, notes=""):
     m = meta["metrics"]
     c = meta["config"]
     inv = (meta.get("training_invocations") or [{}])[-1]
@@ -248,6 +256,8 @@ def speech_card(name, kind, meta, vqvae, prior, wavs):
         lines += ["", "`prior_sample_*`: 1.28 s of codes drawn from the prior for one voice "
                   "and decoded (64 codes, a few syllables; the voicing above is measured, no "
                   "recogniser was run on them)."]
+    if notes.strip():
+        lines += ["", "## Notes", "", notes.strip()]
     lines += [
         "",
         "## Limitations (read this)",
@@ -288,23 +298,28 @@ def export(recipe, run_dir, request):
     """`vq-zoo export RUN_DIR` of a speech run: the generic presets (named
     by `--vqvae-preset` / `--prior-preset`, by default the shipped names),
     then each rewritten with a speech card and the run's listening examples
-    (`rewrite`)."""
+    (`rewrite`); `--notes FILE` (what the run dir does not record) becomes
+    the cards' "Notes" section."""
     import copy
 
     from vq_zoo import presets
     from vq_zoo.export.run_presets import export_run_presets
+    from vq_zoo.export.run_presets import read_notes
 
+    notes = read_notes(request)  # read first: a missing file writes nothing
     request = copy.copy(request)
+    request.notes = None  # the generic cards carry none; the speech cards do
     request.vqvae_preset = request.vqvae_preset or VQVAE_PRESET
     request.prior_preset = request.prior_preset or PRIOR_PRESET
     export_run_presets(run_dir, request, recipe)
     return rewrite(run_dir, request.dest or str(presets.user_presets_dir()),
-                   request.vqvae_preset, request.prior_preset)
+                   request.vqvae_preset, request.prior_preset, notes)
 
 
-def rewrite(run_dir, dest, vqvae_preset=VQVAE_PRESET, prior_preset=PRIOR_PRESET):
+def rewrite(run_dir, dest, vqvae_preset=VQVAE_PRESET, prior_preset=PRIOR_PRESET, notes=""):
     """Rewrites the two presets `vq-zoo export` wrote under `dest` from the
-    speech run in `run_dir` with speech cards and its `examples/*.wav`."""
+    speech run in `run_dir` with speech cards (with `notes`, Markdown, as
+    their "Notes" section) and its `examples/*.wav`."""
     from vq_zoo import presets
     from vq_zoo.presets import RESERVED_METADATA
 
@@ -319,7 +334,7 @@ def rewrite(run_dir, dest, vqvae_preset=VQVAE_PRESET, prior_preset=PRIOR_PRESET)
         meta.update(extra)
         card = speech_card(name, kind, meta, vqvae, prior,
                            list(wavs) if kind == "vqvae" else
-                           [w for w in wavs if w.startswith("prior_sample")])
+                           [w for w in wavs if w.startswith("prior_sample")], notes)
         keep = {k: v for k, v in meta.items()
                 if k not in RESERVED_METADATA and k not in ("files", "extra_files", "date")}
         files = wavs if kind == "vqvae" else {

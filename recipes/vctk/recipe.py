@@ -304,6 +304,7 @@ def build_vqvae(config, speaker_names, pitch_statistics=None, sample_contours=No
             vocoder=config.vocoder, num_bands=config.num_bands,
             num_aperiodicity_bands=config.num_aperiodicity_bands,
             sample_contours=sample_contours, envelope_sharpening=config.envelope_sharpening,
+            synthesis_upsample=config.synthesis_upsample,
             commitment_cost=config.commitment_cost, decay=config.decay,
             crop_length=config.crop_length, quantizer_kwargs=quantizer_kwargs,
             seed=config.seed)

@@ -69,6 +69,38 @@ def test_silence_is_zero_and_synthesis_is_voiced_at_the_given_f0():
     assert np.abs(quiet).max() < 1e-3
 
 
+def test_finer_synthesis_frames_follow_a_glide_and_start_voicing_between_frames():
+    from vq_zoo.data.pitch import yin
+
+    audio = voice(f0=150.0)
+    frames = audio.size // 160
+    feats = world.features(audio, np.full(frames + 1, 150.0), RATE, 160)[:frames]
+    glide = np.linspace(150.0, 240.0, frames)  # from the analysed voice's 150 Hz up
+    glide[:8] = 0.0                                    # unvoiced at the start
+    for upsample in (1, 2, 4):
+        out = world.synthesize(feats, glide, RATE, 160, upsample=upsample)
+        assert out.shape == (frames * 160,) and out.dtype == np.float32
+        f0, voiced, _ = yin(out, RATE, 160)
+        inner = slice(14, frames - 4)
+        assert voiced[inner].mean() > 0.9
+        # YIN (an independent tracker) hears the glide within 3%.
+        np.testing.assert_allclose(f0[inner][voiced[inner]], glide[inner][voiced[inner]],
+                                   rtol=0.03)
+        assert not voiced[:6].any()                   # noise where F0 is 0
+    # The finer frames: the given frames at every `upsample`-th, linear
+    # between two voiced frames, the nearer one's F0 next to an unvoiced one.
+    fine, fine_f0 = world._finer_frames(feats[:12], glide[:12], 4)
+    assert fine.shape == (12 * 4 + 1, feats.shape[1]) and fine_f0.shape == (49,)
+    np.testing.assert_allclose(fine[0:48:4], feats[:12])
+    np.testing.assert_allclose(fine[1], 0.75 * feats[0] + 0.25 * feats[1])
+    np.testing.assert_allclose(fine_f0[0:48:4], glide[:12])
+    assert fine_f0[29] == 0.0 and fine_f0[30] == glide[8] and fine_f0[31] == glide[8]
+    np.testing.assert_allclose(fine_f0[34], 0.5 * (glide[8] + glide[9]))
+    np.testing.assert_allclose(fine[48], feats[11])    # the last frame held
+    with pytest.raises(ValueError, match="`upsample` must be an int in"):
+        world.synthesize(feats, glide, RATE, 160, upsample=3)
+
+
 def test_harvest_tracks_a_voice_and_not_noise():
     audio = voice(f0=200.0, seconds=0.8)
     f0 = world.track_f0(audio, RATE, 160)

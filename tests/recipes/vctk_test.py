@@ -133,12 +133,21 @@ def test_vq_zoo_export_writes_the_speech_presets(smoke_run, tmp_path, capsys):
     assert ("over sequences of 4 codes (0.08 s) of the speech VQ-VAE "
             "`vqvae_spectrogram_small_speech_16k`.") in prior_card
     assert "python -m vq_zoo.recipes" not in card + prior_card
+    # `--notes FILE`: the cards' "Notes" section, before the limitations; a
+    # missing file is refused before anything is written.
     notes = tmp_path / "n.md"
-    notes.write_text("x\n")
+    notes.write_text("The weights are another run's; *measured* again.\n")
+    other = tmp_path / "other"
+    assert main(["export", str(smoke_run), "--dest", str(other),
+                 "--notes", str(notes)]) == 0
+    for name in ("vqvae_spectrogram_small_speech_16k", "gated_pixelcnn_1d_small_speech_16k"):
+        text = (other / name / "README.md").read_text()
+        assert ("\n## Notes\n\nThe weights are another run's; *measured* again.\n\n"
+                "## Limitations") in text
     capsys.readouterr()
-    assert main(["export", str(smoke_run), "--dest", str(tmp_path / "other"),
-                 "--notes", str(notes)]) == 2
-    assert "--notes: the cards of a vctk run carry no notes" in capsys.readouterr().err
+    assert main(["export", str(smoke_run), "--dest", str(tmp_path / "third"),
+                 "--notes", str(tmp_path / "missing.md")]) == 2
+    assert "--notes" in capsys.readouterr().err and not (tmp_path / "third").exists()
 
 
 def test_convert_and_sample_speech(smoke_run, tmp_path, capsys):

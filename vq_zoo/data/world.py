@@ -118,10 +118,33 @@ def sharpen_envelope(feature_frames, num_bands, amount, width=9):
     return frames
 
 
-def synthesize(feature_frames, f0, sample_rate=16000, frame_step=160, num_bands=80):
+def _finer_frames(frames, f0, upsample):
+    """Features and F0 at `upsample` times the frame rate: `(frames *
+    upsample + 1)` synthesis frames, the last feature frame held at the end.
+    The features are interpolated linearly in time (the envelope in log
+    amplitude); the F0 too between two voiced frames, and taken from the
+    nearer frame otherwise, so voicing starts and stops half-way between
+    frames and no F0 is drawn towards 0."""
+    count = frames.shape[0]
+    t = np.minimum(np.arange(count * upsample + 1) / upsample, count - 1)
+    index = np.arange(count)
+    lo = np.floor(t).astype(int)
+    hi = np.minimum(lo + 1, count - 1)
+    nearer = f0[np.minimum(np.floor(t + 0.5).astype(int), count - 1)]
+    both = (f0[lo] > 0) & (f0[hi] > 0)
+    fine_f0 = np.where(both, np.interp(t, index, f0), nearer)
+    fine = np.stack([np.interp(t, index, column) for column in frames.T], axis=1)
+    return fine, fine_f0
+
+
+def synthesize(feature_frames, f0, sample_rate=16000, frame_step=160, num_bands=80,
+               upsample=1):
     """Float32 audio `(frames * frame_step,)` from WORLD features `(frames,
     num_bands + aperiodicity bands)` (predicted or `features`) and an F0
-    per frame (Hz, 0 where unvoiced)."""
+    per frame (Hz, 0 where unvoiced). `upsample`: WORLD synthesises
+    `upsample` frames per feature frame (`_finer_frames`); at 10 ms frames
+    WORLD's synthesis loses words that it keeps at 5 ms (`upsample=2`;
+    figures in recipes/vctk/README.md, `bench/speech_world_ceiling.py`)."""
     pw = _pyworld()
     frames = np.asarray(feature_frames, np.float64)
     f0 = np.asarray(f0, np.float64)
@@ -131,8 +154,18 @@ def synthesize(feature_frames, f0, sample_rate=16000, frame_step=160, num_bands=
     if f0.shape != frames.shape[:1] or not np.all(np.isfinite(f0)) or np.any(f0 < 0):
         raise ValueError(f"`f0` must be ({frames.shape[0]},) finite Hz >= 0, one per frame, "
                          f"got shape {f0.shape}")
+    if isinstance(upsample, bool) or not isinstance(upsample, (int, np.integer)) or not (
+            1 <= upsample <= 16 and frame_step % upsample == 0):
+        raise ValueError(f"`upsample` must be an int in [1, 16] dividing frame_step "
+                         f"{frame_step}, got {upsample!r}")
     size = fft_size(sample_rate)
     bins = np.linspace(0.0, sample_rate / 2.0, size // 2 + 1)
+    count = frames.shape[0]
+    if upsample > 1:
+        frames, f0 = _finer_frames(frames, f0, int(upsample))
+    else:
+        # One more frame (a copy of the last) so the synthesis spans every sample.
+        frames, f0 = np.vstack([frames, frames[-1:]]), np.append(f0, f0[-1])
     num_ap = frames.shape[1] - num_bands
     log_amp = np.maximum(frames[:, :num_bands], 0.0) + _FLOOR_LOG
     envelope = np.exp(2.0 * np.stack(
@@ -140,12 +173,10 @@ def synthesize(feature_frames, f0, sample_rate=16000, frame_step=160, num_bands=
     periodic = np.stack([np.interp(bins, band_frequencies(num_ap, sample_rate), row)
                          for row in frames[:, num_bands:]])
     aperiodicity = np.clip(1.0 - periodic, 1e-3, 1.0)
-    # One more frame (a copy of the last) so the synthesis spans every sample.
-    audio = pw.synthesize(np.append(f0, f0[-1]), np.vstack([envelope, envelope[-1:]]),
-                          np.vstack([aperiodicity, aperiodicity[-1:]]), sample_rate,
-                          frame_period=1000.0 * frame_step / sample_rate)
-    audio = np.pad(audio, (0, max(0, frames.shape[0] * frame_step - audio.size)))
-    return audio[:frames.shape[0] * frame_step].astype(np.float32)
+    audio = pw.synthesize(np.ascontiguousarray(f0), envelope, aperiodicity, sample_rate,
+                          frame_period=1000.0 * frame_step / upsample / sample_rate)
+    audio = np.pad(audio, (0, max(0, count * frame_step - audio.size)))
+    return audio[:count * frame_step].astype(np.float32)
 
 
 def track_f0(audio, sample_rate=16000, frame_step=160, f0_floor=60.0, f0_ceil=500.0):

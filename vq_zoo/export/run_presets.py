@@ -108,8 +108,8 @@ def refuse_notes(request, recipe_name):
     recipe whose cards carry none."""
     if getattr(request, "notes", None):
         run = f"a {recipe_name} run" if recipe_name else "this run"
-        raise RunExportError(f"--notes: the cards of {run} carry no notes (the dmlab "
-                             "and video recipes' do); drop --notes", 2)
+        raise RunExportError(f"--notes: the cards of {run} carry no notes (the dmlab, "
+                             "video and vctk recipes' do); drop --notes", 2)
 
 
 def fixed_names_destination(request, names, recipe_name):

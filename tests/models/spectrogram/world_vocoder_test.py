@@ -26,6 +26,20 @@ def model(**kwargs):
     return SpectrogramVQVAE.speech_model(**args)
 
 
+def voice_frame_decoder(m):
+    """`m` with a decoder whose every frame is a real voice frame's WORLD
+    features (the output layer's bias; no kernel): the audio's pitch is
+    then only the contour's, in the speaker's range."""
+    t = np.arange(6400) / 16000
+    voice = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 40)).astype("float32")
+    frame = world.features(0.3 * voice / np.abs(voice).max(), np.full(41, 150.0), 16000,
+                           160, 20, 4)[20]
+    kernel, bias = m.decoder.output_conv.weights
+    kernel.assign(np.zeros(kernel.shape, "float32"))
+    bias.assign(frame)
+    return m
+
+
 def test_world_needs_the_pitch_condition_and_a_known_vocoder():
     with pytest.raises(ValueError, match="vocoder='world' needs pitch_condition=True"):
         SpectrogramDecoder(2, vocoder="world")
@@ -62,17 +76,7 @@ def test_the_loss_is_the_mean_absolute_error_of_the_given_features():
 
 
 def test_decoding_voices_the_contour_in_the_target_speaker_s_range():
-    m = model()
-    # A decoder whose every frame is a real voice frame's WORLD features
-    # (the output layer's bias; no kernel): the audio's pitch is then only
-    # the contour's, in the speaker's range.
-    t = np.arange(6400) / 16000
-    voice = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 40)).astype("float32")
-    frame = world.features(0.3 * voice / np.abs(voice).max(), np.full(41, 150.0), 16000,
-                           160, 20, 4)[20]
-    kernel, bias = m.decoder.output_conv.weights
-    kernel.assign(np.zeros(kernel.shape, "float32"))
-    bias.assign(frame)
+    m = voice_frame_decoder(model())
     codes = np.zeros((2, 20), "int32")
     pitch = np.zeros((2, 40, 2), "float32")
     pitch[:, :, 1] = 1.0                       # voiced at each speaker's mean log F0
@@ -100,3 +104,28 @@ def test_envelope_sharpening_is_a_world_setting_that_saves():
         SpectrogramDecoder(2, pitch_condition=True, vocoder="world", envelope_sharpening=-1)
     dec = SpectrogramDecoder(2, pitch_condition=True, vocoder="world", envelope_sharpening=1.5)
     assert SpectrogramDecoder.from_config(dec.get_config()).envelope_sharpening == 1.5
+
+
+def test_synthesis_upsample_is_a_world_setting_that_saves_and_voices_the_same_pitch():
+    with pytest.raises(ValueError, match="for vocoder='world' only"):
+        SpectrogramDecoder(2, synthesis_upsample=2)
+    with pytest.raises(ValueError, match="must divide frame_step 160"):
+        SpectrogramDecoder(2, pitch_condition=True, vocoder="world", synthesis_upsample=3)
+    with pytest.raises(ValueError, match="synthesis_upsample"):
+        SpectrogramDecoder(2, pitch_condition=True, vocoder="world", synthesis_upsample=0)
+    dec = SpectrogramDecoder(2, pitch_condition=True, vocoder="world", synthesis_upsample=2)
+    assert SpectrogramDecoder.from_config(dec.get_config()).synthesis_upsample == 2
+    # A config saved before the setting existed (no key) loads at 1.
+    plain = SpectrogramDecoder(2, pitch_condition=True, vocoder="world").get_config()
+    assert "synthesis_upsample" not in plain
+    assert SpectrogramDecoder.from_config(plain).synthesis_upsample == 1
+    # The decoded audio: the same length, voiced at the speaker's pitch (YIN).
+    m = voice_frame_decoder(model(synthesis_upsample=2))
+    codes = np.zeros((1, 20), "int32")
+    pitch = np.zeros((1, 40, 2), "float32")
+    pitch[:, :, 1] = 1.0
+    audio = np.asarray(m.decode(codes, condition=[1], pitch=pitch))
+    assert audio.shape == (1, 6400, 1)
+    f0, voiced, _ = yin(audio[0, :, 0], 16000, 160)
+    assert voiced[5:-5].mean() > 0.9
+    np.testing.assert_allclose(np.median(f0[5:-5][voiced[5:-5]]), 240.0, rtol=0.03)

@@ -82,6 +82,9 @@ class SpectrogramDecoder(keras.layers.Layer):
         envelope_sharpening: float >= 0, the formant postfilter of the
             WORLD audio (`vq_zoo.data.world.sharpen_envelope`; 0: none).
             Defaults to 0.
+        synthesis_upsample: int, WORLD synthesis frames per decoded frame
+            (`vq_zoo.data.world.synthesize`'s `upsample`: the frames
+            interpolated to 5 ms at 2; vocoder="world"). Defaults to 1.
         sample_contours: None, or one contour `(frames, 2)` per speaker:
             what `sample_contour` gives speech without a source (prior
             samples).
@@ -108,7 +111,7 @@ class SpectrogramDecoder(keras.layers.Layer):
                  floor=1e-2, griffin_lim_iters=32, magnitude_power=1.0, seed=None,
                  pitch_condition=False, pitch_statistics=None, vocoder="griffin_lim",
                  num_bands=80, num_aperiodicity_bands=8, sample_contours=None,
-                 envelope_sharpening=0.0, **kwargs):
+                 envelope_sharpening=0.0, synthesis_upsample=1, **kwargs):
         super().__init__(**kwargs)
         if vocoder not in VOCODERS:
             raise ValueError(f"`vocoder` must be one of {VOCODERS}, got {vocoder!r}")
@@ -121,6 +124,13 @@ class SpectrogramDecoder(keras.layers.Layer):
         if envelope_sharpening and vocoder != "world":
             raise ValueError("`envelope_sharpening` is for vocoder='world' only")
         self.envelope_sharpening = float(envelope_sharpening)
+        self.synthesis_upsample = check_int("synthesis_upsample", synthesis_upsample,
+                                            numpy=True)
+        if self.synthesis_upsample != 1 and vocoder != "world":
+            raise ValueError("`synthesis_upsample` is for vocoder='world' only")
+        if frame_step % self.synthesis_upsample or self.synthesis_upsample > 16:
+            raise ValueError(f"`synthesis_upsample` must divide frame_step {frame_step} and "
+                             f"be at most 16, got {synthesis_upsample!r}")
         if vocoder == "world" and not pitch_condition:
             raise ValueError("vocoder='world' needs pitch_condition=True: the vocoder makes "
                              "its harmonics at the source contour's F0")
@@ -404,7 +414,8 @@ class SpectrogramDecoder(keras.layers.Layer):
                              f"got {None if f0 is None else np.shape(f0)}")
         out = np.stack([world.synthesize(
             world.sharpen_envelope(x, self.num_bands, self.envelope_sharpening), f,
-            self.sample_rate, self.frame_step, self.num_bands) for x, f in zip(frames, f0)])
+            self.sample_rate, self.frame_step, self.num_bands, self.synthesis_upsample)
+            for x, f in zip(frames, f0)])
         return _limit_peaks(out)
 
     def get_config(self):
@@ -427,6 +438,8 @@ class SpectrogramDecoder(keras.layers.Layer):
             config.update(vocoder=self.vocoder, num_bands=self.num_bands,
                           num_aperiodicity_bands=self.num_aperiodicity_bands,
                           envelope_sharpening=self.envelope_sharpening)
+            if self.synthesis_upsample != 1:  # absent otherwise: older configs stay
+                config.update(synthesis_upsample=self.synthesis_upsample)
         return config
 
 

@@ -136,7 +136,7 @@ class SpectrogramVQVAE(QuantizedModel):
                      pitch_condition=False, pitch_statistics=None, vocoder="griffin_lim",
                      num_bands=80, num_aperiodicity_bands=8, sample_contours=None,
                      envelope_sharpening=0.0, frequency_warp=0.0, cycle_weight=0.0,
-                     cycle_trains_decoder=True):
+                     cycle_trains_decoder=True, synthesis_upsample=1):
         """The model from its sizes, built for `crop_length` samples
         (default one code); uncompiled."""
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
@@ -171,7 +171,8 @@ class SpectrogramVQVAE(QuantizedModel):
                                num_bands=num_bands,
                                num_aperiodicity_bands=num_aperiodicity_bands,
                                sample_contours=sample_contours,
-                               envelope_sharpening=envelope_sharpening, name="decoder"),
+                               envelope_sharpening=envelope_sharpening,
+                               synthesis_upsample=synthesis_upsample, name="decoder"),
             adversary=SpeakerAdversary(num_speakers, adversary_hidden, adversary_weight,
                                        name="adversary") if adversary_weight > 0 else None,
             cycle_weight=cycle_weight, cycle_trains_decoder=cycle_trains_decoder, seed=seed)
