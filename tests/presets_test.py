@@ -595,4 +595,7 @@ def test_float16_storage_rounds_the_big_arrays_only(tmp_path):
             in (tmp_path / "p" / "README.md").read_text())
     assert "float16" not in (tmp_path / "q" / "README.md").read_text()
     with pytest.raises(ValueError, match="float16_min_values"):
-        presets.save_to_preset(model, tmp_path / "r", float16_min_values=0)
+        presets.save_to_preset(model, tmp_path / "p", float16_min_values=0)
+    # Refused before anything is written: the preset there is as it was.
+    assert VQVAE.from_preset(tmp_path / "p") is not None
+    assert presets.load_preset_metadata(tmp_path / "p")["weights_float16"]

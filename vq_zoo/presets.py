@@ -408,6 +408,11 @@ def save_to_preset(model, directory, metadata=None, files=None, model_card=None,
             "`model.build((None, 32, 32, 3))`) or run it on data before "
             "`save_to_preset`."
         )
+    if float16_min_values is not None and (
+            isinstance(float16_min_values, bool) or not isinstance(float16_min_values, int)
+            or float16_min_values < 1):
+        raise ValueError(f"float16_min_values must be None or an int >= 1, got "
+                         f"{float16_min_values!r}")
     metadata = dict(metadata or {})
     clash = sorted(set(metadata) & set(RESERVED_METADATA))
     if clash:
@@ -463,11 +468,6 @@ def save_to_preset(model, directory, metadata=None, files=None, model_card=None,
         )
     clone.set_weights(model.get_weights())
     write_atomic(directory / CONFIG_FILE, config_bytes)
-    if float16_min_values is not None and (
-            isinstance(float16_min_values, bool) or not isinstance(float16_min_values, int)
-            or float16_min_values < 1):
-        raise ValueError(f"float16_min_values must be None or an int >= 1, got "
-                         f"{float16_min_values!r}")
     halved = []
     with atomic_path(directory / WEIGHTS_FILE) as tmp:
         clone.save_weights(tmp, overwrite=True)
