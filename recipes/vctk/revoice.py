@@ -87,7 +87,10 @@ def revoice(run_dir, **settings):
         before = [w.numpy() for w in vqvae.weights]
         for key, value in settings.items():
             setattr(vqvae.decoder, key, type(getattr(vqvae.decoder, key))(value))
-        old_digest = _sha256(paths["vqvae.keras"])
+        # The digest the records hold (not the file's): a run where an earlier
+        # revoice died between replacing the file and updating the records is
+        # mended by running it again.
+        old_digest = _read(paths[os.path.join("stages", "vqvae.json")]).get("digest")
         from vq_zoo.utils.io import atomic_path
 
         with atomic_path(paths["vqvae.keras"], suffix=".keras") as tmp:

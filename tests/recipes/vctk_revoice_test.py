@@ -82,6 +82,18 @@ def test_revoice_keeps_the_weights_and_makes_the_audio_stages_run_again(tmp_path
                                   np.asarray(model.decode(codes, condition=[1], pitch=pitch)))
 
 
+def test_a_revoice_that_died_before_its_records_is_mended_by_running_it_again(tmp_path):
+    run, _, old = _run(tmp_path)
+    records = {p: (run / p).read_bytes() for p in ("stages/vqvae.json", "stages/codes.json")}
+    revoice.revoice(str(run), synthesis_upsample=2)
+    for p, b in records.items():   # as if it had died after replacing vqvae.keras
+        (run / p).write_bytes(b)
+    revoice.revoice(str(run), synthesis_upsample=2)
+    new = _sha(run / "vqvae.keras")
+    assert json.loads((run / "stages" / "vqvae.json").read_text())["digest"] == new
+    assert json.loads((run / "stages" / "codes.json").read_text())["inputs"] == {"vqvae": new}
+
+
 def test_revoice_refuses_in_one_line_and_writes_nothing(tmp_path, capsys):
     run, _, old = _run(tmp_path)
     before = {p: (run / p).read_bytes() for p in ("config.json", "stages/vqvae.json")}
