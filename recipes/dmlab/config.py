@@ -183,7 +183,8 @@ CONFIGS = {
     # 21x21 -> 3 x 512 (27 bits), a PixelCNN decoder conditioned on the
     # codes at every position and beside it the map head (weight 3: the
     # codes must carry the map's layout), hidden units 512 (256 read 0.2 dB
-    # worse; the stage-2 preset is 8.8 MB of weights against 5.0), 20
+    # worse; the stage-2 preset holds 8.8 MB of float32 weights, stored as
+    # 5.2 MB with its big arrays in float16 by the export), 20
     # epochs; then all of stage 2 trained 20 epochs more on the frames
     # through stage 1's decoder (`stage2_head`, learning rate 3e-4 falling
     # along half a cosine, map loss weight 1), with 0.05 times stage 1's
