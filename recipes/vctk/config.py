@@ -93,6 +93,10 @@ class SpeechConfig:
     cycle_weight: float = 0.0
     # False: the cycle's gradient trains the encoder only (not the decoder)
     cycle_trains_decoder: bool = True
+    # Delta loss of the spectrogram decoder (SpectrogramVQVAE's
+    # delta_weight; 0 = off): the L1 error of the frame-to-frame changes of
+    # its predicted frames against the target's, beside the L1 of the frames
+    delta_weight: float = dataclasses.field(default=0.0, metadata={"check": "non_negative"})
     # The spectrogram decoder also reads the source's pitch contour (Polyak
     # et al. 2021): per STFT frame the speaker-normalised log F0 (YIN,
     # vq_zoo.data.pitch; each training speaker's voiced-frame mean and std)

@@ -299,7 +299,7 @@ def build_vqvae(config, speaker_names, pitch_statistics=None, sample_contours=No
             magnitude_power=config.magnitude_power,
             adversary_weight=config.adversary_weight,
             frequency_warp=config.frequency_warp, cycle_weight=config.cycle_weight,
-            cycle_trains_decoder=config.cycle_trains_decoder,
+            cycle_trains_decoder=config.cycle_trains_decoder, delta_weight=config.delta_weight,
             pitch_condition=config.pitch_condition, pitch_statistics=pitch_statistics,
             vocoder=config.vocoder, num_bands=config.num_bands,
             num_aperiodicity_bands=config.num_aperiodicity_bands,
@@ -365,6 +365,10 @@ def check_config(config, data_dir=None):
         raise ValueError(f"cycle_weight={config.cycle_weight} re-encodes the decoder's WORLD "
                          f"envelope: it needs decoder=spectrogram and vocoder=world, got "
                          f"decoder={config.decoder!r}, vocoder={config.vocoder!r}")
+    if config.delta_weight and config.decoder != "spectrogram":
+        raise ValueError(f"delta_weight={config.delta_weight} weighs the spectrogram "
+                         f"decoder's frame-to-frame changes; decoder={config.decoder!r} has "
+                         "none (set decoder=spectrogram or delta_weight=0)")
     vqvae = build_vqvae(config, names)
     audio = np.zeros((len(names), config.crop_length, 1), "float32")
     speakers = np.arange(len(names), dtype="int32")
