@@ -5,13 +5,17 @@ voiced by WORLD with each amount, no retraining (the postfilter only
 touches the synthesis).
 
     python bench/speech_postfilter.py RUN [--amounts 0,1,1.5,2]
-        [--upsample 1,2] [--split validation] [--sentences 6]
+        [--upsample 1,2] [--temporal 0] [--split validation] [--sentences 6]
 
 RUN: a run dir of `vq-zoo train vctk` with `vocoder=world` (its
 `vqvae.keras`, `corpus/` and `world_<split>.npz`). The utterances are those
 of the first `--sentences` sentences of the split read by every voice;
 `--upsample`: WORLD synthesis frames per decoded frame (`synthesis_upsample`),
-each amount measured at each;
+each amount measured at each; `--temporal`: amounts of a postfilter in
+time tried on top of each (`temporal_sharpening` below: each envelope band
+moved that many times further from its average over the frame and its two
+neighbours, against a decoder's frame-to-frame changes being smaller than
+speech's);
 conversions go to `evaluation.conversion_targets`, as in the report. Choose
 on `validation`; the report measures `test`.
 """
@@ -25,11 +29,27 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 
+def temporal_sharpening(frames, num_bands, amount):
+    """WORLD feature frames `(frames, bins)` with each envelope band moved
+    `amount` times further from its mean over 3 frames (the frame and its
+    neighbours; the edge frames repeated), ending at >= 0; the periodicity
+    bands are unchanged."""
+    frames = np.array(frames, np.float64)
+    if amount == 0:
+        return frames
+    envelope = frames[:, :num_bands]
+    padded = np.pad(envelope, ((1, 1), (0, 0)), mode="edge")
+    local = (padded[:-2] + padded[1:-1] + padded[2:]) / 3.0
+    frames[:, :num_bands] = np.maximum(envelope + amount * (envelope - local), 0.0)
+    return frames
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("run_dir")
     parser.add_argument("--amounts", default="0,1,1.5,2")
     parser.add_argument("--upsample", default="1")
+    parser.add_argument("--temporal", default="0")
     parser.add_argument("--split", default="validation")
     parser.add_argument("--sentences", type=int, default=6)
     args = parser.parse_args(argv)
@@ -66,22 +86,26 @@ def main(argv=None):
     recognizer = Recognizer()
     refs = [texts[i] for i in idx]
     print(f"{args.run_dir}: {len(idx)} {args.split} utterances, word error rates")
-    print("| envelope_sharpening | synthesis_upsample | reconstructions | conversions |")
-    print("|---|---|---|---|")
-    settings = [(float(a), int(u)) for a in args.amounts.split(",")
-                for u in args.upsample.split(",")]
-    for amount, upsample in settings:
+    print("| envelope_sharpening | synthesis_upsample | temporal | reconstructions | "
+          "conversions |")
+    print("|---|---|---|---|---|")
+    settings = [(float(a), int(u), float(w)) for a in args.amounts.split(",")
+                for u in args.upsample.split(",") for w in args.temporal.split(",")]
+    for amount, upsample, temporal in settings:
         row = []
         for kind in ("reconstructions", "conversions"):
             hyps = []
             for out, f0, size in decoded[kind]:
-                frames = world.sharpen_envelope(out, dec.num_bands, amount)
+                frames = temporal_sharpening(
+                    world.sharpen_envelope(out, dec.num_bands, amount), dec.num_bands,
+                    temporal)
                 audio = world.synthesize(frames, f0, dec.sample_rate, dec.frame_step,
                                          dec.num_bands, upsample)[:size]
                 hyps.append(recognizer.transcribe(
                     audio * 0.99 / max(np.abs(audio).max(), 1e-9), dec.sample_rate))
             row.append(word_error_rate(refs, hyps))
-        print(f"| {amount:g} | {upsample} | {row[0]:.3f} | {row[1]:.3f} |", flush=True)
+        print(f"| {amount:g} | {upsample} | {temporal:g} | {row[0]:.3f} | {row[1]:.3f} |",
+              flush=True)
     return 0
 
 
