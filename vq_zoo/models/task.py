@@ -133,21 +133,31 @@ class Task(PresetMixin, keras.Model):
     def train_step(self, data):
         import tensorflow as tf
 
+        batch_size = self._batch_size(data)
+        data = self._never_empty(data, batch_size)
         self._build_from_data(data)
         checks = self._batch_assertions(data)
         # Every op of the step is created under these dependencies: a batch
         # that fails them raises before any variable has changed.
         with tf.control_dependencies(checks):
-            return self._guarded_train_step(data)
+            return self._guarded_train_step(data, batch_size)
 
-    def _guarded_train_step(self, data):
+    def _guarded_train_step(self, data, batch_size):
         import tensorflow as tf
 
         # State the layers update in `call` (EMA codebooks, dead-code and
-        # sampling state) is put back if the step is skipped.
+        # sampling state) is put back if the step is skipped, and where a
+        # replica's batch was empty: its stand-in example (`_never_empty`)
+        # must not enter the EMA statistics, which are summed across
+        # replicas in `call`; the other replicas' gradients still apply.
         state = [(v, tf.identity(v.value)) for v in self.non_trainable_variables]
+        held = batch_size > 0
         with tf.GradientTape() as tape:
             scalars, counts = self._terms_with_regularization(data, training=True)
+            # An empty batch's stand-in counts for nothing (weight 0, no
+            # gradient, no codes).
+            scalars = {k: ops.where(held, v, ops.zeros_like(v)) for k, v in scalars.items()}
+            counts = {k: v * ops.cast(held, v.dtype) for k, v in counts.items()}
             # Gradients are summed across replicas: scale each replica's
             # mean loss to its share of the global batch.
             scaled = self.optimizer.scale_loss(
@@ -161,9 +171,12 @@ class Task(PresetMixin, keras.Model):
             for g in tape.gradient(scaled, weights)
         ]
         skipped = self._apply_if_finite(scalars["loss"], grads, weights)
+        # The same decision on every replica (the state is kept in step).
+        any_empty = cross_replica_sum(ops.cast(ops.logical_not(held), "float32")) > 0
+        restore = ops.logical_or(skipped > 0, any_empty)
         for variable, before in state:
-            variable.assign(ops.where(skipped > 0, before, variable.value))
-        return self._record(scalars, counts, skipped, self._batch_size(data))
+            variable.assign(ops.where(restore, before, variable.value))
+        return self._record(scalars, counts, skipped, batch_size)
 
     @staticmethod
     def _batch_size(data):
@@ -232,7 +245,8 @@ class Task(PresetMixin, keras.Model):
         the others empty batches (an evaluation's 84 examples in batches
         of 64 reach 2 replicas as 32/32 and 20/0); TensorFlow's oneDNN
         convolutions on CPU give a wrong shape for an empty batch, and a
-        mean over it is NaN. `test_step` weights the stand-in 0."""
+        mean over it is NaN. `test_step` and `train_step` weight the
+        stand-in 0; `train_step` also keeps it out of the layers' state."""
         if keras.backend.backend() != "tensorflow":
             return data
         import tensorflow as tf
