@@ -7,6 +7,7 @@ from vq_zoo.models.preset_mixin import PresetMixin
 from vq_zoo.utils.checks import int_range_assertions
 from vq_zoo.utils.distribute import cross_replica_sum
 from vq_zoo.utils.distribute import loss_scale_for_replicas
+from vq_zoo.utils.distribute import num_replicas_in_sync
 
 
 class Task(PresetMixin, keras.Model):
@@ -134,7 +135,10 @@ class Task(PresetMixin, keras.Model):
         import tensorflow as tf
 
         batch_size = self._batch_size(data)
-        data = self._never_empty(data, batch_size)
+        if num_replicas_in_sync() > 1:
+            # Only several replicas can be handed an empty batch; one device
+            # keeps its static batch shape (XLA, oneDNN).
+            data = self._never_empty(data, batch_size)
         self._build_from_data(data)
         checks = self._batch_assertions(data)
         # Every op of the step is created under these dependencies: a batch
