@@ -137,6 +137,18 @@ def _finer_frames(frames, f0, upsample):
     return fine, fine_f0
 
 
+def check_upsample(upsample, frame_step, name="upsample"):
+    """`upsample` (synthesis frames per feature frame) as an int: an integer
+    (a NumPy one too, not a bool) in [1, 16] that divides `frame_step`; else
+    a ValueError naming it `name`."""
+    if isinstance(upsample, (bool, np.bool_)) or not isinstance(
+            upsample, (int, np.integer)) or not (1 <= upsample <= 16
+                                                 and frame_step % upsample == 0):
+        raise ValueError(f"`{name}` must be an int in [1, 16] and must divide frame_step "
+                         f"{frame_step}, got {upsample!r}")
+    return int(upsample)
+
+
 def synthesize(feature_frames, f0, sample_rate=16000, frame_step=160, num_bands=80,
                upsample=1):
     """Float32 audio `(frames * frame_step,)` from WORLD features `(frames,
@@ -154,15 +166,12 @@ def synthesize(feature_frames, f0, sample_rate=16000, frame_step=160, num_bands=
     if f0.shape != frames.shape[:1] or not np.all(np.isfinite(f0)) or np.any(f0 < 0):
         raise ValueError(f"`f0` must be ({frames.shape[0]},) finite Hz >= 0, one per frame, "
                          f"got shape {f0.shape}")
-    if isinstance(upsample, bool) or not isinstance(upsample, (int, np.integer)) or not (
-            1 <= upsample <= 16 and frame_step % upsample == 0):
-        raise ValueError(f"`upsample` must be an int in [1, 16] dividing frame_step "
-                         f"{frame_step}, got {upsample!r}")
+    upsample = check_upsample(upsample, frame_step)
     size = fft_size(sample_rate)
     bins = np.linspace(0.0, sample_rate / 2.0, size // 2 + 1)
     count = frames.shape[0]
     if upsample > 1:
-        frames, f0 = _finer_frames(frames, f0, int(upsample))
+        frames, f0 = _finer_frames(frames, f0, upsample)
     else:
         # One more frame (a copy of the last) so the synthesis spans every sample.
         frames, f0 = np.vstack([frames, frames[-1:]]), np.append(f0, f0[-1])
@@ -217,5 +226,5 @@ def corpus_analysis(audios, cache_path=None, verbose=False, **kwargs):
     return [(f0, frames.astype(np.float32)) for f0, frames in found]
 
 
-__all__ = ["FLOOR_DB", "analyze", "band_frequencies", "corpus_analysis", "features",
-           "fft_size", "sharpen_envelope", "synthesize", "track_f0"]
+__all__ = ["FLOOR_DB", "analyze", "band_frequencies", "check_upsample", "corpus_analysis",
+           "features", "fft_size", "sharpen_envelope", "synthesize", "track_f0"]

@@ -124,13 +124,12 @@ class SpectrogramDecoder(keras.layers.Layer):
         if envelope_sharpening and vocoder != "world":
             raise ValueError("`envelope_sharpening` is for vocoder='world' only")
         self.envelope_sharpening = float(envelope_sharpening)
-        self.synthesis_upsample = check_int("synthesis_upsample", synthesis_upsample,
-                                            numpy=True)
+        from vq_zoo.data.world import check_upsample
+
+        self.synthesis_upsample = check_upsample(synthesis_upsample, frame_step,
+                                                 "synthesis_upsample")
         if self.synthesis_upsample != 1 and vocoder != "world":
             raise ValueError("`synthesis_upsample` is for vocoder='world' only")
-        if frame_step % self.synthesis_upsample or self.synthesis_upsample > 16:
-            raise ValueError(f"`synthesis_upsample` must divide frame_step {frame_step} and "
-                             f"be at most 16, got {synthesis_upsample!r}")
         if vocoder == "world" and not pitch_condition:
             raise ValueError("vocoder='world' needs pitch_condition=True: the vocoder makes "
                              "its harmonics at the source contour's F0")
