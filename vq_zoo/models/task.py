@@ -135,10 +135,7 @@ class Task(PresetMixin, keras.Model):
         import tensorflow as tf
 
         batch_size = self._batch_size(data)
-        if num_replicas_in_sync() > 1:
-            # Only several replicas can be handed an empty batch; one device
-            # keeps its static batch shape (XLA, oneDNN).
-            data = self._never_empty(data, batch_size)
+        data = self._never_empty(data, batch_size)
         self._build_from_data(data)
         checks = self._batch_assertions(data)
         # Every op of the step is created under these dependencies: a batch
@@ -158,10 +155,8 @@ class Task(PresetMixin, keras.Model):
         held = batch_size > 0
         with tf.GradientTape() as tape:
             scalars, counts = self._terms_with_regularization(data, training=True)
-            # An empty batch's stand-in counts for nothing (weight 0, no
-            # gradient, no codes).
-            scalars = {k: ops.where(held, v, ops.zeros_like(v)) for k, v in scalars.items()}
-            counts = {k: v * ops.cast(held, v.dtype) for k, v in counts.items()}
+            # An empty batch's stand-in: no gradient either.
+            scalars, counts = self._held_only(scalars, counts, held)
             # Gradients are summed across replicas: scale each replica's
             # mean loss to its share of the global batch.
             scaled = self.optimizer.scale_loss(
@@ -235,11 +230,17 @@ class Task(PresetMixin, keras.Model):
         data = self._never_empty(data, batch_size)
         self._build_from_data(data)
         scalars, counts = self._terms_with_regularization(data, training=False)
-        # An empty batch's stand-in counts for nothing (weight 0, no codes).
-        held = batch_size > 0
+        scalars, counts = self._held_only(scalars, counts, batch_size > 0)
+        return self._record(scalars, counts, None, batch_size)
+
+    @staticmethod
+    def _held_only(scalars, counts, held):
+        """The batch's loss terms and code counts, or zeros where `held` is
+        false: an empty batch's stand-in (`_never_empty`) counts for nothing
+        (it also weighs 0 in the running means, by its batch size)."""
         scalars = {k: ops.where(held, v, ops.zeros_like(v)) for k, v in scalars.items()}
         counts = {k: v * ops.cast(held, v.dtype) for k, v in counts.items()}
-        return self._record(scalars, counts, None, batch_size)
+        return scalars, counts
 
     @staticmethod
     def _never_empty(data, batch_size):
@@ -251,7 +252,9 @@ class Task(PresetMixin, keras.Model):
         convolutions on CPU give a wrong shape for an empty batch, and a
         mean over it is NaN. `test_step` and `train_step` weight the
         stand-in 0; `train_step` also keeps it out of the layers' state."""
-        if keras.backend.backend() != "tensorflow":
+        if keras.backend.backend() != "tensorflow" or num_replicas_in_sync() == 1:
+            # Only several replicas are handed empty batches; one device
+            # keeps its static batch shape (XLA, oneDNN).
             return data
         import tensorflow as tf
 
