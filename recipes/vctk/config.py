@@ -97,6 +97,12 @@ class SpeechConfig:
     # delta_weight; 0 = off): the L1 error of the frame-to-frame changes of
     # its predicted frames against the target's, beside the L1 of the frames
     delta_weight: float = dataclasses.field(default=0.0, metadata={"check": "non_negative"})
+    # Parallel pairs (SpectrogramVQVAE's swap_weight; 0 = off; needs
+    # vocoder="world" and a corpus whose sentences several voices read):
+    # each clip's codes also decoded in another voice that read the same
+    # sentence must give that voice's WORLD features, DTW-aligned to the
+    # clip's frames (vq_zoo.data.parallel). The paper trains no conversion.
+    swap_weight: float = dataclasses.field(default=0.0, metadata={"check": "non_negative"})
     # The spectrogram decoder also reads the source's pitch contour (Polyak
     # et al. 2021): per STFT frame the speaker-normalised log F0 (YIN,
     # vq_zoo.data.pitch; each training speaker's voiced-frame mean and std)

@@ -113,15 +113,18 @@ def _load_data(pipe, config, data_dir):
     return splits, info["speakers"], texts
 
 
-def random_crops(audios, speakers, length, num, rng, pitch=None, frame_step=160):
+def random_crops(audios, speakers, length, num, rng, pitch=None, frame_step=160, swap=None):
     """`num` random `length`-sample crops `(num, length, 1)` and their
     speakers; an utterance shorter than a crop is zero-padded. With `pitch`
     (each utterance's contour, `(frames, 2)` per `frame_step` samples) the
     crops start at multiples of `frame_step` and their contours `(num,
-    length // frame_step, 2)` come third."""
+    length // frame_step, 2)` come third. With `swap` (a
+    `vq_zoo.data.parallel.ParallelPairs`, and `pitch`) each crop's parallel
+    pair comes last: another speaker `(num,)` and its aligned frames `(num,
+    length // frame_step, bins)`."""
     picks = rng.integers(0, len(audios), num)
     out = np.zeros((num, length, 1), np.float32)
-    contours = []
+    contours, pairs = [], []
     for i, u in enumerate(picks):
         a = audios[u]
         start = rng.integers(0, max(1, a.size - length + 1))
@@ -130,12 +133,17 @@ def random_crops(audios, speakers, length, num, rng, pitch=None, frame_step=160)
 
             start -= start % frame_step
             contours.append(frames_of(pitch[u], start, length // frame_step, frame_step))
+            if swap is not None:
+                pairs.append(swap.pair(u, start // frame_step, length // frame_step, rng))
         piece = a[start:start + length]
         out[i, :piece.size, 0] = piece
     speakers = np.asarray(speakers)[picks].astype("int32")
     if pitch is None:
         return out, speakers
-    return out, speakers, np.stack(contours)
+    if swap is None:
+        return out, speakers, np.stack(contours)
+    return (out, speakers, np.stack(contours), np.asarray([p[0] for p in pairs], "int32"),
+            np.stack([p[1] for p in pairs]))
 
 
 def chunks(audios, speakers, length, max_per_utterance=None, pitch=None, frame_step=160):
@@ -196,12 +204,28 @@ def pitch_contours(pipe, config, splits, num_speakers):
 
 
 def split_frames(batch):
-    """A batch `(audio, speakers, frames)` whose frames hold the contour and
-    the WORLD features (`pitch_contours`) as `(audio, speakers, contour,
-    features)`; any other batch as it is."""
-    if len(batch) == 3 and batch[2].shape[-1] > 2:
-        return tuple(batch[:2]) + (batch[2][..., :2], batch[2][..., 2:])
+    """A batch `(audio, speakers, frames, ...)` whose frames hold the
+    contour and the WORLD features (`pitch_contours`) as `(audio, speakers,
+    contour, features, ...)`; any other batch as it is."""
+    if len(batch) >= 3 and batch[2].shape[-1] > 2:
+        return tuple(batch[:2]) + (batch[2][..., :2], batch[2][..., 2:]) + tuple(batch[3:])
     return batch
+
+
+def parallel_pairs(config, splits, texts, pitch, split, verbose=False):
+    """The `ParallelPairs` of `split` (`swap_weight`): its utterances'
+    WORLD features (`pitch_contours`' rows past the contour) paired by
+    sentence text, or None where `swap_weight` is 0."""
+    if not config.swap_weight:
+        return None
+    from vq_zoo.data.parallel import ParallelPairs
+
+    if texts is None or texts.get(split) is None:
+        raise ValueError(f"swap_weight={config.swap_weight} pairs utterances of the same "
+                         "sentence: it needs the offline corpus (data=corpus), whose every "
+                         "sentence all voices read; this data has no sentence texts")
+    return ParallelPairs([f[:, 2:] for f in pitch[split]], texts[split], splits[split][1],
+                         config.num_bands, verbose=verbose)
 
 
 def contours_only(frames):
@@ -209,7 +233,7 @@ def contours_only(frames):
     return None if frames is None else [f[:, :2] for f in frames]
 
 
-def _train_crops(config, splits, seed, pitch=None):
+def _train_crops(config, splits, seed, pitch=None, swap=None):
     import tensorflow as tf
 
     audios, speakers = splits["train"]
@@ -219,7 +243,7 @@ def _train_crops(config, splits, seed, pitch=None):
         rng = np.random.default_rng(seed)
         while True:
             yield split_frames(random_crops(audios, speakers, length, batch, rng, pitch,
-                                            config.frame_step))
+                                            config.frame_step, swap))
 
     signature = (tf.TensorSpec((batch, length, 1), tf.float32),
                  tf.TensorSpec((batch,), tf.int32))
@@ -228,6 +252,9 @@ def _train_crops(config, splits, seed, pitch=None):
         signature += (tf.TensorSpec((batch, frames, 2), tf.float32),)
         if pitch[0].shape[1] > 2:
             signature += (tf.TensorSpec((batch, frames, pitch[0].shape[1] - 2), tf.float32),)
+        if swap is not None:
+            signature += (tf.TensorSpec((batch,), tf.int32),
+                          tf.TensorSpec((batch, frames, pitch[0].shape[1] - 2), tf.float32))
     return tf.data.Dataset.from_generator(gen, output_signature=signature).prefetch(2)
 
 
@@ -299,6 +326,7 @@ def build_vqvae(config, speaker_names, pitch_statistics=None, sample_contours=No
             magnitude_power=config.magnitude_power,
             adversary_weight=config.adversary_weight,
             frequency_warp=config.frequency_warp, cycle_weight=config.cycle_weight,
+            swap_weight=config.swap_weight,
             cycle_trains_decoder=config.cycle_trains_decoder, delta_weight=config.delta_weight,
             pitch_condition=config.pitch_condition, pitch_statistics=pitch_statistics,
             vocoder=config.vocoder, num_bands=config.num_bands,
@@ -365,6 +393,13 @@ def check_config(config, data_dir=None):
         raise ValueError(f"cycle_weight={config.cycle_weight} re-encodes the decoder's WORLD "
                          f"envelope: it needs decoder=spectrogram and vocoder=world, got "
                          f"decoder={config.decoder!r}, vocoder={config.vocoder!r}")
+    if config.swap_weight and (config.decoder != "spectrogram" or config.vocoder != "world"
+                               or config.data != "corpus"):
+        raise ValueError(f"swap_weight={config.swap_weight} trains conversions on parallel "
+                         f"pairs of WORLD features: it needs decoder=spectrogram, "
+                         f"vocoder=world and data=corpus (every sentence read by all "
+                         f"voices), got decoder={config.decoder!r}, "
+                         f"vocoder={config.vocoder!r}, data={config.data!r}")
     if config.delta_weight and config.decoder != "spectrogram":
         raise ValueError(f"delta_weight={config.delta_weight} weighs the spectrogram "
                          f"decoder's frame-to-frame changes; decoder={config.decoder!r} has "
@@ -439,18 +474,23 @@ def run_speech(context, load_data):
         if config.pitch_condition:
             pitch, pitch_stats = pitch_contours(pipe, config, splits, num_speakers)
             firsts = first_contours(splits["train"][1], pitch["train"], num_speakers)
+        swap = {split: parallel_pairs(config, splits, texts, pitch, split,
+                                      verbose=bool(pipe.verbose))
+                for split in ("train", "validation")}
         valid = split_frames(random_crops(
             *splits["validation"], config.crop_length,
             max(config.batch_size, 8 * config.batch_size // 2),
             np.random.default_rng(config.seed + 1),
-            None if pitch is None else pitch["validation"], config.frame_step))
+            None if pitch is None else pitch["validation"], config.frame_step,
+            swap["validation"]))
         board = lambda d: SpeechTensorBoard(  # noqa: E731
             d, clips[:board_clips], src[:board_clips], target[:board_clips],
             sample_rate=rate, every_n_epochs=config.audio_every_n_epochs or config.vqvae_epochs,
             seed=config.seed)
         vqvae = pipe.train(
             "vqvae", lambda: build_vqvae(config, speaker_names, pitch_stats, firsts),
-            _train_crops(config, splits, config.seed, None if pitch is None else pitch["train"]),
+            _train_crops(config, splits, config.seed, None if pitch is None else pitch["train"],
+                         swap["train"]),
             epochs=config.vqvae_epochs, steps_per_epoch=config.vqvae_steps_per_epoch,
             validation_data=_batches(valid, config.batch_size), tensorboard=board)
 

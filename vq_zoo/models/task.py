@@ -269,7 +269,8 @@ class Task(PresetMixin, keras.Model):
 
     def _record(self, scalars, counts, skipped, batch_size):
         for name, tracker in self.trackers.items():
-            tracker.update_state(scalars[name], sample_weight=batch_size)
+            if name in scalars:  # a term some batches lack (SpectrogramVQVAE's swap_loss)
+                tracker.update_state(scalars[name], sample_weight=batch_size)
         for name, tracker in self.usage_trackers.items():
             tracker.update_state(counts[name])
         if skipped is None:  # evaluation: no update to skip

@@ -59,6 +59,18 @@ class SpectrogramVQVAE(QuantizedModel):
             synthesis as a loss: an L1 regression alone averages what it
             cannot place exactly in time and comes out smoother than speech.
             Defaults to 0 (off).
+        swap_weight: float >= 0, weight of `swap_loss` (logged as
+            `swap_loss`; needs `vocoder="world"`): batches may carry a
+            fifth and sixth element, another speaker `(batch,)` and that
+            speaker's WORLD features of the same sentence aligned to the
+            clip's frames `(batch, frames, bins)` (a parallel corpus:
+            `vq_zoo.data.parallel`); the clip's codes decoded in that voice
+            (at the clip's contour) must give them (mean absolute error).
+            A conversion is then trained as a reconstruction is; the paper
+            trains none (its corpus is not parallel). With `cycle_weight`
+            the cycle reads back this conversion (no third decoding).
+            Batches without the pair log no `swap_loss` (the report's test
+            evaluation). Defaults to 0 (off).
         seed: int or None, seed of the other voices of `cycle_loss`.
         **kwargs: base `keras.Model` arguments.
 
@@ -83,7 +95,8 @@ class SpectrogramVQVAE(QuantizedModel):
     autoregressive = False
 
     def __init__(self, encoder, quantizer, decoder, adversary=None, cycle_weight=0.0,
-                 cycle_trains_decoder=True, seed=None, delta_weight=0.0, **kwargs):
+                 cycle_trains_decoder=True, seed=None, delta_weight=0.0, swap_weight=0.0,
+                 **kwargs):
         super().__init__(**kwargs)
         from vq_zoo.utils.checks import check_bool
         from vq_zoo.utils.checks import check_real
@@ -92,6 +105,11 @@ class SpectrogramVQVAE(QuantizedModel):
         check_real("cycle_weight", cycle_weight, lambda v: v >= 0.0, "a number >= 0")
         check_real("delta_weight", delta_weight, lambda v: v >= 0.0, "a number >= 0")
         self.delta_weight = float(delta_weight)
+        check_real("swap_weight", swap_weight, lambda v: v >= 0.0, "a number >= 0")
+        self.swap_weight = float(swap_weight)
+        if self.swap_weight and decoder.vocoder != "world":
+            raise ValueError(f"swap_weight={swap_weight} compares WORLD features of another "
+                             f"voice: it needs vocoder='world', got {decoder.vocoder!r}")
         check_seed(seed)
         self.cycle_weight = float(cycle_weight)
         check_bool("cycle_trains_decoder", cycle_trains_decoder)
@@ -129,7 +147,8 @@ class SpectrogramVQVAE(QuantizedModel):
         self._init_levels(("codes",), [quantizer])
         extras = (("speaker_adversary_loss",) if adversary is not None else ()) + (
             ("cycle_loss",) if self.cycle_weight else ()) + (
-            ("delta_loss",) if self.delta_weight else ())
+            ("delta_loss",) if self.delta_weight else ()) + (
+            ("swap_loss",) if self.swap_weight else ())
         if extras:
             self._init_trackers(LOSS_NAMES + extras + ("perplexity",),
                                 {"codebook_usage": quantizer.num_embeddings})
@@ -146,7 +165,8 @@ class SpectrogramVQVAE(QuantizedModel):
                      pitch_condition=False, pitch_statistics=None, vocoder="griffin_lim",
                      num_bands=80, num_aperiodicity_bands=8, sample_contours=None,
                      envelope_sharpening=0.0, frequency_warp=0.0, cycle_weight=0.0,
-                     cycle_trains_decoder=True, synthesis_upsample=1, delta_weight=0.0):
+                     cycle_trains_decoder=True, synthesis_upsample=1, delta_weight=0.0,
+                     swap_weight=0.0):
         """The model from its sizes, built for `crop_length` samples
         (default one code); uncompiled."""
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
@@ -186,7 +206,7 @@ class SpectrogramVQVAE(QuantizedModel):
             adversary=SpeakerAdversary(num_speakers, adversary_hidden, adversary_weight,
                                        name="adversary") if adversary_weight > 0 else None,
             cycle_weight=cycle_weight, cycle_trains_decoder=cycle_trains_decoder, seed=seed,
-            delta_weight=delta_weight)
+            delta_weight=delta_weight, swap_weight=swap_weight)
         model.build((None, crop_length or frame_step * frames_per_code, 1))
         return model
 
@@ -255,6 +275,22 @@ class SpectrogramVQVAE(QuantizedModel):
             target = data[3]
         return self._check_audio(data[0], "fit"), data[1], pitch, target
 
+    def _swap_pair(self, data, frames):
+        """`(speakers, features)` of a batch's parallel pair (`swap_weight`),
+        or None where the batch carries none."""
+        if isinstance(data, (tuple, list)) and len(data) == 1 and isinstance(
+                data[0], (tuple, list)):
+            data = data[0]
+        if not self.swap_weight or len(data) < 6 or data[4] is None:
+            return None
+        features = ops.cast(ops.convert_to_tensor(data[5]), "float32")
+        if tuple(features.shape[1:]) != tuple(frames.shape[1:]):
+            raise ValueError(f"the parallel pair's WORLD features (the batch's sixth element) "
+                             f"must be (batch, {frames.shape[1]}, {frames.shape[2]}) (the "
+                             f"other voice aligned to the clip's frames), got "
+                             f"{tuple(features.shape)}")
+        return ops.cast(ops.convert_to_tensor(data[4]), "int32"), features
+
     def _batch_ranges(self, data):
         speakers = ops.convert_to_tensor(self._unpack(data)[1])
         return [(speakers, self.decoder.num_speakers, "speakers")]
@@ -295,8 +331,16 @@ class SpectrogramVQVAE(QuantizedModel):
             classifier, confusion = self.adversary.losses_of(vq["quantized"], speakers)
             scalars["speaker_adversary_loss"] = classifier
             scalars["loss"] = scalars["loss"] + classifier + confusion
+        pair = self._swap_pair(data, frames)
+        converted = None
+        if pair is not None:
+            converted = self.decoder(vq["quantized"], pair[0], pitch=pitch, training=training)
+            swap = ops.mean(ops.abs(ops.cast(converted, "float32") - pair[1]))
+            scalars["swap_loss"] = swap
+            scalars["loss"] = scalars["loss"] + self.swap_weight * swap
         if self.cycle_weight:
-            cycle = self.cycle_loss(vq["quantized"], speakers, pitch, training)
+            cycle = self.cycle_loss(vq["quantized"], speakers, pitch, training,
+                                    converted=converted)
             scalars["cycle_loss"] = cycle
             scalars["loss"] = scalars["loss"] + self.cycle_weight * cycle
         return scalars, counts
@@ -310,7 +354,7 @@ class SpectrogramVQVAE(QuantizedModel):
                                      seed=self.seed_generator)
         return (speakers + shift) % n
 
-    def cycle_loss(self, quantized, speakers, pitch, training=False):
+    def cycle_loss(self, quantized, speakers, pitch, training=False, converted=None):
         """The content cycle of a conversion: the quantised latents
         `(batch, codes, D)` decoded in another voice (`other_speakers`, at
         the source's pitch contour), that voice's WORLD envelope read back
@@ -320,9 +364,12 @@ class SpectrogramVQVAE(QuantizedModel):
         not change the latents), never the codebook, and, with
         `cycle_trains_decoder`, the decoder (a conversion must keep what
         the codes say; it also rewards a decoder that keeps the source's
-        voice in its conversions, recipes/vctk/README.md)."""
-        converted = self.decoder(quantized, self.other_speakers(speakers), pitch=pitch,
-                                 training=training)
+        voice in its conversions, recipes/vctk/README.md). `converted`: the
+        conversion's decoded frames where the caller has them (the parallel
+        pair of `swap_weight`), else the other voices are drawn here."""
+        if converted is None:
+            converted = self.decoder(quantized, self.other_speakers(speakers), pitch=pitch,
+                                     training=training)
         bands = ops.cast(converted, "float32")[..., :self.decoder.num_bands]
         if not self.cycle_trains_decoder:
             bands = ops.stop_gradient(bands)
@@ -413,6 +460,8 @@ class SpectrogramVQVAE(QuantizedModel):
                           cycle_trains_decoder=self.cycle_trains_decoder)
         if self.delta_weight:
             config["delta_weight"] = self.delta_weight
+        if self.swap_weight:
+            config["swap_weight"] = self.swap_weight
         return config
 
     @classmethod
