@@ -103,6 +103,8 @@ class SpeechConfig:
     # sentence must give that voice's WORLD features, DTW-aligned to the
     # clip's frames (vq_zoo.data.parallel). The paper trains no conversion.
     swap_weight: float = dataclasses.field(default=0.0, metadata={"check": "non_negative"})
+    # False: the swap loss's gradient trains the decoder only (not the encoder)
+    swap_trains_encoder: bool = True
     # The spectrogram decoder also reads the source's pitch contour (Polyak
     # et al. 2021): per STFT frame the speaker-normalised log F0 (YIN,
     # vq_zoo.data.pitch; each training speaker's voiced-frame mean and std)

@@ -326,7 +326,7 @@ def build_vqvae(config, speaker_names, pitch_statistics=None, sample_contours=No
             magnitude_power=config.magnitude_power,
             adversary_weight=config.adversary_weight,
             frequency_warp=config.frequency_warp, cycle_weight=config.cycle_weight,
-            swap_weight=config.swap_weight,
+            swap_weight=config.swap_weight, swap_trains_encoder=config.swap_trains_encoder,
             cycle_trains_decoder=config.cycle_trains_decoder, delta_weight=config.delta_weight,
             pitch_condition=config.pitch_condition, pitch_statistics=pitch_statistics,
             vocoder=config.vocoder, num_bands=config.num_bands,

@@ -138,3 +138,25 @@ def test_the_recipe_crops_carry_aligned_pairs_and_refuse_data_without_them():
     with pytest.raises(ValueError, match="needs the offline corpus"):
         recipe.parallel_pairs(dataclasses.replace(CONFIGS["smoke"], swap_weight=1.0),
                               {"train": (audios, speakers)}, None, {"train": rows}, "train")
+
+
+@pytest.mark.parametrize("trains_encoder", [True, False])
+def test_swap_trains_encoder_decides_whether_the_encoder_gets_its_gradient(trains_encoder):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    m = model(swap_trains_encoder=trains_encoder)
+    data = batch(rng)
+    with tf.GradientTape() as tape:
+        scalars, _ = m.compute_loss_terms(data, training=False)
+        swap = scalars["swap_loss"]
+    encoder_grads = tape.gradient(swap, m.encoder.trainable_weights)
+    with tf.GradientTape() as tape:
+        scalars, _ = m.compute_loss_terms(data, training=False)
+    decoder_grads = tape.gradient(scalars["swap_loss"], m.decoder.trainable_weights)
+    encoder_norm = sum(float(tf.reduce_sum(tf.abs(g))) for g in encoder_grads if g is not None)
+    assert (encoder_norm > 0) == trains_encoder
+    assert sum(float(tf.reduce_sum(tf.abs(g))) for g in decoder_grads if g is not None) > 0
+    config = m.get_config()
+    assert config["swap_trains_encoder"] is trains_encoder
+    assert SpectrogramVQVAE.from_config(config).swap_trains_encoder is trains_encoder

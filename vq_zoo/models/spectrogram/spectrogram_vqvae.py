@@ -71,6 +71,10 @@ class SpectrogramVQVAE(QuantizedModel):
             the cycle reads back this conversion (no third decoding).
             Batches without the pair log no `swap_loss` (the report's test
             evaluation). Defaults to 0 (off).
+        swap_trains_encoder: bool, whether `swap_loss`'s gradient also
+            reaches the encoder (else the decoder only: the codes are not
+            asked to help the decoder predict the other voice, which can
+            reward codes that tell it who the source is). Defaults to True.
         seed: int or None, seed of the other voices of `cycle_loss`.
         **kwargs: base `keras.Model` arguments.
 
@@ -96,7 +100,7 @@ class SpectrogramVQVAE(QuantizedModel):
 
     def __init__(self, encoder, quantizer, decoder, adversary=None, cycle_weight=0.0,
                  cycle_trains_decoder=True, seed=None, delta_weight=0.0, swap_weight=0.0,
-                 **kwargs):
+                 swap_trains_encoder=True, **kwargs):
         super().__init__(**kwargs)
         from vq_zoo.utils.checks import check_bool
         from vq_zoo.utils.checks import check_real
@@ -107,6 +111,8 @@ class SpectrogramVQVAE(QuantizedModel):
         self.delta_weight = float(delta_weight)
         check_real("swap_weight", swap_weight, lambda v: v >= 0.0, "a number >= 0")
         self.swap_weight = float(swap_weight)
+        check_bool("swap_trains_encoder", swap_trains_encoder)
+        self.swap_trains_encoder = bool(swap_trains_encoder)
         if self.swap_weight and decoder.vocoder != "world":
             raise ValueError(f"swap_weight={swap_weight} compares WORLD features of another "
                              f"voice: it needs vocoder='world', got {decoder.vocoder!r}")
@@ -166,7 +172,7 @@ class SpectrogramVQVAE(QuantizedModel):
                      num_bands=80, num_aperiodicity_bands=8, sample_contours=None,
                      envelope_sharpening=0.0, frequency_warp=0.0, cycle_weight=0.0,
                      cycle_trains_decoder=True, synthesis_upsample=1, delta_weight=0.0,
-                     swap_weight=0.0):
+                     swap_weight=0.0, swap_trains_encoder=True):
         """The model from its sizes, built for `crop_length` samples
         (default one code); uncompiled."""
         from vq_zoo.layers.vector_quantizer import VectorQuantizer
@@ -206,7 +212,8 @@ class SpectrogramVQVAE(QuantizedModel):
             adversary=SpeakerAdversary(num_speakers, adversary_hidden, adversary_weight,
                                        name="adversary") if adversary_weight > 0 else None,
             cycle_weight=cycle_weight, cycle_trains_decoder=cycle_trains_decoder, seed=seed,
-            delta_weight=delta_weight, swap_weight=swap_weight)
+            delta_weight=delta_weight, swap_weight=swap_weight,
+            swap_trains_encoder=swap_trains_encoder)
         model.build((None, crop_length or frame_step * frames_per_code, 1))
         return model
 
@@ -334,7 +341,10 @@ class SpectrogramVQVAE(QuantizedModel):
         pair = self._swap_pair(data, frames)
         converted = None
         if pair is not None:
-            converted = self.decoder(vq["quantized"], pair[0], pitch=pitch, training=training)
+            latents = vq["quantized"]
+            if not self.swap_trains_encoder:
+                latents = ops.stop_gradient(latents)
+            converted = self.decoder(latents, pair[0], pitch=pitch, training=training)
             swap = ops.mean(ops.abs(ops.cast(converted, "float32") - pair[1]))
             scalars["swap_loss"] = swap
             scalars["loss"] = scalars["loss"] + self.swap_weight * swap
@@ -461,7 +471,8 @@ class SpectrogramVQVAE(QuantizedModel):
         if self.delta_weight:
             config["delta_weight"] = self.delta_weight
         if self.swap_weight:
-            config["swap_weight"] = self.swap_weight
+            config.update(swap_weight=self.swap_weight,
+                          swap_trains_encoder=self.swap_trains_encoder)
         return config
 
     @classmethod
