@@ -105,6 +105,9 @@ class SpeechConfig:
     swap_weight: float = dataclasses.field(default=0.0, metadata={"check": "non_negative"})
     # False: the swap loss's gradient trains the decoder only (not the encoder)
     swap_trains_encoder: bool = True
+    # Envelope cepstra the pairs' DTW alignment reads (runs S1-S3 of the
+    # README's ninth round were aligned on 24)
+    swap_alignment_cepstra: int = dataclasses.field(default=8, metadata={"check": "positive"})
     # The spectrogram decoder also reads the source's pitch contour (Polyak
     # et al. 2021): per STFT frame the speaker-normalised log F0 (YIN,
     # vq_zoo.data.pitch; each training speaker's voiced-frame mean and std)

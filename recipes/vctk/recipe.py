@@ -225,7 +225,7 @@ def parallel_pairs(config, splits, texts, pitch, split, verbose=False):
                          "sentence: it needs the offline corpus (data=corpus), whose every "
                          "sentence all voices read; this data has no sentence texts")
     return ParallelPairs([f[:, 2:] for f in pitch[split]], texts[split], splits[split][1],
-                         config.num_bands, verbose=verbose)
+                         config.num_bands, config.swap_alignment_cepstra, verbose=verbose)
 
 
 def contours_only(frames):

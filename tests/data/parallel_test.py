@@ -82,8 +82,12 @@ def test_alignment_features_ignore_a_fixed_level_and_tilt():
     np.testing.assert_allclose(a, b, atol=1e-9)
     np.testing.assert_allclose(a.mean(0), 0, atol=1e-9)
     np.testing.assert_allclose(a.std(0), 1, atol=1e-4)
+    with pytest.raises(ValueError, match="more than 8 bands"):
+        parallel.alignment_features(envelope[:, :8])
     with pytest.raises(ValueError, match="more than 24 bands"):
-        parallel.alignment_features(envelope[:, :20])
+        parallel.alignment_features(envelope[:, :20], 24)
+    with pytest.raises(ValueError, match="`num_cepstra` must be an int >= 1, got 0"):
+        parallel.alignment_features(envelope, 0)
 
 
 def test_parallel_pairs_pair_each_utterance_with_another_voice_of_its_sentence():
