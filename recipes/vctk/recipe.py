@@ -400,6 +400,10 @@ def check_config(config, data_dir=None):
                          f"vocoder=world and data=corpus (every sentence read by all "
                          f"voices), got decoder={config.decoder!r}, "
                          f"vocoder={config.vocoder!r}, data={config.data!r}")
+    if config.swap_weight and config.swap_alignment_cepstra >= config.num_bands:
+        raise ValueError(f"swap_alignment_cepstra={config.swap_alignment_cepstra} must be "
+                         f"fewer than the envelope's num_bands ({config.num_bands}): the "
+                         f"alignment reads that many cepstra of the envelope")
     if config.delta_weight and config.decoder != "spectrogram":
         raise ValueError(f"delta_weight={config.delta_weight} weighs the spectrogram "
                          f"decoder's frame-to-frame changes; decoder={config.decoder!r} has "

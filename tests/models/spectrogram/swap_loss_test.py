@@ -135,6 +135,11 @@ def test_the_recipe_crops_carry_aligned_pairs_and_refuse_data_without_them():
         recipe.check_config(dataclasses.replace(CONFIGS["smoke"], swap_weight=1.0))
     recipe.check_config(dataclasses.replace(CONFIGS["smoke"], swap_weight=1.0,
                                             vocoder="world", pitch_condition=True))
+    with pytest.raises(ValueError, match="swap_alignment_cepstra=80 must be fewer than the "
+                                         r"envelope's num_bands \(80\)"):
+        recipe.check_config(dataclasses.replace(CONFIGS["smoke"], swap_weight=1.0,
+                                                vocoder="world", pitch_condition=True,
+                                                swap_alignment_cepstra=80))
     with pytest.raises(ValueError, match="needs the offline corpus"):
         recipe.parallel_pairs(dataclasses.replace(CONFIGS["smoke"], swap_weight=1.0),
                               {"train": (audios, speakers)}, None, {"train": rows}, "train")
