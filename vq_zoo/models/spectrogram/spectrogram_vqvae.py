@@ -258,10 +258,16 @@ class SpectrogramVQVAE(QuantizedModel):
                              f"in [-1, 1], got dtype {dtype} shape {tuple(x.shape)}")
         return x
 
-    def _unpack(self, data):
+    @staticmethod
+    def _flat(data):
+        # Keras hands `fit(x)` a tuple batch as `(batch,)`.
         if isinstance(data, (tuple, list)) and len(data) == 1 and isinstance(
                 data[0], (tuple, list)):
-            data = data[0]
+            return data[0]
+        return data
+
+    def _unpack(self, data):
+        data = self._flat(data)
         if not isinstance(data, (tuple, list)) or len(data) < 2:
             raise ValueError("SpectrogramVQVAE trains on (audio, speakers) batches: the "
                              "decoder is conditioned on the speaker")
@@ -285,9 +291,7 @@ class SpectrogramVQVAE(QuantizedModel):
     def _swap_pair(self, data, frames):
         """`(speakers, features)` of a batch's parallel pair (`swap_weight`),
         or None where the batch carries none."""
-        if isinstance(data, (tuple, list)) and len(data) == 1 and isinstance(
-                data[0], (tuple, list)):
-            data = data[0]
+        data = self._flat(data)
         if not self.swap_weight or len(data) < 6 or data[4] is None:
             return None
         features = ops.cast(ops.convert_to_tensor(data[5]), "float32")
