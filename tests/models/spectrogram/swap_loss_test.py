@@ -3,7 +3,8 @@ voice of its parallel pair must give that voice's aligned WORLD features.
 Checked against the L1 error computed in NumPy from `decode_frames` of the
 clip's own codes in the pair's voice, by the property that a pair of the
 clip's own speaker and own features costs exactly its reconstruction loss,
-by batches without a pair (evaluated, no term logged), and by a model that
+by batches without a pair (evaluated, no term logged), by a pair speaker out
+of range refused before any weight moves, and by a model that
 fits, logs the term, saves and loads (one without it serialises as
 before); the recipe wires pairs of the offline corpus into its crops."""
 
@@ -85,6 +86,27 @@ def test_batches_without_a_pair_log_no_swap_term_and_a_bad_pair_is_refused():
                                          r"aligned to the clip's frames\), got \(4, 19, 24\)"):
         m.compute_loss_terms((audio, speakers, pitch, target, others, other_target[:, 1:]),
                              training=False)
+
+
+def test_a_pair_speaker_out_of_range_is_refused_before_any_weight_moves():
+    rng = np.random.default_rng(4)
+    m = model()
+    m.compile(optimizer=keras.optimizers.Adam(1e-2))
+    audio, speakers, pitch, target, others, other_target = batch(rng, 4)
+    m.fit((audio, speakers, pitch, target, others, other_target), batch_size=4, epochs=1,
+          verbose=0)
+    before = [np.array(w) for w in m.weights]
+    for bad in (np.array([0, 1, 3, 2], "int32"), np.array([0, -1, 2, 1], "int32")):
+        with pytest.raises(Exception, match=r"swap pair speakers \(the fifth batch element\)` "
+                                            r"must be integers"):
+            m.fit((audio, speakers, pitch, target, bad, other_target), batch_size=4,
+                  epochs=1, verbose=0)
+        for old, new in zip(before, m.weights):
+            np.testing.assert_array_equal(old, np.array(new))
+    with pytest.raises(ValueError, match=r"swap pair speakers .* must be "
+                                         r"integers in \[0, 3\), got dtype float32"):
+        m.fit((audio, speakers, pitch, target, others.astype("float32"), other_target),
+              batch_size=4, epochs=1, verbose=0)
 
 
 def test_a_swap_trained_model_fits_logs_saves_and_loads(tmp_path):

@@ -304,7 +304,12 @@ class SpectrogramVQVAE(QuantizedModel):
 
     def _batch_ranges(self, data):
         speakers = ops.convert_to_tensor(self._unpack(data)[1])
-        return [(speakers, self.decoder.num_speakers, "speakers")]
+        ranges = [(speakers, self.decoder.num_speakers, "speakers")]
+        pair = self._flat(data)
+        if self.swap_weight and len(pair) >= 6 and pair[4] is not None:
+            ranges.append((ops.convert_to_tensor(pair[4]), self.decoder.num_speakers,
+                           "swap pair speakers (the fifth batch element)"))
+        return ranges
 
     def _batch_assertions(self, data):
         from vq_zoo.utils.checks import audio_peak_assertions
