@@ -169,10 +169,11 @@ CONFIGS = {
     "paper": SpeechConfig(data="tfds"),
     # The shipped preset (see README.md for what was tried): a decoder of
     # WORLD envelopes voiced at the source's F0, codes at 50 Hz (2 frames of 10 ms)
-    # with K=32, an instance-normalised encoder, time jitter and the content
-    # cycle of conversions training the encoder (cycle_weight); the corpus
-    # is 96 sentences x 8 voices (72 training sentences, about 30 minutes
-    # of audio).
+    # with K=32, an instance-normalised encoder, time jitter, the content
+    # cycle of conversions training the encoder (cycle_weight) and the
+    # decoder trained to convert on parallel pairs of the corpus (swap_weight
+    # 0.5, its gradient to the decoder only); the corpus is 96 sentences x 8
+    # voices (72 training sentences, about 30 minutes of audio).
     "small": SpeechConfig(
         num_sentences=96, decoder="spectrogram", crop_length=20480,
         input_normalization="instance",
@@ -180,7 +181,8 @@ CONFIGS = {
         dead_code_threshold=0.01, frames_per_code=2, decoder_filters=128,
         decoder_blocks=8, speaker_dim=64, jitter=0.12, griffin_lim_iters=64,
         pitch_condition=True, vocoder="world", envelope_sharpening=1.0,
-        synthesis_upsample=2, cycle_weight=1.0, cycle_trains_decoder=False, learning_rate=1e-3,
+        synthesis_upsample=2, cycle_weight=1.0, cycle_trains_decoder=False, swap_weight=0.5,
+        swap_trains_encoder=False, learning_rate=1e-3,
         batch_size=16, vqvae_epochs=60, vqvae_steps_per_epoch=250,
         prior_length=64, prior_filters=64, prior_layers=8,
         prior_learning_rate=2e-3, prior_batch_size=32, prior_epochs=10,

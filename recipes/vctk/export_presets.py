@@ -250,8 +250,10 @@ def speech_card(name, kind, meta, vqvae, prior, wavs, notes=""):
         "",
     ]
     voicing = meta.get("voiced_fraction_of_examples") or {}
+    heard = meta.get("transcripts_of_examples") or {}
     lines += [f"- [`{w}`]({w})" + (f": {voicing[w]:.0%} of its sounding frames voiced (pYIN)"
-                                   if w in voicing else "") for w in wavs]
+                                   if w in voicing else "")
+              + (f"; PocketSphinx hears \"{heard[w]}\"" if w in heard else "") for w in wavs]
     if any(w.startswith("prior_sample") for w in wavs):
         lines += ["", "`prior_sample_*`: 1.28 s of codes drawn from the prior for one voice "
                   "and decoded (64 codes, a few syllables; the voicing above is measured, no "
@@ -274,8 +276,13 @@ def speech_card(name, kind, meta, vqvae, prior, wavs, notes=""):
 
 def _measured_extras(run_dir, wav_paths):
     """What the card states beyond `metrics.json`: the prior's best epoch
-    (its stage record) and the voiced fraction of every shipped WAV."""
+    (its stage record), the voiced fraction of every shipped WAV and, with
+    `.[speech-eval]` installed, what PocketSphinx hears of each example
+    that has a source (not the prior samples)."""
+    import importlib.util
+
     from vq_zoo.metrics.pitch import voiced_fraction
+    from vq_zoo.metrics.speech_intelligibility import Recognizer
     from vq_zoo.utils.audio import read_audio
 
     extra = {}
@@ -286,11 +293,21 @@ def _measured_extras(run_dir, wav_paths):
         if stage.get("best_epoch"):
             extra["prior_best_epoch"] = dict(stage["best_epoch"],
                                              final_logs=stage.get("final_logs") or {})
-    voicing = {}
+    # What the recogniser hears of each example, where `.[speech-eval]` is in.
+    hears = importlib.util.find_spec("pocketsphinx") is not None
+    voicing, heard = {}, {}
     for path in wav_paths:
         audio, rate = read_audio(path)
-        voicing[os.path.basename(path)] = round(float(voiced_fraction(audio, rate)), 3)
+        name = os.path.basename(path)
+        voicing[name] = round(float(voiced_fraction(audio, rate)), 3)
+        if hears and not name.startswith("prior_sample"):
+            # A fresh recogniser each: PocketSphinx adapts its cepstral mean
+            # from one utterance to the next, so what it hears would depend
+            # on the examples heard before.
+            heard[name] = Recognizer().transcribe(audio, rate)
     extra["voiced_fraction_of_examples"] = voicing
+    if heard:
+        extra["transcripts_of_examples"] = heard
     return extra
 
 

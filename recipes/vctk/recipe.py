@@ -392,14 +392,16 @@ def check_config(config, data_dir=None):
     if config.cycle_weight and (config.decoder != "spectrogram" or config.vocoder != "world"):
         raise ValueError(f"cycle_weight={config.cycle_weight} re-encodes the decoder's WORLD "
                          f"envelope: it needs decoder=spectrogram and vocoder=world, got "
-                         f"decoder={config.decoder!r}, vocoder={config.vocoder!r}")
+                         f"decoder={config.decoder!r}, vocoder={config.vocoder!r} (or set "
+                         f"cycle_weight=0)")
     if config.swap_weight and (config.decoder != "spectrogram" or config.vocoder != "world"
                                or config.data != "corpus"):
         raise ValueError(f"swap_weight={config.swap_weight} trains conversions on parallel "
                          f"pairs of WORLD features: it needs decoder=spectrogram, "
                          f"vocoder=world and data=corpus (every sentence read by all "
                          f"voices), got decoder={config.decoder!r}, "
-                         f"vocoder={config.vocoder!r}, data={config.data!r}")
+                         f"vocoder={config.vocoder!r}, data={config.data!r} (or set "
+                         f"swap_weight=0)")
     if config.swap_weight and config.swap_alignment_cepstra >= config.num_bands:
         raise ValueError(f"swap_alignment_cepstra={config.swap_alignment_cepstra} must be "
                          f"fewer than the envelope's num_bands ({config.num_bands}): the "

@@ -46,6 +46,24 @@ def test_the_speech_cards_are_written_again_byte_for_byte():
         assert f"vq-zoo export {_metadata(name)['run_dir_name']} --dest pretrained\n" in card
 
 
+def test_the_speech_card_says_what_the_recogniser_hears_of_each_shipped_example():
+    pytest.importorskip("pocketsphinx")  # `.[speech-eval]`, which CI installs
+    from vq_zoo.metrics.speech_intelligibility import Recognizer
+    from vq_zoo.recipes.vctk import export_presets
+    from vq_zoo.utils.audio import read_audio
+
+    name = export_presets.VQVAE_PRESET
+    heard = _metadata(name)["transcripts_of_examples"]
+    wavs = sorted(os.path.basename(p) for p in glob.glob(os.path.join(PRETRAINED, name, "*.wav")))
+    assert sorted(heard) == [w for w in wavs if not w.startswith("prior_sample")]
+    assert len(heard) == 8  # 2 originals, their reconstructions, 2 conversions each
+    card = _card(name)
+    for wav, text in reversed(heard.items()):  # each heard on its own, in any order
+        audio, rate = read_audio(os.path.join(PRETRAINED, name, wav))
+        assert Recognizer().transcribe(audio, rate) == text, wav
+        assert f"({wav}): " in card and f'PocketSphinx hears "{text}"' in card
+
+
 def test_the_dmlab_cards_are_written_again_byte_for_byte():
     """The notes and the 3-code prior's last-epoch figures are not in the
     metadata (the notes file and the run's stage record gave them): they

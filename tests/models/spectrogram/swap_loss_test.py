@@ -157,6 +157,10 @@ def test_the_recipe_crops_carry_aligned_pairs_and_refuse_data_without_them():
         recipe.check_config(dataclasses.replace(CONFIGS["smoke"], swap_weight=1.0))
     recipe.check_config(dataclasses.replace(CONFIGS["smoke"], swap_weight=1.0,
                                             vocoder="world", pitch_condition=True))
+    # Config `small` trains on pairs: another source names the switch.
+    with pytest.raises(ValueError, match=r"data='tfds' \(or set swap_weight=0\)"):
+        recipe.check_config(dataclasses.replace(CONFIGS["small"], data="tfds"))
+    recipe.check_config(dataclasses.replace(CONFIGS["small"], data="tfds", swap_weight=0.0))
     with pytest.raises(ValueError, match="swap_alignment_cepstra=80 must be fewer than the "
                                          r"envelope's num_bands \(80\)"):
         recipe.check_config(dataclasses.replace(CONFIGS["smoke"], swap_weight=1.0,
