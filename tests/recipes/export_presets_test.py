@@ -64,6 +64,21 @@ def test_the_speech_card_says_what_the_recogniser_hears_of_each_shipped_example(
         assert f"({wav}): " in card and f'PocketSphinx hears "{text}"' in card
 
 
+def test_the_speech_card_gives_the_voices_the_recogniser_reads_on_their_own():
+    from vq_zoo.recipes.vctk.export_presets import _unread_voices_lines
+
+    per = {"originals": {"a": 0.2, "b": 0.4, "c": 0.95, "d": 1.0},
+           "reconstructions": {"a": 0.3, "b": 0.5, "c": 1.0, "d": 0.9},
+           "conversions": {"a": 0.45, "b": 0.65, "c": 1.1, "d": 1.0}}
+    (line,) = _unread_voices_lines({"wer_by_speaker": per})
+    assert "pool 4 voices" in line and "of 2 of them" in line and "c, d)" in line
+    assert line.endswith("On the other 2 alone (the mean of their rates by voice): originals "
+                         "0.30, reconstructions 0.40, conversions to them 0.55.")
+    per["originals"].update(c=0.5, d=0.6)  # every voice read: nothing to say
+    assert _unread_voices_lines({"wer_by_speaker": per}) == []
+    assert _unread_voices_lines({}) == []
+
+
 def test_the_dmlab_cards_are_written_again_byte_for_byte():
     """The notes and the 3-code prior's last-epoch figures are not in the
     metadata (the notes file and the run's stage record gave them): they
