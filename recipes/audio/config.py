@@ -26,12 +26,16 @@ class AudioConfig(SpeechConfig):
 
 
 def _from_speech(name):
-    return AudioConfig(**{k: v for k, v in dataclasses.asdict(SPEECH_CONFIGS[name]).items()
-                          if k != "data"})
+    # A folder of recordings has no parallel readings (the same sentence
+    # read by several voices, with its text): the speech recipe's parallel
+    # pairs (`swap_weight`) are off here and refused (`AudioRecipe.check_config`).
+    fields = dict(dataclasses.asdict(SPEECH_CONFIGS[name]), swap_weight=0.0)
+    return AudioConfig(**{k: v for k, v in fields.items() if k != "data"})
 
 
 # The speech recipe's configs of the same names (`default` is its `small`,
-# the one its preset ships), so a change there carries over here.
+# the one its preset ships, without the parallel pairs), so a change there
+# carries over here.
 CONFIGS = {"default": _from_speech("small"),
            **{name: _from_speech(name) for name in SPEECH_CONFIGS if name != "small"}}
 

@@ -95,7 +95,12 @@ class AudioRecipe(SpeechRecipe):
         return describe_data(config)
 
     def check_config(self, config, data_dir=None):
-        del config, data_dir  # the folder is read (and checked) by `run`
+        del data_dir  # the folder is read (and checked) by `run`
+        if config.swap_weight:
+            raise ValueError(f"swap_weight={config.swap_weight} trains conversions on "
+                             "parallel readings (the same sentence, with its text, read by "
+                             "several voices), which a folder of recordings does not have: "
+                             "set swap_weight=0")
 
     def export(self, run_dir, request):
         # The generic presets and card: the speech cards describe the

@@ -107,3 +107,22 @@ def test_bad_folders_are_one_line_with_no_run_dir(tmp_path, capsys, setup, messa
     err = capsys.readouterr().err
     assert err.startswith("vq-zoo: error: ") and message in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_the_default_is_the_speech_preset_config_without_parallel_pairs(tmp_path, capsys):
+    import dataclasses
+
+    from vq_zoo.recipes.vctk.config import CONFIGS as SPEECH
+
+    ours = dataclasses.asdict(CONFIGS["default"])
+    theirs = dataclasses.asdict(SPEECH["small"])
+    assert theirs["swap_weight"] > 0 and ours["swap_weight"] == 0
+    assert {k: v for k, v in ours.items() if k in theirs and k not in ("data", "swap_weight")} \
+        == {k: v for k, v in theirs.items() if k not in ("data", "swap_weight")}
+    data = make_voices(str(tmp_path / "voices"), per_speaker=3)
+    out = tmp_path / "run"
+    assert cli.main(["train", "audio", "--config", "smoke", "--data-dir", data,
+                     "--out-dir", str(out), "--set", "swap_weight=0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "swap_weight=0.5 trains conversions on parallel readings" in err
+    assert err.count("\n") == 1 and not out.exists()
