@@ -288,26 +288,35 @@ class SpectrogramVQVAE(QuantizedModel):
             target = data[3]
         return self._check_audio(data[0], "fit"), data[1], pitch, target
 
-    def _swap_pair(self, data, frames):
-        """`(speakers, features)` of a batch's parallel pair (`swap_weight`),
-        or None where the batch carries none."""
+    def _given_pair(self, data):
+        """The batch's parallel pair `(speakers, features)` as given (its 5th
+        and 6th elements), or None where it carries none or `swap_weight`
+        is 0."""
         data = self._flat(data)
         if not self.swap_weight or len(data) < 6 or data[4] is None:
             return None
-        features = ops.cast(ops.convert_to_tensor(data[5]), "float32")
+        return data[4], data[5]
+
+    def _swap_pair(self, data, frames):
+        """`(speakers, features)` of a batch's parallel pair (`swap_weight`),
+        or None where the batch carries none."""
+        pair = self._given_pair(data)
+        if pair is None:
+            return None
+        features = ops.cast(ops.convert_to_tensor(pair[1]), "float32")
         if tuple(features.shape[1:]) != tuple(frames.shape[1:]):
             raise ValueError(f"the parallel pair's WORLD features (the batch's sixth element) "
                              f"must be (batch, {frames.shape[1]}, {frames.shape[2]}) (the "
                              f"other voice aligned to the clip's frames), got "
                              f"{tuple(features.shape)}")
-        return ops.cast(ops.convert_to_tensor(data[4]), "int32"), features
+        return ops.cast(ops.convert_to_tensor(pair[0]), "int32"), features
 
     def _batch_ranges(self, data):
         speakers = ops.convert_to_tensor(self._unpack(data)[1])
         ranges = [(speakers, self.decoder.num_speakers, "speakers")]
-        pair = self._flat(data)
-        if self.swap_weight and len(pair) >= 6 and pair[4] is not None:
-            ranges.append((ops.convert_to_tensor(pair[4]), self.decoder.num_speakers,
+        pair = self._given_pair(data)
+        if pair is not None:
+            ranges.append((ops.convert_to_tensor(pair[0]), self.decoder.num_speakers,
                            "swap pair speakers (the fifth batch element)"))
         return ranges
 
